@@ -1,0 +1,83 @@
+# pfalloc — build and test entry points.
+#
+#   make test     every test: host unit tests (plain, ASan+UBSan, TSan),
+#                 short fuzz runs, and QEMU boots of the test kernel
+#   make run      boot the kernel in QEMU and show the allocator at work
+#   make bench    benchmarks side by side with other allocators
+#   make fuzz     long fuzz runs
+#
+# Tools the targets need are installed from Debian's packages when missing
+# (see tools.mk); nothing here depends on something installed by hand.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DELETE_ON_ERROR:
+
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS += --no-print-directory
+
+# ---- sources -------------------------------------------------------------
+CORE_SRCS   := $(sort $(wildcard kernel/mm/*.cpp))
+BOOT_SRCS   := $(sort $(wildcard kernel/boot/*.cpp))
+HOSTED_SRCS := $(sort $(wildcard hosted/*.cpp))
+UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp tests/conformance/*.cpp))
+
+WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
+HOST_CXXFLAGS := -std=c++20 -g -O2 $(WARN) -I. -pthread -MMD -MP $(EXTRA_CXXFLAGS)
+HOST_LDLIBS := -pthread
+
+# One object tree per flavour of the hosted build.
+define host_flavour
+$(1)_CXXFLAGS := $$(HOST_CXXFLAGS) $(2)
+$(1)_OBJS := $$(patsubst %.cpp,$$(BUILD)/$(1)/%.o,$$(CORE_SRCS) $$(BOOT_SRCS) $$(HOSTED_SRCS))
+$(1)_UNIT_OBJS := $$(patsubst %.cpp,$$(BUILD)/$(1)/%.o,$$(UNIT_SRCS))
+$$(BUILD)/$(1)/%.o: %.cpp
+	@mkdir -p $$(@D)
+	$$(CXX) $$($(1)_CXXFLAGS) -c $$< -o $$@
+$$(BUILD)/$(1)/libpfalloc.a: $$($(1)_OBJS)
+	@rm -f $$@
+	ar rcs $$@ $$^
+$$(BUILD)/$(1)/unit_tests: $$($(1)_UNIT_OBJS) $$(BUILD)/$(1)/libpfalloc.a
+	$$(CXX) $$($(1)_CXXFLAGS) $$^ -lgtest -lgtest_main $$(HOST_LDLIBS) -o $$@
+-include $$($(1)_OBJS:.o=.d) $$($(1)_UNIT_OBJS:.o=.d)
+endef
+
+CXX := g++
+$(eval $(call host_flavour,host,))
+$(eval $(call host_flavour,asan,-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DPFALLOC_DEBUG))
+$(eval $(call host_flavour,tsan,-O1 -fsanitize=thread -DPFALLOC_TSAN))
+
+.PHONY: all test test-host test-asan test-tsan unit run bench fuzz clean
+all: $(BUILD)/host/unit_tests
+
+unit test-host: $(BUILD)/host/unit_tests
+	$(BUILD)/host/unit_tests --gtest_brief=1
+
+test-asan: $(BUILD)/asan/unit_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(BUILD)/asan/unit_tests --gtest_brief=1
+
+# ThreadSanitizer runs the suites that use threads.
+TSAN_FILTER ?= *Concurren*:*Thread*:*Stress*
+test-tsan: $(BUILD)/tsan/unit_tests
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  $(BUILD)/tsan/unit_tests --gtest_brief=1 --gtest_filter='$(TSAN_FILTER)'
+
+# Each area adds its own targets and its part of `make test`.
+TEST_PARTS := test-host test-asan test-tsan
+include tools.mk
+-include kernel/kernel.mk
+-include tests/fuzz/fuzz.mk
+-include tests/bench/bench.mk
+
+test: 
+	@for t in $(TEST_PARTS); do \
+	  echo "==== make $$t"; \
+	  $(MAKE) -j$(JOBS) $$t || { echo "==== FAILED: make $$t"; exit 1; }; \
+	done
+	@echo "==== make test: all parts passed ($(TEST_PARTS))"
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,57 @@
+// hosted.hpp — what the Linux build adds around the core: physical memory as
+// one MAP_NORESERVE window, log capture, CPU-slot control for tests.
+//
+// Invariant: a HostedMemory maps exactly one region for its lifetime, so the
+// number of mappings in /proc/self/maps does not grow with allocations. The
+// window covers [low, high) of the fake physical address space; frames are
+// reached at phys + direct_map_offset(), and untouched frames cost nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernel/mm/memmap.hpp"
+#include "kernel/mm/types.hpp"
+
+namespace pf::hosted {
+
+class HostedMemory {
+ public:
+  HostedMemory() = default;
+  ~HostedMemory();
+  HostedMemory(const HostedMemory&) = delete;
+  HostedMemory& operator=(const HostedMemory&) = delete;
+
+  // Reserves a window for fake physical addresses [low, high). False (and
+  // nothing mapped) if the address space refuses it.
+  bool reserve(PhysAddr low, PhysAddr high);
+  // The window spanning every usable entry of a normalised map.
+  bool reserve_for(const MemoryMap& map);
+
+  uintptr_t direct_map_offset() const { return offset_; }
+  PhysAddr low() const { return low_; }
+  PhysAddr high() const { return high_; }
+  bool contains(PhysAddr p) const { return p >= low_ && p < high_; }
+  template <typename T = std::byte>
+  T* to_virt(PhysAddr p) const { return reinterpret_cast<T*>(p.value + offset_); }
+  // Resident bytes of the window (mincore), to prove untouched frames are free.
+  uint64_t resident_bytes() const;
+
+ private:
+  void* base_ = nullptr;
+  size_t size_ = 0;
+  uintptr_t offset_ = 0;
+  PhysAddr low_, high_;
+};
+
+// Number of lines in /proc/self/maps.
+size_t mapping_count();
+
+using LogSink = void (*)(const char* text, size_t length, void* context);
+// Captures the log hook's output (nullptr: back to stderr); returns the old sink.
+LogSink set_log_sink(LogSink sink, void* context);
+
+// Pins the calling thread to a CPU slot (tests that want a given per-CPU cache).
+void set_this_thread_cpu(unsigned cpu);
+
+}  // namespace pf::hosted

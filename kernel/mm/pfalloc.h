@@ -1,0 +1,161 @@
+/* pfalloc.h — the public API of pfalloc, usable from C and C++.
+ *
+ * Owns: the names an embedding kernel calls (alloc_pages, free_pages,
+ * kmalloc, kmem_cache_*, ...) and the short list of hooks it implements
+ * (pfalloc_hook_*). Everything here works on one global allocator instance
+ * set up by pf_init(); the C++ classes behind it (in kernel/mm) can also
+ * be instantiated directly, as the hosted tests do.
+ *
+ * Conventions: physical addresses are pf_phys_t; 0 is never a valid frame
+ * (frame 0 is always reserved), so 0 means "no memory". Out of memory is a
+ * null result, never a crash. Misuse (double free, foreign pointer, ...) is
+ * reported through one error handler with a named error; by default that is
+ * fatal (pfalloc_hook_fatal).
+ *
+ * Lock order, outermost first: kmem_cache lock -> per-CPU page cache lock ->
+ * zone lock. The hooks are called with allocator locks held and must not call
+ * back into the allocator.
+ */
+#ifndef PFALLOC_H
+#define PFALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint64_t pf_phys_t;
+typedef unsigned int gfp_t;
+
+/* ---- Allocation flags (Linux's GFP_ vocabulary) ------------------------- */
+/* Zone limit: at most one of these; none means any zone (Normal first). */
+#define __GFP_DMA        0x01u /* frames below 16 MiB */
+#define __GFP_DMA32      0x02u /* frames below 4 GiB */
+#define __GFP_ZERO       0x04u /* zero the memory before returning it */
+#define __GFP_THISZONE   0x08u /* do not fall back to a lower zone */
+#define __GFP_NOWARN     0x10u /* no log line when the request fails */
+#define GFP_KERNEL       0x00u
+#define GFP_ATOMIC       0x00u /* the allocator never sleeps: same as KERNEL */
+#define GFP_DMA          __GFP_DMA
+#define GFP_DMA32        __GFP_DMA32
+
+/* ---- Memory map intake --------------------------------------------------- */
+enum pf_region_type {
+  PF_REGION_USABLE = 1,
+  PF_REGION_RESERVED = 2,
+  PF_REGION_ACPI_RECLAIMABLE = 3,
+  PF_REGION_ACPI_NVS = 4,
+  PF_REGION_BAD = 5,
+  /* Memory the boot loader used; usable once the kernel is done with it. */
+  PF_REGION_BOOTLOADER_RECLAIMABLE = 6,
+  /* Kernel image, boot info, modules: reserved on the kernel's behalf. */
+  PF_REGION_KERNEL = 7
+};
+
+struct pf_region {
+  uint64_t base;   /* bytes, any alignment */
+  uint64_t length; /* bytes; 0 entries are skipped */
+  uint32_t type;   /* enum pf_region_type; anything else counts as reserved */
+};
+
+struct pf_config {
+  /* Physical memory is reached at phys + direct_map_offset. */
+  uintptr_t direct_map_offset;
+  /* Frames below this address are never managed (default: 1 MiB). */
+  uint64_t low_reserved_end;
+  /* How many CPUs will call in (1..64). */
+  unsigned int cpu_count;
+};
+
+/* Takes the firmware map and extra reserved ranges (kernel image, boot info,
+ * modules, ...), builds the frame descriptors inside usable memory and frees
+ * everything else to the buddy. Returns 0, or a negative pf_status. */
+int pf_init(const struct pf_config* config,
+            const struct pf_region* regions, size_t region_count,
+            const struct pf_region* reserved, size_t reserved_count);
+
+/* ---- Pages ---------------------------------------------------------------- */
+/* 2^order contiguous, naturally aligned frames, or 0. */
+pf_phys_t alloc_pages(unsigned int order, gfp_t flags);
+void free_pages(pf_phys_t phys, unsigned int order);
+
+/* n frames (n >= 1, need not be a power of two) starting at a multiple of
+ * `align` bytes (a power of two >= 4096, or 0 for 4096), not crossing a
+ * multiple of `boundary` bytes (a power of two, or 0 for none), and ending at
+ * or below `max_addr` (0 for no limit). Returns 0 when no such range is free. */
+pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary,
+                       uint64_t max_addr, gfp_t flags);
+void free_contig(pf_phys_t phys, size_t frame_count);
+
+/* Return every per-CPU cached page to the buddy (all CPUs). */
+void pf_drain_pages(void);
+
+/* ---- Objects (the slab layer) ---------------------------------------------- */
+struct kmem_cache;
+
+#define SLAB_HWCACHE_ALIGN 0x1u /* align objects to a cache line */
+#define SLAB_NO_COLOUR     0x2u /* no slab colouring */
+#define SLAB_DEBUG         0x4u /* redzones, poisoning for this cache */
+
+struct kmem_cache* kmem_cache_create(const char* name, size_t size, size_t align,
+                                     unsigned int flags, void (*ctor)(void*));
+void* kmem_cache_alloc(struct kmem_cache* cache, gfp_t flags);
+void kmem_cache_free(struct kmem_cache* cache, void* object);
+/* Returns the number of live objects it found (0 on a clean destroy); live
+ * objects are reported, with their addresses, through the log hook. */
+size_t kmem_cache_destroy(struct kmem_cache* cache);
+/* Gives every empty slab back to the buddy; returns frames released. */
+size_t kmem_cache_shrink(struct kmem_cache* cache);
+
+/* kmalloc size classes run from 8 bytes to 8 KiB; a power-of-two size is
+ * aligned to itself (up to 4096), every other size to 8 bytes at least.
+ * Larger requests are whole blocks from the buddy, page aligned. */
+void* kmalloc(size_t size, gfp_t flags);
+void* kzalloc(size_t size, gfp_t flags);
+void* kcalloc(size_t n, size_t size, gfp_t flags); /* 0 on n*size overflow */
+void* krealloc(void* p, size_t new_size, gfp_t flags);
+void kfree(const void* p); /* kfree(NULL) does nothing */
+size_t ksize(const void* p);
+
+/* ---- Introspection --------------------------------------------------------- */
+struct pf_counters {
+  uint64_t managed_frames;  /* frames the allocator owns (free or allocated) */
+  uint64_t free_frames;     /* in the buddy or in per-CPU caches */
+  uint64_t reserved_frames; /* usable RAM kept out: descriptors, boot data */
+};
+void pf_get_counters(struct pf_counters* out);
+/* Text in the layout of /proc/buddyinfo and /proc/slabinfo; returns the
+ * length written (NUL-terminated, truncated to fit). */
+size_t pf_format_buddyinfo(char* buffer, size_t size);
+size_t pf_format_slabinfo(char* buffer, size_t size);
+/* Full structural self-check; 0 if clean, else reports and returns -1. */
+int pf_verify(void);
+
+enum pf_status {
+  PF_OK = 0,
+  PF_ERR_MAP_CAPACITY = -1,  /* more memory-map entries than fit */
+  PF_ERR_NO_USABLE_MEMORY = -2,
+  PF_ERR_NO_ROOM_FOR_DESCRIPTORS = -3,
+  PF_ERR_BAD_CONFIG = -4
+};
+
+/* ---- Hooks: the embedding kernel implements these ---------------------------- */
+/* Mask interrupts on this CPU and return the previous state to restore. */
+unsigned long pfalloc_hook_irq_save(void);
+void pfalloc_hook_irq_restore(unsigned long state);
+/* Spin-wait hint while a lock is contended (pause; a thread may yield). */
+void pfalloc_hook_cpu_relax(void);
+/* Index of the calling CPU, below pf_config.cpu_count. */
+unsigned int pfalloc_hook_cpu_id(void);
+/* A misuse or broken invariant the handler chose not to survive. */
+void pfalloc_hook_fatal(const char* message) __attribute__((noreturn));
+/* Diagnostics and reports: text, not NUL-terminated, no newline appended. */
+void pfalloc_hook_log(const char* text, size_t length);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PFALLOC_H */

@@ -1,0 +1,57 @@
+// support.hpp — helpers shared by the host test suites: an error recorder
+// that turns the fatal handler into a list, and log capture.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hosted/hosted.hpp"
+#include "kernel/mm/error.hpp"
+
+namespace pf::test {
+
+// While alive, errors are recorded instead of being fatal.
+class ErrorRecorder {
+ public:
+  ErrorRecorder() { old_ = set_error_handler(&ErrorRecorder::record, this); }
+  ~ErrorRecorder() { set_error_handler(old_.handler, old_.context); }
+  ErrorRecorder(const ErrorRecorder&) = delete;
+  ErrorRecorder& operator=(const ErrorRecorder&) = delete;
+
+  size_t count() const { return reports_.size(); }
+  const ErrorReport& last() const { return reports_.back(); }
+  const std::string& last_message() const { return messages_.back(); }
+  ErrorCode last_code() const { return reports_.empty() ? ErrorCode::Count : reports_.back().code; }
+  void clear() {
+    reports_.clear();
+    messages_.clear();
+  }
+
+ private:
+  static void record(const ErrorReport& r, void* self) {
+    auto* me = static_cast<ErrorRecorder*>(self);
+    me->reports_.push_back(r);
+    me->messages_.emplace_back(r.message ? r.message : "");
+    me->reports_.back().message = nullptr;  // points into report()'s stack
+  }
+  ErrorHandlerSlot old_{};
+  std::vector<ErrorReport> reports_;
+  std::vector<std::string> messages_;
+};
+
+// While alive, log output is collected (and not printed).
+class LogCapture {
+ public:
+  LogCapture() { old_ = hosted::set_log_sink(&LogCapture::sink, this); }
+  ~LogCapture() { hosted::set_log_sink(old_, nullptr); }
+  const std::string& text() const { return text_; }
+
+ private:
+  static void sink(const char* t, size_t n, void* self) {
+    static_cast<LogCapture*>(self)->text_.append(t, n);
+  }
+  hosted::LogSink old_ = nullptr;
+  std::string text_;
+};
+
+}  // namespace pf::test
