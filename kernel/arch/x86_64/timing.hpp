@@ -1,0 +1,18 @@
+// timing.hpp — time for the boot report: the TSC, calibrated once against
+// the PIT (channel 2, gated through port 0x61, which needs no interrupts).
+//
+// Invariant after calibrate_tsc(): tsc_hz() > 0 and cycles_to_us() converts
+// TSC deltas with that rate. Under QEMU's TCG both clocks are emulated, so the
+// figures describe the emulation, not the host CPU.
+#pragma once
+
+#include <cstdint>
+
+namespace pf::arch {
+
+// Measures TSC ticks over `ms` milliseconds of PIT time; returns the rate.
+uint64_t calibrate_tsc(unsigned ms = 20);
+uint64_t tsc_hz();
+uint64_t cycles_to_us(uint64_t cycles);
+
+}  // namespace pf::arch
