@@ -13,6 +13,33 @@
 //   a frame covered by several raw regions carries the most restrictive type;
 //   usable entries were trimmed inward, all others widened outward;
 //   no usable frame lies inside an extra reserved range or below low_reserved_end.
+//
+// Resolution rules (what normalise() computes, frame by frame):
+//   * Precedence, least to most restrictive:
+//       Usable < BootloaderReclaimable < AcpiReclaimable < AcpiNvs < Reserved < Kernel < Bad
+//     A frame touched by several regions takes the most restrictive type.
+//     Unknown firmware types are Reserved.
+//   * A frame is Usable only if Usable regions (their union, byte by byte)
+//     cover all of it and no other region touches any byte of it: usable is
+//     trimmed inward. Any other region claims every frame it touches: widened
+//     outward. A frame only partly covered by Usable and by nothing else is a
+//     hole (absent from entries()).
+//   * reserve() ranges and [0, max(low_reserved_end, 1 frame)) are overlays:
+//     they raise the type of frames the firmware map reports, never add
+//     memory of their own (they are subtracted, not reported). Frame 0 is never
+//     usable, whatever low_reserved_end says.
+//   * add(): zero length -> Skipped; base + length beyond 2^64 -> Rejected
+//     (MapEntryWraps); beyond 2^phys_addr_bits -> Rejected
+//     (MapEntryBeyondPhysLimit); a full table -> CapacityExceeded. Each
+//     rejection is a pf::warn naming the region. reserve() clips a range that
+//     reaches past the physical limit (a reservation can only remove memory,
+//     so "everything from base up" is the safe reading).
+//   * phys_addr_bits is clamped to [kPageShift, 63] so every end fits in 64 bits.
+//   * Only Usable entries are managed by the buddy; AcpiReclaimable and
+//     BootloaderReclaimable keep their type so a kernel can hand them back later.
+//
+// Cost: normalise() is a sort plus one sweep over region edges, O(n log n) in
+// the number of regions and independent of how much memory they describe.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +49,8 @@
 #include "types.hpp"
 
 namespace pf {
+
+class TextBuffer;
 
 // Values match enum pf_region_type in pfalloc.h.
 enum class RegionType : uint8_t {
@@ -36,6 +65,8 @@ enum class RegionType : uint8_t {
 const char* region_type_name(RegionType t);
 // Any firmware value outside the enum is Reserved.
 RegionType region_type_from_raw(uint32_t raw);
+// 0 (Usable) .. 6 (Bad): the precedence above; unknown values rank as Reserved.
+unsigned region_type_precedence(RegionType t);
 
 // A region as a firmware reports it: bytes, any alignment.
 struct Region {
@@ -92,19 +123,42 @@ class MemoryMap {
 
   uint64_t usable_frames() const;
   uint64_t rejected_count() const { return rejected_; }
+  // True once any capacity was exceeded: a region or reserved range was not
+  // recorded, or the last normalise() had to drop entries (memory above the
+  // last entry then goes unused; the entries kept are still exact).
   bool overflowed() const { return overflowed_; }
   const MemmapOptions& options() const { return options_; }
 
+  // Reports, one line per region in the style of Linux's e820 printout
+  // ("  [mem 0x...-0x...] usable", inclusive end): the firmware map as
+  // received, and the map as normalised.
+  void format_raw(TextBuffer& out) const;
+  void format_entries(TextBuffer& out) const;
+
  private:
+  // One edge of a page-granular interval, for normalise()'s sweep. Kept in
+  // the object, not on the stack: early kernel stacks are small.
+  struct SweepEdge {
+    uint64_t pos;
+    uint8_t rank;    // region_type_precedence()
+    uint8_t layer;   // 0: firmware region, 1: overlay (reserve(), low range)
+    int8_t delta;    // +1 opens, -1 closes
+  };
+  static constexpr size_t kEdgeCapacity = 2 * (kRawCapacity + kReservedCapacity + 1);
+  uint64_t phys_limit() const;
+  void emit(uint64_t base, uint64_t end, RegionType type);
+
   MemmapOptions options_;
   Region raw_[kRawCapacity];
   Region reserved_[kReservedCapacity];
   MapEntry entries_[kEntryCapacity];
+  SweepEdge edges_[kEdgeCapacity];
   size_t raw_count_ = 0;
   size_t reserved_count_ = 0;
   size_t entry_count_ = 0;
   uint64_t rejected_ = 0;
-  bool overflowed_ = false;
+  bool overflowed_ = false;        // any capacity exceeded: tables or output
+  bool table_overflowed_ = false;  // add()/reserve() dropped something (sticky)
   bool normalised_ = false;
 };
 
