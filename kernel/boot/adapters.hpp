@@ -46,8 +46,8 @@ AdapterResult add_uefi_memmap(const void* descriptors, size_t map_size, size_t d
 AdapterResult add_limine_memmap(const void* const* entries, uint64_t count, MemoryMap& map);
 
 // Type translations, exposed for tests and for the kernel's reports.
-RegionType e820_type(uint32_t raw);   // 1 usable, 2 reserved, 3 ACPI, 4 NVS, 5 bad
-RegionType uefi_type(uint32_t raw);   // EFI_MEMORY_TYPE
-RegionType limine_type(uint64_t raw); // LIMINE_MEMMAP_*
+RegionType e820_type(uint32_t raw);    // 1 usable, 2 reserved, 3 ACPI, 4 NVS, 5 bad
+RegionType uefi_type(uint32_t raw);    // EFI_MEMORY_TYPE
+RegionType limine_type(uint64_t raw);  // LIMINE_MEMMAP_*
 
 }  // namespace pf::boot

@@ -27,8 +27,12 @@ namespace {
 constexpr unsigned kRankCount = 7;
 // Indexed by precedence rank: the most restrictive type wins.
 constexpr RegionType kByRank[kRankCount] = {
-    RegionType::Usable,  RegionType::BootloaderReclaimable, RegionType::AcpiReclaimable,
-    RegionType::AcpiNvs, RegionType::Reserved,              RegionType::Kernel,
+    RegionType::Usable,
+    RegionType::BootloaderReclaimable,
+    RegionType::AcpiReclaimable,
+    RegionType::AcpiNvs,
+    RegionType::Reserved,
+    RegionType::Kernel,
     RegionType::Bad,
 };
 constexpr unsigned kUsableRank = 0;
@@ -114,9 +118,8 @@ MapStatus MemoryMap::add(Region r) {
   if (r.length == 0) return MapStatus::Skipped;
   if (r.length > ~uint64_t{0} - r.base) {
     ++rejected_;
-    warn(ErrorCode::MapEntryWraps,
-         "firmware region wraps past 2^64 (end shown mod 2^64), dropped", r.base,
-         r.base + r.length);
+    warn(ErrorCode::MapEntryWraps, "firmware region wraps past 2^64 (end shown mod 2^64), dropped",
+         r.base, r.base + r.length);
     return MapStatus::Rejected;
   }
   if (r.base + r.length > phys_limit()) {
@@ -293,8 +296,7 @@ void MemoryMap::format_raw(TextBuffer& out) const {
   }
   for (size_t i = 0; i < reserved_count_; ++i) {
     out.str("  reserve ");
-    format_line(out, reserved_[i].base, reserved_[i].base + reserved_[i].length,
-                reserved_[i].type);
+    format_line(out, reserved_[i].base, reserved_[i].base + reserved_[i].length, reserved_[i].type);
     out.nl();
   }
 }

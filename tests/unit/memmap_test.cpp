@@ -4,6 +4,8 @@
 //
 // Every test also checks the structural invariants of entries() (sorted,
 // page aligned, non-empty, no overlap, equal neighbours merged).
+#include "kernel/mm/memmap.hpp"
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "kernel/mm/error.hpp"
-#include "kernel/mm/memmap.hpp"
 #include "kernel/mm/text.hpp"
 #include "tests/unit/support.hpp"
 
@@ -114,16 +115,16 @@ TEST(Memmap, UnsortedEntriesAreSorted) {
 }
 
 TEST(Memmap, AdjacentEntriesOfOneTypeAreMerged) {
-  auto m = make_map({span(3 * MiB, 4 * MiB, U), span(1 * MiB, 2 * MiB, U),
-                     span(2 * MiB, 3 * MiB, U), span(4 * MiB, 5 * MiB, R),
-                     span(5 * MiB, 6 * MiB, R), span(6 * MiB, 7 * MiB, A)});
+  auto m =
+      make_map({span(3 * MiB, 4 * MiB, U), span(1 * MiB, 2 * MiB, U), span(2 * MiB, 3 * MiB, U),
+                span(4 * MiB, 5 * MiB, R), span(5 * MiB, 6 * MiB, R), span(6 * MiB, 7 * MiB, A)});
   expect_map(*m, {{1 * MiB, 4 * MiB, U}, {4 * MiB, 6 * MiB, R}, {6 * MiB, 7 * MiB, A}});
 }
 
 TEST(Memmap, DuplicatesCountOnce) {
-  auto m = make_map({span(1 * MiB, 8 * MiB, U), span(1 * MiB, 8 * MiB, U),
-                     span(8 * MiB, 9 * MiB, N), span(8 * MiB, 9 * MiB, N),
-                     span(1 * MiB, 8 * MiB, U)});
+  auto m =
+      make_map({span(1 * MiB, 8 * MiB, U), span(1 * MiB, 8 * MiB, U), span(8 * MiB, 9 * MiB, N),
+                span(8 * MiB, 9 * MiB, N), span(1 * MiB, 8 * MiB, U)});
   expect_map(*m, {{1 * MiB, 8 * MiB, U}, {8 * MiB, 9 * MiB, N}});
   EXPECT_EQ(m->raw().size(), 5u) << "raw() keeps the map as received";
 }
@@ -143,8 +144,8 @@ TEST(Memmap, OverlapGoesToTheMoreRestrictiveType) {
 
 TEST(Memmap, NestedRegionsSplitTheirParents) {
   auto m = make_map({span(1 * MiB, 64 * MiB, U), span(2 * MiB, 3 * MiB, A),
-                     span(2 * MiB + 0x1000, 2 * MiB + 0x3000, B),
-                     span(40 * MiB, 48 * MiB, L), span(42 * MiB, 43 * MiB, N)});
+                     span(2 * MiB + 0x1000, 2 * MiB + 0x3000, B), span(40 * MiB, 48 * MiB, L),
+                     span(42 * MiB, 43 * MiB, N)});
   expect_map(*m, {{1 * MiB, 2 * MiB, U},
                   {2 * MiB, 2 * MiB + 0x1000, A},
                   {2 * MiB + 0x1000, 2 * MiB + 0x3000, B},
@@ -171,11 +172,11 @@ TEST(Memmap, ZeroLengthEntriesAreSkipped) {
 }
 
 TEST(Memmap, UnalignedEdgesTrimUsableAndWidenTheRest) {
-  auto m = make_map({span(0x100123, 0x200fff, U),     // usable: inward
-                     span(0x200fff, 0x400800, U),     // touches the first: joins it byte-exactly
-                     span(0x300010, 0x300020, R),     // 16 bytes reserve a whole frame
-                     span(0x500800, 0x503800, U),     // alone, partial frames at both ends
-                     span(0x600001, 0x601fff, A)});   // widened outward
+  auto m = make_map({span(0x100123, 0x200fff, U),    // usable: inward
+                     span(0x200fff, 0x400800, U),    // touches the first: joins it byte-exactly
+                     span(0x300010, 0x300020, R),    // 16 bytes reserve a whole frame
+                     span(0x500800, 0x503800, U),    // alone, partial frames at both ends
+                     span(0x600001, 0x601fff, A)});  // widened outward
   expect_map(*m, {{0x101000, 0x300000, U},
                   {0x300000, 0x301000, R},
                   {0x301000, 0x400000, U},
@@ -186,8 +187,8 @@ TEST(Memmap, UnalignedEdgesTrimUsableAndWidenTheRest) {
 TEST(Memmap, PartialUsableFrameNextToReservedBecomesReserved) {
   // The frame [0x2000, 0x3000) is half usable, half reserved: reserved wins.
   // The frame [0x5000, 0x6000) is half usable, half hole: it is dropped.
-  auto m = make_map({span(0x101000, 0x102800, U), span(0x102800, 0x103000, R),
-                     span(0x104000, 0x105800, U)});
+  auto m = make_map(
+      {span(0x101000, 0x102800, U), span(0x102800, 0x103000, R), span(0x104000, 0x105800, U)});
   expect_map(*m, {{0x101000, 0x102000, U}, {0x102000, 0x103000, R}, {0x104000, 0x105000, U}});
 }
 
@@ -200,8 +201,7 @@ TEST(Memmap, WrappingAndTooWideEntriesAreRejectedWithANamedWarning) {
             MapStatus::Rejected);
   EXPECT_EQ(m.add({.base = 0x10000000000000, .length = 0x1000, .type = U}), MapStatus::Rejected);
   // Ending exactly at 2^52 is within the width.
-  EXPECT_EQ(m.add({.base = 0x10000000000000 - 0x1000, .length = 0x1000, .type = U}),
-            MapStatus::Ok);
+  EXPECT_EQ(m.add({.base = 0x10000000000000 - 0x1000, .length = 0x1000, .type = U}), MapStatus::Ok);
   EXPECT_EQ(m.add(span(1 * MiB, 2 * MiB, U)), MapStatus::Ok);
   EXPECT_EQ(m.rejected_count(), 3u);
   EXPECT_EQ(warning_count(), warnings + 3);
@@ -222,8 +222,8 @@ TEST(Memmap, PhysAddrBitsOptionNarrowsTheWidth) {
   EXPECT_EQ(m->add(span(0xfffff000, 0x100000000, R)), MapStatus::Ok);
   // A reservation reaching past the width is clipped, not dropped.
   EXPECT_EQ(m->reserve(0x7ffff000, 0x200000000, K), MapStatus::Ok);
-  expect_map(*m, {{1 * MiB, 0x7ffff000, U}, {0x7ffff000, 0x80000000, K},
-                  {0xfffff000, 0x100000000, K}});
+  expect_map(*m,
+             {{1 * MiB, 0x7ffff000, U}, {0x7ffff000, 0x80000000, K}, {0xfffff000, 0x100000000, K}});
   EXPECT_EQ(m->rejected_count(), 1u);
 }
 
@@ -233,8 +233,8 @@ TEST(Memmap, TypePrecedenceIsUsableBootloaderAcpiNvsReservedKernelBad) {
   // Every pair, in both orders of arrival: the overlap frame takes the higher.
   for (unsigned i = 0; i < 7; ++i) {
     for (unsigned j = 0; j < 7; ++j) {
-      SCOPED_TRACE(testing::Message() << region_type_name(order[i]) << " under "
-                                      << region_type_name(order[j]));
+      SCOPED_TRACE(testing::Message()
+                   << region_type_name(order[i]) << " under " << region_type_name(order[j]));
       auto m = make_map({span(4 * MiB, 4 * MiB + 0x2000, order[i]),
                          span(4 * MiB + 0x1000, 4 * MiB + 0x3000, order[j])});
       const RegionType top = order[i > j ? i : j];
@@ -267,9 +267,10 @@ TEST(Memmap, UnknownFirmwareTypesAreReserved) {
 
 TEST(Memmap, ReservedRangeInsideUsableIsCarvedOut) {
   auto m = make_map({span(1 * MiB, 64 * MiB, U)});
-  EXPECT_EQ(m->reserve(8 * MiB + 0x800, 0x100000 - 0x7f0, R), MapStatus::Ok);  // unaligned both ends
-  expect_map(*m, {{1 * MiB, 8 * MiB, U}, {8 * MiB, 9 * MiB + 0x1000, R},
-                  {9 * MiB + 0x1000, 64 * MiB, U}});
+  EXPECT_EQ(m->reserve(8 * MiB + 0x800, 0x100000 - 0x7f0, R),
+            MapStatus::Ok);  // unaligned both ends
+  expect_map(
+      *m, {{1 * MiB, 8 * MiB, U}, {8 * MiB, 9 * MiB + 0x1000, R}, {9 * MiB + 0x1000, 64 * MiB, U}});
 }
 
 TEST(Memmap, KernelAndModulesInsideUsableAreReservedWithTheirType) {
@@ -278,8 +279,8 @@ TEST(Memmap, KernelAndModulesInsideUsableAreReservedWithTheirType) {
   EXPECT_EQ(m->reserve(0x10000, 0x100, K), MapStatus::Ok);             // boot info, low MiB
   EXPECT_EQ(m->reserve(16 * MiB + 0x10, 0x3000, K), MapStatus::Ok);    // module 1
   EXPECT_EQ(m->reserve(16 * MiB + 0x4000, 0x1000, K), MapStatus::Ok);  // module 2, after a gap
-  EXPECT_EQ(m->reserve(20 * MiB, 0x1000, B), MapStatus::Ok);           // a frame the kernel found bad
-  EXPECT_EQ(m->reserve(200 * MiB, 0x1000, K), MapStatus::Ok);          // outside the map: no entry
+  EXPECT_EQ(m->reserve(20 * MiB, 0x1000, B), MapStatus::Ok);   // a frame the kernel found bad
+  EXPECT_EQ(m->reserve(200 * MiB, 0x1000, K), MapStatus::Ok);  // outside the map: no entry
   expect_map(*m, {{0, 0x10000, R},
                   {0x10000, 0x11000, K},
                   {0x11000, 0x9f000, R},  // the low MiB; the trailing partial frame is a hole
@@ -415,11 +416,11 @@ TEST(Memmap, ChangesAfterNormaliseInvalidateTheResult) {
   m->reserve(2 * MiB, 0x1000);
   EXPECT_FALSE(m->normalised());
   EXPECT_EQ(m->entries().size(), 0u);
-  expect_map(*m, {{1 * MiB, 2 * MiB, U}, {2 * MiB, 2 * MiB + 0x1000, K},
-                  {2 * MiB + 0x1000, 4 * MiB, U}});
+  expect_map(
+      *m, {{1 * MiB, 2 * MiB, U}, {2 * MiB, 2 * MiB + 0x1000, K}, {2 * MiB + 0x1000, 4 * MiB, U}});
   // normalise() is idempotent.
-  expect_map(*m, {{1 * MiB, 2 * MiB, U}, {2 * MiB, 2 * MiB + 0x1000, K},
-                  {2 * MiB + 0x1000, 4 * MiB, U}});
+  expect_map(
+      *m, {{1 * MiB, 2 * MiB, U}, {2 * MiB, 2 * MiB + 0x1000, K}, {2 * MiB + 0x1000, 4 * MiB, U}});
 }
 
 TEST(Memmap, ReserveOfTypeUsableIsRecordedAsReserved) {
@@ -427,8 +428,8 @@ TEST(Memmap, ReserveOfTypeUsableIsRecordedAsReserved) {
   auto m = make_map({span(1 * MiB, 4 * MiB, U)});
   EXPECT_EQ(m->reserve(2 * MiB, 0x1000, U), MapStatus::Ok);
   EXPECT_NE(log.text().find("map-bad-input"), std::string::npos);
-  expect_map(*m, {{1 * MiB, 2 * MiB, U}, {2 * MiB, 2 * MiB + 0x1000, R},
-                  {2 * MiB + 0x1000, 4 * MiB, U}});
+  expect_map(
+      *m, {{1 * MiB, 2 * MiB, U}, {2 * MiB, 2 * MiB + 0x1000, R}, {2 * MiB + 0x1000, 4 * MiB, U}});
 }
 
 // ---- capacity -------------------------------------------------------------
