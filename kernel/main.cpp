@@ -1,15 +1,191 @@
-// main.cpp — (bring-up) kernel entry.
+// main.cpp — kernel entry: serial and fault handlers, boot info and memory
+// map intake, the page allocator, the kernel's own page tables, the slab
+// layer; then the mode the command line asks for (`run` or `test`).
+//
+// Order matters and is the point of this file:
+//   1. exception handlers before anything can fault;
+//   2. integrity baselines (image, modules) before the allocator exists, so
+//      the tests can prove the allocator never handed that memory out;
+//   3. the allocator runs on the boot tables (first 4 GiB only), so bootmem
+//      and the first page-table frames stay below 4 GiB;
+//   4. the boot tables are released only after CR3 points elsewhere.
 #include <cstdint>
 
 #include "kernel/arch/x86_64/console.hpp"
+#include "kernel/arch/x86_64/cpu.hpp"
 #include "kernel/arch/x86_64/idt.hpp"
+#include "kernel/arch/x86_64/layout.hpp"
+#include "kernel/arch/x86_64/timing.hpp"
+#include "kernel/kernel.hpp"
+#include "kernel/mm/text.hpp"
 #include "kernel/rt/runtime.hpp"
 
-extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info, uint64_t boot_tsc) {
-  (void)magic; (void)info; (void)boot_tsc;
-  pf::arch::serial_init();
-  pf::arch::serial_puts("pfalloc kernel: hello\n");
-  pf::arch::install_cpu_tables();
-  pf::rt::run_global_constructors();
-  pf::arch::exit_qemu(pf::arch::ExitCode::Success);
+namespace pf::kernel {
+
+namespace {
+Kernel g_kernel;
+
+[[noreturn]] void boot_failure(const char* what, const char* detail) {
+  LogLine line;
+  line->str("*** boot failed: ").str(what);
+  if (detail != nullptr) line->str(": ").str(detail);
+  line->nl();
+  line.flush();
+  arch::exit_qemu(arch::ExitCode::Fatal);
+}
+
+void take_module_baselines(Kernel& k, const PhysMap& pm) {
+  for (size_t i = 0; i < k.boot.module_count && i < Kernel::kMaxModules; ++i) {
+    const boot::BootModule& m = k.boot.modules[i];
+    ModuleCheck& c = k.modules[k.module_count++];
+    c.start = m.start;
+    c.end = m.end;
+    if (m.end > arch::kBootDirectMapLimit) continue;  // not reachable yet: no baseline
+    c.crc_at_boot = posix_cksum(pm.to_virt(PhysAddr{m.start}), m.end - m.start);
+    const char* cmd = m.cmdline ? m.cmdline : "";
+    uint64_t crc = 0;
+    if (find_number(cmd, "crc=", crc) && find_number(cmd, "len=", c.expected_len)) {
+      c.expected_crc = static_cast<uint32_t>(crc);
+      c.has_expectation = true;
+    }
+  }
+}
+
+}  // namespace
+
+Kernel& kernel() { return g_kernel; }
+
+bool has_word(const char* text, const char* word) {
+  const size_t n = string_length(word);
+  for (const char* p = text; *p != '\0'; ++p) {
+    if (p != text && p[-1] != ' ') continue;
+    size_t i = 0;
+    while (i < n && p[i] == word[i]) ++i;
+    if (i == n && (p[n] == ' ' || p[n] == '\0')) return true;
+  }
+  return false;
+}
+
+bool find_number(const char* text, const char* key, uint64_t& value) {
+  const size_t n = string_length(key);
+  for (const char* p = text; *p != '\0'; ++p) {
+    if (p != text && p[-1] != ' ') continue;
+    size_t i = 0;
+    while (i < n && p[i] == key[i]) ++i;
+    if (i != n) continue;
+    const char* d = p + n;
+    if (*d < '0' || *d > '9') return false;
+    uint64_t v = 0;
+    while (*d >= '0' && *d <= '9') v = v * 10 + static_cast<uint64_t>(*d++ - '0');
+    value = v;
+    return true;
+  }
+  return false;
+}
+
+uint64_t fnv1a_words(const void* data, size_t bytes) {
+  const auto* w = static_cast<const uint64_t*>(data);
+  uint64_t h = 0xcbf29ce484222325;
+  for (size_t i = 0; i < bytes / 8; ++i) {
+    h ^= w[i];
+    h *= 0x100000001b3;
+  }
+  return h;
+}
+
+uint32_t posix_cksum(const void* data, size_t bytes) {
+  static uint32_t table[256];
+  static bool table_ready = false;
+  if (!table_ready) {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i << 24;
+      for (int b = 0; b < 8; ++b) c = (c & 0x80000000u) ? (c << 1) ^ 0x04C11DB7u : (c << 1);
+      table[i] = c;
+    }
+    table_ready = true;
+  }
+  uint32_t crc = 0;
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < bytes; ++i) crc = (crc << 8) ^ table[((crc >> 24) ^ p[i]) & 0xff];
+  for (uint64_t n = bytes; n != 0; n >>= 8) crc = (crc << 8) ^ table[((crc >> 24) ^ n) & 0xff];
+  return ~crc;
+}
+
+}  // namespace pf::kernel
+
+using namespace pf;
+using namespace pf::kernel;
+
+extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uint64_t tsc_entry) {
+  const uint64_t tsc_main = arch::rdtsc();
+  arch::serial_init();
+  arch::install_cpu_tables();
+  const size_t constructors = rt::run_global_constructors();
+
+  Kernel& k = pf::kernel::kernel();
+  k.tsc_entry = tsc_entry;
+  k.tsc_main = tsc_main;
+  k.constructors_run = constructors;
+  k.image_checksum = fnv1a_words(__text_start, arch::sym(__rodata_end) - arch::sym(__text_start));
+
+  // Boot information, read through the boot tables' direct map.
+  const PhysMap boot_pm{arch::kDirectMapBase};
+  const char* error = nullptr;
+  bool parsed = false;
+  if (magic == boot::kMultiboot1Magic) {
+    parsed = boot::parse_multiboot1(info_phys, boot_pm, k.boot, k.map, &error);
+  } else if (magic == boot::kMultiboot2Magic) {
+    parsed = boot::parse_multiboot2(info_phys, boot_pm, k.boot, k.map, &error);
+  } else {
+    LogLine().text().str("*** boot magic ").hex(magic).str(" is neither Multiboot1 nor Multiboot2").nl();
+    boot_failure("unknown boot protocol", nullptr);
+  }
+  if (!parsed) boot_failure("boot information", error);
+
+  const char* cmdline = k.boot.cmdline ? k.boot.cmdline : "";
+  k.options.test = has_word(cmdline, "test");
+  k.options.run = !k.options.test;  // `run`, and the default
+  k.options.fail_demo = has_word(cmdline, "fail-demo");
+  k.options.expect_module = has_word(cmdline, "expect-module");
+  k.options.slab_debug = has_word(cmdline, "slab-debug");
+  {
+    LogLine line;
+    line->str("pfalloc kernel: x86-64, booted by ").str(k.boot.loader_name).str(" (")
+        .str(k.boot.protocol).str("), command line '").str(cmdline).str("'").nl();
+  }
+
+  // The kernel image: the boot part goes back to the allocator once the
+  // kernel's own tables are live; the rest stays reserved.
+  const uint64_t boot_start = arch::sym(__boot_start), boot_end = arch::sym(__boot_end);
+  const uint64_t image_start = arch::kernel_virt_to_phys(arch::sym(__text_start));
+  const uint64_t image_end = arch::sym(__image_phys_end);
+  k.boot_region = {boot_start, boot_end};
+  k.map.reserve(boot_start, boot_end - boot_start, RegionType::BootloaderReclaimable);
+  k.map.reserve(image_start, image_end - image_start, RegionType::Kernel);
+  if (!k.map.normalise()) boot_failure("memory map", "more entries than the map holds");
+  take_module_baselines(k, boot_pm);
+
+  const int status = k.pages.init(
+      k.map, PageAllocatorConfig{.direct_map_offset = arch::kDirectMapBase,
+                                 .cpu_count = 1,
+                                 .bootmem_limit = arch::kBootDirectMapLimit});
+  if (status != PF_OK) {
+    LogLine().text().str("*** PageAllocator::init returned ").sdec(status).nl();
+    boot_failure("page allocator", nullptr);
+  }
+  k.tsc_pages_ready = arch::rdtsc();
+
+  if (const char* why = build_address_space(k)) boot_failure("page tables", why);
+  k.tsc_tables_live = arch::rdtsc();
+
+  const int slab_status = k.slab.init(k.pages, SlabConfig{.cpu_count = 1, .debug = k.options.slab_debug});
+  if (slab_status != PF_OK) {
+    LogLine().text().str("*** SlabAllocator::init returned ").sdec(slab_status).nl();
+    boot_failure("slab allocator", nullptr);
+  }
+  k.tsc_slab_ready = arch::rdtsc();
+
+  arch::calibrate_tsc();
+  if (k.options.test) run_selftest(k);
+  run_report(k);
 }

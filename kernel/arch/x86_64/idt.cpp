@@ -55,6 +55,7 @@ alignas(16) uint64_t g_gdt[5];
 alignas(16) Tss g_tss;
 alignas(16) IdtGate g_idt[256];
 ProbeFault g_last_probe_fault;
+const char* g_fault_context = nullptr;
 
 const char* const kVectorNames[32] = {
     "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
@@ -123,6 +124,8 @@ void install_cpu_tables() {
 }
 
 ProbeFault last_probe_fault() { return g_last_probe_fault; }
+void set_fault_context(const char* what) { g_fault_context = what; }
+const char* fault_context() { return g_fault_context; }
 
 }  // namespace pf::arch
 
@@ -163,6 +166,7 @@ extern "C" void exception_dispatch(ExceptionFrame* f) {
   pf::arch::print_register(t, "rflags", f->rflags);
   pf::arch::print_register(t, "cr3", pf::arch::read_cr3());
   t.nl();
+  if (pf::arch::g_fault_context != nullptr) t.str("    while running: ").str(pf::arch::g_fault_context).nl();
   pf::arch::serial_write(t.c_str(), t.length());
   pf::arch::serial_puts("*** run ended by a CPU exception\n");
   pf::arch::exit_qemu(pf::arch::ExitCode::Fatal);

@@ -23,6 +23,11 @@ struct ExceptionFrame {
 // Loads the GDT, TSS and IDT. Call first thing in kernel_main.
 void install_cpu_tables();
 
+// A name printed with any fault report ("while running: ..."), e.g. the
+// test case in progress; nullptr clears it.
+void set_fault_context(const char* what);
+const char* fault_context();
+
 // What the last probe fault recorded (valid after a probe returned 1).
 struct ProbeFault {
   uint64_t address;     // CR2
@@ -36,4 +41,6 @@ extern "C" {
 int arch_probe_read(const void* address);
 int arch_probe_write(void* address);
 int arch_probe_exec(const void* address);
+// A lone `ret` in the kernel's text: the exec probe's positive control.
+void arch_ret_instruction();
 }

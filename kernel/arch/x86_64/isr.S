@@ -135,6 +135,10 @@ arch_probe_write:
         movb %al, (%rdi)
         PROBE_DONE
 
+        .global arch_ret_instruction
+arch_ret_instruction:
+        ret
+
         .global arch_probe_exec
 arch_probe_exec:
         PROBE_ARM

@@ -7,6 +7,7 @@
 // the last line before a crash is always out).
 #include "kernel/arch/x86_64/console.hpp"
 #include "kernel/arch/x86_64/cpu.hpp"
+#include "kernel/arch/x86_64/idt.hpp"
 #include "kernel/mm/pfalloc.h"
 
 extern "C" {
@@ -29,6 +30,10 @@ unsigned int pfalloc_hook_cpu_id(void) { return 0; }
 void pfalloc_hook_fatal(const char* message) {
   pf::arch::serial_puts("\n*** pfalloc fatal: ");
   pf::arch::serial_puts(message);
+  if (const char* what = pf::arch::fault_context()) {
+    pf::arch::serial_puts("\n    while running: ");
+    pf::arch::serial_puts(what);
+  }
   pf::arch::serial_puts("\n*** run ended by a fatal error\n");
   pf::arch::exit_qemu(pf::arch::ExitCode::Fatal);
 }

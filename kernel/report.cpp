@@ -1,0 +1,154 @@
+// report.cpp — `run` mode: what the allocator looks like on this machine,
+// and what its operations cost, printed on serial; then a clean exit.
+//
+// Timings come from the TSC (calibrated against the PIT, timing.hpp). Under
+// QEMU's TCG they measure the emulator, so they are useful for comparing
+// operations with each other on one run, not with real hardware.
+#include "kernel/arch/x86_64/console.hpp"
+#include "kernel/arch/x86_64/cpu.hpp"
+#include "kernel/arch/x86_64/layout.hpp"
+#include "kernel/arch/x86_64/timing.hpp"
+#include "kernel/kernel.hpp"
+#include "kernel/mm/text.hpp"
+
+namespace pf::kernel {
+
+namespace {
+
+// Large reports go out in one buffer; kept off the stack.
+char g_text[32 * 1024];
+
+void print(TextBuffer& t) {
+  arch::serial_write(t.c_str(), t.length());
+  if (t.truncated()) arch::serial_puts("  [... truncated]\n");
+  t.clear();
+}
+
+void section(TextBuffer& t, const char* title) { t.nl().str("== ").str(title).nl(); }
+
+void ms(TextBuffer& t, uint64_t cycles) {
+  const uint64_t us = arch::cycles_to_us(cycles);
+  t.dec(us / 1000).ch('.').dec_w(us % 1000 / 100, 1).dec_w(us % 100 / 10, 1).str(" ms");
+}
+
+constexpr unsigned kIterations = 100000;
+
+// Average TSC cycles of one alloc_pages/free_pages pair at `order`.
+uint64_t bench_pages(PageAllocator& pages, unsigned order) {
+  for (unsigned i = 0; i < 1000; ++i) pages.free_pages(pages.alloc_pages(Order{order}, 0), Order{order});
+  const uint64_t start = arch::rdtsc();
+  for (unsigned i = 0; i < kIterations; ++i) {
+    const PhysAddr p = pages.alloc_pages(Order{order}, 0);
+    pages.free_pages(p, Order{order});
+  }
+  return (arch::rdtsc() - start) / kIterations;
+}
+
+uint64_t bench_kmalloc(SlabAllocator& slab, size_t size) {
+  for (unsigned i = 0; i < 1000; ++i) slab.kfree(slab.kmalloc(size, 0));
+  const uint64_t start = arch::rdtsc();
+  for (unsigned i = 0; i < kIterations; ++i) {
+    void* p = slab.kmalloc(size, 0);
+    slab.kfree(p);
+  }
+  return (arch::rdtsc() - start) / kIterations;
+}
+
+// The floor for a pair: push and pop on an array stack.
+uint64_t bench_floor() {
+  static volatile uint64_t stack[64];
+  uint64_t sink = 0;
+  unsigned top = 0;
+  const uint64_t start = arch::rdtsc();
+  for (unsigned i = 0; i < kIterations; ++i) {
+    stack[top++] = i;
+    sink += stack[--top];
+  }
+  const uint64_t cycles = (arch::rdtsc() - start) / kIterations;
+  stack[0] = sink;
+  return cycles;
+}
+
+}  // namespace
+
+void run_report(Kernel& k) {
+  TextBuffer t(g_text, sizeof g_text);
+  PageAllocator& pages = k.pages;
+
+  section(t, "firmware memory map (as received)");
+  k.map.format_raw(t);
+  section(t, "reserved on the kernel's behalf (image, boot info, modules)");
+  for (const Region& r : k.map.reserved()) {
+    t.str("  [mem ").hex_padded(r.base, 16).ch('-').hex_padded(r.base + r.length - 1, 16)
+        .str("] ").str(region_type_name(r.type)).nl();
+  }
+  section(t, "memory map (normalised)");
+  k.map.format_entries(t);
+  print(t);
+
+  section(t, "zones");
+  pages.format_zones(t);
+  const PageCounters c = pages.counters();
+  t.str("total: managed ").dec(c.managed_frames).str(" frames (").size(c.managed_frames * kPageSize)
+      .str("), free ").dec(c.free_frames).str(", reserved ").dec(c.reserved_frames).nl();
+  section(t, "buddyinfo");
+  pages.format_buddyinfo(t);
+  section(t, "slabinfo");
+  k.slab.format_slabinfo(t);
+  print(t);
+
+  section(t, "overhead");
+  const uint64_t described = c.managed_frames + c.reserved_frames;
+  t.str("descriptors: ").dec(PageAllocator::descriptor_bytes_per_frame()).str(" bytes per frame, ")
+      .size(pages.descriptor_bytes()).str(" for ").dec(described).str(" frames (")
+      .dec(described ? pages.descriptor_bytes() * 10000 / (described * kPageSize) / 100 : 0).ch('.')
+      .dec_w(described ? pages.descriptor_bytes() * 10000 / (described * kPageSize) % 100 : 0, 2)
+      .str("% of the memory they describe)").nl();
+  t.str("bootmem (descriptors + per-CPU caches): ").size(pages.bootmem_bytes()).nl();
+  t.str("page tables: ").dec(k.mapping.tables).str(" table frames; direct map of ")
+      .dec(k.direct_map_count).str(" ranges with ").dec(k.mapping.leaves_1g).str(" x 1 GiB, ")
+      .dec(k.mapping.leaves_2m).str(" x 2 MiB, ").dec(k.mapping.leaves_4k)
+      .str(" x 4 KiB pages (kernel image included); largest page offered: ")
+      .str(k.max_page == arch::k1GiB ? "1 GiB" : "2 MiB").str(", NX: ").str(k.nx ? "yes" : "no").nl();
+  t.str("boot tables and 32-bit entry code handed back: ").dec(k.boot_frames_released).str(" frames")
+      .nl();
+  print(t);
+
+  section(t, "time");
+  t.str("TSC: ").dec(arch::tsc_hz() / 1000000).str(" MHz (calibrated against the PIT)").nl();
+  t.str("boot entry -> page allocator ready: ").dec(k.tsc_pages_ready - k.tsc_entry).str(" cycles, ");
+  ms(t, k.tsc_pages_ready - k.tsc_entry);
+  t.nl().str("  of which PageAllocator::init: ").dec(k.tsc_pages_ready - k.tsc_main).str(" cycles from kernel_main, ");
+  ms(t, k.tsc_pages_ready - k.tsc_main);
+  t.nl().str("boot entry -> own page tables live: ").dec(k.tsc_tables_live - k.tsc_entry).str(" cycles, ");
+  ms(t, k.tsc_tables_live - k.tsc_entry);
+  t.nl().str("boot entry -> slab allocator ready: ").dec(k.tsc_slab_ready - k.tsc_entry).str(" cycles, ");
+  ms(t, k.tsc_slab_ready - k.tsc_entry);
+  t.nl();
+  print(t);
+
+  section(t, "cost per pair (rdtsc, average of 100000, after 1000 warm-up pairs)");
+  print(t);
+  const uint64_t floor = bench_floor();
+  t.str("  array stack push+pop (the floor):  ").dec_w(floor, 6).str(" cycles").nl();
+  print(t);
+  for (unsigned order : {0u, 1u, 3u, 9u}) {
+    const uint64_t cy = bench_pages(pages, order);
+    t.str("  alloc_pages/free_pages order ").dec(order).str(":    ").dec_w(cy, 6).str(" cycles").nl();
+    print(t);
+  }
+  for (size_t size : {size_t{8}, size_t{64}, size_t{256}, size_t{4096}}) {
+    const uint64_t cy = bench_kmalloc(k.slab, size);
+    t.str("  kmalloc/kfree ").dec_w(size, 4).str(" bytes:          ").dec_w(cy, 6).str(" cycles").nl();
+    print(t);
+  }
+
+  pages.drain_cpu_caches();
+  const bool clean = pages.verify() && k.slab.verify();
+  t.nl().str("verify(): ").str(clean ? "clean" : "FAILED").nl();
+  t.str("run finished").nl();
+  print(t);
+  arch::exit_qemu(clean ? arch::ExitCode::Success : arch::ExitCode::Fatal);
+}
+
+}  // namespace pf::kernel

@@ -1,0 +1,537 @@
+// selftest.cpp — `test` mode: every registered conformance case (the same
+// source GoogleTest runs, tests/conformance/), then the tests only a booted
+// kernel can do, then the summary line and the exit code.
+//
+// Runner rule, checked after every case: with the per-CPU page caches
+// drained and empty slabs given back, the free-frame count equals the count
+// before the case, and PageAllocator::verify() and SlabAllocator::verify()
+// are clean. A pfalloc error a case did not ask for (its own handler not
+// installed) is recorded as a failure of that case, not a crash.
+//
+// Output: "[ OK ] name" or "[FAIL] name: what at file:line" per case; the
+// last line is "N passed, M failed"; the exit code is ExitCode::Success
+// exactly when M == 0 (and N > 0), ExitCode::TestsFailed otherwise.
+#include "kernel/arch/x86_64/console.hpp"
+#include "kernel/arch/x86_64/cpu.hpp"
+#include "kernel/arch/x86_64/idt.hpp"
+#include "kernel/arch/x86_64/layout.hpp"
+#include "kernel/arch/x86_64/paging.hpp"
+#include "kernel/arch/x86_64/timing.hpp"
+#include "kernel/kernel.hpp"
+#include "kernel/mm/error.hpp"
+#include "kernel/mm/text.hpp"
+#include "tests/conformance/facade.hpp"
+
+namespace pf::kernel {
+
+namespace {
+
+using conformance::Context;
+
+constexpr unsigned kMaxFailureLinesPerCase = 8;
+constexpr uint64_t kSeedBase = 0x5eed0000;
+
+struct RunState {
+  unsigned passed = 0, failed = 0;
+  const char* current = "";
+  unsigned unexpected_errors = 0;
+  unsigned lines_printed = 0;
+};
+RunState g_run;
+
+void failure_line(const char* name, const char* what, const char* file, int line, uint64_t seed) {
+  if (++g_run.lines_printed > kMaxFailureLinesPerCase) return;
+  LogLine l;
+  l->str("[FAIL] ").str(name).str(": ").str(what);
+  if (file != nullptr) l->str(" at ").str(file).ch(':').dec(static_cast<uint64_t>(line));
+  l->str(" (seed ").hex(seed).str(")").nl();
+}
+
+void on_check_failure(const Context& ctx, const char* expr, const char* file, int line) {
+  failure_line(ctx.case_name, expr, file, line, ctx.seed);
+}
+
+void on_unexpected_error(const ErrorReport& r, void*) {
+  ++g_run.unexpected_errors;
+  if (++g_run.lines_printed > kMaxFailureLinesPerCase) return;
+  LogLine l;
+  l->str("[FAIL] ").str(g_run.current).str(": unexpected ").str(r.message ? r.message : error_name(r.code)).nl();
+}
+
+// Empty slabs back to the buddy, per-CPU page caches drained.
+uint64_t settled_free_frames(Kernel& k) {
+  k.slab.shrink_all();
+  k.pages.drain_cpu_caches();
+  return k.pages.counters().free_frames;
+}
+
+void run_case(Kernel& k, const char* name, conformance::CaseFn fn, uint64_t seed) {
+  g_run.current = name;
+  g_run.unexpected_errors = 0;
+  g_run.lines_printed = 0;
+  arch::set_fault_context(name);
+  const uint64_t before = settled_free_frames(k);
+
+  Context ctx{k.pages, &k.slab, seed, name};
+  ctx.on_failure = &on_check_failure;
+  const ErrorHandlerSlot old = set_error_handler(&on_unexpected_error, nullptr);
+  fn(ctx);
+
+  const uint64_t after = settled_free_frames(k);
+  bool rule_ok = true;
+  if (after != before) {
+    rule_ok = false;
+    char text[160];
+    TextBuffer t(text, sizeof text);
+    t.str("free frames ").dec(before).str(" before the case, ").dec(after).str(" after it (drained)");
+    failure_line(name, t.c_str(), nullptr, 0, seed);
+  }
+  if (!k.pages.verify()) {
+    rule_ok = false;
+    failure_line(name, "PageAllocator::verify() failed after the case", nullptr, 0, seed);
+  }
+  if (!k.slab.verify()) {
+    rule_ok = false;
+    failure_line(name, "SlabAllocator::verify() failed after the case", nullptr, 0, seed);
+  }
+  set_error_handler(old.handler, old.context);
+  arch::set_fault_context(nullptr);
+
+  if (ctx.failures == 0 && g_run.unexpected_errors == 0 && rule_ok) {
+    ++g_run.passed;
+    LogLine().text().str("[ OK ] ").str(name).nl();
+  } else {
+    ++g_run.failed;
+    if (g_run.lines_printed > kMaxFailureLinesPerCase) {
+      LogLine().text().str("[FAIL] ").str(name).str(": ")
+          .dec(g_run.lines_printed - kMaxFailureLinesPerCase).str(" more failures not shown").nl();
+    }
+  }
+}
+
+// ---- an error recorder for the misuse tests ----------------------------------
+
+struct Recorder {
+  static constexpr size_t kCapacity = 16;
+  ErrorCode codes[kCapacity];
+  size_t count = 0;
+  ErrorHandlerSlot old{};
+  void install() {
+    count = 0;
+    old = set_error_handler(&Recorder::record, this);
+  }
+  void remove() { set_error_handler(old.handler, old.context); }
+  static void record(const ErrorReport& r, void* self) {
+    auto* me = static_cast<Recorder*>(self);
+    if (me->count < kCapacity) me->codes[me->count] = r.code;
+    ++me->count;
+  }
+  // Exactly one report since the last take(), and it was `code`.
+  bool take(ErrorCode code) {
+    const bool ok = count == 1 && codes[0] == code;
+    count = 0;
+    return ok;
+  }
+};
+
+// ---- kernel-only tests -----------------------------------------------------------
+
+// Every free frame, allocated, patterned through the direct map, read back,
+// freed. Blocks are chained through their first frame (words 0 and 1).
+struct ChainHeader {
+  uint64_t next;
+  uint64_t order;
+};
+
+uint64_t pattern(uint64_t pfn, unsigned slot, uint64_t seed) {
+  return (pfn * 0x9E3779B97F4A7C15ull) ^ (uint64_t{slot + 1} * 0xD6E8FEB86659FD93ull) ^ seed;
+}
+constexpr unsigned kPatternWords[] = {2, 257, 511};
+
+void test_all_frames_pattern(Context& ctx) {
+  Kernel& k = kernel();
+  PageAllocator& pages = k.pages;
+  const uint64_t free_before = pages.counters().free_frames;
+  uint64_t head = 0, frames = 0, blocks = 0;
+  for (gfp_t flags : {gfp_t{GFP_KERNEL}, gfp_t{__GFP_DMA32}, gfp_t{__GFP_DMA}}) {
+    for (int order = kMaxOrder; order >= 0; --order) {
+      for (;;) {
+        const PhysAddr p = pages.alloc_pages(Order{static_cast<unsigned>(order)}, flags | __GFP_NOWARN);
+        if (p.is_null()) break;
+        auto* h = pages.to_virt<ChainHeader>(p);
+        h->next = head;
+        h->order = static_cast<uint64_t>(order);
+        head = p.value;
+        frames += uint64_t{1} << order;
+        ++blocks;
+      }
+    }
+  }
+  PF_CHECK(ctx, pages.counters().free_frames == 0);
+  PF_CHECK(ctx, frames == free_before);
+
+  for (uint64_t b = head; b != 0; b = pages.to_virt<ChainHeader>(PhysAddr{b})->next) {
+    const uint64_t n = uint64_t{1} << pages.to_virt<ChainHeader>(PhysAddr{b})->order;
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t pfn = (b >> kPageShift) + i;
+      auto* w = pages.to_virt<uint64_t>(PhysAddr{pfn << kPageShift});
+      for (unsigned s = 0; s < 3; ++s) w[kPatternWords[s]] = pattern(pfn, s, ctx.seed);
+    }
+  }
+  uint64_t mismatches = 0, checked = 0;
+  for (uint64_t b = head; b != 0; b = pages.to_virt<ChainHeader>(PhysAddr{b})->next) {
+    const uint64_t n = uint64_t{1} << pages.to_virt<ChainHeader>(PhysAddr{b})->order;
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t pfn = (b >> kPageShift) + i;
+      const auto* w = pages.to_virt<const uint64_t>(PhysAddr{pfn << kPageShift});
+      for (unsigned s = 0; s < 3; ++s) {
+        ++checked;
+        if (w[kPatternWords[s]] != pattern(pfn, s, ctx.seed) && ++mismatches == 1) {
+          LogLine().text().str("    first mismatch: frame ").hex(pfn).str(" word ").dec(kPatternWords[s]).nl();
+        }
+      }
+    }
+  }
+  PF_CHECK(ctx, mismatches == 0);
+  PF_CHECK(ctx, checked == 3 * frames);
+
+  uint64_t freed = 0;
+  for (uint64_t b = head; b != 0;) {
+    const ChainHeader h = *pages.to_virt<ChainHeader>(PhysAddr{b});
+    pages.free_pages(PhysAddr{b}, Order{static_cast<unsigned>(h.order)});
+    freed += uint64_t{1} << h.order;
+    b = h.next;
+  }
+  PF_CHECK(ctx, freed == frames);
+  pages.drain_cpu_caches();
+  PF_CHECK(ctx, pages.counters().free_frames == free_before);
+  LogLine().text().str("    ").dec(frames).str(" frames (").size(frames * kPageSize).str(") in ")
+      .dec(blocks).str(" blocks, ").dec(checked).str(" words checked").nl();
+}
+
+// The direct map covers exactly the planned RAM ranges, at phys + base,
+// never executable, writable except the image's read-only alias; the map's
+// own entries agree frame by frame at their edges; frame 0, holes and
+// non-RAM entries are unmapped; the low half (the old identity map) is empty.
+void test_direct_map_exact(Context& ctx) {
+  Kernel& k = kernel();
+  const uint64_t root = arch::read_cr3() & arch::kPteAddrMask;
+  PF_CHECK(ctx, root == k.address_space_root);
+  const uintptr_t off = arch::kDirectMapBase;
+
+  size_t next_range = 0;
+  uint64_t run_begin = 0, run_end = 0, leaves = 0;
+  bool bad_translation = false, bad_perm = false, range_mismatch = false;
+  auto close_run = [&]() {
+    if (run_end == run_begin) return;
+    if (next_range >= k.direct_map_count || k.direct_map[next_range].base != run_begin ||
+        k.direct_map[next_range].end != run_end) {
+      if (!range_mismatch) {
+        LogLine().text().str("    mapped run [").hex(run_begin).str(", ").hex(run_end)
+            .str(") is not planned range ").dec(next_range).nl();
+      }
+      range_mismatch = true;
+    }
+    ++next_range;
+  };
+  arch::walk_leaves(root, off, arch::kDirectMapBase, arch::kKernelVma, [&](const arch::Leaf& l) {
+    ++leaves;
+    const uint64_t phys = l.virt - arch::kDirectMapBase;
+    if (l.phys != phys) bad_translation = true;
+    const bool in_ro = phys >= k.readonly_alias.base && phys < k.readonly_alias.end;
+    if (l.executable || l.writable == in_ro) bad_perm = true;
+    if (phys == run_end && run_end != run_begin) {
+      run_end += l.size;
+    } else {
+      close_run();
+      run_begin = phys;
+      run_end = phys + l.size;
+    }
+  });
+  close_run();
+  PF_CHECK(ctx, !bad_translation);
+  PF_CHECK(ctx, !bad_perm);
+  PF_CHECK(ctx, !range_mismatch);
+  PF_CHECK(ctx, next_range == k.direct_map_count);
+  PF_CHECK(ctx, leaves > 0);
+
+  // Independently of the plan: each map entry's first and last frame.
+  uint64_t prev_end = 0;
+  for (const MapEntry& e : k.map.entries()) {
+    const bool ram = is_direct_mapped_type(e.type);
+    for (uint64_t p : {e.base.value, e.end.value - kPageSize}) {
+      const arch::Translation t = arch::translate(root, off, off + p);
+      const bool expect = ram && p != 0;
+      if (!PF_CHECK(ctx, t.present == expect)) {
+        LogLine().text().str("    phys ").hex(p).str(" (").str(region_type_name(e.type)).str(") is ")
+            .str(t.present ? "mapped" : "not mapped").nl();
+      }
+    }
+    if (e.base.value > prev_end) {  // a hole: its first and last frame
+      PF_CHECK(ctx, !arch::translate(root, off, off + prev_end).present);
+      PF_CHECK(ctx, !arch::translate(root, off, off + e.base.value - kPageSize).present);
+    }
+    prev_end = e.end.value;
+  }
+  PF_CHECK(ctx, !arch::translate(root, off, off).present);  // frame 0
+  // Past the last entry: nothing.
+  PF_CHECK(ctx, !arch::translate(root, off, off + prev_end).present);
+
+  const auto* pml4 = reinterpret_cast<const uint64_t*>(root + off);
+  unsigned low_present = 0;
+  for (unsigned i = 0; i < 256; ++i) low_present += (pml4[i] & arch::kPtePresent) ? 1 : 0;
+  PF_CHECK(ctx, low_present == 0);
+}
+
+// The kernel image: text R+X, rodata R, data and bss R+W, nothing else at the
+// top of the address space; no page anywhere both writable and executable.
+void test_image_wx(Context& ctx) {
+  Kernel& k = kernel();
+  const uint64_t root = k.address_space_root;
+  const uint64_t text = arch::sym(__text_start), text_end = arch::sym(__text_end);
+  const uint64_t ro = arch::sym(__rodata_start), ro_end = arch::sym(__rodata_end);
+  const uint64_t data = arch::sym(__data_start), bss_end = arch::sym(__bss_end);
+  const uint64_t guard1 = arch::sym(kernel_stack_guard), guard2 = arch::sym(fault_stack_guard);
+  uint64_t pages = 0, wrong = 0, outside = 0, guards = 0, wx = 0;
+  arch::walk_leaves(root, arch::kDirectMapBase, arch::kKernelVma, ~uint64_t{0}, [&](const arch::Leaf& l) {
+    ++pages;
+    if (l.size != arch::k4KiB) ++wrong;
+    if (l.phys != arch::kernel_virt_to_phys(l.virt)) ++wrong;
+    if (l.virt == guard1 || l.virt == guard2) ++guards;
+    if (l.virt >= text && l.virt < text_end) {
+      if (l.writable || !l.executable) ++wrong;
+    } else if (l.virt >= ro && l.virt < ro_end) {
+      if (l.writable || l.executable) ++wrong;
+    } else if (l.virt >= data && l.virt < bss_end) {
+      if (!l.writable || l.executable) ++wrong;
+    } else {
+      ++outside;
+    }
+  });
+  const uint64_t expected = (bss_end - text) / kPageSize - 2 /* guards */ -
+                            (data - ro_end) / kPageSize /* gap, if any */ -
+                            (ro - text_end) / kPageSize;
+  PF_CHECK(ctx, wrong == 0);
+  PF_CHECK(ctx, outside == 0);
+  PF_CHECK(ctx, guards == 0);
+  PF_CHECK(ctx, pages == expected);
+  arch::walk_leaves(root, arch::kDirectMapBase, 0, ~uint64_t{0}, [&](const arch::Leaf& l) {
+    if (l.writable && l.executable) ++wx;
+  });
+  PF_CHECK(ctx, wx == 0);
+}
+
+// What the tables promise, tried on the CPU: each forbidden access faults
+// (caught by the probes), each allowed one does not.
+uint8_t g_ret_in_data = 0xC3;  // `ret`, in .data: must not execute
+
+void test_fault_probes(Context& ctx) {
+  Kernel& k = kernel();
+  const uintptr_t dm = arch::kDirectMapBase;
+  auto* text = __text_start;
+  auto* text_alias = reinterpret_cast<char*>(dm + arch::kernel_virt_to_phys(arch::sym(__text_start)));
+  const auto write_fault = [&](void* p) {
+    return arch_probe_write(p) == 1 && (arch::last_probe_fault().error_code & 0x3) == 0x3 &&
+           arch::last_probe_fault().address == reinterpret_cast<uint64_t>(p);
+  };
+  // Positive controls: the probes do report success.
+  PF_CHECK(ctx, arch_probe_read(text) == 0);
+  PF_CHECK(ctx, arch_probe_exec(reinterpret_cast<const void*>(&arch_ret_instruction)) == 0);
+  PF_CHECK(ctx, arch_probe_write(&g_ret_in_data) == 0);
+  PF_CHECK(ctx, arch_probe_read(text_alias) == 0);
+  // W^X on the image and its direct-map alias.
+  PF_CHECK(ctx, write_fault(text));
+  PF_CHECK(ctx, write_fault(__rodata_start));
+  PF_CHECK(ctx, write_fault(text_alias));
+  if (k.nx) {
+    PF_CHECK(ctx, arch_probe_exec(&g_ret_in_data) == 1 && (arch::last_probe_fault().error_code & 0x10));
+    const auto* ret_alias = reinterpret_cast<const void*>(
+        dm + arch::kernel_virt_to_phys(reinterpret_cast<uint64_t>(&arch_ret_instruction)));
+    PF_CHECK(ctx, arch_probe_exec(ret_alias) == 1);
+  }
+  // Unmapped: frame 0, the stack guards, the old identity map, holes and
+  // non-RAM entries of the map.
+  PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(dm)) == 1);
+  PF_CHECK(ctx, arch_probe_read(kernel_stack_guard) == 1);
+  PF_CHECK(ctx, arch_probe_read(fault_stack_guard + kPageSize - 1) == 1);
+  PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(k.boot_region.base)) == 1);
+  PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(0x1000)) == 1);
+  uint64_t prev_end = 0, probed = 0;
+  for (const MapEntry& e : k.map.entries()) {
+    if (e.base.value > prev_end) {
+      PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(dm + prev_end)) == 1);
+      ++probed;
+    }
+    if (!is_direct_mapped_type(e.type)) {
+      PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(dm + e.base.value)) == 1);
+      ++probed;
+    }
+    prev_end = e.end.value;
+  }
+  PF_CHECK(ctx, probed > 0);
+  // Every RAM range is really there, first and last byte.
+  for (size_t i = 0; i < k.direct_map_count; ++i) {
+    PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(dm + k.direct_map[i].base)) == 0);
+    PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(dm + k.direct_map[i].end - 1)) == 0);
+  }
+}
+
+// The boot tables and the 32-bit entry code went back to the allocator.
+void test_boot_region_released(Context& ctx) {
+  Kernel& k = kernel();
+  const uint64_t frames = (k.boot_region.end - k.boot_region.base) >> kPageShift;
+  PF_CHECK(ctx, frames > 0);
+  PF_CHECK(ctx, k.boot_frames_released == frames);
+  uint64_t still_reserved = 0, unmanaged = 0;
+  for (uint64_t i = 0; i < frames; ++i) {
+    const FrameDescriptor* d = k.pages.descriptor(Pfn{(k.boot_region.base >> kPageShift) + i});
+    if (d == nullptr) ++unmanaged;
+    else if (frame_state(*d) == FrameState::Reserved) ++still_reserved;
+  }
+  PF_CHECK(ctx, unmanaged == 0);
+  PF_CHECK(ctx, still_reserved == 0);
+}
+
+// Always-on page misuse classes, caught by a recording handler: each is
+// reported by name, refused, and leaves the allocator as it was.
+void test_page_misuse(Context& ctx) {
+  Kernel& k = kernel();
+  PageAllocator& pages = k.pages;
+  Recorder rec;
+  rec.install();
+  const PhysAddr a = pages.alloc_pages(Order{0}, 0);
+  const PhysAddr b = pages.alloc_pages(Order{2}, 0);
+  if (!PF_CHECK(ctx, !a.is_null() && !b.is_null())) {
+    rec.remove();
+    return;
+  }
+  pages.free_pages(a, Order{0});
+  pages.free_pages(a, Order{0});
+  PF_CHECK(ctx, rec.take(ErrorCode::PageDoubleFree));
+  pages.free_pages(PhysAddr{uint64_t{1} << 46}, Order{0});
+  PF_CHECK(ctx, rec.take(ErrorCode::PageOutsideManaged));
+  pages.free_pages(pages.range_info(0).descriptors, Order{0});
+  PF_CHECK(ctx, rec.take(ErrorCode::PageReserved));
+  pages.free_pages(b + 8, Order{0});
+  PF_CHECK(ctx, rec.take(ErrorCode::PageMisaligned));
+  pages.free_pages(b, Order{1});
+  PF_CHECK(ctx, rec.take(ErrorCode::PageWrongOrder));
+  pages.free_pages(b + kPageSize, Order{0});
+  PF_CHECK(ctx, rec.take(ErrorCode::PageTailFrame));
+  pages.free_pages(b, Order{kOrderCount});
+  PF_CHECK(ctx, rec.take(ErrorCode::PageBadOrder));
+  PF_CHECK(ctx, pages.verify());
+  pages.free_pages(b, Order{2});
+  PF_CHECK(ctx, rec.count == 0);
+  rec.remove();
+}
+
+// Always-on slab misuse classes.
+void test_slab_misuse(Context& ctx) {
+  Kernel& k = kernel();
+  SlabAllocator& slab = k.slab;
+  Recorder rec;
+  rec.install();
+  KmemCache* c = slab.cache_create("selftest-a", 64, 0, 0, nullptr);
+  KmemCache* d = slab.cache_create("selftest-b", 64, 0, 0, nullptr);
+  const PhysAddr page = k.pages.alloc_pages(Order{0}, 0);
+  void* o = c ? slab.cache_alloc(c, 0) : nullptr;
+  void* keep = c ? slab.cache_alloc(c, 0) : nullptr;
+  if (PF_CHECK(ctx, c && d && o && keep && !page.is_null())) {
+    slab.cache_free(c, static_cast<std::byte*>(keep) + 8);
+    PF_CHECK(ctx, rec.take(ErrorCode::SlabNotObjectStart));
+    slab.cache_free(d, keep);
+    PF_CHECK(ctx, rec.take(ErrorCode::SlabWrongCache));
+    slab.cache_free(c, k.pages.to_virt(page));
+    PF_CHECK(ctx, rec.take(ErrorCode::SlabNotSlabPage));
+    slab.cache_free(c, o);
+    slab.cache_free(c, o);
+    PF_CHECK(ctx, rec.take(ErrorCode::SlabDoubleFree));
+    PF_CHECK(ctx, slab.verify());
+    slab.cache_free(c, keep);
+  }
+  if (!page.is_null()) k.pages.free_pages(page, Order{0});
+  if (c) PF_CHECK(ctx, slab.cache_destroy(c) == 0);
+  if (d) PF_CHECK(ctx, slab.cache_destroy(d) == 0);
+  PF_CHECK(ctx, rec.count == 0);
+  rec.remove();
+}
+
+// The image's text and rodata: the same bytes as before the allocator existed.
+void test_image_unchanged(Context& ctx) {
+  const uint64_t now = fnv1a_words(__text_start, arch::sym(__rodata_end) - arch::sym(__text_start));
+  PF_CHECK(ctx, now == kernel().image_checksum);
+}
+
+// Every module: the same bytes as at boot, and what its command line promised.
+void test_modules_intact(Context& ctx) {
+  Kernel& k = kernel();
+  if (k.options.expect_module) PF_CHECK(ctx, k.module_count > 0);
+  for (size_t i = 0; i < k.module_count; ++i) {
+    const ModuleCheck& m = k.modules[i];
+    const uint32_t crc = posix_cksum(k.pages.to_virt(PhysAddr{m.start}), m.end - m.start);
+    PF_CHECK(ctx, crc == m.crc_at_boot);
+    if (k.options.expect_module) PF_CHECK(ctx, m.has_expectation);
+    if (m.has_expectation) {
+      PF_CHECK(ctx, m.expected_len == m.end - m.start);
+      PF_CHECK(ctx, m.expected_crc == crc);
+    }
+    LogLine().text().str("    module ").dec(i).str(" [").hex(m.start).str(", ").hex(m.end).str(") cksum ")
+        .dec(crc).str(m.has_expectation ? (m.expected_crc == crc ? " as promised" : " NOT as promised") : "")
+        .nl();
+  }
+}
+
+// `fail-demo`: fails on purpose, so a run can prove that a failing case
+// fails the run and is named.
+void test_fail_demo(Context& ctx) {
+  const int two = static_cast<int>(ctx.seed & 0) + 2;
+  PF_CHECK(ctx, two + 2 == 5);
+}
+
+struct KernelCase {
+  const char* name;
+  conformance::CaseFn fn;
+};
+constexpr KernelCase kKernelCases[] = {
+    {"kernel_direct_map_exact", &test_direct_map_exact},
+    {"kernel_image_wx", &test_image_wx},
+    {"kernel_fault_probes", &test_fault_probes},
+    {"kernel_boot_region_released", &test_boot_region_released},
+    {"kernel_page_misuse", &test_page_misuse},
+    {"kernel_slab_misuse", &test_slab_misuse},
+    {"kernel_all_frames_pattern", &test_all_frames_pattern},
+    // After everything else has allocated and written memory:
+    {"kernel_image_unchanged", &test_image_unchanged},
+    {"kernel_modules_intact", &test_modules_intact},
+};
+
+}  // namespace
+
+void run_selftest(Kernel& k) {
+  const uint64_t start = arch::rdtsc();
+  const size_t cases = conformance::case_count();
+  {
+    LogLine l;
+    l->str("== in-kernel tests: ").dec(cases).str(" conformance cases, ")
+        .dec(sizeof kKernelCases / sizeof kKernelCases[0] + (k.options.fail_demo ? 1 : 0))
+        .str(" kernel cases; ").size(k.pages.counters().free_frames * kPageSize).str(" free").nl();
+  }
+  uint64_t seed = kSeedBase;
+  for (size_t i = 0; i < cases; ++i) {
+    const conformance::Case& c = conformance::case_at(i);
+    run_case(k, c.name, c.fn, seed++);
+  }
+  if (k.options.fail_demo) run_case(k, "fail_demo", &test_fail_demo, seed++);
+  for (const KernelCase& c : kKernelCases) run_case(k, c.name, c.fn, seed++);
+
+  {
+    LogLine l;
+    l->str("== tests took ").dec(arch::cycles_to_us(arch::rdtsc() - start) / 1000).str(" ms (TSC)").nl();
+  }
+  LogLine().text().dec(g_run.passed).str(" passed, ").dec(g_run.failed).str(" failed").nl();
+  arch::exit_qemu(g_run.failed == 0 && g_run.passed > 0 ? arch::ExitCode::Success
+                                                         : arch::ExitCode::TestsFailed);
+}
+
+}  // namespace pf::kernel
