@@ -73,6 +73,7 @@ struct Kernel {
   // Timing (TSC).
   uint64_t tsc_entry = 0;          // first instruction of _start
   uint64_t tsc_main = 0;           // kernel_main entered
+  uint64_t tsc_init = 0;           // map normalised, PageAllocator::init called
   uint64_t tsc_pages_ready = 0;    // PageAllocator::init returned
   uint64_t tsc_tables_live = 0;    // own page tables loaded, boot tables released
   uint64_t tsc_slab_ready = 0;     // SlabAllocator::init returned

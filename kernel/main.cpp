@@ -165,6 +165,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
   if (!k.map.normalise()) boot_failure("memory map", "more entries than the map holds");
   take_module_baselines(k, boot_pm);
 
+  k.tsc_init = arch::rdtsc();
   const int status = k.pages.init(
       k.map, PageAllocatorConfig{.direct_map_offset = arch::kDirectMapBase,
                                  .cpu_count = 1,

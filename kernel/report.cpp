@@ -77,11 +77,6 @@ void run_report(Kernel& k) {
 
   section(t, "firmware memory map (as received)");
   k.map.format_raw(t);
-  section(t, "reserved on the kernel's behalf (image, boot info, modules)");
-  for (const Region& r : k.map.reserved()) {
-    t.str("  [mem ").hex_padded(r.base, 16).ch('-').hex_padded(r.base + r.length - 1, 16)
-        .str("] ").str(region_type_name(r.type)).nl();
-  }
   section(t, "memory map (normalised)");
   k.map.format_entries(t);
   print(t);
@@ -118,8 +113,10 @@ void run_report(Kernel& k) {
   t.str("TSC: ").dec(arch::tsc_hz() / 1000000).str(" MHz (calibrated against the PIT)").nl();
   t.str("boot entry -> page allocator ready: ").dec(k.tsc_pages_ready - k.tsc_entry).str(" cycles, ");
   ms(t, k.tsc_pages_ready - k.tsc_entry);
-  t.nl().str("  of which PageAllocator::init: ").dec(k.tsc_pages_ready - k.tsc_main).str(" cycles from kernel_main, ");
-  ms(t, k.tsc_pages_ready - k.tsc_main);
+  t.nl().str("  of which PageAllocator::init: ").dec(k.tsc_pages_ready - k.tsc_init).str(" cycles, ");
+  ms(t, k.tsc_pages_ready - k.tsc_init);
+  t.nl().str("  of which boot info and map intake: ").dec(k.tsc_init - k.tsc_main).str(" cycles, ");
+  ms(t, k.tsc_init - k.tsc_main);
   t.nl().str("boot entry -> own page tables live: ").dec(k.tsc_tables_live - k.tsc_entry).str(" cycles, ");
   ms(t, k.tsc_tables_live - k.tsc_entry);
   t.nl().str("boot entry -> slab allocator ready: ").dec(k.tsc_slab_ready - k.tsc_entry).str(" cycles, ");
