@@ -11,7 +11,12 @@
 #                      each boot passes only on QEMU exit code 33 AND a last
 #                      serial line "N passed, 0 failed" with N > 0, plus one
 #                      boot that must fail and name its failing case
-#   make iso           a GRUB rescue ISO (Multiboot2) in build/kernel/pfalloc.iso
+#   make iso           a GRUB rescue ISO (Multiboot2, the ELF64 image) in
+#                      build/kernel/pfalloc.iso, command line ISO_CMDLINE (default `run`);
+#                      boot it with `make run-iso`; installs grub-pc-bin, grub-common,
+#                      xorriso and mtools when missing
+#   make test-iso      the test kernel booted by GRUB through Multiboot2, with a
+#                      module (not part of `make test`: it needs GRUB installed)
 #
 # Objects live under $(BUILD)/kernel/, serial logs under $(BUILD)/kernel/logs/.
 
@@ -110,3 +115,49 @@ test-kernel: $(KERNEL_TEST_BOOTS)
 	@echo "==== test-kernel: all $(words $(KERNEL_TEST_BOOTS)) QEMU boots behaved as required"
 
 TEST_PARTS += test-kernel
+
+# ---- GRUB (Multiboot2) ----------------------------------------------------------
+ISO_CMDLINE ?= run
+KERNEL_ISO := $(KERNEL_DIR)/pfalloc.iso
+KERNEL_TEST_ISO := $(KERNEL_DIR)/pfalloc-test.iso
+
+.PHONY: iso-deps run-iso test-iso
+iso-deps:
+	$(call need_pkg,grub-mkrescue,grub-common)
+	$(call need_pkg,/usr/lib/grub/i386-pc/multiboot2.mod,grub-pc-bin)
+	$(call need_pkg,xorriso,xorriso)
+	$(call need_pkg,mformat,mtools)
+
+# $(1): image, $(2): kernel command line, $(3): module file or empty.
+define make_iso
+	rm -rf $(1).d && mkdir -p $(1).d/boot/grub
+	cp $(KERNEL_ELF) $(1).d/boot/pfalloc.elf
+	{ echo 'set timeout=0'; echo 'set default=0'; \
+	  echo 'menuentry "pfalloc" {'; \
+	  echo '  multiboot2 /boot/pfalloc.elf $(2)'; \
+	  $(if $(3),set -- $$(cksum < $(3)); cp $(3) $(1).d/boot/module.bin; \
+	    echo "  module2 /boot/module.bin crc=$$1 len=$$2";) \
+	  echo '  boot'; echo '}'; } > $(1).d/boot/grub/grub.cfg
+	grub-mkrescue -o $(1) $(1).d 2>$(1).log || { cat $(1).log; exit 1; }
+endef
+
+$(KERNEL_ISO): $(KERNEL_ELF) FORCE_ISO
+	$(call make_iso,$@,$(ISO_CMDLINE),)
+$(KERNEL_TEST_ISO): $(KERNEL_ELF) $(KERNEL_MODULE)
+	$(call make_iso,$@,test expect-module,$(KERNEL_MODULE))
+.PHONY: FORCE_ISO
+FORCE_ISO:
+
+iso: kernel iso-deps
+	@$(MAKE) $(KERNEL_ISO)
+
+run-iso: iso qemu-deps
+	@mkdir -p $(KERNEL_LOGS)
+	$(QEMU_RUN) -k $(KERNEL_ISO) -l $(KERNEL_LOGS)/run-iso.log -t $(RUN_TIMEOUT) -e run -v \
+	  -- -M $(QEMU_MACHINE) -m $(QEMU_MEM) $(if $(QEMU_CPU),-cpu $(QEMU_CPU)) $(QEMU_EXTRA)
+
+test-iso: kernel iso-deps qemu-deps
+	@$(MAKE) $(KERNEL_TEST_ISO)
+	@mkdir -p $(KERNEL_LOGS)
+	@$(QEMU_RUN) -k $(KERNEL_TEST_ISO) -l $(KERNEL_LOGS)/grub-mb2.log -t $(KERNEL_TEST_TIMEOUT) \
+	  -n grub-multiboot2 -e pass -- -M q35 -m 1G

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-qemu.sh — boot the kernel once in QEMU and judge the run.
 #
-#   run-qemu.sh -k KERNEL.elf32 -c CMDLINE -l LOG -t SECONDS -e pass|fail|run
+#   run-qemu.sh -k KERNEL.elf32|IMAGE.iso -c CMDLINE -l LOG -t SECONDS -e pass|fail|run
 #               [-f FAILING_CASE] [-n NAME] [-v] -- [extra qemu arguments]
 #
 # Serial output goes to LOG (and to the terminal with -v). Verdicts:
@@ -28,7 +28,12 @@ shift $((OPTIND - 1))
 if [ -z "$kernel" ] || [ -z "$log" ]; then echo "run-qemu.sh: -k and -l are required" >&2; exit 2; fi
 
 qemu=(qemu-system-x86_64 -accel tcg -display none -serial stdio -no-reboot
-      -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$kernel" -append "$cmdline" "$@")
+      -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+case $kernel in
+  # A GRUB image: the command line and modules are in its grub.cfg.
+  *.iso) qemu+=(-cdrom "$kernel" -boot d "$@") ;;
+  *)     qemu+=(-kernel "$kernel" -append "$cmdline" "$@") ;;
+esac
 printf '# %s\n' "${qemu[*]}" > "$log"
 start=$(date +%s)
 if [ "$verbose" = 1 ]; then

@@ -509,6 +509,18 @@ constexpr KernelCase kKernelCases[] = {
 }  // namespace
 
 void run_selftest(Kernel& k) {
+  {
+    // The machine under test, for the log.
+    static char text[8192];
+    TextBuffer t(text, sizeof text);
+    k.map.format_entries(t);
+    k.pages.format_zones(t);
+    t.str("page tables: direct map ").dec(k.direct_map_count).str(" ranges, ").dec(k.mapping.leaves_1g)
+        .str(" x 1 GiB + ").dec(k.mapping.leaves_2m).str(" x 2 MiB + ").dec(k.mapping.leaves_4k)
+        .str(" x 4 KiB pages; NX ").str(k.nx ? "on" : "unavailable").str("; slab debug ")
+        .str(k.options.slab_debug ? "on" : "off").nl();
+    arch::serial_write(t.c_str(), t.length());
+  }
   const uint64_t start = arch::rdtsc();
   const size_t cases = conformance::case_count();
   {
