@@ -12,8 +12,16 @@
 // While a block is Allocated or Slab, `link_next`, `link_prev`, `owner` and
 // `aux` belong to the layer above (the slab layer stores its cache and
 // in-use count there); the buddy rewrites them only once the block is freed.
+//
+// Concurrency: `state` is read by the buddy under a zone lock while another
+// CPU may flip a neighbouring block's state under its own lock (a per-CPU
+// cache hand-out, or the slab layer marking a block Slab). Every access to
+// `state` therefore goes through frame_state()/set_frame_state() (relaxed
+// atomics: a plain byte load/store on x86-64). The other fields are owned by
+// whoever owns the block and need no such care.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace pf {
@@ -39,5 +47,16 @@ struct FrameDescriptor {
   uint16_t aux;        // Allocated/Slab: the layer above's (slab: objects in use)
 };
 static_assert(sizeof(FrameDescriptor) == 16, "descriptor must stay at 16 bytes per frame");
+
+inline FrameState frame_state(const FrameDescriptor& d) {
+  return std::atomic_ref<FrameState>(const_cast<FrameState&>(d.state)).load(std::memory_order_relaxed);
+}
+inline void set_frame_state(FrameDescriptor& d, FrameState s) {
+  std::atomic_ref<FrameState>(d.state).store(s, std::memory_order_relaxed);
+}
+
+// `owner` of a Reserved frame says why it is kept out.
+inline constexpr uint32_t kReservedByBootmem = 0;           // descriptors, per-CPU caches
+inline constexpr uint32_t kReservedBootloaderReclaimable = 1;  // release_reserved() frees it
 
 }  // namespace pf

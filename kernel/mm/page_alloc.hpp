@@ -2,24 +2,41 @@
 // (the buddy), per-CPU page caches in front of them, contiguous allocation.
 //
 // PUBLIC SURFACE: fixed; the slab layer, the C API, the kernel and the tests
-// are written against it. Private members are the buddy's own.
+// are written against it (additions only). Private members are the buddy's own.
 //
-// Lock order: per-CPU cache lock -> zone lock. No lock is held while calling
+// Structure. Every Usable (and BootloaderReclaimable) span of the map is cut at
+// the zone limits (16 MiB, 4 GiB) into managed ranges; a range lies in exactly
+// one zone, has its own descriptor array (placed by bootmem) and its own
+// per-order free lists, linked through FrameDescriptor::link_next/link_prev
+// as frame indices within the range. Blocks never span ranges: a buddy
+// outside the range never merges. A zone is the run of ranges between its
+// limits (ranges are sorted by address, so a zone's ranges are contiguous in
+// the table). In front of each zone, every CPU has a page cache (pcp) per
+// order 0..kPcpOrders-1: an array stack of blocks in state Cached.
+//
+// Lock order: per-CPU cache lock -> zone lock. Only verify() and the drain
+// of every CPU hold more than one per-CPU lock, taking them in CPU order (and
+// verify() then every zone lock in zone order). No lock is held while calling
 // out, except the log/fatal hooks from report().
 //
 // Counter invariants (verify()):
 //   free_frames + allocated_frames == managed_frames            (per zone and in total)
 //   free_frames == sum over free blocks of 2^order + frames in per-CPU caches
 //   reserved_frames == frames in managed ranges whose state is Reserved
+//   managed_frames + reserved_frames == frames in managed ranges
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
+#include "bootmem.hpp"
+#include "error.hpp"
 #include "frame.hpp"
 #include "memmap.hpp"
 #include "pfalloc.h"
 #include "platform.hpp"
+#include "spinlock.hpp"
 #include "text.hpp"
 #include "types.hpp"
 
@@ -34,6 +51,10 @@ const char* zone_name(Zone z);
 struct PageAllocatorConfig {
   uintptr_t direct_map_offset = 0;  // phys + offset is the frame's virtual address
   unsigned cpu_count = 1;           // 1..kMaxCpus
+  // Bootmem places descriptors and per-CPU caches below this physical
+  // address (0: anywhere). A kernel whose early direct map covers only the
+  // low 4 GiB passes 4 GiB here.
+  uint64_t bootmem_limit = 0;
 };
 
 // Where alloc_contig may look.
@@ -49,6 +70,7 @@ struct PageCounters {
   uint64_t free_frames = 0;      // buddy + per-CPU caches
   uint64_t cached_frames = 0;    // the part of free_frames sitting in per-CPU caches
   uint64_t reserved_frames = 0;
+  bool operator==(const PageCounters&) const = default;
 };
 
 class PageAllocator {
@@ -98,9 +120,142 @@ class PageAllocator {
   PhysAddr to_phys(const void* v) const { return phys_.to_phys(v); }
   static constexpr size_t descriptor_bytes_per_frame() { return sizeof(FrameDescriptor); }
 
+  // ---- additions -----------------------------------------------------------
+
+  // Frees the BootloaderReclaimable frames of [base, base + frames) to the
+  // buddy (merging as usual) and returns how many were released. Frames that
+  // are not reclaimable-reserved (free, allocated, bootmem's own, unmanaged)
+  // are reported once per call (InvalidArgument) and left alone.
+  uint64_t release_reserved(PhysAddr base, uint64_t frames);
+
+  // Fault injection for tests: the nth page allocation from now (alloc_pages
+  // or alloc_contig; n >= 1), and every later one, returns null until
+  // set_fail_after(0) resets it. Costs one predictable branch when unused.
+  void set_fail_after(uint64_t n);
+  // Page allocations counted since the last set_fail_after(n != 0).
+  uint64_t fail_after_calls() const { return fail_calls_.load(std::memory_order_relaxed); }
+
+  unsigned cpu_count() const { return cpu_count_; }
+
+  // The managed ranges, in address order (for reports and tests).
+  struct RangeInfo {
+    PhysAddr base, end;
+    Zone zone = Zone::Dma;
+    PhysAddr descriptors;      // where bootmem put this range's descriptor array
+    uint64_t descriptor_bytes = 0;
+  };
+  size_t range_count() const { return range_count_; }
+  RangeInfo range_info(size_t i) const;
+  // Bytes of descriptor arrays (whole frames) and of everything bootmem placed.
+  uint64_t descriptor_bytes() const { return descriptor_bytes_; }
+  uint64_t bootmem_bytes() const { return bootmem_.taken_frames() << kPageShift; }
+
+  // Per-CPU cache sizing, per order: blocks moved per refill/drain, and the
+  // high-water mark at which a free drains one batch back to the zone.
+  static constexpr unsigned kPcpOrders = 4;
+  static constexpr uint32_t kPcpBatch[kPcpOrders] = {32, 16, 8, 4};
+  static constexpr uint32_t kPcpHigh[kPcpOrders] = {128, 64, 32, 16};
+
  private:
+  static constexpr size_t kMaxRanges = 272;
+  // A contiguous allocation's pieces carry this in `owner` (see alloc_contig).
+  static constexpr uint32_t kOwnerContig = 0xc0471600u;
+
+  struct Range {
+    uint64_t base = 0;   // first frame
+    uint64_t end = 0;    // one past the last frame; end - base < kNoLink
+    FrameDescriptor* desc = nullptr;
+    uint32_t head[kOrderCount] = {};  // free list heads (indices), kNoLink if empty
+    uint32_t nonempty = 0;            // bit k <=> head[k] != kNoLink
+    Zone zone = Zone::Dma;
+  };
+
+  struct ZoneState {
+    mutable SpinLock lock;
+    uint32_t first_range = 0, end_range = 0;  // ranges_[first_range, end_range)
+    uint32_t nonempty = 0;                    // bit k <=> blocks[k] != 0
+    // Written under `lock`; atomics only so counters() can read them unlocked.
+    std::atomic<uint64_t> managed{0}, reserved{0}, free_buddy{0};
+    std::atomic<uint64_t> blocks[kOrderCount] = {};
+  };
+
+  struct PcpSlot {
+    uint64_t pfn;
+    FrameDescriptor* desc;
+  };
+  struct PcpStack {
+    PcpSlot* slots = nullptr;          // kPcpHigh[order] slots; nullptr if the zone is empty
+    std::atomic<uint32_t> count{0};    // written under the CPU's lock
+  };
+  struct alignas(64) CpuCache {
+    mutable SpinLock lock;
+    PcpStack stacks[kZoneCount][kPcpOrders];
+  };
+
+  struct Placement {  // a block found in the buddy
+    Range* range;
+    uint64_t pfn;
+  };
+
+  // --- init (page_alloc.cpp)
+  int build_ranges(const MemoryMap& map);
+  int place_metadata(const MemoryMap& map, const PageAllocatorConfig& config);
+  void populate(const MemoryMap& map);
+  void mark_reserved(Range& r, uint64_t from, uint64_t to, uint32_t why);
+  void free_span_at_init(Range& r, uint64_t from, uint64_t to);
+
+  // --- lookup
+  Range* find_range(uint64_t pfn) const;
+  unsigned this_cpu() const { return cpu_slot_[platform::cpu_id() & (kMaxCpus - 1)]; }
+  ZoneState& zone_of(const Range& r) { return zones_[static_cast<unsigned>(r.zone)]; }
+
+  // --- the buddy proper; the zone's lock is held
+  void list_push(Range& r, uint64_t pfn, unsigned order);
+  void list_remove(Range& r, uint64_t pfn, unsigned order);
+  Placement take_block(Zone z, unsigned order, FrameState as);
+  void give_block(Range& r, uint64_t pfn, unsigned order);  // merges
+
+  // --- per-CPU caches (page_pcp.cpp)
+  PhysAddr alloc_cached(Zone z, unsigned order);
+  void free_cached(Range& r, uint64_t pfn, FrameDescriptor& d, unsigned order);
+  uint32_t refill(PcpStack& s, Zone z, unsigned order);
+  void drain_stack(PcpStack& s, Zone z, unsigned order, uint32_t keep);
+  void drain_locked(CpuCache& c);
+
+  // --- slow paths
+  PhysAddr alloc_uncached(Zone z, unsigned order);
+  PhysAddr alloc_in_zones(unsigned order, gfp_t flags, bool use_cache);
+  bool fail_injected();
+  void report_bad_free(ErrorCode code, const char* detail, uint64_t phys, uint64_t pfn,
+                       const void* caller) const;
+  void diagnose_bad_free(Range* r, PhysAddr phys, Order order, const void* caller) const;
+  bool find_contig(Zone z, uint64_t frames, uint64_t align, uint64_t boundary,
+                   uint64_t end_limit, uint64_t& out);
+  void carve_contig(Range& r, uint64_t run_start, uint64_t start, uint64_t frames);
+  struct VerifyTally;  // page_verify.cpp
+  bool verify_locked() const;
+  bool verify_lists(const Range& r, VerifyTally& t) const;
+  bool verify_descriptors(const Range& r, VerifyTally& t) const;
+  bool verify_caches(VerifyTally& t) const;
+  bool verify_fail(const char* what, uint64_t pfn) const;
+
   PhysMap phys_;
   // --- the buddy's own state below (zones, ranges, per-CPU caches) ---
+  Range ranges_[kMaxRanges];
+  uint64_t range_end_[kMaxRanges] = {};  // ranges_[i].end, packed for the lookup
+  uint32_t range_count_ = 0;
+  ZoneState zones_[kZoneCount];
+  // Zones tried for a request limited to zone z: z, then lower, without empty ones.
+  uint8_t fallback_[kZoneCount][kZoneCount] = {};
+  uint8_t fallback_count_[kZoneCount] = {};
+  CpuCache* cpus_ = nullptr;  // cpu_count_ entries, placed by bootmem
+  unsigned cpu_count_ = 0;
+  uint8_t cpu_slot_[kMaxCpus] = {};  // platform CPU id -> cache index (no division)
+  uint64_t descriptor_bytes_ = 0;
+  std::atomic<uint64_t> fail_at_{0};
+  std::atomic<uint64_t> fail_calls_{0};
+  bool initialised_ = false;
+  BootMem bootmem_;
 };
 
 }  // namespace pf

@@ -1,0 +1,18 @@
+// frame.cpp — names of descriptor states, for reports and verify() messages.
+#include "frame.hpp"
+
+namespace pf {
+
+const char* frame_state_name(FrameState s) {
+  switch (s) {
+    case FrameState::Tail: return "tail";
+    case FrameState::Free: return "free";
+    case FrameState::Cached: return "cached";
+    case FrameState::Allocated: return "allocated";
+    case FrameState::Slab: return "slab";
+    case FrameState::Reserved: return "reserved";
+  }
+  return "invalid";
+}
+
+}  // namespace pf

@@ -1,0 +1,616 @@
+// page_alloc.cpp — the buddy proper: init (ranges, bootmem placement,
+// descriptors, the first free blocks), the per-range free lists, split and
+// coalesce, alloc_pages/free_pages with their always-on misuse checks,
+// release_reserved, fault injection and the counters.
+// The per-CPU caches are in page_pcp.cpp, contiguous allocation in
+// page_contig.cpp, verify() in page_verify.cpp, the text reports in
+// page_stats.cpp.
+//
+// Invariants kept here (verify() checks them):
+//   a Free block of order k at frame p: p % 2^k == 0, [p, p + 2^k) inside its
+//     range, head state Free with order k, the other 2^k - 1 frames Tail, and
+//     it is on its range's list k exactly once;
+//   after every give_block(), no two free buddies of one order coexist;
+//   zone.blocks[k] == blocks on list k over the zone's ranges;
+//   zone.free_buddy == sum of 2^k over them; zone.nonempty bit k <=> blocks[k] != 0.
+// Lock order: per-CPU cache lock -> zone lock (see page_alloc.hpp). Every
+// function named *_block or list_* runs with the range's zone lock held.
+#include "page_alloc.hpp"
+
+#include <bit>
+#include <new>
+
+#include "error.hpp"
+#include "page_internal.hpp"
+
+namespace pf {
+
+using detail::bump;
+using detail::drop;
+using detail::peek;
+
+namespace {
+
+constexpr uint64_t kDmaEndPfn = kDmaLimit >> kPageShift;
+constexpr uint64_t kDma32EndPfn = kDma32Limit >> kPageShift;
+// Ranges are also cut at multiples of this many frames so that a frame index
+// within a range always fits a uint32 link (kNoLink excluded). 2^31 frames is
+// 8 TiB, far above a block, so the cut costs no merge.
+constexpr uint64_t kRangeChunkFrames = uint64_t{1} << 31;
+
+constexpr Zone zone_for(uint64_t pfn) {
+  return pfn < kDmaEndPfn ? Zone::Dma : pfn < kDma32EndPfn ? Zone::Dma32 : Zone::Normal;
+}
+constexpr uint64_t zone_end_pfn(uint64_t pfn) {
+  return pfn < kDmaEndPfn ? kDmaEndPfn : pfn < kDma32EndPfn ? kDma32EndPfn : ~uint64_t{0};
+}
+constexpr bool is_managed(RegionType t) {
+  return t == RegionType::Usable || t == RegionType::BootloaderReclaimable;
+}
+constexpr uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+constexpr uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+// A descriptor returned to the all-zero Tail state (the state written by
+// init's bulk zeroing). The state byte goes through set_frame_state.
+inline void clear_to_tail(FrameDescriptor& d) {
+  d.link_next = 0;
+  d.link_prev = 0;
+  d.owner = 0;
+  d.order = 0;
+  d.aux = 0;
+  set_frame_state(d, FrameState::Tail);
+}
+
+}  // namespace
+
+const char* zone_name(Zone z) {
+  switch (z) {
+    case Zone::Dma: return "DMA";
+    case Zone::Dma32: return "DMA32";
+    case Zone::Normal: return "Normal";
+  }
+  return "?";
+}
+
+bool PageAllocator::initialised() const { return initialised_; }
+
+// ---- init ----------------------------------------------------------------
+
+int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config) {
+  if (initialised_ || !map.normalised() || config.cpu_count == 0 || config.cpu_count > kMaxCpus)
+    return PF_ERR_BAD_CONFIG;
+  phys_ = PhysMap{config.direct_map_offset};
+  cpu_count_ = config.cpu_count;
+  for (unsigned i = 0; i < kMaxCpus; ++i) cpu_slot_[i] = static_cast<uint8_t>(i % cpu_count_);
+
+  int status = build_ranges(map);
+  if (status == PF_OK) status = place_metadata(map, config);
+  if (status != PF_OK) {
+    range_count_ = 0;
+    for (ZoneState& z : zones_) z.first_range = z.end_range = 0;
+    for (uint8_t& n : fallback_count_) n = 0;  // so every allocation fails cleanly
+    cpus_ = nullptr;
+    return status;
+  }
+  populate(map);
+  initialised_ = true;
+  return PF_OK;
+}
+
+int PageAllocator::build_ranges(const MemoryMap& map) {
+  range_count_ = 0;
+  const std::span<const MapEntry> entries = map.entries();
+  uint64_t usable = 0;
+  for (size_t i = 0; i < entries.size();) {
+    if (!is_managed(entries[i].type)) {
+      ++i;
+      continue;
+    }
+    // Adjacent managed entries (Usable next to BootloaderReclaimable) share
+    // one range, so reclaimed frames can merge with their usable neighbours.
+    uint64_t lo = entries[i].first_pfn().value, hi = entries[i].end_pfn().value;
+    size_t j = i;
+    for (; j < entries.size() && is_managed(entries[j].type) &&
+           (j == i || entries[j].first_pfn().value == hi);
+         ++j) {
+      hi = entries[j].end_pfn().value;
+      if (entries[j].type == RegionType::Usable) usable += entries[j].frames();
+    }
+    i = j;
+    if (lo == 0) lo = 1;  // frame 0 is the null address, never managed
+    while (lo < hi) {
+      const uint64_t cut = min_u64(min_u64(hi, zone_end_pfn(lo)), (lo | (kRangeChunkFrames - 1)) + 1);
+      if (range_count_ == kMaxRanges) return PF_ERR_MAP_CAPACITY;
+      Range& r = ranges_[range_count_];
+      r = Range{};
+      r.base = lo;
+      r.end = cut;
+      r.zone = zone_for(lo);
+      for (uint32_t& h : r.head) h = kNoLink;
+      range_end_[range_count_++] = cut;
+      lo = cut;
+    }
+  }
+  if (range_count_ == 0 || usable == 0) return PF_ERR_NO_USABLE_MEMORY;
+
+  for (unsigned z = 0; z < kZoneCount; ++z) {
+    uint32_t first = 0;
+    while (first < range_count_ && static_cast<unsigned>(ranges_[first].zone) < z) ++first;
+    uint32_t end = first;
+    while (end < range_count_ && static_cast<unsigned>(ranges_[end].zone) == z) ++end;
+    zones_[z].first_range = first;
+    zones_[z].end_range = end;
+  }
+  for (unsigned limit = 0; limit < kZoneCount; ++limit) {
+    uint8_t n = 0;
+    for (unsigned z = limit + 1; z-- > 0;)
+      if (zones_[z].end_range > zones_[z].first_range) fallback_[limit][n++] = static_cast<uint8_t>(z);
+    fallback_count_[limit] = n;
+  }
+  return PF_OK;
+}
+
+int PageAllocator::place_metadata(const MemoryMap& map, const PageAllocatorConfig& config) {
+  bootmem_.reset(map, config.bootmem_limit);
+  descriptor_bytes_ = 0;
+  for (uint32_t i = 0; i < range_count_; ++i) {
+    Range& r = ranges_[i];
+    const uint64_t bytes = (r.end - r.base) * sizeof(FrameDescriptor);
+    const uint64_t frames = (bytes + kPageSize - 1) >> kPageShift;
+    const uint64_t at = bootmem_.alloc(frames, BootMem::Span{r.base, r.end - r.base});
+    if (at == 0) return PF_ERR_NO_ROOM_FOR_DESCRIPTORS;
+    r.desc = phys_.to_virt<FrameDescriptor>(pf::to_phys(Pfn{at}));
+    descriptor_bytes_ += frames << kPageShift;
+  }
+
+  // Per-CPU caches: the CpuCache records, then the slot arrays of every
+  // populated zone, in one bootmem span.
+  uint64_t slots_per_zone = 0;
+  for (uint32_t h : kPcpHigh) slots_per_zone += h;
+  unsigned populated = 0;
+  for (const ZoneState& z : zones_) populated += z.end_range > z.first_range;
+  const uint64_t bytes = cpu_count_ * sizeof(CpuCache) +
+                         uint64_t{cpu_count_} * populated * slots_per_zone * sizeof(PcpSlot);
+  const uint64_t at = bootmem_.alloc((bytes + kPageSize - 1) >> kPageShift, BootMem::Span{});
+  if (at == 0) return PF_ERR_NO_ROOM_FOR_DESCRIPTORS;
+  std::byte* mem = phys_.to_virt(pf::to_phys(Pfn{at}));
+  cpus_ = reinterpret_cast<CpuCache*>(mem);
+  auto* slot = reinterpret_cast<PcpSlot*>(mem + cpu_count_ * sizeof(CpuCache));
+  for (unsigned c = 0; c < cpu_count_; ++c) {
+    CpuCache* cache = new (&cpus_[c]) CpuCache;
+    for (unsigned z = 0; z < kZoneCount; ++z) {
+      if (zones_[z].end_range == zones_[z].first_range) continue;
+      for (unsigned k = 0; k < kPcpOrders; ++k) {
+        cache->stacks[z][k].slots = slot;
+        slot += kPcpHigh[k];
+      }
+    }
+  }
+  return PF_OK;
+}
+
+void PageAllocator::mark_reserved(Range& r, uint64_t from, uint64_t to, uint32_t why) {
+  for (uint64_t p = from; p < to; ++p) {
+    FrameDescriptor& d = r.desc[p - r.base];
+    d.owner = why;
+    d.order = 0;
+    set_frame_state(d, FrameState::Reserved);
+  }
+  bump(zone_of(r).reserved, to - from);
+}
+
+void PageAllocator::free_span_at_init(Range& r, uint64_t from, uint64_t to) {
+  // Maximal aligned blocks straight onto the lists: no two of them are
+  // buddies (see for_each_aligned_block) and the span is bounded by
+  // reserved frames or the range's edge, so nothing would merge anyway.
+  detail::for_each_aligned_block(from, to, [&](uint64_t p, unsigned k) { list_push(r, p, k); });
+  bump(zone_of(r).managed, to - from);
+}
+
+void PageAllocator::populate(const MemoryMap& map) {
+  for (uint32_t i = 0; i < range_count_; ++i) {
+    Range& r = ranges_[i];
+    __builtin_memset(static_cast<void*>(r.desc), 0, (r.end - r.base) * sizeof(FrameDescriptor));
+  }
+  const std::span<const BootMem::Span> taken = bootmem_.taken();
+  uint32_t ri = 0;
+  for (const MapEntry& e : map.entries()) {
+    if (!is_managed(e.type)) continue;
+    const uint64_t elo = e.first_pfn().value, ehi = e.end_pfn().value;
+    while (ri < range_count_ && ranges_[ri].end <= elo) ++ri;
+    for (uint32_t j = ri; j < range_count_ && ranges_[j].base < ehi; ++j) {
+      Range& r = ranges_[j];
+      const uint64_t lo = max_u64(elo, r.base), hi = min_u64(ehi, r.end);
+      if (lo >= hi) continue;
+      if (e.type == RegionType::BootloaderReclaimable) {
+        mark_reserved(r, lo, hi, kReservedBootloaderReclaimable);
+        continue;
+      }
+      // Usable: free everything bootmem did not take.
+      uint64_t p = lo;
+      for (const BootMem::Span& t : taken) {
+        if (t.end() <= p || t.base >= hi) continue;
+        if (t.base > p) free_span_at_init(r, p, t.base);
+        const uint64_t tend = min_u64(t.end(), hi);
+        mark_reserved(r, max_u64(p, t.base), tend, kReservedByBootmem);
+        p = tend;
+      }
+      if (p < hi) free_span_at_init(r, p, hi);
+    }
+  }
+}
+
+PageAllocator::RangeInfo PageAllocator::range_info(size_t i) const {
+  if (i >= range_count_) return RangeInfo{};
+  const Range& r = ranges_[i];
+  const uint64_t bytes = (r.end - r.base) * sizeof(FrameDescriptor);
+  return RangeInfo{.base = pf::to_phys(Pfn{r.base}),
+                   .end = pf::to_phys(Pfn{r.end}),
+                   .zone = r.zone,
+                   .descriptors = phys_.to_phys(r.desc),
+                   .descriptor_bytes = (bytes + kPageSize - 1) & ~(kPageSize - 1)};
+}
+
+// ---- lookup ----------------------------------------------------------------
+
+PageAllocator::Range* PageAllocator::find_range(uint64_t pfn) const {
+  // Binary search over the packed range ends: O(log ranges), a few compares
+  // on a handful of cache lines for any realistic map.
+  uint32_t lo = 0, hi = range_count_;
+  while (lo < hi) {
+    const uint32_t mid = (lo + hi) / 2;
+    if (range_end_[mid] <= pfn)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == range_count_) return nullptr;
+  Range* r = const_cast<Range*>(&ranges_[lo]);
+  return pfn >= r->base ? r : nullptr;
+}
+
+FrameDescriptor* PageAllocator::descriptor(Pfn pfn) {
+  Range* r = find_range(pfn.value);
+  return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
+}
+
+const FrameDescriptor* PageAllocator::descriptor(Pfn pfn) const {
+  const Range* r = find_range(pfn.value);
+  return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
+}
+
+// ---- the buddy: free lists, split, coalesce (zone lock held) --------------
+
+void PageAllocator::list_push(Range& r, uint64_t pfn, unsigned order) {
+  const auto idx = static_cast<uint32_t>(pfn - r.base);
+  FrameDescriptor& d = r.desc[idx];
+  const uint32_t head = r.head[order];
+  d.link_next = head;
+  d.link_prev = kNoLink;
+  d.owner = 0;
+  d.aux = 0;
+  d.order = static_cast<uint8_t>(order);
+  set_frame_state(d, FrameState::Free);
+  if (head != kNoLink) r.desc[head].link_prev = idx;
+  r.head[order] = idx;
+  r.nonempty |= 1u << order;
+  ZoneState& z = zone_of(r);
+  bump<uint64_t>(z.blocks[order], 1);
+  bump<uint64_t>(z.free_buddy, uint64_t{1} << order);
+  z.nonempty |= 1u << order;
+}
+
+void PageAllocator::list_remove(Range& r, uint64_t pfn, unsigned order) {
+  const auto idx = static_cast<uint32_t>(pfn - r.base);
+  const FrameDescriptor& d = r.desc[idx];
+  if (d.link_prev != kNoLink)
+    r.desc[d.link_prev].link_next = d.link_next;
+  else
+    r.head[order] = d.link_next;
+  if (d.link_next != kNoLink) r.desc[d.link_next].link_prev = d.link_prev;
+  if (r.head[order] == kNoLink) r.nonempty &= ~(1u << order);
+  ZoneState& z = zone_of(r);
+  drop<uint64_t>(z.blocks[order], 1);
+  drop<uint64_t>(z.free_buddy, uint64_t{1} << order);
+  if (peek(z.blocks[order]) == 0) z.nonempty &= ~(1u << order);
+}
+
+PageAllocator::Placement PageAllocator::take_block(Zone zone, unsigned order, FrameState as) {
+  ZoneState& z = zones_[static_cast<unsigned>(zone)];
+  const uint32_t avail = z.nonempty >> order;
+  if (avail == 0) return {nullptr, 0};
+  // The smallest order that has a block anywhere in the zone: split as
+  // little as possible, like a single per-zone list would.
+  unsigned k = order + static_cast<unsigned>(std::countr_zero(avail));
+  for (uint32_t i = z.first_range; i < z.end_range; ++i) {
+    Range& r = ranges_[i];
+    if ((r.nonempty & (1u << k)) == 0) continue;
+    const uint64_t pfn = r.base + r.head[k];
+    list_remove(r, pfn, k);
+    while (k > order) {  // split: keep the lower half, free the upper one
+      --k;
+      list_push(r, pfn + (uint64_t{1} << k), k);
+    }
+    FrameDescriptor& d = r.desc[pfn - r.base];
+    d.link_next = 0;
+    d.link_prev = 0;
+    d.owner = 0;
+    d.aux = 0;
+    d.order = static_cast<uint8_t>(order);
+    set_frame_state(d, as);
+    return {&r, pfn};
+  }
+  PF_ASSERT(!"zone summary says a block is free but no range has one");
+  return {nullptr, 0};
+}
+
+void PageAllocator::give_block(Range& r, uint64_t pfn, unsigned order) {
+  while (order < kMaxOrder) {
+    const uint64_t buddy = pfn ^ (uint64_t{1} << order);
+    if (buddy < r.base || buddy + (uint64_t{1} << order) > r.end) break;
+    FrameDescriptor& b = r.desc[buddy - r.base];
+    if (frame_state(b) != FrameState::Free || b.order != order) break;
+    list_remove(r, buddy, order);
+    // The merged block's head is the lower of the two; the other becomes Tail.
+    clear_to_tail(buddy < pfn ? r.desc[pfn - r.base] : b);
+    pfn = buddy < pfn ? buddy : pfn;
+    ++order;
+  }
+  list_push(r, pfn, order);
+}
+
+// ---- alloc_pages / free_pages ------------------------------------------------
+
+bool PageAllocator::fail_injected() {
+  const uint64_t at = peek(fail_at_);
+  if (at == 0) return false;
+  return fail_calls_.fetch_add(1, std::memory_order_relaxed) + 1 >= at;
+}
+
+void PageAllocator::set_fail_after(uint64_t n) {
+  fail_calls_.store(0, std::memory_order_relaxed);
+  fail_at_.store(n, std::memory_order_relaxed);
+}
+
+PhysAddr PageAllocator::alloc_uncached(Zone z, unsigned order) {
+  ZoneState& zs = zones_[static_cast<unsigned>(z)];
+  LockGuard guard(zs.lock);
+  const Placement p = take_block(z, order, FrameState::Allocated);
+  return p.range != nullptr ? pf::to_phys(Pfn{p.pfn}) : PhysAddr{};
+}
+
+PhysAddr PageAllocator::alloc_in_zones(unsigned order, gfp_t flags, bool use_cache) {
+  const unsigned limit = (flags & __GFP_DMA) ? 0u : (flags & __GFP_DMA32) ? 1u : 2u;
+  const uint8_t* zones = fallback_[limit];
+  unsigned count = fallback_count_[limit];
+  // __GFP_THISZONE: the limit's own zone or nothing.
+  if (flags & __GFP_THISZONE) count = (count > 0 && zones[0] == limit) ? 1 : 0;
+  for (unsigned i = 0; i < count; ++i) {
+    const auto z = static_cast<Zone>(zones[i]);
+    const PhysAddr p = (use_cache && order < kPcpOrders) ? alloc_cached(z, order) : alloc_uncached(z, order);
+    if (!p.is_null()) return p;
+  }
+  return PhysAddr{};
+}
+
+PhysAddr PageAllocator::alloc_pages(Order order, gfp_t flags) {
+  if (__builtin_expect(!order.valid(), 0)) {
+    report({.code = ErrorCode::PageBadOrder, .detail = "alloc_pages: order above kMaxOrder",
+            .caller = PF_CALLER});
+    return PhysAddr{};
+  }
+  const bool injected = __builtin_expect(peek(fail_at_) != 0, 0) && fail_injected();
+  PhysAddr p;
+  if (!injected) {
+    p = alloc_in_zones(order.value, flags, true);
+    if (__builtin_expect(p.is_null(), 0)) {
+      // Before saying no, take back what the CPUs' caches hold: their
+      // blocks may be all that is left, or what keeps buddies from merging.
+      drain_cpu_caches();
+      p = alloc_in_zones(order.value, flags, false);
+    }
+  }
+  if (__builtin_expect(p.is_null(), 0)) {
+    if (!(flags & __GFP_NOWARN)) {
+      LogLine line;
+      line->str("pfalloc: alloc_pages: no block of order ").dec(order.value).str(" (flags ")
+          .hex(flags).str(injected ? ", fault injected)" : ")").nl();
+    }
+    return p;
+  }
+  if (flags & __GFP_ZERO) __builtin_memset(phys_.to_virt<void>(p), 0, order.bytes());
+  return p;
+}
+
+void PageAllocator::free_pages(PhysAddr phys, Order order) {
+  const uint64_t pfn = phys.value >> kPageShift;
+  Range* r = find_range(pfn);
+  if (__builtin_expect(r != nullptr && order.valid() && phys.page_aligned() &&
+                           block_aligned(Pfn{pfn}, order),
+                       1)) {
+    FrameDescriptor& d = r->desc[pfn - r->base];
+    const FrameState st = frame_state(d);
+    if (__builtin_expect(d.order == order.value &&
+                             (st == FrameState::Slab ||
+                              (st == FrameState::Allocated && d.owner != kOwnerContig)),
+                         1)) {
+      if (order.value < kPcpOrders) {
+        free_cached(*r, pfn, d, order.value);
+      } else {
+        ZoneState& z = zone_of(*r);
+        LockGuard guard(z.lock);
+        give_block(*r, pfn, order.value);
+      }
+      return;
+    }
+  }
+  diagnose_bad_free(r, phys, order, PF_CALLER);
+}
+
+void PageAllocator::report_bad_free(ErrorCode code, const char* detail, uint64_t phys,
+                                    uint64_t pfn, const void* caller) const {
+  report({.code = code, .detail = detail, .address = phys, .pfn = pfn, .caller = caller});
+}
+
+// The error path of free_pages: name what is wrong. Nothing is changed.
+void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
+                                      const void* caller) const {
+  const uint64_t pfn = phys.value >> kPageShift;
+  if (!order.valid())
+    return report_bad_free(ErrorCode::PageBadOrder, "free_pages: order above kMaxOrder",
+                           phys.value, pfn, caller);
+  if (r == nullptr)
+    return report_bad_free(ErrorCode::PageOutsideManaged,
+                           "free_pages: frame is not managed by this allocator", phys.value, pfn,
+                           caller);
+  if (!phys.page_aligned() || !block_aligned(Pfn{pfn}, order))
+    return report_bad_free(ErrorCode::PageMisaligned,
+                           "free_pages: address is not aligned to the block size of the order",
+                           phys.value, pfn, caller);
+  const FrameDescriptor& d = r->desc[pfn - r->base];
+  switch (frame_state(d)) {
+    case FrameState::Free:
+      return report_bad_free(ErrorCode::PageDoubleFree, "free_pages: block is already free",
+                             phys.value, pfn, caller);
+    case FrameState::Cached:
+      return report_bad_free(ErrorCode::PageDoubleFree,
+                             "free_pages: block is already free (in a per-CPU cache)", phys.value,
+                             pfn, caller);
+    case FrameState::Reserved:
+      return report_bad_free(ErrorCode::PageReserved,
+                             "free_pages: frame is reserved (never handed out)", phys.value, pfn,
+                             caller);
+    case FrameState::Tail: {
+      // Find the block that holds this frame: its head is the first non-Tail
+      // descriptor at the frame rounded down to growing orders.
+      for (unsigned k = 1; k <= kMaxOrder; ++k) {
+        const uint64_t h = pfn & ~((uint64_t{1} << k) - 1);
+        if (h < r->base) break;
+        const FrameDescriptor& hd = r->desc[h - r->base];
+        const FrameState hs = frame_state(hd);
+        if (hs == FrameState::Tail) continue;
+        if (h + (uint64_t{1} << hd.order) > pfn && (hs == FrameState::Free || hs == FrameState::Cached))
+          return report_bad_free(ErrorCode::PageDoubleFree,
+                                 "free_pages: frame lies inside a free block", phys.value, pfn,
+                                 caller);
+        break;
+      }
+      return report_bad_free(ErrorCode::PageTailFrame,
+                             "free_pages: frame is inside a block, not its first frame",
+                             phys.value, pfn, caller);
+    }
+    case FrameState::Allocated:
+    case FrameState::Slab:
+      if (frame_state(d) == FrameState::Allocated && d.owner == kOwnerContig)
+        return report_bad_free(ErrorCode::ContigBadFree,
+                               "free_pages: block belongs to alloc_contig; use free_contig",
+                               phys.value, pfn, caller);
+      return report_bad_free(ErrorCode::PageWrongOrder,
+                             "free_pages: order differs from the order the block was allocated at",
+                             phys.value, pfn, caller);
+  }
+  report_bad_free(ErrorCode::VerifyFailed, "free_pages: descriptor has an invalid state",
+                  phys.value, pfn, caller);
+}
+
+// ---- release_reserved ------------------------------------------------------
+
+uint64_t PageAllocator::release_reserved(PhysAddr base, uint64_t frames) {
+  const void* caller = PF_CALLER;
+  if (!base.page_aligned()) {
+    report({.code = ErrorCode::InvalidArgument, .detail = "release_reserved: base is not page aligned",
+            .address = base.value, .caller = caller});
+    return 0;
+  }
+  uint64_t pfn = base.value >> kPageShift;
+  const uint64_t end = frames > ~uint64_t{0} - pfn ? ~uint64_t{0} : pfn + frames;
+  uint64_t released = 0, refused = 0, first_refused = 0;
+  auto refuse = [&](uint64_t p, uint64_t n) {
+    if (refused == 0) first_refused = p;
+    refused += n;
+  };
+  while (pfn < end) {
+    Range* r = find_range(pfn);
+    if (r == nullptr) {
+      // Skip the hole up to the next range (or the end of the request).
+      uint64_t next = end;
+      for (uint32_t i = 0; i < range_count_; ++i)
+        if (ranges_[i].base > pfn) {
+          next = min_u64(end, ranges_[i].base);
+          break;
+        }
+      refuse(pfn, next - pfn);
+      pfn = next;
+      continue;
+    }
+    const uint64_t stop = min_u64(end, r->end);
+    ZoneState& z = zone_of(*r);
+    LockGuard guard(z.lock);
+    uint64_t run = pfn;  // start of the current run of reclaimable frames
+    auto flush = [&](uint64_t to) {
+      if (run >= to) return;
+      for (uint64_t p = run; p < to; ++p) clear_to_tail(r->desc[p - r->base]);
+      drop(z.reserved, to - run);
+      bump(z.managed, to - run);
+      detail::for_each_aligned_block(run, to, [&](uint64_t p, unsigned k) { give_block(*r, p, k); });
+      released += to - run;
+    };
+    for (uint64_t p = pfn; p < stop; ++p) {
+      const FrameDescriptor& d = r->desc[p - r->base];
+      if (frame_state(d) == FrameState::Reserved && d.owner == kReservedBootloaderReclaimable) continue;
+      flush(p);
+      refuse(p, 1);
+      run = p + 1;
+    }
+    flush(stop);
+    pfn = stop;
+  }
+  if (refused != 0)
+    report({.code = ErrorCode::InvalidArgument,
+            .detail = "release_reserved: frames that are not bootloader-reclaimable were left alone",
+            .address = first_refused << kPageShift, .pfn = first_refused, .caller = caller});
+  return released;
+}
+
+// ---- counters ----------------------------------------------------------------
+
+PageCounters PageAllocator::zone_counters(Zone zone) const {
+  const auto zi = static_cast<unsigned>(zone);
+  const ZoneState& z = zones_[zi];
+  PageCounters c;
+  c.managed_frames = peek(z.managed);
+  c.reserved_frames = peek(z.reserved);
+  if (cpus_ != nullptr && z.end_range > z.first_range) {
+    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu)
+      for (unsigned k = 0; k < kPcpOrders; ++k)
+        c.cached_frames += uint64_t{peek(cpus_[cpu].stacks[zi][k].count)} << k;
+  }
+  c.free_frames = peek(z.free_buddy) + c.cached_frames;
+  return c;
+}
+
+PageCounters PageAllocator::counters() const {
+  PageCounters total;
+  for (unsigned z = 0; z < kZoneCount; ++z) {
+    const PageCounters c = zone_counters(static_cast<Zone>(z));
+    total.managed_frames += c.managed_frames;
+    total.free_frames += c.free_frames;
+    total.cached_frames += c.cached_frames;
+    total.reserved_frames += c.reserved_frames;
+  }
+  return total;
+}
+
+uint64_t PageAllocator::free_blocks(Zone z, Order o) const {
+  if (static_cast<unsigned>(z) >= kZoneCount || !o.valid()) return 0;
+  return peek(zones_[static_cast<unsigned>(z)].blocks[o.value]);
+}
+
+int PageAllocator::largest_free_order() const {
+  for (int k = kMaxOrder; k >= 0; --k)
+    for (const ZoneState& z : zones_)
+      if (peek(z.blocks[k]) != 0) return k;
+  return -1;
+}
+
+}  // namespace pf

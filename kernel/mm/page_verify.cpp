@@ -1,0 +1,200 @@
+// page_verify.cpp — verify(): a full structural walk of the page allocator.
+//
+// What it proves, per range and zone (the first violation is reported as
+// VerifyFailed, naming the frame, and verify() returns false):
+//   free lists: every listed block is Free with the list's order, aligned,
+//     inside its range; prev links mirror next links; no cycle; the range's
+//     non-empty mask matches its lists;
+//   descriptors, walked block by block from each range's first frame: every
+//     block head (Free, Cached, Allocated, Slab) is aligned, fits the range,
+//     and its other frames are all Tail (so blocks never overlap and Tail
+//     frames exist only inside blocks); Reserved frames stand alone; no Free
+//     block has a Free buddy of the same order (coalescing is complete);
+//   per-CPU caches: count <= high-water mark, every slot names a Cached head
+//     of the stack's order in the stack's zone, and the Cached heads found in
+//     the descriptors are exactly those in the stacks;
+//   counters: Free descriptors == listed blocks == zone.blocks[k] per order;
+//     zone.free_buddy == sum of listed 2^k; zone.reserved == Reserved frames;
+//     zone.managed == free (buddy + cached) + allocated frames; zone masks.
+// Locks: every CPU cache lock in CPU order, then every zone lock in zone
+// order (the documented order), all held for the whole walk, so verify() is
+// exact when other threads are idle and merely consistent otherwise.
+#include "error.hpp"
+#include "page_alloc.hpp"
+#include "page_internal.hpp"
+
+namespace pf {
+
+using detail::peek;
+
+struct PageAllocator::VerifyTally {
+  uint64_t listed[kZoneCount][kOrderCount] = {};       // blocks on free lists
+  uint64_t free_heads[kZoneCount][kOrderCount] = {};   // Free descriptors
+  uint64_t cached_heads[kZoneCount][kPcpOrders] = {};  // Cached descriptors
+  uint64_t in_caches[kZoneCount][kPcpOrders] = {};     // blocks in the stacks
+  uint64_t allocated[kZoneCount] = {};                 // frames in Allocated/Slab blocks
+  uint64_t reserved[kZoneCount] = {};
+  uint64_t frames[kZoneCount] = {};                    // frames in the zone's ranges
+};
+
+bool PageAllocator::verify_fail(const char* what, uint64_t pfn) const {
+  report({.code = ErrorCode::VerifyFailed, .detail = what, .address = pfn << kPageShift, .pfn = pfn});
+  return false;
+}
+
+bool PageAllocator::verify() const {
+  if (!initialised_) return true;
+  const unsigned long irq = platform::irq_save();
+  for (unsigned c = 0; c < cpu_count_; ++c) cpus_[c].lock.lock();
+  for (const ZoneState& z : zones_) z.lock.lock();
+  const bool ok = verify_locked();
+  for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock.unlock();
+  for (unsigned c = cpu_count_; c-- > 0;) cpus_[c].lock.unlock();
+  platform::irq_restore(irq);
+  return ok;
+}
+
+bool PageAllocator::verify_lists(const Range& r, VerifyTally& t) const {
+  const auto zi = static_cast<unsigned>(r.zone);
+  const uint64_t frames = r.end - r.base;
+  for (unsigned k = 0; k < kOrderCount; ++k) {
+    const bool has = r.head[k] != kNoLink;
+    if (has != ((r.nonempty >> k) & 1u))
+      return verify_fail("range's non-empty order mask disagrees with its free list", r.base);
+    const uint64_t max_blocks = (frames >> k) + 1;
+    uint64_t steps = 0;
+    uint32_t prev = kNoLink;
+    for (uint32_t idx = r.head[k]; idx != kNoLink;) {
+      if (++steps > max_blocks) return verify_fail("free list has a cycle", r.base + idx);
+      if (idx >= frames) return verify_fail("free list link points outside its range", r.base);
+      const FrameDescriptor& d = r.desc[idx];
+      const uint64_t pfn = r.base + idx;
+      if (frame_state(d) != FrameState::Free) return verify_fail("listed block is not Free", pfn);
+      if (d.order != k) return verify_fail("listed block's order differs from its list", pfn);
+      if (!block_aligned(Pfn{pfn}, Order{k})) return verify_fail("listed block is misaligned", pfn);
+      if (idx + (uint64_t{1} << k) > frames) return verify_fail("listed block runs past its range", pfn);
+      if (d.link_prev != prev) return verify_fail("free list prev link is inconsistent", pfn);
+      ++t.listed[zi][k];
+      prev = idx;
+      idx = d.link_next;
+    }
+  }
+  return true;
+}
+
+bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
+  const auto zi = static_cast<unsigned>(r.zone);
+  t.frames[zi] += r.end - r.base;
+  for (uint64_t p = r.base; p < r.end;) {
+    const FrameDescriptor& d = r.desc[p - r.base];
+    const FrameState st = frame_state(d);
+    if (st == FrameState::Tail) return verify_fail("tail frame outside any block", p);
+    if (st == FrameState::Reserved) {
+      ++t.reserved[zi];
+      ++p;
+      continue;
+    }
+    if (st != FrameState::Free && st != FrameState::Cached && st != FrameState::Allocated &&
+        st != FrameState::Slab)
+      return verify_fail("descriptor has an invalid state", p);
+    const unsigned k = d.order;
+    if (k > kMaxOrder) return verify_fail("block order out of range", p);
+    const uint64_t size = uint64_t{1} << k;
+    if (!block_aligned(Pfn{p}, Order{k})) return verify_fail("block head is misaligned for its order", p);
+    if (p + size > r.end) return verify_fail("block runs past its range", p);
+    for (uint64_t q = p + 1; q < p + size; ++q)
+      if (frame_state(r.desc[q - r.base]) != FrameState::Tail)
+        return verify_fail("block overlaps another block or a reserved frame", q);
+    switch (st) {
+      case FrameState::Free: {
+        ++t.free_heads[zi][k];
+        const uint64_t buddy = p ^ size;
+        if (k < kMaxOrder && buddy >= r.base && buddy + size <= r.end) {
+          const FrameDescriptor& b = r.desc[buddy - r.base];
+          if (frame_state(b) == FrameState::Free && b.order == k)
+            return verify_fail("two free buddies of one order were left unmerged", p);
+        }
+        break;
+      }
+      case FrameState::Cached:
+        if (k >= kPcpOrders) return verify_fail("cached block of an order the caches do not hold", p);
+        ++t.cached_heads[zi][k];
+        break;
+      default:
+        t.allocated[zi] += size;
+        break;
+    }
+    p += size;
+  }
+  return true;
+}
+
+bool PageAllocator::verify_caches(VerifyTally& t) const {
+  for (unsigned c = 0; c < cpu_count_; ++c) {
+    for (unsigned z = 0; z < kZoneCount; ++z) {
+      if (zones_[z].end_range == zones_[z].first_range) continue;
+      for (unsigned k = 0; k < kPcpOrders; ++k) {
+        const PcpStack& s = cpus_[c].stacks[z][k];
+        const uint32_t n = peek(s.count);
+        if (n > kPcpHigh[k]) return verify_fail("per-CPU cache holds more than its high-water mark", 0);
+        for (uint32_t i = 0; i < n; ++i) {
+          const uint64_t pfn = s.slots[i].pfn;
+          const Range* r = find_range(pfn);
+          if (r == nullptr || static_cast<unsigned>(r->zone) != z)
+            return verify_fail("per-CPU cache holds a frame of another zone", pfn);
+          if (s.slots[i].desc != &r->desc[pfn - r->base])
+            return verify_fail("per-CPU cache slot's descriptor pointer is wrong", pfn);
+          if (frame_state(*s.slots[i].desc) != FrameState::Cached || s.slots[i].desc->order != k)
+            return verify_fail("per-CPU cache holds a block that is not Cached at its order", pfn);
+          ++t.in_caches[z][k];
+        }
+      }
+    }
+  }
+  return true;
+}
+
+bool PageAllocator::verify_locked() const {
+  VerifyTally t;
+  for (uint32_t i = 0; i < range_count_; ++i) {
+    const Range& r = ranges_[i];
+    if (r.desc == nullptr || r.base >= r.end || range_end_[i] != r.end ||
+        (i > 0 && ranges_[i - 1].end > r.base))
+      return verify_fail("range table is inconsistent", r.base);
+    const ZoneState& z = zones_[static_cast<unsigned>(r.zone)];
+    if (i < z.first_range || i >= z.end_range) return verify_fail("range sits in the wrong zone", r.base);
+    if (!verify_lists(r, t) || !verify_descriptors(r, t)) return false;
+  }
+  if (!verify_caches(t)) return false;
+
+  for (unsigned zi = 0; zi < kZoneCount; ++zi) {
+    const ZoneState& z = zones_[zi];
+    const uint64_t first = z.first_range < range_count_ ? ranges_[z.first_range].base : 0;
+    uint64_t buddy_frames = 0, cached_frames = 0;
+    for (unsigned k = 0; k < kOrderCount; ++k) {
+      if (t.listed[zi][k] != t.free_heads[zi][k])
+        return verify_fail("a Free block is missing from its free list", first);
+      if (t.listed[zi][k] != peek(z.blocks[k]))
+        return verify_fail("zone's free block count disagrees with its lists", first);
+      if (((z.nonempty >> k) & 1u) != (t.listed[zi][k] != 0))
+        return verify_fail("zone's non-empty order mask disagrees with its lists", first);
+      buddy_frames += t.listed[zi][k] << k;
+    }
+    for (unsigned k = 0; k < kPcpOrders; ++k) {
+      if (t.cached_heads[zi][k] != t.in_caches[zi][k])
+        return verify_fail("Cached descriptors and per-CPU cache contents disagree", first);
+      cached_frames += t.cached_heads[zi][k] << k;
+    }
+    if (buddy_frames != peek(z.free_buddy))
+      return verify_fail("zone's free frame counter disagrees with its lists", first);
+    if (t.reserved[zi] != peek(z.reserved))
+      return verify_fail("zone's reserved counter disagrees with Reserved descriptors", first);
+    if (buddy_frames + cached_frames + t.allocated[zi] != peek(z.managed))
+      return verify_fail("free + allocated != managed", first);
+    if (peek(z.managed) + peek(z.reserved) != t.frames[zi])
+      return verify_fail("managed + reserved != frames in the zone's ranges", first);
+  }
+  return true;
+}
+
+}  // namespace pf
