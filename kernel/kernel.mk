@@ -109,8 +109,29 @@ test-kernel-fail-demo: kernel qemu-deps
 	@mkdir -p $(KERNEL_LOGS)
 	@$(call kernel_boot,fail-demo) -c 'test fail-demo' -e fail -f fail_demo -- -M pc -m 128M
 
+# The default error handler is fatal in the kernel, and a CPU fault is
+# reported (not a silent triple fault): both must end the run with code 37.
+.PHONY: test-kernel-fatal-demo test-kernel-fault-demo
+test-kernel-fatal-demo: kernel qemu-deps
+	@mkdir -p $(KERNEL_LOGS)
+	@$(call kernel_boot,fatal-demo) -c 'run fatal-demo' -e fatal \
+	  -f '^\*\*\* pfalloc fatal: pfalloc: page-double-free' -- -M pc -m 128M
+test-kernel-fault-demo: kernel qemu-deps
+	@mkdir -p $(KERNEL_LOGS)
+	@$(call kernel_boot,fault-demo) -c 'run fault-demo' -e fatal \
+	  -f '^\*\*\* CPU exception 14 \(#PF page fault\) error=0x3 ' -- -M pc -m 128M
+
+# A kernel stack overflow hits the guard page; the page fault cannot push its
+# frame there, so the CPU raises #DF, which runs on its own stack (IST 1).
+.PHONY: test-kernel-stack-overflow-demo
+test-kernel-stack-overflow-demo: kernel qemu-deps
+	@mkdir -p $(KERNEL_LOGS)
+	@$(call kernel_boot,stack-overflow-demo) -c 'run stack-overflow-demo' -e fatal \
+	  -f '^\*\*\* CPU exception 8 \(#DF double fault\)' -- -M pc -m 128M
+
 KERNEL_TEST_BOOTS := test-kernel-pc-128M test-kernel-q35-3G test-kernel-pc-6G test-kernel-module \
-                     test-kernel-fail-demo
+                     test-kernel-fail-demo test-kernel-fatal-demo test-kernel-fault-demo \
+                     test-kernel-stack-overflow-demo
 test-kernel: $(KERNEL_TEST_BOOTS)
 	@echo "==== test-kernel: all $(words $(KERNEL_TEST_BOOTS)) QEMU boots behaved as required"
 

@@ -51,6 +51,15 @@ void take_module_baselines(Kernel& k, const PhysMap& pm) {
   }
 }
 
+// Recurses until the kernel stack runs into its guard page (the limit is
+// far beyond the stack's size; it only keeps the recursion finite).
+[[gnu::noinline]] uint64_t exhaust_stack(uint64_t depth, uint64_t limit) {
+  volatile uint64_t frame[64];
+  frame[depth % 64] = depth;
+  if (depth == limit) return frame[0];
+  return exhaust_stack(depth + 1, limit) + frame[(depth + 1) % 64];
+}
+
 }  // namespace
 
 Kernel& kernel() { return g_kernel; }
@@ -187,6 +196,26 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
   k.tsc_slab_ready = arch::rdtsc();
 
   arch::calibrate_tsc();
+  // Demonstrations that a misuse and a CPU fault end the run loudly (the
+  // test boots expect ExitCode::Fatal and the named error in the log).
+  if (has_word(cmdline, "fatal-demo")) {
+    LogLine().text().str("fatal-demo: freeing one page twice, default (fatal) error handler").nl();
+    const PhysAddr p = k.pages.alloc_pages(Order{0}, 0);
+    k.pages.free_pages(p, Order{0});
+    k.pages.free_pages(p, Order{0});
+    boot_failure("fatal-demo", "the error handler returned");
+  }
+  if (has_word(cmdline, "fault-demo")) {
+    LogLine().text().str("fault-demo: writing to the kernel's text").nl();
+    *reinterpret_cast<volatile char*>(__text_start) = 0;
+    boot_failure("fault-demo", "the write to text did not fault");
+  }
+  if (has_word(cmdline, "stack-overflow-demo")) {
+    LogLine().text().str("stack-overflow-demo: recursing into the stack guard page").nl();
+    const uint64_t depth = exhaust_stack(0, uint64_t{1} << 40);
+    LogLine().text().str("stack-overflow-demo: returned ").dec(depth).nl();
+    boot_failure("stack-overflow-demo", "the guard page did not fault");
+  }
   if (k.options.test) run_selftest(k);
   run_report(k);
 }

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # run-qemu.sh — boot the kernel once in QEMU and judge the run.
 #
-#   run-qemu.sh -k KERNEL.elf32|IMAGE.iso -c CMDLINE -l LOG -t SECONDS -e pass|fail|run
-#               [-f FAILING_CASE] [-n NAME] [-v] -- [extra qemu arguments]
+#   run-qemu.sh -k KERNEL.elf32|IMAGE.iso -c CMDLINE -l LOG -t SECONDS -e pass|fail|fatal|run
+#               [-f FAILING_CASE|REGEX] [-n NAME] [-v] -- [extra qemu arguments]
 #
 # Serial output goes to LOG (and to the terminal with -v). Verdicts:
 #   pass: QEMU exit code 33 (the kernel wrote 0x10 to isa-debug-exit) AND the
 #         last line on serial is "N passed, 0 failed" with N > 0;
 #   fail: exit code 35 AND the last line is "N passed, M failed" with M > 0
 #         AND the log holds "[FAIL] FAILING_CASE" (the failure is the one meant);
+#   fatal: exit code 37 (a fatal error or CPU exception ended the run) AND the
+#         log matches the extended regex given with -f;
 #   run:  exit code 33 (the `run` report finished).
 # A triple fault ends QEMU with status 0 under -no-reboot, and a hang ends in
 # the timeout: neither can pass.
@@ -65,6 +67,12 @@ case $expect in
     elif [ -n "$failing_case" ] && ! grep -q "^\[FAIL\] $failing_case" "$log"; then
       reason="the failing case '$failing_case' is not named in the log"
     else verdict=PASS; fi ;;
+  fatal)
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then reason="timed out after ${timeout_s}s"
+    elif [ "$rc" != 37 ]; then reason="QEMU exit code $rc, expected 37 (fatal)"
+    elif [ -z "$failing_case" ] || ! grep -Eq "$failing_case" "$log"; then
+      reason="the log does not match '$failing_case'"
+    else verdict=PASS; fi ;;
   run)
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then reason="timed out after ${timeout_s}s"
     elif [ "$rc" != 33 ]; then reason="QEMU exit code $rc, expected 33"
@@ -76,6 +84,7 @@ if [ "$verdict" = PASS ]; then
   case $expect in
     pass) echo "==== kernel boot $name: PASS ($last; exit $rc; ${elapsed}s; log $log)" ;;
     fail) echo "==== kernel boot $name: PASS (failed as intended, naming $failing_case: $last; exit $rc; ${elapsed}s)" ;;
+    fatal) echo "==== kernel boot $name: PASS (ended as intended by '$failing_case'; exit $rc; ${elapsed}s)" ;;
     run)  echo "==== kernel run: finished (exit $rc; ${elapsed}s; log $log)" ;;
   esac
   exit 0

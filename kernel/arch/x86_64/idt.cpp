@@ -12,6 +12,7 @@
 extern "C" {
 extern const uint64_t isr_stub_table[32];
 extern char fault_stack_top[];
+extern char kernel_stack_guard[];
 // Probe state, shared with isr.S.
 uint64_t probe_saved_rsp;
 uint64_t probe_recovery_rip;
@@ -146,6 +147,10 @@ extern "C" void exception_dispatch(ExceptionFrame* f) {
   const char* name = f->vector < 32 ? pf::arch::kVectorNames[f->vector] : "unknown";
   t.nl().str("*** CPU exception ").dec(f->vector).str(" (").str(name).str(")")
       .str(" error=").hex(f->error_code).str(" rip=").hex(f->rip).str(" cr2=").hex(cr2).nl();
+  const auto guard = reinterpret_cast<uint64_t>(kernel_stack_guard);
+  if ((f->vector == 14 || f->vector == 8) && cr2 >= guard && cr2 < guard + 4096) {
+    t.str("    cr2 is in the kernel stack's guard page: kernel stack overflow").nl();
+  }
   if (f->vector == 14) {
     t.str("    page fault: ").str((f->error_code & 1) ? "protection violation" : "page not present")
         .str((f->error_code & 2) ? ", write" : ", read")
