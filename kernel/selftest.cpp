@@ -420,6 +420,17 @@ void test_page_misuse(Context& ctx) {
   PF_CHECK(ctx, rec.take(ErrorCode::PageTailFrame));
   pages.free_pages(b, Order{kOrderCount});
   PF_CHECK(ctx, rec.take(ErrorCode::PageBadOrder));
+  // Contiguous allocations are freed whole, by free_contig, or not at all.
+  const PhysAddr c = pages.alloc_contig(3, ContigRequest{});
+  if (PF_CHECK(ctx, !c.is_null())) {
+    pages.free_contig(c, 2);
+    PF_CHECK(ctx, rec.take(ErrorCode::ContigBadFree));
+    pages.free_pages(c, Order{0});
+    PF_CHECK(ctx, rec.take(ErrorCode::ContigBadFree));
+    pages.free_contig(b, 4);
+    PF_CHECK(ctx, rec.take(ErrorCode::ContigBadFree));
+    pages.free_contig(c, 3);
+  }
   PF_CHECK(ctx, pages.verify());
   pages.free_pages(b, Order{2});
   PF_CHECK(ctx, rec.count == 0);
