@@ -1,0 +1,72 @@
+# tests/bench/bench.mk — benchmarks side by side with the peers (issue 6).
+# Included by the top Makefile. Benchmarks are not tests: nothing here fails
+# on a time. Targets:
+#
+#   make bench            every workload, medians of $(BENCH_REPS) randomly
+#                         interleaved repetitions; raw JSON, Markdown table
+#                         and SVG chart under $(BUILD)/bench/
+#   make bench-callgrind  instructions per operation under callgrind (stable
+#                         on a noisy machine); $(BUILD)/bench/callgrind/
+#   make bench-smoke      every workload briefly, to prove it runs and that
+#                         its checked properties hold (part of `make test`)
+#   make bench-publish    copy the last `make bench` table and chart to
+#                         tests/bench/results/ (what the README shows)
+#
+# BENCH_FLAGS passes more Google Benchmark flags, e.g.
+#   make bench BENCH_FLAGS=--benchmark_filter=pages.pair
+
+BENCH_OUT := $(BUILD)/bench
+BENCH_SRCS := $(sort $(wildcard tests/bench/*.cpp))
+BENCH_OBJS := $(patsubst %.cpp,$(BUILD)/host/%.o,$(BENCH_SRCS))
+BENCH_BIN := $(BUILD)/host/pfalloc_bench
+BENCH_REPS ?= 5
+BENCH_MIN_TIME ?= 0.05
+BENCH_FLAGS ?=
+# libc comes first among the shared libraries so that the process-wide
+# malloc (the harness's) is glibc's: mimalloc, jemalloc and tcmalloc each
+# export `malloc` too. The workloads reach every peer by its own API.
+BENCH_LDLIBS := -lbenchmark -Wl,--push-state,--no-as-needed -l:libc.so.6 -Wl,--pop-state \
+  -lmimalloc -ljemalloc -ltcmalloc_minimal -ldl $(HOST_LDLIBS)
+
+.PHONY: bench bench-deps bench-callgrind bench-smoke bench-publish
+
+bench-deps:
+	$(call need_pkg,/usr/include/benchmark/benchmark.h,libbenchmark-dev)
+	$(call need_pkg,/usr/include/mimalloc.h,libmimalloc-dev)
+	$(call need_pkg,/usr/include/jemalloc/jemalloc.h,libjemalloc-dev)
+	$(call need_pkg,/usr/include/gperftools/tcmalloc.h,libgoogle-perftools-dev)
+	$(call need_pkg,/usr/include/valgrind/callgrind.h,valgrind)
+
+$(BENCH_OBJS): | bench-deps
+
+$(BENCH_BIN): $(BENCH_OBJS) $(BUILD)/host/libpfalloc.a
+	$(CXX) $(host_CXXFLAGS) $^ $(BENCH_LDLIBS) -o $@
+
+-include $(BENCH_OBJS:.o=.d)
+
+bench: $(BENCH_BIN)
+	@mkdir -p $(BENCH_OUT)
+	@echo "==== bench: load average before: $$(cut -d' ' -f1-3 /proc/loadavg)"
+	$(BENCH_BIN) --benchmark_repetitions=$(BENCH_REPS) \
+	  --benchmark_enable_random_interleaving=true \
+	  --benchmark_display_aggregates_only=true \
+	  --benchmark_min_time=$(BENCH_MIN_TIME) \
+	  --benchmark_out=$(BENCH_OUT)/results.json --benchmark_out_format=json \
+	  --report_dir=$(BENCH_OUT) $(BENCH_FLAGS)
+
+bench-callgrind: $(BENCH_BIN)
+	@rm -rf $(BENCH_OUT)/callgrind && mkdir -p $(BENCH_OUT)/callgrind
+	valgrind --tool=callgrind --callgrind-out-file=$(BENCH_OUT)/callgrind/callgrind.out \
+	  $(BENCH_BIN) --callgrind_run 2> $(BENCH_OUT)/callgrind/valgrind.log \
+	  || { tail -20 $(BENCH_OUT)/callgrind/valgrind.log; exit 1; }
+	$(BENCH_BIN) --callgrind_report=$(BENCH_OUT)/callgrind:callgrind.out
+
+bench-smoke: $(BENCH_BIN)
+	$(BENCH_BIN) --smoke --benchmark_min_time=0.002 --benchmark_repetitions=1 > $(BUILD)/bench-smoke.log \
+	  || { cat $(BUILD)/bench-smoke.log; echo "bench-smoke: FAILED"; exit 1; }
+	@grep -E "^(MISSED|met|ERROR)" $(BUILD)/bench-smoke.log | grep -E "oracle|descriptor|ERROR" || true
+	@echo "bench-smoke: every workload ran; properties held"
+
+bench-publish:
+	@test -f $(BENCH_OUT)/results.md || { echo "run make bench first"; exit 1; }
+	cp $(BENCH_OUT)/results.md $(BENCH_OUT)/results.svg tests/bench/results/

@@ -1,0 +1,81 @@
+// slab_adaptor.hpp — pfalloc's slab layer behind the peers' object
+// interface (obj_alloc/obj_free), two ways: kmalloc/kfree, and a dedicated
+// kmem_cache of exactly the benchmarked size. with_objects() gives a fresh
+// machine + SlabAllocator per benchmark run and checks that the machine is
+// left as found: no live object, verify() clean, every frame back.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kernel/mm/slab.hpp"
+#include "registry.hpp"
+
+namespace pf::bench {
+
+struct OursKmalloc {
+  static constexpr const char* kName = "kmalloc";
+  SlabAllocator* slab;
+  void* obj_alloc(size_t n) { return slab->kmalloc(n, GFP_KERNEL); }
+  void obj_free(void* p, size_t) { slab->kfree(p); }
+};
+
+struct OursCache {
+  static constexpr const char* kName = "cache";
+  SlabAllocator* slab;
+  KmemCache* cache;
+  void* obj_alloc(size_t) { return slab->cache_alloc(cache, GFP_KERNEL); }
+  void obj_free(void* p, size_t) { slab->cache_free(cache, p); }
+};
+
+template <typename P>
+inline constexpr bool kIsOurSlab = std::is_same_v<P, OursKmalloc> || std::is_same_v<P, OursCache>;
+
+// Ours on a fresh machine of `ram_bytes`; a peer as it is. `object_size` is
+// the size the dedicated cache is created for.
+template <typename P, typename Body>
+void with_objects(benchmark::State& state, uint64_t ram_bytes, size_t object_size, Body&& body) {
+  if constexpr (kIsOurSlab<P>) {
+    std::string why;
+    auto machine = BenchMachine::with_ram(ram_bytes, &why);
+    if (!machine) {
+      state.SkipWithError(why.c_str());
+      return;
+    }
+    const uint64_t before = machine->free_frames();
+    auto slab = std::make_unique<SlabAllocator>();
+    if (slab->init(machine->pages(), SlabConfig{.cpu_count = kBenchCpus}) != PF_OK) {
+      state.SkipWithError("SlabAllocator::init failed");
+      return;
+    }
+    size_t live = 0;
+    if constexpr (std::is_same_v<P, OursKmalloc>) {
+      OursKmalloc a{slab.get()};
+      body(a);
+    } else {
+      const std::string name = "bench-" + std::to_string(object_size);
+      KmemCache* cache = slab->cache_create(name.c_str(), object_size, 0, 0, nullptr);
+      if (cache == nullptr) {
+        state.SkipWithError("cache_create failed");
+        slab->teardown();
+        return;
+      }
+      OursCache a{slab.get(), cache};
+      body(a);
+      live += slab->cache_destroy(cache);
+    }
+    if (!state.error_occurred() && !slab->verify()) state.SkipWithError("slab verify() failed");
+    live += slab->teardown();
+    if (live != 0 && !state.error_occurred())
+      state.SkipWithError(("live objects left: " + std::to_string(live)).c_str());
+    if (!state.error_occurred() && !machine->check_as_found(before, &why))
+      state.SkipWithError(why.c_str());
+  } else {
+    (void)ram_bytes;
+    (void)object_size;
+    P a{};
+    body(a);
+  }
+}
+
+}  // namespace pf::bench
