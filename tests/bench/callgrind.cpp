@@ -160,6 +160,7 @@ int report_callgrind(const std::string& dir, const std::string& prefix) {
   std::vector<Result> results;
   for (const std::string& f : files) {
     Result r;
+    r.order = static_cast<int64_t>(results.size());
     if (read_dump(f, &r)) results.push_back(std::move(r));
   }
   if (results.empty()) {

@@ -50,6 +50,7 @@ void CollectingReporter::ReportRuns(const std::vector<Run>& runs) {
     Result r;
     r.case_name = name.substr(0, slash);
     r.allocator = name.substr(slash + 1);
+    r.order = run.family_index;
     for (const auto& [key, counter] : run.counters) r.counters[key] = counter.value;
     const bool real = run.run_name.time_type.find("real") != std::string::npos;
     const double per_iteration =
@@ -463,7 +464,11 @@ std::string svg_chart(const Index& idx, const std::set<std::string>& missed_rows
 
 int write_report(const std::vector<Result>& results, const std::vector<std::string>& errors,
                  const ReportOptions& options) {
-  const Index idx(results);
+  // Interleaved repetitions finish in random order; tables follow registration.
+  std::vector<Result> sorted = results;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Result& a, const Result& b) { return a.order < b.order; });
+  const Index idx(sorted);
   std::ostringstream md;
   md << "## " << options.title << "\n\n" << options.machine_note << "\n";
   for (const Section& sec : sections()) {

@@ -8,6 +8,7 @@
 // allocator is a peer or a floor.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ struct Result {
   std::string case_name;
   std::string allocator;
   double per_op = 0;  // ns per operation (or instructions, in callgrind mode)
+  int64_t order = 0;  // registration order: tables follow it, not the run order
   std::map<std::string, double> counters;
 };
 
