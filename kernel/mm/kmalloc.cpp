@@ -1,0 +1,141 @@
+// kmalloc.cpp — the kmalloc family over the size-class caches, and large
+// requests as whole buddy blocks.
+//
+// Owns: the head descriptors of large blocks while they are handed out
+// (state Allocated, owner == kOwnerKmallocLarge; the buddy clears it when the
+// block is freed). Invariant: a pointer kfree accepts is either the start of
+// an object in a slab of some cache, or the first byte of a block whose head
+// descriptor carries that owner tag. Every other pointer is reported and
+// refused. No locks of its own (see slab.hpp for the caches' lock order).
+#include "page_alloc.hpp"
+#include "slab.hpp"
+
+namespace pf {
+
+namespace {
+constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32;
+// The largest block the buddy has, and so the largest kmalloc.
+constexpr uint64_t kLargestBlock = kPageSize << kMaxOrder;
+}  // namespace
+
+void* SlabAllocator::kmalloc_large(size_t size, size_t align, gfp_t flags) {
+  if (size > kLargestBlock || align > kLargestBlock) return nullptr;
+  uint64_t frames = (size + kPageSize - 1) >> kPageShift;
+  const uint64_t align_frames = align >> kPageShift;
+  if (frames < align_frames) frames = align_frames;  // a block is aligned to its size
+  const Order order = order_for_frames(frames);
+  const PhysAddr block = pages_->alloc_pages(order, flags);
+  if (block.is_null()) return nullptr;
+  pages_->descriptor(to_pfn(block))->owner = kOwnerKmallocLarge;
+  return pages_->to_virt<void>(block);
+}
+
+// Slab classes come from any zone: a zone-limited request is served whole
+// pages from that zone instead (rare in practice; correct, if wasteful).
+void* SlabAllocator::kmalloc(size_t size, gfp_t flags, const void* caller) {
+  if (size == 0) return nullptr;
+  if (__builtin_expect(size <= kKmallocMaxSize && (flags & kZoneFlags) == 0, 1))
+    return cache_alloc(kmalloc_caches_[slab_detail::kmalloc_class_index(size)], flags,
+                       caller != nullptr ? caller : PF_CALLER);
+  return kmalloc_large(size, kPageSize, flags);
+}
+
+void* SlabAllocator::kmalloc_aligned(size_t size, size_t align, gfp_t flags, const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
+  if (align == 0 || !is_power_of_two(align)) {
+    report({.code = ErrorCode::InvalidArgument,
+            .detail = "kmalloc_aligned: alignment is not a power of two",
+            .address = align,
+            .caller = caller});
+    return nullptr;
+  }
+  if (size == 0) return nullptr;
+  if (size <= kKmallocMaxSize && align <= kPageSize && (flags & kZoneFlags) == 0) {
+    // The smallest class that fits and is aligned enough; power-of-two
+    // classes are aligned to themselves, so the walk stops by the class of `align`.
+    size_t i = slab_detail::kmalloc_class_index(size);
+    while (i < kKmallocClassCount && kmalloc_class_align(kKmallocSizes[i]) < align) ++i;
+    if (i < kKmallocClassCount) return cache_alloc(kmalloc_caches_[i], flags, caller);
+  }
+  return kmalloc_large(size, align > kPageSize ? align : kPageSize, flags);
+}
+
+void* SlabAllocator::kcalloc(size_t n, size_t size, gfp_t flags, const void* caller) {
+  if (size != 0 && n > ~size_t{0} / size) return nullptr;
+  return kmalloc(n * size, flags | __GFP_ZERO, caller != nullptr ? caller : PF_CALLER);
+}
+
+void SlabAllocator::kfree(const void* p, const void* caller) {
+  if (p == nullptr) return;
+  if (caller == nullptr) caller = PF_CALLER;
+  void* obj = const_cast<void*>(p);
+  const Located where = locate(p);
+  if (__builtin_expect(where.target == Target::SlabObject, 1)) {
+    free_checked(where.slab->cache, where, obj, caller);
+    return;
+  }
+  if (where.target == Target::LargeBlock) {
+    if (p != pages_->to_virt<void>(to_phys(where.head_pfn))) {
+      report_object_error(ErrorCode::SlabNotObjectStart,
+                          "kfree: pointer is inside a large kmalloc block, not at its start", p,
+                          nullptr, caller);
+      return;
+    }
+    where.head->owner = 0;
+    pages_->free_pages(to_phys(where.head_pfn), Order{where.head->order});
+    return;
+  }
+  report_bad_pointer(where, p, "kfree", caller);
+}
+
+size_t SlabAllocator::usable_size(const void* p, const char* op, const void* caller) const {
+  const Located where = locate(p);
+  if (where.target == Target::SlabObject) {
+    const KmemCache* c = where.slab->cache;
+    if (at_object_start(c, where.slab, p)) return c->object_size_;
+    report_object_error(ErrorCode::SlabNotObjectStart,
+                        "pointer is inside a slab but not at the start of an object", p, c, caller);
+    return 0;
+  }
+  if (where.target == Target::LargeBlock) {
+    if (p == pages_->to_virt<void>(to_phys(where.head_pfn))) return Order{where.head->order}.bytes();
+    report_object_error(ErrorCode::SlabNotObjectStart,
+                        "pointer is inside a large kmalloc block, not at its start", p, nullptr,
+                        caller);
+    return 0;
+  }
+  report_bad_pointer(where, p, op, caller);
+  return 0;
+}
+
+size_t SlabAllocator::ksize(const void* p, const void* caller) const {
+  if (p == nullptr) return 0;
+  return usable_size(p, "ksize", caller != nullptr ? caller : PF_CALLER);
+}
+
+void* SlabAllocator::krealloc(void* p, size_t new_size, gfp_t flags, const void* caller) {
+  return krealloc_aligned(p, new_size, 8, flags, caller != nullptr ? caller : PF_CALLER);
+}
+
+void* SlabAllocator::krealloc_aligned(void* p, size_t new_size, size_t align, gfp_t flags,
+                                      const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
+  if (p == nullptr) return kmalloc_aligned(new_size, align, flags, caller);
+  if (new_size == 0) {
+    kfree(p, caller);
+    return nullptr;
+  }
+  const size_t have = usable_size(p, "krealloc", caller);
+  if (have == 0) return nullptr;  // reported; p untouched
+  const bool aligned = (reinterpret_cast<uintptr_t>(p) & (align - 1)) == 0;
+  // Shrinking (or growing within ksize) never moves, as in Linux: the bytes
+  // stay where they are and a shrink cannot fail.
+  if (new_size <= have && aligned) return p;
+  void* q = kmalloc_aligned(new_size, align, flags, caller);
+  if (q == nullptr) return nullptr;
+  __builtin_memcpy(q, p, have < new_size ? have : new_size);
+  kfree(p, caller);
+  return q;
+}
+
+}  // namespace pf

@@ -1,0 +1,851 @@
+// slab.cpp — caches, slabs, per-CPU object arrays and the checks on the free
+// path. See slab.hpp for the layout, the invariants and the lock order.
+//
+// The fast paths (cache_alloc, and cache_free after the O(1) slab lookup)
+// touch only the calling CPU's array under its own lock: pop or push one
+// pointer. An empty array is refilled with cpu_batch_ objects from the
+// cache's slabs under the node lock; a full one gives its cpu_batch_ oldest
+// objects back. A free from another CPU goes into the freeing CPU's array;
+// the object reaches its slab whenever that array flushes.
+#include "slab.hpp"
+
+#include <new>
+
+#include "error.hpp"
+#include "page_alloc.hpp"
+
+namespace pf {
+
+namespace {
+
+using slab_detail::CpuArray;
+using slab_detail::Slab;
+using slab_detail::SlabList;
+
+constexpr uint8_t kListPartial = 0, kListFull = 1, kListEmpty = 2, kListNone = 3;
+// Objects moved between an array and the slabs per node-lock hold.
+constexpr uint32_t kFlushChunk = 64;
+
+constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+
+Slab* header_of(const FrameDescriptor& d) {
+  return reinterpret_cast<Slab*>((uintptr_t{d.link_prev} << 32) | d.link_next);
+}
+void set_header(FrameDescriptor& d, Slab* s) {
+  const auto v = reinterpret_cast<uintptr_t>(s);
+  d.link_next = static_cast<uint32_t>(v);
+  d.link_prev = static_cast<uint32_t>(v >> 32);
+}
+
+struct Layout {
+  unsigned order = 0;
+  uint32_t objects = 0;
+  bool off_slab = false;
+  uint32_t leftover = 0;  // bytes of the block neither objects nor an on-slab header
+};
+
+// The smallest slab order whose waste (leftover plus header) is at most 1/8
+// of the block. Headers go on the slab for strides below 512 bytes (or when
+// forced: kmem_slab itself); larger strides keep theirs in kmem_slab, so a
+// page of 512-byte objects holds 8 of them, not 7.
+Layout choose_layout(uint32_t stride, bool force_on_slab) {
+  Layout best{};
+  uint64_t best_waste_num = 1, best_waste_den = 0;  // waste fraction of `best` (none yet)
+  for (unsigned order = 0; order <= kMaxSlabOrder; ++order) {
+    const uint64_t bytes = kPageSize << order;
+    for (int on = 1; on >= 0; --on) {
+      if (!on && force_on_slab) continue;
+      if (on && !force_on_slab && stride >= 512) continue;
+      const uint64_t room = on ? bytes - kSlabHeaderSize : bytes;
+      uint64_t n = room / stride;
+      if (n > kMaxObjectsPerSlab) n = kMaxObjectsPerSlab;
+      if (n == 0) continue;
+      const uint64_t leftover = room - n * stride;
+      const uint64_t waste = leftover + kSlabHeaderSize;  // on or off slab, the header costs
+      Layout l{order, static_cast<uint32_t>(n), !on, static_cast<uint32_t>(leftover)};
+      if (waste * 8 <= bytes) return l;
+      if (best_waste_den == 0 || waste * best_waste_den < best_waste_num * bytes) {
+        best = l;
+        best_waste_num = waste;
+        best_waste_den = bytes;
+      }
+    }
+  }
+  return best;  // nothing within 1/8: the least wasteful order
+}
+
+// Per-CPU array capacity by object size (Linux SLAB's tunables, rounded so
+// that an array is 16 bytes of header plus a whole number of cache lines).
+uint32_t cpu_limit_for(uint32_t stride) {
+  if (stride <= 256) return 126;
+  if (stride <= 1024) return 62;
+  if (stride <= 4096) return 30;
+  return 14;
+}
+
+void copy_name(char* dst, const char* src) {
+  unsigned i = 0;
+  for (; src != nullptr && src[i] != '\0' && i < kCacheNameLength; ++i) dst[i] = src[i];
+  dst[i] = '\0';
+}
+
+}  // namespace
+
+// ---- lookup: pointer -> slab, O(1) through the descriptors ------------------
+
+SlabAllocator::Located SlabAllocator::locate(const void* p) const {
+  Located r;
+  r.pfn = to_pfn(pages_->to_phys(p));
+  FrameDescriptor* d = pages_->descriptor(r.pfn);
+  if (d == nullptr) return r;  // NotManaged
+  r.target = Target::NotSlab;
+  // The head of the block holding pfn is the first non-Tail frame among
+  // pfn rounded down to 2^k. A valid object is found by k = kMaxSlabOrder;
+  // going on to kMaxOrder only names what an invalid pointer points into.
+  Pfn candidate = r.pfn;
+  for (unsigned k = 0;;) {
+    const FrameState st = frame_state(*d);
+    if (st != FrameState::Tail) {
+      if ((r.pfn - candidate) >= (uint64_t{1} << d->order)) return r;  // not inside: inconsistent
+      r.head = d;
+      r.head_pfn = candidate;
+      if (st == FrameState::Slab) {
+        r.target = Target::SlabObject;
+        r.slab = header_of(*d);
+      } else if (st == FrameState::Allocated && d->owner == kOwnerKmallocLarge) {
+        r.target = Target::LargeBlock;
+      }
+      return r;
+    }
+    Pfn next = candidate;
+    while (next == candidate) {
+      if (++k > kMaxOrder) return r;
+      next = Pfn{r.pfn.value & ~((uint64_t{1} << k) - 1)};
+    }
+    candidate = next;
+    d = pages_->descriptor(candidate);
+    if (d == nullptr) return r;
+  }
+}
+
+// offset % stride == 0 without a division: with m = ceil(2^64 / stride),
+// offset is a multiple of stride iff offset * m mod 2^64 < m (Lemire, Kaser
+// and Kurz, "Faster remainder by direct computation"), for offsets < 2^32.
+bool SlabAllocator::at_object_start(const KmemCache* c, const Slab* s, const void* p) {
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  const auto base = reinterpret_cast<uintptr_t>(s->base);
+  if (addr < base) return false;
+  const uint64_t offset = addr - base;
+  if (offset >= uint64_t{c->objs_per_slab_} * c->stride_) return false;
+  return offset * c->stride_magic_ < c->stride_magic_;
+}
+
+uint32_t SlabAllocator::object_index(const KmemCache* c, const Slab* s, const void* p) {
+  const uint64_t offset = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(s->base);
+  return static_cast<uint32_t>((static_cast<unsigned __int128>(offset) * c->stride_magic_) >> 64);
+}
+
+// ---- freelist links ---------------------------------------------------------
+
+void* SlabAllocator::free_link_get(const KmemCache* c, const void* obj) {
+  const auto* slot = reinterpret_cast<const uintptr_t*>(static_cast<const std::byte*>(obj) + c->free_offset_);
+  uintptr_t v = *slot;
+  if (c->freelist_key_ != 0) v ^= c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
+  return reinterpret_cast<void*>(v);
+}
+
+void SlabAllocator::free_link_set(const KmemCache* c, void* obj, void* next) {
+  auto* slot = reinterpret_cast<uintptr_t*>(static_cast<std::byte*>(obj) + c->free_offset_);
+  uintptr_t v = reinterpret_cast<uintptr_t>(next);
+  if (c->freelist_key_ != 0) v ^= c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
+  *slot = v;
+}
+
+// ---- slab lists (node lock held) -------------------------------------------
+
+SlabList& SlabAllocator::list_of(KmemCache* c, uint8_t id) {
+  return id == kListPartial ? c->partial_ : id == kListFull ? c->full_ : c->empty_;
+}
+
+void SlabAllocator::list_move_locked(KmemCache* c, Slab* s, uint8_t to) {
+  if (s->list != kListNone) {
+    SlabList& from = list_of(c, s->list);
+    if (s->prev != nullptr) s->prev->next = s->next; else from.head = s->next;
+    if (s->next != nullptr) s->next->prev = s->prev;
+    --from.count;
+  }
+  s->list = to;
+  s->prev = nullptr;
+  s->next = nullptr;
+  if (to == kListNone) return;
+  SlabList& l = list_of(c, to);
+  s->next = l.head;
+  if (l.head != nullptr) l.head->prev = s;
+  l.head = s;
+  ++l.count;
+}
+
+void* SlabAllocator::take_object_locked(KmemCache* c) {
+  Slab* s = c->partial_.head != nullptr ? c->partial_.head : c->empty_.head;
+  if (s == nullptr) return nullptr;
+  void* obj = s->freelist;
+  s->freelist = free_link_get(c, obj);
+  s->head->aux = static_cast<uint16_t>(++s->inuse);
+  ++c->inuse_;
+  if (s->inuse == c->objs_per_slab_)
+    list_move_locked(c, s, kListFull);
+  else if (s->list == kListEmpty)
+    list_move_locked(c, s, kListPartial);
+  return obj;
+}
+
+void SlabAllocator::put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** release) {
+  free_link_set(c, obj, s->freelist);
+  s->freelist = obj;
+  s->head->aux = static_cast<uint16_t>(--s->inuse);
+  --c->inuse_;
+  if (s->inuse == 0) {
+    if (c->empty_.count >= c->reserve_empty_) {
+      list_move_locked(c, s, kListNone);
+      --c->slab_count_;
+      s->next = *release;
+      *release = s;
+    } else {
+      list_move_locked(c, s, kListEmpty);
+    }
+  } else if (s->list == kListFull) {
+    list_move_locked(c, s, kListPartial);
+  }
+}
+
+// ---- growing and releasing slabs (no node lock held) ------------------------
+
+SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
+  const Order order{c->order_};
+  const PhysAddr block = pages_->alloc_pages(order, flags & __GFP_NOWARN);
+  if (block.is_null()) return nullptr;
+  std::byte* mem = pages_->to_virt(block);
+  Slab* s;
+  if (c->off_slab_) {
+    s = static_cast<Slab*>(alloc_direct(&slab_cache_, flags & __GFP_NOWARN, nullptr));
+    if (s == nullptr) {
+      pages_->free_pages(block, order);
+      return nullptr;
+    }
+  } else {
+    s = reinterpret_cast<Slab*>(mem + order.bytes() - kSlabHeaderSize);
+  }
+  uint32_t colour = 0;
+  if (c->colour_count_ > 1)
+    colour = c->next_colour_.fetch_add(1, std::memory_order_relaxed) % c->colour_count_ *
+             c->colour_step_;
+  s->next = s->prev = nullptr;
+  s->cache = c;
+  s->base = mem + colour;
+  s->block = block;
+  s->head = pages_->descriptor(to_pfn(block));
+  s->inuse = 0;
+  s->list = kListNone;
+
+  // Populate: construct every object once, and link them in address order.
+  std::byte* obj = s->base;
+  const uint32_t n = c->objs_per_slab_;
+  for (uint32_t i = 0; i < n; ++i, obj += c->stride_) {
+    if (c->ctor_ != nullptr) c->ctor_(obj);
+    free_link_set(c, obj, i + 1 < n ? obj + c->stride_ : nullptr);
+  }
+  s->freelist = s->base;
+
+  FrameDescriptor& d = *s->head;
+  d.owner = c->id_;
+  d.aux = 0;
+  set_header(d, s);
+  set_frame_state(d, FrameState::Slab);
+  return s;
+}
+
+size_t SlabAllocator::release_slabs(KmemCache* c, Slab* chain) {
+  size_t frames = 0;
+  const Order order{c->order_};
+  while (chain != nullptr) {
+    Slab* s = chain;
+    chain = s->next;  // an on-slab header goes away with its block
+    const PhysAddr block = s->block;
+    FrameDescriptor& d = *s->head;
+    d.owner = 0;
+    d.aux = 0;
+    d.link_next = d.link_prev = 0;
+    pages_->free_pages(block, order);
+    frames += order.frames();
+    // The header's own slab may empty and go back too: count it.
+    if (c->off_slab_) frames += free_internal(&slab_cache_, s);
+  }
+  return frames;
+}
+
+size_t SlabAllocator::release_empty_slabs(KmemCache* c) {
+  Slab* chain;
+  {
+    LockGuard g(c->node_lock_);
+    chain = c->empty_.head;  // already linked through `next`
+    c->slab_count_ -= c->empty_.count;
+    for (Slab* s = chain; s != nullptr; s = s->next) s->list = kListNone;
+    c->empty_ = SlabList{};
+  }
+  return release_slabs(c, chain);
+}
+
+// ---- per-CPU arrays ----------------------------------------------------------
+
+uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags) {
+  void** e = a.entries();
+  const uint32_t want = c->cpu_batch_;
+  uint32_t got = 0;
+  {
+    LockGuard g(c->node_lock_);
+    while (got < want) {
+      void* obj = take_object_locked(c);
+      if (obj == nullptr) break;
+      e[got++] = obj;
+    }
+  }
+  if (got == 0) {
+    Slab* s = grow(c, flags);
+    if (s == nullptr) return 0;
+    LockGuard g(c->node_lock_);
+    ++c->slab_count_;
+    list_move_locked(c, s, kListEmpty);
+    while (got < want) {
+      void* obj = take_object_locked(c);
+      if (obj == nullptr) break;
+      e[got++] = obj;
+    }
+  }
+  // Pops come from the top: reverse so the lowest address goes out first.
+  for (uint32_t i = 0, j = got - 1; i < j; ++i, --j) {
+    void* t = e[i];
+    e[i] = e[j];
+    e[j] = t;
+  }
+  a.count = got;
+  return got;
+}
+
+void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames) {
+  void** e = a.entries();
+  Slab* slabs[kFlushChunk];
+  for (uint32_t i = 0; i < n; ++i) slabs[i] = locate(e[i]).slab;
+  Slab* release = nullptr;
+  void* duplicate = nullptr;
+  {
+    LockGuard g(c->node_lock_);
+    for (uint32_t i = 0; i < n; ++i) {
+      // A second free of an object the array already gave back (a delayed
+      // double free the per-CPU check could not see) would corrupt the
+      // slab's counts: drop the duplicate instead, and say so below.
+      if (slabs[i]->inuse == 0 || slabs[i]->freelist == e[i]) {
+        duplicate = e[i];
+        continue;
+      }
+      put_object_locked(c, slabs[i], e[i], &release);
+    }
+  }
+  for (uint32_t i = n; i < a.count; ++i) e[i - n] = e[i];
+  a.count -= n;
+  const size_t released = release_slabs(c, release);
+  if (frames != nullptr) *frames += released;
+  return duplicate;
+}
+
+void SlabAllocator::report_flush_duplicate(KmemCache* c, void* duplicate, const void* caller) {
+  if (duplicate == nullptr) return;
+  report_object_error(ErrorCode::SlabDelayedDoubleFree,
+                      "object was freed twice (found when a per-CPU array gave it back)",
+                      duplicate, c, caller);
+}
+
+size_t SlabAllocator::drain_cpu_arrays(KmemCache* c) {
+  size_t frames = 0;
+  if (c->cpu_ == nullptr) return 0;
+  for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) {
+    CpuArray& a = cpu_array(c, cpu);
+    void* duplicate = nullptr;
+    {
+      LockGuard g(a.lock);
+      while (a.count != 0) {
+        void* d = flush(c, a, a.count < kFlushChunk ? a.count : kFlushChunk, &frames);
+        if (d != nullptr) duplicate = d;
+      }
+    }
+    report_flush_duplicate(c, duplicate, nullptr);
+  }
+  return frames;
+}
+
+bool SlabAllocator::allocate_cpu_arrays(KmemCache* c) {
+  const uint64_t bytes = uint64_t{cpu_count_} * c->cpu_stride_;
+  const Order order = order_for_frames((bytes + kPageSize - 1) >> kPageShift);
+  const PhysAddr block = pages_->alloc_pages(order, __GFP_NOWARN);
+  if (block.is_null()) return false;
+  pages_->descriptor(to_pfn(block))->owner = kOwnerSlabMeta;
+  std::byte* mem = pages_->to_virt(block);
+  for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) new (mem + size_t{cpu} * c->cpu_stride_) CpuArray();
+  c->cpu_ = mem;
+  c->cpu_block_order_ = order.value;
+  return true;
+}
+
+void SlabAllocator::release_cpu_arrays(KmemCache* c) {
+  const PhysAddr block = pages_->to_phys(c->cpu_);
+  pages_->descriptor(to_pfn(block))->owner = 0;
+  c->cpu_ = nullptr;
+  pages_->free_pages(block, Order{c->cpu_block_order_});
+}
+
+unsigned long SlabAllocator::lock_cache_fully(const KmemCache* c) const {
+  const unsigned long irq = platform::irq_save();
+  if (c->cpu_ != nullptr)
+    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) cpu_array(c, cpu).lock.lock();
+  c->node_lock_.lock();
+  return irq;
+}
+
+void SlabAllocator::unlock_cache_fully(const KmemCache* c, unsigned long irq) const {
+  c->node_lock_.unlock();
+  if (c->cpu_ != nullptr)
+    for (unsigned cpu = cpu_count_; cpu-- > 0;) cpu_array(c, cpu).lock.unlock();
+  platform::irq_restore(irq);
+}
+
+// ---- allocation and free ------------------------------------------------------
+
+void* SlabAllocator::cache_alloc(KmemCache* c, gfp_t flags, const void* caller) {
+  if (__builtin_expect(c == nullptr || c->cpu_ == nullptr || c->retired_, 0))
+    return cache_alloc_slow(c, flags, caller != nullptr ? caller : PF_CALLER);
+  CpuArray& a = cpu_array(c, this_cpu());
+  void* obj = nullptr;
+  {
+    LockGuard g(a.lock);
+    if (__builtin_expect(a.count != 0, 1) || refill(c, a, flags) != 0) obj = a.entries()[--a.count];
+  }
+  if (obj != nullptr && (flags & __GFP_ZERO)) __builtin_memset(obj, 0, c->object_size_);
+  return obj;
+}
+
+void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller) {
+  if (c == nullptr || c->retired_) {
+    report({.code = ErrorCode::InvalidArgument,
+            .detail = c == nullptr ? "kmem_cache_alloc: no cache"
+                                   : "kmem_cache_alloc: cache was destroyed",
+            .cache = c != nullptr ? c->name_ : nullptr,
+            .caller = caller});
+    return nullptr;
+  }
+  void* obj = alloc_direct(c, flags, caller);
+  if (obj != nullptr && (flags & __GFP_ZERO)) __builtin_memset(obj, 0, c->object_size_);
+  return obj;
+}
+
+void* SlabAllocator::alloc_direct(KmemCache* c, gfp_t flags, const void*) {
+  void* obj;
+  {
+    LockGuard g(c->node_lock_);
+    obj = take_object_locked(c);
+  }
+  if (obj != nullptr) return obj;
+  Slab* s = grow(c, flags);
+  if (s == nullptr) return nullptr;
+  LockGuard g(c->node_lock_);
+  ++c->slab_count_;
+  list_move_locked(c, s, kListEmpty);
+  return take_object_locked(c);
+}
+
+size_t SlabAllocator::free_direct(KmemCache* c, Slab* s, void* obj, const void* caller) {
+  Slab* release = nullptr;
+  bool duplicate;
+  {
+    LockGuard g(c->node_lock_);
+    duplicate = s->inuse == 0 || s->freelist == obj;
+    if (!duplicate) put_object_locked(c, s, obj, &release);
+  }
+  const size_t frames = release_slabs(c, release);
+  if (duplicate)
+    report_object_error(ErrorCode::SlabDoubleFree, "object is already free", obj, c, caller);
+  return frames;
+}
+
+size_t SlabAllocator::free_internal(KmemCache* bootstrap, void* obj) {
+  return free_direct(bootstrap, locate(obj).slab, obj, nullptr);
+}
+
+void SlabAllocator::cache_free(KmemCache* c, void* obj, const void* caller) {
+  if (obj == nullptr) return;
+  if (caller == nullptr) caller = PF_CALLER;
+  if (c == nullptr) {
+    report_object_error(ErrorCode::InvalidArgument, "kmem_cache_free: no cache", obj, nullptr,
+                        caller);
+    return;
+  }
+  const Located where = locate(obj);
+  if (where.target != Target::SlabObject) {
+    report_bad_pointer(where, obj, "kmem_cache_free", caller);
+    return;
+  }
+  if (where.slab->cache != c) {
+    char detail[96];
+    TextBuffer t(detail, sizeof detail);
+    t.str("kmem_cache_free: object belongs to cache ").str(where.slab->cache->name_);
+    report_object_error(ErrorCode::SlabWrongCache, detail, obj, c, caller);
+    return;
+  }
+  free_checked(c, where, obj, caller);
+}
+
+// The object is in a slab of c; everything else is checked here.
+void SlabAllocator::free_checked(KmemCache* c, const Located& where, void* obj,
+                                 const void* caller) {
+  Slab* s = where.slab;
+  if (__builtin_expect(!at_object_start(c, s, obj), 0)) {
+    report_object_error(ErrorCode::SlabNotObjectStart,
+                        "pointer is inside a slab but not at the start of an object", obj, c,
+                        caller);
+    return;
+  }
+  if (__builtin_expect(c->cpu_ == nullptr, 0)) {
+    free_direct(c, s, obj, caller);
+    return;
+  }
+  CpuArray& a = cpu_array(c, this_cpu());
+  bool duplicate = false;
+  void* flushed_duplicate = nullptr;
+  {
+    LockGuard g(a.lock);
+    void** e = a.entries();
+    // The immediate double free: the same object on top of this CPU's array.
+    // (Reading the slab's freelist head here would race with other CPUs'
+    // flushes; the flush itself catches a duplicate that reaches the slab.)
+    if (__builtin_expect(a.count != 0 && e[a.count - 1] == obj, 0)) {
+      duplicate = true;
+    } else {
+      if (__builtin_expect(a.count == c->cpu_limit_, 0)) flushed_duplicate = flush(c, a, c->cpu_batch_, nullptr);
+      e[a.count++] = obj;
+    }
+  }
+  if (__builtin_expect(flushed_duplicate != nullptr, 0)) report_flush_duplicate(c, flushed_duplicate, caller);
+  if (duplicate)
+    report_object_error(ErrorCode::SlabDoubleFree, "object is already free", obj, c, caller);
+}
+
+void SlabAllocator::report_object_error(ErrorCode code, const char* detail, const void* p,
+                                        const KmemCache* c, const void* caller) const {
+  report({.code = code,
+          .detail = detail,
+          .address = reinterpret_cast<uintptr_t>(p),
+          .address_is_virtual = true,
+          .pfn = pages_ != nullptr ? to_pfn(pages_->to_phys(p)).value : ~uint64_t{0},
+          .cache = c != nullptr ? c->name_ : nullptr,
+          .caller = caller});
+}
+
+void SlabAllocator::report_bad_pointer(const Located& where, const void* p, const char* op,
+                                       const void* caller) const {
+  char detail[128];
+  TextBuffer t(detail, sizeof detail);
+  t.str(op).str(": ");
+  switch (where.target) {
+    case Target::NotManaged:
+      t.str("pointer is not in memory this allocator manages");
+      break;
+    case Target::LargeBlock:
+      t.str("pointer is in a large kmalloc block, not a slab");
+      break;
+    case Target::NotSlab:
+      if (where.head != nullptr)
+        t.str("pointer is in a block in state ").str(frame_state_name(frame_state(*where.head)))
+            .str(", not a slab");
+      else
+        t.str("pointer is not in a slab (no block head found)");
+      break;
+    case Target::SlabObject:
+      t.str("pointer is in a slab");
+      break;
+  }
+  report_object_error(ErrorCode::SlabNotSlabPage, detail, p, nullptr, caller);
+}
+
+// ---- caches ---------------------------------------------------------------------
+
+bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, size_t align,
+                                unsigned flags, ObjectCtor ctor, bool bootstrap) {
+  copy_name(c->name_, name);
+  c->allocator_ = this;
+  c->ctor_ = ctor;
+  c->flags_ = flags;
+  c->object_size_ = static_cast<uint32_t>(size);
+  uint32_t a = align < 8 ? 8 : static_cast<uint32_t>(align);
+  if (flags & SLAB_HWCACHE_ALIGN) {
+    // A cache line, or a fraction of one for small objects (as Linux does).
+    uint32_t line = 64;
+    while (line > 8 && size <= line / 2) line /= 2;
+    if (line > a) a = line;
+  }
+  c->align_ = a;
+  c->debug_ = false;
+  c->freelist_key_ = 0;
+  uint64_t end;
+  if (ctor != nullptr) {
+    c->free_offset_ = static_cast<uint32_t>(align_up(size, 8));  // past the constructed state
+    end = c->free_offset_ + sizeof(void*);
+  } else {
+    c->free_offset_ = 0;
+    end = size < sizeof(void*) ? sizeof(void*) : size;
+  }
+  c->stride_ = static_cast<uint32_t>(align_up(end, a));
+  const Layout l = choose_layout(c->stride_, bootstrap);
+  if (l.objects == 0) return false;
+  c->order_ = static_cast<uint8_t>(l.order);
+  c->objs_per_slab_ = l.objects;
+  c->off_slab_ = l.off_slab;
+  c->colour_step_ = a > 64 ? a : 64;
+  c->colour_count_ = (flags & SLAB_NO_COLOUR) ? 1 : l.leftover / c->colour_step_ + 1;
+  c->next_colour_.store(0, std::memory_order_relaxed);
+  c->stride_magic_ = ~uint64_t{0} / c->stride_ + 1;
+  c->reserve_empty_ = l.order == 0 ? 2 : 1;
+  c->partial_ = c->full_ = c->empty_ = SlabList{};
+  c->slab_count_ = c->inuse_ = 0;
+  c->retired_ = false;
+  c->kmalloc_ = false;
+  c->next_ = c->prev_ = nullptr;
+  {
+    LockGuard g(caches_lock_);
+    c->id_ = next_id_;
+    next_id_ = next_id_ == kMaxCacheId ? 1 : next_id_ + 1;
+  }
+  c->cpu_ = nullptr;
+  if (bootstrap) return true;
+  c->cpu_limit_ = cpu_limit_for(c->stride_);
+  c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
+  c->cpu_stride_ = static_cast<uint32_t>(align_up(sizeof(CpuArray) + c->cpu_limit_ * sizeof(void*), 64));
+  return allocate_cpu_arrays(c);
+}
+
+KmemCache* SlabAllocator::create_cache(const char* name, size_t size, size_t align, unsigned flags,
+                                       ObjectCtor ctor, bool kmalloc) {
+  void* mem = alloc_direct(&cache_cache_, __GFP_NOWARN, nullptr);
+  if (mem == nullptr) return nullptr;
+  auto* c = new (mem) KmemCache();
+  if (!setup_cache(c, name, size, align, flags, ctor, false)) {
+    free_internal(&cache_cache_, c);
+    return nullptr;
+  }
+  c->kmalloc_ = kmalloc;
+  link_cache(c);
+  return c;
+}
+
+void SlabAllocator::link_cache(KmemCache* c) {
+  LockGuard g(caches_lock_);
+  c->next_ = nullptr;
+  c->prev_ = caches_tail_;
+  if (caches_tail_ != nullptr) caches_tail_->next_ = c; else caches_ = c;
+  caches_tail_ = c;
+}
+
+void SlabAllocator::unlink_cache(KmemCache* c) {
+  LockGuard g(caches_lock_);
+  if (c->prev_ != nullptr) c->prev_->next_ = c->next_; else caches_ = c->next_;
+  if (c->next_ != nullptr) c->next_->prev_ = c->prev_; else caches_tail_ = c->prev_;
+  c->next_ = c->prev_ = nullptr;
+}
+
+void SlabAllocator::destroy_empty_cache(KmemCache* c) {
+  unlink_cache(c);
+  if (c->cpu_ != nullptr) release_cpu_arrays(c);
+  free_internal(&cache_cache_, c);
+}
+
+KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t align,
+                                       unsigned flags, ObjectCtor ctor, const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
+  const char* problem = nullptr;
+  if (pages_ == nullptr) problem = "kmem_cache_create: the slab allocator is not initialised";
+  else if (name == nullptr || name[0] == '\0') problem = "kmem_cache_create: no name";
+  else if (size == 0 || size > kMaxCacheObjectSize)
+    problem = "kmem_cache_create: size is 0 or above kMaxCacheObjectSize";
+  else if (align != 0 && (!is_power_of_two(align) || align > kPageSize))
+    problem = "kmem_cache_create: align is not a power of two up to 4096";
+  else if (flags & ~(SLAB_HWCACHE_ALIGN | SLAB_NO_COLOUR | SLAB_DEBUG))
+    problem = "kmem_cache_create: unknown flags";
+  if (problem != nullptr) {
+    report({.code = ErrorCode::InvalidArgument, .detail = problem, .cache = name, .caller = caller});
+    return nullptr;
+  }
+  return create_cache(name, size, align, flags, ctor, false);
+}
+
+size_t SlabAllocator::cache_shrink(KmemCache* c) {
+  if (c == nullptr || pages_ == nullptr) return 0;
+  const size_t frames = drain_cpu_arrays(c);
+  return frames + release_empty_slabs(c);
+}
+
+size_t SlabAllocator::shrink_all() {
+  if (pages_ == nullptr) return 0;
+  size_t frames = 0;
+  {
+    LockGuard g(caches_lock_);
+    for (KmemCache* c = caches_; c != nullptr; c = c->next_) frames += cache_shrink(c);
+  }
+  frames += cache_shrink(&slab_cache_);
+  frames += cache_shrink(&cache_cache_);
+  return frames;
+}
+
+size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
+  if (c == nullptr) return 0;
+  if (caller == nullptr) caller = PF_CALLER;
+  if (pages_ == nullptr || c == &cache_cache_ || c == &slab_cache_ || c->kmalloc_) {
+    report({.code = ErrorCode::InvalidArgument,
+            .detail = "kmem_cache_destroy: bootstrap and kmalloc caches go only with teardown()",
+            .cache = c->name_,
+            .caller = caller});
+    return 0;
+  }
+  drain_cpu_arrays(c);
+  release_empty_slabs(c);
+  uint64_t live;
+  {
+    LockGuard g(c->node_lock_);
+    live = c->inuse_;
+  }
+  if (live != 0) {
+    c->retired_ = true;
+    return report_live_objects(c, ErrorCode::CacheDestroyedWithLiveObjects, "kmem_cache_destroy",
+                               caller);
+  }
+  destroy_empty_cache(c);
+  return 0;
+}
+
+size_t SlabAllocator::report_live_objects(KmemCache* c, ErrorCode code, const char* op,
+                                          const void* caller) {
+  constexpr uint64_t kMaxListed = 64;
+  uint64_t live = 0, listed = 0;
+  const void* first = nullptr;
+  {
+    LockGuard g(c->node_lock_);
+    live = c->inuse_;
+    for (Slab* list : {c->partial_.head, c->full_.head}) {
+      for (Slab* s = list; s != nullptr; s = s->next) {
+        uint64_t free_bits[kMaxObjectsPerSlab / 64] = {};
+        uint32_t walked = 0;
+        for (void* f = s->freelist; f != nullptr && walked < c->objs_per_slab_; ++walked) {
+          const uint32_t i = object_index(c, s, f);
+          free_bits[i / 64] |= uint64_t{1} << (i % 64);
+          f = free_link_get(c, f);
+        }
+        for (uint32_t i = 0; i < c->objs_per_slab_; ++i) {
+          if (free_bits[i / 64] & (uint64_t{1} << (i % 64))) continue;
+          const std::byte* obj = s->base + size_t{i} * c->stride_;
+          if (first == nullptr) first = obj;
+          if (listed++ < kMaxListed) {
+            LogLine line;
+            line->str("pfalloc: ").str(c->name_).str(": live object ")
+                .hex(reinterpret_cast<uintptr_t>(obj)).str(" size ").dec(c->object_size_).nl();
+          }
+        }
+      }
+    }
+  }
+  if (listed > kMaxListed) {
+    LogLine line;
+    line->str("pfalloc: ").str(c->name_).str(": ... and ").dec(listed - kMaxListed)
+        .str(" more live objects").nl();
+  }
+  char detail[128];
+  TextBuffer t(detail, sizeof detail);
+  t.str(op).str(": ").dec(live).str(live == 1 ? " live object" : " live objects")
+      .str(" (addresses logged; their slabs are kept)");
+  report({.code = code,
+          .detail = detail,
+          .address = reinterpret_cast<uintptr_t>(first),
+          .address_is_virtual = true,
+          .cache = c->name_,
+          .caller = caller});
+  return live;
+}
+
+// ---- init and teardown ----------------------------------------------------------
+
+int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
+  if (pages_ != nullptr || !pages.initialised()) return PF_ERR_BAD_CONFIG;
+  const unsigned cpus = config.cpu_count != 0 ? config.cpu_count : pages.cpu_count();
+  if (cpus == 0 || cpus > kMaxCpus) return PF_ERR_BAD_CONFIG;
+  cpu_count_ = cpus;
+  for (unsigned i = 0; i < kMaxCpus; ++i) cpu_slot_[i] = static_cast<uint8_t>(i % cpus);
+  debug_ = config.debug;
+  pages_ = &pages;
+  next_id_ = 1;
+  caches_ = caches_tail_ = nullptr;
+  kmalloc_caches_ = {};
+  new (&cache_cache_) KmemCache();
+  new (&slab_cache_) KmemCache();
+  setup_cache(&cache_cache_, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, true);
+  setup_cache(&slab_cache_, "kmem_slab", kSlabHeaderSize, kSlabHeaderSize, 0, nullptr, true);
+  for (size_t i = 0; i < kKmallocClassCount; ++i) {
+    char name[kCacheNameLength + 1];
+    TextBuffer t(name, sizeof name);
+    t.str("kmalloc-").dec(kKmallocSizes[i]);
+    kmalloc_caches_[i] = create_cache(name, kKmallocSizes[i], kmalloc_class_align(kKmallocSizes[i]),
+                                      0, nullptr, true);
+    if (kmalloc_caches_[i] == nullptr) {
+      teardown();
+      return PF_ERR_NO_USABLE_MEMORY;
+    }
+  }
+  return PF_OK;
+}
+
+size_t SlabAllocator::teardown() {
+  if (pages_ == nullptr) return 0;
+  size_t live = 0;
+  KmemCache* next;
+  for (KmemCache* c = caches_; c != nullptr; c = next) {
+    next = c->next_;
+    drain_cpu_arrays(c);
+    release_empty_slabs(c);
+    if (c->inuse_ != 0) {
+      c->retired_ = true;
+      live += report_live_objects(c, ErrorCode::Leak, "teardown", nullptr);
+    } else {
+      destroy_empty_cache(c);
+    }
+  }
+  kmalloc_caches_ = {};
+  release_empty_slabs(&slab_cache_);
+  release_empty_slabs(&cache_cache_);
+  if (live == 0) {
+    PF_ASSERT(slab_cache_.inuse_ == 0 && cache_cache_.inuse_ == 0);
+    pages_ = nullptr;
+  }
+  return live;
+}
+
+// ---- introspection ------------------------------------------------------------------
+
+KmemCache* SlabAllocator::cache_of(const void* p) const {
+  if (pages_ == nullptr || p == nullptr) return nullptr;
+  const Located where = locate(p);
+  if (where.target != Target::SlabObject) return nullptr;
+  return at_object_start(where.slab->cache, where.slab, p) ? where.slab->cache : nullptr;
+}
+
+size_t SlabAllocator::cache_count() const {
+  size_t n = 2;  // the bootstrap caches
+  LockGuard g(caches_lock_);
+  for (const KmemCache* c = caches_; c != nullptr; c = c->next_) ++n;
+  return n;
+}
+
+}  // namespace pf

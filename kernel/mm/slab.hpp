@@ -1,0 +1,456 @@
+// slab.hpp — the object allocator over the buddy: kmem caches (Bonwick's
+// object caching), per-CPU object arrays in front of each cache, the kmalloc
+// size classes, and large kmalloc blocks taken whole from the buddy.
+//
+// Owns: every KmemCache (the records themselves live in slabs of a bootstrap
+// "kmem_cache" cache whose own record is a member of SlabAllocator), the
+// slabs (blocks whose head descriptor says Slab), the off-slab slab headers
+// (from a second bootstrap cache, "kmem_slab"), the per-CPU object arrays
+// (one buddy block per cache), and the head descriptors of kmalloc's large
+// blocks (state Allocated, owner == kOwnerKmallocLarge).
+//
+// Layout of a slab: a block of 2^order frames (order <= kMaxSlabOrder),
+// naturally aligned because the buddy only hands out aligned blocks. Objects
+// start at block + colour and sit `stride` bytes apart. The slab header
+// (struct slab_detail::Slab) is either at the end of the block ("on-slab") or
+// an object of kmem_slab ("off-slab"); the head descriptor points at it.
+// While a head descriptor says Slab:
+//   owner == cache id, aux == objects in use, (link_prev:link_next) == header.
+// An object's slab is found in O(1) from its address: every frame of a
+// block but the head is Tail, so the head is the first non-Tail frame among
+// pfn & ~(2^k - 1) for k = 0..kMaxSlabOrder (at most kMaxSlabOrder + 1
+// descriptor reads, one for order-0 slabs).
+//
+// Invariants (verify()):
+//   per slab:  inuse + |freelist| == objs_per_slab; the freelist holds
+//              distinct objects of this slab, each at an object boundary;
+//   per slab:  on `full` iff inuse == objs_per_slab, on `empty` iff inuse == 0,
+//              on `partial` otherwise;
+//   per cache: slab_count == |partial| + |full| + |empty|;
+//              inuse == sum of slab inuse == live objects + objects in per-CPU arrays;
+//              every per-CPU entry is an object of this cache that is on no
+//              freelist and in no other per-CPU entry;
+//   active objects (slabinfo) == inuse - objects in per-CPU arrays, exactly.
+//
+// Object caching: a constructor runs once per object when its slab is
+// populated, never on allocation. Free objects keep their constructed state:
+// for caches with a constructor the freelist link is stored past the object
+// (at free_offset >= object size), as Linux does, so it never overwrites it.
+//
+// Lock order, outermost first:
+//   caches_lock_ (the list of caches) -> a cache's per-CPU array lock (in CPU
+//   index order when several are held) -> the cache's node lock ->
+//   PageAllocator locks (per-CPU page cache -> zone).
+// Two node locks are never held together: slabs are grown and released
+// (pages and off-slab headers) with the node lock dropped. Every lock masks
+// interrupts while held (LockGuard), so an interrupt handler may allocate.
+//
+// Alignment every kmalloc size gets (size classes below): a class's objects
+// are aligned to the largest power of two dividing the class size, at most
+// 4096: 8->8, 16->16, 24->8, 32->32, 48->16, 64->64, 96->32, 128->128,
+// 192->64, 256->256, 384->128, 512->512, 768->256, 1024->1024, 1536->512,
+// 2048->2048, 3072->1024, 4096->4096, 6144->2048, 8192->4096. So a
+// power-of-two size is aligned to itself (up to 4096) and every size to 8
+// at least. Larger requests are whole buddy blocks, page aligned.
+// kmalloc(0) returns nullptr (and kfree(nullptr) does nothing).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#include "error.hpp"
+#include "frame.hpp"
+#include "pfalloc.h"
+#include "spinlock.hpp"
+#include "text.hpp"
+#include "types.hpp"
+
+namespace pf {
+
+class PageAllocator;
+class SlabAllocator;
+class KmemCache;
+
+using ObjectCtor = void (*)(void*);
+
+// ---- kmalloc size classes ---------------------------------------------------
+inline constexpr std::array<uint32_t, 20> kKmallocSizes = {
+    8,   16,  24,   32,   48,   64,   96,   128,  192,  256,
+    384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192};
+inline constexpr size_t kKmallocClassCount = kKmallocSizes.size();
+inline constexpr size_t kKmallocMaxSize = kKmallocSizes.back();
+
+// Not std::has_single_bit: without SSE (kernel flags) that is a libgcc call.
+constexpr bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// The alignment a class delivers: the lowest set bit of its size, capped at a page.
+constexpr uint32_t kmalloc_class_align(uint32_t size) {
+  uint32_t low = size & (~size + 1);
+  return low < kPageSize ? low : static_cast<uint32_t>(kPageSize);
+}
+
+// Bytes of a slab header, on the slab or in kmem_slab.
+inline constexpr size_t kSlabHeaderSize = 64;
+
+namespace slab_detail {
+constexpr bool classes_sorted_and_aligned() {
+  for (size_t i = 0; i < kKmallocClassCount; ++i) {
+    if (kKmallocSizes[i] % 8 != 0) return false;
+    if (i > 0 && kKmallocSizes[i] <= kKmallocSizes[i - 1]) return false;
+    // Power-of-two classes up to a page are naturally aligned.
+    if (is_power_of_two(kKmallocSizes[i]) &&
+        kmalloc_class_align(kKmallocSizes[i]) != (kKmallocSizes[i] < kPageSize ? kKmallocSizes[i] : kPageSize))
+      return false;
+  }
+  // Every power of two from 8 to the largest class is a class, so a
+  // power-of-two request gets exactly its own alignment.
+  for (uint32_t p = 8; p <= kKmallocMaxSize; p *= 2) {
+    bool found = false;
+    for (uint32_t s : kKmallocSizes) found = found || s == p;
+    if (!found) return false;
+  }
+  return kKmallocSizes[0] == 8 && kKmallocMaxSize >= 8192;
+}
+static_assert(classes_sorted_and_aligned(),
+              "kmalloc classes: sorted, multiples of 8, every power of two 8..8192 present");
+
+// Small sizes: class index by (size + 7) / 8, one byte per entry.
+inline constexpr size_t kSmallLookupLimit = 512;
+constexpr std::array<uint8_t, kSmallLookupLimit / 8 + 1> make_small_lookup() {
+  std::array<uint8_t, kSmallLookupLimit / 8 + 1> t{};
+  for (size_t i = 0; i < t.size(); ++i) {
+    size_t size = i * 8;
+    size_t c = 0;
+    while (kKmallocSizes[c] < size) ++c;
+    t[i] = static_cast<uint8_t>(c);
+  }
+  return t;
+}
+inline constexpr auto kSmallLookup = make_small_lookup();
+
+// Index of the smallest class that holds `size` (1 <= size <= kKmallocMaxSize).
+// Above kSmallLookupLimit the classes are 2^n and 1.5 * 2^n, so the class is
+// found from the bit width of size - 1.
+constexpr size_t kmalloc_class_index(size_t size) {
+  if (size <= kSmallLookupLimit) return kSmallLookup[(size + 7) >> 3];
+  unsigned n = static_cast<unsigned>(std::bit_width(size - 1));  // 2^(n-1) < size <= 2^n
+  size_t pow2_index = static_cast<size_t>(kSmallLookup[kSmallLookupLimit >> 3]) + 2 * (n - 9);
+  size_t three_halves = size_t{3} << (n - 2);
+  return size <= three_halves ? pow2_index - 1 : pow2_index;
+}
+
+constexpr bool lookup_is_exact() {
+  for (size_t size = 1; size <= kKmallocMaxSize; ++size) {
+    size_t c = kmalloc_class_index(size);
+    if (c >= kKmallocClassCount || kKmallocSizes[c] < size) return false;
+    if (c > 0 && kKmallocSizes[c - 1] >= size) return false;
+  }
+  return true;
+}
+static_assert(lookup_is_exact(), "size -> class lookup must pick the smallest class that fits");
+
+// A slab's header; see the layout comment at the top of this file.
+struct Slab {
+  Slab* next;
+  Slab* prev;
+  KmemCache* cache;
+  std::byte* base;         // first object (block start + colour)
+  void* freelist;          // first free object; the links inside objects may be encoded
+  PhysAddr block;          // head frame of the slab's block
+  FrameDescriptor* head;   // its descriptor (state Slab)
+  uint32_t inuse;          // objects not on the freelist; mirrored in head->aux
+  uint8_t list;            // which of the cache's lists holds it (kList*)
+};
+static_assert(sizeof(Slab) <= kSlabHeaderSize, "slab headers are 64-byte objects of kmem_slab");
+
+// A per-CPU array of free objects: the lock is uncontended unless two
+// threads share a CPU slot (hosted) or another CPU drains it.
+struct alignas(16) CpuArray {
+  SpinLock lock;
+  uint32_t count = 0;
+  void** entries() { return reinterpret_cast<void**>(this + 1); }
+  void* const* entries() const { return reinterpret_cast<void* const*>(this + 1); }
+};
+static_assert(sizeof(CpuArray) == 16);
+
+struct SlabList {
+  Slab* head = nullptr;
+  uint64_t count = 0;
+};
+}  // namespace slab_detail
+
+// Slabs span at most 2^kMaxSlabOrder frames; that bounds the head search.
+inline constexpr unsigned kMaxSlabOrder = 5;
+inline constexpr size_t kMaxCacheObjectSize = (kPageSize << kMaxSlabOrder) / 2;
+inline constexpr size_t kMaxObjectsPerSlab = 4096;
+inline constexpr unsigned kCacheNameLength = 31;
+// Owner tags in head descriptors of blocks the slab layer takes whole.
+inline constexpr uint32_t kOwnerKmallocLarge = 0x80000001u;  // kmalloc > 8 KiB
+inline constexpr uint32_t kOwnerSlabMeta = 0x80000002u;      // per-CPU arrays
+inline constexpr uint32_t kMaxCacheId = 0x7fffffffu;         // cache ids are 1..this
+
+struct SlabConfig {
+  // CPUs that call in; per-CPU arrays are sized for this many (1..kMaxCpus;
+  // 0: the PageAllocator's cpu_count()). A CPU id at or above it shares the
+  // array of id % cpu_count, which is still correct (the arrays are locked).
+  unsigned cpu_count = 0;
+  // SLAB_DEBUG for every cache, the kmalloc caches included.
+  bool debug = false;
+};
+
+// What slabinfo prints for one cache; active_objects is exact.
+struct CacheStats {
+  uint64_t active_objects = 0;   // handed out and not freed
+  uint64_t total_objects = 0;    // slabs * objects_per_slab
+  uint64_t cpu_cached = 0;       // free objects sitting in per-CPU arrays
+  uint64_t object_size = 0;      // what the caller asked for (ksize)
+  uint64_t stride = 0;           // bytes per object in the slab
+  uint64_t objects_per_slab = 0;
+  uint64_t pages_per_slab = 0;
+  uint64_t active_slabs = 0;     // slabs with at least one object not on the freelist
+  uint64_t total_slabs = 0;
+  uint64_t cpu_limit = 0;
+  uint64_t cpu_batch = 0;
+};
+
+class KmemCache {
+ public:
+  constexpr KmemCache() = default;
+  KmemCache(const KmemCache&) = delete;
+  KmemCache& operator=(const KmemCache&) = delete;
+
+  const char* name() const { return name_; }
+  size_t object_size() const { return object_size_; }
+  size_t align() const { return align_; }
+  size_t stride() const { return stride_; }
+  unsigned slab_order() const { return order_; }
+  size_t objects_per_slab() const { return objs_per_slab_; }
+  bool off_slab() const { return off_slab_; }
+  bool has_cpu_arrays() const { return cpu_ != nullptr; }
+  unsigned flags() const { return flags_; }
+  uint32_t id() const { return id_; }
+  bool retired() const { return retired_; }
+
+ private:
+  friend class SlabAllocator;
+  using Slab = slab_detail::Slab;
+  using CpuArray = slab_detail::CpuArray;
+  using SlabList = slab_detail::SlabList;
+
+  // Identity and layout: written at creation, read-only afterwards.
+  char name_[kCacheNameLength + 1] = {};
+  SlabAllocator* allocator_ = nullptr;
+  ObjectCtor ctor_ = nullptr;
+  uint32_t id_ = 0;
+  unsigned flags_ = 0;
+  uint32_t object_size_ = 0;   // bytes the caller may use
+  uint32_t align_ = 0;         // object alignment (power of two >= 8)
+  uint32_t stride_ = 0;        // distance between objects
+  uint32_t free_offset_ = 0;   // where a free object keeps its freelist link
+  uint32_t objs_per_slab_ = 0;
+  uint32_t colour_step_ = 0;
+  uint32_t colour_count_ = 1;
+  uint64_t stride_magic_ = 0;  // ceil(2^64 / stride): exact division test and index
+  uint8_t order_ = 0;
+  bool off_slab_ = false;
+  bool kmalloc_ = false;
+  bool debug_ = false;
+  uint64_t freelist_key_ = 0;  // debug caches: links are stored as next ^ key ^ slot
+  uint32_t reserve_empty_ = 1;  // empty slabs kept instead of going back to the buddy
+
+  // Per-CPU arrays: cpu_count entries, cpu_stride_ bytes apart, in one block.
+  std::byte* cpu_ = nullptr;
+  uint32_t cpu_stride_ = 0;
+  uint32_t cpu_limit_ = 0;
+  uint32_t cpu_batch_ = 0;
+  uint8_t cpu_block_order_ = 0;
+
+  // Shared state, under node_lock_.
+  alignas(64) mutable SpinLock node_lock_;
+  SlabList partial_, full_, empty_;
+  uint64_t slab_count_ = 0;
+  uint64_t inuse_ = 0;  // sum of slab inuse
+  std::atomic<uint32_t> next_colour_{0};
+
+  // The allocator's list of caches, under SlabAllocator::caches_lock_.
+  KmemCache* next_ = nullptr;
+  KmemCache* prev_ = nullptr;
+  bool retired_ = false;  // destroyed while objects were live; see cache_destroy
+};
+
+class SlabAllocator {
+ public:
+  constexpr SlabAllocator() = default;
+  SlabAllocator(const SlabAllocator&) = delete;
+  SlabAllocator& operator=(const SlabAllocator&) = delete;
+
+  // Binds to `pages` (initialised) and creates the kmalloc caches. Returns
+  // PF_OK, PF_ERR_BAD_CONFIG, or PF_ERR_NO_USABLE_MEMORY when the buddy cannot
+  // supply the caches' first blocks (then nothing is kept).
+  int init(PageAllocator& pages, const SlabConfig& config = {});
+  bool initialised() const { return pages_ != nullptr; }
+  // Destroys every cache (user caches too) and returns every frame the slab
+  // layer holds to the buddy. Live objects are reported as by cache_destroy
+  // and their slabs are kept (deliberately leaked). Returns the live objects
+  // found; the allocator is uninitialised afterwards unless some were found.
+  size_t teardown();
+
+  // ---- caches --------------------------------------------------------------
+  // size 1..kMaxCacheObjectSize; align 0 (8) or a power of two up to 4096,
+  // raised to 8; flags: SLAB_HWCACHE_ALIGN, SLAB_NO_COLOUR, SLAB_DEBUG.
+  // Bad arguments are reported (InvalidArgument) and give nullptr; so does
+  // out of memory, without a report. `name` is copied (31 characters kept).
+  KmemCache* cache_create(const char* name, size_t size, size_t align, unsigned flags,
+                          ObjectCtor ctor, const void* caller = nullptr);
+  void* cache_alloc(KmemCache* cache, gfp_t flags, const void* caller = nullptr);
+  // Misuse (see error.hpp: slab-*) is reported and the call refused.
+  void cache_free(KmemCache* cache, void* object, const void* caller = nullptr);
+  // Returns the live objects found. 0: the cache is gone. Otherwise each live
+  // object is logged with its address, CacheDestroyedWithLiveObjects is
+  // reported, empty slabs are released and the cache is *retired*: it keeps
+  // the slabs of live objects (frees into it still work), refuses new
+  // allocations, stays in slabinfo, and a later cache_destroy that finds it
+  // empty finishes the job. Leaking those slabs is deliberate: freeing them
+  // would leave callers holding pointers into memory given to someone else.
+  size_t cache_destroy(KmemCache* cache, const void* caller = nullptr);
+  // Drains the cache's per-CPU arrays and gives every empty slab back;
+  // returns frames released (off-slab header slabs that emptied included).
+  size_t cache_shrink(KmemCache* cache);
+  // cache_shrink for every cache, the bootstrap caches included.
+  size_t shrink_all();
+
+  // ---- kmalloc family (pfalloc.h semantics; capi.cpp forwards to these) -----
+  // `caller` is recorded by debug caches and named in reports; the C API
+  // passes its own caller, C++ callers may leave it out.
+  void* kmalloc(size_t size, gfp_t flags, const void* caller = nullptr);
+  // An object aligned to `align` (a power of two; above 4096 a block aligned
+  // to it). kfree, ksize and krealloc accept it like any other.
+  void* kmalloc_aligned(size_t size, size_t align, gfp_t flags, const void* caller = nullptr);
+  void* kzalloc(size_t size, gfp_t flags, const void* caller = nullptr) {
+    return kmalloc(size, flags | __GFP_ZERO, caller);
+  }
+  // nullptr on overflow of n * size.
+  void* kcalloc(size_t n, size_t size, gfp_t flags, const void* caller = nullptr);
+  // In place while the new size fits ksize (so a shrink never moves and
+  // never fails, as in Linux); krealloc(p, 0) frees and returns nullptr;
+  // krealloc(nullptr, n) == kmalloc(n). On failure nullptr, `p` untouched.
+  void* krealloc(void* p, size_t new_size, gfp_t flags, const void* caller = nullptr);
+  void* krealloc_aligned(void* p, size_t new_size, size_t align, gfp_t flags,
+                         const void* caller = nullptr);
+  void kfree(const void* p, const void* caller = nullptr);
+  // Usable bytes at p (>= the request); 0 (and a report) for a bad pointer.
+  size_t ksize(const void* p, const void* caller = nullptr) const;
+
+  // ---- introspection ---------------------------------------------------------
+  KmemCache* kmalloc_cache(size_t class_index) const { return kmalloc_caches_[class_index]; }
+  KmemCache* kmalloc_cache_for(size_t size) const {
+    return size == 0 || size > kKmallocMaxSize ? nullptr
+                                                : kmalloc_caches_[slab_detail::kmalloc_class_index(size)];
+  }
+  // The cache an object belongs to, or nullptr (large block, not a slab); no report.
+  KmemCache* cache_of(const void* p) const;
+  CacheStats stats(const KmemCache* cache) const;
+  size_t cache_count() const;
+  // Linux's /proc/slabinfo (version 2.1), one row per cache, kmalloc ones included.
+  void format_slabinfo(TextBuffer& out) const;
+  // Walks every cache; reports VerifyFailed with the first violation and
+  // returns false. Changes nothing.
+  bool verify() const;
+  PageAllocator* pages() const { return pages_; }
+  unsigned cpu_count() const { return cpu_count_; }
+  bool debug() const { return debug_; }
+
+ private:
+  using Slab = slab_detail::Slab;
+  using CpuArray = slab_detail::CpuArray;
+  using SlabList = slab_detail::SlabList;
+
+  // Where a pointer lands, found through the frame descriptors.
+  enum class Target : uint8_t { SlabObject, LargeBlock, NotManaged, NotSlab };
+  struct Located {
+    Target target = Target::NotManaged;
+    Slab* slab = nullptr;             // SlabObject
+    FrameDescriptor* head = nullptr;  // the head descriptor of the block holding p, if found
+    Pfn pfn;                          // frame of the pointer
+    Pfn head_pfn;                     // frame of `head`
+  };
+  Located locate(const void* p) const;
+  static bool at_object_start(const KmemCache* c, const Slab* s, const void* p);
+  static uint32_t object_index(const KmemCache* c, const Slab* s, const void* p);
+
+  KmemCache* create_cache(const char* name, size_t size, size_t align, unsigned flags,
+                          ObjectCtor ctor, bool kmalloc);
+  bool setup_cache(KmemCache* c, const char* name, size_t size, size_t align, unsigned flags,
+                   ObjectCtor ctor, bool bootstrap);
+  bool allocate_cpu_arrays(KmemCache* c);
+  void release_cpu_arrays(KmemCache* c);
+  void link_cache(KmemCache* c);
+  void unlink_cache(KmemCache* c);
+  void destroy_empty_cache(KmemCache* c);
+  size_t report_live_objects(KmemCache* c, ErrorCode code, const char* op, const void* caller);
+
+  CpuArray& cpu_array(const KmemCache* c, unsigned cpu) const {
+    return *reinterpret_cast<CpuArray*>(c->cpu_ + size_t{cpu} * c->cpu_stride_);
+  }
+  unsigned this_cpu() const { return cpu_slot_[platform::cpu_id() & (kMaxCpus - 1)]; }
+  // Every per-CPU lock of the cache (in CPU order), then its node lock.
+  unsigned long lock_cache_fully(const KmemCache* c) const;
+  void unlock_cache_fully(const KmemCache* c, unsigned long irq) const;
+
+  // Slow paths. The node lock is taken inside; callers may hold a CPU lock.
+  void* cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller);
+  Slab* grow(KmemCache* c, gfp_t flags);
+  size_t release_slabs(KmemCache* c, Slab* chain);
+  size_t release_empty_slabs(KmemCache* c);
+  uint32_t refill(KmemCache* c, CpuArray& a, gfp_t flags);
+  // Gives the n oldest entries back to their slabs (adding frames released
+  // to *frames); returns a duplicate it dropped (to report once the caller
+  // has unlocked), or nullptr.
+  void* flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames);
+  void report_flush_duplicate(KmemCache* c, void* duplicate, const void* caller);
+  void* alloc_direct(KmemCache* c, gfp_t flags, const void* caller);
+  // Both return frames released to the buddy as a consequence.
+  size_t free_direct(KmemCache* c, Slab* s, void* obj, const void* caller);
+  size_t free_internal(KmemCache* bootstrap, void* obj);
+  size_t drain_cpu_arrays(KmemCache* c);  // frames released
+  // Under the node lock: take one object from the slab lists / give one back.
+  void* take_object_locked(KmemCache* c);
+  void put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** release);
+  void list_move_locked(KmemCache* c, Slab* s, uint8_t to);
+  static slab_detail::SlabList& list_of(KmemCache* c, uint8_t id);
+
+  static void* free_link_get(const KmemCache* c, const void* obj);
+  static void free_link_set(const KmemCache* c, void* obj, void* next);
+
+  void free_checked(KmemCache* c, const Located& where, void* obj, const void* caller);
+  void report_bad_pointer(const Located& where, const void* p, const char* op,
+                          const void* caller) const;
+  void report_object_error(ErrorCode code, const char* detail, const void* p,
+                           const KmemCache* c, const void* caller) const;
+  void* kmalloc_large(size_t size, size_t align, gfp_t flags);
+  // Usable bytes of the allocation at p, or 0 after reporting why p is not one.
+  size_t usable_size(const void* p, const char* op, const void* caller) const;
+  struct VerifyFailure {
+    const char* detail = nullptr;  // nullptr: clean
+    uintptr_t address = 0;
+    const char* cache = nullptr;
+  };
+  VerifyFailure verify_cache(const KmemCache* c) const;
+
+  PageAllocator* pages_ = nullptr;
+  unsigned cpu_count_ = 1;
+  uint8_t cpu_slot_[kMaxCpus] = {};  // platform CPU id -> per-CPU array index
+  bool debug_ = false;
+  uint32_t next_id_ = 1;
+  mutable SpinLock caches_lock_;
+  KmemCache* caches_ = nullptr;  // every cache but the two bootstrap ones, oldest first
+  KmemCache* caches_tail_ = nullptr;
+  KmemCache cache_cache_;        // "kmem_cache": where KmemCache records live
+  KmemCache slab_cache_;         // "kmem_slab": off-slab headers
+  std::array<KmemCache*, kKmallocClassCount> kmalloc_caches_ = {};
+};
+
+}  // namespace pf

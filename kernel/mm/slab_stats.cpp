@@ -1,0 +1,196 @@
+// slab_stats.cpp — what the slab layer says about itself: per-cache
+// statistics, /proc/slabinfo text, and verify(), the full structural walk.
+//
+// Each reads one cache at a time under every lock of that cache (its per-CPU
+// array locks in CPU order, then its node lock: the order of slab.hpp), so
+// the figures of one cache are a consistent snapshot; the list of caches is
+// held under caches_lock_ for the whole walk. Nothing is changed. A failure
+// found by verify() is reported once every lock is dropped.
+#include "page_alloc.hpp"
+#include "slab.hpp"
+
+namespace pf {
+
+namespace {
+using slab_detail::CpuArray;
+using slab_detail::Slab;
+
+constexpr uint8_t kListPartial = 0, kListFull = 1, kListEmpty = 2;
+
+}  // namespace
+
+CacheStats SlabAllocator::stats(const KmemCache* c) const {
+  CacheStats st;
+  if (c == nullptr) return st;
+  const unsigned long irq = lock_cache_fully(c);
+  if (c->cpu_ != nullptr)
+    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) st.cpu_cached += cpu_array(c, cpu).count;
+  st.active_objects = c->inuse_ - st.cpu_cached;
+  st.total_slabs = c->slab_count_;
+  st.active_slabs = c->slab_count_ - c->empty_.count;
+  unlock_cache_fully(c, irq);
+  st.object_size = c->object_size_;
+  st.stride = c->stride_;
+  st.objects_per_slab = c->objs_per_slab_;
+  st.pages_per_slab = uint64_t{1} << c->order_;
+  st.total_objects = st.total_slabs * st.objects_per_slab;
+  st.cpu_limit = c->cpu_ != nullptr ? c->cpu_limit_ : 0;
+  st.cpu_batch = c->cpu_ != nullptr ? c->cpu_batch_ : 0;
+  return st;
+}
+
+// Linux's layout: "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u :
+// slabdata %6lu %6lu %6lu"; objsize is the stride (object plus metadata and
+// alignment), as Linux prints it; sharedfactor and sharedavail are 0 (there
+// is no shared array between the per-CPU arrays and the slabs).
+void SlabAllocator::format_slabinfo(TextBuffer& out) const {
+  out.str("slabinfo - version: 2.1").nl();
+  out.str("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
+          " : tunables <limit> <batchcount> <sharedfactor>"
+          " : slabdata <active_slabs> <num_slabs> <sharedavail>")
+      .nl();
+  if (pages_ == nullptr) return;
+  auto row = [&](const KmemCache* c) {
+    const CacheStats st = stats(c);
+    out.str_w(c->name_, -17).ch(' ');
+    out.dec_w(st.active_objects, 6).ch(' ').dec_w(st.total_objects, 6).ch(' ');
+    out.dec_w(st.stride, 6).ch(' ').dec_w(st.objects_per_slab, 4).ch(' ');
+    out.dec_w(st.pages_per_slab, 4);
+    out.str(" : tunables ").dec_w(st.cpu_limit, 4).ch(' ').dec_w(st.cpu_batch, 4).ch(' ');
+    out.dec_w(0, 4);
+    out.str(" : slabdata ").dec_w(st.active_slabs, 6).ch(' ').dec_w(st.total_slabs, 6).ch(' ');
+    out.dec_w(0, 6).nl();
+  };
+  LockGuard g(caches_lock_);
+  for (const KmemCache* c = caches_; c != nullptr; c = c->next_) row(c);
+  row(&slab_cache_);
+  row(&cache_cache_);
+}
+
+bool SlabAllocator::verify() const {
+  if (pages_ == nullptr) return true;
+  VerifyFailure fail;
+  {
+    LockGuard g(caches_lock_);
+    fail = verify_cache(&cache_cache_);
+    if (fail.detail == nullptr) fail = verify_cache(&slab_cache_);
+    for (const KmemCache* c = caches_; c != nullptr && fail.detail == nullptr; c = c->next_)
+      fail = verify_cache(c);
+  }
+  if (fail.detail == nullptr) return true;
+  report({.code = ErrorCode::VerifyFailed,
+          .detail = fail.detail,
+          .address = fail.address,
+          .address_is_virtual = true,
+          .cache = fail.cache});
+  return false;
+}
+
+SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) const {
+  VerifyFailure fail;
+  auto check = [&](bool ok, const char* detail, const void* where) {
+    if (!ok && fail.detail == nullptr) {
+      fail.detail = detail;
+      fail.address = reinterpret_cast<uintptr_t>(where);
+    }
+    return ok;
+  };
+
+  const unsigned long irq = lock_cache_fully(c);
+  const uint32_t n = c->objs_per_slab_;
+  const uint64_t block_bytes = kPageSize << c->order_;
+  uint64_t cpu_entries = 0;
+  if (c->cpu_ != nullptr)
+    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) {
+      const CpuArray& a = cpu_array(c, cpu);
+      check(a.count <= c->cpu_limit_, "per-CPU array count above its limit", &a);
+      cpu_entries += a.count;
+    }
+  uint64_t slabs = 0, inuse = 0, matched_entries = 0;
+  const struct {
+    const slab_detail::SlabList* list;
+    uint8_t id;
+  } lists[] = {{&c->partial_, kListPartial}, {&c->full_, kListFull}, {&c->empty_, kListEmpty}};
+  for (const auto& l : lists) {
+    uint64_t on_list = 0;
+    const Slab* prev = nullptr;
+    for (const Slab* s = l.list->head; s != nullptr && fail.detail == nullptr; s = s->next) {
+      ++on_list;
+      if (!check(on_list <= c->slab_count_, "slab list longer than the cache's slab count", s))
+        break;
+      check(s->prev == prev, "slab list back link broken", s);
+      prev = s;
+      check(s->cache == c, "slab header names another cache", s);
+      check(s->list == l.id, "slab is on a list its header does not name", s);
+      // The descriptor agrees with the header.
+      const FrameDescriptor* d = pages_->descriptor(to_pfn(s->block));
+      if (!check(d != nullptr && d == s->head, "slab block is not managed memory", s)) break;
+      check(frame_state(*d) == FrameState::Slab, "slab block's descriptor is not in state Slab", s);
+      check(d->order == c->order_, "slab block's order differs from the cache's", s);
+      check(d->owner == c->id_, "slab block's descriptor owner is not the cache id", s);
+      check(d->aux == static_cast<uint16_t>(s->inuse), "descriptor in-use count differs", s);
+      check(((uintptr_t{d->link_prev} << 32) | d->link_next) == reinterpret_cast<uintptr_t>(s),
+            "descriptor does not point at the slab header", s);
+      const std::byte* mem = pages_->to_virt(s->block);
+      const uint64_t colour = static_cast<uint64_t>(s->base - mem);
+      check(s->base >= mem && colour % c->colour_step_ == 0 &&
+                colour / c->colour_step_ < c->colour_count_,
+            "slab colour offset out of range", s);
+      const uint64_t header = c->off_slab_ ? 0 : kSlabHeaderSize;
+      check(colour + uint64_t{n} * c->stride_ + header <= block_bytes, "objects overrun the slab",
+            s);
+      if (!c->off_slab_)
+        check(reinterpret_cast<const std::byte*>(s) == mem + block_bytes - kSlabHeaderSize,
+              "on-slab header is not at the end of its block", s);
+      // The freelist: distinct objects of this slab, at object starts.
+      uint64_t bits[kMaxObjectsPerSlab / 64] = {};
+      uint32_t free_count = 0;
+      for (const void* f = s->freelist; f != nullptr; f = free_link_get(c, f)) {
+        if (!check(free_count < n, "freelist longer than the slab (a cycle?)", s)) break;
+        if (!check(at_object_start(c, s, f), "freelist entry is not an object of this slab", f))
+          break;
+        const uint32_t i = object_index(c, s, f);
+        if (!check(!(bits[i / 64] & (uint64_t{1} << (i % 64))), "object twice on a freelist", f))
+          break;
+        bits[i / 64] |= uint64_t{1} << (i % 64);
+        ++free_count;
+      }
+      check(s->inuse + free_count == n, "slab in-use count + free objects != objects per slab", s);
+      check(l.id == kListFull ? s->inuse == n : l.id == kListEmpty ? s->inuse == 0
+                                                                  : s->inuse > 0 && s->inuse < n,
+            "slab is on the wrong list for its in-use count", s);
+      inuse += s->inuse;
+      // Per-CPU entries in this slab: free, distinct, not on the freelist.
+      if (c->cpu_ != nullptr && cpu_entries != 0) {
+        const auto lo = reinterpret_cast<uintptr_t>(mem);
+        for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) {
+          const CpuArray& a = cpu_array(c, cpu);
+          for (uint32_t k = 0; k < a.count && k < c->cpu_limit_; ++k) {
+            const void* e = a.entries()[k];
+            const auto addr = reinterpret_cast<uintptr_t>(e);
+            if (addr < lo || addr - lo >= block_bytes) continue;
+            ++matched_entries;
+            if (!check(at_object_start(c, s, e), "per-CPU entry is not at an object start", e))
+              continue;
+            const uint32_t i = object_index(c, s, e);
+            check(!(bits[i / 64] & (uint64_t{1} << (i % 64))),
+                  "per-CPU entry is also on the freelist, or twice in the arrays", e);
+            bits[i / 64] |= uint64_t{1} << (i % 64);
+          }
+        }
+      }
+    }
+    check(on_list == l.list->count, "slab list count differs from its length", c);
+    slabs += on_list;
+  }
+  check(slabs == c->slab_count_, "slab count differs from the slabs on the lists", c);
+  check(inuse == c->inuse_, "cache in-use count differs from the sum over its slabs", c);
+  check(matched_entries == cpu_entries,
+        "a per-CPU entry is not an object in a slab of this cache", c);
+  check(cpu_entries <= c->inuse_, "more per-CPU entries than objects in use", c);
+  unlock_cache_fully(c, irq);
+  if (fail.detail != nullptr) fail.cache = c->name_;
+  return fail;
+}
+
+}  // namespace pf

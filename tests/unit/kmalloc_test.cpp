@@ -1,0 +1,288 @@
+// kmalloc_test.cpp — the kmalloc family: size classes and their promised
+// alignment, no overlap, ksize, large blocks, kzalloc/kcalloc/krealloc
+// semantics, and the slab conformance cases (tests/conformance/slab_cases.cpp)
+// run against a fresh allocator each.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernel/mm/slab.hpp"
+#include "tests/conformance/facade.hpp"
+#include "tests/unit/slab_fixture.hpp"
+#include "tests/unit/support.hpp"
+
+namespace pf {
+namespace {
+
+using test::check_pattern;
+using test::fill_pattern;
+
+class Kmalloc : public test::SlabFixture {};
+
+// What slab.hpp promises for a request of `size` bytes.
+size_t promised_alignment(size_t size) {
+  if (size > kKmallocMaxSize) return kPageSize;
+  return kmalloc_class_align(kKmallocSizes[slab_detail::kmalloc_class_index(size)]);
+}
+
+TEST(KmallocClasses, LookupPicksTheSmallestClassThatFits) {
+  for (size_t size = 1; size <= kKmallocMaxSize; ++size) {
+    const size_t c = slab_detail::kmalloc_class_index(size);
+    ASSERT_LT(c, kKmallocClassCount);
+    ASSERT_GE(kKmallocSizes[c], size);
+    if (c > 0) {
+      ASSERT_LT(kKmallocSizes[c - 1], size);
+    }
+  }
+  // Power-of-two sizes are aligned to themselves (up to a page), every size to 8.
+  for (size_t p = 1; p <= kKmallocMaxSize; p *= 2)
+    EXPECT_GE(promised_alignment(p), std::min<size_t>(std::max<size_t>(p, 8), kPageSize)) << p;
+  for (size_t size = 1; size <= kKmallocMaxSize; ++size) ASSERT_GE(promised_alignment(size), 8u);
+}
+
+TEST_F(Kmalloc, EverySizeIsAlignedAsPromisedDisjointAndKeepsItsBytes) {
+  // Every size 1..8192 (and some large ones), several of each, all live at
+  // once: aligned as promised, ksize >= request, no two overlap.
+  std::vector<std::pair<char*, size_t>> live;
+  std::vector<size_t> sizes;
+  for (size_t size = 1; size <= kKmallocMaxSize; size += (size < 256 ? 1 : 7)) sizes.push_back(size);
+  for (size_t size : {8192u, 8193u, 12288u, 65536u, 100000u, 1u << 20}) sizes.push_back(size);
+  for (size_t size : sizes) {
+    for (int k = 0; k < 2; ++k) {
+      auto* p = static_cast<char*>(slab_.kmalloc(size, GFP_KERNEL));
+      ASSERT_NE(p, nullptr) << size;
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % promised_alignment(size), 0u) << size;
+      EXPECT_GE(slab_.ksize(p), size);
+      fill_pattern(p, size, reinterpret_cast<uintptr_t>(p) ^ size);
+      live.push_back({p, size});
+    }
+  }
+  ASSERT_TRUE(Clean());
+  auto sorted = live;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 1; i < sorted.size(); ++i)
+    ASSERT_LE(sorted[i - 1].first + sorted[i - 1].second, sorted[i].first) << "overlap";
+  // Free in a fixed-seed random order, checking each pattern.
+  const uint64_t seed = 0x5eed0001;
+  std::mt19937_64 rng(seed);
+  std::shuffle(live.begin(), live.end(), rng);
+  for (auto [p, size] : live) {
+    ASSERT_TRUE(check_pattern(p, size, reinterpret_cast<uintptr_t>(p) ^ size))
+        << "size " << size << " seed " << seed;
+    slab_.kfree(p);
+  }
+}
+
+TEST_F(Kmalloc, AlignedRequestsFrom1To4096AndBeyond) {
+  for (size_t align = 1; align <= 64 * 1024; align *= 2) {
+    for (size_t size : {1u, 7u, 24u, 100u, 1000u, 3000u, 5000u, 20000u}) {
+      std::vector<void*> objs;
+      for (int k = 0; k < 5; ++k) {
+        void* p = slab_.kmalloc_aligned(size, align, GFP_KERNEL);
+        ASSERT_NE(p, nullptr);
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << "size " << size << " align " << align;
+        EXPECT_GE(slab_.ksize(p), size);
+        fill_pattern(p, size, reinterpret_cast<uintptr_t>(p));
+        objs.push_back(p);
+      }
+      for (void* p : objs) {
+        EXPECT_TRUE(check_pattern(p, size, reinterpret_cast<uintptr_t>(p)));
+        slab_.kfree(p);
+      }
+    }
+  }
+  test::ErrorRecorder rec;
+  EXPECT_EQ(slab_.kmalloc_aligned(16, 3, GFP_KERNEL), nullptr);
+  EXPECT_EQ(rec.last_code(), ErrorCode::InvalidArgument);
+}
+
+TEST_F(Kmalloc, ZeroSizeAndNullAreHarmless) {
+  EXPECT_EQ(slab_.kmalloc(0, GFP_KERNEL), nullptr);
+  test::ErrorRecorder rec;
+  slab_.kfree(nullptr);
+  EXPECT_EQ(slab_.ksize(nullptr), 0u);
+  EXPECT_EQ(rec.count(), 0u);
+}
+
+TEST_F(Kmalloc, LargeRequestsAreWholeBlocksFreedByKfree) {
+  const uint64_t before = free_frames();
+  void* p = slab_.kmalloc(3 * kPageSize + 1, GFP_KERNEL);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kPageSize, 0u);
+  EXPECT_EQ(slab_.ksize(p), 4 * kPageSize);
+  EXPECT_EQ(free_frames(), before - 4);
+  EXPECT_EQ(slab_.cache_of(p), nullptr);
+  slab_.kfree(p);
+  EXPECT_EQ(free_frames(), before);
+  // Above the largest block: null, nothing taken.
+  EXPECT_EQ(slab_.kmalloc((kPageSize << kMaxOrder) + 1, __GFP_NOWARN), nullptr);
+  EXPECT_EQ(slab_.kmalloc(~size_t{0}, __GFP_NOWARN), nullptr);
+  EXPECT_EQ(free_frames(), before);
+}
+
+TEST_F(Kmalloc, ZoneLimitedRequestsComeFromThatZone) {
+  // The machine is [1 MiB, 65 MiB): DMA is below 16 MiB.
+  void* p = slab_.kmalloc(100, GFP_DMA);
+  ASSERT_NE(p, nullptr);
+  EXPECT_LT(pages().to_phys(p).value, kDmaLimit);
+  EXPECT_GE(slab_.ksize(p), 100u);
+  slab_.kfree(p);
+}
+
+TEST_F(Kmalloc, KzallocAndKcallocZeroAndCheckOverflow) {
+  // Dirty some objects first so zeroing is observable.
+  std::vector<void*> dirty;
+  for (int i = 0; i < 200; ++i) {
+    void* p = slab_.kmalloc(256, GFP_KERNEL);
+    std::memset(p, 0xee, 256);
+    dirty.push_back(p);
+  }
+  for (void* p : dirty) slab_.kfree(p);
+  for (size_t size : {1u, 200u, 256u, 5000u, 40000u}) {
+    auto* p = static_cast<unsigned char*>(slab_.kzalloc(size, GFP_KERNEL));
+    ASSERT_NE(p, nullptr);
+    for (size_t i = 0; i < size; ++i) ASSERT_EQ(p[i], 0) << size;
+    slab_.kfree(p);
+  }
+  auto* a = static_cast<uint32_t*>(slab_.kcalloc(60, sizeof(uint32_t), GFP_KERNEL));
+  ASSERT_NE(a, nullptr);
+  for (int i = 0; i < 60; ++i) ASSERT_EQ(a[i], 0u);
+  slab_.kfree(a);
+  const uint64_t before = free_frames();
+  EXPECT_EQ(slab_.kcalloc(~size_t{0} / 2, 3, GFP_KERNEL), nullptr);
+  EXPECT_EQ(slab_.kcalloc(size_t{1} << 33, size_t{1} << 33, GFP_KERNEL), nullptr);
+  EXPECT_EQ(free_frames(), before);
+}
+
+TEST_F(Kmalloc, KreallocSemantics) {
+  // nullptr -> kmalloc.
+  auto* p = static_cast<char*>(slab_.krealloc(nullptr, 40, GFP_KERNEL));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(slab_.ksize(p), 48u);
+  fill_pattern(p, 40, 1);
+  // In place while it fits the class.
+  EXPECT_EQ(slab_.krealloc(p, 48, GFP_KERNEL), p);
+  EXPECT_EQ(slab_.krealloc(p, 10, GFP_KERNEL), p);
+  EXPECT_TRUE(check_pattern(p, 10, 1));
+  // Growth moves and keeps the bytes.
+  auto* q = static_cast<char*>(slab_.krealloc(p, 1000, GFP_KERNEL));
+  ASSERT_NE(q, nullptr);
+  EXPECT_NE(q, p);
+  EXPECT_TRUE(check_pattern(q, 40, 1));
+  // Into a large block and back down.
+  fill_pattern(q, 1000, 2);
+  auto* big = static_cast<char*>(slab_.krealloc(q, 100000, GFP_KERNEL));
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big) % kPageSize, 0u);
+  EXPECT_TRUE(check_pattern(big, 1000, 2));
+  EXPECT_EQ(slab_.krealloc(big, 70000, GFP_KERNEL), big) << "fits the block: in place";
+  auto* small = static_cast<char*>(slab_.krealloc(big, 100, GFP_KERNEL));
+  EXPECT_EQ(small, big) << "a shrink stays in place";
+  EXPECT_TRUE(check_pattern(small, 100, 2));
+  // Size 0 frees and returns null.
+  EXPECT_EQ(slab_.krealloc(small, 0, GFP_KERNEL), nullptr);
+  // A failed growth returns null and leaves the old object alone.
+  auto* keep = static_cast<char*>(slab_.kmalloc(64, GFP_KERNEL));
+  fill_pattern(keep, 64, 3);
+  EXPECT_EQ(slab_.krealloc(keep, (kPageSize << kMaxOrder) + 1, __GFP_NOWARN), nullptr);
+  EXPECT_TRUE(check_pattern(keep, 64, 3));
+  // A bad pointer is reported and refused.
+  {
+    test::ErrorRecorder rec;
+    EXPECT_EQ(slab_.krealloc(keep + 8, 128, GFP_KERNEL), nullptr);
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabNotObjectStart);
+  }
+  slab_.kfree(keep);
+}
+
+TEST_F(Kmalloc, KfreeAcceptsCacheObjects) {
+  KmemCache* c = slab_.cache_create("kfreeable", 72, 0, 0, nullptr);
+  void* p = slab_.cache_alloc(c, GFP_KERNEL);
+  EXPECT_EQ(slab_.ksize(p), 72u);
+  slab_.kfree(p);
+  EXPECT_EQ(slab_.stats(c).active_objects, 0u);
+  EXPECT_EQ(slab_.cache_destroy(c), 0u);
+}
+
+TEST_F(Kmalloc, RandomWorkloadKeepsPatternsAndCounts) {
+  const uint64_t seed = 0x6b6d616c6c6f63ull;
+  std::mt19937_64 rng(seed);
+  struct Live {
+    char* p;
+    size_t size;
+    uint64_t tag;
+  };
+  std::vector<Live> live;
+  for (int step = 0; step < 20000; ++step) {
+    const unsigned op = rng() % 10;
+    if (op < 5 || live.empty()) {
+      size_t size = 1 + rng() % (rng() % 8 == 0 ? 20000 : 512);
+      auto* p = static_cast<char*>(slab_.kmalloc(size, GFP_KERNEL));
+      ASSERT_NE(p, nullptr) << "seed " << seed << " step " << step;
+      fill_pattern(p, size, step);
+      live.push_back({p, size, uint64_t(step)});
+    } else if (op < 8) {
+      const size_t i = rng() % live.size();
+      ASSERT_TRUE(check_pattern(live[i].p, live[i].size, live[i].tag)) << "seed " << seed << " step " << step;
+      slab_.kfree(live[i].p);
+      live[i] = live.back();
+      live.pop_back();
+    } else {
+      const size_t i = rng() % live.size();
+      const size_t size = 1 + rng() % 3000;
+      ASSERT_TRUE(check_pattern(live[i].p, live[i].size, live[i].tag));
+      auto* q = static_cast<char*>(slab_.krealloc(live[i].p, size, GFP_KERNEL));
+      ASSERT_NE(q, nullptr);
+      ASSERT_TRUE(check_pattern(q, std::min(size, live[i].size), live[i].tag)) << "seed " << seed;
+      fill_pattern(q, size, step);
+      live[i] = {q, size, uint64_t(step)};
+    }
+    if (step % 2000 == 0) {
+      ASSERT_TRUE(Clean()) << "seed " << seed << " step " << step;
+    }
+  }
+  uint64_t active = 0;
+  for (size_t i = 0; i < kKmallocClassCount; ++i) active += slab_.stats(slab_.kmalloc_cache(i)).active_objects;
+  // Objects in slabs (a large block shrunk in place stays a large block).
+  size_t in_slabs = 0;
+  for (auto& l : live) in_slabs += slab_.cache_of(l.p) != nullptr;
+  EXPECT_EQ(active, in_slabs);
+  EXPECT_GT(in_slabs, live.size() / 2);
+  for (auto& l : live) {
+    ASSERT_TRUE(check_pattern(l.p, l.size, l.tag));
+    slab_.kfree(l.p);
+  }
+}
+
+// ---- the conformance cases, here under GoogleTest --------------------------------------
+
+class SlabConformance : public test::SlabFixture {};
+
+TEST_F(SlabConformance, EverySlabCasePasses) {
+  size_t ran = 0;
+  for (size_t i = 0; i < conformance::case_count(); ++i) {
+    const conformance::Case& k = conformance::case_at(i);
+    if (!k.needs_slab) continue;
+    slab_.shrink_all();
+    const uint64_t before = free_frames();
+    conformance::Context ctx{pages(), &slab_, 0x5eed0000 + i, k.name};
+    ctx.on_failure = [](const conformance::Context& c, const char* expr, const char* file, int line) {
+      ADD_FAILURE_AT(file, line) << c.case_name << ": " << expr << " (seed " << c.seed << ")";
+    };
+    k.fn(ctx);
+    EXPECT_EQ(ctx.failures, 0u) << k.name;
+    EXPECT_GT(ctx.checks, 0u) << k.name;
+    slab_.shrink_all();
+    EXPECT_EQ(free_frames(), before) << k.name << " left frames behind";
+    ASSERT_TRUE(Clean()) << k.name;
+    ++ran;
+  }
+  EXPECT_GE(ran, 6u);
+}
+
+}  // namespace
+}  // namespace pf
