@@ -77,7 +77,7 @@ run: kernel qemu-deps
 # ---- test boots -------------------------------------------------------------
 # name | qemu machine arguments. Each boot is its own target so `make -j2` runs
 # two at a time; each has its own log and timeout.
-KERNEL_TEST_TIMEOUT ?= 150
+KERNEL_TEST_TIMEOUT ?= 240
 KERNEL_MODULE := $(KERNEL_DIR)/test-module.bin
 
 # A module with awkward content and length: the ELF64 image plus 123 bytes.
