@@ -7,10 +7,16 @@
 #                      zones, buddyinfo, slabinfo, overheads and timings; exits 0
 #                      Knobs: QEMU_MACHINE=q35 QEMU_MEM=512M QEMU_CPU= QEMU_EXTRA=
 #                      KERNEL_CMDLINE=run (e.g. `make run QEMU_MACHINE=pc QEMU_MEM=6G`)
-#   make test-kernel   the test kernel on several machines (part of `make test`);
-#                      each boot passes only on QEMU exit code 33 AND a last
-#                      serial line "N passed, 0 failed" with N > 0, plus one
-#                      boot that must fail and name its failing case
+#   make test-kernel   the test kernel on several machines (part of `make test`):
+#                      pc 128M, q35 3G (RAM above 4 GiB), pc 6G with -cpu max
+#                      (1 GiB pages), q35 256M with a module, pc 256M with
+#                      slab-debug; each passes only on QEMU exit code 33 AND a
+#                      last serial line "N passed, 0 failed" with N > 0. Then
+#                      boots that must go wrong in the agreed way: fail-demo
+#                      (exit 35, names its case), fatal-demo (a double free with
+#                      the default handler), fault-demo (write to text) and
+#                      stack-overflow-demo (#DF on the IST stack), each exit 37.
+#                      Logs: build/kernel/logs/NAME.log
 #   make iso           a GRUB rescue ISO (Multiboot2, the ELF64 image) in
 #                      build/kernel/pfalloc.iso, command line ISO_CMDLINE (default `run`);
 #                      boot it with `make run-iso`; installs grub-pc-bin, grub-common,
@@ -104,6 +110,11 @@ test-kernel-module: kernel qemu-deps $(KERNEL_MODULE)
 	@set -- $$(cksum < $(KERNEL_MODULE)); \
 	  $(call kernel_boot,module) -c 'test expect-module' -e pass -- -M q35 -m 256M \
 	    -initrd "$(KERNEL_MODULE) crc=$$1 len=$$2"
+# Every case again with SLAB_DEBUG on every cache (the boot-time debug option).
+.PHONY: test-kernel-slab-debug
+test-kernel-slab-debug: kernel qemu-deps
+	@mkdir -p $(KERNEL_LOGS)
+	@$(call kernel_boot,slab-debug) -c 'test slab-debug' -e pass -- -M pc -m 256M
 # A deliberately failing case: this boot must fail, and say which case failed.
 test-kernel-fail-demo: kernel qemu-deps
 	@mkdir -p $(KERNEL_LOGS)
@@ -130,7 +141,7 @@ test-kernel-stack-overflow-demo: kernel qemu-deps
 	  -f '^\*\*\* CPU exception 8 \(#DF double fault\)' -- -M pc -m 128M
 
 KERNEL_TEST_BOOTS := test-kernel-pc-128M test-kernel-q35-3G test-kernel-pc-6G test-kernel-module \
-                     test-kernel-fail-demo test-kernel-fatal-demo test-kernel-fault-demo \
+                     test-kernel-slab-debug test-kernel-fail-demo test-kernel-fatal-demo test-kernel-fault-demo \
                      test-kernel-stack-overflow-demo
 test-kernel: $(KERNEL_TEST_BOOTS)
 	@echo "==== test-kernel: all $(words $(KERNEL_TEST_BOOTS)) QEMU boots behaved as required"
