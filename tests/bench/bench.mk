@@ -61,8 +61,11 @@ bench-callgrind: $(BENCH_BIN)
 	  || { tail -20 $(BENCH_OUT)/callgrind/valgrind.log; exit 1; }
 	$(BENCH_BIN) --callgrind_report=$(BENCH_OUT)/callgrind:callgrind.out
 
+# A few seconds: every workload once, briefly. Timings are ignored; the run
+# fails only if a benchmark could not run or a property did not hold.
+TEST_PARTS += bench-smoke
 bench-smoke: $(BENCH_BIN)
-	$(BENCH_BIN) --smoke --benchmark_min_time=0.002 --benchmark_repetitions=1 > $(BUILD)/bench-smoke.log \
+	$(BENCH_BIN) --smoke --benchmark_min_time=0.002 --benchmark_repetitions=1 > $(BUILD)/bench-smoke.log 2>&1 \
 	  || { cat $(BUILD)/bench-smoke.log; echo "bench-smoke: FAILED"; exit 1; }
 	@grep -E "^(MISSED|met|ERROR)" $(BUILD)/bench-smoke.log | grep -E "oracle|descriptor|ERROR" || true
 	@echo "bench-smoke: every workload ran; properties held"
