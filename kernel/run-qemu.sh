@@ -39,7 +39,7 @@ esac
 printf '# %s\n' "${qemu[*]}" > "$log"
 start=$(date +%s)
 if [ "$verbose" = 1 ]; then
-  timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null 2>&1 | tr -d '\r' | tee -a "$log"
+  timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null 2>&1 | sed -u 's/\r$//' | tee -a "$log"
   rc=${PIPESTATUS[0]}
 else
   timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null 2>&1 | tr -d '\r' >> "$log"
