@@ -86,6 +86,10 @@ void run_case(Kernel& k, const char* name, conformance::CaseFn fn, uint64_t seed
     t.str("free frames ").dec(before).str(" before the case, ").dec(after).str(" after it (drained)");
     failure_line(name, t.c_str(), nullptr, 0, seed);
   }
+  if (ctx.checks == 0) {
+    rule_ok = false;
+    failure_line(name, "the case checked nothing (a case that checks nothing cannot fail)", nullptr, 0, seed);
+  }
   if (!k.pages.verify()) {
     rule_ok = false;
     failure_line(name, "PageAllocator::verify() failed after the case", nullptr, 0, seed);
@@ -477,6 +481,8 @@ void test_image_unchanged(Context& ctx) {
 // Every module: the same bytes as at boot, and what its command line promised.
 void test_modules_intact(Context& ctx) {
   Kernel& k = kernel();
+  // Every module the loader listed has a baseline (none is lost on the way).
+  PF_CHECK(ctx, k.module_count == k.boot.module_count);
   if (k.options.expect_module) PF_CHECK(ctx, k.module_count > 0);
   for (size_t i = 0; i < k.module_count; ++i) {
     const ModuleCheck& m = k.modules[i];
