@@ -81,8 +81,8 @@ run: kernel qemu-deps
 	  -e run -v -- -M $(QEMU_MACHINE) -m $(QEMU_MEM) $(if $(QEMU_CPU),-cpu $(QEMU_CPU)) $(QEMU_EXTRA)
 
 # ---- test boots -------------------------------------------------------------
-# name | qemu machine arguments. Each boot is its own target so `make -j2` runs
-# two at a time; each has its own log and timeout.
+# Each boot is its own target, so `make -j2` runs two at a time; each has its
+# own log and timeout.
 KERNEL_TEST_TIMEOUT ?= 240
 KERNEL_MODULE := $(KERNEL_DIR)/test-module.bin
 
