@@ -1,8 +1,9 @@
 // page_alloc.cpp — the buddy proper: init (ranges, bootmem placement,
 // descriptors, the first free blocks), the per-range free lists, split and
-// coalesce, alloc_pages/free_pages with their always-on misuse checks,
-// release_reserved, fault injection and the counters.
-// The per-CPU caches are in page_pcp.cpp, contiguous allocation in
+// coalesce, the slow paths of alloc_pages/free_pages (large orders, zone
+// fallback, the always-on misuse checks), release_reserved, fault injection
+// and the counters. The fast paths and the per-CPU caches are in
+// page_pcp.cpp, contiguous allocation in
 // page_contig.cpp, verify() in page_verify.cpp, the text reports in
 // page_stats.cpp.
 //
@@ -89,6 +90,7 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     range_count_ = 0;
     for (ZoneState& z : zones_) z.first_range = z.end_range = 0;
     for (uint8_t& n : fallback_count_) n = 0;  // so every allocation fails cleanly
+    for (uint8_t& z : first_zone_) z = 0;
     cpus_ = nullptr;
     return status;
   }
@@ -146,6 +148,12 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
     for (unsigned z = limit + 1; z-- > 0;)
       if (zones_[z].end_range > zones_[z].first_range) fallback_[limit][n++] = static_cast<uint8_t>(z);
     fallback_count_[limit] = n;
+  }
+  for (gfp_t f = 0; f <= kZoneFlags; ++f) {
+    const unsigned limit = (f & __GFP_DMA) ? 0u : (f & __GFP_DMA32) ? 1u : 2u;
+    const bool any = fallback_count_[limit] > 0;
+    const bool allowed = any && (!(f & __GFP_THISZONE) || fallback_[limit][0] == limit);
+    first_zone_[f] = allowed ? static_cast<uint8_t>(fallback_[limit][0] + 1) : 0;
   }
   return PF_OK;
 }
@@ -253,22 +261,6 @@ PageAllocator::RangeInfo PageAllocator::range_info(size_t i) const {
 
 // ---- lookup ----------------------------------------------------------------
 
-PageAllocator::Range* PageAllocator::find_range(uint64_t pfn) const {
-  // Binary search over the packed range ends: O(log ranges), a few compares
-  // on a handful of cache lines for any realistic map.
-  uint32_t lo = 0, hi = range_count_;
-  while (lo < hi) {
-    const uint32_t mid = (lo + hi) / 2;
-    if (range_end_[mid] <= pfn)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  if (lo == range_count_) return nullptr;
-  Range* r = const_cast<Range*>(&ranges_[lo]);
-  return pfn >= r->base ? r : nullptr;
-}
-
 FrameDescriptor* PageAllocator::descriptor(Pfn pfn) {
   Range* r = find_range(pfn.value);
   return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
@@ -359,7 +351,7 @@ void PageAllocator::give_block(Range& r, uint64_t pfn, unsigned order) {
   list_push(r, pfn, order);
 }
 
-// ---- alloc_pages / free_pages ------------------------------------------------
+// ---- alloc_pages / free_pages: the slow paths ------------------------------------
 
 bool PageAllocator::fail_injected() {
   const uint64_t at = peek(fail_at_);
@@ -393,24 +385,27 @@ PhysAddr PageAllocator::alloc_in_zones(unsigned order, gfp_t flags, bool use_cac
   return PhysAddr{};
 }
 
-PhysAddr PageAllocator::alloc_pages(Order order, gfp_t flags) {
-  if (__builtin_expect(!order.valid(), 0)) {
+// Everything alloc_pages' fast path (page_pcp.cpp) does not handle: large
+// orders, an empty cache, fallback to lower zones, fault injection, bad
+// orders, and the last resort of draining every CPU's cache.
+PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller) {
+  if (!order.valid()) {
     report({.code = ErrorCode::PageBadOrder, .detail = "alloc_pages: order above kMaxOrder",
-            .caller = PF_CALLER});
+            .caller = caller});
     return PhysAddr{};
   }
-  const bool injected = __builtin_expect(peek(fail_at_) != 0, 0) && fail_injected();
+  const bool injected = fail_injected();
   PhysAddr p;
   if (!injected) {
     p = alloc_in_zones(order.value, flags, true);
-    if (__builtin_expect(p.is_null(), 0)) {
+    if (p.is_null()) {
       // Before saying no, take back what the CPUs' caches hold: their
       // blocks may be all that is left, or what keeps buddies from merging.
       drain_cpu_caches();
       p = alloc_in_zones(order.value, flags, false);
     }
   }
-  if (__builtin_expect(p.is_null(), 0)) {
+  if (p.is_null()) {
     if (!(flags & __GFP_NOWARN)) {
       LogLine line;
       line->str("pfalloc: alloc_pages: no block of order ").dec(order.value).str(" (flags ")
@@ -422,18 +417,14 @@ PhysAddr PageAllocator::alloc_pages(Order order, gfp_t flags) {
   return p;
 }
 
-void PageAllocator::free_pages(PhysAddr phys, Order order) {
+// Orders above the caches, and every misuse, come here from free_pages.
+void PageAllocator::free_slow(Range* r, PhysAddr phys, Order order, const void* caller) {
   const uint64_t pfn = phys.value >> kPageShift;
-  Range* r = find_range(pfn);
-  if (__builtin_expect(r != nullptr && order.valid() && phys.page_aligned() &&
-                           block_aligned(Pfn{pfn}, order),
-                       1)) {
+  if (r != nullptr && order.valid() && phys.page_aligned() && block_aligned(Pfn{pfn}, order)) {
     FrameDescriptor& d = r->desc[pfn - r->base];
     const FrameState st = frame_state(d);
-    if (__builtin_expect(d.order == order.value &&
-                             (st == FrameState::Slab ||
-                              (st == FrameState::Allocated && d.owner != kOwnerContig)),
-                         1)) {
+    if (d.order == order.value &&
+        (st == FrameState::Slab || (st == FrameState::Allocated && d.owner != kOwnerContig))) {
       if (order.value < kPcpOrders) {
         free_cached(*r, pfn, d, order.value);
       } else {
@@ -444,7 +435,7 @@ void PageAllocator::free_pages(PhysAddr phys, Order order) {
       return;
     }
   }
-  diagnose_bad_free(r, phys, order, PF_CALLER);
+  diagnose_bad_free(r, phys, order, caller);
 }
 
 void PageAllocator::report_bad_free(ErrorCode code, const char* detail, uint64_t phys,

@@ -205,7 +205,22 @@ class PageAllocator {
   void free_span_at_init(Range& r, uint64_t from, uint64_t to);
 
   // --- lookup
-  Range* find_range(uint64_t pfn) const;
+  // Binary search over the packed range ends: O(log ranges), a few compares
+  // on one or two cache lines for any realistic map. Inline: every free
+  // starts here.
+  Range* find_range(uint64_t pfn) const {
+    uint32_t lo = 0, hi = range_count_;
+    while (lo < hi) {
+      const uint32_t mid = (lo + hi) / 2;
+      if (range_end_[mid] <= pfn)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo == range_count_) return nullptr;
+    Range* r = const_cast<Range*>(&ranges_[lo]);
+    return pfn >= r->base ? r : nullptr;
+  }
   unsigned this_cpu() const { return cpu_slot_[platform::cpu_id() & (kMaxCpus - 1)]; }
   ZoneState& zone_of(const Range& r) { return zones_[static_cast<unsigned>(r.zone)]; }
 
@@ -222,7 +237,9 @@ class PageAllocator {
   void drain_stack(PcpStack& s, Zone z, unsigned order, uint32_t keep);
   void drain_locked(CpuCache& c);
 
-  // --- slow paths
+  // --- slow paths (page_alloc.cpp); the fast paths are in page_pcp.cpp
+  PhysAddr alloc_slow(Order order, gfp_t flags, const void* caller);
+  void free_slow(Range* r, PhysAddr phys, Order order, const void* caller);
   PhysAddr alloc_uncached(Zone z, unsigned order);
   PhysAddr alloc_in_zones(unsigned order, gfp_t flags, bool use_cache);
   bool fail_injected();
@@ -248,6 +265,10 @@ class PageAllocator {
   // Zones tried for a request limited to zone z: z, then lower, without empty ones.
   uint8_t fallback_[kZoneCount][kZoneCount] = {};
   uint8_t fallback_count_[kZoneCount] = {};
+  // 1 + the zone whose per-CPU cache alloc_pages tries first, by the zone
+  // bits of the flags (__GFP_DMA | __GFP_DMA32 | __GFP_THISZONE); 0: none.
+  static constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32 | __GFP_THISZONE;
+  uint8_t first_zone_[kZoneFlags + 1] = {};
   CpuCache* cpus_ = nullptr;  // cpu_count_ entries, placed by bootmem
   unsigned cpu_count_ = 0;
   uint8_t cpu_slot_[kMaxCpus] = {};  // platform CPU id -> cache index (no division)

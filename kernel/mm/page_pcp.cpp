@@ -24,6 +24,64 @@ namespace pf {
 
 using detail::peek;
 
+// ---- the fast paths: alloc_pages and free_pages of a small order --------------
+// One cache lock, a pop or a push, one state flip: no division, no shared
+// atomics. Anything else (an empty stack, a full one, a large order, a
+// fallback, fault injection, misuse) goes to the slow paths.
+
+PhysAddr PageAllocator::alloc_pages(Order order, gfp_t flags) {
+  const unsigned k = order.value;
+  const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
+  if (__builtin_expect(k < kPcpOrders && zone_plus_one != 0 && peek(fail_at_) == 0, 1)) {
+    CpuCache& c = cpus_[this_cpu()];
+    PhysAddr p;
+    {
+      LockGuard guard(c.lock);
+      PcpStack& s = c.stacks[zone_plus_one - 1][k];
+      const uint32_t n = peek(s.count);
+      if (__builtin_expect(n != 0, 1)) {
+        const PcpSlot slot = s.slots[n - 1];
+        s.count.store(n - 1, std::memory_order_relaxed);
+        set_frame_state(*slot.desc, FrameState::Allocated);
+        p = pf::to_phys(Pfn{slot.pfn});
+      }
+    }
+    if (__builtin_expect(!p.is_null(), 1)) {
+      if (flags & __GFP_ZERO) __builtin_memset(phys_.to_virt<void>(p), 0, order.bytes());
+      return p;
+    }
+  }
+  return alloc_slow(order, flags, PF_CALLER);
+}
+
+void PageAllocator::free_pages(PhysAddr phys, Order order) {
+  const uint64_t pfn = phys.value >> kPageShift;
+  Range* r = find_range(pfn);
+  const unsigned k = order.value;
+  // One mask checks page alignment and block alignment together.
+  if (__builtin_expect(r != nullptr && k < kPcpOrders && (phys.value & ((kPageSize << k) - 1)) == 0, 1)) {
+    FrameDescriptor& d = r->desc[pfn - r->base];
+    const FrameState st = frame_state(d);
+    if (__builtin_expect(d.order == k && (st == FrameState::Slab ||
+                                          (st == FrameState::Allocated && d.owner != kOwnerContig)),
+                         1)) {
+      CpuCache& c = cpus_[this_cpu()];
+      LockGuard guard(c.lock);
+      PcpStack& s = c.stacks[static_cast<unsigned>(r->zone)][k];
+      const uint32_t n = peek(s.count);
+      if (__builtin_expect(n < kPcpHigh[k], 1)) {
+        d.owner = 0;
+        d.aux = 0;
+        set_frame_state(d, FrameState::Cached);
+        s.slots[n] = PcpSlot{pfn, &d};
+        s.count.store(n + 1, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+  free_slow(r, phys, order, PF_CALLER);
+}
+
 PhysAddr PageAllocator::alloc_cached(Zone z, unsigned order) {
   CpuCache& c = cpus_[this_cpu()];
   LockGuard guard(c.lock);
