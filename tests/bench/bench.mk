@@ -9,8 +9,10 @@
 #                         on a noisy machine); $(BUILD)/bench/callgrind/
 #   make bench-smoke      every workload briefly, to prove it runs and that
 #                         its checked properties hold (part of `make test`)
-#   make bench-publish    copy the last `make bench` table and chart to
-#                         tests/bench/results/ (what the README shows)
+#   make bench-publish    copy the last `make bench` table (with the closing
+#                         note, tests/bench/notes.md) and chart, and the last
+#                         callgrind table, to tests/bench/results/ (what the
+#                         README shows)
 #
 # BENCH_FLAGS passes more Google Benchmark flags, e.g.
 #   make bench BENCH_FLAGS=--benchmark_filter=pages.pair
@@ -20,7 +22,7 @@ BENCH_SRCS := $(sort $(wildcard tests/bench/*.cpp))
 BENCH_OBJS := $(patsubst %.cpp,$(BUILD)/host/%.o,$(BENCH_SRCS))
 BENCH_BIN := $(BUILD)/host/pfalloc_bench
 BENCH_REPS ?= 5
-BENCH_MIN_TIME ?= 0.05
+BENCH_MIN_TIME ?= 0.1
 BENCH_FLAGS ?=
 # libc comes first among the shared libraries so that the process-wide
 # malloc (the harness's) is glibc's: mimalloc, jemalloc and tcmalloc each
@@ -52,7 +54,8 @@ bench: $(BENCH_BIN)
 	  --benchmark_display_aggregates_only=true \
 	  --benchmark_min_time=$(BENCH_MIN_TIME) \
 	  --benchmark_out=$(BENCH_OUT)/results.json --benchmark_out_format=json \
-	  --report_dir=$(BENCH_OUT) $(BENCH_FLAGS)
+	  --report_dir=$(BENCH_OUT) --label="$$(git describe --always --dirty 2>/dev/null || echo '(no git)')" \
+	  $(BENCH_FLAGS)
 
 bench-callgrind: $(BENCH_BIN)
 	@rm -rf $(BENCH_OUT)/callgrind && mkdir -p $(BENCH_OUT)/callgrind
@@ -72,4 +75,8 @@ bench-smoke: $(BENCH_BIN)
 
 bench-publish:
 	@test -f $(BENCH_OUT)/results.md || { echo "run make bench first"; exit 1; }
-	cp $(BENCH_OUT)/results.md $(BENCH_OUT)/results.svg tests/bench/results/
+	cat $(BENCH_OUT)/results.md tests/bench/notes.md > tests/bench/results/results.md
+	cp $(BENCH_OUT)/results.svg tests/bench/results/results.svg
+	if [ -f $(BENCH_OUT)/callgrind/results.md ]; then \
+	  cp $(BENCH_OUT)/callgrind/results.md tests/bench/results/callgrind.md; \
+	  cp $(BENCH_OUT)/callgrind/results.svg tests/bench/results/callgrind.svg; fi

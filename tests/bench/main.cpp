@@ -3,6 +3,7 @@
 // with the report step (report.hpp). Own flags, removed before Google
 // Benchmark sees the rest:
 //   --report_dir=DIR        write results.md and results.svg there
+//   --label=TEXT            what was measured (bench.mk: the git commit)
 //   --smoke                 small configuration; exit 1 if a property fails
 //   --callgrind_run         instruction-count cases (run under callgrind)
 //   --callgrind_report=DIR:PREFIX   report the dumps DIR/PREFIX.N
@@ -55,10 +56,11 @@ std::string peer_versions() {
 
 int main(int argc, char** argv) {
   using namespace pf::bench;
-  std::string report_dir, smoke, cg_run, cg_report, repetitions = "1";
+  std::string report_dir, label, smoke, cg_run, cg_report, repetitions = "1";
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
-    if (take_flag(argv[i], "--report_dir", &report_dir) || take_flag(argv[i], "--smoke", &smoke) ||
+    if (take_flag(argv[i], "--report_dir", &report_dir) || take_flag(argv[i], "--label", &label) ||
+        take_flag(argv[i], "--smoke", &smoke) ||
         take_flag(argv[i], "--callgrind_run", &cg_run) ||
         take_flag(argv[i], "--callgrind_report", &cg_report))
       continue;
@@ -96,10 +98,11 @@ int main(int argc, char** argv) {
 
   char note[1024];
   std::snprintf(note, sizeof note,
-                "%s. Peers: %s. Medians of %s repetition(s)%s; 1-minute load average %.2f before "
-                "and %.2f after the run. Times per operation; ratio = ours / peer (below 1: ours "
-                "is faster).",
-                describe_machine().c_str(), peer_versions().c_str(), repetitions.c_str(),
+                "pfalloc %s on %s. Peers: %s. Medians of %s repetition(s)%s; 1-minute load "
+                "average %.2f before and %.2f after the run. Times per operation; ratio = ours / "
+                "peer (below 1: ours is faster).",
+                label.empty() ? "(working tree)" : label.c_str(), describe_machine().c_str(),
+                peer_versions().c_str(), repetitions.c_str(),
                 repetitions == "1" ? "" : ", randomly interleaved", load_before, load_after);
   ReportOptions report;
   report.dir = report_dir;
@@ -107,8 +110,10 @@ int main(int argc, char** argv) {
   report.machine_note = note;
   report.unit = "ns";
   char chart_note[512];
-  std::snprintf(chart_note, sizeof chart_note, "%s; medians of %s run(s); load %.2f/%.2f before/after",
-                describe_machine().c_str(), repetitions.c_str(), load_before, load_after);
+  std::snprintf(chart_note, sizeof chart_note,
+                "pfalloc %s; %s; medians of %s run(s); load %.2f/%.2f before/after",
+                label.empty() ? "(working tree)" : label.c_str(), describe_machine().c_str(),
+                repetitions.c_str(), load_before, load_after);
   report.chart_note = chart_note;
   const int failures = write_report(reporter.results, reporter.errors, report);
   if (failures > 0) std::printf("\n%d benchmark(s) failed or properties did not hold\n", failures);
