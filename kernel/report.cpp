@@ -54,6 +54,16 @@ uint64_t bench_kmalloc(SlabAllocator& slab, size_t size) {
   return (arch::rdtsc() - start) / kIterations;
 }
 
+uint64_t bench_cache(SlabAllocator& slab, KmemCache* c) {
+  for (unsigned i = 0; i < 1000; ++i) slab.cache_free(c, slab.cache_alloc(c, 0));
+  const uint64_t start = arch::rdtsc();
+  for (unsigned i = 0; i < kIterations; ++i) {
+    void* p = slab.cache_alloc(c, 0);
+    slab.cache_free(c, p);
+  }
+  return (arch::rdtsc() - start) / kIterations;
+}
+
 // The floor for a pair: push and pop on an array stack.
 uint64_t bench_floor() {
   static volatile uint64_t stack[64];
@@ -139,6 +149,18 @@ void run_report(Kernel& k) {
     t.str("  kmalloc/kfree ").dec_w(size, 4).str(" bytes:          ").dec_w(cy, 6).str(" cycles").nl();
     print(t);
   }
+
+  // What debug mode costs: the same object size, plain and SLAB_DEBUG.
+  KmemCache* plain = k.slab.cache_create("bench-64", 64, 0, 0, nullptr);
+  KmemCache* debug = k.slab.cache_create("bench-64-debug", 64, 0, SLAB_DEBUG, nullptr);
+  if (plain != nullptr && debug != nullptr) {
+    const uint64_t p = bench_cache(k.slab, plain), d = bench_cache(k.slab, debug);
+    t.str("  kmem_cache_alloc/free 64 bytes:    ").dec_w(p, 6).str(" cycles; with SLAB_DEBUG ")
+        .dec(d).str(" cycles (x").dec(p ? d / p : 0).ch('.').dec_w(p ? d * 10 / p % 10 : 0, 1).str(")").nl();
+    print(t);
+  }
+  if (plain != nullptr) k.slab.cache_destroy(plain);
+  if (debug != nullptr) k.slab.cache_destroy(debug);
 
   pages.drain_cpu_caches();
   const bool clean = pages.verify() && k.slab.verify();
