@@ -91,6 +91,9 @@ void free_contig(pf_phys_t phys, size_t frame_count);
 
 /* Return every per-CPU cached page to the buddy (all CPUs). */
 void pf_drain_pages(void);
+/* Under memory pressure: empty every per-CPU object and page cache and give
+ * every empty slab back to the buddy. Returns the frames released. */
+size_t pf_reclaim(void);
 
 /* ---- Objects (the slab layer) ---------------------------------------------- */
 struct kmem_cache;

@@ -1,0 +1,145 @@
+// capi.cpp — the C API of pfalloc.h over the global instances (global.hpp).
+//
+// Owns: the global PageAllocator and SlabAllocator, and the translation from
+// C types to the core's strong types. Every entry point passes its caller's
+// return address down, so a misuse report names the code that called
+// pfalloc, not pfalloc itself. No locks of its own: the instances lock.
+#include "global.hpp"
+
+#include <new>
+
+namespace pf {
+
+namespace {
+// Constant-initialised: no constructor has to run before pf_init().
+constinit PageAllocator g_pages;
+constinit SlabAllocator g_slab;
+// The map pf_init() builds lives as long as the allocator (reports use it).
+constinit MemoryMap* g_map = nullptr;
+alignas(MemoryMap) unsigned char g_map_storage[sizeof(MemoryMap)];
+
+KmemCache* to_cache(kmem_cache* c) { return reinterpret_cast<KmemCache*>(c); }
+}  // namespace
+
+PageAllocator& global_pages() { return g_pages; }
+SlabAllocator& global_slab() { return g_slab; }
+
+int init_global(MemoryMap& map, const PageAllocatorConfig& config) {
+  if (g_pages.initialised()) return PF_ERR_BAD_CONFIG;
+  if (!map.normalised() && !map.normalise()) return PF_ERR_MAP_CAPACITY;
+  if (int s = g_pages.init(map, config); s != PF_OK) return s;
+  return g_slab.init(g_pages);
+}
+
+}  // namespace pf
+
+using namespace pf;
+
+extern "C" {
+
+int pf_init(const struct pf_config* config, const struct pf_region* regions, size_t region_count,
+            const struct pf_region* reserved, size_t reserved_count) {
+  if (config == nullptr || (regions == nullptr && region_count != 0) ||
+      (reserved == nullptr && reserved_count != 0) || g_map != nullptr) {
+    return PF_ERR_BAD_CONFIG;
+  }
+  MemmapOptions options;
+  options.low_reserved_end = config->low_reserved_end != 0 ? config->low_reserved_end : 1 * MiB;
+  g_map = new (g_map_storage) MemoryMap(options);
+  for (size_t i = 0; i < region_count; ++i) {
+    const pf_region& r = regions[i];
+    if (g_map->add({r.base, r.length, region_type_from_raw(r.type)}) == MapStatus::CapacityExceeded)
+      return PF_ERR_MAP_CAPACITY;
+  }
+  for (size_t i = 0; i < reserved_count; ++i) {
+    const pf_region& r = reserved[i];
+    RegionType t = r.type == 0 ? RegionType::Kernel : region_type_from_raw(r.type);
+    if (g_map->reserve(r.base, r.length, t) == MapStatus::CapacityExceeded)
+      return PF_ERR_MAP_CAPACITY;
+  }
+  PageAllocatorConfig pc;
+  pc.direct_map_offset = config->direct_map_offset;
+  pc.cpu_count = config->cpu_count != 0 ? config->cpu_count : 1;
+  return init_global(*g_map, pc);
+}
+
+// An order that does not fit Order's byte must not wrap into a valid one:
+// the core reports kOrderCount as page-order-out-of-range.
+static Order checked_order(unsigned int order) { return Order{order < kOrderCount ? order : kOrderCount}; }
+
+pf_phys_t alloc_pages(unsigned int order, gfp_t flags) {
+  return g_pages.alloc_pages(checked_order(order), flags).value;
+}
+
+void free_pages(pf_phys_t phys, unsigned int order) {
+  g_pages.free_pages(PhysAddr{phys}, checked_order(order));
+}
+
+pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary, uint64_t max_addr,
+                       gfp_t flags) {
+  ContigRequest req;
+  req.align = align != 0 ? align : kPageSize;
+  req.boundary = boundary;
+  req.max_addr = max_addr;
+  req.flags = flags;
+  return g_pages.alloc_contig(frame_count, req).value;
+}
+
+void free_contig(pf_phys_t phys, size_t frame_count) {
+  g_pages.free_contig(PhysAddr{phys}, frame_count);
+}
+
+void pf_drain_pages(void) { g_pages.drain_cpu_caches(); }
+
+size_t pf_reclaim(void) {
+  size_t released = g_slab.shrink_all();
+  g_pages.drain_cpu_caches();
+  return released;
+}
+
+struct kmem_cache* kmem_cache_create(const char* name, size_t size, size_t align,
+                                     unsigned int flags, void (*ctor)(void*)) {
+  return reinterpret_cast<kmem_cache*>(g_slab.cache_create(name, size, align, flags, ctor, PF_CALLER));
+}
+void* kmem_cache_alloc(struct kmem_cache* cache, gfp_t flags) {
+  return g_slab.cache_alloc(to_cache(cache), flags, PF_CALLER);
+}
+void kmem_cache_free(struct kmem_cache* cache, void* object) {
+  g_slab.cache_free(to_cache(cache), object, PF_CALLER);
+}
+size_t kmem_cache_destroy(struct kmem_cache* cache) {
+  return g_slab.cache_destroy(to_cache(cache), PF_CALLER);
+}
+size_t kmem_cache_shrink(struct kmem_cache* cache) { return g_slab.cache_shrink(to_cache(cache)); }
+
+void* kmalloc(size_t size, gfp_t flags) { return g_slab.kmalloc(size, flags, PF_CALLER); }
+void* kzalloc(size_t size, gfp_t flags) { return g_slab.kzalloc(size, flags, PF_CALLER); }
+void* kcalloc(size_t n, size_t size, gfp_t flags) { return g_slab.kcalloc(n, size, flags, PF_CALLER); }
+void* krealloc(void* p, size_t new_size, gfp_t flags) {
+  return g_slab.krealloc(p, new_size, flags, PF_CALLER);
+}
+void kfree(const void* p) { g_slab.kfree(p, PF_CALLER); }
+size_t ksize(const void* p) { return g_slab.ksize(p, PF_CALLER); }
+
+void pf_get_counters(struct pf_counters* out) {
+  PageCounters c = g_pages.counters();
+  out->managed_frames = c.managed_frames;
+  out->free_frames = c.free_frames;
+  out->reserved_frames = c.reserved_frames;
+}
+
+size_t pf_format_buddyinfo(char* buffer, size_t size) {
+  TextBuffer t(buffer, size);
+  g_pages.format_buddyinfo(t);
+  return t.length();
+}
+
+size_t pf_format_slabinfo(char* buffer, size_t size) {
+  TextBuffer t(buffer, size);
+  g_slab.format_slabinfo(t);
+  return t.length();
+}
+
+int pf_verify(void) { return g_pages.verify() && g_slab.verify() ? 0 : -1; }
+
+}  // extern "C"

@@ -1,0 +1,158 @@
+// capi_test.cpp — the C API of pfalloc.h over the global instances, set up
+// once per process by pf_init() on a hosted window, as an embedding kernel
+// would do it from its firmware map.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "hosted/hosted.hpp"
+#include "kernel/mm/pfalloc.h"
+#include "tests/unit/support.hpp"
+
+namespace pf {
+namespace {
+
+// QEMU-like map: low RAM, a hole, 64 MiB of RAM from 1 MiB; the kernel image
+// sits at 2 MiB.
+const pf_region kMap[] = {
+    {0x0, 0x9fc00, PF_REGION_USABLE},
+    {0x9fc00, 0x400, PF_REGION_RESERVED},
+    {0xf0000, 0x10000, PF_REGION_RESERVED},
+    {0x100000, 64 * MiB, PF_REGION_USABLE},
+};
+const pf_region kKernelImage[] = {{2 * MiB, 3 * MiB + 123, PF_REGION_KERNEL}};
+
+class CApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    static hosted::HostedMemory memory;
+    if (memory.direct_map_offset() != 0) return;  // once per process
+    ASSERT_TRUE(memory.reserve(PhysAddr{0}, PhysAddr{65 * MiB}));
+    pf_config config{};
+    config.direct_map_offset = memory.direct_map_offset();
+    config.cpu_count = 2;
+    ASSERT_EQ(pf_init(&config, kMap, 4, kKernelImage, 1), PF_OK);
+  }
+  void SetUp() override {
+    pf_reclaim();
+    pf_get_counters(&before_);
+    ASSERT_EQ(pf_verify(), 0);
+  }
+  void TearDown() override {
+    pf_reclaim();
+    pf_counters after{};
+    pf_get_counters(&after);
+    EXPECT_EQ(after.free_frames, before_.free_frames);
+    EXPECT_EQ(pf_verify(), 0);
+  }
+  pf_counters before_{};
+};
+
+TEST_F(CApi, InitTookTheMapAndKeptTheKernelOut) {
+  // 64 MiB from 1 MiB, less the kernel image's whole frames (3 MiB + 123 B
+  // widened to 769 frames), less what the descriptors occupy.
+  EXPECT_EQ(before_.managed_frames + before_.reserved_frames, 64 * MiB / kPageSize - 769);
+  EXPECT_GT(before_.reserved_frames, 0u);
+  // The slab layer already holds the first slabs of its kmalloc caches.
+  EXPECT_LT(before_.free_frames, before_.managed_frames);
+  EXPECT_GT(before_.free_frames, before_.managed_frames - 64);
+  pf_config again{};
+  EXPECT_EQ(pf_init(&again, kMap, 4, nullptr, 0), PF_ERR_BAD_CONFIG);
+}
+
+TEST_F(CApi, PagesAreAlignedInsideTheMapAndFreed) {
+  for (unsigned order = 0; order <= 10; ++order) {
+    pf_phys_t p = alloc_pages(order, GFP_KERNEL);
+    ASSERT_NE(p, 0u) << "order " << order;
+    EXPECT_EQ(p % (kPageSize << order), 0u);
+    EXPECT_GE(p, 1 * MiB);
+    EXPECT_TRUE(p + (kPageSize << order) <= 2 * MiB || p >= 5 * MiB + kPageSize)
+        << "block at " << std::hex << p << " overlaps the kernel image";
+    free_pages(p, order);
+  }
+  pf_phys_t z = alloc_pages(0, GFP_DMA | __GFP_ZERO);
+  ASSERT_NE(z, 0u);
+  EXPECT_LT(z, 16 * MiB);
+  free_pages(z, 0);
+}
+
+TEST_F(CApi, OrdersBeyondTheLargestAreMisuseNotWrapped) {
+  test::ErrorRecorder rec;
+  test::LogCapture quiet;
+  EXPECT_EQ(alloc_pages(11, GFP_KERNEL), 0u);
+  EXPECT_EQ(alloc_pages(256 + 3, GFP_KERNEL), 0u);  // would be order 3 if truncated
+  ASSERT_EQ(rec.count(), 2u);
+  EXPECT_EQ(rec.last().code, ErrorCode::PageBadOrder);
+}
+
+TEST_F(CApi, ContigHonoursAlignmentAndBoundary) {
+  pf_phys_t p = alloc_contig(5, 64 * KiB, 64 * KiB, 16 * MiB, GFP_KERNEL);
+  ASSERT_NE(p, 0u);
+  EXPECT_EQ(p % (64 * KiB), 0u);
+  EXPECT_EQ(p / (64 * KiB), (p + 5 * kPageSize - 1) / (64 * KiB));
+  EXPECT_LE(p + 5 * kPageSize, 16 * MiB);
+  free_contig(p, 5);
+}
+
+TEST_F(CApi, KmallocFamily) {
+  char* s = static_cast<char*>(kmalloc(32, GFP_KERNEL));
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(s) % 32, 0u);
+  EXPECT_GE(ksize(s), 32u);
+  std::memcpy(s, "pfalloc", 8);
+  char* t = static_cast<char*>(krealloc(s, 200, GFP_KERNEL));
+  ASSERT_NE(t, nullptr);
+  EXPECT_STREQ(t, "pfalloc");
+  kfree(t);
+  kfree(nullptr);
+  EXPECT_EQ(kcalloc(SIZE_MAX / 2, 4, GFP_KERNEL), nullptr);
+  auto* z = static_cast<unsigned char*>(kzalloc(3000, GFP_KERNEL));
+  ASSERT_NE(z, nullptr);
+  for (int i = 0; i < 3000; ++i) ASSERT_EQ(z[i], 0) << i;
+  kfree(z);
+  void* big = kmalloc(100 * KiB, GFP_KERNEL);
+  ASSERT_NE(big, nullptr);
+  kfree(big);
+}
+
+TEST_F(CApi, CachesKeepConstructedObjects) {
+  static int constructed = 0;
+  kmem_cache* c = kmem_cache_create("capi_test", 48, 16, 0, [](void* p) {
+    ++constructed;
+    std::memset(p, 0xab, 48);
+  });
+  ASSERT_NE(c, nullptr);
+  auto* o = static_cast<unsigned char*>(kmem_cache_alloc(c, GFP_KERNEL));
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o[47], 0xab);
+  EXPECT_GT(constructed, 0);
+  kmem_cache_free(c, o);
+  EXPECT_EQ(kmem_cache_destroy(c), 0u);
+}
+
+TEST_F(CApi, ReportsNameTheCallerAndRefuse) {
+  test::ErrorRecorder rec;
+  test::LogCapture quiet;
+  pf_phys_t p = alloc_pages(1, GFP_KERNEL);
+  ASSERT_NE(p, 0u);
+  free_pages(p, 0);  // wrong order: refused, the block stays allocated
+  ASSERT_EQ(rec.count(), 1u);
+  EXPECT_EQ(rec.last().code, ErrorCode::PageWrongOrder);
+  EXPECT_NE(rec.last().caller, nullptr);
+  free_pages(p, 1);
+  EXPECT_EQ(rec.count(), 1u);
+}
+
+TEST_F(CApi, IntrospectionText) {
+  char text[8192];
+  size_t n = pf_format_buddyinfo(text, sizeof text);
+  EXPECT_EQ(n, std::strlen(text));
+  EXPECT_NE(std::string(text).find("Node 0, zone      DMA"), std::string::npos) << text;
+  n = pf_format_slabinfo(text, sizeof text);
+  EXPECT_NE(std::string(text).find("slabinfo - version: 2.1"), std::string::npos) << text;
+  EXPECT_NE(std::string(text).find("kmalloc-64"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace pf
