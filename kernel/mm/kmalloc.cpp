@@ -35,8 +35,8 @@ void* SlabAllocator::kmalloc_large(size_t size, size_t align, gfp_t flags) {
 void* SlabAllocator::kmalloc(size_t size, gfp_t flags, const void* caller) {
   if (size == 0) return nullptr;
   if (__builtin_expect(size <= kKmallocMaxSize && (flags & kZoneFlags) == 0, 1))
-    return cache_alloc(kmalloc_caches_[slab_detail::kmalloc_class_index(size)], flags,
-                       caller != nullptr ? caller : PF_CALLER);
+    return alloc_object(kmalloc_caches_[slab_detail::kmalloc_class_index(size)], flags,
+                        caller != nullptr ? caller : PF_CALLER, size);
   return kmalloc_large(size, kPageSize, flags);
 }
 
@@ -55,7 +55,7 @@ void* SlabAllocator::kmalloc_aligned(size_t size, size_t align, gfp_t flags, con
     // classes are aligned to themselves, so the walk stops by the class of `align`.
     size_t i = slab_detail::kmalloc_class_index(size);
     while (i < kKmallocClassCount && kmalloc_class_align(kKmallocSizes[i]) < align) ++i;
-    if (i < kKmallocClassCount) return cache_alloc(kmalloc_caches_[i], flags, caller);
+    if (i < kKmallocClassCount) return alloc_object(kmalloc_caches_[i], flags, caller, size);
   }
   return kmalloc_large(size, align > kPageSize ? align : kPageSize, flags);
 }
@@ -92,7 +92,7 @@ size_t SlabAllocator::usable_size(const void* p, const char* op, const void* cal
   const Located where = locate(p);
   if (where.target == Target::SlabObject) {
     const KmemCache* c = where.slab->cache;
-    if (at_object_start(c, where.slab, p)) return c->object_size_;
+    if (at_object_start(c, where.slab, p)) return c->debug_ ? track_of(c, p)->requested : c->object_size_;
     report_object_error(ErrorCode::SlabNotObjectStart,
                         "pointer is inside a slab but not at the start of an object", p, c, caller);
     return 0;
@@ -128,9 +128,17 @@ void* SlabAllocator::krealloc_aligned(void* p, size_t new_size, size_t align, gf
   const size_t have = usable_size(p, "krealloc", caller);
   if (have == 0) return nullptr;  // reported; p untouched
   const bool aligned = (reinterpret_cast<uintptr_t>(p) & (align - 1)) == 0;
-  // Shrinking (or growing within ksize) never moves, as in Linux: the bytes
-  // stay where they are and a shrink cannot fail.
-  if (new_size <= have && aligned) return p;
+  // A debug cache's ksize is the requested size, but the object can grow
+  // in place to its full size (the redzone moves with it).
+  KmemCache* debug_cache = cache_of(p);
+  if (debug_cache != nullptr && !debug_cache->debug_) debug_cache = nullptr;
+  const size_t capacity = debug_cache != nullptr ? debug_cache->object_size_ : have;
+  // Shrinking (or growing within the object) never moves, as in Linux: the
+  // bytes stay where they are and a shrink cannot fail.
+  if (new_size <= capacity && aligned) {
+    if (debug_cache != nullptr) debug_resize(debug_cache, p, new_size);
+    return p;
+  }
   void* q = kmalloc_aligned(new_size, align, flags, caller);
   if (q == nullptr) return nullptr;
   __builtin_memcpy(q, p, have < new_size ? have : new_size);

@@ -22,7 +22,7 @@ using slab_detail::CpuArray;
 using slab_detail::Slab;
 using slab_detail::SlabList;
 
-constexpr uint8_t kListPartial = 0, kListFull = 1, kListEmpty = 2, kListNone = 3;
+using namespace slab_detail;  // kList*
 // Objects moved between an array and the slabs per node-lock hold.
 constexpr uint32_t kFlushChunk = 64;
 
@@ -185,11 +185,22 @@ void SlabAllocator::list_move_locked(KmemCache* c, Slab* s, uint8_t to) {
   ++l.count;
 }
 
-void* SlabAllocator::take_object_locked(KmemCache* c) {
+void* SlabAllocator::take_object_locked(KmemCache* c, Finding* f) {
   Slab* s = c->partial_.head != nullptr ? c->partial_.head : c->empty_.head;
   if (s == nullptr) return nullptr;
   void* obj = s->freelist;
-  s->freelist = free_link_get(c, obj);
+  void* next = free_link_get(c, obj);
+  if (c->debug_ && next != nullptr && !at_object_start(c, s, next)) {
+    // The link was overwritten (its key makes a stray write decode to
+    // garbage): rebuild the freelist from the objects' states.
+    if (f != nullptr) *f = {ErrorCode::SlabFreelistCorrupted,
+                            "a free object's freelist link decodes to no object of its slab "
+                            "(freelist rebuilt from the objects' states)",
+                            obj};
+    rebuild_freelist_locked(c, s);
+    return take_object_locked(c, nullptr);
+  }
+  s->freelist = next;
   s->head->aux = static_cast<uint16_t>(++s->inuse);
   ++c->inuse_;
   if (s->inuse == c->objs_per_slab_)
@@ -227,7 +238,7 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
   std::byte* mem = pages_->to_virt(block);
   Slab* s;
   if (c->off_slab_) {
-    s = static_cast<Slab*>(alloc_direct(&slab_cache_, flags & __GFP_NOWARN, nullptr));
+    s = static_cast<Slab*>(alloc_direct(&slab_cache_, flags & __GFP_NOWARN, nullptr, 0));
     if (s == nullptr) {
       pages_->free_pages(block, order);
       return nullptr;
@@ -252,6 +263,7 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
   const uint32_t n = c->objs_per_slab_;
   for (uint32_t i = 0; i < n; ++i, obj += c->stride_) {
     if (c->ctor_ != nullptr) c->ctor_(obj);
+    if (c->debug_) debug_populate(c, obj);
     free_link_set(c, obj, i + 1 < n ? obj + c->stride_ : nullptr);
   }
   s->freelist = s->base;
@@ -420,19 +432,25 @@ void SlabAllocator::unlock_cache_fully(const KmemCache* c, unsigned long irq) co
 // ---- allocation and free ------------------------------------------------------
 
 void* SlabAllocator::cache_alloc(KmemCache* c, gfp_t flags, const void* caller) {
+  return alloc_object(c, flags, caller != nullptr ? caller : PF_CALLER, 0);
+}
+
+void* SlabAllocator::alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
   if (__builtin_expect(c == nullptr || c->cpu_ == nullptr || c->retired_, 0))
-    return cache_alloc_slow(c, flags, caller != nullptr ? caller : PF_CALLER);
+    return cache_alloc_slow(c, flags, caller, requested);
   CpuArray& a = cpu_array(c, this_cpu());
   void* obj = nullptr;
   {
     LockGuard g(a.lock);
     if (__builtin_expect(a.count != 0, 1) || refill(c, a, flags) != 0) obj = a.entries()[--a.count];
   }
-  if (obj != nullptr && (flags & __GFP_ZERO)) __builtin_memset(obj, 0, c->object_size_);
+  if (obj != nullptr && ((flags & __GFP_ZERO) || c->init_on_alloc_))
+    __builtin_memset(obj, 0, c->object_size_);
   return obj;
 }
 
-void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller) {
+void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
+                                      size_t requested) {
   if (c == nullptr || c->retired_) {
     report({.code = ErrorCode::InvalidArgument,
             .detail = c == nullptr ? "kmem_cache_alloc: no cache"
@@ -441,37 +459,50 @@ void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* cal
             .caller = caller});
     return nullptr;
   }
-  void* obj = alloc_direct(c, flags, caller);
-  if (obj != nullptr && (flags & __GFP_ZERO)) __builtin_memset(obj, 0, c->object_size_);
+  void* obj = alloc_direct(c, flags, caller, requested);
+  if (obj != nullptr && !c->debug_ && ((flags & __GFP_ZERO) || c->init_on_alloc_))
+    __builtin_memset(obj, 0, c->object_size_);
   return obj;
 }
 
-void* SlabAllocator::alloc_direct(KmemCache* c, gfp_t flags, const void*) {
-  void* obj;
-  {
+// Debug caches also zero here (under the lock, before the redzone is laid).
+void* SlabAllocator::alloc_direct(KmemCache* c, gfp_t flags, const void* caller,
+                                  size_t requested) {
+  Finding finding;
+  void* obj = nullptr;
+  for (int attempt = 0; attempt < 2 && obj == nullptr; ++attempt) {
+    Slab* fresh = nullptr;
+    if (attempt == 1 && (fresh = grow(c, flags)) == nullptr) break;
     LockGuard g(c->node_lock_);
-    obj = take_object_locked(c);
+    if (fresh != nullptr) {
+      ++c->slab_count_;
+      list_move_locked(c, fresh, kListEmpty);
+    }
+    obj = take_object_locked(c, &finding);
+    if (obj != nullptr && c->debug_)
+      debug_on_alloc_locked(c, obj, caller, requested != 0 ? requested : c->object_size_, flags,
+                            &finding);
   }
-  if (obj != nullptr) return obj;
-  Slab* s = grow(c, flags);
-  if (s == nullptr) return nullptr;
-  LockGuard g(c->node_lock_);
-  ++c->slab_count_;
-  list_move_locked(c, s, kListEmpty);
-  return take_object_locked(c);
+  report_finding(finding, c, caller);
+  return obj;
 }
 
 size_t SlabAllocator::free_direct(KmemCache* c, Slab* s, void* obj, const void* caller) {
   Slab* release = nullptr;
   bool duplicate;
+  Finding finding;
   {
     LockGuard g(c->node_lock_);
-    duplicate = s->inuse == 0 || s->freelist == obj;
+    if (c->debug_) {
+      duplicate = !debug_on_free_locked(c, s, obj, caller, &finding);
+    } else {
+      duplicate = s->inuse == 0 || s->freelist == obj;
+      if (duplicate) finding = {ErrorCode::SlabDoubleFree, "object is already free", obj};
+    }
     if (!duplicate) put_object_locked(c, s, obj, &release);
   }
   const size_t frames = release_slabs(c, release);
-  if (duplicate)
-    report_object_error(ErrorCode::SlabDoubleFree, "object is already free", obj, c, caller);
+  report_finding(finding, c, caller);
   return frames;
 }
 
@@ -516,6 +547,7 @@ void SlabAllocator::free_checked(KmemCache* c, const Located& where, void* obj,
     free_direct(c, s, obj, caller);
     return;
   }
+  if (__builtin_expect(c->init_on_free_, 0)) __builtin_memset(obj, 0, c->object_size_);
   CpuArray& a = cpu_array(c, this_cpu());
   bool duplicate = false;
   void* flushed_duplicate = nullptr;
@@ -591,10 +623,19 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
     if (line > a) a = line;
   }
   c->align_ = a;
-  c->debug_ = false;
+  c->debug_ = !bootstrap && ((flags & SLAB_DEBUG) || debug_);
   c->freelist_key_ = 0;
+  c->poison_ = c->debug_ && ctor == nullptr;
+  c->init_on_alloc_ = !bootstrap && ctor == nullptr && init_on_alloc_;
+  c->init_on_free_ = !bootstrap && ctor == nullptr && init_on_free_ && !c->debug_;
+  c->redzone_end_ = c->track_offset_ = 0;
   uint64_t end;
-  if (ctor != nullptr) {
+  if (c->debug_) {
+    c->redzone_end_ = static_cast<uint32_t>(align_up(size, 8) + 16);
+    c->free_offset_ = c->redzone_end_;
+    c->track_offset_ = c->free_offset_ + sizeof(void*);
+    end = c->track_offset_ + sizeof(slab_detail::Track);
+  } else if (ctor != nullptr) {
     c->free_offset_ = static_cast<uint32_t>(align_up(size, 8));  // past the constructed state
     end = c->free_offset_ + sizeof(void*);
   } else {
@@ -622,8 +663,16 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
     c->id_ = next_id_;
     next_id_ = next_id_ == kMaxCacheId ? 1 : next_id_ + 1;
   }
+  if (c->debug_) {
+    // A key per cache, so a stray write cannot forge a link that decodes to
+    // a chosen address (splitmix64 of the seed, the id and the address).
+    uint64_t z = freelist_seed_ ^ (uint64_t{c->id_} << 32) ^ reinterpret_cast<uintptr_t>(c);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    c->freelist_key_ = (z ^ (z >> 31)) | 1;
+  }
   c->cpu_ = nullptr;
-  if (bootstrap) return true;
+  if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
   c->cpu_limit_ = cpu_limit_for(c->stride_);
   c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
   c->cpu_stride_ = static_cast<uint32_t>(align_up(sizeof(CpuArray) + c->cpu_limit_ * sizeof(void*), 64));
@@ -632,7 +681,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
 
 KmemCache* SlabAllocator::create_cache(const char* name, size_t size, size_t align, unsigned flags,
                                        ObjectCtor ctor, bool kmalloc) {
-  void* mem = alloc_direct(&cache_cache_, __GFP_NOWARN, nullptr);
+  void* mem = alloc_direct(&cache_cache_, __GFP_NOWARN, nullptr, 0);
   if (mem == nullptr) return nullptr;
   auto* c = new (mem) KmemCache();
   if (!setup_cache(c, name, size, align, flags, ctor, false)) {
@@ -738,21 +787,31 @@ size_t SlabAllocator::report_live_objects(KmemCache* c, ErrorCode code, const ch
     live = c->inuse_;
     for (Slab* list : {c->partial_.head, c->full_.head}) {
       for (Slab* s = list; s != nullptr; s = s->next) {
+        // Free objects: from the freelist (debug caches: from their state).
         uint64_t free_bits[kMaxObjectsPerSlab / 64] = {};
         uint32_t walked = 0;
-        for (void* f = s->freelist; f != nullptr && walked < c->objs_per_slab_; ++walked) {
+        for (void* f = s->freelist; !c->debug_ && f != nullptr && walked < c->objs_per_slab_;
+             ++walked) {
+          if (!at_object_start(c, s, f)) break;  // verify() names a broken list
           const uint32_t i = object_index(c, s, f);
           free_bits[i / 64] |= uint64_t{1} << (i % 64);
           f = free_link_get(c, f);
         }
         for (uint32_t i = 0; i < c->objs_per_slab_; ++i) {
-          if (free_bits[i / 64] & (uint64_t{1} << (i % 64))) continue;
           const std::byte* obj = s->base + size_t{i} * c->stride_;
+          const slab_detail::Track* t = c->debug_ ? track_of(c, obj) : nullptr;
+          if (t != nullptr ? t->state == slab_detail::kStateFree
+                           : (free_bits[i / 64] & (uint64_t{1} << (i % 64))) != 0)
+            continue;
           if (first == nullptr) first = obj;
           if (listed++ < kMaxListed) {
             LogLine line;
             line->str("pfalloc: ").str(c->name_).str(": live object ")
-                .hex(reinterpret_cast<uintptr_t>(obj)).str(" size ").dec(c->object_size_).nl();
+                .hex(reinterpret_cast<uintptr_t>(obj)).str(" size ")
+                .dec(t != nullptr ? t->requested : c->object_size_);
+            if (t != nullptr)
+              line->str(" allocated by ").hex(reinterpret_cast<uintptr_t>(t->alloc_caller));
+            line->nl();
           }
         }
       }
@@ -785,6 +844,9 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   cpu_count_ = cpus;
   for (unsigned i = 0; i < kMaxCpus; ++i) cpu_slot_[i] = static_cast<uint8_t>(i % cpus);
   debug_ = config.debug;
+  init_on_alloc_ = config.init_on_alloc;
+  init_on_free_ = config.init_on_free;
+  freelist_seed_ = config.freelist_seed;
   pages_ = &pages;
   next_id_ = 1;
   caches_ = caches_tail_ = nullptr;

@@ -53,6 +53,39 @@
 // power-of-two size is aligned to itself (up to 4096) and every size to 8
 // at least. Larger requests are whole buddy blocks, page aligned.
 // kmalloc(0) returns nullptr (and kfree(nullptr) does nothing).
+//
+// Always-on checks (every cache, every build), each reported through
+// pf::report() with the caller, and the call refused with nothing changed:
+//   slab-double-free       the object is on top of this CPU's array, or is
+//                          the slab's freelist head, or its slab is empty;
+//   slab-not-object-start  inside a slab (or a large block) but not at an
+//                          object's first byte;
+//   slab-not-a-slab-page   the frame is unmanaged, free, reserved, a plain
+//                          alloc_pages block, or a large block given to
+//                          kmem_cache_free;
+//   slab-wrong-cache       kmem_cache_free with another cache than the object's.
+// A double free that slips past the per-CPU check is caught when the array
+// gives the object back (its slab is empty or it heads the freelist):
+// slab-delayed-double-free, and the duplicate is dropped so counts stay right.
+//
+// Debug caches (SLAB_DEBUG, or SlabConfig::debug for every cache) trade
+// speed for checks. They have no per-CPU arrays: every allocation and free
+// goes to the slab under the node lock, where each object's state is known.
+// Object layout (stride = align_up(end, align)):
+//   [0, size)                 the object; free objects are poisoned 0x6b
+//                             (unless the cache has a constructor)
+//   [size, rz_end)            right redzone, 0xbb, rz_end = align8(size) + 16;
+//                             for kmalloc it starts at the requested size
+//   [rz_end, +8)              freelist link, stored as next ^ key ^ &link
+//   [rz_end + 8, +24)         track: alloc caller, free caller, requested size, state
+// Found, by name: slab-delayed-double-free (state already free),
+// slab-redzone-overwritten (at free, at allocation, by verify()),
+// slab-write-after-free (poison changed when the object is handed out
+// again), slab-freelist-corrupted (a link that decodes to no object of its
+// slab: the freelist is rebuilt from the objects' states). Destroy and
+// teardown list live objects with size and allocating caller. In a debug
+// cache ksize() is the requested size. init_on_alloc / init_on_free
+// (SlabConfig) zero objects of every cache without a constructor.
 #pragma once
 
 #include <array>
@@ -176,9 +209,23 @@ struct alignas(16) CpuArray {
 };
 static_assert(sizeof(CpuArray) == 16);
 
+inline constexpr uint8_t kListPartial = 0, kListFull = 1, kListEmpty = 2, kListNone = 3;
+
 struct SlabList {
   Slab* head = nullptr;
   uint64_t count = 0;
+};
+
+// Debug caches: per-object metadata after the freelist link.
+inline constexpr uint32_t kStateFree = 0xf4ee0b1e;
+inline constexpr uint32_t kStateAllocated = 0xa110c8ed;
+inline constexpr unsigned char kPoisonByte = 0x6b;
+inline constexpr unsigned char kRedzoneByte = 0xbb;
+struct Track {
+  const void* alloc_caller;
+  const void* free_caller;
+  uint32_t requested;  // bytes asked for (kmalloc), else the object size
+  uint32_t state;      // kStateFree or kStateAllocated
 };
 }  // namespace slab_detail
 
@@ -199,6 +246,13 @@ struct SlabConfig {
   unsigned cpu_count = 0;
   // SLAB_DEBUG for every cache, the kmalloc caches included.
   bool debug = false;
+  // Zero objects as they are handed out / as they are freed (caches without
+  // a constructor: constructed state is never wiped).
+  bool init_on_alloc = false;
+  bool init_on_free = false;
+  // Seed of the per-cache keys encoding debug caches' freelist links; a
+  // kernel passes something unpredictable (the TSC at boot, say).
+  uint64_t freelist_seed = 0x6a09e667f3bcc909ull;
 };
 
 // What slabinfo prints for one cache; active_objects is exact.
@@ -233,6 +287,11 @@ class KmemCache {
   unsigned flags() const { return flags_; }
   uint32_t id() const { return id_; }
   bool retired() const { return retired_; }
+  bool debug() const { return debug_; }
+  // Where a free object keeps its freelist link; debug caches: where the
+  // right redzone ends (0 otherwise). For tests and debuggers.
+  size_t free_offset() const { return free_offset_; }
+  size_t redzone_end() const { return redzone_end_; }
 
  private:
   friend class SlabAllocator;
@@ -260,6 +319,11 @@ class KmemCache {
   bool debug_ = false;
   uint64_t freelist_key_ = 0;  // debug caches: links are stored as next ^ key ^ slot
   uint32_t reserve_empty_ = 1;  // empty slabs kept instead of going back to the buddy
+  uint32_t redzone_end_ = 0;    // debug: end of the right redzone
+  uint32_t track_offset_ = 0;   // debug: where the object's Track lives
+  bool poison_ = false;         // debug without a constructor: free objects are poisoned
+  bool init_on_alloc_ = false;
+  bool init_on_free_ = false;
 
   // Per-CPU arrays: cpu_count entries, cpu_stride_ bytes apart, in one block.
   std::byte* cpu_ = nullptr;
@@ -368,6 +432,24 @@ class SlabAllocator {
   using CpuArray = slab_detail::CpuArray;
   using SlabList = slab_detail::SlabList;
 
+  // What the debug checks found, reported once the locks are dropped.
+  struct Finding {
+    ErrorCode code = ErrorCode::Count;  // Count: nothing
+    const char* detail = nullptr;
+    const void* object = nullptr;
+  };
+  void report_finding(const Finding& f, const KmemCache* c, const void* caller) const;
+  static slab_detail::Track* track_of(const KmemCache* c, const void* obj);
+  void debug_populate(const KmemCache* c, std::byte* obj) const;
+  void debug_on_alloc_locked(KmemCache* c, void* obj, const void* caller, size_t requested,
+                             gfp_t flags, Finding* f);
+  bool debug_on_free_locked(KmemCache* c, Slab* s, void* obj, const void* caller, Finding* f);
+  void rebuild_freelist_locked(KmemCache* c, Slab* s);
+  // krealloc within the object: the requested size moves, and the redzone with it.
+  void debug_resize(KmemCache* c, void* obj, size_t new_size);
+  Finding debug_check_object(const KmemCache* c, const void* obj, bool free) const;
+  void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
+
   // Where a pointer lands, found through the frame descriptors.
   enum class Target : uint8_t { SlabObject, LargeBlock, NotManaged, NotSlab };
   struct Located {
@@ -401,7 +483,7 @@ class SlabAllocator {
   void unlock_cache_fully(const KmemCache* c, unsigned long irq) const;
 
   // Slow paths. The node lock is taken inside; callers may hold a CPU lock.
-  void* cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller);
+  void* cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
   Slab* grow(KmemCache* c, gfp_t flags);
   size_t release_slabs(KmemCache* c, Slab* chain);
   size_t release_empty_slabs(KmemCache* c);
@@ -411,13 +493,14 @@ class SlabAllocator {
   // has unlocked), or nullptr.
   void* flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames);
   void report_flush_duplicate(KmemCache* c, void* duplicate, const void* caller);
-  void* alloc_direct(KmemCache* c, gfp_t flags, const void* caller);
+  // requested: what kmalloc was asked for (debug caches track it); 0: the object size.
+  void* alloc_direct(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
   // Both return frames released to the buddy as a consequence.
   size_t free_direct(KmemCache* c, Slab* s, void* obj, const void* caller);
   size_t free_internal(KmemCache* bootstrap, void* obj);
   size_t drain_cpu_arrays(KmemCache* c);  // frames released
   // Under the node lock: take one object from the slab lists / give one back.
-  void* take_object_locked(KmemCache* c);
+  void* take_object_locked(KmemCache* c, Finding* f = nullptr);
   void put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** release);
   void list_move_locked(KmemCache* c, Slab* s, uint8_t to);
   static slab_detail::SlabList& list_of(KmemCache* c, uint8_t id);
@@ -434,6 +517,7 @@ class SlabAllocator {
   // Usable bytes of the allocation at p, or 0 after reporting why p is not one.
   size_t usable_size(const void* p, const char* op, const void* caller) const;
   struct VerifyFailure {
+    ErrorCode code = ErrorCode::VerifyFailed;
     const char* detail = nullptr;  // nullptr: clean
     uintptr_t address = 0;
     const char* cache = nullptr;
@@ -444,6 +528,9 @@ class SlabAllocator {
   unsigned cpu_count_ = 1;
   uint8_t cpu_slot_[kMaxCpus] = {};  // platform CPU id -> per-CPU array index
   bool debug_ = false;
+  bool init_on_alloc_ = false;
+  bool init_on_free_ = false;
+  uint64_t freelist_seed_ = 0;
   uint32_t next_id_ = 1;
   mutable SpinLock caches_lock_;
   KmemCache* caches_ = nullptr;  // every cache but the two bootstrap ones, oldest first

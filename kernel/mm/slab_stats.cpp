@@ -15,7 +15,7 @@ namespace {
 using slab_detail::CpuArray;
 using slab_detail::Slab;
 
-constexpr uint8_t kListPartial = 0, kListFull = 1, kListEmpty = 2;
+using namespace slab_detail;  // kList*
 
 }  // namespace
 
@@ -78,7 +78,7 @@ bool SlabAllocator::verify() const {
       fail = verify_cache(c);
   }
   if (fail.detail == nullptr) return true;
-  report({.code = ErrorCode::VerifyFailed,
+  report({.code = fail.code,
           .detail = fail.detail,
           .address = fail.address,
           .address_is_virtual = true,
@@ -160,6 +160,16 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
                                                                   : s->inuse > 0 && s->inuse < n,
             "slab is on the wrong list for its in-use count", s);
       inuse += s->inuse;
+      // Debug caches: every object's state, redzone and poison.
+      for (uint32_t i = 0; c->debug_ && fail.detail == nullptr && i < n; ++i) {
+        const std::byte* obj = s->base + size_t{i} * c->stride_;
+        const Finding f = debug_check_object(c, obj, (bits[i / 64] >> (i % 64)) & 1);
+        if (f.code != ErrorCode::Count) {
+          fail.code = f.code;
+          fail.detail = f.detail;
+          fail.address = reinterpret_cast<uintptr_t>(obj);
+        }
+      }
       // Per-CPU entries in this slab: free, distinct, not on the freelist.
       if (c->cpu_ != nullptr && cpu_entries != 0) {
         const auto lo = reinterpret_cast<uintptr_t>(mem);
