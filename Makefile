@@ -49,7 +49,7 @@ $(eval $(call host_flavour,host,))
 $(eval $(call host_flavour,asan,-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DPFALLOC_DEBUG))
 $(eval $(call host_flavour,tsan,-O1 -fsanitize=thread -DPFALLOC_TSAN))
 
-.PHONY: all test test-host test-asan test-tsan unit run bench fuzz clean
+.PHONY: all test test-host test-asan test-tsan test-readme unit run bench fuzz clean
 all: $(BUILD)/host/unit_tests
 
 unit test-host: $(BUILD)/host/unit_tests
@@ -65,8 +65,17 @@ test-tsan: $(BUILD)/tsan/unit_tests
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  $(BUILD)/tsan/unit_tests --gtest_brief=1 --gtest_filter='$(TSAN_FILTER)'
 
+# The README's embedding example, compiled exactly as it is shown there.
+README_EXAMPLE := $(BUILD)/readme/embedding_example.c
+test-readme:
+	@mkdir -p $(dir $(README_EXAMPLE))
+	sed -n '/^<!-- embedding-example -->$$/,/^```$$/p' README.md | sed '1,2d;$$d' > $(README_EXAMPLE)
+	@test -s $(README_EXAMPLE) || { echo "README.md has no embedding example block"; exit 1; }
+	gcc -std=c11 -Wall -Wextra -Werror -Ikernel/mm -c $(README_EXAMPLE) -o $(README_EXAMPLE:.c=.o)
+	@echo "README embedding example: $$(wc -l < $(README_EXAMPLE)) lines, compiles"
+
 # Each area adds its own targets and its part of `make test`.
-TEST_PARTS := test-host test-asan test-tsan
+TEST_PARTS := host-deps test-readme test-host test-asan test-tsan
 include tools.mk
 -include kernel/kernel.mk
 -include tests/fuzz/fuzz.mk
