@@ -757,6 +757,8 @@ TEST_F(BuddyMisuse, ContiguousAndPageFreesDoNotMix) {
 
 // With the default (fatal) handler each class ends the process, naming itself.
 TEST(BuddyMisuseDeathTest, EachClassIsFatalByDefault) {
+  // Re-executed children: the allocator in each is built from scratch.
+  const std::string old_style = GTEST_FLAG_GET(death_test_style);
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   auto m = Machine::with_ram(32 * MiB, 1);
   ASSERT_TRUE(m->ok());
@@ -779,6 +781,7 @@ TEST(BuddyMisuseDeathTest, EachClassIsFatalByDefault) {
   pages.free_pages(a, Order{2});
   pages.free_contig(c, 3);
   EXPECT_TRUE(Verified(pages));
+  GTEST_FLAG_SET(death_test_style, old_style);
 }
 
 }  // namespace
