@@ -237,7 +237,7 @@ bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
         break;
       default: break;  // tags this kernel has no use for
     }
-    off += (size + 7) & ~size_t{7};  // tags start 8-byte aligned
+    off += (size_t{size} + 7) & ~size_t{7};  // tags start 8-byte aligned
     if (!ended && off >= total) return fail(error, "multiboot2: no end tag");
   }
 
