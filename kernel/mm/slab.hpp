@@ -36,6 +36,8 @@
 // populated, never on allocation. Free objects keep their constructed state:
 // for caches with a constructor the freelist link is stored past the object
 // (at free_offset >= object size), as Linux does, so it never overwrites it.
+// Constructors may run with this CPU's array lock held (interrupts masked):
+// they must not call into the slab layer.
 //
 // Lock order, outermost first:
 //   caches_lock_ (the list of caches) -> a cache's per-CPU array lock (in CPU
