@@ -39,13 +39,31 @@ int64_t bounded_length(const char* s, size_t limit) {
   return -1;
 }
 
-// Reserves the string at physical `phys` (with its NUL) and returns it, or
-// nullptr if it is unterminated within kMaxString.
-const char* take_string(uint64_t phys, const PhysMap& pm, MemoryMap& map) {
+constexpr const char* kTooManyRanges =
+    "boot data needs more reserved ranges than MemoryMap::kReservedCapacity";
+
+// Reserves [base, base + length) as boot data; false only when the reserved
+// table is full, which the parsers treat as fatal: an unprotected module or
+// info structure would be handed out as free memory.
+[[nodiscard]] bool protect(MemoryMap& map, uint64_t base, uint64_t length,
+                           RegionType type = kBootData) {
+  return map.reserve(base, length, type) != MapStatus::CapacityExceeded;
+}
+
+// The NUL-terminated string at physical `phys`, reserved with its NUL; on
+// failure nullptr, and *why says whether it was unterminated or the table full.
+const char* take_string(uint64_t phys, const PhysMap& pm, MemoryMap& map, const char* unterminated,
+                        const char** why) {
   const char* s = pm.to_virt<const char>(PhysAddr{phys});
   const int64_t n = bounded_length(s, kMaxString);
-  if (n < 0) return nullptr;
-  map.reserve(phys, static_cast<uint64_t>(n) + 1, kBootData);
+  if (n < 0) {
+    *why = unterminated;
+    return nullptr;
+  }
+  if (!protect(map, phys, static_cast<uint64_t>(n) + 1)) {
+    *why = kTooManyRanges;
+    return nullptr;
+  }
   return s;
 }
 
@@ -80,19 +98,25 @@ bool parse_multiboot1(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
   if (info_phys == 0) return fail(error, "multiboot1: null info pointer");
   const auto* info = pm.to_virt<const unsigned char>(PhysAddr{info_phys});
   const uint32_t flags = u32(info, mb1::kFlags);
-  map.reserve(info_phys, (flags & mb1::kFramebuffer) ? mb1::kInfoSize : mb1::kInfoSizeNoFramebuffer,
-              kBootData);
+  if (!protect(map, info_phys,
+               (flags & mb1::kFramebuffer) ? mb1::kInfoSize : mb1::kInfoSizeNoFramebuffer)) {
+    return fail(error, kTooManyRanges);
+  }
   if ((flags & mb1::kAout) && (flags & mb1::kElf)) {
     return fail(error, "multiboot1: a.out and ELF symbol flags both set");
   }
 
   if (flags & mb1::kCmdline) {
-    out.cmdline = take_string(u32(info, mb1::kCmdlineAddr), pm, map);
-    if (out.cmdline == nullptr) return fail(error, "multiboot1: command line unterminated");
+    const char* why = nullptr;
+    out.cmdline = take_string(u32(info, mb1::kCmdlineAddr), pm, map,
+                              "multiboot1: command line unterminated", &why);
+    if (out.cmdline == nullptr) return fail(error, why);
   }
   if (flags & mb1::kLoaderName) {
-    out.loader_name = take_string(u32(info, mb1::kLoaderNameAddr), pm, map);
-    if (out.loader_name == nullptr) return fail(error, "multiboot1: loader name unterminated");
+    const char* why = nullptr;
+    out.loader_name = take_string(u32(info, mb1::kLoaderNameAddr), pm, map,
+                                  "multiboot1: loader name unterminated", &why);
+    if (out.loader_name == nullptr) return fail(error, why);
   }
 
   if (flags & mb1::kMods) {
@@ -100,17 +124,18 @@ bool parse_multiboot1(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
     const uint32_t list = u32(info, mb1::kModsAddr);
     if (count > kMaxModules) return fail(error, "multiboot1: implausible module count");
     if (count != 0 && list == 0) return fail(error, "multiboot1: modules without a list");
-    map.reserve(list, uint64_t{count} * mb1::kModSize, kBootData);
+    if (!protect(map, list, uint64_t{count} * mb1::kModSize)) return fail(error, kTooManyRanges);
     const auto* mods = pm.to_virt<const unsigned char>(PhysAddr{list});
     for (uint32_t i = 0; i < count; ++i) {
       const unsigned char* m = mods + i * mb1::kModSize;
       const uint32_t start = u32(m, 0), end = u32(m, 4), string = u32(m, 8);
       if (end < start) return fail(error, "multiboot1: module ends before it starts");
-      map.reserve(start, end - start, kBootData);
+      if (!protect(map, start, end - start)) return fail(error, kTooManyRanges);
       const char* cmdline = "";
       if (string != 0) {
-        cmdline = take_string(string, pm, map);
-        if (cmdline == nullptr) return fail(error, "multiboot1: module string unterminated");
+        const char* why = nullptr;
+        cmdline = take_string(string, pm, map, "multiboot1: module string unterminated", &why);
+        if (cmdline == nullptr) return fail(error, why);
       }
       add_module(out, start, end, cmdline);
     }
@@ -118,24 +143,30 @@ bool parse_multiboot1(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
 
   if (flags & mb1::kElf) {
     // The kernel may read its own section headers later (symbols).
-    map.reserve(u32(info, mb1::kElfAddr),
-                uint64_t{u32(info, mb1::kElfNum)} * u32(info, mb1::kElfSize), kBootData);
+    if (!protect(map, u32(info, mb1::kElfAddr),
+                 uint64_t{u32(info, mb1::kElfNum)} * u32(info, mb1::kElfSize))) {
+      return fail(error, kTooManyRanges);
+    }
   }
   if (flags & mb1::kDrives) {
-    map.reserve(u32(info, mb1::kDrivesAddr), u32(info, mb1::kDrivesLength), kBootData);
+    if (!protect(map, u32(info, mb1::kDrivesAddr), u32(info, mb1::kDrivesLength))) {
+      return fail(error, kTooManyRanges);
+    }
   }
   if (flags & mb1::kFramebuffer) {
     // Usually MMIO outside RAM; if a firmware put it in RAM, keep it out.
-    map.reserve(u64(info, mb1::kFbAddr),
-                uint64_t{u32(info, mb1::kFbPitch)} * u32(info, mb1::kFbHeight),
-                RegionType::Reserved);
+    if (!protect(map, u64(info, mb1::kFbAddr),
+                 uint64_t{u32(info, mb1::kFbPitch)} * u32(info, mb1::kFbHeight),
+                 RegionType::Reserved)) {
+      return fail(error, kTooManyRanges);
+    }
   }
 
   if (flags & mb1::kMmap) {
     const uint32_t length = u32(info, mb1::kMmapLength);
     const uint32_t addr = u32(info, mb1::kMmapAddr);
     if (length != 0 && addr == 0) return fail(error, "multiboot1: mmap without a buffer");
-    map.reserve(addr, length, kBootData);
+    if (!protect(map, addr, length)) return fail(error, kTooManyRanges);
     const AdapterResult r =
         add_multiboot1_mmap(pm.to_virt<const unsigned char>(PhysAddr{addr}), length, map);
     if (!r.ok) return fail(error, r.error);
@@ -187,7 +218,7 @@ bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
     return fail(error, "multiboot2: total_size too small");
   if (total > kMaxMb2InfoSize) return fail(error, "multiboot2: implausible total_size");
   // Every string, the memory maps and module names are inside the structure.
-  map.reserve(info_phys, total, kBootData);
+  if (!protect(map, info_phys, total)) return fail(error, kTooManyRanges);
 
   const unsigned char* mmap_tag = nullptr;
   const unsigned char* efi_mmap_tag = nullptr;
@@ -216,7 +247,7 @@ bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
         if (end < start) return fail(error, "multiboot2: module ends before it starts");
         const char* s = tag_string(tag, size, 16);
         if (s == nullptr) return fail(error, "multiboot2: module string unterminated");
-        map.reserve(start, end - start, kBootData);
+        if (!protect(map, start, end - start)) return fail(error, kTooManyRanges);
         add_module(out, start, end, s);
         break;
       }
@@ -232,7 +263,10 @@ bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
       case mb2::kFramebuffer:
         if (size >= mb2::kFramebufferTagMin) {
           // framebuffer_addr u64 @8, pitch u32 @16, width @20, height @24.
-          map.reserve(u64(tag, 8), uint64_t{u32(tag, 16)} * u32(tag, 24), RegionType::Reserved);
+          if (!protect(map, u64(tag, 8), uint64_t{u32(tag, 16)} * u32(tag, 24),
+                       RegionType::Reserved)) {
+            return fail(error, kTooManyRanges);
+          }
         }
         break;
       default: break;  // tags this kernel has no use for

@@ -11,6 +11,8 @@
 //   out.module_count <= 16 (extra modules are still reserved, not listed);
 //   out.has_mmap == the map came from a full memory map (not mem_lower/upper).
 // On failure (false, *error set) `out` and `map` may hold what was read so far.
+// Running out of MemoryMap::kReservedCapacity is a failure too: boot data
+// that could not be reserved would otherwise be handed out as free memory.
 #pragma once
 
 #include <cstddef>

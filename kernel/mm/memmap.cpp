@@ -153,7 +153,7 @@ MapStatus MemoryMap::reserve(uint64_t base, uint64_t length, RegionType type) {
     type = RegionType::Reserved;
   }
   if (reserved_count_ == kReservedCapacity) {
-    overflowed_ = table_overflowed_ = true;
+    overflowed_ = table_overflowed_ = reserve_dropped_ = true;
     warn(ErrorCode::MapCapacityExceeded,
          "more reserved ranges than MemoryMap::kReservedCapacity, range dropped", base,
          base + length);
@@ -261,7 +261,7 @@ bool MemoryMap::normalise() {
   normalised_ = true;
   const bool fitted = !overflowed_;
   overflowed_ = overflowed_ || table_overflowed_;
-  return fitted;
+  return fitted && !reserve_dropped_;
 }
 
 uint64_t MemoryMap::usable_frames() const {

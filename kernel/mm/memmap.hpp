@@ -33,7 +33,9 @@
 //     (MapEntryBeyondPhysLimit); a full table -> CapacityExceeded. Each
 //     rejection is a pf::warn naming the region. reserve() clips a range that
 //     reaches past the physical limit (a reservation can only remove memory,
-//     so "everything from base up" is the safe reading).
+//     so "everything from base up" is the safe reading) and ignores one that
+//     starts beyond it (returns Ok: no memory there to protect); a reserve()
+//     of type Usable is recorded as Reserved (MapBadInput warning).
 //   * phys_addr_bits is clamped to [kPageShift, 63] so every end fits in 64 bits.
 //   * Only Usable entries are managed by the buddy; AcpiReclaimable and
 //     BootloaderReclaimable keep their type so a kernel can hand them back later.
@@ -113,7 +115,11 @@ class MemoryMap {
   // An extra range the allocator must not hand out (kernel image, boot info,
   // modules, ...); recorded as `type` in the normalised map.
   MapStatus reserve(uint64_t base, uint64_t length, RegionType type = RegionType::Kernel);
-  // Builds entries(); false if the output exceeded kEntryCapacity (reported).
+  // Builds entries(). False when the result must not be trusted as complete:
+  // the output exceeded kEntryCapacity (entries() then holds the exact prefix:
+  // memory above it goes unused), or a reserve() was dropped for capacity
+  // (that range could be handed out: a kernel must not go on). A dropped
+  // add() only loses memory and does not make it false; overflowed() tells.
   bool normalise();
 
   std::span<const Region> raw() const { return {raw_, raw_count_}; }
@@ -159,6 +165,7 @@ class MemoryMap {
   uint64_t rejected_ = 0;
   bool overflowed_ = false;        // any capacity exceeded: tables or output
   bool table_overflowed_ = false;  // add()/reserve() dropped something (sticky)
+  bool reserve_dropped_ = false;   // reserve() dropped a range (sticky)
   bool normalised_ = false;
 };
 

@@ -506,6 +506,28 @@ TEST(BootMultiboot1, FallsBackToMemLowerUpperAndListsAtMostSixteenModules) {
   EXPECT_EQ(m->reserved()[19].length, 0x800u);
 }
 
+TEST(BootMultiboot1, RunningOutOfReservedRangesIsAFailureNotASilentLoss) {
+  // 40 modules with a string each need 2 + 80 reserved ranges: more than the
+  // map holds. A module that could not be reserved would be handed out as
+  // free memory, so the parse must fail rather than carry on.
+  FakePhys phys(64 * KiB);
+  phys.write(kInfo, mb1_info(kMb1Mem | kMb1Mods, 40, 0));
+  Bytes mods;
+  for (uint32_t i = 0; i < 40; ++i) {
+    mods.u32(0x400000 + i * 0x10000).u32(0x400000 + i * 0x10000 + 0x800).u32(kModStr).u32(0);
+  }
+  phys.write(kMods, mods);
+  phys.write(kModStr, "m");
+  test::LogCapture log;
+  auto m = std::make_unique<MemoryMap>();
+  BootInfo info;
+  const char* error = nullptr;
+  EXPECT_FALSE(parse_multiboot1(kInfo, phys.pm(), info, *m, &error));
+  ASSERT_NE(error, nullptr);
+  EXPECT_NE(std::string(error).find("kReservedCapacity"), std::string::npos) << error;
+  EXPECT_EQ(m->reserved().size(), MemoryMap::kReservedCapacity);
+}
+
 TEST(BootMultiboot1, MalformedInfoIsRefusedWithAReason) {
   FakePhys phys(256 * KiB);
   BootInfo info;

@@ -434,7 +434,7 @@ TEST(Memmap, ReserveOfTypeUsableIsRecordedAsReserved) {
 
 // ---- capacity -------------------------------------------------------------
 
-TEST(Memmap, RawAndReservedTablesReportCapacityExceeded) {
+TEST(Memmap, RawTableFullLosesMemoryButStillNormalises) {
   test::LogCapture log;
   auto m = std::make_unique<MemoryMap>();
   for (size_t i = 0; i < MemoryMap::kRawCapacity; ++i) {
@@ -445,17 +445,30 @@ TEST(Memmap, RawAndReservedTablesReportCapacityExceeded) {
   EXPECT_TRUE(m->overflowed());
   EXPECT_NE(log.text().find("map-capacity-exceeded"), std::string::npos);
   EXPECT_EQ(m->raw().size(), MemoryMap::kRawCapacity);
-  for (size_t i = 0; i < MemoryMap::kReservedCapacity; ++i) {
-    ASSERT_EQ(m->reserve((i + 1) * 2 * MiB, 0x1000), MapStatus::Ok);
-  }
-  EXPECT_EQ(m->reserve(3 * MiB, 0x1000), MapStatus::CapacityExceeded);
-  EXPECT_EQ(m->reserved().size(), MemoryMap::kReservedCapacity);
-  // What was recorded still normalises exactly; the flag stays up.
+  // What was recorded normalises exactly; losing a region is safe, so
+  // normalise() succeeds and only overflowed() tells.
   EXPECT_TRUE(m->normalise());
   check_invariants(*m);
   EXPECT_TRUE(m->overflowed());
-  EXPECT_EQ(m->usable_frames(),
-            MemoryMap::kRawCapacity * (MiB / kPageSize) - MemoryMap::kReservedCapacity);
+  EXPECT_EQ(m->usable_frames(), MemoryMap::kRawCapacity * (MiB / kPageSize));
+}
+
+TEST(Memmap, ReservedTableFullMakesNormaliseFail) {
+  test::LogCapture log;
+  auto m = make_map({span(1 * MiB, 1 * GiB, U)});
+  for (size_t i = 0; i < MemoryMap::kReservedCapacity; ++i) {
+    ASSERT_EQ(m->reserve((i + 1) * 2 * MiB, 0x1000), MapStatus::Ok);
+  }
+  EXPECT_FALSE(m->overflowed());
+  EXPECT_EQ(m->reserve(3 * MiB, 0x1000), MapStatus::CapacityExceeded);
+  EXPECT_TRUE(m->overflowed());
+  EXPECT_EQ(m->reserved().size(), MemoryMap::kReservedCapacity);
+  EXPECT_NE(log.text().find("map-capacity-exceeded"), std::string::npos);
+  // [3 MiB, +4 KiB) could now be handed out: the map must not be trusted.
+  EXPECT_FALSE(m->normalise());
+  check_invariants(*m);
+  EXPECT_EQ(m->usable_frames(), (1 * GiB - 1 * MiB) / kPageSize - MemoryMap::kReservedCapacity);
+  EXPECT_FALSE(m->normalise()) << "sticky: the dropped range stays dropped";
 }
 
 // Nested chains of rising precedence produce 2k-1 entries from k regions; a
