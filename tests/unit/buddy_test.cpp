@@ -647,6 +647,62 @@ TEST(Buddy, FormatZonesListsZonesRangesAndCounters) {
   EXPECT_FALSE(t.truncated());
 }
 
+// ---- verify() finds what it promises to find ------------------------------------
+
+TEST(Buddy, VerifyReportsCorruptedDescriptors) {
+  auto m = dma32_machine(16 * MiB);
+  ASSERT_TRUE(m->ok());
+  PageAllocator& pages = m->pages();
+  LeaveAsFound guard(pages);
+  const auto [lo, hi] = buddy_pair(pages, 3);  // two allocated order-3 buddies
+  ASSERT_FALSE(lo.is_null());
+  const PhysAddr held = pages.alloc_pages(Order{4}, GFP_KERNEL);
+  pages.drain_cpu_caches();
+  // A free block: give one of the pair back (its buddy stays allocated).
+  pages.free_pages(lo, Order{3});
+  pages.drain_cpu_caches();
+  ASSERT_EQ(frame_state(desc(pages, lo)), FrameState::Free);
+  ASSERT_TRUE(Verified(pages));
+
+  struct Corruption {
+    const char* what;
+    PhysAddr frame;
+    void (*corrupt)(FrameDescriptor&);
+  };
+  const Corruption corruptions[] = {
+      {"free head turned Tail", lo, [](FrameDescriptor& d) { set_frame_state(d, FrameState::Tail); }},
+      {"free head with another order", lo, [](FrameDescriptor& d) { d.order = 2; }},
+      {"free list prev link broken", lo, [](FrameDescriptor& d) { d.link_prev = 7; }},
+      {"free block marked allocated", lo, [](FrameDescriptor& d) { set_frame_state(d, FrameState::Allocated); }},
+      {"tail inside an allocated block made a head", held + kPageSize,
+       [](FrameDescriptor& d) { set_frame_state(d, FrameState::Allocated); }},
+      {"allocated block's buddy made Free (unmerged buddies)", hi,
+       [](FrameDescriptor& d) { set_frame_state(d, FrameState::Free); }},
+      {"allocated head turned Cached outside every cache", held,
+       [](FrameDescriptor& d) { set_frame_state(d, FrameState::Cached); }},
+      {"reserved frame freed behind the allocator's back", pages.range_info(0).descriptors,
+       [](FrameDescriptor& d) { set_frame_state(d, FrameState::Free); }},
+  };
+  for (const Corruption& c : corruptions) {
+    SCOPED_TRACE(c.what);
+    FrameDescriptor* d = pages.descriptor(to_pfn(c.frame));
+    ASSERT_NE(d, nullptr);
+    const FrameDescriptor saved = *d;
+    c.corrupt(*d);
+    {
+      ErrorRecorder rec;
+      EXPECT_FALSE(pages.verify());
+      ASSERT_EQ(rec.count(), 1u);
+      EXPECT_EQ(rec.last_code(), ErrorCode::VerifyFailed);
+      EXPECT_NE(rec.last_message().find("verify-failed"), std::string::npos);
+    }
+    *d = saved;
+    ASSERT_TRUE(Verified(pages));
+  }
+  pages.free_pages(hi, Order{3});
+  pages.free_pages(held, Order{4});
+}
+
 // ---- misuse: named, refused, nothing changed -------------------------------------
 
 struct MisuseCase {
