@@ -313,7 +313,8 @@ void MemoryMap::format_entries(TextBuffer& out) const {
   out.nl();
   for (size_t i = 0; i < entry_count_; ++i) {
     format_line(out, entries_[i].base.value, entries_[i].end.value, entries_[i].type);
-    out.str(" (").dec(entries_[i].frames()).str(" frames)").nl();
+    const uint64_t frames = entries_[i].frames();
+    out.str(" (").dec(frames).str(frames == 1 ? " frame)" : " frames)").nl();
   }
 }
 
