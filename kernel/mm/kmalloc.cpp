@@ -20,6 +20,8 @@ constexpr uint64_t kLargestBlock = kPageSize << kMaxOrder;
 
 void* SlabAllocator::kmalloc_large(size_t size, size_t align, gfp_t flags) {
   if (size > kLargestBlock || align > kLargestBlock) return nullptr;
+  if (__builtin_expect(fail_at_.load(std::memory_order_relaxed) != 0, 0) && fail_injected())
+    return nullptr;
   uint64_t frames = (size + kPageSize - 1) >> kPageShift;
   const uint64_t align_frames = align >> kPageShift;
   if (frames < align_frames) frames = align_frames;  // a block is aligned to its size

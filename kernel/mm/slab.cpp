@@ -436,6 +436,8 @@ void* SlabAllocator::cache_alloc(KmemCache* c, gfp_t flags, const void* caller) 
 }
 
 void* SlabAllocator::alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
+  if (__builtin_expect(fail_at_.load(std::memory_order_relaxed) != 0, 0) && fail_injected())
+    return nullptr;
   if (__builtin_expect(c == nullptr || c->cpu_ == nullptr || c->retired_, 0))
     return cache_alloc_slow(c, flags, caller, requested);
   CpuArray& a = cpu_array(c, this_cpu());
@@ -731,6 +733,11 @@ KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t ali
     return nullptr;
   }
   return create_cache(name, size, align, flags, ctor, false);
+}
+
+void SlabAllocator::set_fail_after(uint64_t n) {
+  fail_calls_.store(0, std::memory_order_relaxed);
+  fail_at_.store(n, std::memory_order_relaxed);
 }
 
 size_t SlabAllocator::cache_shrink(KmemCache* c) {

@@ -410,6 +410,14 @@ class SlabAllocator {
   // Usable bytes at p (>= the request); 0 (and a report) for a bad pointer.
   size_t ksize(const void* p, const void* caller = nullptr) const;
 
+  // Fault injection for tests: the nth object allocation from now
+  // (cache_alloc and the kmalloc family, large ones included; n >= 1) and
+  // every later one return nullptr, until set_fail_after(0). Costs one
+  // predictable branch when unused. (PageAllocator::set_fail_after fails
+  // the slab layer's page allocations instead: slab growth, large blocks.)
+  void set_fail_after(uint64_t n);
+  uint64_t fail_after_calls() const { return fail_calls_.load(std::memory_order_relaxed); }
+
   // ---- introspection ---------------------------------------------------------
   KmemCache* kmalloc_cache(size_t class_index) const { return kmalloc_caches_[class_index]; }
   KmemCache* kmalloc_cache_for(size_t size) const {
@@ -451,6 +459,10 @@ class SlabAllocator {
   void debug_resize(KmemCache* c, void* obj, size_t new_size);
   Finding debug_check_object(const KmemCache* c, const void* obj, bool free) const;
   void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
+  bool fail_injected() {
+    const uint64_t at = fail_at_.load(std::memory_order_relaxed);
+    return at != 0 && fail_calls_.fetch_add(1, std::memory_order_relaxed) + 1 >= at;
+  }
 
   // Where a pointer lands, found through the frame descriptors.
   enum class Target : uint8_t { SlabObject, LargeBlock, NotManaged, NotSlab };
@@ -533,6 +545,8 @@ class SlabAllocator {
   bool init_on_alloc_ = false;
   bool init_on_free_ = false;
   uint64_t freelist_seed_ = 0;
+  std::atomic<uint64_t> fail_at_{0};
+  std::atomic<uint64_t> fail_calls_{0};
   uint32_t next_id_ = 1;
   mutable SpinLock caches_lock_;
   KmemCache* caches_ = nullptr;  // every cache but the two bootstrap ones, oldest first

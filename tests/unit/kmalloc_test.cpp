@@ -258,6 +258,65 @@ TEST_F(Kmalloc, RandomWorkloadKeepsPatternsAndCounts) {
   }
 }
 
+// ---- every allocation failing in turn (Zig's checkAllAllocationFailures) -----------------
+
+// A workload that meets a null at any step, gives back everything it holds,
+// and says whether it ran to the end.
+bool small_world(SlabAllocator& s) {
+  bool ok = true;
+  KmemCache* c = s.cache_create("fault-injected", 100, 0, 0, nullptr);
+  if (c == nullptr) return false;
+  std::vector<void*> objs;
+  for (int i = 0; ok && i < 200; ++i) {
+    void* p = s.cache_alloc(c, __GFP_NOWARN);
+    if (p == nullptr) ok = false; else objs.push_back(p);
+  }
+  void* array = ok ? s.kmalloc(16, __GFP_NOWARN) : nullptr;
+  ok = ok && array != nullptr;
+  for (size_t n = 64; ok && n <= 64 * 1024; n *= 4) {
+    void* grown = s.krealloc(array, n, __GFP_NOWARN);
+    if (grown == nullptr) ok = false; else array = grown;  // on failure `array` is intact
+  }
+  void* zeroed = ok ? s.kcalloc(300, 8, __GFP_NOWARN) : nullptr;
+  ok = ok && zeroed != nullptr;
+  void* big = ok ? s.kmalloc_aligned(3 * kPageSize, 4 * kPageSize, __GFP_NOWARN) : nullptr;
+  ok = ok && big != nullptr;
+  s.kfree(big);
+  s.kfree(zeroed);
+  s.kfree(array);
+  for (void* p : objs) s.cache_free(c, p);
+  EXPECT_EQ(s.cache_destroy(c), 0u);
+  return ok;
+}
+
+class SlabFaultInjection : public test::SlabFixture {
+ protected:
+  template <typename Arm>
+  void every_failure(Arm arm) {
+    const uint64_t before = free_frames();
+    unsigned n = 1;
+    for (;; ++n) {
+      arm(n);
+      const bool finished = small_world(slab_);
+      arm(0);
+      slab_.shrink_all();
+      ASSERT_EQ(free_frames(), before) << "leak when allocation " << n << " failed";
+      ASSERT_TRUE(Clean()) << "allocation " << n << " failed";
+      if (finished) break;
+      ASSERT_LT(n, 5000u) << "the workload never finishes";
+    }
+    EXPECT_GT(n, 10u) << "the workload allocates more than that";
+  }
+};
+
+TEST_F(SlabFaultInjection, EveryPageAllocationFailingInTurnLeavesNothingBehind) {
+  every_failure([&](unsigned n) { pages().set_fail_after(n); });
+}
+
+TEST_F(SlabFaultInjection, EveryObjectAllocationFailingInTurnLeavesNothingBehind) {
+  every_failure([&](unsigned n) { slab_.set_fail_after(n); });
+}
+
 // ---- the conformance cases, here under GoogleTest --------------------------------------
 // One test per slab case on a fresh 128 MiB machine (the kernel's test VM),
 // with the runner rule of conformance_test.cpp and kernel/selftest.cpp: no
