@@ -28,7 +28,7 @@ void* SlabAllocator::kmalloc_large(size_t size, size_t align, gfp_t flags) {
   const Order order = order_for_frames(frames);
   const PhysAddr block = pages_->alloc_pages(order, flags);
   if (block.is_null()) return nullptr;
-  pages_->descriptor(to_pfn(block))->owner = kOwnerKmallocLarge;
+  descriptor_of(to_pfn(block))->owner = kOwnerKmallocLarge;
   return pages_->to_virt<void>(block);
 }
 

@@ -28,9 +28,6 @@ constexpr uint32_t kFlushChunk = 64;
 
 constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
-Slab* header_of(const FrameDescriptor& d) {
-  return reinterpret_cast<Slab*>((uintptr_t{d.link_prev} << 32) | d.link_next);
-}
 void set_header(FrameDescriptor& d, Slab* s) {
   const auto v = reinterpret_cast<uintptr_t>(s);
   d.link_next = static_cast<uint32_t>(v);
@@ -93,10 +90,33 @@ void copy_name(char* dst, const char* src) {
 
 // ---- lookup: pointer -> slab, O(1) through the descriptors ------------------
 
-SlabAllocator::Located SlabAllocator::locate(const void* p) const {
+FrameDescriptor* SlabAllocator::descriptor_slow(Pfn pfn) const { return pages_->descriptor(pfn); }
+
+// The buddy's ranges never change after its init: copy their bounds and
+// descriptor arrays, checked against descriptor() at both ends of each.
+void SlabAllocator::build_range_index() {
+  index_complete_ = false;
+  indexed_ranges_ = 0;
+  const size_t n = pages_->range_count();
+  if (n > kIndexedRanges) return;
+  for (size_t i = 0; i < n; ++i) {
+    const PageAllocator::RangeInfo info = pages_->range_info(i);
+    IndexedRange r{to_pfn(info.base).value, to_pfn(info.end).value,
+                   pages_->to_virt<FrameDescriptor>(info.descriptors)};
+    if (r.end <= r.base || (i > 0 && r.base < ranges_[i - 1].end)) return;
+    if (pages_->descriptor(Pfn{r.base}) != r.desc ||
+        pages_->descriptor(Pfn{r.end - 1}) != r.desc + (r.end - 1 - r.base))
+      return;
+    ranges_[i] = r;
+  }
+  indexed_ranges_ = static_cast<uint32_t>(n);
+  index_complete_ = true;
+}
+
+SlabAllocator::Located SlabAllocator::locate_slow(const void* p) const {
   Located r;
-  r.pfn = to_pfn(pages_->to_phys(p));
-  FrameDescriptor* d = pages_->descriptor(r.pfn);
+  r.pfn = to_pfn(phys_.to_phys(p));
+  FrameDescriptor* d = descriptor_of(r.pfn);
   if (d == nullptr) return r;  // NotManaged
   r.target = Target::NotSlab;
   // The head of the block holding pfn is the first non-Tail frame among
@@ -111,7 +131,7 @@ SlabAllocator::Located SlabAllocator::locate(const void* p) const {
       r.head_pfn = candidate;
       if (st == FrameState::Slab) {
         r.target = Target::SlabObject;
-        r.slab = header_of(*d);
+        r.slab = slab_detail::header_of(*d);
       } else if (st == FrameState::Allocated && d->owner == kOwnerKmallocLarge) {
         r.target = Target::LargeBlock;
       }
@@ -123,7 +143,7 @@ SlabAllocator::Located SlabAllocator::locate(const void* p) const {
       next = Pfn{r.pfn.value & ~((uint64_t{1} << k) - 1)};
     }
     candidate = next;
-    d = pages_->descriptor(candidate);
+    d = descriptor_of(candidate);
     if (d == nullptr) return r;
   }
 }
@@ -254,7 +274,7 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
   s->cache = c;
   s->base = mem + colour;
   s->block = block;
-  s->head = pages_->descriptor(to_pfn(block));
+  s->head = descriptor_of(to_pfn(block));
   s->inuse = 0;
   s->list = kListNone;
 
@@ -399,7 +419,7 @@ bool SlabAllocator::allocate_cpu_arrays(KmemCache* c) {
   const Order order = order_for_frames((bytes + kPageSize - 1) >> kPageShift);
   const PhysAddr block = pages_->alloc_pages(order, __GFP_NOWARN);
   if (block.is_null()) return false;
-  pages_->descriptor(to_pfn(block))->owner = kOwnerSlabMeta;
+  descriptor_of(to_pfn(block))->owner = kOwnerSlabMeta;
   std::byte* mem = pages_->to_virt(block);
   for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) new (mem + size_t{cpu} * c->cpu_stride_) CpuArray();
   c->cpu_ = mem;
@@ -409,7 +429,7 @@ bool SlabAllocator::allocate_cpu_arrays(KmemCache* c) {
 
 void SlabAllocator::release_cpu_arrays(KmemCache* c) {
   const PhysAddr block = pages_->to_phys(c->cpu_);
-  pages_->descriptor(to_pfn(block))->owner = 0;
+  descriptor_of(to_pfn(block))->owner = 0;
   c->cpu_ = nullptr;
   pages_->free_pages(block, Order{c->cpu_block_order_});
 }
@@ -855,6 +875,8 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   init_on_free_ = config.init_on_free;
   freelist_seed_ = config.freelist_seed;
   pages_ = &pages;
+  phys_ = pages.phys_map();
+  build_range_index();
   next_id_ = 1;
   caches_ = caches_tail_ = nullptr;
   kmalloc_caches_ = {};

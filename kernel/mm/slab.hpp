@@ -213,6 +213,11 @@ static_assert(sizeof(CpuArray) == 16);
 
 inline constexpr uint8_t kListPartial = 0, kListFull = 1, kListEmpty = 2, kListNone = 3;
 
+// While a head descriptor says Slab, (link_prev:link_next) hold its header.
+inline Slab* header_of(const FrameDescriptor& d) {
+  return reinterpret_cast<Slab*>((uintptr_t{d.link_prev} << 32) | d.link_next);
+}
+
 struct SlabList {
   Slab* head = nullptr;
   uint64_t count = 0;
@@ -473,7 +478,37 @@ class SlabAllocator {
     Pfn pfn;                          // frame of the pointer
     Pfn head_pfn;                     // frame of `head`
   };
-  Located locate(const void* p) const;
+  // The common case inline: the pointer's own frame is a slab's head (every
+  // order-0 slab, and the first frame of bigger ones): one descriptor read.
+  Located locate(const void* p) const {
+    const Pfn pfn = to_pfn(phys_.to_phys(p));
+    FrameDescriptor* d = descriptor_of(pfn);
+    if (__builtin_expect(d != nullptr && frame_state(*d) == FrameState::Slab, 1))
+      return Located{Target::SlabObject, slab_detail::header_of(*d), d, pfn, pfn};
+    return locate_slow(p);
+  }
+  Located locate_slow(const void* p) const;
+
+  // Descriptor lookup through a copy of the buddy's (fixed) range table:
+  // inline and without a call for the usual handful of ranges.
+  struct IndexedRange {
+    uint64_t base = 0;  // first frame
+    uint64_t end = 0;   // one past the last
+    FrameDescriptor* desc = nullptr;
+  };
+  static constexpr unsigned kIndexedRanges = 16;
+  FrameDescriptor* descriptor_of(Pfn pfn) const {
+    if (__builtin_expect(index_complete_, 1)) {
+      for (uint32_t i = 0; i < indexed_ranges_; ++i)
+        if (pfn.value < ranges_[i].end)
+          return pfn.value >= ranges_[i].base ? ranges_[i].desc + (pfn.value - ranges_[i].base)
+                                              : nullptr;
+      return nullptr;
+    }
+    return descriptor_slow(pfn);
+  }
+  FrameDescriptor* descriptor_slow(Pfn pfn) const;
+  void build_range_index();
   static bool at_object_start(const KmemCache* c, const Slab* s, const void* p);
   static uint32_t object_index(const KmemCache* c, const Slab* s, const void* p);
 
@@ -539,6 +574,10 @@ class SlabAllocator {
   VerifyFailure verify_cache(const KmemCache* c) const;
 
   PageAllocator* pages_ = nullptr;
+  PhysMap phys_;
+  IndexedRange ranges_[kIndexedRanges] = {};
+  uint32_t indexed_ranges_ = 0;
+  bool index_complete_ = false;  // false: every lookup asks the PageAllocator
   unsigned cpu_count_ = 1;
   uint8_t cpu_slot_[kMaxCpus] = {};  // platform CPU id -> per-CPU array index
   bool debug_ = false;
