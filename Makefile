@@ -45,9 +45,13 @@ $$(BUILD)/$(1)/unit_tests: $$($(1)_UNIT_OBJS) $$(BUILD)/$(1)/libpfalloc.a
 endef
 
 CXX := g++
+# Through variables: $(call) would split -fsanitize=a,b at its comma.
+ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+  -DPFALLOC_DEBUG
+TSAN_FLAGS := -O1 -fsanitize=thread -DPFALLOC_TSAN
 $(eval $(call host_flavour,host,))
-$(eval $(call host_flavour,asan,-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DPFALLOC_DEBUG))
-$(eval $(call host_flavour,tsan,-O1 -fsanitize=thread -DPFALLOC_TSAN))
+$(eval $(call host_flavour,asan,$(ASAN_FLAGS)))
+$(eval $(call host_flavour,tsan,$(TSAN_FLAGS)))
 
 .PHONY: all test test-host test-asan test-tsan test-readme unit run bench fuzz clean
 all: $(BUILD)/host/unit_tests

@@ -48,8 +48,14 @@ class HostedMemory {
 size_t mapping_count();
 
 using LogSink = void (*)(const char* text, size_t length, void* context);
-// Captures the log hook's output (nullptr: back to stderr); returns the old sink.
-LogSink set_log_sink(LogSink sink, void* context);
+struct LogSinkSlot {
+  LogSink sink = nullptr;  // nullptr: stderr
+  void* context = nullptr;
+};
+// Captures the log hook's output; returns the previous sink, so that nested
+// captures restore each other in LIFO order.
+LogSinkSlot set_log_sink(LogSinkSlot slot);
+inline LogSinkSlot set_log_sink(LogSink sink, void* context) { return set_log_sink({sink, context}); }
 
 // Pins the calling thread to a CPU slot (tests that want a given per-CPU cache).
 void set_this_thread_cpu(unsigned cpu);

@@ -25,10 +25,10 @@ std::atomic<void*> g_sink_context{nullptr};
 
 namespace pf::hosted {
 
-LogSink set_log_sink(LogSink sink, void* context) {
-  LogSink old = g_sink.load();
-  g_sink_context.store(context);
-  g_sink.store(sink);
+LogSinkSlot set_log_sink(LogSinkSlot slot) {
+  LogSinkSlot old{g_sink.load(), g_sink_context.load()};
+  g_sink_context.store(slot.context);
+  g_sink.store(slot.sink);
   return old;
 }
 

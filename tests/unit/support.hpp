@@ -10,7 +10,25 @@
 
 namespace pf::test {
 
-// While alive, errors are recorded instead of being fatal.
+// While alive, log output is collected (and not printed).
+class LogCapture {
+ public:
+  LogCapture() { old_ = hosted::set_log_sink({&LogCapture::sink, this}); }
+  ~LogCapture() { hosted::set_log_sink(old_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  const std::string& text() const { return text_; }
+
+ private:
+  static void sink(const char* t, size_t n, void* self) {
+    static_cast<LogCapture*>(self)->text_.append(t, n);
+  }
+  hosted::LogSinkSlot old_;
+  std::string text_;
+};
+
+// While alive, errors are recorded instead of being fatal, and the log
+// (where report() writes each one) is captured instead of printed.
 class ErrorRecorder {
  public:
   ErrorRecorder() { old_ = set_error_handler(&ErrorRecorder::record, this); }
@@ -22,6 +40,7 @@ class ErrorRecorder {
   const ErrorReport& last() const { return reports_.back(); }
   const std::string& last_message() const { return messages_.back(); }
   ErrorCode last_code() const { return reports_.empty() ? ErrorCode::Count : reports_.back().code; }
+  const std::string& log() const { return log_.text(); }
   void clear() {
     reports_.clear();
     messages_.clear();
@@ -34,24 +53,10 @@ class ErrorRecorder {
     me->messages_.emplace_back(r.message ? r.message : "");
     me->reports_.back().message = nullptr;  // points into report()'s stack
   }
+  LogCapture log_;
   ErrorHandlerSlot old_{};
   std::vector<ErrorReport> reports_;
   std::vector<std::string> messages_;
-};
-
-// While alive, log output is collected (and not printed).
-class LogCapture {
- public:
-  LogCapture() { old_ = hosted::set_log_sink(&LogCapture::sink, this); }
-  ~LogCapture() { hosted::set_log_sink(old_, nullptr); }
-  const std::string& text() const { return text_; }
-
- private:
-  static void sink(const char* t, size_t n, void* self) {
-    static_cast<LogCapture*>(self)->text_.append(t, n);
-  }
-  hosted::LogSink old_ = nullptr;
-  std::string text_;
 };
 
 }  // namespace pf::test
