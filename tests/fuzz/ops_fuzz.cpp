@@ -20,7 +20,7 @@
 //   arguments (see run_op; each argument is one u8 or one u16 LE):
 //     0,1 alloc_pages   2 free any live   3 alloc_contig   4 free a contig/page
 //     5 cache_create    6,7 cache_alloc   8 cache_free     9 cache_destroy
-//     10,11 kmalloc/kmalloc_aligned/kzalloc               12 krealloc
+//     10,11 kmalloc/kmalloc_aligned/kzalloc/kcalloc       12 krealloc
 //     13 kfree          14 free any live  15 drain page caches
 //     16 shrink         17 switch CPU     18 fault injection (pages or objects) on/off
 //     19 misuse (a refused call: exactly one named report, nothing changed)
@@ -58,10 +58,11 @@
 //     except by a misuse op (free_pages with another order, a tail frame,
 //     page and contig double frees, the hole, a reserved frame, contig and
 //     page frees mixed, interior pointers, kfree of a non-slab page, the
-//     wrong cache, an immediate object double free, bad cache_create and
-//     alloc_contig arguments), which expects exactly its one named error
-//     and the counters, buddyinfo and the cache's stats unchanged; a
-//     destroy with live objects must report them and retire the cache.
+//     wrong cache, an immediate object double free, a delayed one in a
+//     debug cache, bad cache_create and alloc_contig arguments), which
+//     expects exactly its one named error and the counters, buddyinfo and
+//     the cache's stats unchanged; a destroy with live objects must report
+//     them and retire the cache.
 //
 // Left as found: the input ends by freeing everything, destroying its caches,
 // shrinking and draining; then the free count and buddyinfo must equal those
@@ -855,20 +856,25 @@ class Session {
 
   void op_kmalloc(Decoder& in) {
     const uint64_t mode = in.u8();
-    const uint64_t size = decode_size(in);
+    uint64_t size = decode_size(in);
     const uint64_t fb = in.u8();
     // Zone limits only now and then: they turn any size into a whole block.
     gfp_t flags = decode_flags((fb & 0xe0) == 0xe0 ? fb : fb & ~uint64_t{7});
     flags &= ~__GFP_THISZONE;
-    const uint64_t align = (mode % 3 == 1) ? uint64_t{1} << (in.u8() % 14) : 0;
-    const bool zero = mode % 3 == 2;
-    const char* what = zero ? "kzalloc" : align ? "kmalloc_aligned" : "kmalloc";
+    const uint64_t align = (mode % 4 == 1) ? uint64_t{1} << (in.u8() % 14) : 0;
+    const bool zero = mode % 4 == 2;
+    // kcalloc: the size as n elements of size / n bytes (rounded down).
+    const uint64_t n = mode % 4 == 3 ? 1 + (mode >> 2) % 16 : 0;
+    if (n != 0) size = std::max<uint64_t>(1, size / n) * n;
+    const char* what = zero ? "kzalloc" : align ? "kmalloc_aligned" : n ? "kcalloc" : "kmalloc";
     trace("%s(%llu, align %llu, flags 0x%x)", what, (unsigned long long)size, (unsigned long long)align, flags);
     if (live_.size() >= kMaxLive) return nothing_to_do();
     void* p = zero ? slab_.kzalloc(size, flags)
-                   : align ? slab_.kmalloc_aligned(size, align, flags) : slab_.kmalloc(size, flags);
+              : align ? slab_.kmalloc_aligned(size, align, flags)
+              : n     ? slab_.kcalloc(n, size / n, flags)
+                      : slab_.kmalloc(size, flags);
     expect_no_report(what);
-    if (zero) flags |= __GFP_ZERO;
+    if (zero || n) flags |= __GFP_ZERO;
     if (p == nullptr) {
       if (size > (kPageSize << kMaxOrder)) return;  // above the largest block: null, no report
       const bool large = size > kKmallocMaxSize || (flags & (__GFP_DMA | __GFP_DMA32)) || align > kPageSize;
@@ -1035,7 +1041,7 @@ class Session {
   void op_misuse(Decoder& in) {
     const uint64_t kind = in.u8(), k = in.u16();
     auto is = [](Kind want) { return [want](const Live& a) { return a.kind == want; }; };
-    switch (kind % 12) {
+    switch (kind % 13) {
       case 0: {  // free_pages with another order
         const long i = pick(k, is(Kind::Pages));
         trace("misuse: wrong order%s", i < 0 ? " (none)" : "");
@@ -1173,6 +1179,31 @@ class Session {
         else
           expect_refused({still_slab ? ErrorCode::SlabDoubleFree : ErrorCode::SlabNotSlabPage},
                          still_slab ? c : nullptr, "kfree twice", [&] { slab_.kfree(a.ptr); });
+        return;
+      }
+      case 12: {  // a delayed double free of a debug cache's object (another free in between)
+        const long i = pick(k, [this](const Live& a) {
+          if (a.kind != Kind::Object && a.kind != Kind::Kmalloc) return false;
+          const KmemCache* c = a.large ? nullptr : slab_.cache_of(a.ptr);
+          return c != nullptr && c->debug();
+        });
+        trace("misuse: delayed double free (debug cache)%s", i < 0 ? " (none)" : "");
+        if (i < 0) return nothing_to_do();
+        const Live a = live_[i];
+        KmemCache* c = slab_.cache_of(a.ptr);
+        free_live(static_cast<size_t>(i), "delayed double free");
+        const long j = pick(k >> 8, [](const Live&) { return true; });
+        if (j >= 0) free_live(static_cast<size_t>(j), "the free in between");
+        const bool still_slab = slab_.cache_of(a.ptr) == c;
+        // The object's state says free (or it heads its slab's freelist).
+        const std::initializer_list<ErrorCode> codes =
+            still_slab ? std::initializer_list<ErrorCode>{ErrorCode::SlabDelayedDoubleFree, ErrorCode::SlabDoubleFree}
+                       : std::initializer_list<ErrorCode>{ErrorCode::SlabNotSlabPage};
+        if (a.kind == Kind::Object)
+          expect_refused(codes, still_slab ? c : nullptr, "cache_free, another free, cache_free",
+                         [&] { slab_.cache_free(caches_[a.cache].cache, a.ptr); });
+        else
+          expect_refused(codes, still_slab ? c : nullptr, "kfree, another free, kfree", [&] { slab_.kfree(a.ptr); });
         return;
       }
       case 10: {  // bad cache_create arguments: size 0, or an alignment not a power of two

@@ -55,6 +55,7 @@ def size_too_big(): return bytes([7]) + u16(0)
 def kmalloc(size, flags=0): return bytes([10, 0]) + size + bytes([flags])
 def kmalloc_aligned(size, align_shift, flags=0): return bytes([10, 1]) + size + bytes([flags, align_shift])
 def kzalloc(size, flags=0): return bytes([10, 2]) + size + bytes([flags])
+def kcalloc(size, n, flags=0): return bytes([10, 3 | (n - 1) << 2]) + size + bytes([flags])  # n of size // n
 def kmalloc_zone(size, zone): return bytes([10, 0]) + size + bytes([0xe0 | zone])
 def krealloc(k, mode): return bytes([12]) + u16(k) + bytes([mode])  # 0 half, 1 +n, 2 ksize, 3 double, 4 large, 5 to 0
 def kfree(k=0): return bytes([13]) + u16(k)
@@ -68,7 +69,7 @@ def fail_off(): return bytes([18, 1])
 
 MISUSE = {"wrong_order": 0, "tail": 1, "page_double": 2, "outside": 3, "reserved": 4,
           "contig_mix": 5, "interior": 6, "not_slab": 7, "wrong_cache": 8,
-          "object_double": 9, "bad_create": 10, "bad_contig": 11}
+          "object_double": 9, "bad_create": 10, "bad_contig": 11, "delayed_double": 12}
 
 
 def misuse(kind, k=0): return bytes([19, MISUSE[kind]]) + u16(k)
@@ -113,6 +114,7 @@ def caches(inst):
     s += shrink(1) + cache_destroy(0) + cache_create(0, 9, 3, ctor=True) + cache_alloc(0)
     s += cache_destroy(2, keep_live=True) + cache_alloc(2) + cache_free(2) + shrink_all()
     s += misuse("wrong_cache", 3) + misuse("interior", 5) + misuse("object_double", 6)
+    s += misuse("delayed_double", 1 | 2 << 8)
     return s
 
 
@@ -121,6 +123,7 @@ def kmallocs(inst):
     for i in range(20):
         s += kmalloc(size_class_edge(i, (i % 4) - 1))
     s += kmalloc(size_small(13)) + kzalloc(size_any(700)) + kzalloc(size_large(300))
+    s += kcalloc(size_any(1200), 12) + kcalloc(size_large(40), 3)
     s += kmalloc_aligned(size_small(24), 6) + kmalloc_aligned(size_any(5000), 13)
     s += kmalloc(size_pow2(16)) + kmalloc(size_pow2(22)) + kmalloc(size_too_big())
     s += kmalloc_zone(size_small(64), DMA) + kmalloc_zone(size_any(100), DMA32)
@@ -129,6 +132,7 @@ def kmallocs(inst):
     s += krealloc(3, 4) + krealloc(3, 0) + krealloc(8, 1) + krealloc(1, 2)
     s += kfree(4) + kfree(11) + cpu(3) + kfree(2) + shrink(0x80 | 5 << 2) + drain()
     s += misuse("interior", 1) + misuse("object_double", 2) + misuse("not_slab", 0)
+    s += misuse("delayed_double", 3 | 5 << 8)
     return s
 
 
