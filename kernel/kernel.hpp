@@ -1,9 +1,11 @@
 // kernel.hpp — the booted kernel's state, shared by main.cpp (boot sequence),
 // report.cpp (`run` mode) and selftest.cpp (`test` mode).
 //
-// Owns the one MemoryMap, PageAllocator and SlabAllocator of the kernel (the
-// kernel calls these C++ classes directly, not the C API) and what the boot
-// sequence measured on the way. Single CPU, interrupts off: no locking here.
+// Owns the one MemoryMap of the kernel and what the boot sequence measured on
+// the way. Its PageAllocator and SlabAllocator are the global instances behind
+// the C API (kernel/mm/global.hpp): the kernel drives them through the C++
+// classes, and C code in it can call alloc_pages()/kmalloc() all the same.
+// Single CPU, interrupts off: no locking here.
 //
 // Invariants once boot_memory() has returned:
 //   map.normalised(); pages.initialised(); slab.initialised();
@@ -17,6 +19,7 @@
 
 #include "kernel/arch/x86_64/paging.hpp"
 #include "kernel/boot/multiboot.hpp"
+#include "kernel/mm/global.hpp"
 #include "kernel/mm/memmap.hpp"
 #include "kernel/mm/page_alloc.hpp"
 #include "kernel/mm/slab.hpp"
@@ -49,8 +52,8 @@ struct Kernel {
   Options options;
   boot::BootInfo boot;
   MemoryMap map;
-  PageAllocator pages;
-  SlabAllocator slab;
+  PageAllocator& pages = global_pages();
+  SlabAllocator& slab = global_slab();
 
   // Page tables.
   uint64_t address_space_root = 0;

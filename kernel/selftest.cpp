@@ -396,6 +396,25 @@ void test_boot_region_released(Context& ctx) {
   PF_CHECK(ctx, still_reserved == 0);
 }
 
+// The C API of pfalloc.h reaches the same allocator the kernel set up.
+void test_c_api(Context& ctx) {
+  Kernel& k = kernel();
+  const uint64_t before = k.pages.counters().free_frames;
+  const pf_phys_t page = alloc_pages(1, GFP_DMA32 | __GFP_ZERO);
+  PF_CHECK(ctx, page != 0 && page % (2 * kPageSize) == 0 && page < 4 * GiB);
+  PF_CHECK(ctx, k.pages.counters().free_frames == before - 2);
+  auto* object = static_cast<uint64_t*>(kmalloc(64, GFP_KERNEL));
+  PF_CHECK(ctx, object != nullptr && reinterpret_cast<uintptr_t>(object) % 64 == 0);
+  PF_CHECK(ctx, k.slab.cache_of(object) == k.slab.kmalloc_cache_for(64));
+  PF_CHECK(ctx, ksize(object) >= 64);
+  kfree(object);
+  if (page != 0) free_pages(page, 1);
+  pf_counters c{};
+  pf_get_counters(&c);
+  PF_CHECK(ctx, c.managed_frames == k.pages.counters().managed_frames);
+  PF_CHECK(ctx, pf_verify() == 0);
+}
+
 // Always-on page misuse classes, caught by a recording handler: each is
 // reported by name, refused, and leaves the allocator as it was.
 void test_page_misuse(Context& ctx) {
@@ -589,6 +608,7 @@ constexpr KernelCase kKernelCases[] = {
     {"kernel_image_wx", &test_image_wx},
     {"kernel_fault_probes", &test_fault_probes},
     {"kernel_boot_region_released", &test_boot_region_released},
+    {"kernel_c_api", &test_c_api},
     {"kernel_page_misuse", &test_page_misuse},
     {"kernel_slab_misuse", &test_slab_misuse},
     {"kernel_slab_debug_misuse", &test_slab_debug_misuse},
