@@ -68,11 +68,11 @@ int pf_init(const struct pf_config* config, const struct pf_region* regions, siz
 static Order checked_order(unsigned int order) { return Order{order < kOrderCount ? order : kOrderCount}; }
 
 pf_phys_t alloc_pages(unsigned int order, gfp_t flags) {
-  return g_pages.alloc_pages(checked_order(order), flags).value;
+  return g_pages.alloc_pages(checked_order(order), flags, PF_CALLER).value;
 }
 
 void free_pages(pf_phys_t phys, unsigned int order) {
-  g_pages.free_pages(PhysAddr{phys}, checked_order(order));
+  g_pages.free_pages(PhysAddr{phys}, checked_order(order), PF_CALLER);
 }
 
 pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary, uint64_t max_addr,
@@ -86,7 +86,7 @@ pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary, ui
 }
 
 void free_contig(pf_phys_t phys, size_t frame_count) {
-  g_pages.free_contig(PhysAddr{phys}, frame_count);
+  g_pages.free_contig(PhysAddr{phys}, frame_count, PF_CALLER);
 }
 
 void pf_drain_pages(void) { g_pages.drain_cpu_caches(); }

@@ -85,13 +85,14 @@ class PageAllocator {
   bool initialised() const;
 
   // 2^order frames, naturally aligned; PhysAddr{} (null) when none is free.
-  PhysAddr alloc_pages(Order order, gfp_t flags);
+  // `caller` names the code to blame in reports; by default, whoever called this.
+  PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr);
   // Misuse (double free, wrong order, tail frame, reserved or foreign frame,
   // misalignment) is reported by name and the call is refused.
-  void free_pages(PhysAddr phys, Order order);
+  void free_pages(PhysAddr phys, Order order, const void* caller = nullptr);
 
   PhysAddr alloc_contig(uint64_t frame_count, const ContigRequest& request);
-  void free_contig(PhysAddr phys, uint64_t frame_count);
+  void free_contig(PhysAddr phys, uint64_t frame_count, const void* caller = nullptr);
 
   void drain_cpu_caches();              // every CPU
   void drain_cpu_cache(unsigned cpu);   // one CPU

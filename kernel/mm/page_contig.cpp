@@ -148,8 +148,8 @@ PhysAddr PageAllocator::alloc_contig(uint64_t frame_count, const ContigRequest& 
   return phys;
 }
 
-void PageAllocator::free_contig(PhysAddr phys, uint64_t frame_count) {
-  const void* caller = PF_CALLER;
+void PageAllocator::free_contig(PhysAddr phys, uint64_t frame_count, const void* who) {
+  const void* caller = who != nullptr ? who : PF_CALLER;
   const uint64_t pfn = phys.value >> kPageShift;
   auto refuse = [&](ErrorCode code, const char* detail, uint64_t at) {
     report({.code = code, .detail = detail, .address = at << kPageShift, .pfn = at, .caller = caller});

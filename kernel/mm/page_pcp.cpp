@@ -29,7 +29,7 @@ using detail::peek;
 // atomics. Anything else (an empty stack, a full one, a large order, a
 // fallback, fault injection, misuse) goes to the slow paths.
 
-PhysAddr PageAllocator::alloc_pages(Order order, gfp_t flags) {
+PhysAddr PageAllocator::alloc_pages(Order order, gfp_t flags, const void* caller) {
   const unsigned k = order.value;
   const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
   if (__builtin_expect(k < kPcpOrders && zone_plus_one != 0 && peek(fail_at_) == 0, 1)) {
@@ -51,10 +51,10 @@ PhysAddr PageAllocator::alloc_pages(Order order, gfp_t flags) {
       return p;
     }
   }
-  return alloc_slow(order, flags, PF_CALLER);
+  return alloc_slow(order, flags, caller != nullptr ? caller : PF_CALLER);
 }
 
-void PageAllocator::free_pages(PhysAddr phys, Order order) {
+void PageAllocator::free_pages(PhysAddr phys, Order order, const void* caller) {
   const uint64_t pfn = phys.value >> kPageShift;
   Range* r = find_range(pfn);
   const unsigned k = order.value;
@@ -79,7 +79,7 @@ void PageAllocator::free_pages(PhysAddr phys, Order order) {
       }
     }
   }
-  free_slow(r, phys, order, PF_CALLER);
+  free_slow(r, phys, order, caller != nullptr ? caller : PF_CALLER);
 }
 
 PhysAddr PageAllocator::alloc_cached(Zone z, unsigned order) {

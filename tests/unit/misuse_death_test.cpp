@@ -264,10 +264,7 @@ TEST(CApiMisuseDeathTest, EachAlwaysOnClassIsFatalAndNamesTheCaller) {
 // "Who": the caller a report names is the code that called pfalloc (the
 // return address of the C API call), not a frame inside pfalloc. Each
 // misuse sits in its own small function; the reported caller must fall
-// inside it. Object calls only: PageAllocator::free_pages/free_contig take
-// no caller, so through the C API they name their own return address, which
-// is the user's only when the compiler turns the C wrapper into a tail jump
-// (it does at -O2, not in the -O1 sanitizer builds).
+// inside it, in every build (the C API passes its own return address down).
 struct Site {
   uintptr_t begin;
   const void* caller = nullptr;
@@ -277,6 +274,14 @@ struct Site {
 __attribute__((noinline)) void kfree_foreign_here(const void* p) {
   kfree(p);
   asm volatile("" ::: "memory");  // keep the call a call, not a tail jump
+}
+__attribute__((noinline)) void free_pages_twice_here(pf_phys_t p) {
+  free_pages(p, 0);
+  asm volatile("" ::: "memory");
+}
+__attribute__((noinline)) void free_contig_short_here(pf_phys_t p) {
+  free_contig(p, 1);
+  asm volatile("" ::: "memory");
 }
 __attribute__((noinline)) void cache_free_wrong_here(kmem_cache* to, void* obj) {
   kmem_cache_free(to, obj);
@@ -324,6 +329,20 @@ TEST(CApiMisuse, TheReportedCallerIsTheCodeThatCalledPfalloc) {
           void* obj = kmem_cache_alloc(a, GFP_KERNEL);
           cache_free_wrong_here(b, obj);
           check(CallerInside(rec, reinterpret_cast<const void*>(&cache_free_wrong_here), "kmem_cache_free"));
+        }
+        {
+          test::ErrorRecorder rec;
+          const pf_phys_t p = alloc_pages(0, GFP_KERNEL);
+          free_pages(p, 0);
+          free_pages_twice_here(p);
+          check(CallerInside(rec, reinterpret_cast<const void*>(&free_pages_twice_here), "free_pages"));
+        }
+        {
+          test::ErrorRecorder rec;
+          const pf_phys_t p = alloc_contig(3, 0, 0, 0, GFP_KERNEL);
+          free_contig_short_here(p);
+          check(CallerInside(rec, reinterpret_cast<const void*>(&free_contig_short_here), "free_contig"));
+          free_contig(p, 3);
         }
         std::exit(ok ? 0 : 1);
       },
