@@ -23,27 +23,14 @@
 #include <benchmark/benchmark.h>
 
 #include "peers.hpp"
+#include "tests/conformance/facade.hpp"
 
 namespace pf::bench {
 
 inline constexpr uint64_t kSeed = 0x5eed'2024'0006ull;
 
-// splitmix64: small, fast, and the same on every platform.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n), n > 0 (bias below 2^-40 for the n used here).
-  uint64_t below(uint64_t n) { return next() % n; }
-
- private:
-  uint64_t state_;
-};
+// splitmix64, the same generator the conformance cases use.
+using Rng = conformance::Rng;
 
 template <typename T>
 void shuffle(std::span<T> items, Rng& rng) {

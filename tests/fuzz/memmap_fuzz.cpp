@@ -55,6 +55,7 @@
 #include "hosted/hosted.hpp"
 #include "kernel/mm/memmap.hpp"
 #include "kernel/mm/text.hpp"
+#include "tests/fuzz/byte_reader.hpp"
 
 namespace {
 
@@ -84,14 +85,9 @@ int rank_of(RegionType t) {
   return 4;  // unknown firmware types are Reserved
 }
 
-class Decoder {
+class Decoder : public pf::fuzz::ByteReader {
  public:
-  Decoder(const uint8_t* data, size_t size) : p_(data), n_(size) {}
-  bool done() const { return i_ >= n_; }
-  uint64_t u8() { return i_ < n_ ? p_[i_++] : 0; }
-  uint64_t u16() { return u8() | u8() << 8; }
-  uint64_t u32() { return u16() | u16() << 16; }
-  uint64_t u64() { return u32() | u32() << 32; }
+  using ByteReader::ByteReader;
 
   uint64_t limit = 0;
 
@@ -148,10 +144,6 @@ class Decoder {
       }
     }
   }
-
-  const uint8_t* p_;
-  size_t n_;
-  size_t i_ = 0;
 };
 
 struct Oracle {

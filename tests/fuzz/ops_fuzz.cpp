@@ -94,6 +94,7 @@
 #include "kernel/mm/page_alloc.hpp"
 #include "kernel/mm/slab.hpp"
 #include "kernel/mm/text.hpp"
+#include "tests/fuzz/byte_reader.hpp"
 
 namespace {
 
@@ -358,18 +359,7 @@ struct UserCache {
   char name[16] = {};
 };
 
-class Decoder {
- public:
-  Decoder(const uint8_t* data, size_t size) : p_(data), n_(size) {}
-  bool done() const { return i_ >= n_; }
-  uint64_t u8() { return i_ < n_ ? p_[i_++] : 0; }
-  uint64_t u16() { return u8() | u8() << 8; }
-
- private:
-  const uint8_t* p_;
-  size_t n_;
-  size_t i_ = 0;
-};
+using Decoder = pf::fuzz::ByteReader;
 
 Zone zone_of_phys(uint64_t phys) {
   return phys < kDmaLimit ? Zone::Dma : phys < kDma32Limit ? Zone::Dma32 : Zone::Normal;

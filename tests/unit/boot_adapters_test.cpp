@@ -18,13 +18,7 @@
 namespace pf::boot {
 namespace {
 
-constexpr RegionType U = RegionType::Usable;
-constexpr RegionType R = RegionType::Reserved;
-constexpr RegionType A = RegionType::AcpiReclaimable;
-constexpr RegionType N = RegionType::AcpiNvs;
-constexpr RegionType B = RegionType::Bad;
-constexpr RegionType L = RegionType::BootloaderReclaimable;
-constexpr RegionType K = RegionType::Kernel;
+using namespace test::region_letters;
 
 // A little-endian byte buffer written field by field.
 struct Bytes {

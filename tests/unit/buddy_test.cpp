@@ -30,9 +30,7 @@ using test::Machine;
 using test::PageSnapshot;
 using test::Verified;
 
-constexpr Region usable(uint64_t base, uint64_t length) {
-  return Region{.base = base, .length = length, .type = RegionType::Usable};
-}
+using test::usable;
 
 // One range, all in DMA32: [16 MiB, 16 MiB + bytes).
 std::unique_ptr<Machine> dma32_machine(uint64_t bytes, unsigned cpus = 4) {

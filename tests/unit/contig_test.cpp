@@ -24,9 +24,7 @@ using test::Machine;
 using test::PageSnapshot;
 using test::Verified;
 
-constexpr Region usable(uint64_t base, uint64_t length) {
-  return Region{.base = base, .length = length, .type = RegionType::Usable};
-}
+using test::usable;
 
 std::unique_ptr<Machine> dma32_machine(uint64_t bytes) {
   return std::make_unique<Machine>(std::initializer_list<Region>{usable(16 * MiB, bytes)});

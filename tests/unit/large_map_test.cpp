@@ -20,9 +20,7 @@ using test::LeaveAsFound;
 using test::Machine;
 using test::Verified;
 
-constexpr Region usable(uint64_t base, uint64_t length) {
-  return Region{.base = base, .length = length, .type = RegionType::Usable};
-}
+using test::usable;
 
 TEST(LargeMap, SparseMapOf256GiBInitialisesTouchingOnlyDescriptors) {
   // 256 GiB of RAM in five ranges, with the PCI hole below 4 GiB and holes

@@ -20,13 +20,7 @@
 namespace pf {
 namespace {
 
-constexpr RegionType U = RegionType::Usable;
-constexpr RegionType R = RegionType::Reserved;
-constexpr RegionType A = RegionType::AcpiReclaimable;
-constexpr RegionType N = RegionType::AcpiNvs;
-constexpr RegionType B = RegionType::Bad;
-constexpr RegionType L = RegionType::BootloaderReclaimable;
-constexpr RegionType K = RegionType::Kernel;
+using namespace test::region_letters;
 
 struct Expect {
   uint64_t base, end;

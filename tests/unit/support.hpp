@@ -1,5 +1,6 @@
 // support.hpp — helpers shared by the host test suites: an error recorder
-// that turns the fatal handler into a list, and log capture.
+// that turns the fatal handler into a list, log capture, and shorthands for
+// hand-written memory maps.
 #pragma once
 
 #include <string>
@@ -7,8 +8,24 @@
 
 #include "hosted/hosted.hpp"
 #include "kernel/mm/error.hpp"
+#include "kernel/mm/memmap.hpp"
 
 namespace pf::test {
+
+constexpr Region usable(uint64_t base, uint64_t length) {
+  return Region{.base = base, .length = length, .type = RegionType::Usable};
+}
+
+// One letter per region type, for maps written out as tables.
+namespace region_letters {
+constexpr RegionType U = RegionType::Usable;
+constexpr RegionType R = RegionType::Reserved;
+constexpr RegionType A = RegionType::AcpiReclaimable;
+constexpr RegionType N = RegionType::AcpiNvs;
+constexpr RegionType B = RegionType::Bad;
+constexpr RegionType L = RegionType::BootloaderReclaimable;
+constexpr RegionType K = RegionType::Kernel;
+}  // namespace region_letters
 
 // While alive, log output is collected (and not printed).
 class LogCapture {
