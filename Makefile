@@ -39,6 +39,7 @@ $$(BUILD)/$(1)/%.o: %.cpp
 $$(BUILD)/$(1)/libpfalloc.a: $$($(1)_OBJS)
 	@rm -f $$@
 	ar rcs $$@ $$^
+$$($(1)_UNIT_OBJS): | host-deps
 $$(BUILD)/$(1)/unit_tests: $$($(1)_UNIT_OBJS) $$(BUILD)/$(1)/libpfalloc.a
 	$$(CXX) $$($(1)_CXXFLAGS) $$^ -lgtest -lgtest_main $$(HOST_LDLIBS) -o $$@
 -include $$($(1)_OBJS:.o=.d) $$($(1)_UNIT_OBJS:.o=.d)
@@ -53,7 +54,7 @@ $(eval $(call host_flavour,host,))
 $(eval $(call host_flavour,asan,$(ASAN_FLAGS)))
 $(eval $(call host_flavour,tsan,$(TSAN_FLAGS)))
 
-.PHONY: all test test-host test-asan test-tsan test-readme unit run bench fuzz clean
+.PHONY: host-deps all test test-host test-asan test-tsan test-readme unit run bench fuzz clean
 all: $(BUILD)/host/unit_tests
 
 unit test-host: $(BUILD)/host/unit_tests
