@@ -1,6 +1,9 @@
 // bench_slab.cpp — workload 4 of issue 6: object alloc+free pairs and
 // batches of 1024 (freed in allocation order), for sizes 16..4096, through
 // kmalloc and through a dedicated kmem_cache, against the peers' malloc.
+// Also what each debug option costs (issue 5): the same cache pair plain,
+// with SLAB_DEBUG, with init_on_alloc and with init_on_free.
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,10 +58,60 @@ void add_all_sizes() {
   for (size_t size : kSizes) (add_slab_batch<Ps>(size), ...);
 }
 
+// One slab option set; the report divides each by "plain" (debug_cost_table).
+struct DebugVariant {
+  const char* name;
+  unsigned cache_flags;
+  SlabConfig config;
+};
+constexpr DebugVariant kDebugVariants[] = {
+    {"plain", 0, {.cpu_count = kBenchCpus}},
+    {"slab-debug", SLAB_DEBUG, {.cpu_count = kBenchCpus}},
+    {"init-on-alloc", 0, {.cpu_count = kBenchCpus, .init_on_alloc = true}},
+    {"init-on-free", 0, {.cpu_count = kBenchCpus, .init_on_free = true}},
+};
+constexpr size_t kDebugSizes[] = {16, 64, 256, 1024, 4096};
+
+void add_debug_cost(size_t size, const DebugVariant& v) {
+  const std::string name = "debugcost." + std::to_string(size);
+  benchmark::RegisterBenchmark(bench_name(name, v.name).c_str(), [size, v](benchmark::State& state) {
+    std::string why;
+    auto machine = BenchMachine::with_ram(kSlabRam, &why);
+    if (!machine) {
+      state.SkipWithError(why.c_str());
+      return;
+    }
+    const uint64_t before = machine->free_frames();
+    auto slab = std::make_unique<SlabAllocator>();
+    KmemCache* cache = nullptr;
+    if (slab->init(machine->pages(), v.config) != PF_OK ||
+        (cache = slab->cache_create("debugcost", size, 0, v.cache_flags, nullptr)) == nullptr) {
+      state.SkipWithError("slab set-up failed");
+      return;
+    }
+    OursCache a{slab.get(), cache};
+    for (auto _ : state) {
+      if (!object_pair_once(a, size)) [[unlikely]] {
+        state.SkipWithError("an allocation failed");
+        break;
+      }
+    }
+    size_t live = slab->cache_destroy(cache);
+    if (!state.error_occurred() && !slab->verify()) state.SkipWithError("slab verify() failed");
+    live += slab->teardown();
+    if (live != 0 && !state.error_occurred()) state.SkipWithError("live objects left");
+    if (!state.error_occurred() && !machine->check_as_found(before, &why))
+      state.SkipWithError(why.c_str());
+    state.counters[kOpsCounter] = 1;
+  });
+}
+
 }  // namespace
 
 void register_slab_benchmarks(const RegisterOptions&) {
   add_all_sizes<OursKmalloc, OursCache, Glibc, Mimalloc, Jemalloc, Tcmalloc>();
+  for (size_t size : kDebugSizes)
+    for (const DebugVariant& v : kDebugVariants) add_debug_cost(size, v);
 }
 
 }  // namespace pf::bench
