@@ -75,33 +75,18 @@ constexpr size_t kDebugSizes[] = {16, 64, 256, 1024, 4096};
 void add_debug_cost(size_t size, const DebugVariant& v) {
   const std::string name = "debugcost." + std::to_string(size);
   benchmark::RegisterBenchmark(bench_name(name, v.name).c_str(), [size, v](benchmark::State& state) {
-    std::string why;
-    auto machine = BenchMachine::with_ram(kSlabRam, &why);
-    if (!machine) {
-      state.SkipWithError(why.c_str());
-      return;
-    }
-    const uint64_t before = machine->free_frames();
-    auto slab = std::make_unique<SlabAllocator>();
-    KmemCache* cache = nullptr;
-    if (slab->init(machine->pages(), v.config) != PF_OK ||
-        (cache = slab->cache_create("debugcost", size, 0, v.cache_flags, nullptr)) == nullptr) {
-      state.SkipWithError("slab set-up failed");
-      return;
-    }
-    OursCache a{slab.get(), cache};
-    for (auto _ : state) {
-      if (!object_pair_once(a, size)) [[unlikely]] {
-        state.SkipWithError("an allocation failed");
-        break;
-      }
-    }
-    size_t live = slab->cache_destroy(cache);
-    if (!state.error_occurred() && !slab->verify()) state.SkipWithError("slab verify() failed");
-    live += slab->teardown();
-    if (live != 0 && !state.error_occurred()) state.SkipWithError("live objects left");
-    if (!state.error_occurred() && !machine->check_as_found(before, &why))
-      state.SkipWithError(why.c_str());
+    on_fresh_machine(state, kSlabRam, [&](BenchMachine& machine) {
+      with_slab(state, machine, v.config, [&](SlabAllocator& slab) {
+        return with_cache(state, slab, size, v.cache_flags, [&](OursCache& a) {
+          for (auto _ : state) {
+            if (!object_pair_once(a, size)) [[unlikely]] {
+              state.SkipWithError("an allocation failed");
+              break;
+            }
+          }
+        });
+      });
+    });
     state.counters[kOpsCounter] = 1;
   });
 }

@@ -37,6 +37,23 @@ inline std::string bench_name(const std::string& case_name, const char* allocato
   return case_name + "/" + allocator;
 }
 
+// Runs `body(machine)` on a fresh machine with `ram_bytes` of usable memory,
+// then checks that the body left it as found (verify() clean, every frame
+// free again); either failure skips the benchmark with the reason.
+template <typename Body>
+void on_fresh_machine(benchmark::State& state, uint64_t ram_bytes, Body&& body) {
+  std::string why;
+  auto machine = BenchMachine::with_ram(ram_bytes, &why);
+  if (!machine) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  const uint64_t before = machine->free_frames();
+  body(*machine);
+  if (!state.error_occurred() && !machine->check_as_found(before, &why))
+    state.SkipWithError(why.c_str());
+}
+
 // Runs `body(a)` with a fresh allocator of kind P: for ours a new machine
 // with `ram_bytes` of usable memory, checked after the body (verify() clean,
 // every frame free again); for the ideal stack one holding as many pages;
@@ -44,17 +61,10 @@ inline std::string bench_name(const std::string& case_name, const char* allocato
 template <typename P, typename Body>
 void with_pages(benchmark::State& state, uint64_t ram_bytes, Body&& body) {
   if constexpr (std::is_same_v<P, OursPages>) {
-    std::string why;
-    auto machine = BenchMachine::with_ram(ram_bytes, &why);
-    if (!machine) {
-      state.SkipWithError(why.c_str());
-      return;
-    }
-    const uint64_t before = machine->free_frames();
-    OursPages a{&machine->pages()};
-    body(a);
-    if (!state.error_occurred() && !machine->check_as_found(before, &why))
-      state.SkipWithError(why.c_str());
+    on_fresh_machine(state, ram_bytes, [&](BenchMachine& machine) {
+      OursPages a{&machine.pages()};
+      body(a);
+    });
   } else if constexpr (std::is_same_v<P, Ideal>) {
     IdealStack stack(ram_bytes / kPage);
     Ideal a{&stack};

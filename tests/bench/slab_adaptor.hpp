@@ -31,45 +31,54 @@ struct OursCache {
 template <typename P>
 inline constexpr bool kIsOurSlab = std::is_same_v<P, OursKmalloc> || std::is_same_v<P, OursCache>;
 
+// A SlabAllocator with `config` on `machine` for the body; afterwards its
+// verify() must be clean and teardown must find no live object.
+template <typename Body>
+void with_slab(benchmark::State& state, BenchMachine& machine, const SlabConfig& config, Body&& body) {
+  auto slab = std::make_unique<SlabAllocator>();
+  if (slab->init(machine.pages(), config) != PF_OK) {
+    state.SkipWithError("SlabAllocator::init failed");
+    return;
+  }
+  size_t live = body(*slab);
+  if (!state.error_occurred() && !slab->verify()) state.SkipWithError("slab verify() failed");
+  live += slab->teardown();
+  if (live != 0 && !state.error_occurred())
+    state.SkipWithError(("live objects left: " + std::to_string(live)).c_str());
+}
+
+// A dedicated cache of `object_size` with `cache_flags` for the body, destroyed
+// after it; returns the live objects the destroy found.
+template <typename Body>
+size_t with_cache(benchmark::State& state, SlabAllocator& slab, size_t object_size,
+                  unsigned cache_flags, Body&& body) {
+  const std::string name = "bench-" + std::to_string(object_size);
+  KmemCache* cache = slab.cache_create(name.c_str(), object_size, 0, cache_flags, nullptr);
+  if (cache == nullptr) {
+    state.SkipWithError("cache_create failed");
+    return 0;
+  }
+  OursCache a{&slab, cache};
+  body(a);
+  return slab.cache_destroy(cache);
+}
+
 // Ours on a fresh machine of `ram_bytes`; a peer as it is. `object_size` is
 // the size the dedicated cache is created for.
 template <typename P, typename Body>
 void with_objects(benchmark::State& state, uint64_t ram_bytes, size_t object_size, Body&& body) {
   if constexpr (kIsOurSlab<P>) {
-    std::string why;
-    auto machine = BenchMachine::with_ram(ram_bytes, &why);
-    if (!machine) {
-      state.SkipWithError(why.c_str());
-      return;
-    }
-    const uint64_t before = machine->free_frames();
-    auto slab = std::make_unique<SlabAllocator>();
-    if (slab->init(machine->pages(), SlabConfig{.cpu_count = kBenchCpus}) != PF_OK) {
-      state.SkipWithError("SlabAllocator::init failed");
-      return;
-    }
-    size_t live = 0;
-    if constexpr (std::is_same_v<P, OursKmalloc>) {
-      OursKmalloc a{slab.get()};
-      body(a);
-    } else {
-      const std::string name = "bench-" + std::to_string(object_size);
-      KmemCache* cache = slab->cache_create(name.c_str(), object_size, 0, 0, nullptr);
-      if (cache == nullptr) {
-        state.SkipWithError("cache_create failed");
-        slab->teardown();
-        return;
-      }
-      OursCache a{slab.get(), cache};
-      body(a);
-      live += slab->cache_destroy(cache);
-    }
-    if (!state.error_occurred() && !slab->verify()) state.SkipWithError("slab verify() failed");
-    live += slab->teardown();
-    if (live != 0 && !state.error_occurred())
-      state.SkipWithError(("live objects left: " + std::to_string(live)).c_str());
-    if (!state.error_occurred() && !machine->check_as_found(before, &why))
-      state.SkipWithError(why.c_str());
+    on_fresh_machine(state, ram_bytes, [&](BenchMachine& machine) {
+      with_slab(state, machine, SlabConfig{.cpu_count = kBenchCpus}, [&](SlabAllocator& slab) -> size_t {
+        if constexpr (std::is_same_v<P, OursKmalloc>) {
+          OursKmalloc a{&slab};
+          body(a);
+          return 0;
+        } else {
+          return with_cache(state, slab, object_size, 0, body);
+        }
+      });
+    });
   } else {
     (void)ram_bytes;
     (void)object_size;
