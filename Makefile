@@ -1,13 +1,14 @@
 # pfalloc — build and test entry points.
 #
-#   make test     every test: host unit tests (plain, ASan+UBSan, TSan),
-#                 short fuzz runs, and QEMU boots of the test kernel
+#   make test     every test: the README example, host unit tests (plain,
+#                 ASan+UBSan, TSan), QEMU boots of the test kernel, short
+#                 fuzz runs, and a smoke run of the benchmarks
 #   make run      boot the kernel in QEMU and show the allocator at work
 #   make bench    benchmarks side by side with other allocators
 #   make fuzz     long fuzz runs
 #
 # Tools the targets need are installed from Debian's packages when missing
-# (see tools.mk); nothing here depends on something installed by hand.
+# (need_pkg below); nothing here depends on something installed by hand.
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -17,6 +18,24 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
+
+# ---- tools -----------------------------------------------------------------
+# What a target needs is installed from Debian's packages when it is missing,
+# so `make run` and `make test` work on a fresh Debian machine.
+# `$(call need_pkg,COMMAND-OR-FILE,PACKAGES)` is a recipe line.
+APT_GET := $(if $(shell command -v sudo 2>/dev/null),$(if $(filter 0,$(shell id -u)),,sudo ))apt-get
+define need_pkg
+@if ! command -v $(1) >/dev/null 2>&1 && [ ! -e $(1) ]; then \
+  echo "==== installing $(2) (needed: $(1))"; \
+  $(APT_GET) update -q >/dev/null && \
+  DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends $(2) >/dev/null; \
+fi
+endef
+
+.PHONY: host-deps
+host-deps:
+	$(call need_pkg,/usr/include/gtest/gtest.h,libgtest-dev)
+	$(call need_pkg,g++,g++)
 
 # ---- sources -------------------------------------------------------------
 CORE_SRCS   := $(sort $(wildcard kernel/mm/*.cpp))
@@ -81,7 +100,6 @@ test-readme:
 
 # Each area adds its own targets and its part of `make test`.
 TEST_PARTS := host-deps test-readme test-host test-asan test-tsan
-include tools.mk
 -include kernel/kernel.mk
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
