@@ -38,9 +38,7 @@ void report(ErrorReport r) {
   char storage[320];
   TextBuffer t(storage, sizeof storage);
   t.str("pfalloc: ").str(error_name(r.code)).str(": ").str(r.detail ? r.detail : "");
-  if (r.address != 0 || r.pfn == ~uint64_t{0}) {
-    t.str(r.address_is_virtual ? " addr=" : " phys=").hex(r.address);
-  }
+  if (r.address != 0) t.str(r.address_is_virtual ? " addr=" : " phys=").hex(r.address);
   if (r.pfn != ~uint64_t{0}) t.str(" frame=").hex(r.pfn);
   if (r.cache != nullptr) t.str(" cache=").str(r.cache);
   if (r.caller != nullptr) t.str(" caller=").hex(reinterpret_cast<uintptr_t>(r.caller));
