@@ -104,12 +104,20 @@ TEST_PARTS := host-deps test-readme test-host test-asan test-tsan
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
 
-test: 
-	@for t in $(TEST_PARTS); do \
+# Parts run in order and stop at the first failure; the last line counts them.
+test:
+	@passed=0; \
+	for t in $(TEST_PARTS); do \
 	  echo "==== make $$t"; \
-	  $(MAKE) -j$(JOBS) $$t || { echo "==== FAILED: make $$t"; exit 1; }; \
-	done
-	@echo "==== make test: all parts passed ($(TEST_PARTS))"
+	  if ! $(MAKE) -j$(JOBS) $$t; then \
+	    echo "==== FAILED: make $$t"; \
+	    echo "parts: $$passed passed, 1 failed"; \
+	    exit 1; \
+	  fi; \
+	  passed=$$((passed + 1)); \
+	done; \
+	echo "==== make test: all parts passed ($(TEST_PARTS))"; \
+	echo "parts: $$passed passed, 0 failed"
 
 clean:
 	rm -rf $(BUILD)
