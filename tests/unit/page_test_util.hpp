@@ -27,11 +27,7 @@ namespace pf::test {
 
 // verify() with its report captured: EXPECT_TRUE(Verified(pages)).
 inline ::testing::AssertionResult Verified(const PageAllocator& pages) {
-  ErrorRecorder rec;
-  const bool ok = pages.verify();
-  if (ok && rec.count() == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "verify() failed: " << (rec.count() ? rec.last_message() : std::string("(no report)"));
+  return VerifiedBy(pages, "verify()");
 }
 
 // Everything a test can count, for "nothing changed" comparisons.

@@ -18,24 +18,14 @@
 #include "kernel/mm/page_alloc.hpp"
 #include "kernel/mm/slab.hpp"
 #include "tests/unit/machine.hpp"
+#include "tests/unit/page_test_util.hpp"
 #include "tests/unit/support.hpp"
 
 namespace pf::test {
 
 // verify() with its report captured, as a gtest assertion.
 inline ::testing::AssertionResult SlabVerified(const SlabAllocator& slab) {
-  ErrorRecorder rec;
-  const bool ok = slab.verify();
-  if (ok && rec.count() == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "slab verify() failed: " << (rec.count() ? rec.last_message() : std::string("(no report)"));
-}
-inline ::testing::AssertionResult PagesVerified(const PageAllocator& pages) {
-  ErrorRecorder rec;
-  const bool ok = pages.verify();
-  if (ok && rec.count() == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "page verify() failed: " << (rec.count() ? rec.last_message() : std::string("(no report)"));
+  return VerifiedBy(slab, "slab verify()");
 }
 
 class SlabFixture : public ::testing::Test {
@@ -62,11 +52,11 @@ class SlabFixture : public ::testing::Test {
     EXPECT_TRUE(SlabVerified(slab_));
     slab_.shrink_all();
     EXPECT_TRUE(SlabVerified(slab_));
-    EXPECT_TRUE(PagesVerified(pages()));
+    EXPECT_TRUE(Verified(pages()));
     EXPECT_EQ(machine_->free_frames(), after_init_)
         << "frames left behind by the test's caches or objects";
     EXPECT_EQ(slab_.teardown(), 0u) << "live objects at teardown";
-    EXPECT_TRUE(PagesVerified(pages()));
+    EXPECT_TRUE(Verified(pages()));
     EXPECT_EQ(machine_->free_frames(), before_init_) << "frames kept by the slab layer";
   }
 
@@ -74,7 +64,7 @@ class SlabFixture : public ::testing::Test {
   ::testing::AssertionResult Clean() const {
     auto s = SlabVerified(slab_);
     if (!s) return s;
-    return PagesVerified(machine_->pages());
+    return Verified(machine_->pages());
   }
 
   PageAllocator& pages() { return machine_->pages(); }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "hosted/hosted.hpp"
 #include "kernel/mm/error.hpp"
 #include "kernel/mm/memmap.hpp"
@@ -75,5 +77,16 @@ class ErrorRecorder {
   std::vector<ErrorReport> reports_;
   std::vector<std::string> messages_;
 };
+
+// checked.verify() with its report captured, as a gtest assertion:
+// EXPECT_TRUE(VerifiedBy(pages, "verify()")).
+template <typename Checked>
+::testing::AssertionResult VerifiedBy(const Checked& checked, const char* what) {
+  ErrorRecorder rec;
+  const bool ok = checked.verify();
+  if (ok && rec.count() == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << what << " failed: " << (rec.count() ? rec.last_message() : std::string("(no report)"));
+}
 
 }  // namespace pf::test
