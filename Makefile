@@ -66,8 +66,7 @@ endef
 
 CXX := g++
 # Through variables: $(call) would split -fsanitize=a,b at its comma.
-ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-  -DPFALLOC_DEBUG
+ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -O1 -fsanitize=thread -DPFALLOC_TSAN
 $(eval $(call host_flavour,host,))
 $(eval $(call host_flavour,asan,$(ASAN_FLAGS)))

@@ -31,7 +31,6 @@ class HostedMemory {
   uintptr_t direct_map_offset() const { return offset_; }
   PhysAddr low() const { return low_; }
   PhysAddr high() const { return high_; }
-  bool contains(PhysAddr p) const { return p >= low_ && p < high_; }
   template <typename T = std::byte>
   T* to_virt(PhysAddr p) const { return reinterpret_cast<T*>(p.value + offset_); }
   // Resident bytes of the window (mincore), to prove untouched frames are free.

@@ -20,9 +20,7 @@ class SpinLock {
       while (held_.load(std::memory_order_relaxed)) platform::cpu_relax();
     }
   }
-  bool try_lock() { return !held_.exchange(true, std::memory_order_acquire); }
   void unlock() { held_.store(false, std::memory_order_release); }
-  bool is_held() const { return held_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<bool> held_{false};

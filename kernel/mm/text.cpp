@@ -11,11 +11,6 @@ size_t string_length(const char* s) {
   return n;
 }
 
-bool string_equal(const char* a, const char* b) {
-  while (*a != '\0' && *a == *b) ++a, ++b;
-  return *a == *b;
-}
-
 void TextBuffer::put(char c) {
   if (len_ + 1 < cap_) {
     buf_[len_++] = c;

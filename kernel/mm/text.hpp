@@ -63,6 +63,5 @@ class LogLine {
 };
 
 size_t string_length(const char* s);
-bool string_equal(const char* a, const char* b);
 
 }  // namespace pf

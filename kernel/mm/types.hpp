@@ -25,15 +25,11 @@ inline constexpr uint64_t kPhysAddrLimit = uint64_t{1} << kPhysAddrBits;
 // Per-CPU state is sized for this many CPUs; current_cpu() must stay below.
 inline constexpr unsigned kMaxCpus = 64;
 
-// Checking levels (DESIGN.md): cheap asserts always on; kDebug asserts are
-// compiled in every build so they cannot rot, and cost one predictable branch
-// when off; expensive walks go under `if constexpr (kExpensiveChecks)`.
-#ifdef PFALLOC_DEBUG
-inline constexpr bool kDebug = true;
-#else
-inline constexpr bool kDebug = false;
-#endif
-inline constexpr bool kExpensiveChecks = kDebug;
+// Checking: cheap invariant asserts (PF_ASSERT) are always on; caller misuse
+// goes through pf::report() with a named error; the expensive full walk is
+// verify(), which callers and tests run when they choose. Debug checks that
+// cost memory or time per object are a runtime option of the slab layer
+// (SLAB_DEBUG), not a build flag, so one build serves both.
 
 struct PhysAddr {
   uint64_t value = 0;
@@ -101,11 +97,6 @@ inline constexpr uint64_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB, TiB = 
 #define PF_ASSERT(cond)                                                      \
   do {                                                                        \
     if (__builtin_expect(!(cond), 0))                                         \
-      ::pf::assert_failed(#cond, __FILE__, __LINE__);                         \
-  } while (0)
-#define PF_DEBUG_ASSERT(cond)                                                \
-  do {                                                                        \
-    if (::pf::kDebug && __builtin_expect(!(cond), 0))                         \
       ::pf::assert_failed(#cond, __FILE__, __LINE__);                         \
   } while (0)
 

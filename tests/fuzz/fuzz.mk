@@ -13,7 +13,7 @@
 #
 # Every fuzzer is built with clang++ -fsanitize=fuzzer,address,undefined and
 # linked against the core, boot and hosted sources compiled by clang with the
-# same sanitizers and PFALLOC_DEBUG (their own objects, under $(BUILD)/fuzz).
+# same sanitizers (their own objects, under $(BUILD)/fuzz).
 # A run reads the checked-in corpus tests/fuzz/corpus/NAME/ (never writes
 # it) and writes what it finds to tests/fuzz/corpus-work/NAME/ (git-ignored).
 # Crashes land in $(BUILD)/fuzz/artifacts/NAME/; the log of the last run of
@@ -33,7 +33,7 @@ FUZZERS := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/%_fuzz,$(FUZZERS))
 
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CXXFLAGS := -std=c++20 -g -O1 $(WARN) -I. -pthread -MMD -MP -DPFALLOC_DEBUG $(FUZZ_SAN)
+FUZZ_CXXFLAGS := -std=c++20 -g -O1 $(WARN) -I. -pthread -MMD -MP $(FUZZ_SAN)
 FUZZ_LIB_OBJS := $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS) $(BOOT_SRCS) $(HOSTED_SRCS))
 
 .PHONY: test-fuzz fuzz fuzz-merge fuzz-deps $(addprefix fuzz-,$(FUZZERS)) \
