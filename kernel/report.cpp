@@ -9,6 +9,7 @@
 #include "kernel/arch/x86_64/layout.hpp"
 #include "kernel/arch/x86_64/timing.hpp"
 #include "kernel/kernel.hpp"
+#include "kernel/memview.hpp"
 #include "kernel/mm/text.hpp"
 
 namespace pf::kernel {
@@ -101,6 +102,7 @@ void run_report(Kernel& k) {
   section(t, "slabinfo");
   k.slab.format_slabinfo(t);
   print(t);
+  show_memory_at_boot(k);  // issue 12: "pfmap" dump for memory.svg, then the gdb checkpoint
 
   section(t, "overhead");
   const uint64_t described = c.managed_frames + c.reserved_frames;
@@ -161,6 +163,8 @@ void run_report(Kernel& k) {
   }
   if (plain != nullptr) k.slab.cache_destroy(plain);
   if (debug != nullptr) k.slab.cache_destroy(debug);
+
+  show_memory_after_workload(k);  // issue 12: the "after" snapshot; leaves memory as found
 
   pages.drain_cpu_caches();
   const bool clean = pages.verify() && k.slab.verify();
