@@ -102,6 +102,8 @@ TEST_PARTS := host-deps test-readme test-host test-asan test-tsan
 -include kernel/kernel.mk
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
+-include tools/memview.mk
+-include kernel/gdb/gdb.mk
 
 # Parts run in order and stop at the first failure; the last line counts them.
 test:

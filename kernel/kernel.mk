@@ -79,6 +79,7 @@ run: kernel qemu-deps
 	@mkdir -p $(KERNEL_LOGS)
 	$(QEMU_RUN) -k $(KERNEL_ELF32) -c '$(KERNEL_CMDLINE)' -l $(KERNEL_LOGS)/run.log -t $(RUN_TIMEOUT) \
 	  -e run -v -- -M $(QEMU_MACHINE) -m $(QEMU_MEM) $(if $(QEMU_CPU),-cpu $(QEMU_CPU)) $(QEMU_EXTRA)
+	@$(MAKE) memory-svg  # issue 12: build/kernel/memory.svg from the run's log (tools/memview.mk)
 
 # ---- test boots -------------------------------------------------------------
 # Each boot is its own target, so `make -j2` runs two at a time; each has its

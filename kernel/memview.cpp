@@ -91,7 +91,7 @@ void serial_sink(TextBuffer& text, void*) {
 }
 
 // The workload's holdings, kept off the stack.
-constexpr size_t kWorkPages = 8192;      // 32 MiB of order-0 pages at most
+constexpr size_t kWorkPages = 16384;     // 64 MiB of order-0 pages at most
 constexpr size_t kWorkBlocks = 64;       // order-2 blocks
 constexpr size_t kWorkObjects = 4096;    // kmalloc(192) objects
 PhysAddr g_pages[kWorkPages];

@@ -29,6 +29,10 @@ class Writer {
     begin().str(kind).ch(' ').hex(base).ch(' ').hex(end).ch(' ').str(name);
     this->end();
   }
+  void mark_line(const char* label, uint64_t base, uint64_t end) {
+    begin().str("mark ").str(label).ch(' ').hex(base).ch(' ').hex(end);
+    this->end();
+  }
   uint64_t lines() const { return lines_; }
 
  private:
@@ -144,13 +148,9 @@ void format_memory_map_dump(const PageAllocator& pages, const DumpOptions& o, Te
   for (size_t i = 0; i < pages.range_count(); ++i) {
     const PageAllocator::RangeInfo info = pages.range_info(i);
     if (info.descriptor_bytes == 0) continue;
-    w.range_line("mark", info.descriptors.value, info.descriptors.value + info.descriptor_bytes,
-                 "descriptors");
+    w.mark_line("descriptors", info.descriptors.value, info.descriptors.value + info.descriptor_bytes);
   }
-  for (const DumpMark& m : o.marks) {
-    w.begin().str("mark ").str(m.label).ch(' ').hex(m.base.value).ch(' ').hex(m.end.value);
-    w.end();
-  }
+  for (const DumpMark& m : o.marks) w.mark_line(m.label, m.base.value, m.end.value);
 
   dump_blocks(pages, w);
 

@@ -13,7 +13,7 @@ const char* frag_pattern_name(FragPattern p) {
 }
 
 HighOrderResult high_order_after_fragmentation(PageAllocator& pa, FragPattern pattern,
-                                               uint64_t seed) {
+                                               uint64_t seed, const FragObserver& observe) {
   HighOrderResult r;
   Rng rng(seed);
   std::vector<PhysAddr> held;
@@ -62,6 +62,10 @@ HighOrderResult high_order_after_fragmentation(PageAllocator& pa, FragPattern pa
 
   shuffle(std::span<PhysAddr>(to_free), rng);
   for (PhysAddr p : to_free) pa.free_pages(p, Order{0});
+  if (observe) {
+    pa.drain_cpu_caches();
+    observe("fragmented");
+  }
 
   std::vector<PhysAddr> big;
   for (;;) {
@@ -70,6 +74,7 @@ HighOrderResult high_order_after_fragmentation(PageAllocator& pa, FragPattern pa
     big.push_back(p);
   }
   r.successes = big.size();
+  if (observe) observe("order-9");
 
   for (PhysAddr p : big) pa.free_pages(p, Order{9});
   for (PhysAddr p : kept) pa.free_pages(p, Order{0});

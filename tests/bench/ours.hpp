@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "kernel/mm/page_alloc.hpp"
@@ -38,7 +39,12 @@ struct HighOrderResult {
   uint64_t successes = 0;  // order-9 blocks obtained afterwards
   uint64_t oracle = 0;     // fully free aligned 2 MiB ranges
 };
+// `observe`, when given, is called with the allocator quiescent at two
+// points: "fragmented" (half freed, before the order-9 requests) and
+// "order-9" (the order-9 blocks still held); tools/hosted_memdump.cpp dumps
+// the memory picture there.
+using FragObserver = std::function<void(const char* phase)>;
 HighOrderResult high_order_after_fragmentation(PageAllocator& pa, FragPattern pattern,
-                                               uint64_t seed);
+                                               uint64_t seed, const FragObserver& observe = {});
 
 }  // namespace pf::bench
