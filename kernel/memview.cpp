@@ -94,9 +94,9 @@ void serial_sink(TextBuffer& text, void*) {
 constexpr size_t kWorkPages = 16384;     // 64 MiB of order-0 pages at most
 constexpr size_t kWorkBlocks = 64;       // order-2 blocks
 constexpr size_t kWorkObjects = 4096;    // kmalloc(192) objects
-PhysAddr g_pages[kWorkPages];
-PhysAddr g_blocks[kWorkBlocks];
-void* g_objects[kWorkObjects];
+PhysAddr g_work_pages[kWorkPages];
+PhysAddr g_work_blocks[kWorkBlocks];
+void* g_work_objects[kWorkObjects];
 
 }  // namespace
 
@@ -125,18 +125,18 @@ void show_memory_after_workload(Kernel& k) {
   const size_t want = free_before / 4 < kWorkPages ? free_before / 4 : kWorkPages;
   size_t held = 0;
   for (; held < want; ++held) {
-    g_pages[held] = pages.alloc_pages(Order{0}, __GFP_NOWARN);
-    if (g_pages[held].is_null()) break;
+    g_work_pages[held] = pages.alloc_pages(Order{0}, __GFP_NOWARN);
+    if (g_work_pages[held].is_null()) break;
   }
   size_t blocks = 0;
   for (; blocks < kWorkBlocks; ++blocks) {
-    g_blocks[blocks] = pages.alloc_pages(Order{2}, __GFP_NOWARN);
-    if (g_blocks[blocks].is_null()) break;
+    g_work_blocks[blocks] = pages.alloc_pages(Order{2}, __GFP_NOWARN);
+    if (g_work_blocks[blocks].is_null()) break;
   }
   size_t objects = 0;
   for (; objects < kWorkObjects; ++objects) {
-    g_objects[objects] = k.slab.kmalloc(192, __GFP_NOWARN);
-    if (g_objects[objects] == nullptr) break;
+    g_work_objects[objects] = k.slab.kmalloc(192, __GFP_NOWARN);
+    if (g_work_objects[objects] == nullptr) break;
   }
   // Keep about one page in five (a fixed pseudo-random choice), free the
   // rest: the buddy merges what it can around the pages kept.
@@ -145,12 +145,12 @@ void show_memory_after_workload(Kernel& k) {
   for (size_t i = 0; i < held; ++i) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     if ((x >> 33) % 5 == 0) {
-      g_pages[kept++] = g_pages[i];
+      g_work_pages[kept++] = g_work_pages[i];
     } else {
-      pages.free_pages(g_pages[i], Order{0});
+      pages.free_pages(g_work_pages[i], Order{0});
     }
   }
-  for (size_t i = 1; i < objects; i += 2) k.slab.kfree(g_objects[i]);
+  for (size_t i = 1; i < objects; i += 2) k.slab.kfree(g_work_objects[i]);
   pages.drain_cpu_caches();
 
   {
@@ -160,9 +160,9 @@ void show_memory_after_workload(Kernel& k) {
   }
   print_memory_dump(k, "after");
 
-  for (size_t i = 0; i < objects; i += 2) k.slab.kfree(g_objects[i]);
-  for (size_t i = 0; i < blocks; ++i) pages.free_pages(g_blocks[i], Order{2});
-  for (size_t i = 0; i < kept; ++i) pages.free_pages(g_pages[i], Order{0});
+  for (size_t i = 0; i < objects; i += 2) k.slab.kfree(g_work_objects[i]);
+  for (size_t i = 0; i < blocks; ++i) pages.free_pages(g_work_blocks[i], Order{2});
+  for (size_t i = 0; i < kept; ++i) pages.free_pages(g_work_pages[i], Order{0});
 }
 
 }  // namespace pf::kernel
