@@ -50,10 +50,10 @@ ZONE_COLOURS = {"DMA": "#fbb4ae", "DMA32": "#b3cde3", "Normal": "#ccebc5"}
 # Free blocks: red (order 0, splinters) through yellow to green (order 10, 4 MiB).
 ORDER_COLOURS = ["#a50026", "#d73027", "#f46d43", "#fdae61", "#fee08b", "#ffffbf",
                  "#d9ef8b", "#a6d96a", "#74c476", "#41ab5d", "#238b45"]
-USED_COLOURS = {"reserved": "#bdbdbd", "allocated": "#525252", "slab": "#a6761d",
+USED_COLOURS = {"reserved": "#bdbdbd", "allocated": "#525252", "allocated-hi": "#4a6fa5", "slab": "#a6761d",
                 "cached": "#e7298a", "tail": "#000000"}
 # Bottom to top in a column.
-STACK = ["reserved", "allocated", "slab", "tail", "cached"] + ["free-o%d" % k for k in range(MAX_ORDER + 1)]
+STACK = ["reserved", "allocated", "allocated-hi", "slab", "tail", "cached"] + ["free-o%d" % k for k in range(MAX_ORDER + 1)]
 
 
 def category_colour(cat):
@@ -246,6 +246,41 @@ class Axis:
         return xa, xb - xa
 
 
+class LinearAxis(Axis):
+    """One linear piece: the zoom window [a, b)."""
+
+    def __init__(self, a, b, x0, width):
+        self.top = b
+        self.px = [(a, b, "ram", float(x0), float(x0 + width))]
+        self.x0, self.x1 = float(x0), float(x0 + width)
+
+    def span(self, base, end, min_w=0.0):
+        a = self.px[0][0]
+        if end <= a or base >= self.top:
+            return None
+        return Axis.span(self, max(base, a), end, min_w)
+
+
+def zoom_window(snaps, top):
+    """The aligned window, 1/16 of RAM rounded to a power of two (4 MiB to
+    256 MiB), holding the most free blocks below order 9 in the last
+    snapshot: where fragmentation is. None if there is none."""
+    size = 4 << 20
+    while size * 16 < top and size < (256 << 20):
+        size <<= 1
+    score = {}
+    for state, order, base, count, stride in snaps[-1].blocks:
+        if state != "free" or order >= 9:
+            continue
+        for i in range(count):
+            w = (base + i * stride) // size
+            score[w] = score.get(w, 0) + 1
+    if not score:
+        return None
+    w = max(sorted(score), key=lambda k: score[k])
+    return w * size, min((w + 1) * size, top)
+
+
 # ---- drawing --------------------------------------------------------------------
 
 class Svg:
@@ -259,7 +294,7 @@ class Svg:
         c = ' class="%s"' % cls if cls else ""
         t = "<title>%s</title>" % escape(title) if title else ""
         end = ">%s</rect>" % t if t else "/>"
-        self.add('<rect x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"%s%s%s'
+        self.add('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"%s%s%s'
                  % (x, y, max(w, 0.0), max(h, 0.0), fill, c, extra, end))
 
     def text(self, x, y, s, size=11, anchor="start", cls=None, extra=""):
@@ -288,12 +323,12 @@ def draw_regions(svg, axis, y, items, colours, cls, label):
     svg.add("</g>")
 
 
-def draw_buddy(svg, axis, y, s):
-    svg.text(LABEL_W - 8, y + BUDDY_H / 2, "buddy (free by order)", 11, "end")
+def draw_buddy(svg, axis, y, s, label="buddy (free by order)", cls="buddy", col_px=1):
+    svg.text(LABEL_W - 8, y + BUDDY_H / 2, label, 11, "end")
     # Per piece, per pixel column: bytes per category.
     cols = []
     for a, b, kind, xa, xb in axis.px:
-        n = max(1, int(round(xb - xa)))
+        n = max(1, int(round((xb - xa) / col_px)))
         cols.append((a, b, xa, xb, n, [dict() for _ in range(n)]))
 
     def add(base, size, cat):
@@ -311,8 +346,13 @@ def draw_buddy(svg, axis, y, s):
                     cc[i][cat] = cc[i].get(cat, 0) + ov
 
     for state, order, base, size in s.block_intervals():
-        add(base, size, "free-o%d" % order if state == "free" else state)
-    svg.add('<g class="buddy">')
+        if state == "free":
+            add(base, size, "free-o%d" % order)
+        elif state == "allocated" and order >= 9:
+            add(base, size, "allocated-hi")
+        else:
+            add(base, size, state)
+    svg.add('<g class="%s">' % cls)
     for a, b, xa, xb, n, cc in cols:
         bpc = (b - a) / n
         w = (xb - xa) / n
@@ -321,7 +361,7 @@ def draw_buddy(svg, axis, y, s):
         shapes = []
         for i in range(n + 1):
             if i < n:
-                hs = tuple(round(BUDDY_H * cc[i].get(cat, 0) / bpc * 2) / 2 for cat in STACK)
+                hs = tuple(float(round(BUDDY_H * cc[i].get(cat, 0) / bpc)) for cat in STACK)
             else:
                 hs = None
             if hs != prev:
@@ -381,9 +421,10 @@ def legend(svg, y, snaps):
     for k in range(MAX_ORDER + 1):
         entry(ORDER_COLOURS[k], "%d (%s)" % (k, fmt_size(PAGE << k)), "free-o%d" % k)
     x, y = LABEL_W, y + 20
-    for name in ("allocated", "slab", "cached", "reserved"):
+    for name in ("allocated", "allocated-hi", "slab", "cached", "reserved"):
         label = {"cached": "cached (per-CPU page cache)", "reserved": "reserved (descriptors, boot data)",
-                 "slab": "slab pages", "allocated": "allocated pages"}[name]
+                 "slab": "slab pages", "allocated": "allocated pages",
+                 "allocated-hi": "allocated, order >= 9"}[name]
         entry(USED_COLOURS[name], label, name)
     x, y = LABEL_W, y + 20
     types = []
@@ -411,7 +452,8 @@ def legend(svg, y, snaps):
 def render(snaps, title, notes):
     axis = Axis(snaps, LABEL_W, WIDTH)
     svg = Svg()
-    panel_h = 40 + 4 * (LANE_H + 4) + BUDDY_H + 70
+    zoom = zoom_window(snaps, axis.top)
+    panel_h = 40 + 4 * (LANE_H + 4) + BUDDY_H + 70 + (BUDDY_H + 40 if zoom else 0)
     height = 40 + len(snaps) * panel_h + 150 + 14 * len(notes)
     svg.add('<?xml version="1.0" encoding="UTF-8"?>')
     svg.add('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
@@ -449,6 +491,20 @@ def render(snaps, title, notes):
         draw_gaps(svg, axis, top_y, y - top_y)
         draw_axis(svg, axis, y + 2)
         y += 70
+        if zoom:
+            za, zb = zoom
+            sp = axis.span(za, zb, 2.0)
+            svg.rect(sp[0], y - 70 - BUDDY_H - 2, sp[1], BUDDY_H + 4, "none", "zoom-frame",
+                     extra=' stroke="#000" stroke-width="1.2" stroke-dasharray="3,2"')
+            zaxis = LinearAxis(za, zb, LABEL_W, WIDTH)
+            draw_buddy(svg, zaxis, y, s, "zoom (linear)", "buddy zoom", col_px=3)
+            svg.text(LABEL_W, y + BUDDY_H + 12, fmt_addr(za), 9, cls="zoom-axis")
+            svg.text(LABEL_W + WIDTH, y + BUDDY_H + 12, fmt_addr(zb), 9, "end", cls="zoom-axis")
+            svg.text(LABEL_W + WIDTH / 2, y + BUDDY_H + 12,
+                     "zoom: [%s, %s), %s, linear (%s per pixel); framed in dashes above" % (
+                         fmt_addr(za), fmt_addr(zb), fmt_size(zb - za), fmt_size((zb - za) // WIDTH)),
+                     9, "middle", cls="zoom-axis")
+            y += BUDDY_H + 40
         svg.add("</g>")
     y = legend(svg, y, snaps)
     for n in notes:

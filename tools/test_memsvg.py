@@ -159,6 +159,14 @@ class CapturedKernelDump(unittest.TestCase):
         b, a = self.snaps[0].buddyinfo["DMA32"], self.snaps[1].buddyinfo["DMA32"]
         self.assertGreater(a[0], b[0])
 
+    def test_zoom_shows_the_fragmented_window_linearly(self):
+        root = ET.fromstring(self.text.encode())
+        for g in group(root, "snapshot"):
+            zoom = group(g, "zoom")
+            self.assertEqual(len(zoom), 1, g.get("data-snapshot"))
+        after_zoom = rect_classes(group(group(root, "snapshot")[1], "zoom")[0])
+        self.assertIn("free-o0", after_zoom)
+
     def test_low_memory_and_gap_are_readable(self):
         # 640 KiB of low memory gets room of its own; the legacy hole between
         # 640 KiB and 960 KiB is drawn as a labelled gap.
