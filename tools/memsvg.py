@@ -66,7 +66,7 @@ def fmt_size(n):
     for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= (1 << shift):
             v = n / (1 << shift)
-            return ("%d %s" % (v, unit)) if v == int(v) else ("%.1f %s" % (v, unit))
+            return ("%d %s" % (v, unit)) if v == int(v) else ("%.2f %s" % (v, unit))
     return "%d B" % n
 
 
@@ -385,12 +385,14 @@ def draw_axis(svg, axis, y):
     last_x = -100.0
     for a, b, kind, xa, xb in axis.px:
         svg.add('<line x1="%.2f" y1="%.1f" x2="%.2f" y2="%.1f" stroke="#333"/>' % (xa, y, xa, y + 4))
-        if xa - last_x >= 11:
+        if xa - last_x >= 13:
             svg.text(xa + 3, y + 8, fmt_addr(a), 9, "start",
                      extra=' transform="rotate(50 %.2f %.2f)"' % (xa + 3, y + 8))
             last_x = xa
-        if kind == "gap":
-            svg.text((xa + xb) / 2, y - 3, "gap " + fmt_size(b - a), 8, "middle", cls="gap-label")
+        if kind == "gap":  # written upwards inside the hatched stripe
+            cx, cy = (xa + xb) / 2 + 3, y - BUDDY_H / 2
+            svg.text(cx, cy, "gap " + fmt_size(b - a), 9, "middle", cls="gap-label",
+                     extra=' transform="rotate(-90 %.2f %.2f)"' % (cx, cy))
     svg.text(axis.x1, y + 8, fmt_addr(axis.top), 9, "start",
              extra=' transform="rotate(50 %.2f %.2f)"' % (axis.x1, y + 8))
     svg.add("</g>")
@@ -409,7 +411,7 @@ def legend(svg, y, snaps):
 
     def entry(colour, name, cls):
         nonlocal x, y
-        w = 14 + 6.2 * len(name) + 14
+        w = 14 + 6.6 * len(name) + 14
         if x + w > WIDTH + LABEL_W:
             x, y = LABEL_W, y + 18
         svg.rect(x, y, 12, 12, colour, "legend-item " + cls, extra=' stroke="#555" stroke-width="0.5"')
@@ -470,8 +472,8 @@ def render(snaps, title, notes):
         managed = sum(z[3].get("managed", 0) for z in s.zones)
         largest = max((k for bi in s.buddyinfo.values() for k, n in enumerate(bi) if n), default=-1)
         head = {"boot": "at boot", "after": "after the workload"}.get(s.name, s.name)
-        svg.text(LABEL_W, y + 14, "%s: %s free of %s managed; largest free order %d" % (
-            head, fmt_size(free * PAGE), fmt_size(managed * PAGE), largest), 13,
+        svg.text(LABEL_W, y + 14, "%s: %s free of %s managed (%d of %d frames); largest free order %d" % (
+            head, fmt_size(free * PAGE), fmt_size(managed * PAGE), free, managed, largest), 13,
             cls="snapshot-title", extra=' font-weight="bold"')
         bi = "   ".join("%s: %s" % (z, " ".join(str(n) for n in c)) for z, c in s.buddyinfo.items())
         svg.text(LABEL_W, y + 30, "buddyinfo (free blocks of order 0..%d)   %s" % (MAX_ORDER, bi), 10,
