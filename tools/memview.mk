@@ -30,8 +30,9 @@ HOSTED_SVG_PATTERN ?= clustered
 python-deps:
 	$(call need_pkg,python3,python3)
 
+# The machine is named from the QEMU command line the log begins with.
 memory-svg: python-deps
-	$(MEMSVG) --strict --title "pfalloc kernel: physical memory ($(QEMU_MACHINE), $(QEMU_MEM)), at boot and after the run's workload" \
+	$(MEMSVG) --strict --title "pfalloc kernel: physical memory ($$(sed -n '1s/^# .*\(-M [^ ]*\).*\(-m [^ ]*\).*/\1 \2/p' $(KERNEL_LOGS)/run.log)), at boot and after the run's workload" \
 	  $(KERNEL_LOGS)/run.log -o $(KERNEL_MEMORY_SVG)
 
 # The bench headers pull in the peers' headers (bench-deps installs them).
