@@ -484,7 +484,7 @@ def render(snaps, title, notes):
         y += LANE_H + 4
         draw_regions(svg, axis, y, [(t, b, e) for b, e, t in s.entries], REGION_COLOURS, "entries", "normalised map")
         y += LANE_H + 4
-        draw_regions(svg, axis, y, s.marks, MARK_COLOURS, "marks", "reserved by kernel")
+        draw_regions(svg, axis, y, s.marks, MARK_COLOURS, "marks", "reserved ranges")
         y += LANE_H + 4
         draw_regions(svg, axis, y, [(n, b, e) for n, b, e, _c in s.zones], ZONE_COLOURS, "zones", "zones")
         y += LANE_H + 4
