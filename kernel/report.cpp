@@ -10,6 +10,7 @@
 #include "kernel/arch/x86_64/timing.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/mm/text.hpp"
+#include "kernel/reclaim.hpp"
 
 namespace pf::kernel {
 
@@ -117,6 +118,8 @@ void run_report(Kernel& k) {
       .str(k.max_page == arch::k1GiB ? "1 GiB" : "2 MiB").str(", NX: ").str(k.nx ? "yes" : "no").nl();
   t.str("boot tables and 32-bit entry code handed back: ").dec(k.boot_frames_released).str(" frames")
       .nl();
+  print(t);
+  format_reserved(k, t);
   print(t);
 
   section(t, "time");
