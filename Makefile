@@ -28,26 +28,31 @@ MAKEFLAGS += --no-print-directory
 # is the one-pair form. `apt-get update` runs at most once per make run: the
 # top-level make picks a run id (exported, so the sub-makes of `make test`
 # share it) and APT_STAMP records the run that last updated. flock serialises
-# recipes that install at the same time under -j (dpkg allows one at a time).
+# recipes that install at the same time under -j (dpkg allows one at a time);
+# the check is repeated under the lock, so what another recipe just installed
+# is not installed twice.
 APT_GET := $(if $(shell command -v sudo 2>/dev/null),$(if $(filter 0,$(shell id -u)),,sudo ))apt-get
 ifndef PFALLOC_MAKE_RUN
 export PFALLOC_MAKE_RUN := $(shell date +%s.%N)-$(shell echo $$PPID)
 endif
 APT_STAMP = $(BUILD)/.apt-updated
 define need_pkgs
-@missing=; \
-for pair in $(1); do \
-  file=$${pair%%:*}; pkg=$${pair#*:}; \
-  if ! command -v "$$file" >/dev/null 2>&1 && [ ! -e "$$file" ]; then missing="$$missing $$pkg"; fi; \
-done; \
-if [ -n "$$missing" ]; then \
+@missing() { \
+  for pair in $(1); do \
+    file=$${pair%%:*}; \
+    command -v "$$file" >/dev/null 2>&1 || [ -e "$$file" ] || printf ' %s' "$${pair#*:}"; \
+  done; \
+}; \
+if [ -n "$$(missing)" ]; then \
   mkdir -p $(BUILD); \
   ( flock 9; \
-    echo "==== installing$$missing"; \
+    pkgs=$$(missing); \
+    [ -z "$$pkgs" ] && exit 0; \
+    echo "==== installing$$pkgs"; \
     if [ "$$(cat $(APT_STAMP) 2>/dev/null)" != "$$PFALLOC_MAKE_RUN" ]; then \
       $(APT_GET) update -q >/dev/null && echo "$$PFALLOC_MAKE_RUN" > $(APT_STAMP); \
     fi && \
-    DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends $$missing >/dev/null \
+    DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends $$pkgs >/dev/null \
   ) 9>$(BUILD)/.apt.lock; \
 fi
 endef
