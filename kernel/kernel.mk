@@ -105,9 +105,6 @@ run: kernel qemu-deps
 #   EXTRA LINE   optional: a serial line that must also appear, exactly.
 # A row is expanded twice (call, then eval): write a literal $ as $$$$, and
 # no commas inside a field.
-#
-# The -smp rows want "cpus: N online" (issue 10) once the kernel starts its
-# application processors: put that text in their EXTRA LINE field.
 define kernel_boot_rule
 KERNEL_TEST_BOOTS += test-kernel-$(1)
 .PHONY: test-kernel-$(1)
@@ -127,7 +124,8 @@ KERNEL_TEST_ISOS += $(1)
 $(1): $(KERNEL_ELF) $(if $(findstring expect-module,$(2)),$(KERNEL_MODULE)) | iso-deps
 	$$(call make_iso,$$@,$(2),$(if $(findstring expect-module,$(2)),$(KERNEL_MODULE)))
 endef
-kernel_boot = $(eval $(call kernel_boot_rule,$(strip $(1)),$(strip $(2)),$(strip $(3)),$(strip $(4)),$(strip $(5)),$(strip $(6))))$(if $(filter grub-%,$(strip $(2))),$(if $(filter $(call kernel_iso_for,$(3)),$(KERNEL_TEST_ISOS)),,$(eval $(call kernel_iso_rule,$(call kernel_iso_for,$(3)),$(strip $(3))))))
+kernel_boot = $(if $(filter multiboot1 grub-bios grub-uefi,$(strip $(2))),,$(error kernel_boot \
+  $(strip $(1)): unknown loader '$(strip $(2))'))$(eval $(call kernel_boot_rule,$(strip $(1)),$(strip $(2)),$(strip $(3)),$(strip $(4)),$(strip $(5)),$(strip $(6))))$(if $(filter grub-%,$(strip $(2))),$(if $(filter $(call kernel_iso_for,$(3)),$(KERNEL_TEST_ISOS)),,$(eval $(call kernel_iso_rule,$(call kernel_iso_for,$(3)),$(strip $(3))))))
 
 KERNEL_TEST_TIMEOUT ?= 240
 KERNEL_MODULE := $(KERNEL_DIR)/test-module.bin
@@ -144,8 +142,11 @@ $(call kernel_boot, pc-6G,          multiboot1, test,                 pass,     
 $(call kernel_boot, module,         multiboot1, test expect-module,   pass,            -M q35 -m 256M)
 # Every case again with SLAB_DEBUG on every cache (the boot-time debug option).
 $(call kernel_boot, slab-debug,     multiboot1, test slab-debug,      pass,            -M pc -m 256M)
-$(call kernel_boot, q35-smp4,       multiboot1, test,                 pass,            -M q35 -m 512M -smp 4,)
-$(call kernel_boot, pc-smp2,        multiboot1, test,                 pass,            -M pc -m 256M -smp 2,)
+# Several CPUs. Once the kernel starts its application processors and prints
+# "cpus: N online", put that text in the EXTRA LINE field (after the last
+# comma): `-smp 4, cpus: 4 online` and `-smp 2, cpus: 2 online`.
+$(call kernel_boot, q35-smp4,       multiboot1, test,                 pass,            -M q35 -m 512M -smp 4,  )
+$(call kernel_boot, pc-smp2,        multiboot1, test,                 pass,            -M pc -m 256M -smp 2,   )
 # GRUB (Multiboot2) from one hybrid ISO, under BIOS and under UEFI.
 $(call kernel_boot, grub-bios,      grub-bios,  test expect-module,   pass,            -M q35 -m 1G)
 $(call kernel_boot, grub-uefi,      grub-uefi,  test expect-module,   pass,            -M q35 -m 1G)
