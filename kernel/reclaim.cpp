@@ -1,4 +1,4 @@
-// reclaim.cpp — see reclaim.hpp. The "still reserved" figures come from two
+// reclaim.cpp — see reclaim.hpp; also the `test`-mode case that checks it. The "still reserved" figures come from two
 // places: frames the allocator manages but keeps Reserved (descriptors, the
 // reclaimable classes not yet handed back) are counted from its descriptors
 // by reason; everything it never manages (kernel image, modules, ACPI NVS,
@@ -6,6 +6,7 @@
 #include "kernel/reclaim.hpp"
 
 #include "kernel/mm/pfalloc.h"
+#include "tests/conformance/facade.hpp"
 
 namespace pf::kernel {
 
@@ -42,6 +43,43 @@ uint64_t hand_back(Kernel& k, RegionType type) {
 }
 
 const HandedBack& handed_back() { return g_handed_back; }
+
+// In `test` mode (registered like a conformance case, but compiled into the
+// kernel only): both classes were handed back, exactly the frames the map
+// gave them, and none is left reserved; the loader's info structure, if it
+// lay above the low MiB, is ordinary memory now.
+PF_CONFORMANCE_CASE(kernel_memory_handed_back) {
+  Kernel& k = kernel();
+  const HandedBack& h = g_handed_back;
+  PF_CHECK(ctx, h.bootloader_done && h.acpi_done);
+  uint64_t loader = 0, acpi = 0, reserved_left = 0, unmanaged = 0;
+  for (const MapEntry& e : k.map.entries()) {
+    if (e.type != RegionType::BootloaderReclaimable && e.type != RegionType::AcpiReclaimable) continue;
+    (e.type == RegionType::AcpiReclaimable ? acpi : loader) += e.frames();
+    for (uint64_t p = e.first_pfn().value; p < e.end_pfn().value; ++p) {
+      const FrameDescriptor* d = k.pages.descriptor(Pfn{p});
+      if (d == nullptr) ++unmanaged;
+      else if (frame_state(*d) == FrameState::Reserved) ++reserved_left;
+    }
+  }
+  PF_CHECK(ctx, unmanaged == 0);
+  PF_CHECK(ctx, reserved_left == 0);
+  // The boot tables went back on their own (build_address_space), the rest here.
+  PF_CHECK(ctx, loader == h.bootloader_frames + k.boot_frames_released);
+  PF_CHECK(ctx, acpi == h.acpi_frames);
+  PF_CHECK(ctx, k.pages.reserved_frames(kReservedBootloaderReclaimable) == 0);
+  PF_CHECK(ctx, k.pages.reserved_frames(kReservedAcpiReclaimable) == 0);
+  PF_CHECK(ctx, pf_release_reserved(PF_REGION_BOOTLOADER_RECLAIMABLE) == 0);
+  PF_CHECK(ctx, pf_release_reserved(PF_REGION_ACPI_RECLAIMABLE) == 0);
+  const uint64_t low_end = page_up(k.map.options().low_reserved_end);
+  if (k.boot.info_phys >= low_end) {
+    for (uint64_t p = k.boot.info_phys >> kPageShift; p < page_up(k.boot.info_phys + k.boot.info_size) >> kPageShift; ++p) {
+      const FrameDescriptor* d = k.pages.descriptor(Pfn{p});
+      // Shared with a module or the image, a frame stays theirs (unmanaged).
+      PF_CHECK(ctx, d == nullptr || frame_state(*d) != FrameState::Reserved);
+    }
+  }
+}
 
 void format_reserved(const Kernel& k, TextBuffer& t) {
   t.nl().str("== memory handed back, and what stays reserved").nl();
