@@ -7,10 +7,15 @@
 // the fields, reserving each buffer before it is read.
 #include "multiboot.hpp"
 
+#include <new>
+#include <type_traits>
+
 #include "adapters.hpp"
 #include "bytes.hpp"
 
 namespace pf::boot {
+
+static_assert(std::is_trivially_destructible_v<BootInfo>, "reset() constructs over it");
 
 namespace {
 
@@ -79,17 +84,12 @@ void add_module(BootInfo& out, uint64_t start, uint64_t end, const char* cmdline
   }
 }
 
+// BootInfo is not assignable (it points into itself): every field back to
+// its initialiser by constructing it afresh in place (trivially destructible).
 void reset(BootInfo& out, const char* protocol, uint64_t info_phys) {
+  new (&out) BootInfo;
   out.protocol = protocol;
-  out.cmdline = out.loader_name = "";
-  for (BootModule& m : out.modules) m = BootModule{};
-  out.module_count = 0;
-  out.has_mmap = false;
   out.info_phys = info_phys;
-  out.info_size = 0;
-  out.efi_system_table = 0;
-  out.efi_bits = 0;
-  out.strings_used = out.strings_truncated = 0;
 }
 
 // ---- Multiboot1 -----------------------------------------------------------
