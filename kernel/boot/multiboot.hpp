@@ -35,6 +35,12 @@ struct BootInfo {
   BootModule modules[16];
   size_t module_count = 0;
   bool has_mmap = false;
+  // Physical address of the ACPI RSDP copy inside the Multiboot2 info (tag
+  // 15, ACPI 2.0+, preferred; else tag 14, ACPI 1.0); 0 when the loader gave
+  // none (Multiboot1: the kernel then searches the BIOS areas itself). The
+  // copy lies inside the reserved info structure.
+  uint64_t acpi_rsdp = 0;
+  uint8_t acpi_rsdp_tag = 0;  // 14 or 15; 0 with acpi_rsdp
 };
 
 // Parse the info structure at physical address info_phys, reached through `pm`
