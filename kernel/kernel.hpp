@@ -150,6 +150,9 @@ bool tick_allocations();
 // "cpus: N online" and a per-CPU table: APIC id, ticks, timer allocations,
 // ticks inside the allocator, and each CPU's page and object caches.
 void format_cpus(const Kernel& k, TextBuffer& t);
+// `run` mode: 100 ms in which every CPU allocates and frees (its caches
+// fill) while every tick allocates too.
+void smp_run_demo(Kernel& k);
 // Sleeps until the next interrupt (interrupts on), for wait loops.
 void idle_wait();
 

@@ -230,5 +230,6 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
     boot_failure("stack-overflow-demo", "the guard page did not fault");
   }
   if (k.options.test) run_selftest(k);
+  smp_run_demo(k);
   run_report(k);
 }

@@ -340,6 +340,36 @@ void run_on_all(arch::CpuWork fn, void* arg) {
     if (i != me && arch::g_cpus[i].state.load() == arch::CpuState::Online) wait_cpu(i);
 }
 
+namespace {
+// `run` mode's demonstration: every CPU allocates and frees pages and
+// objects for a while (filling its own caches) while every tick allocates.
+void warm_caches(arch::PerCpu& me, void*) {
+  Kernel& k = kernel();
+  constexpr unsigned kBlocks = 96;
+  PhysAddr pages[kBlocks];
+  void* objects[kBlocks];
+  const uint64_t until = arch::rdtsc() + arch::tsc_hz() / 10;  // 100 ms
+  while (arch::rdtsc() < until) {
+    me.in_allocator.fetch_add(1, std::memory_order_relaxed);
+    for (unsigned i = 0; i < kBlocks; ++i) {
+      pages[i] = k.pages.alloc_pages(Order{i % 2}, __GFP_NOWARN);
+      objects[i] = k.slab.kmalloc(size_t{32} << (i % 5), 0);
+    }
+    for (unsigned i = 0; i < kBlocks; ++i) {
+      if (!pages[i].is_null()) k.pages.free_pages(pages[i], Order{i % 2});
+      k.slab.kfree(objects[i]);
+    }
+    me.in_allocator.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+}  // namespace
+
+void smp_run_demo(Kernel&) {
+  set_tick_allocations(true);
+  run_on_all(&warm_caches, nullptr);
+  set_tick_allocations(false);
+}
+
 void format_cpus(const Kernel& k, TextBuffer& t) {
   const Smp& s = k.smp;
   t.str("cpus: ").dec(s.online).str(" online").nl();
