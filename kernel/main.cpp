@@ -64,6 +64,21 @@ void take_module_baselines(Kernel& k, const PhysMap& pm) {
   return exhaust_stack(depth + 1, limit) + frame[(depth + 1) % 64];
 }
 
+// The demonstrations above, on an application processor: the fault must be
+// reported with that CPU's number and end the run (ExitCode::Fatal) while
+// the boot CPU waits.
+void ap_write_text(arch::PerCpu&, void*) { *reinterpret_cast<volatile char*>(__text_start) = 0; }
+void ap_overflow_stack(arch::PerCpu&, void*) { exhaust_stack(0, uint64_t{1} << 40); }
+
+void ap_demo(Kernel& k, const char* name, arch::CpuWork fn) {
+  const unsigned cpu = k.smp.online - 1;
+  if (cpu == 0) boot_failure(name, "needs a second CPU (-smp 2 or more)");
+  LogLine().text().str(name).str(": on CPU ").dec(cpu).nl();
+  run_on_cpu(cpu, fn, nullptr);
+  wait_cpu(cpu);
+  boot_failure(name, "the AP came back without a fault");
+}
+
 }  // namespace
 
 Kernel& kernel() { return g_kernel; }
@@ -229,6 +244,9 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
     LogLine().text().str("stack-overflow-demo: returned ").dec(depth).nl();
     boot_failure("stack-overflow-demo", "the guard page did not fault");
   }
+  if (has_word(cmdline, "ap-fault-demo")) ap_demo(k, "ap-fault-demo: writing to the kernel's text", &ap_write_text);
+  if (has_word(cmdline, "ap-stack-overflow-demo"))
+    ap_demo(k, "ap-stack-overflow-demo: recursing into the stack guard page", &ap_overflow_stack);
   if (k.options.test) run_selftest(k);
   smp_run_demo(k);
   run_report(k);

@@ -895,14 +895,17 @@ void run_ap_cases(arch::PerCpu& me, void* arg) {
     t.str(base).str("@cpu").dec(me.index);
     return name;
   };
-  for (size_t i = 0; i < conformance::case_count(); ++i) {
-    const conformance::Case& c = conformance::case_at(i);
-    run_case(k, named(c.name), c.fn, run->seed++);
-  }
   auto same = [](const char* a, const char* b) {
     while (*a != '\0' && *a == *b) ++a, ++b;
     return *a == *b;
   };
+  for (size_t i = 0; i < conformance::case_count(); ++i) {
+    const conformance::Case& c = conformance::case_at(i);
+    // Exhausting all memory costs time in proportion to it and tests
+    // nothing per CPU beyond one run off the boot CPU: the last AP only.
+    if (same(c.name, "page_exhaust_and_restore") && me.index + 1 != k.smp.online) continue;
+    run_case(k, named(c.name), c.fn, run->seed++);
+  }
   for (const char* want : kApKernelCases)
     for (const KernelCase& c : kKernelCases)
       if (same(c.name, want)) run_case(k, named(c.name), c.fn, run->seed++);
