@@ -251,6 +251,7 @@ void smp_discover(Kernel& k) {
   if (s.acpi.online_capable != 0) line->str(", ").dec(s.acpi.online_capable).str(" online-capable not started");
   if (s.acpi.disabled != 0) line->str(", ").dec(s.acpi.disabled).str(" disabled");
   line->nl();
+  line.flush();
   if (s.unreachable != 0) {
     LogLine().text().str("cpus: ").dec(s.unreachable)
         .str(" CPUs have x2APIC ids above 254, which xAPIC IPIs cannot reach: not started").nl();
