@@ -153,6 +153,17 @@ void format_cpus(const Kernel& k, TextBuffer& t);
 // `run` mode: 100 ms in which every CPU allocates and frees (its caches
 // fill) while every tick allocates too.
 void smp_run_demo(Kernel& k);
+// An asymmetric barrier: on return, every other online CPU has executed a
+// full memory barrier since the call began (what a lock-free per-CPU fast
+// path's remote stopper needs; i9-core's pfalloc_hook_sync_cpus). It sends
+// each one an IPI and waits for its answer; it may be called with
+// interrupts masked, by several CPUs at once: a CPU that waits (here, or in
+// the allocator's spin loops, through pfalloc_hook_cpu_relax) answers the
+// others' requests meanwhile (smp_service_sync), so two masked callers
+// cannot wait for each other. With one CPU online it does nothing.
+void smp_sync_cpus();
+// Answers pending smp_sync_cpus requests on this CPU. Cheap when none.
+void smp_service_sync();
 // Sleeps until the next interrupt (interrupts on), for wait loops.
 void idle_wait();
 

@@ -52,6 +52,8 @@ constexpr unsigned kIstOrder = 2;          // 16 KiB, as the boot CPU's fault st
 constexpr uint64_t kApStartTimeoutUs = 2000000;
 
 std::atomic<bool> g_tick_alloc{false};
+std::atomic<uint64_t> g_sync_generation{0};
+bool g_smp_started = false;
 uint64_t g_boot_cr4 = 0;
 
 // ---- the timer tick --------------------------------------------------------
@@ -195,6 +197,11 @@ bool start_ap(Kernel& k, arch::PerCpu& cpu) {
 
 void wake(const arch::PerCpu& cpu) { arch::lapic_send_fixed(cpu.apic_id, arch::kWakeVector); }
 
+void on_sync(arch::ExceptionFrame&) {
+  smp_service_sync();
+  arch::lapic_eoi();
+}
+
 }  // namespace
 
 // ---- public -------------------------------------------------------------------
@@ -203,6 +210,34 @@ void set_tick_allocations(bool on) { g_tick_alloc.store(on, std::memory_order_re
 bool tick_allocations() { return g_tick_alloc.load(std::memory_order_relaxed); }
 
 void idle_wait() { asm volatile("sti; hlt" : : : "memory"); }
+
+void smp_service_sync() {
+  if (!g_smp_started) return;
+  arch::PerCpu& me = arch::this_cpu();
+  const uint64_t gen = g_sync_generation.load(std::memory_order_acquire);
+  if (me.sync_seen.load(std::memory_order_relaxed) >= gen) return;
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // mfence: the barrier asked for
+  me.sync_seen.store(gen, std::memory_order_release);
+}
+
+void smp_sync_cpus() {
+  if (!g_smp_started || kernel().smp.online <= 1) return;
+  const unsigned self = arch::this_cpu_index();
+  const unsigned n = kernel().smp.cpu_count;
+  const uint64_t gen = g_sync_generation.fetch_add(1, std::memory_order_seq_cst) + 1;
+  for (unsigned i = 0; i < n; ++i)
+    if (i != self && arch::g_cpus[i].state.load() == arch::CpuState::Online)
+      arch::lapic_send_fixed(arch::g_cpus[i].apic_id, arch::kSyncVector);
+  for (unsigned i = 0; i < n; ++i) {
+    const arch::PerCpu& c = arch::g_cpus[i];
+    if (i == self || c.state.load() != arch::CpuState::Online) continue;
+    while (c.sync_seen.load(std::memory_order_acquire) < gen) {
+      smp_service_sync();  // another CPU may be waiting for us, masked as we may be
+      arch::pause();
+    }
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
 
 void smp_discover(Kernel& k) {
   Smp& s = k.smp;
@@ -277,11 +312,13 @@ bool smp_start(Kernel& k) {
   arch::lapic_set_base(s.lapic_virt);
   arch::pic_remap_and_mask();
   arch::set_irq_handler(arch::kTimerVector, &on_timer);
+  arch::set_irq_handler(arch::kSyncVector, &on_sync);
   arch::lapic_init_this_cpu(true);
   s.boot_apic_id = arch::lapic_id();
   arch::g_cpus[0].apic_id = s.boot_apic_id;
   s.timer_counts_per_ms = arch::lapic_calibrate_timer(10);
   s.timer_period_us = kTimerPeriodUs;
+  g_smp_started = true;
   g_boot_cr4 = arch::read_cr4();
   arch::g_cpus[0].state.store(arch::CpuState::Online, std::memory_order_release);
   arch::lapic_timer_start(s.timer_period_us);

@@ -18,6 +18,7 @@ namespace pf::arch {
 inline constexpr uint8_t kPicBase = 0x20;
 inline constexpr uint8_t kTimerVector = 0x40;
 inline constexpr uint8_t kWakeVector = 0x41;
+inline constexpr uint8_t kSyncVector = 0x42;  // smp_sync_cpus' IPI
 inline constexpr uint8_t kSpuriousVector = 0xFF;
 
 inline constexpr uint32_t kMsrApicBase = 0x1B;

@@ -10,6 +10,7 @@
 #include "kernel/arch/x86_64/cpu.hpp"
 #include "kernel/arch/x86_64/idt.hpp"
 #include "kernel/arch/x86_64/percpu.hpp"
+#include "kernel/kernel.hpp"
 #include "kernel/mm/text.hpp"
 #include "kernel/mm/pfalloc.h"
 
@@ -26,7 +27,12 @@ void pfalloc_hook_irq_restore(unsigned long flags) {
   if (flags & pf::arch::kRflagsIf) asm volatile("sti" : : : "memory");
 }
 
-void pfalloc_hook_cpu_relax(void) { pf::arch::pause(); }
+// A CPU spinning in the allocator (interrupts masked) still answers other
+// CPUs' smp_sync_cpus requests, so none waits for it forever.
+void pfalloc_hook_cpu_relax(void) {
+  pf::arch::pause();
+  pf::kernel::smp_service_sync();
+}
 
 unsigned int pfalloc_hook_cpu_id(void) { return pf::arch::this_cpu_index(); }
 
