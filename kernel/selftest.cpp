@@ -661,8 +661,8 @@ constexpr const char* kApKernelCases[] = {"kernel_direct_map_exact", "kernel_fau
 
 // smp_sync_cpus: every other online CPU answers (its generation reaches the
 // caller's) whether it is idle or itself waiting with interrupts masked;
-// all CPUs calling it at once, masked, 50 times each, do not deadlock.
-constexpr unsigned kSyncRounds = 50;
+// all CPUs calling it at once, masked, 20 times each, do not deadlock.
+constexpr unsigned kSyncRounds = 20;
 void sync_rounds(arch::PerCpu&, void*) {
   for (unsigned r = 0; r < kSyncRounds; ++r) {
     const unsigned long irq = platform::irq_save();

@@ -103,8 +103,12 @@ void lapic_init_this_cpu(bool boot_cpu) {
     set_irq_handler(kWakeVector, &on_wake);
     g_handlers_installed = true;
   }
-  // xAPIC mode, enabled (the base address as the firmware left it).
-  wrmsr(kMsrApicBase, (rdmsr(kMsrApicBase) | kApicBaseEnable) & ~kApicBaseX2);
+  // xAPIC mode, enabled (the base address as the firmware left it). A
+  // firmware that left x2APIC mode on must see the APIC disabled first:
+  // x2APIC -> xAPIC directly is an invalid transition (#GP).
+  const uint64_t base = rdmsr(kMsrApicBase);
+  if (base & kApicBaseX2) wrmsr(kMsrApicBase, base & ~(kApicBaseX2 | kApicBaseEnable));
+  wrmsr(kMsrApicBase, (base | kApicBaseEnable) & ~kApicBaseX2);
   wr(kTpr, 0);
   wr(kLvtTimer, kLvtMasked | kTimerVector);
   wr(kLvtLint0, kLvtMasked);  // ExtINT from the 8259s: masked with them
