@@ -49,7 +49,8 @@ constexpr uint32_t kTimerPeriodUs = 1000;
 constexpr uint64_t kTrampolineFrames = 4;  // code, PML4, PDPT, PD
 constexpr unsigned kStackOrder = 4;        // 64 KiB, as the boot CPU's
 constexpr unsigned kIstOrder = 2;          // 16 KiB, as the boot CPU's fault stack
-constexpr uint64_t kApStartTimeoutUs = 2000000;
+// Generous: under TCG on a loaded host a new vCPU thread may wait for a core.
+constexpr uint64_t kApStartTimeoutUs = 10000000;
 
 std::atomic<bool> g_tick_alloc{false};
 std::atomic<uint64_t> g_sync_generation{0};
@@ -341,7 +342,7 @@ bool smp_start(Kernel& k) {
     }
     if (!start_ap(k, cpu)) {
       cpu.state.store(arch::CpuState::Failed);
-      s.error = "an AP did not come online within 2 s of INIT-SIPI-SIPI";
+      s.error = "an AP did not come online within 10 s of INIT-SIPI-SIPI";
       LogLine().text().str("*** cpu ").dec(i).str(" (APIC id ").dec(cpu.apic_id)
           .str(") did not come online").nl();
       continue;
