@@ -12,6 +12,7 @@
 // last line is "N passed, M failed"; the exit code is ExitCode::Success
 // exactly when M == 0 (and N > 0), ExitCode::TestsFailed otherwise.
 #include <atomic>
+#include <new>
 
 #include "kernel/arch/x86_64/apic.hpp"
 #include "kernel/arch/x86_64/console.hpp"
@@ -727,7 +728,7 @@ struct CpuTally {
 };
 
 struct Stress {
-  Queue queues[kMaxCpus];
+  Queue* queues = nullptr;  // one per CPU, from kmalloc for the run
   CpuTally tally[kMaxCpus];
   KmemCache* cache = nullptr;
   unsigned cpus = 1;
@@ -862,6 +863,12 @@ void test_smp_stress(Context& ctx) {
   st.at_barrier.store(0);
   st.cache = k.slab.cache_create("smp-stress-192", 192, 0, 0, nullptr);
   if (!PF_CHECK(ctx, st.cache != nullptr)) return;
+  void* queue_memory = k.slab.kmalloc(sizeof(Queue) * st.cpus, __GFP_ZERO);
+  if (!PF_CHECK(ctx, queue_memory != nullptr)) {
+    k.slab.cache_destroy(st.cache);
+    return;
+  }
+  st.queues = new (queue_memory) Queue[st.cpus];
   const uint64_t start = arch::rdtsc();
   st.deadline = start + arch::tsc_hz() / 1000 * kStressMs;
   set_tick_allocations(true);
@@ -902,6 +909,8 @@ void test_smp_stress(Context& ctx) {
   PF_CHECK(ctx, sum.ticks_in_alloc > 0);
   PF_CHECK(ctx, k.slab.cache_destroy(st.cache) == 0);
   st.cache = nullptr;
+  k.slab.kfree(queue_memory);
+  st.queues = nullptr;
 }
 
 struct KernelCase {

@@ -14,8 +14,6 @@
 
 extern "C" {
 extern const uint64_t isr_stub_table[256];
-extern char kernel_stack_guard[];
-extern char fault_stack_guard[];
 }
 
 namespace pf::arch {
@@ -82,11 +80,9 @@ void print_register(TextBuffer& t, const char* name, uint64_t v) {
 }
 
 // Which guard page `addr` falls in, if any: "kernel stack" / "IST stack" of
-// CPU *cpu.
+// CPU *cpu (the boot CPU's are the image's, set in PerCpu by kernel_main).
 const char* guard_hit(uint64_t addr, unsigned* cpu) {
   auto in = [&](uint64_t guard) { return guard != 0 && addr >= guard && addr < guard + 4096; };
-  if (in(reinterpret_cast<uint64_t>(kernel_stack_guard))) return *cpu = 0, "kernel stack";
-  if (in(reinterpret_cast<uint64_t>(fault_stack_guard))) return *cpu = 0, "IST stack";
   for (unsigned i = 0; i < kMaxCpus; ++i) {
     if (in(g_cpus[i].stack_guard)) return *cpu = i, "kernel stack";
     if (in(g_cpus[i].ist_guard)) return *cpu = i, "IST stack";
