@@ -644,6 +644,26 @@ void test_smp_cpus_online(Context& ctx) {
     if (!PF_CHECK(ctx, arch::g_cpus[i].timer_ticks.load() > ticks_before[i]))
       LogLine().text().str("    cpu ").dec(i).str(": its timer did not tick").nl();
   }
+  // Between the direct map and the image: exactly the APs' stacks (4 KiB,
+  // writable, never executable) and the LAPIC page.
+  uint64_t leaves = 0, stray = 0;
+  arch::walk_leaves(k.address_space_root, arch::kDirectMapBase, arch::kDirectMapEnd, arch::kKernelVma,
+                    [&](const arch::Leaf& l) {
+    ++leaves;
+    bool known = l.virt == s.lapic_virt;
+    for (unsigned i = 1; i < s.cpu_count && !known; ++i) {
+      const arch::PerCpu& c = arch::g_cpus[i];
+      known = (l.virt > c.stack_guard && l.virt < c.stack_top) || (l.virt > c.ist_guard && l.virt < c.ist_top);
+    }
+    if (!known || l.size != arch::k4KiB || !l.writable || l.executable) ++stray;
+  });
+  PF_CHECK(ctx, stray == 0);
+  uint64_t stack_pages = 0;
+  for (unsigned i = 1; i < s.cpu_count; ++i) {
+    const arch::PerCpu& c = arch::g_cpus[i];
+    stack_pages += (c.stack_top - c.stack_guard + c.ist_top - c.ist_guard) / kPageSize - 2;
+  }
+  PF_CHECK(ctx, leaves == 1 + stack_pages);
   const arch::Translation t = arch::translate(k.address_space_root, arch::kDirectMapBase, s.lapic_virt);
   PF_CHECK(ctx, t.present && t.phys == s.lapic_phys && t.uncached && t.writable && !t.executable);
   PF_CHECK(ctx, s.lapic_phys == (arch::rdmsr(arch::kMsrApicBase) & ~uint64_t{0xfff}));
