@@ -330,6 +330,11 @@ bool smp_start(Kernel& k) {
     s.error = "no 4 free frames below 1 MiB for the AP trampoline: APs not started";
     return true;
   }
+  // Said before the first SIPI: an AP that triple-faults before its
+  // trampoline loads the IDT resets the whole machine, and this line then
+  // tells what was going on.
+  LogLine().text().str("cpus: starting ").dec(s.cpu_count - 1).str(" APs through the trampoline at ")
+      .hex(s.trampoline).nl();
   const uint64_t start = arch::rdtsc();
   for (unsigned i = 1; i < s.cpu_count; ++i) {
     arch::PerCpu& cpu = arch::g_cpus[i];
