@@ -12,12 +12,23 @@
 //   3. A trampoline of 4 frames below 1 MiB *from the allocator*
 //      (alloc_contig, max_addr 1 MiB): the real-mode code and a PML4/PDPT/PD
 //      that identity-map the first 2 MiB and share the kernel's upper half.
-//      The kernel keeps [64 KiB, 1 MiB) of usable RAM managed (main.cpp) so
-//      such frames exist; it never assumes a particular frame is free.
+//      The kernel's map manages usable RAM from 64 KiB up (Kernel::map in
+//      kernel.hpp) so such frames exist; no particular frame is assumed free.
 //   4. Per AP, one at a time: stacks from the allocator mapped with guard
 //      pages, trampoline parameters, INIT, 10 ms, SIPI, SIPI; wait (bounded)
 //      until the AP says Online from C++. The trampoline goes back to the
 //      allocator when the last AP is up.
+//
+// The tick (every CPU, every kTimerPeriodUs): counts, and while
+// tick_allocations() is on, allocates and frees a page block and a kmalloc
+// object — atomic context, interrupts masked, on whatever the CPU was doing,
+// the allocator included (it masks interrupts only inside its own sections).
+//
+// smp_sync_cpus: a generation counter; each answering CPU executes a full
+// fence and publishes the generation it saw (PerCpu::sync_seen).
+//
+// Locks here: none is held while calling the allocator; the serial line's
+// lock (console.cpp) is innermost everywhere.
 //
 // Work hand-off: a CPU's mailbox (PerCpu::work, work_arg, work_seq) is
 // written by the boot CPU only while done_seq == work_seq (the owner idle);
