@@ -927,6 +927,13 @@ void test_smp_stress(Context& ctx) {
   PF_CHECK(ctx, sum.freed_remote == sum.sent_remote);
   if (st.cpus > 1) PF_CHECK(ctx, sum.freed_remote > 0);
   PF_CHECK(ctx, sum.ticks_in_alloc > 0);
+  {
+    // Each CPU's caches as the stress left them (the runner drains them next).
+    static char text[4096];
+    TextBuffer tb(text, sizeof text);
+    format_cpus(k, tb);
+    arch::serial_write(tb.c_str(), tb.length());
+  }
   PF_CHECK(ctx, k.slab.cache_destroy(st.cache) == 0);
   st.cache = nullptr;
   k.slab.kfree(queue_memory);
