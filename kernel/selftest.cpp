@@ -685,6 +685,56 @@ struct ApRun {
 constexpr const char* kApKernelCases[] = {"kernel_direct_map_exact", "kernel_fault_probes",
                                            "kernel_c_api", "kernel_page_misuse", "kernel_slab_misuse"};
 
+// Out of memory in atomic context: with every frame this CPU can reach
+// allocated, its timer ticks go on allocating and get null (counted, not a
+// crash, not a report); other CPUs' ticks carry on from their caches. Then
+// everything is freed and the runner checks the exact count.
+void test_smp_ticks_out_of_memory(Context& ctx) {
+  Kernel& k = kernel();
+  PageAllocator& pages = k.pages;
+  pages.drain_cpu_caches();
+  set_tick_allocations(true);
+  uint64_t head = 0, blocks = 0;
+  for (gfp_t flags : {gfp_t{GFP_KERNEL}, gfp_t{__GFP_DMA32}, gfp_t{__GFP_DMA}}) {
+    for (int order = kMaxOrder; order >= 0; --order) {
+      for (;;) {
+        const PhysAddr p = pages.alloc_pages(Order{static_cast<unsigned>(order)}, flags | __GFP_NOWARN);
+        if (p.is_null()) break;
+        auto* h = pages.to_virt<ChainHeader>(p);
+        h->next = head;
+        h->order = static_cast<uint64_t>(order);
+        head = p.value;
+        ++blocks;
+      }
+    }
+  }
+  // Exhausted: this CPU's ticks now fail (a frame freed by a tick goes to
+  // this CPU's cache and is taken by the next tick, so take what they free).
+  arch::PerCpu& me = arch::this_cpu();
+  const uint64_t failures_before = me.timer_alloc_failures.load();
+  const uint64_t deadline = arch::rdtsc() + arch::tsc_hz();  // 1 s at most
+  while (me.timer_alloc_failures.load() < failures_before + 5 && arch::rdtsc() < deadline) {
+    idle_wait();
+    for (PhysAddr p; !(p = pages.alloc_pages(Order{0}, __GFP_NOWARN)).is_null(); ++blocks) {
+      auto* h = pages.to_virt<ChainHeader>(p);
+      h->next = head;
+      h->order = 0;
+      head = p.value;
+    }
+  }
+  set_tick_allocations(false);
+  const uint64_t failed_ticks = me.timer_alloc_failures.load() - failures_before;
+  PF_CHECK(ctx, failed_ticks >= 5);
+  PF_CHECK(ctx, blocks > 0);
+  for (uint64_t b = head; b != 0;) {
+    const ChainHeader h = *pages.to_virt<ChainHeader>(PhysAddr{b});
+    pages.free_pages(PhysAddr{b}, Order{static_cast<unsigned>(h.order)});
+    b = h.next;
+  }
+  LogLine().text().str("    ").dec(blocks).str(" blocks held; ").dec(failed_ticks)
+      .str(" ticks met out of memory on this CPU").nl();
+}
+
 // smp_sync_cpus: every other online CPU answers (its generation reaches the
 // caller's) whether it is idle or itself waiting with interrupts masked;
 // all CPUs calling it at once, masked, 20 times each, do not deadlock.
@@ -956,6 +1006,7 @@ constexpr KernelCase kKernelCases[] = {
     {"kernel_all_frames_pattern", &test_all_frames_pattern},
     {"smp_cpus_online", &test_smp_cpus_online},
     {"smp_sync_cpus", &test_smp_sync_cpus},
+    {"smp_ticks_out_of_memory", &test_smp_ticks_out_of_memory},
     {"smp_stress_cross_cpu_frees", &test_smp_stress},
     // After everything else has allocated and written memory:
     {"kernel_image_unchanged", &test_image_unchanged},
