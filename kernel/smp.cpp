@@ -70,10 +70,21 @@ uint64_t g_boot_cr4 = 0;
 
 // ---- the timer tick --------------------------------------------------------
 
+// After a failed tick allocation, this many ticks allocate nothing: an
+// allocator's last resort on failure (draining every CPU's caches, which
+// costs IPIs once the fast paths are lock-free) must not run from every
+// tick of every CPU while memory stays exhausted, or the ticks, each longer
+// than a period, leave no time for anything else.
+constexpr uint32_t kTickBackoff = 16;
+
 // Allocates and frees on the interrupted CPU: a page block (order 0-2) and a
 // kmalloc object, each written and read back. Out of memory is counted, not
 // an error: the tick may land while a test has exhausted memory.
 void tick_allocate(arch::PerCpu& c, uint64_t tick) {
+  if (c.tick_backoff != 0) {
+    --c.tick_backoff;
+    return;
+  }
   Kernel& k = kernel();
   const unsigned order = static_cast<unsigned>(tick % 3);
   const uint64_t tag = (uint64_t{c.index} << 48) ^ tick ^ 0x7ac0000000000000ull;
@@ -100,7 +111,10 @@ void tick_allocate(arch::PerCpu& c, uint64_t tick) {
     failed = true;
   }
   c.timer_allocs.fetch_add(2, std::memory_order_relaxed);
-  if (failed) c.timer_alloc_failures.fetch_add(1, std::memory_order_relaxed);
+  if (failed) {
+    c.timer_alloc_failures.fetch_add(1, std::memory_order_relaxed);
+    c.tick_backoff = kTickBackoff;
+  }
 }
 
 void on_timer(arch::ExceptionFrame&) {

@@ -64,6 +64,7 @@ struct alignas(64) PerCpu {
   // Interrupt counters (owner writes, anyone reads).
   std::atomic<uint64_t> timer_ticks, timer_allocs, timer_alloc_failures, ticks_in_allocator;
   std::atomic<uint64_t> wake_ipis, spurious;
+  uint32_t tick_backoff;  // ticks left to skip allocating after one failed
   // The last sync_cpus generation this CPU has answered (with a full barrier).
   std::atomic<uint64_t> sync_seen;
   // Set by code that calls the allocator (the SMP stress), so the timer can
