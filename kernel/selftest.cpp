@@ -152,6 +152,39 @@ struct ChainHeader {
   uint64_t order;
 };
 
+// Blocks held by a test, chained through their own first bytes (so holding
+// all of memory costs no memory).
+struct BlockChain {
+  PageAllocator& pages;
+  uint64_t head = 0, frames = 0, blocks = 0;
+
+  void push(PhysAddr p, unsigned order) {
+    auto* h = pages.to_virt<ChainHeader>(p);
+    h->next = head;
+    h->order = order;
+    head = p.value;
+    frames += uint64_t{1} << order;
+    ++blocks;
+  }
+  // Takes every frame this CPU can reach, largest blocks first, every zone.
+  void take_all() {
+    for (gfp_t flags : {gfp_t{GFP_KERNEL}, gfp_t{__GFP_DMA32}, gfp_t{__GFP_DMA}}) {
+      for (int order = kMaxOrder; order >= 0; --order) {
+        const Order o{static_cast<unsigned>(order)};
+        for (PhysAddr p; !(p = pages.alloc_pages(o, flags | __GFP_NOWARN)).is_null();) push(p, o.value);
+      }
+    }
+  }
+  void free_all() {
+    while (head != 0) {
+      const ChainHeader h = *pages.to_virt<ChainHeader>(PhysAddr{head});
+      pages.free_pages(PhysAddr{head}, Order{static_cast<unsigned>(h.order)});
+      head = h.next;
+    }
+    frames = blocks = 0;
+  }
+};
+
 uint64_t pattern(uint64_t pfn, unsigned slot, uint64_t seed) {
   return (pfn * 0x9E3779B97F4A7C15ull) ^ (uint64_t{slot + 1} * 0xD6E8FEB86659FD93ull) ^ seed;
 }
@@ -161,21 +194,9 @@ void test_all_frames_pattern(Context& ctx) {
   Kernel& k = kernel();
   PageAllocator& pages = k.pages;
   const uint64_t free_before = pages.counters().free_frames;
-  uint64_t head = 0, frames = 0, blocks = 0;
-  for (gfp_t flags : {gfp_t{GFP_KERNEL}, gfp_t{__GFP_DMA32}, gfp_t{__GFP_DMA}}) {
-    for (int order = kMaxOrder; order >= 0; --order) {
-      for (;;) {
-        const PhysAddr p = pages.alloc_pages(Order{static_cast<unsigned>(order)}, flags | __GFP_NOWARN);
-        if (p.is_null()) break;
-        auto* h = pages.to_virt<ChainHeader>(p);
-        h->next = head;
-        h->order = static_cast<uint64_t>(order);
-        head = p.value;
-        frames += uint64_t{1} << order;
-        ++blocks;
-      }
-    }
-  }
+  BlockChain held{pages};
+  held.take_all();
+  const uint64_t head = held.head, frames = held.frames, blocks = held.blocks;
   PF_CHECK(ctx, pages.counters().free_frames == 0);
   PF_CHECK(ctx, frames == free_before);
 
@@ -694,20 +715,8 @@ void test_smp_ticks_out_of_memory(Context& ctx) {
   PageAllocator& pages = k.pages;
   pages.drain_cpu_caches();
   set_tick_allocations(true);
-  uint64_t head = 0, blocks = 0;
-  for (gfp_t flags : {gfp_t{GFP_KERNEL}, gfp_t{__GFP_DMA32}, gfp_t{__GFP_DMA}}) {
-    for (int order = kMaxOrder; order >= 0; --order) {
-      for (;;) {
-        const PhysAddr p = pages.alloc_pages(Order{static_cast<unsigned>(order)}, flags | __GFP_NOWARN);
-        if (p.is_null()) break;
-        auto* h = pages.to_virt<ChainHeader>(p);
-        h->next = head;
-        h->order = static_cast<uint64_t>(order);
-        head = p.value;
-        ++blocks;
-      }
-    }
-  }
+  BlockChain held{pages};
+  held.take_all();
   // Exhausted: this CPU's ticks now fail (a frame freed by a tick goes to
   // this CPU's cache and is taken by the next tick, so take what they free).
   arch::PerCpu& me = arch::this_cpu();
@@ -715,22 +724,14 @@ void test_smp_ticks_out_of_memory(Context& ctx) {
   const uint64_t deadline = arch::rdtsc() + arch::tsc_hz();  // 1 s at most
   while (me.timer_alloc_failures.load() < failures_before + 5 && arch::rdtsc() < deadline) {
     idle_wait();
-    for (PhysAddr p; !(p = pages.alloc_pages(Order{0}, __GFP_NOWARN)).is_null(); ++blocks) {
-      auto* h = pages.to_virt<ChainHeader>(p);
-      h->next = head;
-      h->order = 0;
-      head = p.value;
-    }
+    for (PhysAddr p; !(p = pages.alloc_pages(Order{0}, __GFP_NOWARN)).is_null();) held.push(p, 0);
   }
   set_tick_allocations(false);
   const uint64_t failed_ticks = me.timer_alloc_failures.load() - failures_before;
   PF_CHECK(ctx, failed_ticks >= 5);
+  const uint64_t blocks = held.blocks;
   PF_CHECK(ctx, blocks > 0);
-  for (uint64_t b = head; b != 0;) {
-    const ChainHeader h = *pages.to_virt<ChainHeader>(PhysAddr{b});
-    pages.free_pages(PhysAddr{b}, Order{static_cast<unsigned>(h.order)});
-    b = h.next;
-  }
+  held.free_all();
   LogLine().text().str("    ").dec(blocks).str(" blocks held; ").dec(failed_ticks)
       .str(" ticks met out of memory on this CPU").nl();
 }
