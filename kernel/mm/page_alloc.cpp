@@ -82,7 +82,6 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     return PF_ERR_BAD_CONFIG;
   phys_ = PhysMap{config.direct_map_offset};
   cpu_count_ = config.cpu_count;
-  for (unsigned i = 0; i < kMaxCpus; ++i) cpu_slot_[i] = static_cast<uint8_t>(i % cpu_count_);
 
   int status = build_ranges(map);
   if (status == PF_OK) status = place_metadata(map, config);
@@ -171,20 +170,22 @@ int PageAllocator::place_metadata(const MemoryMap& map, const PageAllocatorConfi
     descriptor_bytes_ += frames << kPageShift;
   }
 
-  // Per-CPU caches: the CpuCache records, then the slot arrays of every
-  // populated zone, in one bootmem span.
+  // Per-CPU caches (cpu_count_ + 1: the last is the shared one): the
+  // CpuCache records, then the slot arrays of every populated zone, in one
+  // bootmem span.
+  const unsigned caches = cpu_count_ + 1;
   uint64_t slots_per_zone = 0;
   for (uint32_t h : kPcpHigh) slots_per_zone += h;
   unsigned populated = 0;
   for (const ZoneState& z : zones_) populated += z.end_range > z.first_range;
-  const uint64_t bytes = cpu_count_ * sizeof(CpuCache) +
-                         uint64_t{cpu_count_} * populated * slots_per_zone * sizeof(PcpSlot);
+  const uint64_t bytes = caches * sizeof(CpuCache) +
+                         uint64_t{caches} * populated * slots_per_zone * sizeof(PcpSlot);
   const uint64_t at = bootmem_.alloc((bytes + kPageSize - 1) >> kPageShift, BootMem::Span{});
   if (at == 0) return PF_ERR_NO_ROOM_FOR_DESCRIPTORS;
   std::byte* mem = phys_.to_virt(pf::to_phys(Pfn{at}));
   cpus_ = reinterpret_cast<CpuCache*>(mem);
-  auto* slot = reinterpret_cast<PcpSlot*>(mem + cpu_count_ * sizeof(CpuCache));
-  for (unsigned c = 0; c < cpu_count_; ++c) {
+  auto* slot = reinterpret_cast<PcpSlot*>(mem + caches * sizeof(CpuCache));
+  for (unsigned c = 0; c < caches; ++c) {
     CpuCache* cache = new (&cpus_[c]) CpuCache;
     for (unsigned z = 0; z < kZoneCount; ++z) {
       if (zones_[z].end_range == zones_[z].first_range) continue;
@@ -389,6 +390,7 @@ PhysAddr PageAllocator::alloc_in_zones(unsigned order, gfp_t flags, bool use_cac
 // orders, an empty cache, fallback to lower zones, fault injection, bad
 // orders, and the last resort of draining every CPU's cache.
 PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;  // the code the fast path was inlined into
   if (!order.valid()) {
     report({.code = ErrorCode::PageBadOrder, .detail = "alloc_pages: order above kMaxOrder",
             .caller = caller});
@@ -419,12 +421,11 @@ PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller)
 
 // Orders above the caches, and every misuse, come here from free_pages.
 void PageAllocator::free_slow(Range* r, PhysAddr phys, Order order, const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
   const uint64_t pfn = phys.value >> kPageShift;
   if (r != nullptr && order.valid() && phys.page_aligned() && block_aligned(Pfn{pfn}, order)) {
     FrameDescriptor& d = r->desc[pfn - r->base];
-    const FrameState st = frame_state(d);
-    if (d.order == order.value &&
-        (st == FrameState::Slab || (st == FrameState::Allocated && d.owner != kOwnerContig))) {
+    if (freeable(d, order.value)) {
       if (order.value < kPcpOrders) {
         free_cached(*r, pfn, d, order.value);
       } else {
@@ -572,9 +573,9 @@ PageCounters PageAllocator::zone_counters(Zone zone) const {
   c.managed_frames = peek(z.managed);
   c.reserved_frames = peek(z.reserved);
   if (cpus_ != nullptr && z.end_range > z.first_range) {
-    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu)
+    for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu)
       for (unsigned k = 0; k < kPcpOrders; ++k)
-        c.cached_frames += uint64_t{peek(cpus_[cpu].stacks[zi][k].count)} << k;
+        c.cached_frames += uint64_t{cpus_[cpu].stacks[zi][k].size()} << k;
   }
   c.free_frames = peek(z.free_buddy) + c.cached_frames;
   return c;

@@ -14,10 +14,13 @@
 // the table). In front of each zone, every CPU has a page cache (pcp) per
 // order 0..kPcpOrders-1: an array stack of blocks in state Cached.
 //
-// Lock order: per-CPU cache lock -> zone lock. Only verify() and the drain
-// of every CPU hold more than one per-CPU lock, taking them in CPU order (and
-// verify() then every zone lock in zone order). No lock is held while calling
-// out, except the log/fatal hooks from report().
+// Per-CPU caches: cpu_count + 1 of them, the last shared by callers without
+// a CPU (PF_NO_CPU); each behind a CpuGate (cpu_cache.hpp): the owner's fast
+// path takes no lock, its slow paths take the gate's lock, anyone else stops
+// the owner through the gate. Lock order: per-CPU gate -> zone lock. Only
+// verify() holds more than one gate, in CPU order (and then every zone lock
+// in zone order). No lock is held while calling out, except the log/fatal
+// hooks from report().
 //
 // Counter invariants (verify()):
 //   free_frames + allocated_frames == managed_frames            (per zone and in total)
@@ -31,6 +34,7 @@
 #include <cstdint>
 
 #include "bootmem.hpp"
+#include "cpu_cache.hpp"
 #include "error.hpp"
 #include "frame.hpp"
 #include "memmap.hpp"
@@ -86,16 +90,77 @@ class PageAllocator {
 
   // 2^order frames, naturally aligned; PhysAddr{} (null) when none is free.
   // `caller` names the code to blame in reports; by default, whoever called this.
-  PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr);
+  // Fast path (inline, no lock, no atomic RMW, no call): a small order popped
+  // from this CPU's cache. Everything else: alloc_slow.
+  PF_FAST_PATH PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr) {
+    const unsigned k = order.value;
+    const unsigned cpu = platform::cpu_id();
+    const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
+    if (__builtin_expect(k < kPcpOrders && cpu < cpu_count_ && zone_plus_one != 0 &&
+                             fail_at_.load(std::memory_order_relaxed) == 0,
+                         1)) {
+      PhysAddr p;
+      {
+        IrqOff irq;
+        CpuGate& g = gates_[cpu];
+        if (__builtin_expect(g.enter(), 1)) {
+          PcpStack& s = cpus_[cpu].stacks[zone_plus_one - 1][k];
+          if (__builtin_expect(s.size() != 0, 1)) {
+            const PcpSlot slot = s.pop();
+            set_frame_state(*slot.desc, FrameState::Allocated);
+            p = pf::to_phys(Pfn{slot.pfn});
+          }
+          g.leave();
+        }
+      }
+      if (__builtin_expect(!p.is_null(), 1)) {
+        if (flags & __GFP_ZERO) __builtin_memset(phys_.to_virt<void>(p), 0, order.bytes());
+        return p;
+      }
+    }
+    return alloc_slow(order, flags, caller);
+  }
   // Misuse (double free, wrong order, tail frame, reserved or foreign frame,
   // misalignment) is reported by name and the call is refused.
-  void free_pages(PhysAddr phys, Order order, const void* caller = nullptr);
+  // Fast path: a small order pushed onto this CPU's cache.
+  PF_FAST_PATH void free_pages(PhysAddr phys, Order order, const void* caller = nullptr) {
+    const uint64_t pfn = phys.value >> kPageShift;
+    const unsigned k = order.value;
+    const unsigned cpu = platform::cpu_id();
+    Range* r = find_range(pfn);
+    // One mask checks page alignment and block alignment together.
+    if (__builtin_expect(r != nullptr && k < kPcpOrders && cpu < cpu_count_ &&
+                             (phys.value & ((kPageSize << k) - 1)) == 0,
+                         1)) {
+      FrameDescriptor& d = r->desc[pfn - r->base];
+      if (__builtin_expect(freeable(d, k), 1)) {
+        IrqOff irq;
+        CpuGate& g = gates_[cpu];
+        if (__builtin_expect(g.enter(), 1)) {
+          PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(r->zone)][k];
+          if (__builtin_expect(s.size() < kPcpHigh[k], 1)) {
+            to_cached(d);
+            s.push(PcpSlot{pfn, &d});
+            g.leave();
+            return;
+          }
+          g.leave();
+        }
+      }
+    }
+    free_slow(r, phys, order, caller);
+  }
+  // Fills out[0..n) with blocks of `order`; n < count only when memory runs
+  // out (the n blocks are the caller's). One gate/lock hold per cache refill.
+  size_t alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out);
 
   PhysAddr alloc_contig(uint64_t frame_count, const ContigRequest& request);
   void free_contig(PhysAddr phys, uint64_t frame_count, const void* caller = nullptr);
 
-  void drain_cpu_caches();              // every CPU
-  void drain_cpu_cache(unsigned cpu);   // one CPU
+  // Per-CPU caches back to the buddy: every CPU (and the shared cache), or
+  // one (cpu == cpu_count() is the shared cache). Safe while owners run.
+  void drain_cpu_caches();
+  void drain_cpu_cache(unsigned cpu);
 
   PageCounters counters() const;
   PageCounters zone_counters(Zone z) const;
@@ -184,14 +249,25 @@ class PageAllocator {
     uint64_t pfn;
     FrameDescriptor* desc;
   };
-  struct PcpStack {
-    PcpSlot* slots = nullptr;          // kPcpHigh[order] slots; nullptr if the zone is empty
-    std::atomic<uint32_t> count{0};    // written under the CPU's lock
-  };
+  // kPcpHigh[order] slots; `slots` is nullptr if the zone is empty.
+  using PcpStack = CpuStack<PcpSlot>;
   struct alignas(64) CpuCache {
-    mutable SpinLock lock;
     PcpStack stacks[kZoneCount][kPcpOrders];
   };
+
+  // What free_pages accepts (the one rule; the fast path, the slow path and
+  // the misuse diagnosis all go by it): the head of a block handed out by
+  // alloc_pages (or a slab) at exactly this order, not a piece of alloc_contig.
+  PF_FAST_PATH static bool freeable(const FrameDescriptor& d, unsigned order) {
+    const FrameState st = frame_state(d);
+    return d.order == order &&
+           (st == FrameState::Slab || (st == FrameState::Allocated && d.owner != kOwnerContig));
+  }
+  PF_FAST_PATH static void to_cached(FrameDescriptor& d) {
+    d.owner = 0;
+    d.aux = 0;
+    set_frame_state(d, FrameState::Cached);
+  }
 
   struct Placement {  // a block found in the buddy
     Range* range;
@@ -209,7 +285,7 @@ class PageAllocator {
   // Binary search over the packed range ends: O(log ranges), a few compares
   // on one or two cache lines for any realistic map. Inline: every free
   // starts here.
-  Range* find_range(uint64_t pfn) const {
+  PF_FAST_PATH Range* find_range(uint64_t pfn) const {
     uint32_t lo = 0, hi = range_count_;
     while (lo < hi) {
       const uint32_t mid = (lo + hi) / 2;
@@ -222,7 +298,11 @@ class PageAllocator {
     Range* r = const_cast<Range*>(&ranges_[lo]);
     return pfn >= r->base ? r : nullptr;
   }
-  unsigned this_cpu() const { return cpu_slot_[platform::cpu_id() & (kMaxCpus - 1)]; }
+  // The calling CPU's cache index: its own, or the shared one (cpu_count_).
+  unsigned this_cpu() const {
+    const unsigned id = platform::cpu_id();
+    return id < cpu_count_ ? id : cpu_count_;
+  }
   ZoneState& zone_of(const Range& r) { return zones_[static_cast<unsigned>(r.zone)]; }
 
   // --- the buddy proper; the zone's lock is held
@@ -236,11 +316,12 @@ class PageAllocator {
   void free_cached(Range& r, uint64_t pfn, FrameDescriptor& d, unsigned order);
   uint32_t refill(PcpStack& s, Zone z, unsigned order);
   void drain_stack(PcpStack& s, Zone z, unsigned order, uint32_t keep);
-  void drain_locked(CpuCache& c);
+  void drain_held(CpuCache& c);  // the CPU's data is held (CpuAccess)
 
-  // --- slow paths (page_alloc.cpp); the fast paths are in page_pcp.cpp
-  PhysAddr alloc_slow(Order order, gfp_t flags, const void* caller);
-  void free_slow(Range* r, PhysAddr phys, Order order, const void* caller);
+  // --- slow paths (page_alloc.cpp); the fast paths are inline above
+  [[gnu::noinline, gnu::cold]] PhysAddr alloc_slow(Order order, gfp_t flags, const void* caller);
+  [[gnu::noinline, gnu::cold]] void free_slow(Range* r, PhysAddr phys, Order order,
+                                              const void* caller);
   PhysAddr alloc_uncached(Zone z, unsigned order);
   PhysAddr alloc_in_zones(unsigned order, gfp_t flags, bool use_cache);
   bool fail_injected();
@@ -270,9 +351,9 @@ class PageAllocator {
   // bits of the flags (__GFP_DMA | __GFP_DMA32 | __GFP_THISZONE); 0: none.
   static constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32 | __GFP_THISZONE;
   uint8_t first_zone_[kZoneFlags + 1] = {};
-  CpuCache* cpus_ = nullptr;  // cpu_count_ entries, placed by bootmem
+  CpuCache* cpus_ = nullptr;  // cpu_count_ + 1 entries (the last shared), placed by bootmem
   unsigned cpu_count_ = 0;
-  uint8_t cpu_slot_[kMaxCpus] = {};  // platform CPU id -> cache index (no division)
+  CpuGate gates_[kMaxCpus + 1];  // gates_[i] guards cpus_[i]
   uint64_t descriptor_bytes_ = 0;
   std::atomic<uint64_t> fail_at_{0};
   std::atomic<uint64_t> fail_calls_{0};

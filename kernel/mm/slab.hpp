@@ -36,13 +36,17 @@
 // populated, never on allocation. Free objects keep their constructed state:
 // for caches with a constructor the freelist link is stored past the object
 // (at free_offset >= object size), as Linux does, so it never overwrites it.
-// Constructors may run with this CPU's array lock held (interrupts masked):
+// Constructors may run with this CPU's gate lock held (interrupts masked):
 // they must not call into the slab layer.
 //
+// Per-CPU arrays: every cache has cpu_count + 1 (the last shared by callers
+// without a CPU); CPU i's arrays of every cache sit behind the allocator's
+// CpuGate i (cpu_cache.hpp): the owner's fast path takes no lock; its slow
+// paths take the gate's lock; anyone else stops the owner through it.
 // Lock order, outermost first:
-//   caches_lock_ (the list of caches) -> a cache's per-CPU array lock (in CPU
-//   index order when several are held) -> the cache's node lock ->
-//   PageAllocator locks (per-CPU page cache -> zone).
+//   caches_lock_ (the list of caches) -> per-CPU gates (in CPU index order
+//   when several are held) -> a cache's node lock -> PageAllocator locks
+//   (per-CPU page gate -> zone).
 // Two node locks are never held together: slabs are grown and released
 // (pages and off-slab headers) with the node lock dropped. Every lock masks
 // interrupts while held (LockGuard), so an interrupt handler may allocate.
@@ -96,6 +100,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cpu_cache.hpp"
 #include "error.hpp"
 #include "frame.hpp"
 #include "pfalloc.h"
@@ -201,13 +206,13 @@ struct Slab {
 };
 static_assert(sizeof(Slab) <= kSlabHeaderSize, "slab headers are 64-byte objects of kmem_slab");
 
-// A per-CPU array of free objects: the lock is uncontended unless two
-// threads share a CPU slot (hosted) or another CPU drains it.
-struct alignas(16) CpuArray {
-  SpinLock lock;
-  uint32_t count = 0;
-  void** entries() { return reinterpret_cast<void**>(this + 1); }
-  void* const* entries() const { return reinterpret_cast<void* const*>(this + 1); }
+// A per-CPU array of free objects: the per-CPU stack both layers use
+// (cpu_cache.hpp), its entries right behind it. Guarded by the
+// SlabAllocator's CpuGate of its CPU.
+struct alignas(16) CpuArray : CpuStack<void*> {
+  CpuArray() { slots = reinterpret_cast<void**>(this + 1); }
+  void** entries() { return slots; }
+  void* const* entries() const { return slots; }
 };
 static_assert(sizeof(CpuArray) == 16);
 
@@ -332,8 +337,12 @@ class KmemCache {
   bool init_on_alloc_ = false;
   bool init_on_free_ = false;
 
-  // Per-CPU arrays: cpu_count entries, cpu_stride_ bytes apart, in one block.
+  // Per-CPU arrays: cpu_count + 1 entries (the last shared), cpu_stride_
+  // bytes apart, in one block.
   std::byte* cpu_ = nullptr;
+  // cpu_ != nullptr && !retired_ && !init_on_alloc_ && !init_on_free_: the
+  // fast paths may serve this cache (one byte to test).
+  bool fast_ = false;
   uint32_t cpu_stride_ = 0;
   uint32_t cpu_limit_ = 0;
   uint32_t cpu_batch_ = 0;
@@ -376,9 +385,24 @@ class SlabAllocator {
   // out of memory, without a report. `name` is copied (31 characters kept).
   KmemCache* cache_create(const char* name, size_t size, size_t align, unsigned flags,
                           ObjectCtor ctor, const void* caller = nullptr);
-  void* cache_alloc(KmemCache* cache, gfp_t flags, const void* caller = nullptr);
+  PF_FAST_PATH void* cache_alloc(KmemCache* cache, gfp_t flags, const void* caller = nullptr) {
+    return alloc_object(cache, flags, caller, 0);
+  }
   // Misuse (see error.hpp: slab-*) is reported and the call refused.
-  void cache_free(KmemCache* cache, void* object, const void* caller = nullptr);
+  PF_FAST_PATH void cache_free(KmemCache* c, void* obj, const void* caller = nullptr) {
+    if (obj == nullptr) return;
+    Slab* s = slab_of(obj);
+    if (__builtin_expect(c != nullptr && s != nullptr && s->cache == c, 1))
+      return free_object(c, s, obj, caller);
+    cache_free_slow(c, obj, caller);
+  }
+  // All or nothing, as Linux: count, or 0 with nothing allocated.
+  size_t cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
+                          const void* caller = nullptr);
+  void cache_free_bulk(KmemCache* c, size_t count, void* const* objects,
+                       const void* caller = nullptr) {
+    for (size_t i = 0; i < count; ++i) cache_free(c, objects[i], caller);
+  }
   // Returns the live objects found. 0: the cache is gone. Otherwise each live
   // object is logged with its address, CacheDestroyedWithLiveObjects is
   // reported, empty slabs are released and the cache is *retired*: it keeps
@@ -396,7 +420,12 @@ class SlabAllocator {
   // ---- kmalloc family (pfalloc.h semantics; capi.cpp forwards to these) -----
   // `caller` is recorded by debug caches and named in reports; the C API
   // passes its own caller, C++ callers may leave it out.
-  void* kmalloc(size_t size, gfp_t flags, const void* caller = nullptr);
+  PF_FAST_PATH void* kmalloc(size_t size, gfp_t flags, const void* caller = nullptr) {
+    if (__builtin_expect(size - 1 < kKmallocMaxSize && (flags & (__GFP_DMA | __GFP_DMA32)) == 0, 1))
+      return alloc_object(kmalloc_caches_[slab_detail::kmalloc_class_index(size)], flags, caller,
+                          size);
+    return kmalloc_slow(size, flags, caller);
+  }
   // An object aligned to `align` (a power of two; above 4096 a block aligned
   // to it). kfree, ksize and krealloc accept it like any other.
   void* kmalloc_aligned(size_t size, size_t align, gfp_t flags, const void* caller = nullptr);
@@ -411,7 +440,11 @@ class SlabAllocator {
   void* krealloc(void* p, size_t new_size, gfp_t flags, const void* caller = nullptr);
   void* krealloc_aligned(void* p, size_t new_size, size_t align, gfp_t flags,
                          const void* caller = nullptr);
-  void kfree(const void* p, const void* caller = nullptr);
+  PF_FAST_PATH void kfree(const void* p, const void* caller = nullptr) {
+    Slab* s = slab_of(p);
+    if (__builtin_expect(s != nullptr, 1)) return free_object(s->cache, s, const_cast<void*>(p), caller);
+    if (p != nullptr) kfree_slow(p, caller);
+  }
   // Usable bytes at p (>= the request); 0 (and a report) for a bad pointer.
   size_t ksize(const void* p, const void* caller = nullptr) const;
 
@@ -463,7 +496,68 @@ class SlabAllocator {
   // krealloc within the object: the requested size moves, and the redzone with it.
   void debug_resize(KmemCache* c, void* obj, size_t new_size);
   Finding debug_check_object(const KmemCache* c, const void* obj, bool free) const;
-  void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
+  // ---- the fast paths: this CPU's gate, a pop or a push, nothing else ----
+  PF_FAST_PATH unsigned this_cpu() const {
+    const unsigned id = platform::cpu_id();
+    return id < cpu_count_ ? id : cpu_count_;
+  }
+  PF_FAST_PATH void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
+    const unsigned cpu = platform::cpu_id();
+    if (__builtin_expect(cpu < cpu_count_ && c != nullptr && c->fast_ &&
+                             fail_at_.load(std::memory_order_relaxed) == 0,
+                         1)) {
+      void* obj = nullptr;
+      {
+        IrqOff irq;
+        CpuGate& g = gates_[cpu];
+        if (__builtin_expect(g.enter(), 1)) {
+          CpuArray& a = cpu_array(c, cpu);
+          if (__builtin_expect(a.size() != 0, 1)) obj = a.pop();
+          g.leave();
+        }
+      }
+      if (__builtin_expect(obj != nullptr, 1)) {
+        if (flags & __GFP_ZERO) __builtin_memset(obj, 0, c->object_size_);
+        return obj;
+      }
+    }
+    return alloc_slow(c, flags, caller, requested);
+  }
+  // The slab of an object-looking pointer (its frame heads a slab: every
+  // order-0 slab, the first frame of the others), else nullptr.
+  PF_FAST_PATH Slab* slab_of(const void* p) const {
+    const FrameDescriptor* d = descriptor_of(to_pfn(phys_.to_phys(p)));
+    if (__builtin_expect(d != nullptr && frame_state(*d) == FrameState::Slab, 1))
+      return slab_detail::header_of(*d);
+    return nullptr;
+  }
+  // s is obj's slab (by its frame), c is s's cache.
+  PF_FAST_PATH void free_object(KmemCache* c, Slab* s, void* obj, const void* caller) {
+    const unsigned cpu = platform::cpu_id();
+    if (__builtin_expect(cpu < cpu_count_ && c->fast_ && at_object_start(c, s, obj), 1)) {
+      IrqOff irq;
+      CpuGate& g = gates_[cpu];
+      if (__builtin_expect(g.enter(), 1)) {
+        CpuArray& a = cpu_array(c, cpu);
+        const uint32_t n = a.size();
+        // The immediate double free (the object on top of this CPU's array)
+        // goes to the slow path, which names it.
+        if (__builtin_expect(n < c->cpu_limit_ && (n == 0 || a.slots[n - 1] != obj), 1)) {
+          a.push(obj);
+          g.leave();
+          return;
+        }
+        g.leave();
+      }
+    }
+    free_slow(c, s, obj, caller);
+  }
+  [[gnu::noinline, gnu::cold]] void* alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
+                                                size_t requested);
+  [[gnu::noinline, gnu::cold]] void free_slow(KmemCache* c, Slab* s, void* obj, const void* caller);
+  [[gnu::noinline, gnu::cold]] void cache_free_slow(KmemCache* c, void* obj, const void* caller);
+  [[gnu::noinline, gnu::cold]] void kfree_slow(const void* p, const void* caller);
+  [[gnu::noinline, gnu::cold]] void* kmalloc_slow(size_t size, gfp_t flags, const void* caller);
   bool fail_injected() {
     const uint64_t at = fail_at_.load(std::memory_order_relaxed);
     return at != 0 && fail_calls_.fetch_add(1, std::memory_order_relaxed) + 1 >= at;
@@ -497,7 +591,7 @@ class SlabAllocator {
     FrameDescriptor* desc = nullptr;
   };
   static constexpr unsigned kIndexedRanges = 16;
-  FrameDescriptor* descriptor_of(Pfn pfn) const {
+  PF_FAST_PATH FrameDescriptor* descriptor_of(Pfn pfn) const {
     if (__builtin_expect(index_complete_, 1)) {
       for (uint32_t i = 0; i < indexed_ranges_; ++i)
         if (pfn.value < ranges_[i].end)
@@ -509,7 +603,17 @@ class SlabAllocator {
   }
   FrameDescriptor* descriptor_slow(Pfn pfn) const;
   void build_range_index();
-  static bool at_object_start(const KmemCache* c, const Slab* s, const void* p);
+  // offset % stride == 0 without a division: with m = ceil(2^64 / stride),
+  // offset is a multiple of stride iff offset * m mod 2^64 < m (Lemire, Kaser
+  // and Kurz, "Faster remainder by direct computation"), for offsets < 2^32.
+  PF_FAST_PATH static bool at_object_start(const KmemCache* c, const Slab* s, const void* p) {
+    const auto addr = reinterpret_cast<uintptr_t>(p);
+    const auto base = reinterpret_cast<uintptr_t>(s->base);
+    if (addr < base) return false;
+    const uint64_t offset = addr - base;
+    if (offset >= uint64_t{c->objs_per_slab_} * c->stride_) return false;
+    return offset * c->stride_magic_ < c->stride_magic_;
+  }
   static uint32_t object_index(const KmemCache* c, const Slab* s, const void* p);
 
   KmemCache* create_cache(const char* name, size_t size, size_t align, unsigned flags,
@@ -523,13 +627,9 @@ class SlabAllocator {
   void destroy_empty_cache(KmemCache* c);
   size_t report_live_objects(KmemCache* c, ErrorCode code, const char* op, const void* caller);
 
-  CpuArray& cpu_array(const KmemCache* c, unsigned cpu) const {
+  PF_FAST_PATH CpuArray& cpu_array(const KmemCache* c, unsigned cpu) const {
     return *reinterpret_cast<CpuArray*>(c->cpu_ + size_t{cpu} * c->cpu_stride_);
   }
-  unsigned this_cpu() const { return cpu_slot_[platform::cpu_id() & (kMaxCpus - 1)]; }
-  // Every per-CPU lock of the cache (in CPU order), then its node lock.
-  unsigned long lock_cache_fully(const KmemCache* c) const;
-  void unlock_cache_fully(const KmemCache* c, unsigned long irq) const;
 
   // Slow paths. The node lock is taken inside; callers may hold a CPU lock.
   void* cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
@@ -557,7 +657,6 @@ class SlabAllocator {
   static void* free_link_get(const KmemCache* c, const void* obj);
   static void free_link_set(const KmemCache* c, void* obj, void* next);
 
-  void free_checked(KmemCache* c, const Located& where, void* obj, const void* caller);
   void report_bad_pointer(const Located& where, const void* p, const char* op,
                           const void* caller) const;
   void report_object_error(ErrorCode code, const char* detail, const void* p,
@@ -578,8 +677,10 @@ class SlabAllocator {
   IndexedRange ranges_[kIndexedRanges] = {};
   uint32_t indexed_ranges_ = 0;
   bool index_complete_ = false;  // false: every lookup asks the PageAllocator
-  unsigned cpu_count_ = 1;
-  uint8_t cpu_slot_[kMaxCpus] = {};  // platform CPU id -> per-CPU array index
+  unsigned cpu_count_ = 0;  // 0 until init: every call takes the slow path
+  // gates_[i] guards CPU i's array in every cache; gates_[cpu_count_] the
+  // shared arrays of callers without a CPU (see cpu_cache.hpp).
+  CpuGate gates_[kMaxCpus + 1];
   bool debug_ = false;
   bool init_on_alloc_ = false;
   bool init_on_free_ = false;

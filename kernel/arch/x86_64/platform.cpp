@@ -9,6 +9,7 @@
 #include "kernel/arch/x86_64/cpu.hpp"
 #include "kernel/arch/x86_64/idt.hpp"
 #include "kernel/mm/pfalloc.h"
+#include "kernel/mm/platform.hpp"
 
 extern "C" {
 
@@ -25,7 +26,13 @@ void pfalloc_hook_irq_restore(unsigned long flags) {
 
 void pfalloc_hook_cpu_relax(void) { pf::arch::pause(); }
 
-unsigned int pfalloc_hook_cpu_id(void) { return 0; }
+unsigned int pfalloc_hook_cpu_id(void) { return pf::platform::cpu_id(); }
+
+// One CPU runs allocator code today: nothing to wait for. With APs online
+// this must make every other online CPU execute a full barrier (an IPI each
+// answers, or waiting for each to pass pf_cpu_service(), servicing our own
+// meanwhile) — see kernel/mm/cpu_cache.hpp.
+void pfalloc_hook_sync_cpus(void) {}
 
 void pfalloc_hook_fatal(const char* message) {
   pf::arch::serial_puts("\n*** pfalloc fatal: ");

@@ -1,0 +1,28 @@
+// pfalloc_hooks.hpp (kernel build) — the fast-path hooks, inline: the
+// allocator's fast paths compile to pushf/cli ... sti with no call. The same
+// behaviour is exported as the C hooks by kernel/arch/x86_64/platform.cpp.
+// See kernel/mm/hooks/pfalloc_hooks.hpp for the contract.
+//
+// CPU index: 0 until the SMP bring-up sets GS on every CPU; then it is one
+// instruction, `movl %gs:8, %eax` (PerCpu::index, see COMMON contract).
+#pragma once
+
+#include <atomic>
+
+#include "kernel/mm/pfalloc.h"
+
+namespace pf::platform {
+
+inline unsigned long irq_save() {
+  unsigned long flags;
+  asm volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
+  return flags;
+}
+inline void irq_restore(unsigned long flags) {
+  if (flags & (1ul << 9)) asm volatile("sti" : : : "memory");  // RFLAGS.IF
+}
+inline unsigned cpu_id() { return 0; }
+// Interrupts masked + pfalloc_hook_sync_cpus waiting for the other CPUs.
+inline constexpr std::memory_order kGateStoreOrder = std::memory_order_relaxed;
+
+}  // namespace pf::platform
