@@ -140,7 +140,7 @@ void pfalloc_hook_cpu_relax(void) {
   sched_yield();
 }
 
-unsigned int pfalloc_hook_cpu_id(void) { return pf::platform::cpu_id(); }
+unsigned int pfalloc_hook_cpu_id(void) { return pf::platform::cpu_id_claim(); }
 
 void pfalloc_hook_sync_cpus(void) {
   int state = g_membarrier.load(std::memory_order_acquire);

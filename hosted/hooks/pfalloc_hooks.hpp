@@ -3,8 +3,8 @@
 // for the CPU-slot protocol behind cpu_id().
 //
 // No interrupts: irq_save/restore are empty. cpu_id() reads the thread's
-// claimed slot from initial-exec TLS (one load); the first call of a thread
-// claims one out of line. Under ThreadSanitizer (PFALLOC_TSAN, set by the
+// claimed slot from initial-exec TLS (one load); the thread's first slow
+// path claims one (cpu_id_claim, out of line). Under ThreadSanitizer (PFALLOC_TSAN, set by the
 // Makefile's tsan flavour) the gate's owner store is seq_cst, so the
 // owner/stopper handshake is a plain Dekker pair TSan understands, instead
 // of a relaxed store paired with membarrier(2), which TSan cannot see.
@@ -26,7 +26,11 @@ namespace pf::platform {
 
 inline unsigned long irq_save() { return 0; }
 inline void irq_restore(unsigned long) {}
-inline unsigned cpu_id() {
+// The fast paths' question: one TLS load; kMaxCpus or above until the
+// thread has claimed a slot (or when none is left), which sends the caller
+// to a slow path, where cpu_id_claim() claims one.
+inline unsigned cpu_id() { return hosted::t_cpu_slot; }
+inline unsigned cpu_id_claim() {
   const unsigned s = hosted::t_cpu_slot;
   if (__builtin_expect(s < kMaxCpus, 1)) return s;
   return hosted::claim_slot();

@@ -74,23 +74,21 @@ class alignas(64) CpuGate {
   mutable SpinLock lock_;
 };
 
-// Exclusive access to the data behind gates[i] from a slow path: the lock
-// alone for the caller's own CPU and the shared gate, the full stop for any
-// other CPU. Masks interrupts for its lifetime.
+// Exclusive access to one CPU's data from a slow path: the gate's lock, and
+// for another CPU's data (`other`) the full stop. Masks interrupts for its
+// lifetime. `other` is false for the caller's own CPU and the shared gate.
 class CpuAccess {
  public:
-  CpuAccess(const CpuGate* gates, unsigned cpu_count, unsigned i)
-      : gate_(gates[i]), irq_(platform::irq_save()) {
+  CpuAccess(const CpuGate& gate, bool other) : gate_(gate), irq_(platform::irq_save()), other_(other) {
     gate_.lock().lock();
-    stopped_ = i < cpu_count && i != platform::cpu_id();
-    if (stopped_) {
+    if (other_) {
       gate_.request_stop();
       platform::sync_cpus();
       gate_.wait_quiet();
     }
   }
   ~CpuAccess() {
-    if (stopped_) gate_.resume();
+    if (other_) gate_.resume();
     gate_.lock().unlock();
     platform::irq_restore(irq_);
   }
@@ -100,31 +98,32 @@ class CpuAccess {
  private:
   const CpuGate& gate_;
   unsigned long irq_;
-  bool stopped_ = false;
+  bool other_;
 };
 
-// Every gate (cpu_count + 1 of them), in index order, with one sync_cpus().
+// Every gate (cpu_count + 1 of them, gate_at(i) for i in [0, cpu_count]), in
+// index order, with one sync_cpus() for all the stops.
+template <typename GateAt>
 class CpuAccessAll {
  public:
-  CpuAccessAll(const CpuGate* gates, unsigned cpu_count)
-      : gates_(gates), count_(cpu_count), irq_(platform::irq_save()) {
-    self_ = platform::cpu_id();
+  CpuAccessAll(GateAt gate_at, unsigned cpu_count)
+      : gate_at_(gate_at), count_(cpu_count), self_(platform::cpu_id()), irq_(platform::irq_save()) {
     bool any = false;
     for (unsigned i = 0; i <= count_; ++i) {
-      gates_[i].lock().lock();
-      if (i < count_ && i != self_) {
-        gates_[i].request_stop();
+      gate_at_(i).lock().lock();
+      if (stops(i)) {
+        gate_at_(i).request_stop();
         any = true;
       }
     }
     if (any) platform::sync_cpus();
     for (unsigned i = 0; i < count_; ++i)
-      if (i != self_) gates_[i].wait_quiet();
+      if (stops(i)) gate_at_(i).wait_quiet();
   }
   ~CpuAccessAll() {
     for (unsigned i = count_ + 1; i-- > 0;) {
-      if (i < count_ && i != self_) gates_[i].resume();
-      gates_[i].lock().unlock();
+      if (stops(i)) gate_at_(i).resume();
+      gate_at_(i).lock().unlock();
     }
     platform::irq_restore(irq_);
   }
@@ -132,7 +131,8 @@ class CpuAccessAll {
   CpuAccessAll& operator=(const CpuAccessAll&) = delete;
 
  private:
-  const CpuGate* gates_;
+  bool stops(unsigned i) const { return i < count_ && i != self_; }
+  GateAt gate_at_;
   unsigned count_;
   unsigned self_;
   unsigned long irq_;

@@ -87,6 +87,10 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
   if (status == PF_OK) status = place_metadata(map, config);
   if (status != PF_OK) {
     range_count_ = 0;
+    range_end_ = no_ends();
+    chunk_shift_ = 63;
+    for (uint16_t& c : chunk_first_) c = 0;
+    cpu_count_ = 0;
     for (ZoneState& z : zones_) z.first_range = z.end_range = 0;
     for (uint8_t& n : fallback_count_) n = 0;  // so every allocation fails cleanly
     for (uint8_t& z : first_zone_) z = 0;
@@ -95,11 +99,13 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
   }
   populate(map);
   initialised_ = true;
+  fast_cpus_.store(peek(fail_at_) == 0 ? cpu_count_ : 0, std::memory_order_relaxed);
   return PF_OK;
 }
 
 int PageAllocator::build_ranges(const MemoryMap& map) {
   range_count_ = 0;
+  range_end_ = no_ends();
   const std::span<const MapEntry> entries = map.entries();
   uint64_t usable = 0;
   for (size_t i = 0; i < entries.size();) {
@@ -133,6 +139,18 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
     }
   }
   if (range_count_ == 0 || usable == 0) return PF_ERR_NO_USABLE_MEMORY;
+
+  // The chunk index of find_range: the smallest chunk size that covers the
+  // last range's end with kChunkSlots chunks.
+  const uint64_t last = ranges_[range_count_ - 1].end - 1;
+  unsigned shift = 0;
+  while ((last >> shift) >= kChunkSlots) ++shift;
+  chunk_shift_ = static_cast<uint8_t>(shift);
+  uint32_t first = 0;
+  for (uint64_t c = 0; c < kChunkSlots; ++c) {
+    while (first < range_count_ && range_end_[first] <= (c << shift)) ++first;
+    chunk_first_[c] = static_cast<uint16_t>(first);
+  }
 
   for (unsigned z = 0; z < kZoneCount; ++z) {
     uint32_t first = 0;
@@ -262,15 +280,6 @@ PageAllocator::RangeInfo PageAllocator::range_info(size_t i) const {
 
 // ---- lookup ----------------------------------------------------------------
 
-FrameDescriptor* PageAllocator::descriptor(Pfn pfn) {
-  Range* r = find_range(pfn.value);
-  return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
-}
-
-const FrameDescriptor* PageAllocator::descriptor(Pfn pfn) const {
-  const Range* r = find_range(pfn.value);
-  return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
-}
 
 // ---- the buddy: free lists, split, coalesce (zone lock held) --------------
 
@@ -363,6 +372,7 @@ bool PageAllocator::fail_injected() {
 void PageAllocator::set_fail_after(uint64_t n) {
   fail_calls_.store(0, std::memory_order_relaxed);
   fail_at_.store(n, std::memory_order_relaxed);
+  fast_cpus_.store(n == 0 && initialised_ ? cpu_count_ : 0, std::memory_order_relaxed);
 }
 
 PhysAddr PageAllocator::alloc_uncached(Zone z, unsigned order) {
@@ -491,9 +501,12 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
                              "free_pages: frame is inside a block, not its first frame",
                              phys.value, pfn, caller);
     }
-    case FrameState::Allocated:
     case FrameState::Slab:
-      if (frame_state(d) == FrameState::Allocated && d.owner == kOwnerContig)
+      return report_bad_free(ErrorCode::PageInSlab,
+                             "free_pages: block is a slab; its objects belong to a kmem_cache",
+                             phys.value, pfn, caller);
+    case FrameState::Allocated:
+      if (d.owner == kOwnerContig)
         return report_bad_free(ErrorCode::ContigBadFree,
                                "free_pages: block belongs to alloc_contig; use free_contig",
                                phys.value, pfn, caller);

@@ -29,6 +29,7 @@
 //   managed_frames + reserved_frames == frames in managed ranges
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -96,21 +97,23 @@ class PageAllocator {
     const unsigned k = order.value;
     const unsigned cpu = platform::cpu_id();
     const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
-    if (__builtin_expect(k < kPcpOrders && cpu < cpu_count_ && zone_plus_one != 0 &&
-                             fail_at_.load(std::memory_order_relaxed) == 0,
+    if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
+                             zone_plus_one != 0,
                          1)) {
       PhysAddr p;
       {
         IrqOff irq;
-        CpuGate& g = gates_[cpu];
-        if (__builtin_expect(g.enter(), 1)) {
-          PcpStack& s = cpus_[cpu].stacks[zone_plus_one - 1][k];
-          if (__builtin_expect(s.size() != 0, 1)) {
-            const PcpSlot slot = s.pop();
+        CpuCache& c = cpus_[cpu];
+        if (__builtin_expect(c.gate.enter(), 1)) {
+          PcpStack& s = c.stacks[zone_plus_one - 1][k];
+          const uint32_t n = s.size();
+          if (__builtin_expect(n != 0, 1)) {
+            const PcpSlot slot = s.slots[n - 1];
+            s.set_size(n - 1);
             set_frame_state(*slot.desc, FrameState::Allocated);
             p = pf::to_phys(Pfn{slot.pfn});
           }
-          g.leave();
+          c.gate.leave();
         }
       }
       if (__builtin_expect(!p.is_null(), 1)) {
@@ -129,22 +132,24 @@ class PageAllocator {
     const unsigned cpu = platform::cpu_id();
     Range* r = find_range(pfn);
     // One mask checks page alignment and block alignment together.
-    if (__builtin_expect(r != nullptr && k < kPcpOrders && cpu < cpu_count_ &&
+    if (__builtin_expect(r != nullptr && k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
                              (phys.value & ((kPageSize << k) - 1)) == 0,
                          1)) {
       FrameDescriptor& d = r->desc[pfn - r->base];
       if (__builtin_expect(freeable(d, k), 1)) {
         IrqOff irq;
-        CpuGate& g = gates_[cpu];
-        if (__builtin_expect(g.enter(), 1)) {
-          PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(r->zone)][k];
-          if (__builtin_expect(s.size() < kPcpHigh[k], 1)) {
+        CpuCache& c = cpus_[cpu];
+        if (__builtin_expect(c.gate.enter(), 1)) {
+          PcpStack& s = c.stacks[static_cast<unsigned>(r->zone)][k];
+          const uint32_t n = s.size();
+          if (__builtin_expect(n < kPcpHigh[k], 1)) {
             to_cached(d);
-            s.push(PcpSlot{pfn, &d});
-            g.leave();
+            s.slots[n] = PcpSlot{pfn, &d};
+            s.set_size(n + 1);
+            c.gate.leave();
             return;
           }
-          g.leave();
+          c.gate.leave();
         }
       }
     }
@@ -178,8 +183,11 @@ class PageAllocator {
   bool verify() const;
 
   // For the layers above.
-  FrameDescriptor* descriptor(Pfn pfn);             // nullptr if not managed
-  const FrameDescriptor* descriptor(Pfn pfn) const;
+  // nullptr if not managed. Inline: the slab layer's frees start here.
+  PF_FAST_PATH FrameDescriptor* descriptor(Pfn pfn) const {
+    Range* r = find_range(pfn.value);
+    return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
+  }
   const PhysMap& phys_map() const { return phys_; }
   template <typename T = std::byte>
   T* to_virt(PhysAddr p) const { return phys_.to_virt<T>(p); }
@@ -251,17 +259,26 @@ class PageAllocator {
   };
   // kPcpHigh[order] slots; `slots` is nullptr if the zone is empty.
   using PcpStack = CpuStack<PcpSlot>;
+  // One CPU's page caches and the gate in front of them (one cache line
+  // for the gate, three for the stacks: 256 bytes, so indexing is a shift).
   struct alignas(64) CpuCache {
+    CpuGate gate;
     PcpStack stacks[kZoneCount][kPcpOrders];
   };
+  static_assert(sizeof(CpuCache) == 256);
+  CpuAccess hold(unsigned cpu) const {
+    return CpuAccess(cpus_[cpu].gate, cpu < cpu_count_ && cpu != platform::cpu_id());
+  }
+  auto all_gates() const {
+    return [this](unsigned i) -> const CpuGate& { return cpus_[i].gate; };
+  }
 
   // What free_pages accepts (the one rule; the fast path, the slow path and
   // the misuse diagnosis all go by it): the head of a block handed out by
-  // alloc_pages (or a slab) at exactly this order, not a piece of alloc_contig.
+  // alloc_pages at exactly this order, not a piece of alloc_contig. (The
+  // slab layer turns its slabs back to Allocated before it frees them.)
   PF_FAST_PATH static bool freeable(const FrameDescriptor& d, unsigned order) {
-    const FrameState st = frame_state(d);
-    return d.order == order &&
-           (st == FrameState::Slab || (st == FrameState::Allocated && d.owner != kOwnerContig));
+    return frame_state(d) == FrameState::Allocated && d.order == order && d.owner != kOwnerContig;
   }
   PF_FAST_PATH static void to_cached(FrameDescriptor& d) {
     d.owner = 0;
@@ -282,25 +299,21 @@ class PageAllocator {
   void free_span_at_init(Range& r, uint64_t from, uint64_t to);
 
   // --- lookup
-  // Binary search over the packed range ends: O(log ranges), a few compares
-  // on one or two cache lines for any realistic map. Inline: every free
-  // starts here.
+  // pfn -> its range in a few instructions: chunk_first_[pfn >> chunk_shift_]
+  // is the first range ending above the chunk's start, and range_end_ (~0
+  // past the last range) stops the walk; usually no step at all.
   PF_FAST_PATH Range* find_range(uint64_t pfn) const {
-    uint32_t lo = 0, hi = range_count_;
-    while (lo < hi) {
-      const uint32_t mid = (lo + hi) / 2;
-      if (range_end_[mid] <= pfn)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    if (lo == range_count_) return nullptr;
-    Range* r = const_cast<Range*>(&ranges_[lo]);
+    const uint64_t chunk = pfn >> chunk_shift_;
+    if (__builtin_expect(chunk >= kChunkSlots, 0)) return nullptr;
+    uint32_t i = chunk_first_[chunk];
+    while (__builtin_expect(range_end_[i] <= pfn, 0)) ++i;
+    if (__builtin_expect(i >= range_count_, 0)) return nullptr;
+    Range* r = const_cast<Range*>(&ranges_[i]);
     return pfn >= r->base ? r : nullptr;
   }
   // The calling CPU's cache index: its own, or the shared one (cpu_count_).
   unsigned this_cpu() const {
-    const unsigned id = platform::cpu_id();
+    const unsigned id = platform::cpu_id_claim();
     return id < cpu_count_ ? id : cpu_count_;
   }
   ZoneState& zone_of(const Range& r) { return zones_[static_cast<unsigned>(r.zone)]; }
@@ -341,8 +354,17 @@ class PageAllocator {
   PhysMap phys_;
   // --- the buddy's own state below (zones, ranges, per-CPU caches) ---
   Range ranges_[kMaxRanges];
-  uint64_t range_end_[kMaxRanges] = {};  // ranges_[i].end, packed for the lookup
+  // ranges_[i].end, packed for the lookup; ~0 from range_count_ on.
+  static constexpr std::array<uint64_t, kMaxRanges + 1> no_ends() {
+    std::array<uint64_t, kMaxRanges + 1> a{};
+    for (uint64_t& e : a) e = ~uint64_t{0};
+    return a;
+  }
+  std::array<uint64_t, kMaxRanges + 1> range_end_ = no_ends();
   uint32_t range_count_ = 0;
+  static constexpr unsigned kChunkSlots = 1024;
+  uint8_t chunk_shift_ = 63;                // frames per chunk: 2^chunk_shift_
+  uint16_t chunk_first_[kChunkSlots] = {};  // see find_range
   ZoneState zones_[kZoneCount];
   // Zones tried for a request limited to zone z: z, then lower, without empty ones.
   uint8_t fallback_[kZoneCount][kZoneCount] = {};
@@ -353,9 +375,11 @@ class PageAllocator {
   uint8_t first_zone_[kZoneFlags + 1] = {};
   CpuCache* cpus_ = nullptr;  // cpu_count_ + 1 entries (the last shared), placed by bootmem
   unsigned cpu_count_ = 0;
-  CpuGate gates_[kMaxCpus + 1];  // gates_[i] guards cpus_[i]
   uint64_t descriptor_bytes_ = 0;
   std::atomic<uint64_t> fail_at_{0};
+  // cpu_count_ while the fast paths may run; 0 before init and while fault
+  // injection is armed (so the fast paths test one number).
+  std::atomic<uint32_t> fast_cpus_{0};
   std::atomic<uint64_t> fail_calls_{0};
   bool initialised_ = false;
   BootMem bootmem_;

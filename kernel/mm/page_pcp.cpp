@@ -31,7 +31,7 @@ using detail::peek;
 
 PhysAddr PageAllocator::alloc_cached(Zone z, unsigned order) {
   const unsigned cpu = this_cpu();
-  CpuAccess held(gates_, cpu_count_, cpu);
+  auto held = hold(cpu);
   PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(z)][order];
   if (__builtin_expect(s.size() == 0, 0) && refill(s, z, order) == 0) return PhysAddr{};
   const PcpSlot slot = s.pop();
@@ -41,7 +41,7 @@ PhysAddr PageAllocator::alloc_cached(Zone z, unsigned order) {
 
 void PageAllocator::free_cached(Range& r, uint64_t pfn, FrameDescriptor& d, unsigned order) {
   const unsigned cpu = this_cpu();
-  CpuAccess held(gates_, cpu_count_, cpu);
+  auto held = hold(cpu);
   PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(r.zone)][order];
   if (__builtin_expect(s.size() == kPcpHigh[order], 0)) drain_stack(s, r.zone, order, kPcpBatch[order]);
   to_cached(d);
@@ -56,7 +56,7 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
     // Whole stacks at a time from this CPU's cache, refilled as it empties.
     const auto z = static_cast<Zone>(zone_plus_one - 1);
     const unsigned cpu = this_cpu();
-    CpuAccess held(gates_, cpu_count_, cpu);
+    auto held = hold(cpu);
     PcpStack& s = cpus_[cpu].stacks[zone_plus_one - 1][k];
     while (n < count) {
       if (s.size() == 0 && refill(s, z, k) == 0) break;
@@ -123,7 +123,7 @@ void PageAllocator::drain_held(CpuCache& c) {
 
 void PageAllocator::drain_cpu_cache(unsigned cpu) {
   if (cpus_ == nullptr || cpu > cpu_count_) return;
-  CpuAccess held(gates_, cpu_count_, cpu);
+  auto held = hold(cpu);
   drain_held(cpus_[cpu]);
 }
 

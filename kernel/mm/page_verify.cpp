@@ -44,7 +44,7 @@ bool PageAllocator::verify_fail(const char* what, uint64_t pfn) const {
 
 bool PageAllocator::verify() const {
   if (!initialised_) return true;
-  CpuAccessAll held(gates_, cpu_count_);
+  CpuAccessAll held(all_gates(), cpu_count_);
   for (const ZoneState& z : zones_) z.lock.lock();
   const bool ok = verify_locked();
   for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock.unlock();

@@ -91,29 +91,6 @@ void copy_name(char* dst, const char* src) {
 
 // ---- lookup: pointer -> slab, O(1) through the descriptors ------------------
 
-FrameDescriptor* SlabAllocator::descriptor_slow(Pfn pfn) const { return pages_->descriptor(pfn); }
-
-// The buddy's ranges never change after its init: copy their bounds and
-// descriptor arrays, checked against descriptor() at both ends of each.
-void SlabAllocator::build_range_index() {
-  index_complete_ = false;
-  indexed_ranges_ = 0;
-  const size_t n = pages_->range_count();
-  if (n > kIndexedRanges) return;
-  for (size_t i = 0; i < n; ++i) {
-    const PageAllocator::RangeInfo info = pages_->range_info(i);
-    IndexedRange r{to_pfn(info.base).value, to_pfn(info.end).value,
-                   pages_->to_virt<FrameDescriptor>(info.descriptors)};
-    if (r.end <= r.base || (i > 0 && r.base < ranges_[i - 1].end)) return;
-    if (pages_->descriptor(Pfn{r.base}) != r.desc ||
-        pages_->descriptor(Pfn{r.end - 1}) != r.desc + (r.end - 1 - r.base))
-      return;
-    ranges_[i] = r;
-  }
-  indexed_ranges_ = static_cast<uint32_t>(n);
-  index_complete_ = true;
-}
-
 SlabAllocator::Located SlabAllocator::locate_slow(const void* p) const {
   Located r;
   r.pfn = to_pfn(phys_.to_phys(p));
@@ -296,6 +273,7 @@ size_t SlabAllocator::release_slabs(KmemCache* c, Slab* chain) {
     d.owner = 0;
     d.aux = 0;
     d.link_next = d.link_prev = 0;
+    set_frame_state(d, FrameState::Allocated);  // a plain block again, as free_pages wants
     pages_->free_pages(block, order);
     frames += order.frames();
     // The header's own slab may empty and go back too: count it.
@@ -387,7 +365,7 @@ size_t SlabAllocator::drain_cpu_arrays(KmemCache* c) {
     CpuArray& a = cpu_array(c, cpu);
     void* duplicate = nullptr;
     {
-      CpuAccess held(gates_, cpu_count_, cpu);
+      auto held = hold(cpu);
       while (a.size() != 0) {
         void* d = flush(c, a, a.size() < kFlushChunk ? a.size() : kFlushChunk, &frames);
         if (d != nullptr) duplicate = d;
@@ -435,7 +413,7 @@ void* SlabAllocator::alloc_slow(KmemCache* c, gfp_t flags, const void* caller, s
   CpuArray& a = cpu_array(c, cpu);
   void* obj = nullptr;
   {
-    CpuAccess held(gates_, cpu_count_, cpu);
+    auto held = hold(cpu);
     if (a.size() != 0 || refill(c, a, flags) != 0) obj = a.pop();
   }
   if (obj != nullptr && ((flags & __GFP_ZERO) || c->init_on_alloc_))
@@ -448,8 +426,7 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
   if (caller == nullptr) caller = PF_CALLER;
   size_t n = 0;
   const unsigned cpu = platform::cpu_id();
-  if (cpu < cpu_count_ && c != nullptr && c->fast_ &&
-      fail_at_.load(std::memory_order_relaxed) == 0) {
+  if (cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && c->fast_) {
     // What this CPU's array holds, in one gate hold: pops only.
     IrqOff irq;
     CpuGate& g = gates_[cpu];
@@ -577,7 +554,7 @@ void SlabAllocator::free_slow(KmemCache* c, Slab* s, void* obj, const void* call
   bool duplicate = false;
   void* flushed_duplicate = nullptr;
   {
-    CpuAccess held(gates_, cpu_count_, cpu);
+    auto held = hold(cpu);
     // The immediate double free: the same object on top of this CPU's array.
     // (Reading the slab's freelist head here would race with other CPUs'
     // flushes; the flush itself catches a duplicate that reaches the slab.)
@@ -676,6 +653,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->colour_count_ = (flags & SLAB_NO_COLOUR) ? 1 : l.leftover / c->colour_step_ + 1;
   c->next_colour_.store(0, std::memory_order_relaxed);
   c->stride_magic_ = ~uint64_t{0} / c->stride_ + 1;
+  c->slab_bytes_ = uint64_t{c->objs_per_slab_} * c->stride_;
   c->reserve_empty_ = l.order == 0 ? 2 : 1;
   c->partial_ = c->full_ = c->empty_ = SlabList{};
   c->slab_count_ = c->inuse_ = 0;
@@ -761,6 +739,7 @@ KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t ali
 void SlabAllocator::set_fail_after(uint64_t n) {
   fail_calls_.store(0, std::memory_order_relaxed);
   fail_at_.store(n, std::memory_order_relaxed);
+  fast_cpus_.store(n == 0 && pages_ != nullptr ? cpu_count_ : 0, std::memory_order_relaxed);
 }
 
 size_t SlabAllocator::cache_shrink(KmemCache* c) {
@@ -879,7 +858,6 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   freelist_seed_ = config.freelist_seed;
   pages_ = &pages;
   phys_ = pages.phys_map();
-  build_range_index();
   next_id_ = 1;
   caches_ = caches_tail_ = nullptr;
   kmalloc_caches_ = {};
@@ -898,6 +876,8 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
       return PF_ERR_NO_USABLE_MEMORY;
     }
   }
+  fast_cpus_.store(fail_at_.load(std::memory_order_relaxed) == 0 ? cpu_count_ : 0,
+                   std::memory_order_relaxed);
   return PF_OK;
 }
 
@@ -924,6 +904,7 @@ size_t SlabAllocator::teardown() {
   if (live == 0) {
     PF_ASSERT(slab_cache_.inuse_ == 0 && cache_cache_.inuse_ == 0);
     pages_ = nullptr;
+    fast_cpus_.store(0, std::memory_order_relaxed);
   }
   return live;
 }

@@ -103,6 +103,7 @@
 #include "cpu_cache.hpp"
 #include "error.hpp"
 #include "frame.hpp"
+#include "page_alloc.hpp"
 #include "pfalloc.h"
 #include "spinlock.hpp"
 #include "text.hpp"
@@ -325,6 +326,7 @@ class KmemCache {
   uint32_t colour_step_ = 0;
   uint32_t colour_count_ = 1;
   uint64_t stride_magic_ = 0;  // ceil(2^64 / stride): exact division test and index
+  uint64_t slab_bytes_ = 0;    // objs_per_slab_ * stride_: where a slab's objects end
   uint8_t order_ = 0;
   bool off_slab_ = false;
   bool kmalloc_ = false;
@@ -498,13 +500,12 @@ class SlabAllocator {
   Finding debug_check_object(const KmemCache* c, const void* obj, bool free) const;
   // ---- the fast paths: this CPU's gate, a pop or a push, nothing else ----
   PF_FAST_PATH unsigned this_cpu() const {
-    const unsigned id = platform::cpu_id();
+    const unsigned id = platform::cpu_id_claim();
     return id < cpu_count_ ? id : cpu_count_;
   }
   PF_FAST_PATH void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
     const unsigned cpu = platform::cpu_id();
-    if (__builtin_expect(cpu < cpu_count_ && c != nullptr && c->fast_ &&
-                             fail_at_.load(std::memory_order_relaxed) == 0,
+    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && c->fast_,
                          1)) {
       void* obj = nullptr;
       {
@@ -512,7 +513,11 @@ class SlabAllocator {
         CpuGate& g = gates_[cpu];
         if (__builtin_expect(g.enter(), 1)) {
           CpuArray& a = cpu_array(c, cpu);
-          if (__builtin_expect(a.size() != 0, 1)) obj = a.pop();
+          const uint32_t n = a.size();
+          if (__builtin_expect(n != 0, 1)) {
+            obj = a.slots[n - 1];
+            a.set_size(n - 1);
+          }
           g.leave();
         }
       }
@@ -534,7 +539,9 @@ class SlabAllocator {
   // s is obj's slab (by its frame), c is s's cache.
   PF_FAST_PATH void free_object(KmemCache* c, Slab* s, void* obj, const void* caller) {
     const unsigned cpu = platform::cpu_id();
-    if (__builtin_expect(cpu < cpu_count_ && c->fast_ && at_object_start(c, s, obj), 1)) {
+    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c->fast_ &&
+                             at_object_start(c, s, obj),
+                         1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
@@ -543,7 +550,8 @@ class SlabAllocator {
         // The immediate double free (the object on top of this CPU's array)
         // goes to the slow path, which names it.
         if (__builtin_expect(n < c->cpu_limit_ && (n == 0 || a.slots[n - 1] != obj), 1)) {
-          a.push(obj);
+          a.slots[n] = obj;
+          a.set_size(n + 1);
           g.leave();
           return;
         }
@@ -583,26 +591,8 @@ class SlabAllocator {
   }
   Located locate_slow(const void* p) const;
 
-  // Descriptor lookup through a copy of the buddy's (fixed) range table:
-  // inline and without a call for the usual handful of ranges.
-  struct IndexedRange {
-    uint64_t base = 0;  // first frame
-    uint64_t end = 0;   // one past the last
-    FrameDescriptor* desc = nullptr;
-  };
-  static constexpr unsigned kIndexedRanges = 16;
-  PF_FAST_PATH FrameDescriptor* descriptor_of(Pfn pfn) const {
-    if (__builtin_expect(index_complete_, 1)) {
-      for (uint32_t i = 0; i < indexed_ranges_; ++i)
-        if (pfn.value < ranges_[i].end)
-          return pfn.value >= ranges_[i].base ? ranges_[i].desc + (pfn.value - ranges_[i].base)
-                                              : nullptr;
-      return nullptr;
-    }
-    return descriptor_slow(pfn);
-  }
-  FrameDescriptor* descriptor_slow(Pfn pfn) const;
-  void build_range_index();
+  // Descriptor lookup: the buddy's own (inline, see PageAllocator::find_range).
+  PF_FAST_PATH FrameDescriptor* descriptor_of(Pfn pfn) const { return pages_->descriptor(pfn); }
   // offset % stride == 0 without a division: with m = ceil(2^64 / stride),
   // offset is a multiple of stride iff offset * m mod 2^64 < m (Lemire, Kaser
   // and Kurz, "Faster remainder by direct computation"), for offsets < 2^32.
@@ -611,7 +601,7 @@ class SlabAllocator {
     const auto base = reinterpret_cast<uintptr_t>(s->base);
     if (addr < base) return false;
     const uint64_t offset = addr - base;
-    if (offset >= uint64_t{c->objs_per_slab_} * c->stride_) return false;
+    if (offset >= c->slab_bytes_) return false;
     return offset * c->stride_magic_ < c->stride_magic_;
   }
   static uint32_t object_index(const KmemCache* c, const Slab* s, const void* p);
@@ -627,6 +617,12 @@ class SlabAllocator {
   void destroy_empty_cache(KmemCache* c);
   size_t report_live_objects(KmemCache* c, ErrorCode code, const char* op, const void* caller);
 
+  CpuAccess hold(unsigned cpu) const {
+    return CpuAccess(gates_[cpu], cpu < cpu_count_ && cpu != platform::cpu_id());
+  }
+  auto all_gates() const {
+    return [this](unsigned i) -> const CpuGate& { return gates_[i]; };
+  }
   PF_FAST_PATH CpuArray& cpu_array(const KmemCache* c, unsigned cpu) const {
     return *reinterpret_cast<CpuArray*>(c->cpu_ + size_t{cpu} * c->cpu_stride_);
   }
@@ -674,9 +670,6 @@ class SlabAllocator {
 
   PageAllocator* pages_ = nullptr;
   PhysMap phys_;
-  IndexedRange ranges_[kIndexedRanges] = {};
-  uint32_t indexed_ranges_ = 0;
-  bool index_complete_ = false;  // false: every lookup asks the PageAllocator
   unsigned cpu_count_ = 0;  // 0 until init: every call takes the slow path
   // gates_[i] guards CPU i's array in every cache; gates_[cpu_count_] the
   // shared arrays of callers without a CPU (see cpu_cache.hpp).
@@ -686,6 +679,9 @@ class SlabAllocator {
   bool init_on_free_ = false;
   uint64_t freelist_seed_ = 0;
   std::atomic<uint64_t> fail_at_{0};
+  // cpu_count_ while the fast paths may run; 0 before init and while fault
+  // injection is armed (so the fast paths test one number).
+  std::atomic<uint32_t> fast_cpus_{0};
   std::atomic<uint64_t> fail_calls_{0};
   uint32_t next_id_ = 1;
   mutable SpinLock caches_lock_;

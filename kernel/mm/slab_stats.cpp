@@ -24,7 +24,7 @@ CacheStats SlabAllocator::stats(const KmemCache* c) const {
   CacheStats st;
   if (c == nullptr) return st;
   {
-    CpuAccessAll held(gates_, cpu_count_);
+    CpuAccessAll held(all_gates(), cpu_count_);
     LockGuard node(c->node_lock_);
     if (c->cpu_ != nullptr)
       for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) st.cpu_cached += cpu_array(c, cpu).size();
@@ -99,7 +99,7 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
     return ok;
   };
 
-  CpuAccessAll held(gates_, cpu_count_);
+  CpuAccessAll held(all_gates(), cpu_count_);
   const unsigned long irq = platform::irq_save();
   c->node_lock_.lock();
   const uint32_t n = c->objs_per_slab_;

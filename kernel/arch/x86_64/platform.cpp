@@ -26,7 +26,7 @@ void pfalloc_hook_irq_restore(unsigned long flags) {
 
 void pfalloc_hook_cpu_relax(void) { pf::arch::pause(); }
 
-unsigned int pfalloc_hook_cpu_id(void) { return pf::platform::cpu_id(); }
+unsigned int pfalloc_hook_cpu_id(void) { return pf::platform::cpu_id_claim(); }
 
 // One CPU runs allocator code today: nothing to wait for. With APs online
 // this must make every other online CPU execute a full barrier (an IPI each

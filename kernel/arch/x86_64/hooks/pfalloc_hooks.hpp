@@ -22,6 +22,7 @@ inline void irq_restore(unsigned long flags) {
   if (flags & (1ul << 9)) asm volatile("sti" : : : "memory");  // RFLAGS.IF
 }
 inline unsigned cpu_id() { return 0; }
+inline unsigned cpu_id_claim() { return cpu_id(); }
 // Interrupts masked + pfalloc_hook_sync_cpus waiting for the other CPUs.
 inline constexpr std::memory_order kGateStoreOrder = std::memory_order_relaxed;
 
