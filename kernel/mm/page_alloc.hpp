@@ -232,8 +232,6 @@ class PageAllocator {
 
  private:
   static constexpr size_t kMaxRanges = 272;
-  // A contiguous allocation's pieces carry this in `owner` (see alloc_contig).
-  static constexpr uint32_t kOwnerContig = 0xc0471600u;
 
   struct Range {
     uint64_t base = 0;   // first frame

@@ -247,10 +247,8 @@ inline constexpr unsigned kMaxSlabOrder = 5;
 inline constexpr size_t kMaxCacheObjectSize = (kPageSize << kMaxSlabOrder) / 2;
 inline constexpr size_t kMaxObjectsPerSlab = 4096;
 inline constexpr unsigned kCacheNameLength = 31;
-// Owner tags in head descriptors of blocks the slab layer takes whole.
-inline constexpr uint32_t kOwnerKmallocLarge = 0x80000001u;  // kmalloc > 8 KiB
-inline constexpr uint32_t kOwnerSlabMeta = 0x80000002u;      // per-CPU arrays
-inline constexpr uint32_t kMaxCacheId = 0x7fffffffu;         // cache ids are 1..this
+// Owner tags of the blocks the slab layer takes whole (kOwnerKmallocLarge,
+// kOwnerSlabMeta) and cache ids (1..kMaxCacheId): see Owner in frame.hpp.
 
 struct SlabConfig {
   // CPUs that call in; per-CPU arrays are sized for this many (1..kMaxCpus;
