@@ -861,6 +861,7 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   next_id_ = 1;
   caches_ = caches_tail_ = nullptr;
   kmalloc_caches_ = {};
+  kmalloc_small_ = {};
   new (&cache_cache_) KmemCache();
   new (&slab_cache_) KmemCache();
   setup_cache(&cache_cache_, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, true);
@@ -876,6 +877,8 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
       return PF_ERR_NO_USABLE_MEMORY;
     }
   }
+  for (size_t i = 0; i < kmalloc_small_.size(); ++i)
+    kmalloc_small_[i] = kmalloc_caches_[slab_detail::kSmallLookup[i]];
   fast_cpus_.store(fail_at_.load(std::memory_order_relaxed) == 0 ? cpu_count_ : 0,
                    std::memory_order_relaxed);
   return PF_OK;
@@ -899,6 +902,7 @@ size_t SlabAllocator::teardown() {
     }
   }
   kmalloc_caches_ = {};
+  kmalloc_small_ = {};
   release_empty_slabs(&slab_cache_);
   release_empty_slabs(&cache_cache_);
   if (live == 0) {

@@ -422,8 +422,9 @@ class SlabAllocator {
   // passes its own caller, C++ callers may leave it out.
   PF_FAST_PATH void* kmalloc(size_t size, gfp_t flags, const void* caller = nullptr) {
     if (__builtin_expect(size - 1 < kKmallocMaxSize && (flags & (__GFP_DMA | __GFP_DMA32)) == 0, 1))
-      return alloc_object(kmalloc_caches_[slab_detail::kmalloc_class_index(size)], flags, caller,
-                          size);
+      return alloc_object(size <= slab_detail::kSmallLookupLimit ? kmalloc_small_[(size + 7) >> 3]
+                                                                 : kmalloc_caches_[slab_detail::kmalloc_class_index(size)],
+                          flags, caller, size);
     return kmalloc_slow(size, flags, caller);
   }
   // An object aligned to `align` (a power of two; above 4096 a block aligned
@@ -688,6 +689,8 @@ class SlabAllocator {
   KmemCache cache_cache_;        // "kmem_cache": where KmemCache records live
   KmemCache slab_cache_;         // "kmem_slab": off-slab headers
   std::array<KmemCache*, kKmallocClassCount> kmalloc_caches_ = {};
+  // kmalloc_caches_[kSmallLookup[i]]: the cache for sizes up to 512 in one load.
+  std::array<KmemCache*, slab_detail::kSmallLookup.size()> kmalloc_small_ = {};
 };
 
 }  // namespace pf
