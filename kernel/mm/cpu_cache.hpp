@@ -31,6 +31,18 @@
 // wait (acquire); stopper's release of request and lock -> owner's next
 // enter() (acquire load) or lock.
 //
+// Remote frees: a block or object freed on CPU B goes into B's own cache,
+// whichever CPU allocated it (Bonwick's magazines, Linux's pcp lists), on
+// B's lock-free fast path; it reaches its zone or slab when B's cache
+// flushes. Nothing is owned by the CPU that allocated it, so no free ever
+// touches another CPU's data: only drains, verify, stats, shrink and
+// reclaim do, through (c).
+//
+// Kernel: interrupts are masked around every fast path, so nothing else runs
+// on the CPU meanwhile; with several CPUs, pfalloc_hook_sync_cpus must make
+// every other online CPU execute a full barrier (an IPI, or waiting until
+// each has called pf_cpu_service() from its tick or idle loop).
+//
 // Invariants: request == 1 only while gate.lock is held by a stopper;
 // active == 1 only inside the owner's enter()..leave(), which never blocks,
 // never calls out and never nests (one gate per allocator instance and CPU).
