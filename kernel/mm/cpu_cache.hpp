@@ -75,8 +75,11 @@ class alignas(64) CpuGate {
   SpinLock& lock() const { return lock_; }
   // Stopper side, gate.lock held (see CpuAccess).
   void request_stop() const { request_.store(1, std::memory_order_seq_cst); }
+  // seq_cst (a plain load on x86-64): with the seq_cst store of
+  // request_stop() and, under TSan, of enter(), the two sides are a Dekker
+  // pair in the C++ model itself; acquire pairs with leave()'s release.
   void wait_quiet() const {
-    while (active_.load(std::memory_order_acquire) != 0) platform::cpu_relax();
+    while (active_.load(std::memory_order_seq_cst) != 0) platform::cpu_relax();
   }
   void resume() const { request_.store(0, std::memory_order_release); }
 
