@@ -69,7 +69,10 @@ HOSTED_SRCS := $(sort $(wildcard hosted/*.cpp))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp tests/conformance/*.cpp))
 
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
-HOST_CXXFLAGS := -std=c++20 -g -O2 $(WARN) -I. -pthread -MMD -MP $(EXTRA_CXXFLAGS)
+# The fast-path hooks are inline: each build puts the directory of its own
+# pfalloc_hooks.hpp on the include path (see kernel/mm/platform.hpp).
+HOSTED_HOOKS := -Ihosted/hooks
+HOST_CXXFLAGS := -std=c++20 -g -O2 $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD -MP $(EXTRA_CXXFLAGS)
 HOST_LDLIBS := -pthread
 
 # One object tree per flavour of the hosted build.
