@@ -25,6 +25,7 @@
 // A failure prints the seed, thread count and operation count to rerun it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -50,13 +51,16 @@ namespace {
 // ---- configuration ---------------------------------------------------------
 
 #ifdef PFALLOC_TSAN
-constexpr uint64_t kDefaultOps = 60'000;
+constexpr uint64_t kDefaultOps = 300'000;
 #else
-constexpr uint64_t kDefaultOps = 400'000;
+constexpr uint64_t kDefaultOps = 2'000'000;
 #endif
-// CPU caches of the allocators under test; the workers outnumber them.
+// CPU caches of the allocators under test; the workers outnumber them, so
+// some run on their own CPU's cache and the rest take the shared path.
 constexpr unsigned kCpuCount = 4;
 constexpr unsigned kWaves = 2;
+// Frames of pages all workers of a wave hold at most (64 MiB).
+constexpr uint64_t kFrameBudget = 16384;
 
 uint64_t env_u64(const char* name, uint64_t fallback) {
   const char* s = std::getenv(name);
@@ -68,6 +72,9 @@ struct StressConfig {
   uint64_t ops;
   unsigned threads;
   uint64_t seed;
+  unsigned cpu_count = kCpuCount;  // of the allocator under test
+  uint64_t env_ops = 0;            // as read from the environment (a test may
+  unsigned env_threads = 0;        // derive its own figures from them)
 
   static StressConfig from_env() {
     StressConfig c;
@@ -75,13 +82,17 @@ struct StressConfig {
     c.threads = static_cast<unsigned>(env_u64("PFALLOC_STRESS_THREADS", 2 * kCpuCount));
     if (c.threads < 2) c.threads = 2;
     c.seed = env_u64("PFALLOC_STRESS_SEED", 0x5eed'0009);
+    c.env_ops = c.ops;
+    c.env_threads = c.threads;
     return c;
   }
   std::string rerun() const {
-    char buf[160];
+    const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
+    char buf[256];
     std::snprintf(buf, sizeof buf,
-                  "PFALLOC_STRESS_SEED=0x%" PRIx64 " PFALLOC_STRESS_THREADS=%u PFALLOC_STRESS_OPS=%" PRIu64,
-                  seed, threads, ops);
+                  "PFALLOC_STRESS_SEED=0x%" PRIx64 " PFALLOC_STRESS_THREADS=%u PFALLOC_STRESS_OPS=%" PRIu64
+                  " --gtest_filter=%s.%s",
+                  seed, env_threads, env_ops, t ? t->test_suite_name() : "*", t ? t->name() : "*");
     return buf;
   }
 };
@@ -254,11 +265,11 @@ class CApiTarget {
 // three zones.
 class ClassTarget {
  public:
-  ClassTarget()
+  explicit ClassTarget(unsigned cpu_count)
       : machine_({{.base = 1 * MiB, .length = 79 * MiB, .type = RegionType::Usable},
                   {.base = 4 * GiB, .length = 64 * MiB, .type = RegionType::Usable}},
-                 PageAllocatorConfig{.cpu_count = kCpuCount}) {
-    ok_ = machine_.ok() && slab_.init(machine_.pages(), SlabConfig{.cpu_count = kCpuCount}) == PF_OK;
+                 PageAllocatorConfig{.cpu_count = cpu_count}) {
+    ok_ = machine_.ok() && slab_.init(machine_.pages(), SlabConfig{.cpu_count = cpu_count}) == PF_OK;
   }
   ~ClassTarget() {
     if (slab_.initialised()) slab_.teardown();
@@ -331,7 +342,8 @@ template <typename Target>
 class Workload {
  public:
   Workload(Target& t, const StressConfig& cfg, Failures& failures, Tally& tally)
-      : t_(t), cfg_(cfg), failures_(failures), tally_(tally), boxes_(cfg.threads) {}
+      : t_(t), cfg_(cfg), failures_(failures), tally_(tally), boxes_(cfg.threads),
+        max_frames_(std::min<uint64_t>(768, kFrameBudget / cfg.threads)) {}
 
   void run_wave(unsigned wave, uint64_t ops_per_thread) {
     done_.store(0);
@@ -357,7 +369,6 @@ class Workload {
 
  private:
   static constexpr size_t kMaxLive = 192;
-  static constexpr uint64_t kMaxFrames = 768;  // 3 MiB of pages per thread
 
   void fail(unsigned wave, unsigned id, const char* what, const Item& it) {
     char buf[200];
@@ -478,7 +489,7 @@ class Workload {
     uint64_t frames = 0, serial = 0, allocs = 0, frees = 0, handed = 0, oom = 0;
     for (uint64_t op = 0; op < ops; ++op) {
       if (op % 16 == 0) drain_mailbox(wave, id);
-      const bool full = live.size() >= kMaxLive || frames >= kMaxFrames;
+      const bool full = live.size() >= kMaxLive || frames >= max_frames_;
       if (!full && (live.empty() || rng() % 2 == 0)) {
         Item it{};
         if (!allocate(wave, id, rng, serial++, it)) {
@@ -527,16 +538,16 @@ class Workload {
   Failures& failures_;
   Tally& tally_;
   std::vector<Mailbox> boxes_;
+  const uint64_t max_frames_;  // pages one worker holds at most
   std::atomic<unsigned> done_{0};
 };
 
 template <typename Target>
-void run_stress(Target& target, const char* name) {
-  const StressConfig cfg = StressConfig::from_env();
+void run_stress(Target& target, const char* name, const StressConfig& cfg) {
   // Printed first, so that even a crash leaves the way to rerun it.
   std::printf("stress %s: %u threads per wave x %u waves over %u CPU caches, %" PRIu64
               " operations; rerun with %s\n",
-              name, cfg.threads, kWaves, kCpuCount, cfg.ops, cfg.rerun().c_str());
+              name, cfg.threads, kWaves, cfg.cpu_count, cfg.ops, cfg.rerun().c_str());
   std::fflush(stdout);
   SCOPED_TRACE("rerun with " + cfg.rerun());
 
@@ -592,13 +603,26 @@ void run_stress(Target& target, const char* name) {
 TEST(Stress, PublicApiManyThreads) {
   CApiTarget& t = CApiTarget::instance();
   ASSERT_TRUE(t.ok()) << "pf_init on the hosted window failed";
-  run_stress(t, "C API");
+  run_stress(t, "C API", StressConfig::from_env());
 }
 
 TEST(Stress, ClassesManyThreads) {
-  ClassTarget t;
+  ClassTarget t(kCpuCount);
   ASSERT_TRUE(t.ok());
-  run_stress(t, "C++ classes");
+  run_stress(t, "C++ classes", StressConfig::from_env());
+}
+
+// As many CPU caches as the hosted build has CPU slots (kMaxCpus), and more
+// threads than that at once: the last threads get no slot at all and are
+// served through the shared path; the second wave takes slots given back.
+TEST(Stress, ClassesMoreThreadsThanCpuSlots) {
+  StressConfig cfg = StressConfig::from_env();
+  cfg.cpu_count = kMaxCpus;
+  cfg.threads = std::max(cfg.threads, kMaxCpus + 6);
+  cfg.ops /= 4;
+  ClassTarget t(cfg.cpu_count);
+  ASSERT_TRUE(t.ok());
+  run_stress(t, "C++ classes, all slots", cfg);
 }
 
 }  // namespace
