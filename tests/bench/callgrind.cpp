@@ -129,6 +129,46 @@ bool read_dump(const std::string& path, Result* out) {
   return true;
 }
 
+// The two figures issue 9 asks `make bench-callgrind` for, as plain lines:
+// instructions of an alloc_pages+free_pages pair (order 0) and of a
+// kmalloc+kfree pair (64 B and 4 KiB), beside the floor and the peers.
+std::string pair_summary(const std::vector<Result>& results) {
+  auto find = [&](const std::string& c, const char* a) -> const Result* {
+    for (const Result& r : results)
+      if (r.case_name == c && r.allocator == a) return &r;
+    return nullptr;
+  };
+  auto line = [&](const std::string& what, const std::string& c, const char* ours, const char* const* others,
+                  size_t n_others) {
+    const Result* r = find(c, ours);
+    if (r == nullptr) return "callgrind: " + what + ": not measured\n";
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "callgrind: %s: %.0f instructions", what.c_str(), r->per_op);
+    std::string s = buf;
+    const char* sep = " (";
+    for (size_t i = 0; i < n_others; ++i) {
+      const Result* o = find(c, others[i]);
+      if (o == nullptr) continue;
+      std::snprintf(buf, sizeof buf, "%s%s %.0f", sep, others[i], o->per_op);
+      s += buf;
+      sep = ", ";
+    }
+    return s + (std::string(sep) == ", " ? ")\n" : "\n");
+  };
+  static const char* const kPagePeers[] = {"ideal", "tcmalloc", "mimalloc", "jemalloc", "glibc"};
+  static const char* const kObjectPeers[] = {"tcmalloc", "mimalloc", "jemalloc", "glibc"};
+  std::string s = "\n";
+  s += line("alloc_pages+free_pages pair (order 0)", "pages.pair", "ours", kPagePeers, std::size(kPagePeers));
+  for (const char* size : {"64", "4096"}) {
+    const std::string c = std::string("slab.pair.") + size;
+    s += line(std::string("kmalloc+kfree pair (") + size + " B)", c, "kmalloc", kObjectPeers,
+              std::size(kObjectPeers));
+    s += line(std::string("kmem_cache_alloc+kmem_cache_free pair (") + size + " B)", c, "cache", kObjectPeers,
+              std::size(kObjectPeers));
+  }
+  return s;
+}
+
 }  // namespace
 
 int run_callgrind_cases() {
@@ -177,7 +217,11 @@ int report_callgrind(const std::string& dir, const std::string& prefix) {
       describe_machine() + ".";
   options.unit = "instructions";
   options.chart_note = "instructions per operation, ours / peer; " + describe_machine();
-  return write_report(results, {}, options) == 0 ? 0 : 1;
+  const int failures = write_report(results, {}, options);
+  const std::string pairs = pair_summary(results);
+  std::fputs(pairs.c_str(), stdout);
+  std::ofstream(dir + "/results.md", std::ios::app) << pairs;
+  return failures == 0 ? 0 : 1;
 }
 
 }  // namespace pf::bench
