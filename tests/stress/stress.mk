@@ -1,8 +1,8 @@
 # tests/stress/stress.mk — the concurrent stress of issue 9. Included by the
 # top Makefile.
 #
-#   make test-stress   the short run (part of `make test`): plain and
-#                      ThreadSanitizer builds, a few seconds each
+#   make test-stress   the short run (part of `make test`): plain,
+#                      ASan+UBSan and ThreadSanitizer builds, seconds each
 #   make stress        the long run: STRESS_OPS operations with
 #                      STRESS_THREADS threads per wave in the plain build,
 #                      then STRESS_TSAN_OPS under ThreadSanitizer
@@ -26,12 +26,14 @@ $$(BUILD)/$(1)/stress_tests: $$(patsubst %.cpp,$$(BUILD)/$(1)/%.o,$$(STRESS_SRCS
 -include $$(patsubst %.cpp,$$(BUILD)/$(1)/%.d,$$(STRESS_SRCS))
 endef
 $(eval $(call stress_flavour,host))
+$(eval $(call stress_flavour,asan))
 $(eval $(call stress_flavour,tsan))
 
 .PHONY: test-stress stress
 TEST_PARTS += test-stress
-test-stress: $(BUILD)/host/stress_tests $(BUILD)/tsan/stress_tests
+test-stress: $(BUILD)/host/stress_tests $(BUILD)/asan/stress_tests $(BUILD)/tsan/stress_tests
 	time $(BUILD)/host/stress_tests --gtest_brief=1
+	time ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/asan/stress_tests --gtest_brief=1
 	time TSAN_OPTIONS=$(STRESS_TSAN_OPTIONS) $(BUILD)/tsan/stress_tests --gtest_brief=1
 
 stress: $(BUILD)/host/stress_tests $(BUILD)/tsan/stress_tests
