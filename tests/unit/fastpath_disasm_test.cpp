@@ -164,7 +164,7 @@ class Binary {
     auto it = symbols_.find(name);
     return it == symbols_.end() ? nullptr : &it->second;
   }
-  // Mangled name of the function at `addr`, for targets objdump names as sym+off.
+  // The instructions of [s.addr, s.addr + s.size), in address order.
   std::vector<Insn> disassemble(const Symbol& s) const {
     char range[96];
     std::snprintf(range, sizeof range, "--start-address=0x%llx --stop-address=0x%llx",
