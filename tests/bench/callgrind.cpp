@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bulk.hpp"
 #include "callgrind.hpp"
 #include "report.hpp"
 #include "slab_adaptor.hpp"
@@ -80,7 +81,14 @@ bool ours_pages() {
     return false;
   }
   OursPages a{&m->pages()};
-  return page_cases(a);
+  bool ok = page_cases(a);
+  for (size_t n : {size_t{512}, size_t{16384}}) {
+    const std::vector<uint32_t> perm = free_permutation(n, FreeOrder::Random);
+    std::vector<PhysAddr> held(n);
+    ok = ok && measure("pages.batch" + std::to_string(n) + ".random/ours-bulk", 1, n > 512 ? 2 : kBatchRounds, n,
+                       [&] { return page_bulk_batch_once(m->pages(), std::span(held), std::span(perm)); });
+  }
+  return ok;
 }
 
 bool ours_objects(size_t size) {
@@ -95,6 +103,9 @@ bool ours_objects(size_t size) {
   if (cache == nullptr) return false;
   OursCache c{slab.get(), cache};
   ok = ok && object_cases(c, size);
+  std::vector<void*> held(1024);
+  ok = ok && measure("slab.batch1024." + std::to_string(size) + "/cache-bulk", 1, kBatchRounds, 1024,
+                     [&] { return object_bulk_batch_once(c, std::span(held)); });
   slab->cache_destroy(cache);
   slab->teardown();
   return ok;

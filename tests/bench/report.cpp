@@ -92,7 +92,8 @@ std::string describe_machine() {
 
 namespace {
 
-const char* const kOurs[] = {"ours", "kmalloc", "cache"};
+// Our rows; the bulk calls (issue 9) are reported beside, with no target.
+const char* const kOurs[] = {"ours", "kmalloc", "cache", "ours-bulk", "cache-bulk"};
 const char* const kPeers[] = {"ideal", "memset", "glibc", "mimalloc", "jemalloc", "tcmalloc", "mmap"};
 const char* const kPeerColours[] = {"#000000", "#000000", "#1f77b4", "#ff7f0e",
                                     "#2ca02c", "#d62728", "#9467bd"};
