@@ -6,8 +6,9 @@
 // The workload: more threads than CPU caches, each mixing pages of orders
 // 0..6 from every zone (DMA, DMA32, Normal by flags), kmalloc of sizes 1 B to
 // 64 KiB, a kmem_cache with a constructor (its pattern checked on every
-// allocation), and contiguous ranges with alignment, boundary and an address
-// limit. About one free in eight is handed to another thread through its
+// allocation), contiguous ranges with alignment, boundary and an address
+// limit, and the bulk calls (alloc_pages_bulk, kmem_cache_alloc_bulk and
+// kmem_cache_free_bulk, one small allocation in six). About one free in eight is handed to another thread through its
 // mailbox and freed there. A controller thread runs verify() of both layers
 // every few ms, alternating with reclaim, cache shrink and page drains.
 // Workers run in two waves, so CPU slots are given back at thread exit and
@@ -204,6 +205,10 @@ bool constructed(const void* p) {
 
 // ---- the two ways in: C API and C++ classes ---------------------------------------
 
+// Bulk calls (alloc_pages_bulk, kmem_cache_alloc_bulk/free_bulk) take at most
+// this many at once.
+constexpr size_t kMaxBulk = 8;
+
 // The public API of pfalloc.h over the global instance, set up once per
 // process with a map that has all three zones: low RAM, 1..80 MiB (DMA and
 // DMA32) and 64 MiB above 4 GiB (Normal).
@@ -229,6 +234,13 @@ class CApiTarget {
   }
   void* cache_alloc(gfp_t flags) { return kmem_cache_alloc(cache_, flags); }
   void cache_free(void* p) { kmem_cache_free(cache_, p); }
+  size_t alloc_pages_bulk(unsigned order, gfp_t flags, size_t count, uint64_t* out) {
+    return ::alloc_pages_bulk(order, flags, count, out);
+  }
+  size_t cache_alloc_bulk(gfp_t flags, size_t count, void** out) {
+    return static_cast<size_t>(kmem_cache_alloc_bulk(cache_, flags, count, out));
+  }
+  void cache_free_bulk(size_t count, void** objects) { kmem_cache_free_bulk(cache_, count, objects); }
   size_t destroy_cache() { return kmem_cache_destroy(cache_); }
   size_t shrink_cache() { return kmem_cache_shrink(cache_); }
   bool verify() { return pf_verify() == 0; }
@@ -291,6 +303,16 @@ class ClassTarget {
   }
   void* cache_alloc(gfp_t flags) { return slab_.cache_alloc(cache_, flags); }
   void cache_free(void* p) { slab_.cache_free(cache_, p); }
+  size_t alloc_pages_bulk(unsigned order, gfp_t flags, size_t count, uint64_t* out) {
+    PhysAddr got[kMaxBulk];
+    const size_t n = pages().alloc_pages_bulk(Order{order}, flags, count, got);
+    for (size_t i = 0; i < n; ++i) out[i] = got[i].value;
+    return n;
+  }
+  size_t cache_alloc_bulk(gfp_t flags, size_t count, void** out) {
+    return slab_.cache_alloc_bulk(cache_, flags, count, out);
+  }
+  void cache_free_bulk(size_t count, void** objects) { slab_.cache_free_bulk(cache_, count, objects); }
   size_t destroy_cache() { return slab_.cache_destroy(cache_); }
   size_t shrink_cache() { return slab_.cache_shrink(cache_); }
   bool verify() { return slab_.verify() && pages().verify(); }
@@ -331,6 +353,7 @@ struct Tally {
   std::atomic<uint64_t> allocs{0}, frees{0}, remote_frees{0}, handed{0}, oom{0};
   std::atomic<uint64_t> pages_in_zone[kZoneCount]{}, contig{0}, kmallocs{0}, large_kmallocs{0}, ctor_allocs{0};
   std::atomic<uint64_t> verifies{0}, reclaims{0};
+  std::atomic<uint64_t> bulk_page_calls{0}, bulk_cache_calls{0}, bulk_cache_frees{0};
 };
 
 Zone zone_of(uint64_t phys) {
@@ -417,16 +440,37 @@ class Workload {
     tally_.frees.fetch_add(got.size(), std::memory_order_relaxed);
   }
 
-  // Allocates one item of a random kind; false when the allocator had none.
-  bool allocate(unsigned wave, unsigned id, std::mt19937_64& rng, uint64_t serial, Item& it) {
+  // Checks a fresh page block (alignment, zone) and fills its pattern.
+  void take_block(unsigned wave, unsigned id, unsigned z, Item& it) {
+    const uint64_t bytes = kPageSize << it.order;
+    if (it.addr % bytes != 0) fail(wave, id, "block not naturally aligned", it);
+    if ((z == 0 && it.addr + bytes > kDmaLimit) || (z == 1 && it.addr + bytes > kDma32Limit))
+      fail(wave, id, "block outside the zone asked for", it);
+    fill_frames(t_.to_virt(it.addr), uint64_t{1} << it.order, it.tag);
+    tally_.pages_in_zone[static_cast<unsigned>(zone_of(it.addr))].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Checks a fresh object of the constructor cache and fills its pattern.
+  void take_constructed(unsigned wave, unsigned id, Item& it) {
+    void* p = reinterpret_cast<void*>(it.addr);
+    if (!constructed(p)) fail(wave, id, "cache object not in its constructed state", it);
+    fill_object(p, kCtorSize, it.tag);
+    tally_.ctor_allocs.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Allocates items of a random kind (several for a bulk call) onto `out`;
+  // returns how many (0: the allocator had none). Tags are unique per item.
+  size_t allocate(unsigned wave, unsigned id, std::mt19937_64& rng, uint64_t serial, std::vector<Item>& out) {
+    Item it{};
     it.tag = (uint64_t{wave} << 60) ^ (uint64_t{id} << 48) ^ (serial * kGolden) ^ 1;
+    const uint64_t base_tag = it.tag;
     const unsigned r = static_cast<unsigned>(rng() % 100);
     if (r < 45) {  // kmalloc: log-uniform 1 B..8 KiB, now and then larger (whole blocks)
       const unsigned bits = 1 + static_cast<unsigned>(rng() % 13);
       size_t size = 1 + rng() % (size_t{1} << bits);
       if (rng() % 64 == 0) size = 8 * KiB + 1 + rng() % (56 * KiB);
       void* p = t_.kmalloc(size, GFP_KERNEL | __GFP_NOWARN);
-      if (p == nullptr) return false;
+      if (p == nullptr) return 0;
       const uintptr_t a = reinterpret_cast<uintptr_t>(p);
       const size_t want = std::has_single_bit(size) ? std::min<size_t>(size, kPageSize) : 8;
       it = {Kind::Kmalloc, 0, static_cast<uint32_t>(size), a, it.tag};
@@ -434,32 +478,54 @@ class Workload {
       fill_object(p, size, it.tag);
       tally_.kmallocs.fetch_add(1, std::memory_order_relaxed);
       if (size > 8 * KiB) tally_.large_kmallocs.fetch_add(1, std::memory_order_relaxed);
-      return true;
+      out.push_back(it);
+      return 1;
     }
-    if (r < 65) {  // the constructor cache
+    if (r < 65) {  // the constructor cache, one in six through the bulk call
+      if (rng() % 6 == 0) {
+        void* objs[kMaxBulk];
+        const size_t want = 2 + rng() % (kMaxBulk - 1);
+        const size_t got = t_.cache_alloc_bulk(GFP_KERNEL | __GFP_NOWARN, want, objs);
+        if (got != 0 && got != want) fail(wave, id, "kmem_cache_alloc_bulk neither all nor nothing", it);
+        if (got == 0) return 0;
+        tally_.bulk_cache_calls.fetch_add(1, std::memory_order_relaxed);
+        for (size_t i = 0; i < got; ++i) {
+          Item o = {Kind::Ctor, 0, kCtorSize, reinterpret_cast<uint64_t>(objs[i]), base_tag + 2 * i};
+          take_constructed(wave, id, o);
+          out.push_back(o);
+        }
+        return got;
+      }
       void* p = t_.cache_alloc(GFP_KERNEL | __GFP_NOWARN);
-      if (p == nullptr) return false;
+      if (p == nullptr) return 0;
       it = {Kind::Ctor, 0, kCtorSize, reinterpret_cast<uint64_t>(p), it.tag};
-      if (!constructed(p)) fail(wave, id, "cache object not in its constructed state", it);
-      fill_object(p, kCtorSize, it.tag);
-      tally_.ctor_allocs.fetch_add(1, std::memory_order_relaxed);
-      return true;
+      take_constructed(wave, id, it);
+      out.push_back(it);
+      return 1;
     }
     if (r < 95) {  // pages: mostly the orders the per-CPU caches hold, every zone
       const unsigned pick = static_cast<unsigned>(rng() % 16);
       const unsigned order = pick < 8 ? 0 : pick < 14 ? 1 + static_cast<unsigned>(rng() % 3) : 4 + static_cast<unsigned>(rng() % 3);
       const unsigned z = static_cast<unsigned>(rng() % 4);
       const gfp_t flags = (z == 0 ? GFP_DMA : z == 1 ? GFP_DMA32 : GFP_KERNEL) | __GFP_NOWARN;
+      if (order < 2 && rng() % 6 == 0) {  // one in six small ones through the bulk call
+        uint64_t blocks[kMaxBulk];
+        const size_t got = t_.alloc_pages_bulk(order, flags, 2 + rng() % (kMaxBulk - 1), blocks);
+        if (got == 0) return 0;
+        tally_.bulk_page_calls.fetch_add(1, std::memory_order_relaxed);
+        for (size_t i = 0; i < got; ++i) {
+          Item b = {Kind::Pages, static_cast<uint8_t>(order), 0, blocks[i], base_tag + 2 * i};
+          take_block(wave, id, z, b);
+          out.push_back(b);
+        }
+        return got;
+      }
       const uint64_t phys = t_.alloc_pages(order, flags);
-      if (phys == 0) return false;
+      if (phys == 0) return 0;
       it = {Kind::Pages, static_cast<uint8_t>(order), 0, phys, it.tag};
-      const uint64_t bytes = kPageSize << order;
-      if (phys % bytes != 0) fail(wave, id, "block not naturally aligned", it);
-      if ((z == 0 && phys + bytes > kDmaLimit) || (z == 1 && phys + bytes > kDma32Limit))
-        fail(wave, id, "block outside the zone asked for", it);
-      fill_frames(t_.to_virt(phys), uint64_t{1} << order, it.tag);
-      tally_.pages_in_zone[static_cast<unsigned>(zone_of(phys))].fetch_add(1, std::memory_order_relaxed);
-      return true;
+      take_block(wave, id, z, it);
+      out.push_back(it);
+      return 1;
     }
     // contiguous: 1..24 frames, aligned to 4..64 KiB, not crossing 128 KiB
     // (when it fits), sometimes below 16 MiB
@@ -468,7 +534,7 @@ class Workload {
     const uint64_t boundary = frames * kPageSize <= 128 * KiB && rng() % 2 ? 128 * KiB : 0;
     const uint64_t max_addr = rng() % 4 == 0 ? 16 * MiB : 0;
     const uint64_t phys = t_.alloc_contig(frames, align, boundary, max_addr, __GFP_NOWARN);
-    if (phys == 0) return false;
+    if (phys == 0) return 0;
     it = {Kind::Contig, 0, static_cast<uint32_t>(frames), phys, it.tag};
     const uint64_t end = phys + frames * kPageSize;
     if (phys % align != 0 || (boundary != 0 && phys / boundary != (end - 1) / boundary) ||
@@ -476,7 +542,32 @@ class Workload {
       fail(wave, id, "contig range breaks its alignment, boundary or limit", it);
     fill_frames(t_.to_virt(phys), frames, it.tag);
     tally_.contig.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    out.push_back(it);
+    return 1;
+  }
+
+  // Frees `first` and up to kMaxBulk - 1 more constructor-cache objects taken
+  // from the end of `live` with one kmem_cache_free_bulk; returns how many.
+  size_t release_ctor_bulk(unsigned wave, unsigned id, const Item& first, std::vector<Item>& live) {
+    void* objs[kMaxBulk];
+    size_t n = 0;
+    auto take = [&](const Item& it) {
+      void* p = reinterpret_cast<void*>(it.addr);
+      if (!object_intact(p, kCtorSize, it.tag)) fail(wave, id, "cache object pattern changed", it);
+      stress_ctor(p);
+      g_ctor_calls.fetch_sub(1, std::memory_order_relaxed);
+      objs[n++] = p;
+    };
+    take(first);
+    for (size_t i = live.size(); i-- > 0 && n < kMaxBulk;) {
+      if (live[i].kind != Kind::Ctor) continue;
+      take(live[i]);
+      live[i] = live.back();
+      live.pop_back();
+    }
+    t_.cache_free_bulk(n, objs);
+    tally_.bulk_cache_frees.fetch_add(1, std::memory_order_relaxed);
+    return n;
   }
 
   static uint64_t frames_of(const Item& it) {
@@ -491,14 +582,14 @@ class Workload {
       if (op % 16 == 0) drain_mailbox(wave, id);
       const bool full = live.size() >= kMaxLive || frames >= max_frames_;
       if (!full && (live.empty() || rng() % 2 == 0)) {
-        Item it{};
-        if (!allocate(wave, id, rng, serial++, it)) {
+        const size_t got = allocate(wave, id, rng, serial, live);
+        serial += 2 * kMaxBulk;
+        if (got == 0) {
           ++oom;
           continue;
         }
-        frames += frames_of(it);
-        live.push_back(it);
-        ++allocs;
+        for (size_t i = live.size() - got; i < live.size(); ++i) frames += frames_of(live[i]);
+        allocs += got;
         continue;
       }
       const size_t k = rng() % live.size();
@@ -506,11 +597,15 @@ class Workload {
       live[k] = live.back();
       live.pop_back();
       frames -= frames_of(it);
-      if (rng() % 8 == 0) {  // one free in eight is done by another thread
+      // One free decision in seven hands the item to another thread: with the
+      // bulk frees (several items per decision) that is about one item in eight.
+      if (rng() % 7 == 0) {
         const unsigned to = (id + 1 + static_cast<unsigned>(rng() % (cfg_.threads - 1))) % cfg_.threads;
         std::lock_guard<std::mutex> g(boxes_[to].mu);
         boxes_[to].items.push_back(it);
         ++handed;
+      } else if (it.kind == Kind::Ctor && rng() % 4 == 0) {
+        frees += release_ctor_bulk(wave, id, it, live);
       } else {
         release(wave, id, it);
         ++frees;
@@ -578,12 +673,14 @@ void run_stress(Target& target, const char* name, const StressConfig& cfg) {
   std::printf("stress %s: %.2f s; %" PRIu64 " allocations (%" PRIu64 " kmalloc, %" PRIu64 " of them > 8 KiB, %" PRIu64
               " from the constructor cache, pages %" PRIu64 "/%" PRIu64 "/%" PRIu64 " in DMA/DMA32/Normal, %" PRIu64
               " contiguous), %" PRIu64 " refused; %" PRIu64 " frees, %" PRIu64 " (%.1f%%) by another thread; "
-              "%" PRIu64 " verify() and %" PRIu64 " reclaims alongside\n",
+              "%" PRIu64 " verify() and %" PRIu64 " reclaims alongside; bulk calls: %" PRIu64 " alloc_pages_bulk, %" PRIu64
+              " kmem_cache_alloc_bulk, %" PRIu64 " kmem_cache_free_bulk\n",
               name, secs, tally.allocs.load(), tally.kmallocs.load(), tally.large_kmallocs.load(),
               tally.ctor_allocs.load(), tally.pages_in_zone[0].load(), tally.pages_in_zone[1].load(),
               tally.pages_in_zone[2].load(), tally.contig.load(), tally.oom.load(), frees,
               tally.remote_frees.load(), frees ? 100.0 * double(tally.remote_frees.load()) / double(frees) : 0.0,
-              tally.verifies.load(), tally.reclaims.load());
+              tally.verifies.load(), tally.reclaims.load(), tally.bulk_page_calls.load(),
+              tally.bulk_cache_calls.load(), tally.bulk_cache_frees.load());
 
   EXPECT_EQ(failures.count(), 0u) << failures.text();
   EXPECT_EQ(tally.allocs.load(), frees) << "every allocation freed exactly once";
@@ -595,6 +692,9 @@ void run_stress(Target& target, const char* name, const StressConfig& cfg) {
   for (unsigned z = 0; z < kZoneCount; ++z) EXPECT_GT(tally.pages_in_zone[z].load(), 0u) << zone_name(Zone(z));
   EXPECT_GT(tally.contig.load(), 0u);
   EXPECT_GT(tally.ctor_allocs.load(), 0u);
+  EXPECT_GT(tally.bulk_page_calls.load(), 0u);
+  EXPECT_GT(tally.bulk_cache_calls.load(), 0u);
+  EXPECT_GT(tally.bulk_cache_frees.load(), 0u);
   EXPECT_GT(g_ctor_calls.load(), 0u);
   EXPECT_GE(tally.verifies.load(), 2u);
   EXPECT_GE(tally.reclaims.load(), 1u);
