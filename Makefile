@@ -6,6 +6,7 @@
 #   make run      boot the kernel in QEMU and show the allocator at work
 #   make bench    benchmarks side by side with other allocators
 #   make fuzz     long fuzz runs
+#   make stress   the long concurrent stress (plain, then ThreadSanitizer)
 #
 # Tools the targets need are installed from Debian's packages when missing
 # (need_pkg below); nothing here depends on something installed by hand.
@@ -130,6 +131,7 @@ TEST_PARTS := host-deps test-readme test-host test-asan test-tsan
 -include kernel/kernel.mk
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
+-include tests/stress/stress.mk
 -include tools/memview.mk
 -include kernel/gdb/gdb.mk
 
