@@ -96,14 +96,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       if (info.module_count > 16) fail("more than 16 modules listed");
-      if (!inside(info.cmdline, buf.data(), n) && info.cmdline[0] != '\0') {
-        fail("cmdline outside the info structure");
-      }
-      if (!inside(info.loader_name, buf.data(), n) && info.loader_name[0] != '\0') {
-        fail("loader name outside the info structure");
-      }
+      // Strings are copies in BootInfo's own pool (the info structure is
+      // handed back later), NUL-terminated there; "" when absent or cut.
+      const auto* pool = reinterpret_cast<const unsigned char*>(info.strings);
+      const auto kept = [&](const char* s) {
+        return s != nullptr && (s[0] == '\0' || inside(s, pool, sizeof info.strings));
+      };
+      if (!kept(info.cmdline)) fail("cmdline not a copy in the string pool");
+      if (!kept(info.loader_name)) fail("loader name not a copy in the string pool");
       for (size_t i = 0; i < info.module_count; ++i) {
-        if (!inside(info.modules[i].cmdline, buf.data(), n)) fail("module string outside");
+        if (!kept(info.modules[i].cmdline)) fail("module string not a copy in the string pool");
+      }
+      if (info.strings_used > sizeof info.strings) fail("string pool overrun");
+      // The RSDP copy, when the loader passed one, lies inside the info structure.
+      if (info.acpi_rsdp != 0 && (info.acpi_rsdp < kInfoPhys || info.acpi_rsdp + 20 > kInfoPhys + n)) {
+        fail("RSDP outside the info structure");
       }
       bool info_reserved = false;
       for (const pf::Region& r : map.reserved()) {
