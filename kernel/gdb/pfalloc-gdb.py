@@ -62,10 +62,11 @@ def ranges(pa):
 
 
 def zone_counters(pa, z):
-    """managed, reserved, buddy-free frames and free blocks per order (counters)."""
+    """managed, reserved, buddy-free frames and free blocks per order (the
+    counters of the zone object, pf::ZoneArea in kernel/mm/zone.hpp)."""
     zs = pa["zones_"][z]
-    blocks = [scalar(zs["blocks"][k]) for k in range(order_count())]
-    return scalar(zs["managed"]), scalar(zs["reserved"]), scalar(zs["free_buddy"]), blocks
+    blocks = [scalar(zs["blocks_"][k]) for k in range(order_count())]
+    return scalar(zs["managed_"]), scalar(zs["reserved_"]), scalar(zs["free_buddy_"]), blocks
 
 
 def cpu_cached(pa):

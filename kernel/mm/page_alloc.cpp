@@ -1,21 +1,16 @@
-// page_alloc.cpp — the buddy proper: init (ranges, bootmem placement,
-// descriptors, the first free blocks), the per-range free lists, split and
-// coalesce, the slow paths of alloc_pages/free_pages (large orders, zone
-// fallback, the always-on misuse checks), release_reserved, fault injection
-// and the counters. The fast paths and the per-CPU caches are in
-// page_pcp.cpp, contiguous allocation in
-// page_contig.cpp, verify() in page_verify.cpp, the text reports in
-// page_stats.cpp.
+// page_alloc.cpp — the page allocator's router and setup: init (ranges,
+// bootmem placement, descriptors, the first free blocks), the slow paths of
+// alloc_pages/free_pages (large orders, zone choice and fallback, fault
+// injection, the always-on misuse diagnosis), release_reserved and the
+// counters. The buddy itself (free lists, split, coalesce) is ZoneArea's
+// (zone.cpp); the fast paths and the per-CPU caches are in page_pcp.cpp,
+// contiguous allocation in page_contig.cpp, verify() in page_verify.cpp, the
+// text reports in page_stats.cpp.
 //
-// Invariants kept here (verify() checks them):
-//   a Free block of order k at frame p: p % 2^k == 0, [p, p + 2^k) inside its
-//     range, head state Free with order k, the other 2^k - 1 frames Tail, and
-//     it is on its range's list k exactly once;
-//   after every give_block(), no two free buddies of one order coexist;
-//   zone.blocks[k] == blocks on list k over the zone's ranges;
-//   zone.free_buddy == sum of 2^k over them; zone.nonempty bit k <=> blocks[k] != 0.
-// Lock order: per-CPU cache lock -> zone lock (see page_alloc.hpp). Every
-// function named *_block or list_* runs with the range's zone lock held.
+// A free goes strictly downward: free_pages (C API) -> free_slow here
+// (freeable() or diagnose) -> the CPU's page cache (page_pcp.cpp) -> the
+// zone (ZoneArea::give) -> its range's lists. Nothing below calls up.
+// Lock order: per-CPU cache gate -> zone lock (see page_alloc.hpp).
 #include "page_alloc.hpp"
 
 #include <bit>
@@ -59,27 +54,7 @@ constexpr uint64_t kReleaseChunkFrames = uint64_t{1} << 14;
 constexpr uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 constexpr uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-// A descriptor returned to the all-zero Tail state (the state written by
-// init's bulk zeroing). The state byte goes through set_frame_state.
-inline void clear_to_tail(FrameDescriptor& d) {
-  d.link_next = 0;
-  d.link_prev = 0;
-  d.owner = 0;
-  d.order = 0;
-  d.aux = 0;
-  set_frame_state(d, FrameState::Tail);
-}
-
 }  // namespace
-
-const char* zone_name(Zone z) {
-  switch (z) {
-    case Zone::Dma: return "DMA";
-    case Zone::Dma32: return "DMA32";
-    case Zone::Normal: return "Normal";
-  }
-  return "?";
-}
 
 bool PageAllocator::initialised() const { return initialised_; }
 
@@ -99,7 +74,7 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     chunk_shift_ = 63;
     for (uint16_t& c : chunk_first_) c = 0;
     cpu_count_ = 0;
-    for (ZoneState& z : zones_) z.first_range = z.end_range = 0;
+    for (ZoneArea& z : zones_) z.assign(ranges_, 0, 0);
     for (uint8_t& n : fallback_count_) n = 0;  // so every allocation fails cleanly
     for (uint8_t& z : first_zone_) z = 0;
     cpus_ = nullptr;
@@ -165,13 +140,12 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
     while (first < range_count_ && static_cast<unsigned>(ranges_[first].zone) < z) ++first;
     uint32_t end = first;
     while (end < range_count_ && static_cast<unsigned>(ranges_[end].zone) == z) ++end;
-    zones_[z].first_range = first;
-    zones_[z].end_range = end;
+    zones_[z].assign(ranges_, first, end);
   }
   for (unsigned limit = 0; limit < kZoneCount; ++limit) {
     uint8_t n = 0;
     for (unsigned z = limit + 1; z-- > 0;)
-      if (zones_[z].end_range > zones_[z].first_range) fallback_[limit][n++] = static_cast<uint8_t>(z);
+      if (!zones_[z].empty()) fallback_[limit][n++] = static_cast<uint8_t>(z);
     fallback_count_[limit] = n;
   }
   for (gfp_t f = 0; f <= kZoneFlags; ++f) {
@@ -203,7 +177,7 @@ int PageAllocator::place_metadata(const MemoryMap& map, const PageAllocatorConfi
   uint64_t slots_per_zone = 0;
   for (uint32_t h : kPcpHigh) slots_per_zone += h;
   unsigned populated = 0;
-  for (const ZoneState& z : zones_) populated += z.end_range > z.first_range;
+  for (const ZoneArea& z : zones_) populated += !z.empty();
   const uint64_t bytes = caches * sizeof(CpuCache) +
                          uint64_t{caches} * populated * slots_per_zone * sizeof(PcpSlot);
   const uint64_t at = bootmem_.alloc((bytes + kPageSize - 1) >> kPageShift, BootMem::Span{});
@@ -214,7 +188,7 @@ int PageAllocator::place_metadata(const MemoryMap& map, const PageAllocatorConfi
   for (unsigned c = 0; c < caches; ++c) {
     CpuCache* cache = new (&cpus_[c]) CpuCache;
     for (unsigned z = 0; z < kZoneCount; ++z) {
-      if (zones_[z].end_range == zones_[z].first_range) continue;
+      if (zones_[z].empty()) continue;
       for (unsigned k = 0; k < kPcpOrders; ++k) {
         cache->stacks[z][k].slots = slot;
         slot += kPcpHigh[k];
@@ -231,15 +205,16 @@ void PageAllocator::mark_reserved(Range& r, uint64_t from, uint64_t to, uint32_t
     d.order = 0;
     set_frame_state(d, FrameState::Reserved);
   }
-  bump(zone_of(r).reserved, to - from);
+  zone_of(r).add_reserved(to - from);
 }
 
 void PageAllocator::free_span_at_init(Range& r, uint64_t from, uint64_t to) {
   // Maximal aligned blocks straight onto the lists: no two of them are
   // buddies (see for_each_aligned_block) and the span is bounded by
   // reserved frames or the range's edge, so nothing would merge anyway.
-  detail::for_each_aligned_block(from, to, [&](uint64_t p, unsigned k) { list_push(r, p, k); });
-  bump(zone_of(r).managed, to - from);
+  ZoneArea& z = zone_of(r);
+  detail::for_each_aligned_block(from, to, [&](uint64_t p, unsigned k) { z.push(r, Pfn{p}, Order{k}); });
+  z.add_managed(to - from);
 }
 
 void PageAllocator::populate(const MemoryMap& map) {
@@ -289,86 +264,6 @@ PageAllocator::RangeInfo PageAllocator::range_info(size_t i) const {
 // ---- lookup ----------------------------------------------------------------
 
 
-// ---- the buddy: free lists, split, coalesce (zone lock held) --------------
-
-void PageAllocator::list_push(Range& r, uint64_t pfn, unsigned order) {
-  const auto idx = static_cast<uint32_t>(pfn - r.base);
-  FrameDescriptor& d = r.desc[idx];
-  const uint32_t head = r.head[order];
-  d.link_next = head;
-  d.link_prev = kNoLink;
-  d.owner = 0;
-  d.aux = 0;
-  d.order = static_cast<uint8_t>(order);
-  set_frame_state(d, FrameState::Free);
-  if (head != kNoLink) r.desc[head].link_prev = idx;
-  r.head[order] = idx;
-  r.nonempty |= 1u << order;
-  ZoneState& z = zone_of(r);
-  bump<uint64_t>(z.blocks[order], 1);
-  bump<uint64_t>(z.free_buddy, uint64_t{1} << order);
-  z.nonempty |= 1u << order;
-}
-
-void PageAllocator::list_remove(Range& r, uint64_t pfn, unsigned order) {
-  const auto idx = static_cast<uint32_t>(pfn - r.base);
-  const FrameDescriptor& d = r.desc[idx];
-  if (d.link_prev != kNoLink)
-    r.desc[d.link_prev].link_next = d.link_next;
-  else
-    r.head[order] = d.link_next;
-  if (d.link_next != kNoLink) r.desc[d.link_next].link_prev = d.link_prev;
-  if (r.head[order] == kNoLink) r.nonempty &= ~(1u << order);
-  ZoneState& z = zone_of(r);
-  drop<uint64_t>(z.blocks[order], 1);
-  drop<uint64_t>(z.free_buddy, uint64_t{1} << order);
-  if (peek(z.blocks[order]) == 0) z.nonempty &= ~(1u << order);
-}
-
-PageAllocator::Placement PageAllocator::take_block(Zone zone, unsigned order, FrameState as) {
-  ZoneState& z = zones_[static_cast<unsigned>(zone)];
-  const uint32_t avail = z.nonempty >> order;
-  if (avail == 0) return {nullptr, 0};
-  // The smallest order that has a block anywhere in the zone: split as
-  // little as possible, like a single per-zone list would.
-  unsigned k = order + static_cast<unsigned>(std::countr_zero(avail));
-  for (uint32_t i = z.first_range; i < z.end_range; ++i) {
-    Range& r = ranges_[i];
-    if ((r.nonempty & (1u << k)) == 0) continue;
-    const uint64_t pfn = r.base + r.head[k];
-    list_remove(r, pfn, k);
-    while (k > order) {  // split: keep the lower half, free the upper one
-      --k;
-      list_push(r, pfn + (uint64_t{1} << k), k);
-    }
-    FrameDescriptor& d = r.desc[pfn - r.base];
-    d.link_next = 0;
-    d.link_prev = 0;
-    d.owner = 0;
-    d.aux = 0;
-    d.order = static_cast<uint8_t>(order);
-    set_frame_state(d, as);
-    return {&r, pfn};
-  }
-  PF_ASSERT(!"zone summary says a block is free but no range has one");
-  return {nullptr, 0};
-}
-
-void PageAllocator::give_block(Range& r, uint64_t pfn, unsigned order) {
-  while (order < kMaxOrder) {
-    const uint64_t buddy = pfn ^ (uint64_t{1} << order);
-    if (buddy < r.base || buddy + (uint64_t{1} << order) > r.end) break;
-    FrameDescriptor& b = r.desc[buddy - r.base];
-    if (frame_state(b) != FrameState::Free || b.order != order) break;
-    list_remove(r, buddy, order);
-    // The merged block's head is the lower of the two; the other becomes Tail.
-    clear_to_tail(buddy < pfn ? r.desc[pfn - r.base] : b);
-    pfn = buddy < pfn ? buddy : pfn;
-    ++order;
-  }
-  list_push(r, pfn, order);
-}
-
 // ---- alloc_pages / free_pages: the slow paths ------------------------------------
 
 bool PageAllocator::fail_injected() {
@@ -383,14 +278,14 @@ void PageAllocator::set_fail_after(uint64_t n) {
   fast_cpus_.store(n == 0 && initialised_ ? cpu_count_ : 0, std::memory_order_relaxed);
 }
 
-PhysAddr PageAllocator::alloc_uncached(Zone z, unsigned order) {
-  ZoneState& zs = zones_[static_cast<unsigned>(z)];
-  LockGuard guard(zs.lock);
-  const Placement p = take_block(z, order, FrameState::Allocated);
-  return p.range != nullptr ? pf::to_phys(Pfn{p.pfn}) : PhysAddr{};
+PhysAddr PageAllocator::alloc_uncached(Zone z, Order order) {
+  ZoneArea& zs = zone(z);
+  LockGuard guard(zs.lock());
+  const ZoneArea::Block b = zs.take(order, FrameState::Allocated);
+  return b.range != nullptr ? pf::to_phys(b.pfn) : PhysAddr{};
 }
 
-PhysAddr PageAllocator::alloc_in_zones(unsigned order, gfp_t flags, bool use_cache) {
+PhysAddr PageAllocator::alloc_in_zones(Order order, gfp_t flags, bool use_cache) {
   const unsigned limit = (flags & __GFP_DMA) ? 0u : (flags & __GFP_DMA32) ? 1u : 2u;
   const uint8_t* zones = fallback_[limit];
   unsigned count = fallback_count_[limit];
@@ -398,7 +293,7 @@ PhysAddr PageAllocator::alloc_in_zones(unsigned order, gfp_t flags, bool use_cac
   if (flags & __GFP_THISZONE) count = (count > 0 && zones[0] == limit) ? 1 : 0;
   for (unsigned i = 0; i < count; ++i) {
     const auto z = static_cast<Zone>(zones[i]);
-    const PhysAddr p = (use_cache && order < kPcpOrders) ? alloc_cached(z, order) : alloc_uncached(z, order);
+    const PhysAddr p = (use_cache && order.value < kPcpOrders) ? alloc_cached(z, order) : alloc_uncached(z, order);
     if (!p.is_null()) return p;
   }
   return PhysAddr{};
@@ -417,12 +312,12 @@ PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller)
   const bool injected = fail_injected();
   PhysAddr p;
   if (!injected) {
-    p = alloc_in_zones(order.value, flags, true);
+    p = alloc_in_zones(order, flags, true);
     if (p.is_null()) {
       // Before saying no, take back what the CPUs' caches hold: their
       // blocks may be all that is left, or what keeps buddies from merging.
       drain_cpu_caches();
-      p = alloc_in_zones(order.value, flags, false);
+      p = alloc_in_zones(order, flags, false);
     }
   }
   if (p.is_null()) {
@@ -445,11 +340,11 @@ void PageAllocator::free_slow(Range* r, PhysAddr phys, Order order, const void* 
     FrameDescriptor& d = r->desc[pfn - r->base];
     if (freeable(d, order.value)) {
       if (order.value < kPcpOrders) {
-        free_cached(*r, pfn, d, order.value);
+        free_cached(*r, Pfn{pfn}, d, order);
       } else {
-        ZoneState& z = zone_of(*r);
-        LockGuard guard(z.lock);
-        give_block(*r, pfn, order.value);
+        ZoneArea& z = zone_of(*r);
+        LockGuard guard(z.lock());
+        z.give(*r, Pfn{pfn}, order);
       }
       return;
     }
@@ -530,11 +425,10 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
 
 uint64_t PageAllocator::release_run(Range& r, uint64_t from, uint64_t to) {
   if (from >= to) return 0;
-  for (uint64_t p = from; p < to; ++p) clear_to_tail(r.desc[p - r.base]);
-  ZoneState& z = zone_of(r);
-  drop(z.reserved, to - from);
-  bump(z.managed, to - from);
-  detail::for_each_aligned_block(from, to, [&](uint64_t p, unsigned k) { give_block(r, p, k); });
+  for (uint64_t p = from; p < to; ++p) detail::clear_to_tail(r.desc[p - r.base]);
+  ZoneArea& z = zone_of(r);
+  z.reserved_to_managed(to - from);
+  detail::for_each_aligned_block(from, to, [&](uint64_t p, unsigned k) { z.give(r, Pfn{p}, Order{k}); });
   return to - from;
 }
 
@@ -567,7 +461,7 @@ uint64_t PageAllocator::release_reserved(PhysAddr base, uint64_t frames) {
       continue;
     }
     const uint64_t stop = min_u64(end, r->end);
-    LockGuard guard(zone_of(*r).lock);
+    LockGuard guard(zone_of(*r).lock());
     uint64_t run = pfn;  // start of the current run of reclaimable frames
     for (uint64_t p = pfn; p < stop; ++p) {
       const FrameDescriptor& d = r->desc[p - r->base];
@@ -601,7 +495,7 @@ uint64_t PageAllocator::release_reserved(RegionType type) {
     // A chunk at a time, so the zone lock is never held for a whole large range.
     for (uint64_t chunk = r.base; chunk < r.end; chunk += kReleaseChunkFrames) {
       const uint64_t stop = min_u64(r.end, chunk + kReleaseChunkFrames);
-      LockGuard guard(zone_of(r).lock);
+      LockGuard guard(zone_of(r).lock());
       uint64_t run = stop;  // start of the current run of frames of this class
       for (uint64_t p = chunk; p < stop; ++p) {
         const FrameDescriptor& d = r.desc[p - r.base];
@@ -622,7 +516,7 @@ uint64_t PageAllocator::reserved_frames(uint32_t reason) const {
   uint64_t n = 0;
   for (uint32_t i = 0; i < range_count_; ++i) {
     const Range& r = ranges_[i];
-    LockGuard guard(zones_[static_cast<unsigned>(r.zone)].lock);
+    LockGuard guard(zone(r.zone).lock());
     for (uint64_t p = r.base; p < r.end; ++p) {
       const FrameDescriptor& d = r.desc[p - r.base];
       n += frame_state(d) == FrameState::Reserved && d.owner == reason;
@@ -635,16 +529,16 @@ uint64_t PageAllocator::reserved_frames(uint32_t reason) const {
 
 PageCounters PageAllocator::zone_counters(Zone zone) const {
   const auto zi = static_cast<unsigned>(zone);
-  const ZoneState& z = zones_[zi];
+  const ZoneArea& z = zones_[zi];
   PageCounters c;
-  c.managed_frames = peek(z.managed);
-  c.reserved_frames = peek(z.reserved);
-  if (cpus_ != nullptr && z.end_range > z.first_range) {
+  c.managed_frames = z.managed();
+  c.reserved_frames = z.reserved();
+  if (cpus_ != nullptr && !z.empty()) {
     for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu)
       for (unsigned k = 0; k < kPcpOrders; ++k)
         c.cached_frames += uint64_t{cpus_[cpu].stacks[zi][k].size()} << k;
   }
-  c.free_frames = peek(z.free_buddy) + c.cached_frames;
+  c.free_frames = z.free_buddy() + c.cached_frames;
   return c;
 }
 
@@ -662,13 +556,13 @@ PageCounters PageAllocator::counters() const {
 
 uint64_t PageAllocator::free_blocks(Zone z, Order o) const {
   if (static_cast<unsigned>(z) >= kZoneCount || !o.valid()) return 0;
-  return peek(zones_[static_cast<unsigned>(z)].blocks[o.value]);
+  return zone(z).blocks(o);
 }
 
 int PageAllocator::largest_free_order() const {
   for (int k = kMaxOrder; k >= 0; --k)
-    for (const ZoneState& z : zones_)
-      if (peek(z.blocks[k]) != 0) return k;
+    for (const ZoneArea& z : zones_)
+      if (z.blocks(Order{static_cast<unsigned>(k)}) != 0) return k;
   return -1;
 }
 

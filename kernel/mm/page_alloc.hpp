@@ -6,14 +6,17 @@
 //
 // Structure. Every managed span of the map (region_is_managed: Usable and the
 // two reclaimable classes, reserved until released) is cut at
-// the zone limits (16 MiB, 4 GiB) into managed ranges; a range lies in exactly
-// one zone, has its own descriptor array (placed by bootmem) and its own
-// per-order free lists, linked through FrameDescriptor::link_next/link_prev
-// as frame indices within the range. Blocks never span ranges: a buddy
-// outside the range never merges. A zone is the run of ranges between its
-// limits (ranges are sorted by address, so a zone's ranges are contiguous in
-// the table). In front of each zone, every CPU has a page cache (pcp) per
-// order 0..kPcpOrders-1: an array stack of blocks in state Cached.
+// the zone limits (16 MiB, 4 GiB) into managed ranges (zone.hpp: Range); a
+// range lies in exactly one zone, has its own descriptor array (placed by
+// bootmem) and its own per-order free lists. Blocks never span ranges: a
+// buddy outside the range never merges. A zone (zone.hpp: ZoneArea, one per
+// Zone id) owns the run of ranges between its limits (ranges are sorted by
+// address, so a zone's ranges are contiguous in the table), its lock, its
+// counters and the buddy proper (take: split; give: merge). PageAllocator
+// is the router above them: zone choice and fallback, misuse diagnosis, the
+// pfn -> range lookup. In front of each zone, every CPU has a page cache
+// (pcp) per order 0..kPcpOrders-1: an array stack of blocks in state Cached.
+// A free goes strictly downward: router -> per-CPU cache -> zone -> lists.
 //
 // Per-CPU caches: cpu_count + 1 of them, the last shared by callers without
 // a CPU (PF_NO_CPU); each behind a CpuGate (cpu_cache.hpp): the owner's fast
@@ -45,14 +48,9 @@
 #include "spinlock.hpp"
 #include "text.hpp"
 #include "types.hpp"
+#include "zone.hpp"
 
 namespace pf {
-
-enum class Zone : uint8_t { Dma = 0, Dma32 = 1, Normal = 2 };
-inline constexpr unsigned kZoneCount = 3;
-inline constexpr uint64_t kDmaLimit = 16 * MiB;
-inline constexpr uint64_t kDma32Limit = 4 * GiB;
-const char* zone_name(Zone z);
 
 struct PageAllocatorConfig {
   uintptr_t direct_map_offset = 0;  // phys + offset is the frame's virtual address
@@ -246,24 +244,6 @@ class PageAllocator {
  private:
   static constexpr size_t kMaxRanges = 272;
 
-  struct Range {
-    uint64_t base = 0;   // first frame
-    uint64_t end = 0;    // one past the last frame; end - base < kNoLink
-    FrameDescriptor* desc = nullptr;
-    uint32_t head[kOrderCount] = {};  // free list heads (indices), kNoLink if empty
-    uint32_t nonempty = 0;            // bit k <=> head[k] != kNoLink
-    Zone zone = Zone::Dma;
-  };
-
-  struct ZoneState {
-    mutable SpinLock lock;
-    uint32_t first_range = 0, end_range = 0;  // ranges_[first_range, end_range)
-    uint32_t nonempty = 0;                    // bit k <=> blocks[k] != 0
-    // Written under `lock`; atomics only so counters() can read them unlocked.
-    std::atomic<uint64_t> managed{0}, reserved{0}, free_buddy{0};
-    std::atomic<uint64_t> blocks[kOrderCount] = {};
-  };
-
   struct PcpSlot {
     uint64_t pfn;
     FrameDescriptor* desc;
@@ -297,11 +277,6 @@ class PageAllocator {
     set_frame_state(d, FrameState::Cached);
   }
 
-  struct Placement {  // a block found in the buddy
-    Range* range;
-    uint64_t pfn;
-  };
-
   // --- init (page_alloc.cpp)
   int build_ranges(const MemoryMap& map);
   int place_metadata(const MemoryMap& map, const PageAllocatorConfig& config);
@@ -329,34 +304,32 @@ class PageAllocator {
     const unsigned id = platform::cpu_id_claim();
     return id < cpu_count_ ? id : cpu_count_;
   }
-  ZoneState& zone_of(const Range& r) { return zones_[static_cast<unsigned>(r.zone)]; }
+  ZoneArea& zone(Zone z) { return zones_[static_cast<unsigned>(z)]; }
+  const ZoneArea& zone(Zone z) const { return zones_[static_cast<unsigned>(z)]; }
+  ZoneArea& zone_of(const Range& r) { return zone(r.zone); }
 
-  // --- the buddy proper; the zone's lock is held
-  void list_push(Range& r, uint64_t pfn, unsigned order);
-  void list_remove(Range& r, uint64_t pfn, unsigned order);
-  Placement take_block(Zone z, unsigned order, FrameState as);
-  void give_block(Range& r, uint64_t pfn, unsigned order);  // merges
+  // The buddy proper is the zones' (zone.hpp: ZoneArea::take/give).
 
   // --- per-CPU caches (page_pcp.cpp)
-  PhysAddr alloc_cached(Zone z, unsigned order);
-  void free_cached(Range& r, uint64_t pfn, FrameDescriptor& d, unsigned order);
-  uint32_t refill(PcpStack& s, Zone z, unsigned order);
-  void drain_stack(PcpStack& s, Zone z, unsigned order, uint32_t keep);
+  PhysAddr alloc_cached(Zone z, Order order);
+  void free_cached(Range& r, Pfn pfn, FrameDescriptor& d, Order order);
+  uint32_t refill(PcpStack& s, Zone z, Order order);
+  void drain_stack(PcpStack& s, Zone z, Order order, uint32_t count);
   void drain_held(CpuCache& c);  // the CPU's data is held (CpuAccess)
 
   // --- slow paths (page_alloc.cpp); the fast paths are inline above
   [[gnu::noinline, gnu::cold]] PhysAddr alloc_slow(Order order, gfp_t flags, const void* caller);
   [[gnu::noinline, gnu::cold]] void free_slow(Range* r, PhysAddr phys, Order order,
                                               const void* caller);
-  PhysAddr alloc_uncached(Zone z, unsigned order);
-  PhysAddr alloc_in_zones(unsigned order, gfp_t flags, bool use_cache);
+  PhysAddr alloc_uncached(Zone z, Order order);
+  PhysAddr alloc_in_zones(Order order, gfp_t flags, bool use_cache);
   bool fail_injected();
   void report_bad_free(ErrorCode code, const char* detail, uint64_t phys, uint64_t pfn,
                        const void* caller) const;
   void diagnose_bad_free(Range* r, PhysAddr phys, Order order, const void* caller) const;
   bool find_contig(Zone z, uint64_t frames, uint64_t align, uint64_t boundary,
                    uint64_t end_limit, uint64_t& out);
-  void carve_contig(Range& r, uint64_t run_start, uint64_t start, uint64_t frames);
+  void carve_contig(Range& r, Pfn run_start, Pfn start, uint64_t frames);
   struct VerifyTally;  // page_verify.cpp
   bool verify_locked() const;
   bool verify_lists(const Range& r, VerifyTally& t) const;
@@ -378,7 +351,7 @@ class PageAllocator {
   static constexpr unsigned kChunkSlots = 1024;
   uint8_t chunk_shift_ = 63;                // frames per chunk: 2^chunk_shift_
   uint16_t chunk_first_[kChunkSlots] = {};  // see find_range
-  ZoneState zones_[kZoneCount];
+  ZoneArea zones_[kZoneCount];
   // Zones tried for a request limited to zone z: z, then lower, without empty ones.
   uint8_t fallback_[kZoneCount][kZoneCount] = {};
   uint8_t fallback_count_[kZoneCount] = {};

@@ -11,7 +11,7 @@
 // Carving: the free blocks overlapping the window leave their lists; the
 // window is cut into maximal aligned pieces, each an Allocated head with its
 // order; what is left of the overlapped blocks on either side goes back to
-// the buddy through give_block (it merges where it can).
+// the buddy through ZoneArea::give (it merges where it can).
 //
 // Marks (what free_contig and free_pages check): every piece's descriptor has
 //   owner == kOwnerContig, link_prev == offset of the piece in the allocation,
@@ -36,9 +36,9 @@ constexpr bool power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 bool PageAllocator::find_contig(Zone zone, uint64_t frames, uint64_t align, uint64_t boundary,
                                 uint64_t end_limit, uint64_t& out) {
-  ZoneState& z = zones_[static_cast<unsigned>(zone)];
-  if (peek(z.free_buddy) < frames) return false;
-  for (uint32_t i = z.first_range; i < z.end_range; ++i) {
+  const ZoneArea& z = this->zone(zone);
+  if (z.free_buddy() < frames) return false;
+  for (uint32_t i = z.first_range(); i < z.end_range(); ++i) {
     Range& r = ranges_[i];
     if (r.base >= end_limit) return false;
     if (r.end - r.base < frames) continue;
@@ -59,7 +59,7 @@ bool PageAllocator::find_contig(Zone zone, uint64_t frames, uint64_t align, uint
       if (boundary != 0 && ((s ^ (s + frames - 1)) & ~(boundary - 1)) != 0)
         s = align_up(align_up(s + 1, boundary), align);
       if (s + frames <= run_end && s + frames <= end_limit) {
-        carve_contig(r, run_start, s, frames);
+        carve_contig(r, Pfn{run_start}, Pfn{s}, frames);
         out = s;
         return true;
       }
@@ -68,17 +68,18 @@ bool PageAllocator::find_contig(Zone zone, uint64_t frames, uint64_t align, uint
   return false;
 }
 
-void PageAllocator::carve_contig(Range& r, uint64_t run_start, uint64_t start, uint64_t frames) {
-  const uint64_t end = start + frames;
+void PageAllocator::carve_contig(Range& r, Pfn run_pfn, Pfn start_pfn, uint64_t frames) {
+  ZoneArea& z = zone_of(r);
+  const uint64_t start = start_pfn.value, end = start + frames;
   uint64_t lo = 0, hi = 0;
   bool any = false;
-  for (uint64_t p = run_start; p < end;) {
+  for (uint64_t p = run_pfn.value; p < end;) {
     FrameDescriptor& d = r.desc[p - r.base];
     const uint64_t block_end = p + (uint64_t{1} << d.order);
     if (block_end > start) {
       if (!any) lo = p;
       any = true;
-      list_remove(r, p, d.order);
+      z.remove(r, Pfn{p}, Order{d.order});
       d.link_next = d.link_prev = d.owner = 0;
       d.order = 0;
       d.aux = 0;
@@ -96,8 +97,9 @@ void PageAllocator::carve_contig(Range& r, uint64_t run_start, uint64_t start, u
     d.order = static_cast<uint8_t>(k);
     set_frame_state(d, FrameState::Allocated);
   });
-  detail::for_each_aligned_block(lo, start, [&](uint64_t p, unsigned k) { give_block(r, p, k); });
-  detail::for_each_aligned_block(end, hi, [&](uint64_t p, unsigned k) { give_block(r, p, k); });
+  auto give = [&](uint64_t p, unsigned k) { z.give(r, Pfn{p}, Order{k}); };
+  detail::for_each_aligned_block(lo, start, give);
+  detail::for_each_aligned_block(end, hi, give);
 }
 
 PhysAddr PageAllocator::alloc_contig(uint64_t frame_count, const ContigRequest& request) {
@@ -125,8 +127,7 @@ PhysAddr PageAllocator::alloc_contig(uint64_t frame_count, const ContigRequest& 
       if (pass == 1) drain_cpu_caches();
       for (unsigned i = 0; i < count && found == 0; ++i) {
         const auto z = static_cast<Zone>(fallback_[limit][i]);
-        ZoneState& zs = zones_[static_cast<unsigned>(z)];
-        LockGuard guard(zs.lock);
+        LockGuard guard(zone(z).lock());
         uint64_t at = 0;
         if (find_contig(z, frame_count, align >> kPageShift, boundary >> kPageShift, end_limit, at))
           found = at;
@@ -199,10 +200,10 @@ void PageAllocator::free_contig(PhysAddr phys, uint64_t frame_count, const void*
                       : "free_contig: frame count or start differs from the allocation",
                   bad);
   }
-  ZoneState& z = zone_of(*r);
-  LockGuard guard(z.lock);
+  ZoneArea& z = zone_of(*r);
+  LockGuard guard(z.lock());
   detail::for_each_aligned_block(pfn, pfn + frame_count,
-                                 [&](uint64_t p, unsigned k) { give_block(*r, p, k); });
+                                 [&](uint64_t p, unsigned k) { z.give(*r, Pfn{p}, Order{k}); });
 }
 
 }  // namespace pf

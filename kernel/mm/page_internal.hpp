@@ -1,5 +1,5 @@
 // page_internal.hpp — small helpers shared by the page allocator's source
-// files (page_alloc.cpp, page_pcp.cpp, page_contig.cpp, page_verify.cpp).
+// files (page_alloc.cpp, zone.cpp, page_pcp.cpp, page_contig.cpp, page_verify.cpp).
 // Not part of any public surface.
 #pragma once
 
@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstdint>
 
+#include "frame.hpp"
 #include "types.hpp"
 
 namespace pf::detail {
@@ -44,6 +45,17 @@ inline void for_each_aligned_block(uint64_t from, uint64_t to, Fn&& fn) {
     fn(from, k);
     from += uint64_t{1} << k;
   }
+}
+
+// A descriptor returned to the all-zero Tail state (the state written by
+// init's bulk zeroing). The state byte goes through set_frame_state.
+inline void clear_to_tail(FrameDescriptor& d) {
+  d.link_next = 0;
+  d.link_prev = 0;
+  d.owner = 0;
+  d.order = 0;
+  d.aux = 0;
+  set_frame_state(d, FrameState::Tail);
 }
 
 }  // namespace pf::detail

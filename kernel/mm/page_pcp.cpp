@@ -29,23 +29,24 @@ using detail::peek;
 // this CPU's gate, a pop or a push, one state flip. What follows runs with
 // the CPU's data held through CpuAccess (its lock; a stop for another CPU).
 
-PhysAddr PageAllocator::alloc_cached(Zone z, unsigned order) {
+PhysAddr PageAllocator::alloc_cached(Zone z, Order order) {
   const unsigned cpu = this_cpu();
   auto held = hold(cpu);
-  PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(z)][order];
+  PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(z)][order.value];
   if (__builtin_expect(s.size() == 0, 0) && refill(s, z, order) == 0) return PhysAddr{};
   const PcpSlot slot = s.pop();
   set_frame_state(*slot.desc, FrameState::Allocated);
   return pf::to_phys(Pfn{slot.pfn});
 }
 
-void PageAllocator::free_cached(Range& r, uint64_t pfn, FrameDescriptor& d, unsigned order) {
+void PageAllocator::free_cached(Range& r, Pfn pfn, FrameDescriptor& d, Order order) {
   const unsigned cpu = this_cpu();
   auto held = hold(cpu);
-  PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(r.zone)][order];
-  if (__builtin_expect(s.size() == kPcpHigh[order], 0)) drain_stack(s, r.zone, order, kPcpBatch[order]);
+  const unsigned k = order.value;
+  PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(r.zone)][k];
+  if (__builtin_expect(s.size() == kPcpHigh[k], 0)) drain_stack(s, r.zone, order, kPcpBatch[k]);
   to_cached(d);
-  s.push(PcpSlot{pfn, &d});
+  s.push(PcpSlot{pfn.value, &d});
 }
 
 size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out) {
@@ -59,7 +60,7 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
     auto held = hold(cpu);
     PcpStack& s = cpus_[cpu].stacks[zone_plus_one - 1][k];
     while (n < count) {
-      if (s.size() == 0 && refill(s, z, k) == 0) break;
+      if (s.size() == 0 && refill(s, z, order) == 0) break;
       while (n < count && s.size() != 0) {
         const PcpSlot slot = s.pop();
         set_frame_state(*slot.desc, FrameState::Allocated);
@@ -78,14 +79,14 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
 }
 
 // The CPU's data is held; the stack is empty.
-uint32_t PageAllocator::refill(PcpStack& s, Zone z, unsigned order) {
-  ZoneState& zs = zones_[static_cast<unsigned>(z)];
-  LockGuard guard(zs.lock);
+uint32_t PageAllocator::refill(PcpStack& s, Zone z, Order order) {
+  ZoneArea& zs = zone(z);
+  LockGuard guard(zs.lock());
   uint32_t n = 0;
-  for (; n < kPcpBatch[order]; ++n) {
-    const Placement p = take_block(z, order, FrameState::Cached);
-    if (p.range == nullptr) break;
-    s.slots[n] = PcpSlot{p.pfn, &p.range->desc[p.pfn - p.range->base]};
+  for (; n < kPcpBatch[order.value]; ++n) {
+    const ZoneArea::Block b = zs.take(order, FrameState::Cached);
+    if (b.range == nullptr) break;
+    s.slots[n] = PcpSlot{b.pfn.value, &b.range->at(b.pfn)};
   }
   // Reversed, so the first block taken (lowest address) is handed out first.
   s.reverse(n);
@@ -95,17 +96,17 @@ uint32_t PageAllocator::refill(PcpStack& s, Zone z, unsigned order) {
 
 // The CPU's data is held. Gives the `count` oldest blocks (the bottom of the
 // stack) back to the buddy and slides the rest down.
-void PageAllocator::drain_stack(PcpStack& s, Zone z, unsigned order, uint32_t count) {
+void PageAllocator::drain_stack(PcpStack& s, Zone z, Order order, uint32_t count) {
   const uint32_t n = s.size();
   if (count > n) count = n;
   if (count == 0) return;
   {
-    ZoneState& zs = zones_[static_cast<unsigned>(z)];
-    LockGuard guard(zs.lock);
+    ZoneArea& zs = zone(z);
+    LockGuard guard(zs.lock());
     for (uint32_t i = 0; i < count; ++i) {
       Range* r = find_range(s.slots[i].pfn);
       PF_ASSERT(r != nullptr && r->zone == z);
-      give_block(*r, s.slots[i].pfn, order);
+      zs.give(*r, Pfn{s.slots[i].pfn}, order);
     }
   }
   s.drop_bottom(count);
@@ -113,10 +114,10 @@ void PageAllocator::drain_stack(PcpStack& s, Zone z, unsigned order, uint32_t co
 
 void PageAllocator::drain_held(CpuCache& c) {
   for (unsigned z = 0; z < kZoneCount; ++z) {
-    if (zones_[z].end_range == zones_[z].first_range) continue;
+    if (zones_[z].empty()) continue;
     for (unsigned k = 0; k < kPcpOrders; ++k) {
       PcpStack& s = c.stacks[z][k];
-      drain_stack(s, static_cast<Zone>(z), k, s.size());
+      drain_stack(s, static_cast<Zone>(z), Order{k}, s.size());
     }
   }
 }

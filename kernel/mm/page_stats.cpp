@@ -14,10 +14,10 @@ void PageAllocator::format_buddyinfo(TextBuffer& out) const {
   // Linux: "Node %d, zone %8s " then "%6lu " per order, one line per
   // populated zone, lowest zone first.
   for (unsigned z = 0; z < kZoneCount; ++z) {
-    const ZoneState& zs = zones_[z];
-    if (zs.end_range == zs.first_range) continue;
+    const ZoneArea& zs = zones_[z];
+    if (zs.empty()) continue;
     out.str("Node 0, zone ").str_w(zone_name(static_cast<Zone>(z)), 8).ch(' ');
-    for (unsigned k = 0; k < kOrderCount; ++k) out.dec_w(peek(zs.blocks[k]), 6).ch(' ');
+    for (unsigned k = 0; k < kOrderCount; ++k) out.dec_w(zs.blocks(Order{k}), 6).ch(' ');
     out.nl();
   }
 }
@@ -32,13 +32,13 @@ uint64_t PageAllocator::cpu_cached_frames(unsigned cpu) const {
 
 void PageAllocator::format_zones(TextBuffer& out) const {
   for (unsigned z = 0; z < kZoneCount; ++z) {
-    const ZoneState& zs = zones_[z];
-    if (zs.end_range == zs.first_range) continue;
+    const ZoneArea& zs = zones_[z];
+    if (zs.empty()) continue;
     const PageCounters c = zone_counters(static_cast<Zone>(z));
     out.str("zone ").str_w(zone_name(static_cast<Zone>(z)), -6).str(" managed ").dec(c.managed_frames)
         .str(" frames (").size(c.managed_frames << kPageShift).str("), free ").dec(c.free_frames)
         .str(" (cached ").dec(c.cached_frames).str("), reserved ").dec(c.reserved_frames).nl();
-    for (uint32_t i = zs.first_range; i < zs.end_range; ++i) {
+    for (uint32_t i = zs.first_range(); i < zs.end_range(); ++i) {
       const RangeInfo info = range_info(i);
       out.str("  range [").hex_padded(info.base.value, 12).str(", ").hex_padded(info.end.value, 12)
           .str(") ").dec((info.end.value - info.base.value) >> kPageShift).str(" frames, descriptors ")

@@ -28,13 +28,9 @@ namespace pf {
 using detail::peek;
 
 struct PageAllocator::VerifyTally {
-  uint64_t listed[kZoneCount][kOrderCount] = {};       // blocks on free lists
-  uint64_t free_heads[kZoneCount][kOrderCount] = {};   // Free descriptors
+  ZoneArea::Tally zone[kZoneCount];                    // what each zone's counters must say
   uint64_t cached_heads[kZoneCount][kPcpOrders] = {};  // Cached descriptors
   uint64_t in_caches[kZoneCount][kPcpOrders] = {};     // blocks in the stacks
-  uint64_t allocated[kZoneCount] = {};                 // frames in Allocated/Slab blocks
-  uint64_t reserved[kZoneCount] = {};
-  uint64_t frames[kZoneCount] = {};                    // frames in the zone's ranges
 };
 
 bool PageAllocator::verify_fail(const char* what, uint64_t pfn) const {
@@ -45,9 +41,9 @@ bool PageAllocator::verify_fail(const char* what, uint64_t pfn) const {
 bool PageAllocator::verify() const {
   if (!initialised_) return true;
   CpuAccessAll held(all_gates(), cpu_count_);
-  for (const ZoneState& z : zones_) z.lock.lock();
+  for (const ZoneArea& z : zones_) z.lock().lock();
   const bool ok = verify_locked();
-  for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock.unlock();
+  for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock().unlock();
   return ok;
 }
 
@@ -71,7 +67,7 @@ bool PageAllocator::verify_lists(const Range& r, VerifyTally& t) const {
       if (!block_aligned(Pfn{pfn}, Order{k})) return verify_fail("listed block is misaligned", pfn);
       if (idx + (uint64_t{1} << k) > frames) return verify_fail("listed block runs past its range", pfn);
       if (d.link_prev != prev) return verify_fail("free list prev link is inconsistent", pfn);
-      ++t.listed[zi][k];
+      ++t.zone[zi].listed[k];
       prev = idx;
       idx = d.link_next;
     }
@@ -81,14 +77,14 @@ bool PageAllocator::verify_lists(const Range& r, VerifyTally& t) const {
 
 bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
   const auto zi = static_cast<unsigned>(r.zone);
-  t.frames[zi] += r.end - r.base;
+  t.zone[zi].frames += r.end - r.base;
   for (uint64_t p = r.base; p < r.end;) {
     const FrameDescriptor& d = r.desc[p - r.base];
     const FrameState st = frame_state(d);
     if (st == FrameState::Tail) return verify_fail("tail frame outside any block", p);
     if (st == FrameState::Reserved) {
       if (d.owner >= kReservedReasonCount) return verify_fail("reserved frame with an unknown reason", p);
-      ++t.reserved[zi];
+      ++t.zone[zi].reserved;
       ++p;
       continue;
     }
@@ -105,7 +101,7 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
         return verify_fail("block overlaps another block or a reserved frame", q);
     switch (st) {
       case FrameState::Free: {
-        ++t.free_heads[zi][k];
+        ++t.zone[zi].free_heads[k];
         const uint64_t buddy = p ^ size;
         if (k < kMaxOrder && buddy >= r.base && buddy + size <= r.end) {
           const FrameDescriptor& b = r.desc[buddy - r.base];
@@ -119,7 +115,7 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
         ++t.cached_heads[zi][k];
         break;
       default:
-        t.allocated[zi] += size;
+        t.zone[zi].allocated += size;
         break;
     }
     p += size;
@@ -130,7 +126,7 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
 bool PageAllocator::verify_caches(VerifyTally& t) const {
   for (unsigned c = 0; c <= cpu_count_; ++c) {
     for (unsigned z = 0; z < kZoneCount; ++z) {
-      if (zones_[z].end_range == zones_[z].first_range) continue;
+      if (zones_[z].empty()) continue;
       for (unsigned k = 0; k < kPcpOrders; ++k) {
         const PcpStack& s = cpus_[c].stacks[z][k];
         const uint32_t n = s.size();
@@ -159,38 +155,22 @@ bool PageAllocator::verify_locked() const {
     if (r.desc == nullptr || r.base >= r.end || range_end_[i] != r.end ||
         (i > 0 && ranges_[i - 1].end > r.base))
       return verify_fail("range table is inconsistent", r.base);
-    const ZoneState& z = zones_[static_cast<unsigned>(r.zone)];
-    if (i < z.first_range || i >= z.end_range) return verify_fail("range sits in the wrong zone", r.base);
+    const ZoneArea& z = zone(r.zone);
+    if (i < z.first_range() || i >= z.end_range()) return verify_fail("range sits in the wrong zone", r.base);
     if (!verify_lists(r, t) || !verify_descriptors(r, t)) return false;
   }
   if (!verify_caches(t)) return false;
 
   for (unsigned zi = 0; zi < kZoneCount; ++zi) {
-    const ZoneState& z = zones_[zi];
-    const uint64_t first = z.first_range < range_count_ ? ranges_[z.first_range].base : 0;
-    uint64_t buddy_frames = 0, cached_frames = 0;
-    for (unsigned k = 0; k < kOrderCount; ++k) {
-      if (t.listed[zi][k] != t.free_heads[zi][k])
-        return verify_fail("a Free block is missing from its free list", first);
-      if (t.listed[zi][k] != peek(z.blocks[k]))
-        return verify_fail("zone's free block count disagrees with its lists", first);
-      if (((z.nonempty >> k) & 1u) != (t.listed[zi][k] != 0))
-        return verify_fail("zone's non-empty order mask disagrees with its lists", first);
-      buddy_frames += t.listed[zi][k] << k;
-    }
+    const ZoneArea& z = zones_[zi];
+    const uint64_t first = z.first_range() < range_count_ ? ranges_[z.first_range()].base : 0;
+    ZoneArea::Tally& zt = t.zone[zi];
     for (unsigned k = 0; k < kPcpOrders; ++k) {
       if (t.cached_heads[zi][k] != t.in_caches[zi][k])
         return verify_fail("Cached descriptors and per-CPU cache contents disagree", first);
-      cached_frames += t.cached_heads[zi][k] << k;
+      zt.cached += t.cached_heads[zi][k] << k;
     }
-    if (buddy_frames != peek(z.free_buddy))
-      return verify_fail("zone's free frame counter disagrees with its lists", first);
-    if (t.reserved[zi] != peek(z.reserved))
-      return verify_fail("zone's reserved counter disagrees with Reserved descriptors", first);
-    if (buddy_frames + cached_frames + t.allocated[zi] != peek(z.managed))
-      return verify_fail("free + allocated != managed", first);
-    if (peek(z.managed) + peek(z.reserved) != t.frames[zi])
-      return verify_fail("managed + reserved != frames in the zone's ranges", first);
+    if (const char* wrong = z.check_counters(zt)) return verify_fail(wrong, first);
   }
   return true;
 }

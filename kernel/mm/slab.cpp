@@ -81,6 +81,22 @@ uint32_t cpu_limit_for(uint32_t stride) {
   return 14;
 }
 
+// Empty slabs a cache with per-CPU arrays keeps instead of giving them back
+// to the buddy at once: enough to hold every CPU's array (cpu_count + 1 of
+// them) twice over, so a CPU freeing a burst and allocating it again (a batch
+// of 1024, say) finds its slabs instead of freeing and re-growing each one
+// through the page allocator; bounded to kEmptyReserveBytes of slab memory
+// per cache, and never below `floor`. cache_shrink and pf_reclaim still give
+// every empty slab back.
+constexpr uint64_t kEmptyReserveBytes = 256 * KiB;
+uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned cpu_count,
+                           uint64_t slab_bytes, uint32_t floor) {
+  const uint64_t want = (2 * uint64_t{cpu_limit} * (cpu_count + 1) + objs_per_slab - 1) / objs_per_slab;
+  const uint64_t cap = slab_bytes == 0 ? 0 : kEmptyReserveBytes / slab_bytes;
+  const uint64_t n = want < cap ? want : cap;
+  return n > floor ? static_cast<uint32_t>(n) : floor;
+}
+
 void copy_name(char* dst, const char* src) {
   unsigned i = 0;
   for (; src != nullptr && src[i] != '\0' && i < kCacheNameLength; ++i) dst[i] = src[i];
@@ -678,6 +694,8 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
   c->cpu_limit_ = cpu_limit_for(c->stride_);
   c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
+  c->reserve_empty_ = empty_reserve_for(c->objs_per_slab_, c->cpu_limit_, cpu_count_, c->slab_bytes_,
+                                        c->reserve_empty_);
   c->cpu_stride_ = static_cast<uint32_t>(align_up(sizeof(CpuArray) + c->cpu_limit_ * sizeof(void*), 64));
   return allocate_cpu_arrays(c);
 }

@@ -293,6 +293,9 @@ class KmemCache {
   size_t stride() const { return stride_; }
   unsigned slab_order() const { return order_; }
   size_t objects_per_slab() const { return objs_per_slab_; }
+  // Empty slabs kept for reuse rather than given back as they empty (shrink
+  // and pf_reclaim give them back); see empty_reserve_for in slab.cpp.
+  size_t empty_reserve() const { return reserve_empty_; }
   bool off_slab() const { return off_slab_; }
   bool has_cpu_arrays() const { return cpu_ != nullptr; }
   unsigned flags() const { return flags_; }

@@ -230,7 +230,7 @@ TEST_F(SlabCache, ActiveCountsAreExactWithObjectsInPerCpuArrays) {
   EXPECT_EQ(slab_.cache_destroy(c), 0u);
 }
 
-TEST_F(SlabCache, EmptySlabsGoBackToTheBuddyKeepingASmallReserve) {
+TEST_F(SlabCache, EmptySlabsGoBackToTheBuddyKeepingABoundedReserve) {
   KmemCache* c = slab_.cache_create("reserve", 512, 0, 0, nullptr);
   ASSERT_NE(c, nullptr);
   const uint64_t before = free_frames();
@@ -243,13 +243,28 @@ TEST_F(SlabCache, EmptySlabsGoBackToTheBuddyKeepingASmallReserve) {
   slab_.shrink_all();  // kmem_slab keeps a reserve of its own (the headers are off-slab)
   EXPECT_EQ(free_frames(), before);
   // Without shrink: frees past the reserve return slabs as they empty.
-  objs = fill(c, 50 * c->objects_per_slab());
+  const size_t reserve = c->empty_reserve();
+  objs = fill(c, (reserve + 50) * c->objects_per_slab());
   drain(c, objs);
   const CacheStats st = slab_.stats(c);
   const uint64_t cached_slabs = (st.cpu_cached + st.objects_per_slab - 1) / st.objects_per_slab;
   // Slabs still holding array objects (one more if they straddle), plus
-  // the reserve of two empty ones.
-  EXPECT_LE(st.total_slabs, cached_slabs + 1 + 2) << "empty slabs beyond the reserve were kept";
+  // the cache's reserve of empty ones: bounded (256 KiB of slabs), so 50
+  // slabs fewer than the burst grew.
+  EXPECT_GE(reserve, 2u);
+  EXPECT_LE(reserve * c->objects_per_slab() * 512, 256u * 1024u);
+  EXPECT_LE(st.total_slabs, cached_slabs + 1 + reserve) << "empty slabs beyond the reserve were kept";
+  EXPECT_GT(st.total_slabs, cached_slabs + 1) << "no empty slab was kept for the next burst";
+  // A burst that fits the empty slabs kept grows no slab.
+  const uint64_t low = free_frames();
+  objs = fill(c, (st.total_slabs - cached_slabs - 1) * c->objects_per_slab());
+  EXPECT_EQ(free_frames(), low) << "a burst within the reserve went to the page allocator";
+  drain(c, objs);
+  // shrink (and so pf_reclaim) still gives every empty slab back.
+  slab_.cache_shrink(c);
+  EXPECT_EQ(slab_.stats(c).total_slabs, 0u);
+  slab_.shrink_all();
+  EXPECT_EQ(free_frames(), before);
   EXPECT_EQ(slab_.cache_destroy(c), 0u);
 }
 
