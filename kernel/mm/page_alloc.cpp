@@ -34,10 +34,7 @@ namespace {
 
 constexpr uint64_t kDmaEndPfn = kDmaLimit >> kPageShift;
 constexpr uint64_t kDma32EndPfn = kDma32Limit >> kPageShift;
-// Ranges are also cut at multiples of this many frames so that a frame index
-// within a range always fits a uint32 link (kNoLink excluded). 2^31 frames is
-// 8 TiB, far above a block, so the cut costs no merge.
-constexpr uint64_t kRangeChunkFrames = uint64_t{1} << 31;
+constexpr uint64_t kRangeChunkFrames = uint64_t{1} << kRangeChunkShift;  // see page_alloc.hpp
 
 constexpr Zone zone_for(uint64_t pfn) {
   return pfn < kDmaEndPfn ? Zone::Dma : pfn < kDma32EndPfn ? Zone::Dma32 : Zone::Normal;
@@ -388,10 +385,14 @@ PhysAddr PageAllocator::alloc_in_zones(unsigned order, gfp_t flags, bool use_cac
 // Everything alloc_pages' fast path (page_pcp.cpp) does not handle: large
 // orders, an empty cache, fallback to lower zones, fault injection, bad
 // orders, and the last resort of draining every CPU's cache.
-PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller) {
+PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* /*caller*/) {
   if (!order.valid()) {
-    report({.code = ErrorCode::PageBadOrder, .detail = "alloc_pages: order above kMaxOrder",
-            .caller = caller});
+    // A request no block can satisfy is out of memory, not misuse (as in
+    // Linux): a null result, warned unless the caller said __GFP_NOWARN.
+    if (!(flags & __GFP_NOWARN))
+      warn(ErrorCode::PageBadOrder,
+           "alloc_pages: order above kMaxOrder (shown as [order, order + 1)), null result",
+           order.value, order.value + 1u);
     return PhysAddr{};
   }
   const bool injected = fail_injected();

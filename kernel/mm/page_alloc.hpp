@@ -44,6 +44,10 @@ namespace pf {
 
 enum class Zone : uint8_t { Dma = 0, Dma32 = 1, Normal = 2 };
 inline constexpr unsigned kZoneCount = 3;
+// Ranges are also cut at multiples of 2^kRangeChunkShift frames so that a
+// frame index within a range always fits a uint32 link (kNoLink excluded).
+// 2^31 frames is 8 TiB, far above a block, so the cut costs no merge.
+inline constexpr unsigned kRangeChunkShift = 31;
 inline constexpr uint64_t kDmaLimit = 16 * MiB;
 inline constexpr uint64_t kDma32Limit = 4 * GiB;
 const char* zone_name(Zone z);
@@ -158,7 +162,15 @@ class PageAllocator {
   static constexpr uint32_t kPcpHigh[kPcpOrders] = {128, 64, 32, 16};
 
  private:
-  static constexpr size_t kMaxRanges = 272;
+  // Enough for every map pf_init's MemoryMap accepts (issue 11, case 7). A
+  // run of managed frames starts where a usable region opens or another
+  // region, a reservation or the low range ends: at most kRawCapacity +
+  // kReservedCapacity + 1 runs. The zone limits cut kZoneCount - 1 more,
+  // the chunk cuts (kRangeChunkShift) one per 8 TiB below 2^kPhysAddrBits.
+  static constexpr size_t kMaxRanges =
+      MemoryMap::kRawCapacity + MemoryMap::kReservedCapacity + 1 + (kZoneCount - 1) +
+      ((size_t{1} << (kPhysAddrBits - kPageShift - kRangeChunkShift)) - 1);
+  static_assert(BootMem::kMaxTaken >= kMaxRanges + 1, "bootmem must place every range's descriptors");
   // A contiguous allocation's pieces carry this in `owner` (see alloc_contig).
   static constexpr uint32_t kOwnerContig = 0xc0471600u;
 
