@@ -22,20 +22,45 @@ MAKEFLAGS += --no-print-directory
 # ---- tools -----------------------------------------------------------------
 # What a target needs is installed from Debian's packages when it is missing,
 # so `make run` and `make test` work on a fresh Debian machine.
-# `$(call need_pkg,COMMAND-OR-FILE,PACKAGES)` is a recipe line.
+#   $(call need_pkgs,FILE:PACKAGE FILE:PACKAGE ...)   (a recipe line)
+# checks each FILE (a command on PATH, or a path) and installs the packages
+# of the missing ones with ONE apt-get install; `$(call need_pkg,FILE,PACKAGE)`
+# is the one-pair form. `apt-get update` runs at most once per make run: the
+# top-level make picks a run id (exported, so the sub-makes of `make test`
+# share it) and APT_STAMP records the run that last updated. flock serialises
+# recipes that install at the same time under -j (dpkg allows one at a time);
+# the check is repeated under the lock, so what another recipe just installed
+# is not installed twice.
 APT_GET := $(if $(shell command -v sudo 2>/dev/null),$(if $(filter 0,$(shell id -u)),,sudo ))apt-get
-define need_pkg
-@if ! command -v $(1) >/dev/null 2>&1 && [ ! -e $(1) ]; then \
-  echo "==== installing $(2) (needed: $(1))"; \
-  $(APT_GET) update -q >/dev/null && \
-  DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends $(2) >/dev/null; \
+ifndef PFALLOC_MAKE_RUN
+export PFALLOC_MAKE_RUN := $(shell date +%s.%N)-$(shell echo $$PPID)
+endif
+APT_STAMP = $(BUILD)/.apt-updated
+define need_pkgs
+@missing() { \
+  for pair in $(1); do \
+    file=$${pair%%:*}; \
+    command -v "$$file" >/dev/null 2>&1 || [ -e "$$file" ] || printf ' %s' "$${pair#*:}"; \
+  done; \
+}; \
+if [ -n "$$(missing)" ]; then \
+  mkdir -p $(BUILD); \
+  ( flock 9; \
+    pkgs=$$(missing); \
+    [ -z "$$pkgs" ] && exit 0; \
+    echo "==== installing$$pkgs"; \
+    if [ "$$(cat $(APT_STAMP) 2>/dev/null)" != "$$PFALLOC_MAKE_RUN" ]; then \
+      $(APT_GET) update -q >/dev/null && echo "$$PFALLOC_MAKE_RUN" > $(APT_STAMP); \
+    fi && \
+    DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends $$pkgs >/dev/null \
+  ) 9>$(BUILD)/.apt.lock; \
 fi
 endef
+need_pkg = $(call need_pkgs,$(strip $(1)):$(strip $(2)))
 
 .PHONY: host-deps
 host-deps:
-	$(call need_pkg,/usr/include/gtest/gtest.h,libgtest-dev)
-	$(call need_pkg,g++,g++)
+	$(call need_pkgs,/usr/include/gtest/gtest.h:libgtest-dev g++:g++)
 
 # ---- sources -------------------------------------------------------------
 CORE_SRCS   := $(sort $(wildcard kernel/mm/*.cpp))

@@ -7,23 +7,23 @@
 #                      zones, buddyinfo, slabinfo, overheads and timings; exits 0
 #                      Knobs: QEMU_MACHINE=q35 QEMU_MEM=512M QEMU_CPU= QEMU_EXTRA=
 #                      KERNEL_CMDLINE=run (e.g. `make run QEMU_MACHINE=pc QEMU_MEM=6G`)
-#   make test-kernel   the test kernel on several machines (part of `make test`):
-#                      pc 128M, q35 3G (RAM above 4 GiB), pc 6G with -cpu max
-#                      (1 GiB pages), q35 256M with a module, pc 256M with
-#                      slab-debug; each passes only on QEMU exit code 33 AND a
-#                      last serial line "N passed, 0 failed" with N > 0. Then
-#                      boots that must go wrong in the agreed way: fail-demo
-#                      (exit 35, names its case), fatal-demo (a double free with
-#                      the default handler), fault-demo (write to text) and
-#                      stack-overflow-demo (#DF on the IST stack), each exit 37.
-#                      Logs: build/kernel/logs/NAME.log
-#   make iso           a GRUB rescue ISO (Multiboot2, the ELF64 image) in
-#                      build/kernel/pfalloc.iso, command line ISO_CMDLINE (default `run`);
-#                      boot it with `make run-iso`; installs grub-pc-bin, grub-common,
-#                      xorriso and mtools when missing
-#   make test-iso      the test kernel booted by GRUB through Multiboot2, with a
-#                      module (not part of `make test`: it needs GRUB installed)
+#   make test-kernel   every row of the boot table below (part of `make test`):
+#                      the test kernel by Multiboot1 on pc and q35 machines of
+#                      several sizes, with -smp 2 and -smp 4, with a module,
+#                      with slab-debug; by GRUB (Multiboot2, one hybrid ISO)
+#                      under SeaBIOS and under OVMF (UEFI); and the boots that
+#                      must go wrong in the agreed way (fail-demo exit 35,
+#                      fatal/fault/stack-overflow demos exit 37). Each row is
+#                      its own target, test-kernel-NAME, so `make -j2` runs two
+#                      at a time. Logs: build/kernel/logs/NAME.log
+#   make iso           a GRUB rescue ISO (Multiboot2, the ELF64 image; boots under
+#                      BIOS and UEFI) in build/kernel/pfalloc.iso, command line
+#                      ISO_CMDLINE (default `run`); boot it with `make run-iso`
+#                      (add QEMU_FIRMWARE=uefi for OVMF)
+#   make test-iso      the GRUB BIOS row alone (test-kernel-grub-bios)
 #
+# Packages (QEMU, GRUB for BIOS and EFI, xorriso, mtools, OVMF) are installed
+# by need_pkgs (top Makefile) when missing, in one apt-get install.
 # Objects live under $(BUILD)/kernel/, serial logs under $(BUILD)/kernel/logs/.
 
 KERNEL_DIR := $(BUILD)/kernel
@@ -61,105 +61,123 @@ $(KERNEL_ELF32): $(KERNEL_ELF)
 
 -include $(KERNEL_OBJS:.o=.d)
 
-.PHONY: kernel run test-kernel qemu-deps iso
+.PHONY: kernel run test-kernel qemu-deps iso-deps kernel-test-deps
 kernel: $(KERNEL_ELF) $(KERNEL_ELF32)
 
+# FILE:PACKAGE pairs for need_pkgs. The GRUB platform directories decide what
+# grub-mkrescue can build: both present => a hybrid BIOS + UEFI image.
+QEMU_PKGS := qemu-system-x86_64:qemu-system-x86
+ISO_PKGS := grub-mkrescue:grub-common /usr/lib/grub/i386-pc/multiboot2.mod:grub-pc-bin \
+            /usr/lib/grub/x86_64-efi/multiboot2.mod:grub-efi-amd64-bin xorriso:xorriso mformat:mtools
+UEFI_PKGS := /usr/share/OVMF:ovmf
 qemu-deps:
-	$(call need_pkg,qemu-system-x86_64,qemu-system-x86)
+	$(call need_pkgs,$(QEMU_PKGS))
+iso-deps:
+	$(call need_pkgs,$(ISO_PKGS))
+kernel-test-deps:
+	$(call need_pkgs,$(QEMU_PKGS) $(ISO_PKGS) $(UEFI_PKGS))
 
 QEMU_MACHINE ?= q35
 QEMU_MEM ?= 512M
 QEMU_CPU ?=
 QEMU_EXTRA ?=
+QEMU_FIRMWARE ?= bios
 KERNEL_CMDLINE ?= run
 RUN_TIMEOUT ?= 120
 QEMU_RUN := kernel/run-qemu.sh
+QEMU_RUN_ARGS = -M $(QEMU_MACHINE) -m $(QEMU_MEM) $(if $(QEMU_CPU),-cpu $(QEMU_CPU)) $(QEMU_EXTRA)
 
 run: kernel qemu-deps
 	@mkdir -p $(KERNEL_LOGS)
 	$(QEMU_RUN) -k $(KERNEL_ELF32) -c '$(KERNEL_CMDLINE)' -l $(KERNEL_LOGS)/run.log -t $(RUN_TIMEOUT) \
-	  -e run -v -- -M $(QEMU_MACHINE) -m $(QEMU_MEM) $(if $(QEMU_CPU),-cpu $(QEMU_CPU)) $(QEMU_EXTRA)
+	  -e run -v -- $(QEMU_RUN_ARGS)
 	@$(MAKE) memory-svg  # issue 12: build/kernel/memory.svg from the run's log (tools/memview.mk)
 
-# ---- test boots -------------------------------------------------------------
-# Each boot is its own target, so `make -j2` runs two at a time; each has its
-# own log and timeout.
+# ---- the boot table -----------------------------------------------------------
+# One row per test boot:
+#   $(call kernel_boot,NAME,LOADER,COMMAND LINE,EXPECTATION,QEMU ARGUMENTS[,EXTRA LINE])
+#   LOADER       multiboot1: qemu -kernel with the ELF32 copy, the command line by -append;
+#                grub-bios / grub-uefi: the GRUB ISO made for this command line
+#                (Multiboot2, the ELF64) under SeaBIOS / OVMF.
+#                A command line holding `expect-module` gets the test module, its
+#                CRC and length on the module's own command line.
+#   EXPECTATION  pass | fail CASE | fatal REGEX (extended regex), see run-qemu.sh:
+#                pass = exit 33 and a last serial line "N passed, 0 failed", N > 0.
+#   EXTRA LINE   optional: a serial line that must also appear, exactly.
+# A row is expanded twice (call, then eval): write a literal $ as $$$$, and
+# no commas inside a field.
+define kernel_boot_rule
+KERNEL_TEST_BOOTS += test-kernel-$(1)
+.PHONY: test-kernel-$(1)
+test-kernel-$(1): kernel kernel-test-deps $(if $(findstring expect-module,$(3)),$(KERNEL_MODULE)) \
+                  $(if $(filter grub-%,$(2)),$(call kernel_iso_for,$(3)))
+	@mkdir -p $(KERNEL_LOGS)
+	@$(QEMU_RUN) -n $(1) -l $(KERNEL_LOGS)/$(1).log -t $(KERNEL_TEST_TIMEOUT) -e '$(4)' \
+	  $(if $(6),-x '$(6)') \
+	  $(if $(filter multiboot1,$(2)),-k $(KERNEL_ELF32) -c '$(3)' \
+	    $(if $(findstring expect-module,$(3)),-i $(KERNEL_MODULE)),-k $(call kernel_iso_for,$(3))) \
+	  $(if $(filter grub-uefi,$(2)),-F uefi) -- $(5)
+endef
+# The ISO of a command line (shared by the rows that boot it), made once.
+kernel_iso_for = $(KERNEL_DIR)/iso/$(subst $(eval) ,_,$(strip $(1))).iso
+define kernel_iso_rule
+KERNEL_TEST_ISOS += $(1)
+$(1): $(KERNEL_ELF) $(if $(findstring expect-module,$(2)),$(KERNEL_MODULE)) | iso-deps
+	$$(call make_iso,$$@,$(2),$(if $(findstring expect-module,$(2)),$(KERNEL_MODULE)))
+endef
+kernel_boot = $(if $(filter multiboot1 grub-bios grub-uefi,$(strip $(2))),,$(error kernel_boot \
+  $(strip $(1)): unknown loader '$(strip $(2))'))$(eval $(call kernel_boot_rule,$(strip $(1)),$(strip $(2)),$(strip $(3)),$(strip $(4)),$(strip $(5)),$(strip $(6))))$(if $(filter grub-%,$(strip $(2))),$(if $(filter $(call kernel_iso_for,$(3)),$(KERNEL_TEST_ISOS)),,$(eval $(call kernel_iso_rule,$(call kernel_iso_for,$(3)),$(strip $(3))))))
+
 KERNEL_TEST_TIMEOUT ?= 240
 KERNEL_MODULE := $(KERNEL_DIR)/test-module.bin
+KERNEL_TEST_BOOTS :=
+KERNEL_TEST_ISOS :=
+
+#  name                 loader      command line          expectation      QEMU arguments            extra line
+$(call kernel_boot, pc-128M,        multiboot1, test,                 pass,            -M pc -m 128M)
+# RAM above 4 GiB behind the PCI hole.
+$(call kernel_boot, q35-3G,         multiboot1, test,                 pass,            -M q35 -m 3G)
+# -cpu max offers 1 GiB pages, so this boot builds its direct map with them.
+$(call kernel_boot, pc-6G,          multiboot1, test,                 pass,            -m 6G -cpu max)
+# The kernel checks the module's bytes at boot and again after the tests.
+$(call kernel_boot, module,         multiboot1, test expect-module,   pass,            -M q35 -m 256M)
+# Every case again with SLAB_DEBUG on every cache (the boot-time debug option).
+$(call kernel_boot, slab-debug,     multiboot1, test slab-debug,      pass,            -M pc -m 256M)
+# Several CPUs. Once the kernel starts its application processors and prints
+# "cpus: N online", put that text in the EXTRA LINE field (after the last
+# comma): `-smp 4, cpus: 4 online` and `-smp 2, cpus: 2 online`.
+$(call kernel_boot, q35-smp4,       multiboot1, test,                 pass,            -M q35 -m 512M -smp 4,  )
+$(call kernel_boot, pc-smp2,        multiboot1, test,                 pass,            -M pc -m 256M -smp 2,   )
+# GRUB (Multiboot2) from one hybrid ISO, under BIOS and under UEFI.
+$(call kernel_boot, grub-bios,      grub-bios,  test expect-module,   pass,            -M q35 -m 1G)
+$(call kernel_boot, grub-uefi,      grub-uefi,  test expect-module,   pass,            -M q35 -m 1G)
+# A deliberately failing case: this boot must fail, and say which case failed.
+$(call kernel_boot, fail-demo,      multiboot1, test fail-demo,       fail fail_demo,  -M pc -m 128M)
+# The default error handler is fatal in the kernel, and a CPU fault is
+# reported (not a silent triple fault): both must end the run with code 37.
+$(call kernel_boot, fatal-demo,     multiboot1, run fatal-demo,       fatal ^\*\*\* pfalloc fatal: pfalloc: page-double-free, -M pc -m 128M)
+$(call kernel_boot, fault-demo,     multiboot1, run fault-demo,       fatal ^\*\*\* CPU exception 14 \(#PF page fault\) error=0x3[[:space:]], -M pc -m 128M)
+# A kernel stack overflow hits the guard page; the page fault cannot push its
+# frame there, so the CPU raises #DF, which runs on its own stack (IST 1).
+$(call kernel_boot, stack-overflow-demo, multiboot1, run stack-overflow-demo, fatal ^\*\*\* CPU exception 8 \(#DF double fault\), -M pc -m 128M)
 
 # A module with awkward content and length: the ELF64 image plus 123 bytes.
 $(KERNEL_MODULE): $(KERNEL_ELF)
 	{ cat $<; head -c 123 $<; } > $@
 
-kernel_boot = $(QEMU_RUN) -k $(KERNEL_ELF32) -l $(KERNEL_LOGS)/$(1).log -t $(KERNEL_TEST_TIMEOUT) -n $(1)
-
-.PHONY: test-kernel-pc-128M test-kernel-q35-3G test-kernel-pc-6G test-kernel-module test-kernel-fail-demo
-test-kernel-pc-128M: kernel qemu-deps
-	@mkdir -p $(KERNEL_LOGS)
-	@$(call kernel_boot,pc-128M) -c 'test' -e pass -- -M pc -m 128M
-test-kernel-q35-3G: kernel qemu-deps
-	@mkdir -p $(KERNEL_LOGS)
-	@$(call kernel_boot,q35-3G) -c 'test' -e pass -- -M q35 -m 3G
-# -cpu max offers 1 GiB pages, so this boot builds its direct map with them.
-test-kernel-pc-6G: kernel qemu-deps
-	@mkdir -p $(KERNEL_LOGS)
-	@$(call kernel_boot,pc-6G) -c 'test' -e pass -- -m 6G -cpu max
-# The module's expected CRC and length travel on its own command line; the
-# kernel checks the bytes at boot and again after the tests.
-test-kernel-module: kernel qemu-deps $(KERNEL_MODULE)
-	@mkdir -p $(KERNEL_LOGS)
-	@set -- $$(cksum < $(KERNEL_MODULE)); \
-	  $(call kernel_boot,module) -c 'test expect-module' -e pass -- -M q35 -m 256M \
-	    -initrd "$(KERNEL_MODULE) crc=$$1 len=$$2"
-# Every case again with SLAB_DEBUG on every cache (the boot-time debug option).
-.PHONY: test-kernel-slab-debug
-test-kernel-slab-debug: kernel qemu-deps
-	@mkdir -p $(KERNEL_LOGS)
-	@$(call kernel_boot,slab-debug) -c 'test slab-debug' -e pass -- -M pc -m 256M
-# A deliberately failing case: this boot must fail, and say which case failed.
-test-kernel-fail-demo: kernel qemu-deps
-	@mkdir -p $(KERNEL_LOGS)
-	@$(call kernel_boot,fail-demo) -c 'test fail-demo' -e fail -f fail_demo -- -M pc -m 128M
-
-# The default error handler is fatal in the kernel, and a CPU fault is
-# reported (not a silent triple fault): both must end the run with code 37.
-.PHONY: test-kernel-fatal-demo test-kernel-fault-demo
-test-kernel-fatal-demo: kernel qemu-deps
-	@mkdir -p $(KERNEL_LOGS)
-	@$(call kernel_boot,fatal-demo) -c 'run fatal-demo' -e fatal \
-	  -f '^\*\*\* pfalloc fatal: pfalloc: page-double-free' -- -M pc -m 128M
-test-kernel-fault-demo: kernel qemu-deps
-	@mkdir -p $(KERNEL_LOGS)
-	@$(call kernel_boot,fault-demo) -c 'run fault-demo' -e fatal \
-	  -f '^\*\*\* CPU exception 14 \(#PF page fault\) error=0x3 ' -- -M pc -m 128M
-
-# A kernel stack overflow hits the guard page; the page fault cannot push its
-# frame there, so the CPU raises #DF, which runs on its own stack (IST 1).
-.PHONY: test-kernel-stack-overflow-demo
-test-kernel-stack-overflow-demo: kernel qemu-deps
-	@mkdir -p $(KERNEL_LOGS)
-	@$(call kernel_boot,stack-overflow-demo) -c 'run stack-overflow-demo' -e fatal \
-	  -f '^\*\*\* CPU exception 8 \(#DF double fault\)' -- -M pc -m 128M
-
-KERNEL_TEST_BOOTS := test-kernel-pc-128M test-kernel-q35-3G test-kernel-pc-6G test-kernel-module \
-                     test-kernel-slab-debug test-kernel-fail-demo test-kernel-fatal-demo test-kernel-fault-demo \
-                     test-kernel-stack-overflow-demo
 test-kernel: $(KERNEL_TEST_BOOTS)
 	@echo "==== test-kernel: all $(words $(KERNEL_TEST_BOOTS)) QEMU boots behaved as required"
 
 TEST_PARTS += test-kernel
 
+.PHONY: test-iso
+test-iso: test-kernel-grub-bios
+
 # ---- GRUB (Multiboot2) ----------------------------------------------------------
 ISO_CMDLINE ?= run
 KERNEL_ISO := $(KERNEL_DIR)/pfalloc.iso
-KERNEL_TEST_ISO := $(KERNEL_DIR)/pfalloc-test.iso
 
-.PHONY: iso-deps run-iso test-iso
-iso-deps:
-	$(call need_pkg,grub-mkrescue,grub-common)
-	$(call need_pkg,/usr/lib/grub/i386-pc/multiboot2.mod,grub-pc-bin)
-	$(call need_pkg,xorriso,xorriso)
-	$(call need_pkg,mformat,mtools)
+.PHONY: run-iso
 
 # $(1): image, $(2): kernel command line, $(3): module file or empty.
 define make_iso
@@ -176,21 +194,13 @@ endef
 
 $(KERNEL_ISO): $(KERNEL_ELF) FORCE_ISO
 	$(call make_iso,$@,$(ISO_CMDLINE),)
-$(KERNEL_TEST_ISO): $(KERNEL_ELF) $(KERNEL_MODULE)
-	$(call make_iso,$@,test expect-module,$(KERNEL_MODULE))
 .PHONY: FORCE_ISO
 FORCE_ISO:
 
 iso: kernel iso-deps
 	@$(MAKE) $(KERNEL_ISO)
 
-run-iso: iso qemu-deps
+run-iso: iso qemu-deps $(if $(filter uefi,$(QEMU_FIRMWARE)),kernel-test-deps)
 	@mkdir -p $(KERNEL_LOGS)
 	$(QEMU_RUN) -k $(KERNEL_ISO) -l $(KERNEL_LOGS)/run-iso.log -t $(RUN_TIMEOUT) -e run -v \
-	  -- -M $(QEMU_MACHINE) -m $(QEMU_MEM) $(if $(QEMU_CPU),-cpu $(QEMU_CPU)) $(QEMU_EXTRA)
-
-test-iso: kernel iso-deps qemu-deps
-	@$(MAKE) $(KERNEL_TEST_ISO)
-	@mkdir -p $(KERNEL_LOGS)
-	@$(QEMU_RUN) -k $(KERNEL_TEST_ISO) -l $(KERNEL_LOGS)/grub-mb2.log -t $(KERNEL_TEST_TIMEOUT) \
-	  -n grub-multiboot2 -e pass -- -M q35 -m 1G
+	  -F $(QEMU_FIRMWARE) -- $(QEMU_RUN_ARGS)

@@ -18,6 +18,7 @@
 #include "kernel/arch/x86_64/timing.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/mm/text.hpp"
+#include "kernel/reclaim.hpp"
 #include "kernel/rt/runtime.hpp"
 
 namespace pf::kernel {
@@ -194,6 +195,14 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
     boot_failure("slab allocator", nullptr);
   }
   k.tsc_slab_ready = arch::rdtsc();
+
+  // Memory handed back (issue 10). The boot information has been parsed and
+  // what the kernel keeps was copied into k.boot, so the loader's memory goes
+  // back now (the boot tables went back in build_address_space).
+  hand_back(k, RegionType::BootloaderReclaimable);
+  // ACPI-reclaimable memory: nothing reads the ACPI tables after this point.
+  // Whatever reads them (the MADT for SMP bring-up) must run before this call.
+  hand_back(k, RegionType::AcpiReclaimable);
 
   arch::calibrate_tsc();
   // Demonstrations that a misuse and a CPU fault end the run loudly (the

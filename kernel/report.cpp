@@ -11,6 +11,7 @@
 #include "kernel/kernel.hpp"
 #include "kernel/memview.hpp"
 #include "kernel/mm/text.hpp"
+#include "kernel/reclaim.hpp"
 
 namespace pf::kernel {
 
@@ -119,6 +120,8 @@ void run_report(Kernel& k) {
       .str(k.max_page == arch::k1GiB ? "1 GiB" : "2 MiB").str(", NX: ").str(k.nx ? "yes" : "no").nl();
   t.str("boot tables and 32-bit entry code handed back: ").dec(k.boot_frames_released).str(" frames")
       .nl();
+  print(t);
+  format_reserved(k, t);
   print(t);
 
   section(t, "time");

@@ -7,10 +7,15 @@
 // the fields, reserving each buffer before it is read.
 #include "multiboot.hpp"
 
+#include <new>
+#include <type_traits>
+
 #include "adapters.hpp"
 #include "bytes.hpp"
 
 namespace pf::boot {
+
+static_assert(std::is_trivially_destructible_v<BootInfo>, "reset() constructs over it");
 
 namespace {
 
@@ -23,7 +28,10 @@ constexpr size_t kMaxString = 64 * KiB;
 constexpr uint32_t kMaxModules = 4096;
 constexpr uint32_t kMaxMb2InfoSize = 64 * MiB;
 
-const RegionType kBootData = RegionType::Kernel;
+// The loader's structures: the kernel copies what it keeps, then hands them back.
+const RegionType kBootData = RegionType::BootloaderReclaimable;
+// Modules stay the kernel's.
+const RegionType kModuleData = RegionType::Kernel;
 
 bool fail(const char** error, const char* why) {
   if (error != nullptr) *error = why;
@@ -67,10 +75,21 @@ const char* take_string(uint64_t phys, const PhysMap& pm, MemoryMap& map, const 
   return s;
 }
 
+// Modules past the table are still reserved, but neither listed nor their
+// strings copied.
 void add_module(BootInfo& out, uint64_t start, uint64_t end, const char* cmdline) {
   if (out.module_count < sizeof out.modules / sizeof out.modules[0]) {
-    out.modules[out.module_count++] = {.start = start, .end = end, .cmdline = cmdline};
+    out.modules[out.module_count++] = {
+        .start = start, .end = end, .cmdline = out.keep_string(cmdline, kMaxString)};
   }
+}
+
+// BootInfo is not assignable (it points into itself): every field back to
+// its initialiser by constructing it afresh in place (trivially destructible).
+void reset(BootInfo& out, const char* protocol, uint64_t info_phys) {
+  new (&out) BootInfo;
+  out.protocol = protocol;
+  out.info_phys = info_phys;
 }
 
 // ---- Multiboot1 -----------------------------------------------------------
@@ -91,32 +110,49 @@ constexpr size_t kModSize = 16;
 
 }  // namespace
 
+const char* BootInfo::keep_string(const char* s, size_t length) {
+  if (strings_used >= kStringCapacity) {  // full: not even room for a NUL
+    ++strings_truncated;
+    return "";
+  }
+  char* copy = strings + strings_used;
+  const size_t room = kStringCapacity - strings_used - 1;
+  size_t n = 0;
+  while (n < length && s[n] != '\0' && n < room) {
+    copy[n] = s[n];
+    ++n;
+  }
+  if (n < length && s[n] != '\0') ++strings_truncated;
+  copy[n] = '\0';
+  strings_used += n + 1;
+  return copy;
+}
+
 bool parse_multiboot1(uint64_t info_phys, const PhysMap& pm, BootInfo& out, MemoryMap& map,
                       const char** error) {
-  out = BootInfo{};
-  out.protocol = "multiboot1";
+  reset(out, "multiboot1", info_phys);
   if (info_phys == 0) return fail(error, "multiboot1: null info pointer");
   const auto* info = pm.to_virt<const unsigned char>(PhysAddr{info_phys});
   const uint32_t flags = u32(info, mb1::kFlags);
-  if (!protect(map, info_phys,
-               (flags & mb1::kFramebuffer) ? mb1::kInfoSize : mb1::kInfoSizeNoFramebuffer)) {
-    return fail(error, kTooManyRanges);
-  }
+  out.info_size = (flags & mb1::kFramebuffer) ? mb1::kInfoSize : mb1::kInfoSizeNoFramebuffer;
+  if (!protect(map, info_phys, out.info_size)) return fail(error, kTooManyRanges);
   if ((flags & mb1::kAout) && (flags & mb1::kElf)) {
     return fail(error, "multiboot1: a.out and ELF symbol flags both set");
   }
 
   if (flags & mb1::kCmdline) {
     const char* why = nullptr;
-    out.cmdline = take_string(u32(info, mb1::kCmdlineAddr), pm, map,
-                              "multiboot1: command line unterminated", &why);
-    if (out.cmdline == nullptr) return fail(error, why);
+    const char* s = take_string(u32(info, mb1::kCmdlineAddr), pm, map,
+                                "multiboot1: command line unterminated", &why);
+    if (s == nullptr) return fail(error, why);
+    out.cmdline = out.keep_string(s, kMaxString);
   }
   if (flags & mb1::kLoaderName) {
     const char* why = nullptr;
-    out.loader_name = take_string(u32(info, mb1::kLoaderNameAddr), pm, map,
-                                  "multiboot1: loader name unterminated", &why);
-    if (out.loader_name == nullptr) return fail(error, why);
+    const char* s = take_string(u32(info, mb1::kLoaderNameAddr), pm, map,
+                                "multiboot1: loader name unterminated", &why);
+    if (s == nullptr) return fail(error, why);
+    out.loader_name = out.keep_string(s, kMaxString);
   }
 
   if (flags & mb1::kMods) {
@@ -130,7 +166,7 @@ bool parse_multiboot1(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
       const unsigned char* m = mods + i * mb1::kModSize;
       const uint32_t start = u32(m, 0), end = u32(m, 4), string = u32(m, 8);
       if (end < start) return fail(error, "multiboot1: module ends before it starts");
-      if (!protect(map, start, end - start)) return fail(error, kTooManyRanges);
+      if (!protect(map, start, end - start, kModuleData)) return fail(error, kTooManyRanges);
       const char* cmdline = "";
       if (string != 0) {
         const char* why = nullptr;
@@ -142,7 +178,8 @@ bool parse_multiboot1(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
   }
 
   if (flags & mb1::kElf) {
-    // The kernel may read its own section headers later (symbols).
+    // The kernel's own section headers: boot information like the rest (a
+    // kernel that wants its symbols copies them before handing it back).
     if (!protect(map, u32(info, mb1::kElfAddr),
                  uint64_t{u32(info, mb1::kElfNum)} * u32(info, mb1::kElfSize))) {
       return fail(error, kTooManyRanges);
@@ -190,12 +227,14 @@ bool parse_multiboot1(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
 namespace {
 namespace mb2 {
 constexpr uint32_t kEnd = 0, kCmdline = 1, kLoaderName = 2, kModule = 3, kBasicMeminfo = 4,
-                   kMmap = 6, kFramebuffer = 8, kEfiMmap = 17;
+                   kMmap = 6, kFramebuffer = 8, kEfi32 = 11, kEfi64 = 12, kEfiMmap = 17;
 constexpr size_t kTagHeader = 8;   // type u32, size u32
 constexpr size_t kInfoHeader = 8;  // total_size u32, reserved u32
 // A string tag must hold at least the terminator; a module its two addresses.
 constexpr size_t kStringTagMin = kTagHeader + 1, kModuleTagMin = kTagHeader + 8 + 1;
 constexpr size_t kMeminfoTagSize = 16, kFramebufferTagMin = 29, kEfiMmapHeader = 16;
+// EFI system table pointer tags: u32 (tag 11) or u64 (tag 12) after the header.
+constexpr size_t kEfi32TagSize = 12, kEfi64TagSize = 16;
 }  // namespace mb2
 
 // The string inside a tag of `size` bytes starting at `offset` within it,
@@ -208,8 +247,7 @@ const char* tag_string(const unsigned char* tag, uint32_t size, size_t offset) {
 
 bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, MemoryMap& map,
                       const char** error) {
-  out = BootInfo{};
-  out.protocol = "multiboot2";
+  reset(out, "multiboot2", info_phys);
   if (info_phys == 0) return fail(error, "multiboot2: null info pointer");
   if (info_phys % 8 != 0) return fail(error, "multiboot2: info not 8-byte aligned");
   const auto* info = pm.to_virt<const unsigned char>(PhysAddr{info_phys});
@@ -218,6 +256,7 @@ bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
     return fail(error, "multiboot2: total_size too small");
   if (total > kMaxMb2InfoSize) return fail(error, "multiboot2: implausible total_size");
   // Every string, the memory maps and module names are inside the structure.
+  out.info_size = total;
   if (!protect(map, info_phys, total)) return fail(error, kTooManyRanges);
 
   const unsigned char* mmap_tag = nullptr;
@@ -238,7 +277,7 @@ bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
         const char* s =
             size >= mb2::kStringTagMin ? tag_string(tag, size, mb2::kTagHeader) : nullptr;
         if (s == nullptr) return fail(error, "multiboot2: string tag unterminated");
-        (type == mb2::kCmdline ? out.cmdline : out.loader_name) = s;
+        (type == mb2::kCmdline ? out.cmdline : out.loader_name) = out.keep_string(s, size);
         break;
       }
       case mb2::kModule: {
@@ -247,7 +286,7 @@ bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
         if (end < start) return fail(error, "multiboot2: module ends before it starts");
         const char* s = tag_string(tag, size, 16);
         if (s == nullptr) return fail(error, "multiboot2: module string unterminated");
-        if (!protect(map, start, end - start)) return fail(error, kTooManyRanges);
+        if (!protect(map, start, end - start, kModuleData)) return fail(error, kTooManyRanges);
         add_module(out, start, end, s);
         break;
       }
@@ -256,6 +295,18 @@ bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
         meminfo_tag = tag;
         break;
       case mb2::kMmap: mmap_tag = tag; break;
+      case mb2::kEfi32:
+        if (size < mb2::kEfi32TagSize) return fail(error, "multiboot2: EFI system table tag too short");
+        if (out.efi_bits != 64) {  // a 64-bit pointer, if both came, wins
+          out.efi_system_table = u32(tag, 8);
+          out.efi_bits = 32;
+        }
+        break;
+      case mb2::kEfi64:
+        if (size < mb2::kEfi64TagSize) return fail(error, "multiboot2: EFI system table tag too short");
+        out.efi_system_table = u64(tag, 8);
+        out.efi_bits = 64;
+        break;
       case mb2::kEfiMmap:
         if (size < mb2::kEfiMmapHeader) return fail(error, "multiboot2: EFI mmap tag too short");
         efi_mmap_tag = tag;

@@ -20,8 +20,7 @@ TEST_GDB_TIMEOUT ?= 240
 
 .PHONY: debug test-gdb gdb-deps
 gdb-deps:
-	$(call need_pkg,gdb,gdb)
-	$(call need_pkg,python3,python3)
+	$(call need_pkgs,gdb:gdb python3:python3)
 
 debug: kernel qemu-deps gdb-deps
 	@mkdir -p $(KERNEL_LOGS)
@@ -30,8 +29,7 @@ debug: kernel qemu-deps gdb-deps
 	@echo "      -ex 'hbreak pf_debug_checkpoint' -ex continue"
 	@echo "  then: pf-buddyinfo, pf-zones, pf-slabinfo, pf-frame ADDR (help pf-frame); end with 'kill' in gdb (or Ctrl-C here)"
 	-$(QEMU_RUN) -k $(KERNEL_ELF32) -c '$(KERNEL_CMDLINE)' -l $(KERNEL_LOGS)/debug.log -t $(DEBUG_TIMEOUT) \
-	  -e run -v -- -M $(QEMU_MACHINE) -m $(QEMU_MEM) $(if $(QEMU_CPU),-cpu $(QEMU_CPU)) $(QEMU_EXTRA) \
-	  -gdb tcp::$(DEBUG_PORT) -S
+	  -e run -v -- $(QEMU_RUN_ARGS) -gdb tcp::$(DEBUG_PORT) -S
 
 test-gdb: kernel qemu-deps gdb-deps
 	@mkdir -p $(KERNEL_LOGS)

@@ -102,6 +102,13 @@ void free_contig(pf_phys_t phys, size_t frame_count) {
   g_pages.free_contig(PhysAddr{phys}, frame_count, PF_CALLER);
 }
 
+size_t pf_release_reserved(unsigned int region_type) {
+  // Anything but the two reclaimable classes is refused by the core; a value
+  // too wide for RegionType must not wrap onto one of them.
+  const RegionType type = region_type <= 0xffu ? static_cast<RegionType>(region_type) : RegionType::Reserved;
+  return g_pages.release_reserved(type);
+}
+
 void pf_drain_pages(void) { g_pages.drain_cpu_caches(); }
 
 size_t pf_reclaim(void) {

@@ -1,4 +1,5 @@
-// frame.cpp — names of descriptor states, for reports and verify() messages.
+// frame.cpp — names of descriptor states and of reserved-frame reasons, for
+// reports and verify() messages.
 #include "frame.hpp"
 
 namespace pf {
@@ -13,6 +14,15 @@ const char* frame_state_name(FrameState s) {
     case FrameState::Reserved: return "reserved";
   }
   return "invalid";
+}
+
+const char* reserved_reason_name(uint32_t reason) {
+  switch (reason) {
+    case kReservedByBootmem: return "bootmem";
+    case kReservedBootloaderReclaimable: return "bootloader-reclaimable";
+    case kReservedAcpiReclaimable: return "acpi-reclaimable";
+    default: return "unknown";
+  }
 }
 
 }  // namespace pf

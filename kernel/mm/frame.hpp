@@ -55,8 +55,12 @@ inline void set_frame_state(FrameDescriptor& d, FrameState s) {
   std::atomic_ref<FrameState>(d.state).store(s, std::memory_order_relaxed);
 }
 
-// `owner` of a Reserved frame says why it is kept out.
-inline constexpr uint32_t kReservedByBootmem = 0;           // descriptors, per-CPU caches
-inline constexpr uint32_t kReservedBootloaderReclaimable = 1;  // release_reserved() frees it
+// `owner` of a Reserved frame says why it is kept out, and so whether
+// PageAllocator::release_reserved() may hand it back (the reclaimable ones).
+inline constexpr uint32_t kReservedByBootmem = 0;              // descriptors, per-CPU caches
+inline constexpr uint32_t kReservedBootloaderReclaimable = 1;  // loader memory, boot info
+inline constexpr uint32_t kReservedAcpiReclaimable = 2;        // ACPI tables (once read)
+inline constexpr uint32_t kReservedReasonCount = 3;
+const char* reserved_reason_name(uint32_t reason);  // "bootmem", ...; "unknown" past the end
 
 }  // namespace pf

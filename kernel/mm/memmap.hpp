@@ -40,8 +40,10 @@
 //     starts beyond it (returns Ok: no memory there to protect); a reserve()
 //     of type Usable is recorded as Reserved (MapBadInput warning).
 //   * phys_addr_bits is clamped to [kPageShift, 63] so every end fits in 64 bits.
-//   * Only Usable entries are managed by the buddy; AcpiReclaimable and
-//     BootloaderReclaimable keep their type so a kernel can hand them back later.
+//   * Usable entries are free memory for the buddy. BootloaderReclaimable and
+//     AcpiReclaimable keep their type: the buddy manages them too, but as
+//     reserved frames tagged with the class, so a kernel can hand each class
+//     back once it is done with it (PageAllocator::release_reserved).
 //
 // Cost: normalise() is a sort plus one sweep over region edges, O(n log n) in
 // the number of regions and independent of how much memory they describe.
@@ -72,6 +74,12 @@ const char* region_type_name(RegionType t);
 RegionType region_type_from_raw(uint32_t raw);
 // 0 (Usable) .. 6 (Bad): the precedence above; unknown values rank as Reserved.
 unsigned region_type_precedence(RegionType t);
+// The types whose frames get descriptors: Usable (free at init) and the two
+// reclaimable classes (reserved at init, released on request).
+constexpr bool region_is_managed(RegionType t) {
+  return t == RegionType::Usable || t == RegionType::BootloaderReclaimable ||
+         t == RegionType::AcpiReclaimable;
+}
 
 // A region as a firmware reports it: bytes, any alignment.
 struct Region {

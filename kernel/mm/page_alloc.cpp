@@ -42,9 +42,17 @@ constexpr Zone zone_for(uint64_t pfn) {
 constexpr uint64_t zone_end_pfn(uint64_t pfn) {
   return pfn < kDmaEndPfn ? kDmaEndPfn : pfn < kDma32EndPfn ? kDma32EndPfn : ~uint64_t{0};
 }
-constexpr bool is_managed(RegionType t) {
-  return t == RegionType::Usable || t == RegionType::BootloaderReclaimable;
+constexpr bool is_managed(RegionType t) { return region_is_managed(t); }
+// The reason a reclaimable class's frames carry while reserved; kNotReclaimable
+// for every other type.
+constexpr uint32_t kNotReclaimable = ~uint32_t{0};
+constexpr uint32_t reclaim_reason(RegionType t) {
+  return t == RegionType::BootloaderReclaimable ? kReservedBootloaderReclaimable
+         : t == RegionType::AcpiReclaimable     ? kReservedAcpiReclaimable
+                                                : kNotReclaimable;
 }
+// release_reserved(type) holds a zone lock for at most this many frames' scan.
+constexpr uint64_t kReleaseChunkFrames = uint64_t{1} << 14;
 constexpr uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 constexpr uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
@@ -105,7 +113,7 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
       ++i;
       continue;
     }
-    // Adjacent managed entries (Usable next to BootloaderReclaimable) share
+    // Adjacent managed entries (Usable next to a reclaimable class) share
     // one range, so reclaimed frames can merge with their usable neighbours.
     uint64_t lo = entries[i].first_pfn().value, hi = entries[i].end_pfn().value;
     size_t j = i;
@@ -227,8 +235,8 @@ void PageAllocator::populate(const MemoryMap& map) {
       Range& r = ranges_[j];
       const uint64_t lo = max_u64(elo, r.base), hi = min_u64(ehi, r.end);
       if (lo >= hi) continue;
-      if (e.type == RegionType::BootloaderReclaimable) {
-        mark_reserved(r, lo, hi, kReservedBootloaderReclaimable);
+      if (const uint32_t why = reclaim_reason(e.type); why != kNotReclaimable) {
+        mark_reserved(r, lo, hi, why);
         continue;
       }
       // Usable: free everything bootmem did not take.
@@ -507,6 +515,16 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
 
 // ---- release_reserved ------------------------------------------------------
 
+uint64_t PageAllocator::release_run(Range& r, uint64_t from, uint64_t to) {
+  if (from >= to) return 0;
+  for (uint64_t p = from; p < to; ++p) clear_to_tail(r.desc[p - r.base]);
+  ZoneState& z = zone_of(r);
+  drop(z.reserved, to - from);
+  bump(z.managed, to - from);
+  detail::for_each_aligned_block(from, to, [&](uint64_t p, unsigned k) { give_block(r, p, k); });
+  return to - from;
+}
+
 uint64_t PageAllocator::release_reserved(PhysAddr base, uint64_t frames) {
   const void* caller = PF_CALLER;
   if (!base.page_aligned()) {
@@ -536,25 +554,16 @@ uint64_t PageAllocator::release_reserved(PhysAddr base, uint64_t frames) {
       continue;
     }
     const uint64_t stop = min_u64(end, r->end);
-    ZoneState& z = zone_of(*r);
-    LockGuard guard(z.lock);
+    LockGuard guard(zone_of(*r).lock);
     uint64_t run = pfn;  // start of the current run of reclaimable frames
-    auto flush = [&](uint64_t to) {
-      if (run >= to) return;
-      for (uint64_t p = run; p < to; ++p) clear_to_tail(r->desc[p - r->base]);
-      drop(z.reserved, to - run);
-      bump(z.managed, to - run);
-      detail::for_each_aligned_block(run, to, [&](uint64_t p, unsigned k) { give_block(*r, p, k); });
-      released += to - run;
-    };
     for (uint64_t p = pfn; p < stop; ++p) {
       const FrameDescriptor& d = r->desc[p - r->base];
       if (frame_state(d) == FrameState::Reserved && d.owner == kReservedBootloaderReclaimable) continue;
-      flush(p);
+      released += release_run(*r, run, p);
       refuse(p, 1);
       run = p + 1;
     }
-    flush(stop);
+    released += release_run(*r, run, stop);
     pfn = stop;
   }
   if (refused != 0)
@@ -562,6 +571,51 @@ uint64_t PageAllocator::release_reserved(PhysAddr base, uint64_t frames) {
             .detail = "release_reserved: frames that are not bootloader-reclaimable were left alone",
             .address = first_refused << kPageShift, .pfn = first_refused, .caller = caller});
   return released;
+}
+
+uint64_t PageAllocator::release_reserved(RegionType type) {
+  const uint32_t why = reclaim_reason(type);
+  if (why == kNotReclaimable) {
+    report({.code = ErrorCode::InvalidArgument,
+            .detail = "release_reserved: only bootloader-reclaimable and acpi-reclaimable memory can "
+                      "be handed back, not this region type",
+            .caller = PF_CALLER});
+    return 0;
+  }
+  uint64_t released = 0;
+  for (uint32_t i = 0; i < range_count_; ++i) {
+    Range& r = ranges_[i];
+    // A chunk at a time, so the zone lock is never held for a whole large range.
+    for (uint64_t chunk = r.base; chunk < r.end; chunk += kReleaseChunkFrames) {
+      const uint64_t stop = min_u64(r.end, chunk + kReleaseChunkFrames);
+      LockGuard guard(zone_of(r).lock);
+      uint64_t run = stop;  // start of the current run of frames of this class
+      for (uint64_t p = chunk; p < stop; ++p) {
+        const FrameDescriptor& d = r.desc[p - r.base];
+        const bool match = frame_state(d) == FrameState::Reserved && d.owner == why;
+        if (match && run == stop) run = p;
+        if (!match && run != stop) {
+          released += release_run(r, run, p);
+          run = stop;
+        }
+      }
+      released += release_run(r, run, stop);
+    }
+  }
+  return released;
+}
+
+uint64_t PageAllocator::reserved_frames(uint32_t reason) const {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < range_count_; ++i) {
+    const Range& r = ranges_[i];
+    LockGuard guard(zones_[static_cast<unsigned>(r.zone)].lock);
+    for (uint64_t p = r.base; p < r.end; ++p) {
+      const FrameDescriptor& d = r.desc[p - r.base];
+      n += frame_state(d) == FrameState::Reserved && d.owner == reason;
+    }
+  }
+  return n;
 }
 
 // ---- counters ----------------------------------------------------------------

@@ -4,7 +4,8 @@
 // PUBLIC SURFACE: fixed; the slab layer, the C API, the kernel and the tests
 // are written against it (additions only). Private members are the buddy's own.
 //
-// Structure. Every Usable (and BootloaderReclaimable) span of the map is cut at
+// Structure. Every managed span of the map (region_is_managed: Usable and the
+// two reclaimable classes, reserved until released) is cut at
 // the zone limits (16 MiB, 4 GiB) into managed ranges; a range lies in exactly
 // one zone, has its own descriptor array (placed by bootmem) and its own
 // per-order free lists, linked through FrameDescriptor::link_next/link_prev
@@ -132,6 +133,15 @@ class PageAllocator {
   // are not reclaimable-reserved (free, allocated, bootmem's own, unmanaged)
   // are reported once per call (InvalidArgument) and left alone.
   uint64_t release_reserved(PhysAddr base, uint64_t frames);
+  // Frees every frame still reserved as `type` (BootloaderReclaimable or
+  // AcpiReclaimable: the kernel is done with that class) and returns how many.
+  // What was already released is not there any more, so a second call
+  // returns 0. Any other type is misuse: reported (InvalidArgument), 0.
+  // Scans every managed frame, a chunk at a time under its zone lock.
+  uint64_t release_reserved(RegionType type);
+  // Frames now Reserved for `reason` (kReservedByBootmem, ...; frame.hpp).
+  // A walk over every managed frame: for reports, not fast paths.
+  uint64_t reserved_frames(uint32_t reason) const;
 
   // Fault injection for tests: the nth page allocation from now (alloc_pages
   // or alloc_contig; n >= 1), and every later one, returns null until
@@ -216,6 +226,8 @@ class PageAllocator {
   void populate(const MemoryMap& map);
   void mark_reserved(Range& r, uint64_t from, uint64_t to, uint32_t why);
   void free_span_at_init(Range& r, uint64_t from, uint64_t to);
+  // Reserved frames [from, to) of r become free blocks (merging); zone lock held.
+  uint64_t release_run(Range& r, uint64_t from, uint64_t to);
 
   // --- lookup
   // Binary search over the packed range ends: O(log ranges), a few compares

@@ -90,6 +90,7 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
     const FrameState st = frame_state(d);
     if (st == FrameState::Tail) return verify_fail("tail frame outside any block", p);
     if (st == FrameState::Reserved) {
+      if (d.owner >= kReservedReasonCount) return verify_fail("reserved frame with an unknown reason", p);
       ++t.reserved[zi];
       ++p;
       continue;

@@ -97,6 +97,15 @@ pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary,
                        uint64_t max_addr, gfp_t flags);
 void free_contig(pf_phys_t phys, size_t frame_count);
 
+/* Memory the allocator manages but keeps reserved until the kernel is done
+ * with it goes back to the buddy, one class at a time:
+ *   PF_REGION_BOOTLOADER_RECLAIMABLE  loader code and data, the boot
+ *       information (call once nothing reads it any more), an AP trampoline;
+ *   PF_REGION_ACPI_RECLAIMABLE        the ACPI tables (once they are read).
+ * Returns the frames released; a second call for a class returns 0. Any
+ * other type is misuse: reported (invalid-argument), nothing released, 0. */
+size_t pf_release_reserved(unsigned int region_type);
+
 /* Return every per-CPU cached page to the buddy (all CPUs). */
 void pf_drain_pages(void);
 /* Under memory pressure: empty every per-CPU object and page cache and give

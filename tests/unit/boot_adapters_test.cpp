@@ -450,23 +450,24 @@ TEST(BootMultiboot1, ParsesCmdlineModulesAndMmapAndReservesThem) {
 
   // The mmap, not mem_lower/mem_upper, describes memory.
   EXPECT_EQ(m->raw().size(), 6u);
-  EXPECT_EQ(reserved_of(*m), (std::vector<Raw>{{kInfo, 88, K},
-                                               {kCmd, 28, K},
-                                               {kName, 10, K},
-                                               {kMods, 32, K},
+  // Boot information is bootloader-reclaimable; the modules are the kernel's.
+  EXPECT_EQ(reserved_of(*m), (std::vector<Raw>{{kInfo, 88, L},
+                                               {kCmd, 28, L},
+                                               {kName, 10, L},
+                                               {kMods, 32, L},
                                                {0x200000, 0x3456, K},
-                                               {kModStr, 7, K},
+                                               {kModStr, 7, L},
                                                {0x300000, 0x100, K},
-                                               {kModStr + 0x10, 17, K},
-                                               {kMmap, 144, K}}));
+                                               {kModStr + 0x10, 17, L},
+                                               {kMmap, 144, L}}));
+  EXPECT_EQ(info.info_phys, kInfo);
+  EXPECT_EQ(info.info_size, 88u);
   ASSERT_TRUE(m->normalise());
   std::vector<Raw> got;
   for (const MapEntry& e : m->entries()) got.push_back({e.base.value, e.end.value, e.type});
-  // The info structures sit in the low MiB (kernel-typed there); the
-  // modules are carved out of usable memory.
-  EXPECT_EQ(got, (std::vector<Raw>{{0x0, 0x1000, R},
-                                   {0x1000, 0x6000, K},
-                                   {0x6000, 0xa0000, R},
+  // The info structures sit in the low MiB, which stays reserved (it outranks
+  // bootloader-reclaimable); the modules are carved out of usable memory.
+  EXPECT_EQ(got, (std::vector<Raw>{{0x0, 0xa0000, R},
                                    {0xf0000, 0x100000, R},
                                    {0x100000, 0x200000, U},
                                    {0x200000, 0x204000, K},
@@ -632,7 +633,11 @@ TEST(BootMultiboot2, ParsesTagsAndReservesInfoAndModules) {
   EXPECT_EQ(m->raw().size(), 7u) << "the mmap tag wins over basic meminfo";
   EXPECT_EQ(
       reserved_of(*m),
-      (std::vector<Raw>{{kInfo, good.b.size(), K}, {0x200000, 0x1234, K}, {0x400000, 0x800, K}}));
+      (std::vector<Raw>{{kInfo, good.b.size(), L}, {0x200000, 0x1234, K}, {0x400000, 0x800, K}}));
+  EXPECT_EQ(info.info_phys, kInfo);
+  EXPECT_EQ(info.info_size, good.b.size());
+  EXPECT_EQ(info.efi_system_table, 0u) << "no EFI tags";
+  EXPECT_EQ(info.efi_bits, 0u);
   ASSERT_TRUE(m->normalise());
   EXPECT_EQ(m->usable_frames(), (0x7ffe0000 - 0x100000) / kPageSize - 3 /* module frames: 2 + 1 */ +
                                     0x40000000 / kPageSize);
@@ -713,6 +718,145 @@ TEST(BootMultiboot2, MalformedInfoIsRefusedWithAReason) {
   Bytes tiny;
   tiny.u32(8).u32(0);
   refused(tiny, "total_size too small");
+}
+
+// ---- what the parsers keep, and how the loader's memory is tagged -------------------
+
+// Boot information above 1 MiB (where GRUB and other loaders often put it):
+// once normalised it is bootloader-reclaimable memory beside usable RAM, and
+// the module inside it stays the kernel's.
+TEST(BootMultiboot2, InfoAboveOneMiBIsBootloaderReclaimableAndModulesStayKernel) {
+  constexpr uint64_t kHighInfo = 0x180000;  // 1.5 MiB
+  FakePhys phys(2 * MiB);
+  const Bytes mmap = mb2_mmap_tag(24, {{0x0, 0x9fc00, U}, {0x100000, 0x1f00000, U}}, {1, 1});
+  Mb2Builder b;
+  b.string_tag(1, "test").module(0x1c0000, 0x1c2345, "m").raw_tag(mmap).end();
+  phys.write(kHighInfo, b.b);
+  auto m = std::make_unique<MemoryMap>();
+  BootInfo info;
+  const char* error = nullptr;
+  ASSERT_TRUE(parse_multiboot2(kHighInfo, phys.pm(), info, *m, &error)) << error;
+  ASSERT_TRUE(m->normalise());
+  std::vector<Raw> got;
+  for (const MapEntry& e : m->entries()) got.push_back({e.base.value, e.end.value, e.type});
+  EXPECT_EQ(got, (std::vector<Raw>{{0x0, 0x9f000, R},  // usable trimmed inward, then the low MiB
+                                   {0x100000, 0x180000, U},
+                                   {0x180000, 0x181000, L},
+                                   {0x181000, 0x1c0000, U},
+                                   {0x1c0000, 0x1c3000, K},
+                                   {0x1c3000, 0x2000000, U}}));
+}
+
+// The strings the kernel keeps are copies: after the parse, the loader's
+// memory can be overwritten (handed back and reused) without changing them.
+TEST(BootMultiboot2, KeepsCopiesOfItsStringsNotPointersIntoLoaderMemory) {
+  FakePhys phys(64 * KiB);
+  Mb2Builder b;
+  b.string_tag(1, "test expect-module").string_tag(2, "GRUB 2.06").module(0x200000, 0x201000, "crc=1 len=2")
+      .meminfo(639, 1000).end();
+  phys.write(kInfo, b.b);
+  auto m = std::make_unique<MemoryMap>();
+  BootInfo info;
+  const char* error = nullptr;
+  ASSERT_TRUE(parse_multiboot2(kInfo, phys.pm(), info, *m, &error)) << error;
+  std::memset(&phys.mem[kInfo], 0xAA, b.b.size());  // the loader's memory, reused
+  EXPECT_STREQ(info.cmdline, "test expect-module");
+  EXPECT_STREQ(info.loader_name, "GRUB 2.06");
+  EXPECT_STREQ(info.modules[0].cmdline, "crc=1 len=2");
+  for (const char* s : {info.cmdline, info.loader_name, info.modules[0].cmdline}) {
+    EXPECT_GE(s, info.strings);
+    EXPECT_LT(s, info.strings + BootInfo::kStringCapacity);
+  }
+  EXPECT_EQ(info.strings_truncated, 0u);
+}
+
+TEST(BootMultiboot1, KeepsCopiesOfItsStringsNotPointersIntoLoaderMemory) {
+  FakePhys phys(64 * KiB);
+  phys.write(kInfo, mb1_info(kMb1Mem | kMb1Cmdline | kMb1Mods | kMb1Name, 1, 0));
+  phys.write(kCmd, "run slab-debug");
+  phys.write(kName, "qemu");
+  Bytes mods;
+  mods.u32(0x200000).u32(0x201000).u32(kModStr).u32(0);
+  phys.write(kMods, mods);
+  phys.write(kModStr, "crc=7 len=9");
+  auto m = std::make_unique<MemoryMap>();
+  BootInfo info;
+  const char* error = nullptr;
+  ASSERT_TRUE(parse_multiboot1(kInfo, phys.pm(), info, *m, &error)) << error;
+  std::memset(phys.mem.data(), 0x55, phys.mem.size());
+  EXPECT_STREQ(info.cmdline, "run slab-debug");
+  EXPECT_STREQ(info.loader_name, "qemu");
+  EXPECT_STREQ(info.modules[0].cmdline, "crc=7 len=9");
+  EXPECT_EQ(info.strings_truncated, 0u);
+}
+
+// A command line longer than the pool is cut short, counted, and the parse
+// still succeeds; later strings get what is left ("" once it is full).
+TEST(BootMultiboot2, StringsBeyondThePoolAreCutShortAndCounted) {
+  FakePhys phys(64 * KiB);
+  const std::string longline(BootInfo::kStringCapacity + 100, 'x');
+  Mb2Builder b;
+  b.string_tag(1, longline.c_str()).string_tag(2, "GRUB").meminfo(639, 1000).end();
+  phys.write(kInfo, b.b);
+  auto m = std::make_unique<MemoryMap>();
+  BootInfo info;
+  const char* error = nullptr;
+  ASSERT_TRUE(parse_multiboot2(kInfo, phys.pm(), info, *m, &error)) << error;
+  EXPECT_EQ(std::strlen(info.cmdline), BootInfo::kStringCapacity - 1);
+  EXPECT_STREQ(info.loader_name, "");
+  EXPECT_EQ(info.strings_truncated, 2u);
+
+  // A second parse into the same BootInfo starts from an empty pool.
+  Mb2Builder again;
+  again.string_tag(1, "short").meminfo(639, 1000).end();
+  phys.write(kInfo, again.b);
+  auto m2 = std::make_unique<MemoryMap>();
+  ASSERT_TRUE(parse_multiboot2(kInfo, phys.pm(), info, *m2, &error)) << error;
+  EXPECT_STREQ(info.cmdline, "short");
+  EXPECT_EQ(info.strings_truncated, 0u);
+}
+
+// Multiboot2 tags 11 and 12: the EFI system table's physical address.
+TEST(BootMultiboot2, KeepsTheEfiSystemTablePointer) {
+  FakePhys phys(64 * KiB);
+  Bytes efi64;
+  efi64.u32(12).u32(16).u64(0x3f9ee018);
+  Bytes efi32;
+  efi32.u32(11).u32(12).u32(0x7f9ee018);
+  auto parse = [&](const Mb2Builder& b, BootInfo& info) {
+    phys.write(kInfo, b.b);
+    auto m = std::make_unique<MemoryMap>();
+    const char* error = nullptr;
+    EXPECT_TRUE(parse_multiboot2(kInfo, phys.pm(), info, *m, &error)) << error;
+  };
+  BootInfo info;
+  Mb2Builder only64;
+  only64.meminfo(639, 1000).raw_tag(efi64).end();
+  parse(only64, info);
+  EXPECT_EQ(info.efi_system_table, 0x3f9ee018u);
+  EXPECT_EQ(info.efi_bits, 64u);
+
+  Mb2Builder only32;
+  only32.meminfo(639, 1000).raw_tag(efi32).end();
+  parse(only32, info);
+  EXPECT_EQ(info.efi_system_table, 0x7f9ee018u);
+  EXPECT_EQ(info.efi_bits, 32u);
+
+  Mb2Builder both;  // the 64-bit pointer wins, in either order
+  both.meminfo(639, 1000).raw_tag(efi64).raw_tag(efi32).end();
+  parse(both, info);
+  EXPECT_EQ(info.efi_system_table, 0x3f9ee018u);
+  EXPECT_EQ(info.efi_bits, 64u);
+
+  Bytes short_tag;
+  short_tag.u32(12).u32(12).u32(0);
+  Mb2Builder bad;
+  bad.meminfo(639, 1000).raw_tag(short_tag).end();
+  phys.write(kInfo, bad.b);
+  auto m = std::make_unique<MemoryMap>();
+  const char* error = nullptr;
+  EXPECT_FALSE(parse_multiboot2(kInfo, phys.pm(), info, *m, &error));
+  EXPECT_NE(std::string(error).find("EFI system table tag too short"), std::string::npos) << error;
 }
 
 }  // namespace

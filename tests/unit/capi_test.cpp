@@ -13,14 +13,18 @@
 namespace pf {
 namespace {
 
-// QEMU-like map: low RAM, a hole, 64 MiB of RAM from 1 MiB; the kernel image
-// sits at 2 MiB.
+// QEMU-like map: low RAM, a hole, 64 MiB of RAM from 1 MiB, then 1 MiB the
+// loader used and 256 KiB of ACPI tables; the kernel image sits at 2 MiB.
 const pf_region kMap[] = {
     {0x0, 0x9fc00, PF_REGION_USABLE},
     {0x9fc00, 0x400, PF_REGION_RESERVED},
     {0xf0000, 0x10000, PF_REGION_RESERVED},
     {0x100000, 64 * MiB, PF_REGION_USABLE},
+    {65 * MiB, 1 * MiB, PF_REGION_BOOTLOADER_RECLAIMABLE},
+    {66 * MiB, 256 * KiB, PF_REGION_ACPI_RECLAIMABLE},
 };
+constexpr size_t kMapCount = sizeof kMap / sizeof kMap[0];
+constexpr uint64_t kLoaderFrames = 256, kAcpiFrames = 64;
 const pf_region kKernelImage[] = {{2 * MiB, 3 * MiB + 123, PF_REGION_KERNEL}};
 
 class CApi : public ::testing::Test {
@@ -28,11 +32,11 @@ class CApi : public ::testing::Test {
   static void SetUpTestSuite() {
     static hosted::HostedMemory memory;
     if (memory.direct_map_offset() != 0) return;  // once per process
-    ASSERT_TRUE(memory.reserve(PhysAddr{0}, PhysAddr{65 * MiB}));
+    ASSERT_TRUE(memory.reserve(PhysAddr{0}, PhysAddr{67 * MiB}));
     pf_config config{};
     config.direct_map_offset = memory.direct_map_offset();
     config.cpu_count = 2;
-    ASSERT_EQ(pf_init(&config, kMap, 4, kKernelImage, 1), PF_OK);
+    ASSERT_EQ(pf_init(&config, kMap, kMapCount, kKernelImage, 1), PF_OK);
   }
   void SetUp() override {
     pf_reclaim();
@@ -51,8 +55,10 @@ class CApi : public ::testing::Test {
 
 TEST_F(CApi, InitTookTheMapAndKeptTheKernelOut) {
   // 64 MiB from 1 MiB, less the kernel image's whole frames (3 MiB + 123 B
-  // widened to 769 frames), less what the descriptors occupy.
-  EXPECT_EQ(before_.managed_frames + before_.reserved_frames, 64 * MiB / kPageSize - 769);
+  // widened to 769 frames), plus the reclaimable classes (reserved until
+  // released, then managed).
+  EXPECT_EQ(before_.managed_frames + before_.reserved_frames,
+            64 * MiB / kPageSize - 769 + kLoaderFrames + kAcpiFrames);
   EXPECT_GT(before_.reserved_frames, 0u);
   // The slab layer already holds the first slabs of its kmalloc caches.
   EXPECT_LT(before_.free_frames, before_.managed_frames);
@@ -153,6 +159,36 @@ TEST_F(CApi, ReportsNameTheCallerAndRefuse) {
   EXPECT_NE(rec.last().caller, nullptr);
   free_pages(p, 1);
   EXPECT_EQ(rec.count(), 1u);
+}
+
+TEST_F(CApi, ReleaseReservedHandsBackEachClassOnce) {
+  // Once per process: a repeated run (--gtest_repeat) finds nothing left.
+  static bool released = false;
+  const uint64_t loader = released ? 0 : kLoaderFrames, acpi = released ? 0 : kAcpiFrames;
+  released = true;
+  test::ErrorRecorder rec;
+  test::LogCapture quiet;
+  EXPECT_EQ(pf_release_reserved(PF_REGION_BOOTLOADER_RECLAIMABLE), loader);
+  EXPECT_EQ(pf_release_reserved(PF_REGION_BOOTLOADER_RECLAIMABLE), 0u);
+  EXPECT_EQ(pf_release_reserved(PF_REGION_ACPI_RECLAIMABLE), acpi);
+  EXPECT_EQ(pf_release_reserved(PF_REGION_ACPI_RECLAIMABLE), 0u);
+  EXPECT_EQ(rec.count(), 0u);
+  pf_counters after{};
+  pf_get_counters(&after);
+  EXPECT_EQ(after.free_frames, before_.free_frames + loader + acpi);
+  EXPECT_EQ(after.reserved_frames, before_.reserved_frames - loader - acpi);
+  EXPECT_EQ(pf_verify(), 0);
+
+  // Every other type is refused by name, including one too wide for the
+  // enum that would wrap onto bootloader-reclaimable (0x106 & 0xff == 6).
+  for (unsigned type : {0u, unsigned{PF_REGION_USABLE}, unsigned{PF_REGION_RESERVED},
+                        unsigned{PF_REGION_ACPI_NVS}, unsigned{PF_REGION_KERNEL}, 0x106u}) {
+    rec.clear();
+    EXPECT_EQ(pf_release_reserved(type), 0u) << type;
+    ASSERT_EQ(rec.count(), 1u) << type;
+    EXPECT_EQ(rec.last().code, ErrorCode::InvalidArgument) << type;
+  }
+  before_.free_frames += loader + acpi;  // what TearDown compares with
 }
 
 TEST_F(CApi, IntrospectionText) {

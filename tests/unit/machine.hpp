@@ -5,8 +5,8 @@
 // that order (the allocator's descriptors live inside the window, so the
 // window must outlive it; members are destroyed in reverse order).
 // Invariant after a successful construction (ok() == true):
-//   map().normalised(); memory() spans every managed entry (Usable and
-//   BootloaderReclaimable); pages().initialised(); the allocator reaches
+//   map().normalised(); memory() spans every managed entry (Usable and the
+//   reclaimable classes: region_is_managed); pages().initialised(); the allocator reaches
 //   frames through memory().direct_map_offset().
 // Construction failures are reported as gtest failures naming the step
 // (they never throw or abort), and ok() turns false.
@@ -68,10 +68,10 @@ class Machine {
       return;
     }
     // The window spans every entry the allocator manages, not only Usable:
-    // BootloaderReclaimable frames become ordinary free frames once released.
+    // reclaimable frames become ordinary free frames once released.
     PhysAddr low{~uint64_t{0}}, high{0};
     for (const MapEntry& e : map_->entries()) {
-      if (e.type != RegionType::Usable && e.type != RegionType::BootloaderReclaimable) continue;
+      if (!region_is_managed(e.type)) continue;
       if (e.base < low) low = e.base;
       if (e.end > high) high = e.end;
     }
