@@ -11,6 +11,10 @@
 //   kKernelVma + p -> p      text: read + execute; rodata: read;
 //                            data and bss: read + write; the stack guard
 //                            pages are left out.
+//   kCpuStackBase + ...      each AP's kernel and IST stacks (map_kernel_pages,
+//                            smp.cpp): writable, not executable, 4 KiB pages,
+//                            a guard page below each stack left out.
+//   kMmioBase + ...          the local APIC page: writable, uncached, NX.
 // Holes, Reserved and Bad entries, and the low virtual half (the identity
 // map the boot tables had) are not mapped.
 #include "kernel/arch/x86_64/cpu.hpp"
@@ -107,6 +111,21 @@ const char* build_address_space(Kernel& k) {
       k.pages.release_reserved(PhysAddr{k.boot_region.base}, (k.boot_region.end - k.boot_region.base) >> kPageShift);
   if (k.boot_frames_released != (k.boot_region.end - k.boot_region.base) >> kPageShift)
     return "the boot region was not released in full";
+  return nullptr;
+}
+
+}  // namespace pf::kernel
+
+namespace pf::kernel {
+
+const char* map_kernel_pages(Kernel& k, uint64_t virt, uint64_t phys, uint64_t size, bool mmio) {
+  arch::AddressSpace as(k.pages, __GFP_ZERO, k.nx ? arch::kPteNoExecute : 0);
+  as.adopt(k.address_space_root);
+  const uint64_t extra = mmio ? (arch::kPteCacheDisable | arch::kPteWriteThrough) : 0;
+  if (!as.map(virt, phys, size, true, false, arch::k4KiB, extra))
+    return "mapping failed (out of memory for a table, or the range is already mapped)";
+  k.mapping.tables += as.stats().tables;
+  k.mapping.leaves_4k += as.stats().leaves_4k;
   return nullptr;
 }
 

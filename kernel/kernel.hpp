@@ -5,7 +5,8 @@
 // the way. Its PageAllocator and SlabAllocator are the global instances behind
 // the C API (kernel/mm/global.hpp): the kernel drives them through the C++
 // classes, and C code in it can call alloc_pages()/kmalloc() all the same.
-// Single CPU, interrupts off: no locking here.
+// Written by the boot CPU during boot; once the APs run (smp.cpp), what they
+// share with it is the allocator (locked inside) and their PerCpu mailboxes.
 //
 // Invariants once boot_memory() has returned:
 //   map.normalised(); pages.initialised(); slab.initialised();
@@ -17,7 +18,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernel/arch/x86_64/acpi.hpp"
 #include "kernel/arch/x86_64/paging.hpp"
+#include "kernel/arch/x86_64/percpu.hpp"
 #include "kernel/boot/multiboot.hpp"
 #include "kernel/mm/global.hpp"
 #include "kernel/mm/memmap.hpp"
@@ -48,10 +51,33 @@ struct Options {
   bool slab_debug = false;     // `slab-debug`: SLAB_DEBUG on every cache
 };
 
+// What SMP bring-up found and did (smp.cpp).
+struct Smp {
+  arch::AcpiCpus acpi;
+  const char* source = "";       // where the CPU list came from, or why there is none
+  unsigned found = 1;            // enabled CPUs the firmware lists (1 without a MADT)
+  unsigned cpu_count = 1;        // given to the allocator: min(found, kMaxCpus)
+  unsigned online = 1;           // CPUs running the allocator (the boot CPU included)
+  unsigned unreachable = 0;      // listed with an x2APIC id > 254: not started
+  uint32_t boot_apic_id = 0;
+  uint64_t lapic_phys = 0, lapic_virt = 0;
+  uint32_t timer_counts_per_ms = 0;
+  uint32_t timer_period_us = 0;
+  uint64_t trampoline = 0;       // physical; 0 once returned to the allocator
+  uint64_t trampoline_used = 0;  // where it was
+  uint64_t bringup_us = 0;       // INIT of the first AP -> last AP online
+  const char* error = nullptr;   // why an AP (or the APIC) could not be started
+};
+
 struct Kernel {
   Options options;
   boot::BootInfo boot;
-  MemoryMap map;
+  // The allocator manages usable RAM from 64 KiB up (Linux's default
+  // X86_RESERVE_LOW): the first 64 KiB hold the IVT and BIOS data and are
+  // where firmware is known to scribble; the rest of conventional memory is
+  // ordinary RAM, and the AP trampoline must be able to get frames below
+  // 1 MiB from the allocator instead of assuming some are free.
+  MemoryMap map{MemmapOptions{.low_reserved_end = 64 * KiB}};
   PageAllocator& pages = global_pages();
   SlabAllocator& slab = global_slab();
 
@@ -72,6 +98,8 @@ struct Kernel {
   static constexpr size_t kMaxModules = 16;
   ModuleCheck modules[kMaxModules];
   size_t module_count = 0;
+
+  Smp smp;
 
   // Timing (TSC).
   uint64_t tsc_entry = 0;          // first instruction of _start
@@ -94,6 +122,50 @@ bool is_direct_mapped_type(RegionType t);
 // Builds the kernel's page tables with frames from `k.pages`, loads them and
 // releases the boot region. Returns an error text, or nullptr on success.
 const char* build_address_space(Kernel& k);
+
+// Maps [virt, virt + size) -> phys in the live kernel tables, writable, not
+// executable, 4 KiB pages; `mmio`: uncached. Returns an error text or nullptr.
+const char* map_kernel_pages(Kernel& k, uint64_t virt, uint64_t phys, uint64_t size, bool mmio);
+
+// ---- SMP (smp.cpp) ----------------------------------------------------------
+// Before the allocator: the CPUs from ACPI (the boot tables' direct map must
+// still be live) -> k.smp.found / cpu_count, the boot CPU's APIC id.
+void smp_discover(Kernel& k);
+// After the kernel's own tables and the slab layer: PICs masked, the LAPIC
+// mapped and its timer calibrated and running on this CPU, interrupts on;
+// then every other CPU started through a trampoline frame from the
+// allocator (returned afterwards). Individual failures are recorded in
+// k.smp.error and the CPU stays offline; this returns false only when
+// interrupts could not be turned on at all (no APIC).
+bool smp_start(Kernel& k);
+// Runs fn(cpu, arg) on CPU `cpu` (an online AP) and returns at once; wait_cpu
+// waits for it. run_on_all runs it on every online CPU, this one included,
+// and returns when all are done.
+void run_on_cpu(unsigned cpu, arch::CpuWork fn, void* arg);
+void wait_cpu(unsigned cpu);
+void run_on_all(arch::CpuWork fn, void* arg);
+// Whether timer ticks allocate and free (pages, kmalloc objects) on every CPU.
+void set_tick_allocations(bool on);
+bool tick_allocations();
+// "cpus: N online" and a per-CPU table: APIC id, ticks, timer allocations,
+// ticks inside the allocator, and each CPU's page and object caches.
+void format_cpus(const Kernel& k, TextBuffer& t);
+// `run` mode: 100 ms in which every CPU allocates and frees (its caches
+// fill) while every tick allocates too.
+void smp_run_demo(Kernel& k);
+// An asymmetric barrier: on return, every other online CPU has executed a
+// full memory barrier since the call began (what a lock-free per-CPU fast
+// path's remote stopper needs; i9-core's pfalloc_hook_sync_cpus). It sends
+// each one an IPI and waits for its answer; it may be called with
+// interrupts masked, by several CPUs at once: a CPU that waits (here, or in
+// the allocator's spin loops, through pfalloc_hook_cpu_relax) answers the
+// others' requests meanwhile (smp_service_sync), so two masked callers
+// cannot wait for each other. With one CPU online it does nothing.
+void smp_sync_cpus();
+// Answers pending smp_sync_cpus requests on this CPU. Cheap when none.
+void smp_service_sync();
+// Sleeps until the next interrupt (interrupts on), for wait loops.
+void idle_wait();
 
 // Checksums used to prove that memory was left alone.
 uint64_t fnv1a_words(const void* data, size_t bytes);  // bytes % 8 == 0

@@ -143,14 +143,14 @@ $(call kernel_boot, pc-6G,          multiboot1, test,                 pass,     
 $(call kernel_boot, module,         multiboot1, test expect-module,   pass,            -M q35 -m 256M)
 # Every case again with SLAB_DEBUG on every cache (the boot-time debug option).
 $(call kernel_boot, slab-debug,     multiboot1, test slab-debug,      pass,            -M pc -m 256M)
-# Several CPUs. Once the kernel starts its application processors and prints
-# "cpus: N online", put that text in the EXTRA LINE field (after the last
-# comma): `-smp 4, cpus: 4 online` and `-smp 2, cpus: 2 online`.
-$(call kernel_boot, q35-smp4,       multiboot1, test,                 pass,            -M q35 -m 512M -smp 4,  )
-$(call kernel_boot, pc-smp2,        multiboot1, test,                 pass,            -M pc -m 256M -smp 2,   )
-# GRUB (Multiboot2) from one hybrid ISO, under BIOS and under UEFI.
+# Several CPUs: every CPU QEMU gives must run the allocator (the MADT finds
+# them, the kernel starts them and says so on this exact line).
+$(call kernel_boot, q35-smp4,       multiboot1, test,                 pass,            -M q35 -m 512M -smp 4,  cpus: 4 online)
+$(call kernel_boot, pc-smp2,        multiboot1, test,                 pass,            -M pc -m 256M -smp 2,   cpus: 2 online)
+# GRUB (Multiboot2) from one hybrid ISO, under BIOS and under UEFI; under UEFI
+# there is no EBDA, so the RSDP must come from the Multiboot2 ACPI tag.
 $(call kernel_boot, grub-bios,      grub-bios,  test expect-module,   pass,            -M q35 -m 1G)
-$(call kernel_boot, grub-uefi,      grub-uefi,  test expect-module,   pass,            -M q35 -m 1G)
+$(call kernel_boot, grub-uefi,      grub-uefi,  test expect-module,   pass,            -M q35 -m 1G -smp 2,    cpus: 2 online)
 # A deliberately failing case: this boot must fail, and say which case failed.
 $(call kernel_boot, fail-demo,      multiboot1, test fail-demo,       fail fail_demo,  -M pc -m 128M)
 # The default error handler is fatal in the kernel, and a CPU fault is
@@ -160,6 +160,8 @@ $(call kernel_boot, fault-demo,     multiboot1, run fault-demo,       fatal ^\*\
 # A kernel stack overflow hits the guard page; the page fault cannot push its
 # frame there, so the CPU raises #DF, which runs on its own stack (IST 1).
 $(call kernel_boot, stack-overflow-demo, multiboot1, run stack-overflow-demo, fatal ^\*\*\* CPU exception 8 \(#DF double fault\), -M pc -m 128M)
+# The same on an application processor: the report names the CPU.
+$(call kernel_boot, ap-fault-demo,  multiboot1, run ap-fault-demo,    fatal ^\*\*\* CPU exception 14 \(#PF page fault\) error=0x3 .* on CPU 1 , -M pc -m 128M -smp 2)
 
 # A module with awkward content and length: the ELF64 image plus 123 bytes.
 $(KERNEL_MODULE): $(KERNEL_ELF)

@@ -8,13 +8,17 @@
 //      the tests can prove the allocator never handed that memory out;
 //   3. the allocator runs on the boot tables (first 4 GiB only), so bootmem
 //      and the first page-table frames stay below 4 GiB;
-//   4. the boot tables are released only after CR3 points elsewhere.
+//   4. the boot tables are released only after CR3 points elsewhere;
+//   5. the CPUs are counted (ACPI) before the allocator, which sizes its
+//      per-CPU caches for them, and started after the slab layer, with
+//      frames the allocator hands out (smp.cpp).
 #include <cstdint>
 
 #include "kernel/arch/x86_64/console.hpp"
 #include "kernel/arch/x86_64/cpu.hpp"
 #include "kernel/arch/x86_64/idt.hpp"
 #include "kernel/arch/x86_64/layout.hpp"
+#include "kernel/arch/x86_64/percpu.hpp"
 #include "kernel/arch/x86_64/timing.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/mm/text.hpp"
@@ -59,6 +63,21 @@ void take_module_baselines(Kernel& k, const PhysMap& pm) {
   frame[depth % 64] = depth;
   if (depth == limit) return frame[0];
   return exhaust_stack(depth + 1, limit) + frame[(depth + 1) % 64];
+}
+
+// The demonstrations above, on an application processor: the fault must be
+// reported with that CPU's number and end the run (ExitCode::Fatal) while
+// the boot CPU waits.
+void ap_write_text(arch::PerCpu&, void*) { *reinterpret_cast<volatile char*>(__text_start) = 0; }
+void ap_overflow_stack(arch::PerCpu&, void*) { exhaust_stack(0, uint64_t{1} << 40); }
+
+void ap_demo(Kernel& k, const char* name, arch::CpuWork fn) {
+  const unsigned cpu = k.smp.online - 1;
+  if (cpu == 0) boot_failure(name, "needs a second CPU (-smp 2 or more)");
+  LogLine().text().str(name).str(": on CPU ").dec(cpu).nl();
+  run_on_cpu(cpu, fn, nullptr);
+  wait_cpu(cpu);
+  boot_failure(name, "the AP came back without a fault");
 }
 
 }  // namespace
@@ -129,7 +148,14 @@ using namespace pf::kernel;
 extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uint64_t tsc_entry) {
   const uint64_t tsc_main = arch::rdtsc();
   arch::serial_init();
-  arch::install_cpu_tables();
+  // This CPU's tables and GS base first: the allocator's cpu_id hook and
+  // the fault reports read the per-CPU area.
+  arch::PerCpu& boot_cpu = arch::g_cpus[0];
+  boot_cpu.stack_top = arch::sym(boot_stack_top);
+  boot_cpu.stack_guard = arch::sym(kernel_stack_guard);
+  boot_cpu.ist_top = arch::sym(fault_stack_top);
+  boot_cpu.ist_guard = arch::sym(fault_stack_guard);
+  arch::install_cpu_tables(boot_cpu);
   const size_t constructors = rt::run_global_constructors();
 
   Kernel& k = pf::kernel::kernel();
@@ -174,11 +200,12 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
   k.map.reserve(image_start, image_end - image_start, RegionType::Kernel);
   if (!k.map.normalise()) boot_failure("memory map", "more entries than the map holds");
   take_module_baselines(k, boot_pm);
+  smp_discover(k);  // reads ACPI through the boot tables' direct map
 
   k.tsc_init = arch::rdtsc();
   const int status = k.pages.init(
       k.map, PageAllocatorConfig{.direct_map_offset = arch::kDirectMapBase,
-                                 .cpu_count = 1,
+                                 .cpu_count = k.smp.cpu_count,
                                  .bootmem_limit = arch::kBootDirectMapLimit});
   if (status != PF_OK) {
     LogLine().text().str("*** PageAllocator::init returned ").sdec(status).nl();
@@ -189,7 +216,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
   if (const char* why = build_address_space(k)) boot_failure("page tables", why);
   k.tsc_tables_live = arch::rdtsc();
 
-  const int slab_status = k.slab.init(k.pages, SlabConfig{.cpu_count = 1, .debug = k.options.slab_debug});
+  const int slab_status = k.slab.init(k.pages, SlabConfig{.cpu_count = 0, .debug = k.options.slab_debug});
   if (slab_status != PF_OK) {
     LogLine().text().str("*** SlabAllocator::init returned ").sdec(slab_status).nl();
     boot_failure("slab allocator", nullptr);
@@ -205,6 +232,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
   hand_back(k, RegionType::AcpiReclaimable);
 
   arch::calibrate_tsc();
+  if (!smp_start(k)) LogLine().text().str("*** ").str(k.smp.error).nl();
   // Demonstrations that a misuse and a CPU fault end the run loudly (the
   // test boots expect ExitCode::Fatal and the named error in the log).
   if (has_word(cmdline, "fatal-demo")) {
@@ -225,6 +253,10 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
     LogLine().text().str("stack-overflow-demo: returned ").dec(depth).nl();
     boot_failure("stack-overflow-demo", "the guard page did not fault");
   }
+  if (has_word(cmdline, "ap-fault-demo")) ap_demo(k, "ap-fault-demo: writing to the kernel's text", &ap_write_text);
+  if (has_word(cmdline, "ap-stack-overflow-demo"))
+    ap_demo(k, "ap-stack-overflow-demo: recursing into the stack guard page", &ap_overflow_stack);
   if (k.options.test) run_selftest(k);
+  smp_run_demo(k);
   run_report(k);
 }

@@ -98,6 +98,8 @@ void run_report(Kernel& k) {
   const PageCounters c = pages.counters();
   t.str("total: managed ").dec(c.managed_frames).str(" frames (").size(c.managed_frames * kPageSize)
       .str("), free ").dec(c.free_frames).str(", reserved ").dec(c.reserved_frames).nl();
+  section(t, "cpus (each CPU's page and object caches after 100 ms of allocation on every CPU)");
+  format_cpus(k, t);
   section(t, "buddyinfo");
   pages.format_buddyinfo(t);
   section(t, "slabinfo");

@@ -11,11 +11,16 @@
 // Output: "[ OK ] name" or "[FAIL] name: what at file:line" per case; the
 // last line is "N passed, M failed"; the exit code is ExitCode::Success
 // exactly when M == 0 (and N > 0), ExitCode::TestsFailed otherwise.
+#include <atomic>
+#include <new>
+
+#include "kernel/arch/x86_64/apic.hpp"
 #include "kernel/arch/x86_64/console.hpp"
 #include "kernel/arch/x86_64/cpu.hpp"
 #include "kernel/arch/x86_64/idt.hpp"
 #include "kernel/arch/x86_64/layout.hpp"
 #include "kernel/arch/x86_64/paging.hpp"
+#include "kernel/arch/x86_64/percpu.hpp"
 #include "kernel/arch/x86_64/timing.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/mm/error.hpp"
@@ -147,6 +152,39 @@ struct ChainHeader {
   uint64_t order;
 };
 
+// Blocks held by a test, chained through their own first bytes (so holding
+// all of memory costs no memory).
+struct BlockChain {
+  PageAllocator& pages;
+  uint64_t head = 0, frames = 0, blocks = 0;
+
+  void push(PhysAddr p, unsigned order) {
+    auto* h = pages.to_virt<ChainHeader>(p);
+    h->next = head;
+    h->order = order;
+    head = p.value;
+    frames += uint64_t{1} << order;
+    ++blocks;
+  }
+  // Takes every frame this CPU can reach, largest blocks first, every zone.
+  void take_all() {
+    for (gfp_t flags : {gfp_t{GFP_KERNEL}, gfp_t{__GFP_DMA32}, gfp_t{__GFP_DMA}}) {
+      for (int order = kMaxOrder; order >= 0; --order) {
+        const Order o{static_cast<unsigned>(order)};
+        for (PhysAddr p; !(p = pages.alloc_pages(o, flags | __GFP_NOWARN)).is_null();) push(p, o.value);
+      }
+    }
+  }
+  void free_all() {
+    while (head != 0) {
+      const ChainHeader h = *pages.to_virt<ChainHeader>(PhysAddr{head});
+      pages.free_pages(PhysAddr{head}, Order{static_cast<unsigned>(h.order)});
+      head = h.next;
+    }
+    frames = blocks = 0;
+  }
+};
+
 uint64_t pattern(uint64_t pfn, unsigned slot, uint64_t seed) {
   return (pfn * 0x9E3779B97F4A7C15ull) ^ (uint64_t{slot + 1} * 0xD6E8FEB86659FD93ull) ^ seed;
 }
@@ -156,21 +194,9 @@ void test_all_frames_pattern(Context& ctx) {
   Kernel& k = kernel();
   PageAllocator& pages = k.pages;
   const uint64_t free_before = pages.counters().free_frames;
-  uint64_t head = 0, frames = 0, blocks = 0;
-  for (gfp_t flags : {gfp_t{GFP_KERNEL}, gfp_t{__GFP_DMA32}, gfp_t{__GFP_DMA}}) {
-    for (int order = kMaxOrder; order >= 0; --order) {
-      for (;;) {
-        const PhysAddr p = pages.alloc_pages(Order{static_cast<unsigned>(order)}, flags | __GFP_NOWARN);
-        if (p.is_null()) break;
-        auto* h = pages.to_virt<ChainHeader>(p);
-        h->next = head;
-        h->order = static_cast<uint64_t>(order);
-        head = p.value;
-        frames += uint64_t{1} << order;
-        ++blocks;
-      }
-    }
-  }
+  BlockChain held{pages};
+  held.take_all();
+  const uint64_t head = held.head, frames = held.frames, blocks = held.blocks;
   PF_CHECK(ctx, pages.counters().free_frames == 0);
   PF_CHECK(ctx, frames == free_before);
 
@@ -238,7 +264,7 @@ void test_direct_map_exact(Context& ctx) {
     }
     ++next_range;
   };
-  arch::walk_leaves(root, off, arch::kDirectMapBase, arch::kKernelVma, [&](const arch::Leaf& l) {
+  arch::walk_leaves(root, off, arch::kDirectMapBase, arch::kDirectMapEnd, [&](const arch::Leaf& l) {
     ++leaves;
     const uint64_t phys = l.virt - arch::kDirectMapBase;
     if (l.phys != phys) bad_translation = true;
@@ -599,6 +625,372 @@ void test_fail_demo(Context& ctx) {
   PF_CHECK(ctx, two + 2 == 5);
 }
 
+
+// ---- SMP --------------------------------------------------------------------
+
+// Every CPU the firmware listed (up to the allocator's limit) is online, each
+// with its own APIC id, GS base, ticking timer and mapped stacks whose guard
+// pages are not mapped; the LAPIC page is mapped uncached; the trampoline
+// went back to the allocator.
+void test_smp_cpus_online(Context& ctx) {
+  Kernel& k = kernel();
+  const Smp& s = k.smp;
+  PF_CHECK(ctx, s.error == nullptr);
+  PF_CHECK(ctx, s.online == s.cpu_count);
+  PF_CHECK(ctx, s.cpu_count == (s.found - s.unreachable > kMaxCpus ? kMaxCpus : s.found - s.unreachable));
+  PF_CHECK(ctx, k.pages.cpu_count() == s.cpu_count);
+  PF_CHECK(ctx, arch::this_cpu_index() == 0 && &arch::this_cpu() == &arch::g_cpus[0]);
+  uint64_t ticks_before[kMaxCpus];
+  for (unsigned i = 0; i < s.cpu_count; ++i) {
+    const arch::PerCpu& c = arch::g_cpus[i];
+    PF_CHECK(ctx, c.state.load() == arch::CpuState::Online);
+    PF_CHECK(ctx, c.self == &c && c.index == i);
+    for (unsigned j = 0; j < i; ++j) PF_CHECK(ctx, arch::g_cpus[j].apic_id != c.apic_id);
+    ticks_before[i] = c.timer_ticks.load();
+    if (i == 0) continue;
+    PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(c.stack_guard)) == 1);
+    PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(c.ist_guard)) == 1);
+    PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(c.stack_top - 8)) == 0);
+    PF_CHECK(ctx, arch_probe_read(reinterpret_cast<const void*>(c.ist_top - 8)) == 0);
+  }
+  // Every timer ticks. Under TCG on a loaded host a vCPU may not run for a
+  // while: wait until each has ticked twice more, for at most 5 s.
+  const uint64_t deadline = arch::rdtsc() + arch::tsc_hz() * 5;
+  for (bool all = false; !all && arch::rdtsc() < deadline;) {
+    idle_wait();
+    all = true;
+    for (unsigned i = 0; i < s.cpu_count; ++i) all = all && arch::g_cpus[i].timer_ticks.load() > ticks_before[i] + 1;
+  }
+  for (unsigned i = 0; i < s.cpu_count; ++i) {
+    if (!PF_CHECK(ctx, arch::g_cpus[i].timer_ticks.load() > ticks_before[i]))
+      LogLine().text().str("    cpu ").dec(i).str(": its timer did not tick").nl();
+  }
+  // Between the direct map and the image: exactly the APs' stacks (4 KiB,
+  // writable, never executable) and the LAPIC page.
+  uint64_t leaves = 0, stray = 0;
+  arch::walk_leaves(k.address_space_root, arch::kDirectMapBase, arch::kDirectMapEnd, arch::kKernelVma,
+                    [&](const arch::Leaf& l) {
+    ++leaves;
+    bool known = l.virt == s.lapic_virt;
+    for (unsigned i = 1; i < s.cpu_count && !known; ++i) {
+      const arch::PerCpu& c = arch::g_cpus[i];
+      known = (l.virt > c.stack_guard && l.virt < c.stack_top) || (l.virt > c.ist_guard && l.virt < c.ist_top);
+    }
+    if (!known || l.size != arch::k4KiB || !l.writable || l.executable) ++stray;
+  });
+  PF_CHECK(ctx, stray == 0);
+  uint64_t stack_pages = 0;
+  for (unsigned i = 1; i < s.cpu_count; ++i) {
+    const arch::PerCpu& c = arch::g_cpus[i];
+    stack_pages += (c.stack_top - c.stack_guard + c.ist_top - c.ist_guard) / kPageSize - 2;
+  }
+  PF_CHECK(ctx, leaves == 1 + stack_pages);
+  const arch::Translation t = arch::translate(k.address_space_root, arch::kDirectMapBase, s.lapic_virt);
+  PF_CHECK(ctx, t.present && t.phys == s.lapic_phys && t.uncached && t.writable && !t.executable);
+  PF_CHECK(ctx, s.lapic_phys == (arch::rdmsr(arch::kMsrApicBase) & ~uint64_t{0xfff}));
+  if (s.cpu_count > 1) {
+    PF_CHECK(ctx, s.trampoline_used != 0 && s.trampoline_used + 4 * kPageSize <= 1 * MiB);
+    PF_CHECK(ctx, s.trampoline == 0);  // returned
+    const FrameDescriptor* d = k.pages.descriptor(Pfn{s.trampoline_used >> kPageShift});
+    PF_CHECK(ctx, d != nullptr && frame_state(*d) != FrameState::Reserved);
+  }
+}
+
+// The cases that make sense on any CPU, run on each AP in turn (the others
+// idle): the conformance suite and the kernel cases that exercise this CPU's
+// tables, caches and probes. Their names carry the CPU.
+struct ApRun {
+  unsigned cpu;
+  uint64_t seed;
+};
+constexpr const char* kApKernelCases[] = {"kernel_direct_map_exact", "kernel_fault_probes",
+                                           "kernel_c_api", "kernel_page_misuse", "kernel_slab_misuse"};
+
+// Out of memory in atomic context: with every frame this CPU can reach
+// allocated, its timer ticks go on allocating and get null (counted, not a
+// crash, not a report); other CPUs' ticks carry on from their caches. Then
+// everything is freed and the runner checks the exact count.
+void test_smp_ticks_out_of_memory(Context& ctx) {
+  Kernel& k = kernel();
+  PageAllocator& pages = k.pages;
+  pages.drain_cpu_caches();
+  set_tick_allocations(true);
+  BlockChain held{pages};
+  held.take_all();
+  // Exhausted: this CPU's ticks now fail (a frame freed by a tick goes to
+  // this CPU's cache and is taken by the next tick, so take what they free).
+  arch::PerCpu& me = arch::this_cpu();
+  const uint64_t failures_before = me.timer_alloc_failures.load();
+  const uint64_t deadline = arch::rdtsc() + arch::tsc_hz();  // 1 s at most
+  while (me.timer_alloc_failures.load() < failures_before + 5 && arch::rdtsc() < deadline) {
+    idle_wait();
+    for (PhysAddr p; !(p = pages.alloc_pages(Order{0}, __GFP_NOWARN)).is_null();) held.push(p, 0);
+  }
+  set_tick_allocations(false);
+  const uint64_t failed_ticks = me.timer_alloc_failures.load() - failures_before;
+  PF_CHECK(ctx, failed_ticks >= 5);
+  const uint64_t blocks = held.blocks;
+  PF_CHECK(ctx, blocks > 0);
+  held.free_all();
+  LogLine().text().str("    ").dec(blocks).str(" blocks held; ").dec(failed_ticks)
+      .str(" ticks met out of memory on this CPU").nl();
+}
+
+// smp_sync_cpus: every other online CPU answers (its generation reaches the
+// caller's) whether it is idle or itself waiting with interrupts masked;
+// all CPUs calling it at once, masked, 20 times each, do not deadlock.
+constexpr unsigned kSyncRounds = 20;
+void sync_rounds(arch::PerCpu&, void*) {
+  for (unsigned r = 0; r < kSyncRounds; ++r) {
+    const unsigned long irq = platform::irq_save();
+    smp_sync_cpus();
+    platform::irq_restore(irq);
+  }
+}
+
+void test_smp_sync_cpus(Context& ctx) {
+  Kernel& k = kernel();
+  const unsigned n = k.smp.cpu_count;
+  const unsigned long irq = platform::irq_save();
+  smp_sync_cpus();
+  PF_CHECK(ctx, (arch::read_flags() & arch::kRflagsIf) == 0);  // it never unmasks
+  platform::irq_restore(irq);
+  uint64_t gen = 0;
+  for (unsigned i = 1; i < n; ++i) gen = gen > arch::g_cpus[i].sync_seen.load() ? gen : arch::g_cpus[i].sync_seen.load();
+  for (unsigned i = 1; i < n; ++i) PF_CHECK(ctx, arch::g_cpus[i].sync_seen.load() == gen);
+  const uint64_t start = arch::rdtsc();
+  run_on_all(&sync_rounds, nullptr);
+  const uint64_t us = arch::cycles_to_us(arch::rdtsc() - start);
+  smp_sync_cpus();
+  uint64_t after = 0;
+  for (unsigned i = 1; i < n; ++i) after = after > arch::g_cpus[i].sync_seen.load() ? after : arch::g_cpus[i].sync_seen.load();
+  for (unsigned i = 1; i < n; ++i) PF_CHECK(ctx, arch::g_cpus[i].sync_seen.load() == after);
+  // Each of the n CPUs asked kSyncRounds times, plus the two calls here.
+  if (n > 1) PF_CHECK(ctx, after == gen + uint64_t{n} * kSyncRounds + 1);
+  LogLine().text().str("    ").dec(uint64_t{n} * kSyncRounds).str(" concurrent masked syncs on ").dec(n)
+      .str(" CPUs in ").dec(us / 1000).str(" ms").nl();
+}
+
+// ---- the SMP stress ------------------------------------------------------------
+
+constexpr uint32_t kQueueCapacity = 256;
+constexpr uint64_t kStressMaxOps = 400000;   // per CPU
+constexpr uint64_t kStressMs = 1500;         // of emulated time, at most
+enum ItemKind : uint32_t { kItemPage = 1, kItemKmalloc = 2, kItemCache = 3 };
+
+struct Item {
+  uint64_t addr;   // physical (pages) or virtual (objects)
+  uint64_t tag;
+  uint32_t kind;
+  uint32_t size;   // order for pages, bytes for objects
+  uint32_t from;   // producing CPU
+};
+
+struct Queue {
+  SpinLock lock;
+  uint32_t head = 0, count = 0;
+  Item items[kQueueCapacity];
+};
+
+struct CpuTally {
+  uint64_t ops = 0, pages = 0, objects = 0, oom = 0;
+  uint64_t sent_remote = 0, freed_remote = 0, freed_local = 0, corrupt = 0;
+  uint64_t ticks = 0, tick_allocs = 0, ticks_in_alloc = 0;
+};
+
+struct Stress {
+  Queue* queues = nullptr;  // one per CPU, from kmalloc for the run
+  CpuTally tally[kMaxCpus];
+  KmemCache* cache = nullptr;
+  unsigned cpus = 1;
+  uint64_t deadline = 0;
+  uint64_t seed = 0;
+  std::atomic<unsigned> at_barrier{0};
+};
+Stress g_stress;
+
+bool queue_push(Queue& q, const Item& it) {
+  LockGuard g(q.lock);
+  if (q.count == kQueueCapacity) return false;
+  q.items[(q.head + q.count++) % kQueueCapacity] = it;
+  return true;
+}
+bool queue_pop(Queue& q, Item& it) {
+  LockGuard g(q.lock);
+  if (q.count == 0) return false;
+  it = q.items[q.head];
+  q.head = (q.head + 1) % kQueueCapacity;
+  --q.count;
+  return true;
+}
+
+// Where an item's tag lives: its first and last word.
+volatile uint64_t* item_words(const Kernel& k, const Item& it, size_t* last) {
+  if (it.kind == kItemPage) {
+    *last = ((kPageSize << it.size) / 8) - 1;
+    return k.pages.to_virt<volatile uint64_t>(PhysAddr{it.addr});
+  }
+  *last = it.size / 8 - 1;
+  return reinterpret_cast<volatile uint64_t*>(it.addr);
+}
+
+void barrier(unsigned round) {
+  g_stress.at_barrier.fetch_add(1);
+  while (g_stress.at_barrier.load() < round * g_stress.cpus) idle_wait();
+}
+
+// Frees what a CPU took off a queue (or could not hand on), after checking
+// that nobody wrote over it while it was out.
+void consume(Kernel& k, arch::PerCpu& me, CpuTally& t, const Item& it) {
+  size_t last = 0;
+  volatile uint64_t* w = item_words(k, it, &last);
+  if (w[0] != it.tag || (last != 0 && w[last] != ~it.tag)) {
+    if (++t.corrupt == 1) {
+      LogLine().text().str("    cpu ").dec(me.index).str(": item from cpu ").dec(it.from).str(" kind ")
+          .dec(it.kind).str(" size ").dec(it.size).str(" at ").hex(it.addr).str(" holds ").hex(w[0])
+          .str(", not its tag ").hex(it.tag).nl();
+    }
+  }
+  me.in_allocator.fetch_add(1, std::memory_order_relaxed);
+  if (it.kind == kItemPage) k.pages.free_pages(PhysAddr{it.addr}, Order{it.size});
+  else if (it.kind == kItemKmalloc) k.slab.kfree(reinterpret_cast<void*>(it.addr));
+  else k.slab.cache_free(g_stress.cache, reinterpret_cast<void*>(it.addr));
+  me.in_allocator.fetch_sub(1, std::memory_order_relaxed);
+  ++(it.from == me.index ? t.freed_local : t.freed_remote);
+}
+
+void stress_body(arch::PerCpu& me, void*) {
+  Kernel& k = kernel();
+  CpuTally& t = g_stress.tally[me.index];
+  t = CpuTally{};
+  const uint64_t ticks0 = me.timer_ticks.load(), allocs0 = me.timer_allocs.load(),
+                 in_alloc0 = me.ticks_in_allocator.load();
+  conformance::Rng rng(g_stress.seed ^ (uint64_t{me.index} * 0x9E3779B97F4A7C15ull));
+  Queue& mine = g_stress.queues[me.index];
+  uint64_t seq = 0;
+  while (t.ops < kStressMaxOps && arch::rdtsc() < g_stress.deadline) {
+    ++t.ops;
+    const uint64_t r = rng.below(100);
+    if (r < 60) {
+      Item it{};
+      it.from = me.index;
+      it.tag = (uint64_t{me.index} << 56) ^ (++seq * 0x9E3779B97F4A7C15ull);
+      me.in_allocator.fetch_add(1, std::memory_order_relaxed);
+      if (r < 25) {
+        it.kind = kItemPage;
+        it.size = static_cast<uint32_t>(rng.below(4));
+        it.addr = k.pages.alloc_pages(Order{it.size}, __GFP_NOWARN).value;
+      } else if (r < 45) {
+        it.kind = kItemKmalloc;
+        it.size = static_cast<uint32_t>(8 << rng.below(10));  // 8 .. 4096
+        it.addr = reinterpret_cast<uint64_t>(k.slab.kmalloc(it.size, 0));
+      } else {
+        it.kind = kItemCache;
+        it.size = 192;
+        it.addr = reinterpret_cast<uint64_t>(k.slab.cache_alloc(g_stress.cache, 0));
+      }
+      me.in_allocator.fetch_sub(1, std::memory_order_relaxed);
+      if (it.addr == 0) {
+        ++t.oom;
+        continue;
+      }
+      ++(it.kind == kItemPage ? t.pages : t.objects);
+      size_t last = 0;
+      volatile uint64_t* w = item_words(k, it, &last);
+      w[last] = ~it.tag;  // an 8-byte object: its one word holds the tag
+      w[0] = it.tag;
+      const auto to = static_cast<unsigned>(rng.below(g_stress.cpus));
+      if (queue_push(g_stress.queues[to], it)) {
+        if (to != me.index) ++t.sent_remote;
+      } else {
+        consume(k, me, t, it);  // that queue is full: free it here
+      }
+    } else {
+      Item it;
+      for (int n = 0; n < 3 && queue_pop(mine, it); ++n) consume(k, me, t, it);
+    }
+  }
+  barrier(1);  // nobody produces any more
+  Item it;
+  while (queue_pop(mine, it)) consume(k, me, t, it);
+  t.ticks = me.timer_ticks.load() - ticks0;
+  t.tick_allocs = me.timer_allocs.load() - allocs0;
+  t.ticks_in_alloc = me.ticks_in_allocator.load() - in_alloc0;
+  barrier(2);
+}
+
+// All CPUs allocate pages, kmalloc objects and objects of one shared cache,
+// and hand each to a random CPU's queue, which checks and frees it (a
+// cross-CPU free when the producer was another CPU), while every timer tick
+// allocates too. Then: every queue drained, nothing corrupted, every CPU
+// freed what reached it, timer allocations happened on every CPU and some
+// ticks landed inside an allocator call; the runner then checks the exact
+// free-frame count and verify().
+void test_smp_stress(Context& ctx) {
+  Kernel& k = kernel();
+  Stress& st = g_stress;
+  st.cpus = k.smp.online;
+  st.seed = ctx.seed;
+  st.at_barrier.store(0);
+  st.cache = k.slab.cache_create("smp-stress-192", 192, 0, 0, nullptr);
+  if (!PF_CHECK(ctx, st.cache != nullptr)) return;
+  void* queue_memory = k.slab.kmalloc(sizeof(Queue) * st.cpus, __GFP_ZERO);
+  if (!PF_CHECK(ctx, queue_memory != nullptr)) {
+    k.slab.cache_destroy(st.cache);
+    return;
+  }
+  st.queues = new (queue_memory) Queue[st.cpus];
+  const uint64_t start = arch::rdtsc();
+  st.deadline = start + arch::tsc_hz() / 1000 * kStressMs;
+  set_tick_allocations(true);
+  run_on_all(&stress_body, nullptr);
+  set_tick_allocations(false);
+  const uint64_t us = arch::cycles_to_us(arch::rdtsc() - start);
+
+  CpuTally sum;
+  LogLine().text().str("    cpu      ops   pages objects  oom  sent-remote freed-remote freed-local  ticks tick-allocs in-alloc")
+      .nl();
+  for (unsigned i = 0; i < st.cpus; ++i) {
+    const CpuTally& t = st.tally[i];
+    LogLine().text().str("    ").dec_w(i, 3).ch(' ').dec_w(t.ops, 8).ch(' ').dec_w(t.pages, 7).ch(' ')
+        .dec_w(t.objects, 7).ch(' ').dec_w(t.oom, 4).ch(' ').dec_w(t.sent_remote, 12).ch(' ')
+        .dec_w(t.freed_remote, 12).ch(' ').dec_w(t.freed_local, 11).ch(' ').dec_w(t.ticks, 6).ch(' ')
+        .dec_w(t.tick_allocs, 11).ch(' ').dec_w(t.ticks_in_alloc, 8).nl();
+    sum.ops += t.ops;
+    sum.pages += t.pages;
+    sum.objects += t.objects;
+    sum.sent_remote += t.sent_remote;
+    sum.freed_remote += t.freed_remote;
+    sum.freed_local += t.freed_local;
+    sum.corrupt += t.corrupt;
+    sum.ticks_in_alloc += t.ticks_in_alloc;
+    PF_CHECK(ctx, t.ops > 0);
+    if (!PF_CHECK(ctx, t.tick_allocs > 0))
+      LogLine().text().str("    cpu ").dec(i).str(": no timer allocation during the stress").nl();
+    PF_CHECK(ctx, st.queues[i].count == 0);
+  }
+  LogLine().text().str("    ").dec(st.cpus).str(" CPUs, ").dec(us / 1000).str(" ms: ").dec(sum.ops)
+      .str(" operations, ").dec(sum.pages + sum.objects).str(" allocations handed on, ")
+      .dec(sum.freed_remote).str(" freed by another CPU, ").dec(sum.ticks_in_alloc)
+      .str(" ticks inside an allocator call").nl();
+  PF_CHECK(ctx, sum.corrupt == 0);
+  PF_CHECK(ctx, sum.freed_local + sum.freed_remote == sum.pages + sum.objects);
+  PF_CHECK(ctx, sum.freed_remote == sum.sent_remote);
+  if (st.cpus > 1) PF_CHECK(ctx, sum.freed_remote > 0);
+  PF_CHECK(ctx, sum.ticks_in_alloc > 0);
+  {
+    // Each CPU's caches as the stress left them (the runner drains them next).
+    static char text[4096];
+    TextBuffer tb(text, sizeof text);
+    format_cpus(k, tb);
+    arch::serial_write(tb.c_str(), tb.length());
+  }
+  PF_CHECK(ctx, k.slab.cache_destroy(st.cache) == 0);
+  st.cache = nullptr;
+  k.slab.kfree(queue_memory);
+  st.queues = nullptr;
+}
+
 struct KernelCase {
   const char* name;
   conformance::CaseFn fn;
@@ -613,10 +1005,40 @@ constexpr KernelCase kKernelCases[] = {
     {"kernel_slab_misuse", &test_slab_misuse},
     {"kernel_slab_debug_misuse", &test_slab_debug_misuse},
     {"kernel_all_frames_pattern", &test_all_frames_pattern},
+    {"smp_cpus_online", &test_smp_cpus_online},
+    {"smp_sync_cpus", &test_smp_sync_cpus},
+    {"smp_ticks_out_of_memory", &test_smp_ticks_out_of_memory},
+    {"smp_stress_cross_cpu_frees", &test_smp_stress},
     // After everything else has allocated and written memory:
     {"kernel_image_unchanged", &test_image_unchanged},
     {"kernel_modules_intact", &test_modules_intact},
 };
+
+// Runs the AP cases on the CPU that calls it.
+void run_ap_cases(arch::PerCpu& me, void* arg) {
+  auto* run = static_cast<ApRun*>(arg);
+  Kernel& k = kernel();
+  static char name[96];
+  auto named = [&](const char* base) {
+    TextBuffer t(name, sizeof name);
+    t.str(base).str("@cpu").dec(me.index);
+    return name;
+  };
+  auto same = [](const char* a, const char* b) {
+    while (*a != '\0' && *a == *b) ++a, ++b;
+    return *a == *b;
+  };
+  for (size_t i = 0; i < conformance::case_count(); ++i) {
+    const conformance::Case& c = conformance::case_at(i);
+    // Exhausting all memory costs time in proportion to it and tests
+    // nothing per CPU beyond one run off the boot CPU: the last AP only.
+    if (same(c.name, "page_exhaust_and_restore") && me.index + 1 != k.smp.online) continue;
+    run_case(k, named(c.name), c.fn, run->seed++);
+  }
+  for (const char* want : kApKernelCases)
+    for (const KernelCase& c : kKernelCases)
+      if (same(c.name, want)) run_case(k, named(c.name), c.fn, run->seed++);
+}
 
 }  // namespace
 
@@ -631,6 +1053,7 @@ void run_selftest(Kernel& k) {
         .str(" x 1 GiB + ").dec(k.mapping.leaves_2m).str(" x 2 MiB + ").dec(k.mapping.leaves_4k)
         .str(" x 4 KiB pages; NX ").str(k.nx ? "on" : "unavailable").str("; slab debug ")
         .str(k.options.slab_debug ? "on" : "off").nl();
+    format_cpus(k, t);
     arch::serial_write(t.c_str(), t.length());
   }
   const uint64_t start = arch::rdtsc();
@@ -648,7 +1071,21 @@ void run_selftest(Kernel& k) {
   }
   if (k.options.fail_demo) run_case(k, "fail_demo", &test_fail_demo, seed++);
   for (const KernelCase& c : kKernelCases) run_case(k, c.name, c.fn, seed++);
+  // The same cases on every other CPU, one CPU at a time.
+  for (unsigned i = 1; i < k.smp.cpu_count; ++i) {
+    if (arch::g_cpus[i].state.load() != arch::CpuState::Online) continue;
+    ApRun run{i, seed};
+    run_on_cpu(i, &run_ap_cases, &run);
+    wait_cpu(i);
+    seed = run.seed;
+  }
 
+  {
+    static char text[8192];
+    TextBuffer t(text, sizeof text);
+    format_cpus(k, t);
+    arch::serial_write(t.c_str(), t.length());
+  }
   {
     LogLine l;
     l->str("== tests took ").dec(arch::cycles_to_us(arch::rdtsc() - start) / 1000).str(" ms (TSC)").nl();

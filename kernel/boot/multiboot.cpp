@@ -227,7 +227,7 @@ bool parse_multiboot1(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
 namespace {
 namespace mb2 {
 constexpr uint32_t kEnd = 0, kCmdline = 1, kLoaderName = 2, kModule = 3, kBasicMeminfo = 4,
-                   kMmap = 6, kFramebuffer = 8, kEfi32 = 11, kEfi64 = 12, kEfiMmap = 17;
+                   kMmap = 6, kFramebuffer = 8, kEfi32 = 11, kEfi64 = 12, kAcpiOld = 14, kAcpiNew = 15, kEfiMmap = 17;
 constexpr size_t kTagHeader = 8;   // type u32, size u32
 constexpr size_t kInfoHeader = 8;  // total_size u32, reserved u32
 // A string tag must hold at least the terminator; a module its two addresses.
@@ -235,6 +235,7 @@ constexpr size_t kStringTagMin = kTagHeader + 1, kModuleTagMin = kTagHeader + 8 
 constexpr size_t kMeminfoTagSize = 16, kFramebufferTagMin = 29, kEfiMmapHeader = 16;
 // EFI system table pointer tags: u32 (tag 11) or u64 (tag 12) after the header.
 constexpr size_t kEfi32TagSize = 12, kEfi64TagSize = 16;
+constexpr size_t kAcpiRsdpV1Size = 20;  // the RSDP copy follows the tag header
 }  // namespace mb2
 
 // The string inside a tag of `size` bytes starting at `offset` within it,
@@ -318,6 +319,15 @@ bool parse_multiboot2(uint64_t info_phys, const PhysMap& pm, BootInfo& out, Memo
                        RegionType::Reserved)) {
             return fail(error, kTooManyRanges);
           }
+        }
+        break;
+      case mb2::kAcpiOld:
+      case mb2::kAcpiNew:
+        // The newer table wins whichever comes first.
+        if (size >= mb2::kTagHeader + mb2::kAcpiRsdpV1Size &&
+            (out.acpi_rsdp == 0 || type == mb2::kAcpiNew)) {
+          out.acpi_rsdp = info_phys + off + mb2::kTagHeader;
+          out.acpi_rsdp_tag = static_cast<uint8_t>(type);
         }
         break;
       default: break;  // tags this kernel has no use for

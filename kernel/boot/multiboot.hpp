@@ -67,6 +67,14 @@ struct BootInfo {
   // Copies s (NUL-terminated, at most `length` bytes read) into `strings`;
   // returns the copy ("" once the pool is full).
   const char* keep_string(const char* s, size_t length);
+
+  // Physical address of the ACPI RSDP copy inside the Multiboot2 info (tag
+  // 15, ACPI 2.0+, preferred; else tag 14, ACPI 1.0); 0 when the loader gave
+  // none (Multiboot1: the kernel then searches the BIOS areas itself). The
+  // copy lies inside the info structure: read it before that is handed back
+  // (the kernel reads ACPI before its allocator exists).
+  uint64_t acpi_rsdp = 0;
+  uint8_t acpi_rsdp_tag = 0;  // 14 or 15; 0 with acpi_rsdp
 };
 
 // Parse the info structure at physical address info_phys, reached through `pm`

@@ -151,6 +151,9 @@ class PageAllocator {
   uint64_t fail_after_calls() const { return fail_calls_.load(std::memory_order_relaxed); }
 
   unsigned cpu_count() const { return cpu_count_; }
+  // Frames sitting in CPU `cpu`'s page caches (all zones and orders), read
+  // without its lock: a snapshot for reports (0 for cpu >= cpu_count()).
+  uint64_t cpu_cached_frames(unsigned cpu) const;
 
   // The managed ranges, in address order (for reports and tests).
   struct RangeInfo {

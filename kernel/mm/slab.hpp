@@ -440,6 +440,9 @@ class SlabAllocator {
   bool verify() const;
   PageAllocator* pages() const { return pages_; }
   unsigned cpu_count() const { return cpu_count_; }
+  // Free objects sitting in CPU `cpu`'s arrays, over every cache (each
+  // array read under its lock); 0 for cpu >= cpu_count().
+  uint64_t cpu_cached_objects(unsigned cpu) const;
   bool debug() const { return debug_; }
 
  private:

@@ -39,6 +39,22 @@ CacheStats SlabAllocator::stats(const KmemCache* c) const {
   return st;
 }
 
+uint64_t SlabAllocator::cpu_cached_objects(unsigned cpu) const {
+  if (cpu >= cpu_count_) return 0;
+  uint64_t objects = 0;
+  auto add = [&](const KmemCache* c) {
+    if (c->cpu_ == nullptr) return;
+    CpuArray& a = cpu_array(c, cpu);
+    LockGuard g(a.lock);
+    objects += a.count;
+  };
+  LockGuard g(caches_lock_);
+  for (const KmemCache* c = caches_; c != nullptr; c = c->next_) add(c);
+  add(&slab_cache_);
+  add(&cache_cache_);
+  return objects;
+}
+
 // Linux's layout: "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u :
 // slabdata %6lu %6lu %6lu"; objsize is the stride (object plus metadata and
 // alignment), as Linux prints it; sharedfactor and sharedavail are 0 (there

@@ -681,6 +681,40 @@ TEST(BootMultiboot2, EfiMmapThenBasicMeminfoAsFallbacks) {
   EXPECT_EQ(raw_of(*m2), (std::vector<Raw>{{0, 639 * KiB, U}, {1 * MiB, 1000 * KiB, U}}));
 }
 
+// ACPI tags 14 (RSDP 1.0) and 15 (2.0+): the copy inside the info is kept,
+// the newer one wins in either order, a truncated tag is ignored.
+TEST(BootMultiboot2, AcpiRsdpTagsAreKeptNewerFirst) {
+  FakePhys phys(64 * KiB);
+  Bytes old_rsdp, new_rsdp, short_rsdp;
+  old_rsdp.u32(14).u32(0).str("RSD PTR ").u32(0).u32(0).u32(0);  // 8 + 20 bytes
+  new_rsdp.u32(15).u32(0).str("RSD PTR ").u32(0).u32(0).u32(0).u32(0).u32(0).u32(0).u32(0);
+  short_rsdp.u32(14).u32(0).u32(0);
+  for (bool new_first : {false, true}) {
+    Mb2Builder mb;
+    mb.meminfo(639, 1000);
+    if (new_first) mb.raw_tag(new_rsdp).raw_tag(old_rsdp);
+    else mb.raw_tag(old_rsdp).raw_tag(new_rsdp);
+    mb.end();
+    phys.write(kInfo, mb.b);
+    auto m = std::make_unique<MemoryMap>();
+    BootInfo info;
+    const char* error = nullptr;
+    ASSERT_TRUE(parse_multiboot2(kInfo, phys.pm(), info, *m, &error)) << error;
+    EXPECT_EQ(info.acpi_rsdp_tag, 15u);
+    // 8 (info header) + 16 (meminfo tag), then the tags in order; +8 skips the tag header.
+    const uint64_t new_tag = kInfo + 24 + (new_first ? 0 : ((old_rsdp.size() + 7) & ~size_t{7}));
+    EXPECT_EQ(info.acpi_rsdp, new_tag + 8);
+  }
+  Mb2Builder only_short;
+  only_short.meminfo(639, 1000).raw_tag(short_rsdp).end();
+  phys.write(kInfo, only_short.b);
+  auto m = std::make_unique<MemoryMap>();
+  BootInfo info;
+  const char* error = nullptr;
+  ASSERT_TRUE(parse_multiboot2(kInfo, phys.pm(), info, *m, &error)) << error;
+  EXPECT_EQ(info.acpi_rsdp, 0u);
+}
+
 TEST(BootMultiboot2, MalformedInfoIsRefusedWithAReason) {
   FakePhys phys(64 * KiB);
   BootInfo info;

@@ -1,10 +1,10 @@
-// isr.S — exception entry stubs (vectors 0..31) and fault probes.
+// isr.S — interrupt entry stubs (all 256 vectors) and fault probes.
 //
 // Every stub leaves the same frame on the stack (see ExceptionFrame in
 // idt.hpp): general registers, vector, error code (0 where the CPU pushes
-// none), then what the CPU pushed. exception_dispatch() either ends the run
-// (a fault report) or, for a fault inside an armed probe, rewrites RIP/RSP to
-// the probe's recovery point and returns here to iretq.
+// none), then what the CPU pushed. interrupt_dispatch() runs the handler of an
+// interrupt vector, or ends the run (a fault report), or, for a fault inside
+// an armed probe, rewrites RIP/RSP to the probe's recovery point; then iretq.
 //
 // Stack invariant at the call: the CPU aligned RSP to 16 before pushing its
 // 5 words; 2 + 15 more words make 22, so RSP is 16-aligned at `call`.
@@ -12,50 +12,23 @@
         .section .text
         .code64
 
-.macro ISR_NOERR n
+// The CPU pushes an error code for 8, 10-14, 17, 21, 29 and 30 only.
+.macro ISR n
 isr_\n:
+  .if (\n == 8) || ((\n >= 10) && (\n <= 14)) || (\n == 17) || (\n == 21) || (\n == 29) || (\n == 30)
+  .else
         pushq $0
-        pushq $\n
-        jmp isr_common
-.endm
-.macro ISR_ERR n
-isr_\n:
+  .endif
         pushq $\n
         jmp isr_common
 .endm
 
-ISR_NOERR 0
-ISR_NOERR 1
-ISR_NOERR 2
-ISR_NOERR 3
-ISR_NOERR 4
-ISR_NOERR 5
-ISR_NOERR 6
-ISR_NOERR 7
-ISR_ERR   8
-ISR_NOERR 9
-ISR_ERR   10
-ISR_ERR   11
-ISR_ERR   12
-ISR_ERR   13
-ISR_ERR   14
-ISR_NOERR 15
-ISR_NOERR 16
-ISR_ERR   17
-ISR_NOERR 18
-ISR_NOERR 19
-ISR_NOERR 20
-ISR_ERR   21
-ISR_NOERR 22
-ISR_NOERR 23
-ISR_NOERR 24
-ISR_NOERR 25
-ISR_NOERR 26
-ISR_NOERR 27
-ISR_NOERR 28
-ISR_ERR   29
-ISR_ERR   30
-ISR_NOERR 31
+        .altmacro
+        .set vec, 0
+        .rept 256
+        ISR %vec
+        .set vec, vec + 1
+        .endr
 
 isr_common:
         pushq %rax
@@ -75,7 +48,7 @@ isr_common:
         pushq %r15
         movq %rsp, %rdi
         cld
-        call exception_dispatch
+        call interrupt_dispatch
         popq %r15
         popq %r14
         popq %r13
@@ -98,9 +71,14 @@ isr_common:
         .balign 8
         .global isr_stub_table
 isr_stub_table:
-.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+.macro ISR_ADDRESS n
         .quad isr_\n
-.endr
+.endm
+        .set vec, 0
+        .rept 256
+        ISR_ADDRESS %vec
+        .set vec, vec + 1
+        .endr
 
 // ---- Fault probes ------------------------------------------------------------
 // int arch_probe_read(const void*), arch_probe_write(void*), arch_probe_exec(const void*):
@@ -108,14 +86,15 @@ isr_stub_table:
 // back the byte it read, so memory is unchanged either way. The exec probe
 // calls the address, which must hold a `ret` if it is executable.
         .section .text
+// The probe state is the calling CPU's (PerCpu at %gs, offsets in percpu.hpp).
 .macro PROBE_ARM
-        movq %rsp, probe_saved_rsp(%rip)
+        movq %rsp, %gs:16
         leaq 9f(%rip), %rax
-        movq %rax, probe_recovery_rip(%rip)
-        movb $1, probe_armed(%rip)
+        movq %rax, %gs:24
+        movq $1, %gs:32
 .endm
 .macro PROBE_DONE
-        movb $0, probe_armed(%rip)
+        movq $0, %gs:32
         xorl %eax, %eax
         ret
 9:      movl $1, %eax                             // the handler disarmed the probe

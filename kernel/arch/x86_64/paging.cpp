@@ -63,10 +63,10 @@ bool AddressSpace::map_one(uint64_t virt, uint64_t phys, uint64_t page, uint64_t
 }
 
 bool AddressSpace::map(uint64_t virt, uint64_t phys, uint64_t size, bool writable,
-                       bool executable, uint64_t max_page) {
+                       bool executable, uint64_t max_page, uint64_t extra_bits) {
   if (((virt | phys | size) & (k4KiB - 1)) != 0) return false;
-  const uint64_t bits =
-      kPtePresent | kPteGlobal | (writable ? kPteWritable : 0) | (executable ? 0 : nx_);
+  const uint64_t bits = kPtePresent | kPteGlobal | (writable ? kPteWritable : 0) |
+                        (executable ? 0 : nx_) | extra_bits;
   while (size > 0) {
     uint64_t page = k4KiB;
     for (uint64_t candidate : {k1GiB, k2MiB}) {

@@ -22,6 +22,8 @@ namespace pf::arch {
 // Page-table entry bits.
 inline constexpr uint64_t kPtePresent = 1u << 0;
 inline constexpr uint64_t kPteWritable = 1u << 1;
+inline constexpr uint64_t kPteWriteThrough = 1u << 3;
+inline constexpr uint64_t kPteCacheDisable = 1u << 4;  // with write-through: UC (MMIO)
 inline constexpr uint64_t kPteLarge = 1u << 7;   // 2 MiB in a PD, 1 GiB in a PDPT
 inline constexpr uint64_t kPteGlobal = 1u << 8;
 inline constexpr uint64_t kPteNoExecute = uint64_t{1} << 63;
@@ -43,11 +45,15 @@ class AddressSpace {
       : pages_(pages), table_flags_(table_flags), nx_(nx_bit) {}
 
   bool create();  // allocates the PML4
+  // Continues an address space built before (its PML4 at `root`): later
+  // mappings (stacks, MMIO) go into the same tables.
+  void adopt(uint64_t root) { root_ = root; }
   // Maps [virt, virt + size) -> [phys, ...) with the given leaf permissions
   // (kPteWritable and/or `executable`), using the largest pages alignment and
   // `max_page` allow. False on out of memory or an overlap with a mapping.
+  // `extra_bits` go into every leaf (kPteCacheDisable | kPteWriteThrough for MMIO).
   bool map(uint64_t virt, uint64_t phys, uint64_t size, bool writable, bool executable,
-           uint64_t max_page);
+           uint64_t max_page, uint64_t extra_bits = 0);
   uint64_t root() const { return root_; }
   const MappingStats& stats() const { return stats_; }
   void activate() const;  // loads CR3
@@ -84,6 +90,7 @@ struct Translation {
   bool present = false;
   uint64_t phys = 0, page_size = 0;
   bool writable = false, executable = false;
+  bool uncached = false;  // the leaf has PCD set
 };
 inline Translation translate(uint64_t root_phys, uintptr_t phys_offset, uint64_t virt);
 
@@ -159,7 +166,8 @@ inline Translation translate(uint64_t root_phys, uintptr_t phys_offset, uint64_t
     const uint64_t page = uint64_t{1} << shift;
     if (shift == 12 || ((e & kPteLarge) && shift <= 30)) {
       const uint64_t frame = e & kPteAddrMask & ~(page - 1);
-      return {true, frame + (virt & (page - 1)), page, writable, executable};
+      return {true, frame + (virt & (page - 1)), page, writable, executable,
+              (e & kPteCacheDisable) != 0};
     }
     table = e;
   }

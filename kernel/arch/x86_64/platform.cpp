@@ -1,13 +1,17 @@
 // platform.cpp — the kernel's definitions of the pfalloc hooks (pfalloc.h).
 //
-// One CPU, interrupts masked for the whole run: irq_save/restore still do
-// the real pushf/cli/popf dance so the allocator's locks behave as they would
-// in a kernel that takes interrupts. fatal ends the run with ExitCode::Fatal
-// after printing the message; log goes straight to COM1 (no buffering, so
-// the last line before a crash is always out).
+// Every CPU runs the allocator with interrupts on (the timer allocates):
+// irq_save/restore mask and restore IF around the allocator's per-CPU and
+// locked sections. cpu_id is the index in this CPU's PerCpu (GS base, offset
+// 8: one instruction). fatal ends the run with ExitCode::Fatal after
+// printing the message and the CPU; log goes straight to COM1 (no
+// buffering, so the last line before a crash is always out).
 #include "kernel/arch/x86_64/console.hpp"
 #include "kernel/arch/x86_64/cpu.hpp"
 #include "kernel/arch/x86_64/idt.hpp"
+#include "kernel/arch/x86_64/percpu.hpp"
+#include "kernel/kernel.hpp"
+#include "kernel/mm/text.hpp"
 #include "kernel/mm/pfalloc.h"
 
 extern "C" {
@@ -23,18 +27,23 @@ void pfalloc_hook_irq_restore(unsigned long flags) {
   if (flags & pf::arch::kRflagsIf) asm volatile("sti" : : : "memory");
 }
 
-void pfalloc_hook_cpu_relax(void) { pf::arch::pause(); }
+// A CPU spinning in the allocator (interrupts masked) still answers other
+// CPUs' smp_sync_cpus requests, so none waits for it forever.
+void pfalloc_hook_cpu_relax(void) {
+  pf::arch::pause();
+  pf::kernel::smp_service_sync();
+}
 
-unsigned int pfalloc_hook_cpu_id(void) { return 0; }
+unsigned int pfalloc_hook_cpu_id(void) { return pf::arch::this_cpu_index(); }
 
 void pfalloc_hook_fatal(const char* message) {
-  pf::arch::serial_puts("\n*** pfalloc fatal: ");
-  pf::arch::serial_puts(message);
-  if (const char* what = pf::arch::fault_context()) {
-    pf::arch::serial_puts("\n    while running: ");
-    pf::arch::serial_puts(what);
-  }
-  pf::arch::serial_puts("\n*** run ended by a fatal error\n");
+  char storage[512];
+  pf::TextBuffer t(storage, sizeof storage);
+  t.nl().str("*** pfalloc fatal: ").str(message);
+  if (const pf::arch::PerCpu* c = pf::arch::this_cpu_or_null()) t.str(" (on CPU ").dec(c->index).str(")");
+  if (const char* what = pf::arch::fault_context()) t.nl().str("    while running: ").str(what);
+  t.str("\n*** run ended by a fatal error\n");
+  pf::arch::serial_write_panic(t.c_str(), t.length());
   pf::arch::exit_qemu(pf::arch::ExitCode::Fatal);
 }
 

@@ -46,6 +46,14 @@ uint64_t calibrate_tsc(unsigned ms) {
 
 uint64_t tsc_hz() { return g_tsc_hz; }
 
+void pit_delay_ms(unsigned ms) {
+  while (ms > 0) {
+    const unsigned step = ms > 50 ? 50 : ms;
+    measure_pit_countdown(static_cast<uint16_t>(kPitHz * step / 1000));
+    ms -= step;
+  }
+}
+
 uint64_t cycles_to_us(uint64_t cycles) {
   if (g_tsc_hz == 0) return 0;
   // Split to avoid overflow for large deltas.

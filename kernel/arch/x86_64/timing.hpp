@@ -13,6 +13,8 @@ namespace pf::arch {
 // Measures TSC ticks over `ms` milliseconds of PIT time; returns the rate.
 uint64_t calibrate_tsc(unsigned ms = 20);
 uint64_t tsc_hz();
+// Busy-waits `ms` milliseconds of PIT time (channel 2; no interrupts needed).
+void pit_delay_ms(unsigned ms);
 uint64_t cycles_to_us(uint64_t cycles);
 
 }  // namespace pf::arch

@@ -1,0 +1,200 @@
+// acpi_madt_test.cpp — the kernel's ACPI reader (kernel/arch/x86_64/acpi.cpp)
+// on synthetic firmware tables in a fake physical memory: where the RSDP is
+// found (loader, EBDA, BIOS area), RSDT vs XSDT, which MADT processors count
+// (enabled; online-capable and disabled ones are counted apart, not
+// listed), x2APIC entries, the LAPIC address override, and refusals with a
+// reason (bad checksums, tables out of reach, no MADT, no enabled CPU).
+//
+// acpi.cpp is freestanding and reads memory only through a PhysMap, so the
+// hosted build compiles it here as it is (it is not part of libpfalloc).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernel/arch/x86_64/acpi.cpp"  // NOLINT: the unit under test, compiled in
+
+namespace pf::arch {
+namespace {
+
+constexpr size_t kMemory = 1 * MiB;
+
+struct Mem {
+  std::vector<unsigned char> b = std::vector<unsigned char>(kMemory, 0);
+  PhysMap pm() const { return PhysMap{reinterpret_cast<uintptr_t>(b.data())}; }
+  void put(uint64_t at, const std::vector<unsigned char>& v) { std::memcpy(&b[at], v.data(), v.size()); }
+};
+
+void le(std::vector<unsigned char>& v, uint64_t x, int bytes) {
+  for (int i = 0; i < bytes; ++i) v.push_back(static_cast<unsigned char>(x >> (8 * i)));
+}
+void sum_fix(std::vector<unsigned char>& v, size_t at, size_t from, size_t to) {
+  uint8_t s = 0;
+  for (size_t i = from; i < to; ++i) s = static_cast<uint8_t>(s + v[i]);
+  v[at] = static_cast<uint8_t>(v[at] - s);
+}
+
+std::vector<unsigned char> rsdp(uint8_t revision, uint32_t rsdt, uint64_t xsdt) {
+  std::vector<unsigned char> v;
+  for (char c : std::string("RSD PTR ")) v.push_back(static_cast<unsigned char>(c));
+  v.push_back(0);  // checksum
+  for (int i = 0; i < 6; ++i) v.push_back('O');
+  v.push_back(revision);
+  le(v, rsdt, 4);
+  if (revision >= 2) {
+    le(v, 36, 4);
+    le(v, xsdt, 8);
+    v.push_back(0);  // extended checksum
+    v.insert(v.end(), 3, 0);
+  }
+  sum_fix(v, 8, 0, 20);
+  if (revision >= 2) sum_fix(v, 32, 0, 36);
+  return v;
+}
+
+// A table: signature, the header's other fields, then `body`.
+std::vector<unsigned char> table(const char* sig, const std::vector<unsigned char>& body) {
+  std::vector<unsigned char> v(sig, sig + 4);
+  le(v, 36 + body.size(), 4);
+  v.push_back(1);  // revision
+  v.push_back(0);  // checksum
+  v.insert(v.end(), 26, 'X');  // OEM ids, revisions, creator: 36 bytes in all
+  v.insert(v.end(), body.begin(), body.end());
+  sum_fix(v, 9, 0, v.size());
+  return v;
+}
+
+std::vector<unsigned char> lapic(uint8_t uid, uint8_t id, uint32_t flags) {
+  std::vector<unsigned char> e{0, 8, uid, id};
+  le(e, flags, 4);
+  return e;
+}
+std::vector<unsigned char> x2apic(uint32_t id, uint32_t flags, uint32_t uid) {
+  std::vector<unsigned char> e{9, 16, 0, 0};
+  le(e, id, 4);
+  le(e, flags, 4);
+  le(e, uid, 4);
+  return e;
+}
+
+std::vector<unsigned char> madt(std::initializer_list<std::vector<unsigned char>> entries,
+                                uint32_t lapic_address = 0xfee00000, uint32_t flags = 1) {
+  std::vector<unsigned char> body;
+  le(body, lapic_address, 4);
+  le(body, flags, 4);
+  for (const auto& e : entries) body.insert(body.end(), e.begin(), e.end());
+  return table("APIC", body);
+}
+
+constexpr uint64_t kRsdp = 0xF5A10, kRsdt = 0x80000, kXsdt = 0x81000, kMadt = 0x82000, kOther = 0x83000;
+
+// A machine with an RSDT (and an XSDT when revision >= 2) listing another
+// table first and then the MADT.
+Mem machine(const std::vector<unsigned char>& m, uint8_t revision = 0, uint64_t rsdp_at = kRsdp) {
+  Mem mem;
+  mem.put(kOther, table("FACP", std::vector<unsigned char>(80, 0)));
+  mem.put(kMadt, m);
+  std::vector<unsigned char> r, x;
+  le(r, kOther, 4);
+  le(r, kMadt, 4);
+  le(x, kOther, 8);
+  le(x, kMadt, 8);
+  mem.put(kRsdt, table("RSDT", r));
+  mem.put(kXsdt, table("XSDT", x));
+  mem.put(rsdp_at, rsdp(revision, kRsdt, revision >= 2 ? kXsdt : 0));
+  return mem;
+}
+
+std::vector<uint32_t> ids(const AcpiCpus& c) {
+  std::vector<uint32_t> v;
+  for (size_t i = 0; i < c.cpu_count; ++i) v.push_back(c.cpus[i].apic_id);
+  return v;
+}
+
+TEST(AcpiMadt, BiosAreaRsdtAndTheFlagsOfEachProcessor) {
+  // Enabled 0 and 2; 1 online-capable (present, not enabled); 3 neither.
+  Mem mem = machine(madt({lapic(0, 0, 1), lapic(1, 1, 2), lapic(2, 2, 1), lapic(3, 3, 0)}));
+  AcpiCpus out;
+  ASSERT_TRUE(acpi_find_cpus(0, "", mem.pm(), kMemory, out)) << out.error;
+  EXPECT_STREQ(out.rsdp_source, "BIOS area 0xE0000-0xFFFFF");
+  EXPECT_EQ(out.rsdp, kRsdp);
+  EXPECT_EQ(out.revision, 0u);
+  EXPECT_EQ(out.madt, kMadt);
+  EXPECT_EQ(out.lapic_address, 0xfee00000u);
+  EXPECT_TRUE(out.pcat_compat);
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(out.online_capable, 1u);
+  EXPECT_EQ(out.disabled, 1u);
+}
+
+TEST(AcpiMadt, EbdaFirstThenXsdtWithX2apicEntriesAndAnAddressOverride) {
+  std::vector<unsigned char> override_entry{5, 12, 0, 0};
+  le(override_entry, 0xfee10000, 8);
+  const auto m = madt({lapic(0, 0, 1), x2apic(300, 1, 7), x2apic(0, 1, 0) /* same CPU again */,
+                       override_entry});
+  Mem mem = machine(m, 2, 0x9FC10);
+  mem.b[0x40E] = 0xC0;  // EBDA segment 0x9FC0
+  mem.b[0x40F] = 0x9F;
+  AcpiCpus out;
+  ASSERT_TRUE(acpi_find_cpus(0, "", mem.pm(), kMemory, out)) << out.error;
+  EXPECT_STREQ(out.rsdp_source, "EBDA");
+  EXPECT_EQ(out.revision, 2u);
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{0, 300}));
+  EXPECT_TRUE(out.cpus[1].x2apic_entry);
+  EXPECT_EQ(out.cpus[1].acpi_uid, 7u);
+  EXPECT_EQ(out.lapic_address, 0xfee10000u);
+}
+
+TEST(AcpiMadt, TheLoadersRsdpIsUsedAsGivenAndChecked) {
+  Mem mem = machine(madt({lapic(0, 4, 1), lapic(1, 6, 1)}), 2, 0x70000);  // not in any search area
+  AcpiCpus out;
+  ASSERT_TRUE(acpi_find_cpus(0x70000, "multiboot2 tag 15", mem.pm(), kMemory, out)) << out.error;
+  EXPECT_STREQ(out.rsdp_source, "multiboot2 tag 15");
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{4, 6}));
+  AcpiCpus none;
+  EXPECT_FALSE(acpi_find_cpus(0, "", mem.pm(), kMemory, none)) << "no RSDP in the search areas";
+  EXPECT_NE(std::string(none.error).find("no RSDP"), std::string::npos);
+
+  mem.b[0x70000 + 9] ^= 1;  // the loader's copy corrupted
+  AcpiCpus bad;
+  EXPECT_FALSE(acpi_find_cpus(0x70000, "tag", mem.pm(), kMemory, bad));
+  EXPECT_NE(std::string(bad.error).find("boot loader's RSDP"), std::string::npos);
+}
+
+TEST(AcpiMadt, RefusalsNameTheirReason) {
+  auto error_of = [](Mem& mem, uint64_t reach) {
+    AcpiCpus out;
+    EXPECT_FALSE(acpi_find_cpus(0, "", mem.pm(), reach, out));
+    return std::string(out.error ? out.error : "");
+  };
+  Mem bad_madt = machine(madt({lapic(0, 0, 1)}));
+  bad_madt.b[kMadt + 40] ^= 1;  // a field changed, the checksum not
+  EXPECT_NE(error_of(bad_madt, kMemory).find("no valid MADT"), std::string::npos);
+
+  Mem no_cpu = machine(madt({lapic(0, 0, 0), lapic(1, 1, 2)}));
+  EXPECT_NE(error_of(no_cpu, kMemory).find("no enabled processor"), std::string::npos);
+
+  Mem bad_rsdt = machine(madt({lapic(0, 0, 1)}));
+  bad_rsdt.b[kRsdt + 20] ^= 1;
+  EXPECT_NE(error_of(bad_rsdt, kMemory).find("RSDT"), std::string::npos);
+
+  // Tables beyond what the caller can reach are not read (the RSDP is within).
+  Mem far = machine(madt({lapic(0, 0, 1)}), 0, 0x70000);
+  AcpiCpus far_out;
+  EXPECT_FALSE(acpi_find_cpus(0x70000, "tag", far.pm(), kRsdt, far_out));
+  EXPECT_NE(std::string(far_out.error ? far_out.error : "").find("RSDT"), std::string::npos);
+  AcpiCpus near_out;
+  EXPECT_TRUE(acpi_find_cpus(0x70000, "tag", far.pm(), kMemory, near_out)) << "the control";
+
+  // A malformed entry length stops the walk; what came before it counts.
+  std::vector<unsigned char> broken{0, 1};  // length 1 < 2
+  Mem partial = machine(madt({lapic(0, 0, 1), broken, lapic(1, 1, 1)}));
+  AcpiCpus out;
+  ASSERT_TRUE(acpi_find_cpus(0, "", partial.pm(), kMemory, out)) << out.error;
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{0}));
+}
+
+}  // namespace
+}  // namespace pf::arch
