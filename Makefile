@@ -6,6 +6,7 @@
 #   make run      boot the kernel in QEMU and show the allocator at work
 #   make bench    benchmarks side by side with other allocators
 #   make fuzz     long fuzz runs
+#   make stress   the long concurrent stress (plain, then ThreadSanitizer)
 #
 # Tools the targets need are installed from Debian's packages when missing
 # (need_pkg below); nothing here depends on something installed by hand.
@@ -69,7 +70,10 @@ HOSTED_SRCS := $(sort $(wildcard hosted/*.cpp))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp tests/conformance/*.cpp))
 
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
-HOST_CXXFLAGS := -std=c++20 -g -O2 $(WARN) -I. -pthread -MMD -MP $(EXTRA_CXXFLAGS)
+# The fast-path hooks are inline: each build puts the directory of its own
+# pfalloc_hooks.hpp on the include path (see kernel/mm/platform.hpp).
+HOSTED_HOOKS := -Ihosted/hooks
+HOST_CXXFLAGS := -std=c++20 -g -O2 $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD -MP $(EXTRA_CXXFLAGS)
 HOST_LDLIBS := -pthread
 
 # One object tree per flavour of the hosted build.
@@ -128,6 +132,7 @@ TEST_PARTS := host-deps test-readme test-host test-asan test-tsan
 -include kernel/kernel.mk
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
+-include tests/stress/stress.mk
 -include tools/memview.mk
 -include kernel/gdb/gdb.mk
 

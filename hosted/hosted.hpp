@@ -56,7 +56,10 @@ struct LogSinkSlot {
 LogSinkSlot set_log_sink(LogSinkSlot slot);
 inline LogSinkSlot set_log_sink(LogSink sink, void* context) { return set_log_sink({sink, context}); }
 
-// Pins the calling thread to a CPU slot (tests that want a given per-CPU cache).
-void set_this_thread_cpu(unsigned cpu);
+// Moves the calling thread to CPU slot `cpu` (tests that want a given
+// per-CPU cache): gives back its slot and claims that one. False when a live
+// thread owns it: the caller then has no slot (PF_NO_CPU, the shared path)
+// until its next set_this_thread_cpu().
+bool set_this_thread_cpu(unsigned cpu);
 
 }  // namespace pf::hosted

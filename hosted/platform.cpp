@@ -1,11 +1,32 @@
 // platform.cpp — the hosted (Linux) definitions of the pfalloc hooks.
 //
-// A "CPU" is a thread slot: each thread takes the next slot on first use
-// (round-robin over kMaxCpus), so threads spread over the per-CPU caches as
-// they would over CPUs. Interrupts do not exist; irq_save is a no-op.
-// fatal() prints to stderr and aborts, which is what death tests match.
-// The log goes to stderr unless a test captures it (hosted.hpp).
+// A "CPU" is a slot a thread owns. Why slots and not rseq: the core's fast
+// path needs the kernel's guarantee — nobody else touches this CPU's caches
+// between gate.enter() and gate.leave() — and a claimed slot gives exactly
+// that with portable code that ThreadSanitizer can follow (the claim is an
+// acquire CAS, the give-back a release store). rseq would need per-CPU
+// restartable assembly for every fast path and is invisible to TSan.
+//
+// Slot protocol (t_cpu_slot, g_slot_taken):
+//   - a thread's first allocator call claims the lowest free slot with a CAS
+//     (acq_rel) on g_slot_taken[i]; it owns slot i until it exits (a pthread
+//     key destructor gives it back with a release store) or calls
+//     set_this_thread_cpu();
+//   - a thread that finds no free slot gets PF_NO_CPU: the core serves it
+//     through each instance's shared, locked cache (correct, slower);
+//   - invariant: g_slot_taken[i] == 1 <=> exactly one live thread has
+//     t_cpu_slot == i. A slot's caches outlive its owner; the next owner's
+//     acquire CAS orders it after the previous owner's last operation.
+// sync_cpus is membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): a full barrier
+// on every CPU running one of our threads (see kernel/mm/cpu_cache.hpp).
+// Interrupts do not exist; irq_save is a no-op. fatal() prints to stderr and
+// aborts, which is what death tests match. The log goes to stderr unless a
+// test captures it (hosted.hpp).
+#include <linux/membarrier.h>
+#include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,13 +35,70 @@
 
 #include "hosted.hpp"
 #include "kernel/mm/pfalloc.h"
+#include "kernel/mm/platform.hpp"
 #include "kernel/mm/types.hpp"
 
+namespace pf::hosted {
+__thread unsigned t_cpu_slot __attribute__((tls_model("initial-exec"))) = kSlotUnclaimed;
+}  // namespace pf::hosted
+
 namespace {
-std::atomic<unsigned> g_next_slot{0};
-thread_local unsigned t_slot = ~0u;
+using pf::hosted::t_cpu_slot;
+constexpr unsigned kSlotNone = PF_NO_CPU;  // no slot to be had (or the thread is exiting)
+std::atomic<bool> g_slot_taken[pf::kMaxCpus];
+pthread_key_t g_slot_key;
+pthread_once_t g_slot_key_once = PTHREAD_ONCE_INIT;
 std::atomic<pf::hosted::LogSink> g_sink{nullptr};
 std::atomic<void*> g_sink_context{nullptr};
+
+void give_back(unsigned slot) { g_slot_taken[slot].store(false, std::memory_order_release); }
+
+// Thread exit: the slot goes back; any later call of this thread (another
+// key's destructor freeing memory) takes the shared path.
+void slot_destructor(void* value) {
+  const auto slot = static_cast<unsigned>(reinterpret_cast<uintptr_t>(value) - 1);
+  if (slot < pf::kMaxCpus && t_cpu_slot == slot) give_back(slot);
+  t_cpu_slot = kSlotNone;
+}
+
+void make_slot_key() { pthread_key_create(&g_slot_key, slot_destructor); }
+
+bool try_claim(unsigned slot) {
+  bool expected = false;
+  if (!g_slot_taken[slot].compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+    return false;
+  pthread_once(&g_slot_key_once, make_slot_key);
+  pthread_setspecific(g_slot_key, reinterpret_cast<void*>(uintptr_t{slot} + 1));
+  t_cpu_slot = slot;
+  return true;
+}
+
+void release_current() {
+  const unsigned s = t_cpu_slot;
+  if (s < pf::kMaxCpus) {
+    pthread_setspecific(g_slot_key, nullptr);
+    give_back(s);
+  }
+  t_cpu_slot = pf::hosted::kSlotUnclaimed;
+}
+
+// membarrier once registered; the mprotect fallback forces a TLB shootdown
+// (an IPI, hence a barrier) on every CPU running this process.
+std::atomic<int> g_membarrier{0};  // 0: not tried, 1: works, -1: unavailable
+void membarrier_fallback() {
+  static std::atomic<char*> page{nullptr};
+  char* p = page.load();
+  if (p == nullptr) {
+    void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) pfalloc_hook_fatal("sync_cpus: neither membarrier nor mmap works");
+    char* expected = nullptr;
+    if (!page.compare_exchange_strong(expected, static_cast<char*>(m))) munmap(m, 4096);
+    p = page.load();
+  }
+  mprotect(p, 4096, PROT_READ | PROT_WRITE);
+  *reinterpret_cast<volatile char*>(p) = 1;
+  mprotect(p, 4096, PROT_NONE);
+}
 }  // namespace
 
 namespace pf::hosted {
@@ -32,7 +110,22 @@ LogSinkSlot set_log_sink(LogSinkSlot slot) {
   return old;
 }
 
-void set_this_thread_cpu(unsigned cpu) { t_slot = cpu % kMaxCpus; }
+bool set_this_thread_cpu(unsigned cpu) {
+  release_current();
+  if (try_claim(cpu % kMaxCpus)) return true;
+  t_cpu_slot = kSlotNone;  // taken by a live thread: the shared path
+  return false;
+}
+
+unsigned claim_slot() {
+  const unsigned s = t_cpu_slot;
+  if (s < kMaxCpus) return s;
+  if (s == kSlotNone) return PF_NO_CPU;
+  for (unsigned i = 0; i < kMaxCpus; ++i)
+    if (!g_slot_taken[i].load(std::memory_order_relaxed) && try_claim(i)) return i;
+  t_cpu_slot = kSlotNone;
+  return PF_NO_CPU;
+}
 
 }  // namespace pf::hosted
 
@@ -47,9 +140,16 @@ void pfalloc_hook_cpu_relax(void) {
   sched_yield();
 }
 
-unsigned int pfalloc_hook_cpu_id(void) {
-  if (t_slot == ~0u) t_slot = g_next_slot.fetch_add(1, std::memory_order_relaxed) % pf::kMaxCpus;
-  return t_slot;
+unsigned int pfalloc_hook_cpu_id(void) { return pf::platform::cpu_id_claim(); }
+
+void pfalloc_hook_sync_cpus(void) {
+  int state = g_membarrier.load(std::memory_order_acquire);
+  if (state == 0) {
+    state = syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1 : -1;
+    g_membarrier.store(state, std::memory_order_release);
+  }
+  if (state == 1 && syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return;
+  membarrier_fallback();
 }
 
 void pfalloc_hook_fatal(const char* message) {

@@ -88,6 +88,12 @@ void free_pages(pf_phys_t phys, unsigned int order) {
   g_pages.free_pages(PhysAddr{phys}, checked_order(order), PF_CALLER);
 }
 
+size_t alloc_pages_bulk(unsigned int order, gfp_t flags, size_t count, pf_phys_t* pages) {
+  static_assert(sizeof(PhysAddr) == sizeof(pf_phys_t));
+  return g_pages.alloc_pages_bulk(checked_order(order), flags, count,
+                                  reinterpret_cast<PhysAddr*>(pages));
+}
+
 pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary, uint64_t max_addr,
                        gfp_t flags) {
   ContigRequest req;
@@ -127,6 +133,12 @@ void* kmem_cache_alloc(struct kmem_cache* cache, gfp_t flags) {
 void kmem_cache_free(struct kmem_cache* cache, void* object) {
   g_slab.cache_free(to_cache(cache), object, PF_CALLER);
 }
+int kmem_cache_alloc_bulk(struct kmem_cache* cache, gfp_t flags, size_t count, void** objects) {
+  return static_cast<int>(g_slab.cache_alloc_bulk(to_cache(cache), flags, count, objects, PF_CALLER));
+}
+void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects) {
+  g_slab.cache_free_bulk(to_cache(cache), count, objects, PF_CALLER);
+}
 size_t kmem_cache_destroy(struct kmem_cache* cache) {
   return g_slab.cache_destroy(to_cache(cache), PF_CALLER);
 }
@@ -161,5 +173,23 @@ size_t pf_format_slabinfo(char* buffer, size_t size) {
 }
 
 int pf_verify(void) { return g_pages.verify() && g_slab.verify() ? 0 : -1; }
+
+// One counter per CPU, on its own cache line; bumped with a seq_cst RMW,
+// which is the full barrier pf_cpu_service() promises.
+namespace {
+struct alignas(64) QuiescentCount {
+  std::atomic<uint64_t> n{0};
+};
+constinit QuiescentCount g_quiescent[kMaxCpus];
+}  // namespace
+
+void pf_cpu_service(void) {
+  const unsigned cpu = platform::cpu_id();
+  if (cpu < kMaxCpus) g_quiescent[cpu].n.fetch_add(1, std::memory_order_seq_cst);
+}
+
+uint64_t pf_cpu_quiescent_count(unsigned int cpu) {
+  return cpu < kMaxCpus ? g_quiescent[cpu].n.load(std::memory_order_acquire) : 0;
+}
 
 }  // extern "C"

@@ -27,6 +27,7 @@ namespace pf {
   X(PageTailFrame, "page-tail-frame")                                              \
   X(PageBadOrder, "page-order-out-of-range")                                       \
   X(ContigBadFree, "contig-bad-free")                                              \
+  X(PageInSlab, "page-in-slab")                                                    \
   /* objects: always detected */                                                   \
   X(SlabDoubleFree, "slab-double-free")                                            \
   X(SlabNotObjectStart, "slab-not-object-start")                                   \

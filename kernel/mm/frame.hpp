@@ -55,12 +55,34 @@ inline void set_frame_state(FrameDescriptor& d, FrameState s) {
   std::atomic_ref<FrameState>(d.state).store(s, std::memory_order_relaxed);
 }
 
-// `owner` of a Reserved frame says why it is kept out, and so whether
-// PageAllocator::release_reserved() may hand it back (the reclaimable ones).
-inline constexpr uint32_t kReservedByBootmem = 0;              // descriptors, per-CPU caches
-inline constexpr uint32_t kReservedBootloaderReclaimable = 1;  // loader memory, boot info
-inline constexpr uint32_t kReservedAcpiReclaimable = 2;        // ACPI tables (once read)
+// The one vocabulary of `owner`, for every layer: who holds a block, or why
+// a frame is kept out. Values, not bits. A block in state Slab is the one
+// exception: its `owner` is the id of its cache (1..kMaxCacheId, all below
+// the tags).
+enum class Owner : uint32_t {
+  // state Reserved:
+  ReservedByBootmem = 0,               // descriptors, per-CPU caches
+  ReservedBootloaderReclaimable = 1,   // loader memory, boot info: release_reserved() frees it
+  ReservedAcpiReclaimable = 2,         // ACPI tables, once the kernel has read them
+  // state Allocated:
+  None = 0,                            // a plain alloc_pages block
+  KmallocLarge = 0x80000001u,          // kmalloc > 8 KiB: a whole block
+  SlabMeta = 0x80000002u,              // a cache's per-CPU arrays
+  Contig = 0xc0471600u,                // a piece of an alloc_contig allocation
+};
+inline constexpr uint32_t owner_tag(Owner o) { return static_cast<uint32_t>(o); }
+inline constexpr uint32_t kMaxCacheId = 0x7fffffffu;  // slab cache ids are 1..this
+
+// The names the layers use (all from the enum above).
+inline constexpr uint32_t kReservedByBootmem = owner_tag(Owner::ReservedByBootmem);
+inline constexpr uint32_t kReservedBootloaderReclaimable = owner_tag(Owner::ReservedBootloaderReclaimable);
+inline constexpr uint32_t kReservedAcpiReclaimable = owner_tag(Owner::ReservedAcpiReclaimable);
+// Reserved reasons are 0..kReservedReasonCount-1; release_reserved() may hand
+// back the reclaimable ones.
 inline constexpr uint32_t kReservedReasonCount = 3;
 const char* reserved_reason_name(uint32_t reason);  // "bootmem", ...; "unknown" past the end
+inline constexpr uint32_t kOwnerKmallocLarge = owner_tag(Owner::KmallocLarge);
+inline constexpr uint32_t kOwnerSlabMeta = owner_tag(Owner::SlabMeta);
+inline constexpr uint32_t kOwnerContig = owner_tag(Owner::Contig);
 
 }  // namespace pf

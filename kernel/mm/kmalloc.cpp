@@ -34,11 +34,11 @@ void* SlabAllocator::kmalloc_large(size_t size, size_t align, gfp_t flags) {
 
 // Slab classes come from any zone: a zone-limited request is served whole
 // pages from that zone instead (rare in practice; correct, if wasteful).
-void* SlabAllocator::kmalloc(size_t size, gfp_t flags, const void* caller) {
+// kmalloc's fast path is inline (slab.hpp); here: size 0, large sizes and
+// zone-limited requests.
+void* SlabAllocator::kmalloc_slow(size_t size, gfp_t flags, const void* caller) {
+  (void)caller;
   if (size == 0) return nullptr;
-  if (__builtin_expect(size <= kKmallocMaxSize && (flags & kZoneFlags) == 0, 1))
-    return alloc_object(kmalloc_caches_[slab_detail::kmalloc_class_index(size)], flags,
-                        caller != nullptr ? caller : PF_CALLER, size);
   return kmalloc_large(size, kPageSize, flags);
 }
 
@@ -67,13 +67,15 @@ void* SlabAllocator::kcalloc(size_t n, size_t size, gfp_t flags, const void* cal
   return kmalloc(n * size, flags | __GFP_ZERO, caller != nullptr ? caller : PF_CALLER);
 }
 
-void SlabAllocator::kfree(const void* p, const void* caller) {
-  if (p == nullptr) return;
+// kfree's fast path is inline (slab.hpp): a pointer whose own frame heads
+// a slab. Here: objects in the tail frames of bigger slabs, large blocks,
+// and every bad pointer.
+void SlabAllocator::kfree_slow(const void* p, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
   void* obj = const_cast<void*>(p);
   const Located where = locate(p);
-  if (__builtin_expect(where.target == Target::SlabObject, 1)) {
-    free_checked(where.slab->cache, where, obj, caller);
+  if (where.target == Target::SlabObject) {
+    free_object(where.slab->cache, where.slab, obj, caller);
     return;
   }
   if (where.target == Target::LargeBlock) {

@@ -87,12 +87,15 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     return PF_ERR_BAD_CONFIG;
   phys_ = PhysMap{config.direct_map_offset};
   cpu_count_ = config.cpu_count;
-  for (unsigned i = 0; i < kMaxCpus; ++i) cpu_slot_[i] = static_cast<uint8_t>(i % cpu_count_);
 
   int status = build_ranges(map);
   if (status == PF_OK) status = place_metadata(map, config);
   if (status != PF_OK) {
     range_count_ = 0;
+    range_end_ = no_ends();
+    chunk_shift_ = 63;
+    for (uint16_t& c : chunk_first_) c = 0;
+    cpu_count_ = 0;
     for (ZoneState& z : zones_) z.first_range = z.end_range = 0;
     for (uint8_t& n : fallback_count_) n = 0;  // so every allocation fails cleanly
     for (uint8_t& z : first_zone_) z = 0;
@@ -101,11 +104,13 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
   }
   populate(map);
   initialised_ = true;
+  fast_cpus_.store(peek(fail_at_) == 0 ? cpu_count_ : 0, std::memory_order_relaxed);
   return PF_OK;
 }
 
 int PageAllocator::build_ranges(const MemoryMap& map) {
   range_count_ = 0;
+  range_end_ = no_ends();
   const std::span<const MapEntry> entries = map.entries();
   uint64_t usable = 0;
   for (size_t i = 0; i < entries.size();) {
@@ -139,6 +144,18 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
     }
   }
   if (range_count_ == 0 || usable == 0) return PF_ERR_NO_USABLE_MEMORY;
+
+  // The chunk index of find_range: the smallest chunk size that covers the
+  // last range's end with kChunkSlots chunks.
+  const uint64_t last = ranges_[range_count_ - 1].end - 1;
+  unsigned shift = 0;
+  while ((last >> shift) >= kChunkSlots) ++shift;
+  chunk_shift_ = static_cast<uint8_t>(shift);
+  uint32_t first = 0;
+  for (uint64_t c = 0; c < kChunkSlots; ++c) {
+    while (first < range_count_ && range_end_[first] <= (c << shift)) ++first;
+    chunk_first_[c] = static_cast<uint16_t>(first);
+  }
 
   for (unsigned z = 0; z < kZoneCount; ++z) {
     uint32_t first = 0;
@@ -176,20 +193,22 @@ int PageAllocator::place_metadata(const MemoryMap& map, const PageAllocatorConfi
     descriptor_bytes_ += frames << kPageShift;
   }
 
-  // Per-CPU caches: the CpuCache records, then the slot arrays of every
-  // populated zone, in one bootmem span.
+  // Per-CPU caches (cpu_count_ + 1: the last is the shared one): the
+  // CpuCache records, then the slot arrays of every populated zone, in one
+  // bootmem span.
+  const unsigned caches = cpu_count_ + 1;
   uint64_t slots_per_zone = 0;
   for (uint32_t h : kPcpHigh) slots_per_zone += h;
   unsigned populated = 0;
   for (const ZoneState& z : zones_) populated += z.end_range > z.first_range;
-  const uint64_t bytes = cpu_count_ * sizeof(CpuCache) +
-                         uint64_t{cpu_count_} * populated * slots_per_zone * sizeof(PcpSlot);
+  const uint64_t bytes = caches * sizeof(CpuCache) +
+                         uint64_t{caches} * populated * slots_per_zone * sizeof(PcpSlot);
   const uint64_t at = bootmem_.alloc((bytes + kPageSize - 1) >> kPageShift, BootMem::Span{});
   if (at == 0) return PF_ERR_NO_ROOM_FOR_DESCRIPTORS;
   std::byte* mem = phys_.to_virt(pf::to_phys(Pfn{at}));
   cpus_ = reinterpret_cast<CpuCache*>(mem);
-  auto* slot = reinterpret_cast<PcpSlot*>(mem + cpu_count_ * sizeof(CpuCache));
-  for (unsigned c = 0; c < cpu_count_; ++c) {
+  auto* slot = reinterpret_cast<PcpSlot*>(mem + caches * sizeof(CpuCache));
+  for (unsigned c = 0; c < caches; ++c) {
     CpuCache* cache = new (&cpus_[c]) CpuCache;
     for (unsigned z = 0; z < kZoneCount; ++z) {
       if (zones_[z].end_range == zones_[z].first_range) continue;
@@ -266,15 +285,6 @@ PageAllocator::RangeInfo PageAllocator::range_info(size_t i) const {
 
 // ---- lookup ----------------------------------------------------------------
 
-FrameDescriptor* PageAllocator::descriptor(Pfn pfn) {
-  Range* r = find_range(pfn.value);
-  return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
-}
-
-const FrameDescriptor* PageAllocator::descriptor(Pfn pfn) const {
-  const Range* r = find_range(pfn.value);
-  return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
-}
 
 // ---- the buddy: free lists, split, coalesce (zone lock held) --------------
 
@@ -367,6 +377,7 @@ bool PageAllocator::fail_injected() {
 void PageAllocator::set_fail_after(uint64_t n) {
   fail_calls_.store(0, std::memory_order_relaxed);
   fail_at_.store(n, std::memory_order_relaxed);
+  fast_cpus_.store(n == 0 && initialised_ ? cpu_count_ : 0, std::memory_order_relaxed);
 }
 
 PhysAddr PageAllocator::alloc_uncached(Zone z, unsigned order) {
@@ -393,7 +404,8 @@ PhysAddr PageAllocator::alloc_in_zones(unsigned order, gfp_t flags, bool use_cac
 // Everything alloc_pages' fast path (page_pcp.cpp) does not handle: large
 // orders, an empty cache, fallback to lower zones, fault injection, bad
 // orders, and the last resort of draining every CPU's cache.
-PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* /*caller*/) {
+PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;  // the code the fast path was inlined into
   if (!order.valid()) {
     // A request no block can satisfy is out of memory, not misuse (as in
     // Linux): a null result, warned unless the caller said __GFP_NOWARN.
@@ -428,12 +440,11 @@ PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* /*calle
 
 // Orders above the caches, and every misuse, come here from free_pages.
 void PageAllocator::free_slow(Range* r, PhysAddr phys, Order order, const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
   const uint64_t pfn = phys.value >> kPageShift;
   if (r != nullptr && order.valid() && phys.page_aligned() && block_aligned(Pfn{pfn}, order)) {
     FrameDescriptor& d = r->desc[pfn - r->base];
-    const FrameState st = frame_state(d);
-    if (d.order == order.value &&
-        (st == FrameState::Slab || (st == FrameState::Allocated && d.owner != kOwnerContig))) {
+    if (freeable(d, order.value)) {
       if (order.value < kPcpOrders) {
         free_cached(*r, pfn, d, order.value);
       } else {
@@ -499,9 +510,12 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
                              "free_pages: frame is inside a block, not its first frame",
                              phys.value, pfn, caller);
     }
-    case FrameState::Allocated:
     case FrameState::Slab:
-      if (frame_state(d) == FrameState::Allocated && d.owner == kOwnerContig)
+      return report_bad_free(ErrorCode::PageInSlab,
+                             "free_pages: block is a slab; its objects belong to a kmem_cache",
+                             phys.value, pfn, caller);
+    case FrameState::Allocated:
+      if (d.owner == kOwnerContig)
         return report_bad_free(ErrorCode::ContigBadFree,
                                "free_pages: block belongs to alloc_contig; use free_contig",
                                phys.value, pfn, caller);
@@ -627,9 +641,9 @@ PageCounters PageAllocator::zone_counters(Zone zone) const {
   c.managed_frames = peek(z.managed);
   c.reserved_frames = peek(z.reserved);
   if (cpus_ != nullptr && z.end_range > z.first_range) {
-    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu)
+    for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu)
       for (unsigned k = 0; k < kPcpOrders; ++k)
-        c.cached_frames += uint64_t{peek(cpus_[cpu].stacks[zi][k].count)} << k;
+        c.cached_frames += uint64_t{cpus_[cpu].stacks[zi][k].size()} << k;
   }
   c.free_frames = peek(z.free_buddy) + c.cached_frames;
   return c;

@@ -15,10 +15,13 @@
 // the table). In front of each zone, every CPU has a page cache (pcp) per
 // order 0..kPcpOrders-1: an array stack of blocks in state Cached.
 //
-// Lock order: per-CPU cache lock -> zone lock. Only verify() and the drain
-// of every CPU hold more than one per-CPU lock, taking them in CPU order (and
-// verify() then every zone lock in zone order). No lock is held while calling
-// out, except the log/fatal hooks from report().
+// Per-CPU caches: cpu_count + 1 of them, the last shared by callers without
+// a CPU (PF_NO_CPU); each behind a CpuGate (cpu_cache.hpp): the owner's fast
+// path takes no lock, its slow paths take the gate's lock, anyone else stops
+// the owner through the gate. Lock order: per-CPU gate -> zone lock. Only
+// verify() holds more than one gate, in CPU order (and then every zone lock
+// in zone order). No lock is held while calling out, except the log/fatal
+// hooks from report().
 //
 // Counter invariants (verify()):
 //   free_frames + allocated_frames == managed_frames            (per zone and in total)
@@ -27,11 +30,13 @@
 //   managed_frames + reserved_frames == frames in managed ranges
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 
 #include "bootmem.hpp"
+#include "cpu_cache.hpp"
 #include "error.hpp"
 #include "frame.hpp"
 #include "memmap.hpp"
@@ -91,16 +96,81 @@ class PageAllocator {
 
   // 2^order frames, naturally aligned; PhysAddr{} (null) when none is free.
   // `caller` names the code to blame in reports; by default, whoever called this.
-  PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr);
+  // Fast path (inline, no lock, no atomic RMW, no call): a small order popped
+  // from this CPU's cache. Everything else: alloc_slow.
+  PF_FAST_PATH PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr) {
+    const unsigned k = order.value;
+    const unsigned cpu = platform::cpu_id();
+    const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
+    if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
+                             zone_plus_one != 0,
+                         1)) {
+      PhysAddr p;
+      {
+        IrqOff irq;
+        CpuCache& c = cpus_[cpu];
+        if (__builtin_expect(c.gate.enter(), 1)) {
+          PcpStack& s = c.stacks[zone_plus_one - 1][k];
+          const uint32_t n = s.size();
+          if (__builtin_expect(n != 0, 1)) {
+            const PcpSlot slot = s.slots[n - 1];
+            s.set_size(n - 1);
+            set_frame_state(*slot.desc, FrameState::Allocated);
+            p = pf::to_phys(Pfn{slot.pfn});
+          }
+          c.gate.leave();
+        }
+      }
+      if (__builtin_expect(!p.is_null(), 1)) {
+        if (flags & __GFP_ZERO) __builtin_memset(phys_.to_virt<void>(p), 0, order.bytes());
+        return p;
+      }
+    }
+    return alloc_slow(order, flags, caller);
+  }
   // Misuse (double free, wrong order, tail frame, reserved or foreign frame,
   // misalignment) is reported by name and the call is refused.
-  void free_pages(PhysAddr phys, Order order, const void* caller = nullptr);
+  // Fast path: a small order pushed onto this CPU's cache.
+  PF_FAST_PATH void free_pages(PhysAddr phys, Order order, const void* caller = nullptr) {
+    const uint64_t pfn = phys.value >> kPageShift;
+    const unsigned k = order.value;
+    const unsigned cpu = platform::cpu_id();
+    Range* r = find_range(pfn);
+    // One mask checks page alignment and block alignment together.
+    if (__builtin_expect(r != nullptr && k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
+                             (phys.value & ((kPageSize << k) - 1)) == 0,
+                         1)) {
+      FrameDescriptor& d = r->desc[pfn - r->base];
+      if (__builtin_expect(freeable(d, k), 1)) {
+        IrqOff irq;
+        CpuCache& c = cpus_[cpu];
+        if (__builtin_expect(c.gate.enter(), 1)) {
+          PcpStack& s = c.stacks[static_cast<unsigned>(r->zone)][k];
+          const uint32_t n = s.size();
+          if (__builtin_expect(n < kPcpHigh[k], 1)) {
+            to_cached(d);
+            s.slots[n] = PcpSlot{pfn, &d};
+            s.set_size(n + 1);
+            c.gate.leave();
+            return;
+          }
+          c.gate.leave();
+        }
+      }
+    }
+    free_slow(r, phys, order, caller);
+  }
+  // Fills out[0..n) with blocks of `order`; n < count only when memory runs
+  // out (the n blocks are the caller's). One gate/lock hold per cache refill.
+  size_t alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out);
 
   PhysAddr alloc_contig(uint64_t frame_count, const ContigRequest& request);
   void free_contig(PhysAddr phys, uint64_t frame_count, const void* caller = nullptr);
 
-  void drain_cpu_caches();              // every CPU
-  void drain_cpu_cache(unsigned cpu);   // one CPU
+  // Per-CPU caches back to the buddy: every CPU (and the shared cache), or
+  // one (cpu == cpu_count() is the shared cache). Safe while owners run.
+  void drain_cpu_caches();
+  void drain_cpu_cache(unsigned cpu);
 
   PageCounters counters() const;
   PageCounters zone_counters(Zone z) const;
@@ -118,8 +188,11 @@ class PageAllocator {
   bool verify() const;
 
   // For the layers above.
-  FrameDescriptor* descriptor(Pfn pfn);             // nullptr if not managed
-  const FrameDescriptor* descriptor(Pfn pfn) const;
+  // nullptr if not managed. Inline: the slab layer's frees start here.
+  PF_FAST_PATH FrameDescriptor* descriptor(Pfn pfn) const {
+    Range* r = find_range(pfn.value);
+    return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
+  }
   const PhysMap& phys_map() const { return phys_; }
   template <typename T = std::byte>
   T* to_virt(PhysAddr p) const { return phys_.to_virt<T>(p); }
@@ -184,8 +257,6 @@ class PageAllocator {
       MemoryMap::kRawCapacity + MemoryMap::kReservedCapacity + 1 + (kZoneCount - 1) +
       ((size_t{1} << (kPhysAddrBits - kPageShift - kRangeChunkShift)) - 1);
   static_assert(BootMem::kMaxTaken >= kMaxRanges + 1, "bootmem must place every range's descriptors");
-  // A contiguous allocation's pieces carry this in `owner` (see alloc_contig).
-  static constexpr uint32_t kOwnerContig = 0xc0471600u;
 
   struct Range {
     uint64_t base = 0;   // first frame
@@ -209,14 +280,34 @@ class PageAllocator {
     uint64_t pfn;
     FrameDescriptor* desc;
   };
-  struct PcpStack {
-    PcpSlot* slots = nullptr;          // kPcpHigh[order] slots; nullptr if the zone is empty
-    std::atomic<uint32_t> count{0};    // written under the CPU's lock
-  };
+  // kPcpHigh[order] slots; `slots` is nullptr if the zone is empty.
+  using PcpStack = CpuStack<PcpSlot>;
+  // One CPU's page caches and the gate in front of them (one cache line
+  // for the gate, three for the stacks: 256 bytes, so indexing is a shift).
   struct alignas(64) CpuCache {
-    mutable SpinLock lock;
+    CpuGate gate;
     PcpStack stacks[kZoneCount][kPcpOrders];
   };
+  static_assert(sizeof(CpuCache) == 256);
+  CpuAccess hold(unsigned cpu) const {
+    return CpuAccess(cpus_[cpu].gate, cpu < cpu_count_ && cpu != platform::cpu_id());
+  }
+  auto all_gates() const {
+    return [this](unsigned i) -> const CpuGate& { return cpus_[i].gate; };
+  }
+
+  // What free_pages accepts (the one rule; the fast path, the slow path and
+  // the misuse diagnosis all go by it): the head of a block handed out by
+  // alloc_pages at exactly this order, not a piece of alloc_contig. (The
+  // slab layer turns its slabs back to Allocated before it frees them.)
+  PF_FAST_PATH static bool freeable(const FrameDescriptor& d, unsigned order) {
+    return frame_state(d) == FrameState::Allocated && d.order == order && d.owner != kOwnerContig;
+  }
+  PF_FAST_PATH static void to_cached(FrameDescriptor& d) {
+    d.owner = 0;
+    d.aux = 0;
+    set_frame_state(d, FrameState::Cached);
+  }
 
   struct Placement {  // a block found in the buddy
     Range* range;
@@ -233,23 +324,23 @@ class PageAllocator {
   uint64_t release_run(Range& r, uint64_t from, uint64_t to);
 
   // --- lookup
-  // Binary search over the packed range ends: O(log ranges), a few compares
-  // on one or two cache lines for any realistic map. Inline: every free
-  // starts here.
-  Range* find_range(uint64_t pfn) const {
-    uint32_t lo = 0, hi = range_count_;
-    while (lo < hi) {
-      const uint32_t mid = (lo + hi) / 2;
-      if (range_end_[mid] <= pfn)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    if (lo == range_count_) return nullptr;
-    Range* r = const_cast<Range*>(&ranges_[lo]);
+  // pfn -> its range in a few instructions: chunk_first_[pfn >> chunk_shift_]
+  // is the first range ending above the chunk's start, and range_end_ (~0
+  // past the last range) stops the walk; usually no step at all.
+  PF_FAST_PATH Range* find_range(uint64_t pfn) const {
+    const uint64_t chunk = pfn >> chunk_shift_;
+    if (__builtin_expect(chunk >= kChunkSlots, 0)) return nullptr;
+    uint32_t i = chunk_first_[chunk];
+    while (__builtin_expect(range_end_[i] <= pfn, 0)) ++i;
+    if (__builtin_expect(i >= range_count_, 0)) return nullptr;
+    Range* r = const_cast<Range*>(&ranges_[i]);
     return pfn >= r->base ? r : nullptr;
   }
-  unsigned this_cpu() const { return cpu_slot_[platform::cpu_id() & (kMaxCpus - 1)]; }
+  // The calling CPU's cache index: its own, or the shared one (cpu_count_).
+  unsigned this_cpu() const {
+    const unsigned id = platform::cpu_id_claim();
+    return id < cpu_count_ ? id : cpu_count_;
+  }
   ZoneState& zone_of(const Range& r) { return zones_[static_cast<unsigned>(r.zone)]; }
 
   // --- the buddy proper; the zone's lock is held
@@ -263,11 +354,12 @@ class PageAllocator {
   void free_cached(Range& r, uint64_t pfn, FrameDescriptor& d, unsigned order);
   uint32_t refill(PcpStack& s, Zone z, unsigned order);
   void drain_stack(PcpStack& s, Zone z, unsigned order, uint32_t keep);
-  void drain_locked(CpuCache& c);
+  void drain_held(CpuCache& c);  // the CPU's data is held (CpuAccess)
 
-  // --- slow paths (page_alloc.cpp); the fast paths are in page_pcp.cpp
-  PhysAddr alloc_slow(Order order, gfp_t flags, const void* caller);
-  void free_slow(Range* r, PhysAddr phys, Order order, const void* caller);
+  // --- slow paths (page_alloc.cpp); the fast paths are inline above
+  [[gnu::noinline, gnu::cold]] PhysAddr alloc_slow(Order order, gfp_t flags, const void* caller);
+  [[gnu::noinline, gnu::cold]] void free_slow(Range* r, PhysAddr phys, Order order,
+                                              const void* caller);
   PhysAddr alloc_uncached(Zone z, unsigned order);
   PhysAddr alloc_in_zones(unsigned order, gfp_t flags, bool use_cache);
   bool fail_injected();
@@ -287,8 +379,17 @@ class PageAllocator {
   PhysMap phys_;
   // --- the buddy's own state below (zones, ranges, per-CPU caches) ---
   Range ranges_[kMaxRanges];
-  uint64_t range_end_[kMaxRanges] = {};  // ranges_[i].end, packed for the lookup
+  // ranges_[i].end, packed for the lookup; ~0 from range_count_ on.
+  static constexpr std::array<uint64_t, kMaxRanges + 1> no_ends() {
+    std::array<uint64_t, kMaxRanges + 1> a{};
+    for (uint64_t& e : a) e = ~uint64_t{0};
+    return a;
+  }
+  std::array<uint64_t, kMaxRanges + 1> range_end_ = no_ends();
   uint32_t range_count_ = 0;
+  static constexpr unsigned kChunkSlots = 1024;
+  uint8_t chunk_shift_ = 63;                // frames per chunk: 2^chunk_shift_
+  uint16_t chunk_first_[kChunkSlots] = {};  // see find_range
   ZoneState zones_[kZoneCount];
   // Zones tried for a request limited to zone z: z, then lower, without empty ones.
   uint8_t fallback_[kZoneCount][kZoneCount] = {};
@@ -297,11 +398,13 @@ class PageAllocator {
   // bits of the flags (__GFP_DMA | __GFP_DMA32 | __GFP_THISZONE); 0: none.
   static constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32 | __GFP_THISZONE;
   uint8_t first_zone_[kZoneFlags + 1] = {};
-  CpuCache* cpus_ = nullptr;  // cpu_count_ entries, placed by bootmem
+  CpuCache* cpus_ = nullptr;  // cpu_count_ + 1 entries (the last shared), placed by bootmem
   unsigned cpu_count_ = 0;
-  uint8_t cpu_slot_[kMaxCpus] = {};  // platform CPU id -> cache index (no division)
   uint64_t descriptor_bytes_ = 0;
   std::atomic<uint64_t> fail_at_{0};
+  // cpu_count_ while the fast paths may run; 0 before init and while fault
+  // injection is armed (so the fast paths test one number).
+  std::atomic<uint32_t> fast_cpus_{0};
   std::atomic<uint64_t> fail_calls_{0};
   bool initialised_ = false;
   BootMem bootmem_;

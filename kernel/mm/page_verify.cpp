@@ -16,9 +16,9 @@
 //   counters: Free descriptors == listed blocks == zone.blocks[k] per order;
 //     zone.free_buddy == sum of listed 2^k; zone.reserved == Reserved frames;
 //     zone.managed == free (buddy + cached) + allocated frames; zone masks.
-// Locks: every CPU cache lock in CPU order, then every zone lock in zone
-// order (the documented order), all held for the whole walk, so verify() is
-// exact when other threads are idle and merely consistent otherwise.
+// Locks: every CPU's gate in CPU order (the owners stopped, see
+// cpu_cache.hpp), then every zone lock in zone order (the documented order),
+// all held for the whole walk, so verify() is exact even while others run.
 #include "error.hpp"
 #include "page_alloc.hpp"
 #include "page_internal.hpp"
@@ -44,13 +44,10 @@ bool PageAllocator::verify_fail(const char* what, uint64_t pfn) const {
 
 bool PageAllocator::verify() const {
   if (!initialised_) return true;
-  const unsigned long irq = platform::irq_save();
-  for (unsigned c = 0; c < cpu_count_; ++c) cpus_[c].lock.lock();
+  CpuAccessAll held(all_gates(), cpu_count_);
   for (const ZoneState& z : zones_) z.lock.lock();
   const bool ok = verify_locked();
   for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock.unlock();
-  for (unsigned c = cpu_count_; c-- > 0;) cpus_[c].lock.unlock();
-  platform::irq_restore(irq);
   return ok;
 }
 
@@ -131,12 +128,12 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
 }
 
 bool PageAllocator::verify_caches(VerifyTally& t) const {
-  for (unsigned c = 0; c < cpu_count_; ++c) {
+  for (unsigned c = 0; c <= cpu_count_; ++c) {
     for (unsigned z = 0; z < kZoneCount; ++z) {
       if (zones_[z].end_range == zones_[z].first_range) continue;
       for (unsigned k = 0; k < kPcpOrders; ++k) {
         const PcpStack& s = cpus_[c].stacks[z][k];
-        const uint32_t n = peek(s.count);
+        const uint32_t n = s.size();
         if (n > kPcpHigh[k]) return verify_fail("per-CPU cache holds more than its high-water mark", 0);
         for (uint32_t i = 0; i < n; ++i) {
           const uint64_t pfn = s.slots[i].pfn;

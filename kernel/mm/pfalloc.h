@@ -12,9 +12,13 @@
  * reported through one error handler with a named error; by default that is
  * fatal (pfalloc_hook_fatal).
  *
- * Lock order, outermost first: kmem_cache lock -> per-CPU page cache lock ->
- * zone lock. The hooks are called with allocator locks held and must not call
- * back into the allocator.
+ * Per-CPU fast paths (alloc_pages/free_pages of orders 0..3, kmalloc/kfree,
+ * kmem_cache_alloc/free) take no lock and execute no atomic read-modify-write:
+ * the caller owns its CPU's caches (interrupts masked on that CPU; see
+ * kernel/mm/cpu_cache.hpp for the protocol). Lock order of the slow paths,
+ * outermost first: list of caches -> per-CPU object-cache gates -> a cache's
+ * node lock -> per-CPU page-cache gates -> zone lock. The hooks are called
+ * with allocator locks held and must not call back into the allocator.
  */
 #ifndef PFALLOC_H
 #define PFALLOC_H
@@ -88,6 +92,9 @@ int pf_init(const struct pf_config* config,
 /* 2^order contiguous, naturally aligned frames, or 0. */
 pf_phys_t alloc_pages(unsigned int order, gfp_t flags);
 void free_pages(pf_phys_t phys, unsigned int order);
+/* Fills pages[0..n) with blocks of 2^order frames; returns n, which is below
+ * count only when memory runs out (the n blocks are still the caller's). */
+size_t alloc_pages_bulk(unsigned int order, gfp_t flags, size_t count, pf_phys_t* pages);
 
 /* n frames (n >= 1, need not be a power of two) starting at a multiple of
  * `align` bytes (a power of two >= 4096, or 0 for 4096), not crossing a
@@ -123,6 +130,9 @@ struct kmem_cache* kmem_cache_create(const char* name, size_t size, size_t align
                                      unsigned int flags, void (*ctor)(void*));
 void* kmem_cache_alloc(struct kmem_cache* cache, gfp_t flags);
 void kmem_cache_free(struct kmem_cache* cache, void* object);
+/* All or nothing, as Linux: returns count, or 0 with nothing allocated. */
+int kmem_cache_alloc_bulk(struct kmem_cache* cache, gfp_t flags, size_t count, void** objects);
+void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects);
 /* Returns the number of live objects it found (0 on a clean destroy); live
  * objects are reported, with their addresses, through the log hook. */
 size_t kmem_cache_destroy(struct kmem_cache* cache);
@@ -153,6 +163,14 @@ size_t pf_format_slabinfo(char* buffer, size_t size);
 /* Full structural self-check; 0 if clean, else reports and returns -1. */
 int pf_verify(void);
 
+/* A quiescent point of the calling CPU: it is not inside the allocator. An
+ * SMP kernel calls this from every CPU's timer tick and idle loop; it makes
+ * the CPU execute a full barrier and counts it (pf_cpu_quiescent_count), so
+ * a kernel's pfalloc_hook_sync_cpus can wait for every other online CPU to
+ * pass one. Cheap; never takes a lock. */
+void pf_cpu_service(void);
+uint64_t pf_cpu_quiescent_count(unsigned int cpu);
+
 enum pf_status {
   PF_OK = 0,
   PF_ERR_MAP_CAPACITY = -1,  /* more memory-map entries than fit */
@@ -167,8 +185,18 @@ unsigned long pfalloc_hook_irq_save(void);
 void pfalloc_hook_irq_restore(unsigned long state);
 /* Spin-wait hint while a lock is contended (pause; a thread may yield). */
 void pfalloc_hook_cpu_relax(void);
-/* Index of the calling CPU, below pf_config.cpu_count. */
+/* Index of the calling CPU, below pf_config.cpu_count, which the caller owns
+ * exclusively while interrupts are masked (in a kernel: the CPU it runs on);
+ * PF_NO_CPU for a caller without one (served by a shared, locked path). */
+#define PF_NO_CPU 0xffffffffu
 unsigned int pfalloc_hook_cpu_id(void);
+/* Asymmetric barrier: on return, every other CPU that may be running an
+ * allocator fast path has executed a full memory barrier since the call
+ * began (Linux: membarrier(2) or an IPI to each online CPU; a kernel may
+ * instead wait until every other online CPU has passed pf_cpu_service()).
+ * Called only by slow paths that need another CPU's caches (drains,
+ * verify, reclaim). With one CPU online it may do nothing. */
+void pfalloc_hook_sync_cpus(void);
 /* A misuse or broken invariant the handler chose not to survive. */
 void pfalloc_hook_fatal(const char* message) __attribute__((noreturn));
 /* Diagnostics and reports: text, not NUL-terminated, no newline appended. */

@@ -8,15 +8,19 @@
 // direct-map offset each allocator instance is given (see PhysMap).
 #pragma once
 
+// The hooks on the fast paths (irq_save, irq_restore, cpu_id) come from
+// <pfalloc_hooks.hpp>, a header each build picks by its include path: inline
+// in the project's builds (hosted/hooks, kernel/arch/x86_64/hooks), calls to
+// the C hooks for an embedder who adds nothing (kernel/mm/hooks).
+#include <pfalloc_hooks.hpp>
+
 #include "pfalloc.h"
 #include "types.hpp"
 
 namespace pf::platform {
 
-inline unsigned long irq_save() { return pfalloc_hook_irq_save(); }
-inline void irq_restore(unsigned long s) { pfalloc_hook_irq_restore(s); }
 inline void cpu_relax() { pfalloc_hook_cpu_relax(); }
-inline unsigned cpu_id() { return pfalloc_hook_cpu_id(); }
+inline void sync_cpus() { pfalloc_hook_sync_cpus(); }
 [[noreturn]] inline void fatal(const char* msg) { pfalloc_hook_fatal(msg); }
 inline void log(const char* text, size_t n) { pfalloc_hook_log(text, n); }
 

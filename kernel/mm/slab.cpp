@@ -1,9 +1,10 @@
 // slab.cpp — caches, slabs, per-CPU object arrays and the checks on the free
 // path. See slab.hpp for the layout, the invariants and the lock order.
 //
-// The fast paths (cache_alloc, and cache_free after the O(1) slab lookup)
-// touch only the calling CPU's array under its own lock: pop or push one
-// pointer. An empty array is refilled with cpu_batch_ objects from the
+// The fast paths (inline in slab.hpp: cache_alloc, kmalloc, and cache_free,
+// kfree after the O(1) slab lookup) touch only the calling CPU's array,
+// through the allocator's CpuGate of that CPU (cpu_cache.hpp): no lock, no
+// atomic read-modify-write, no call; pop or push one pointer. An empty array is refilled with cpu_batch_ objects from the
 // cache's slabs under the node lock; a full one gives its cpu_batch_ oldest
 // objects back. A free from another CPU goes into the freeing CPU's array;
 // the object reaches its slab whenever that array flushes.
@@ -90,29 +91,6 @@ void copy_name(char* dst, const char* src) {
 
 // ---- lookup: pointer -> slab, O(1) through the descriptors ------------------
 
-FrameDescriptor* SlabAllocator::descriptor_slow(Pfn pfn) const { return pages_->descriptor(pfn); }
-
-// The buddy's ranges never change after its init: copy their bounds and
-// descriptor arrays, checked against descriptor() at both ends of each.
-void SlabAllocator::build_range_index() {
-  index_complete_ = false;
-  indexed_ranges_ = 0;
-  const size_t n = pages_->range_count();
-  if (n > kIndexedRanges) return;
-  for (size_t i = 0; i < n; ++i) {
-    const PageAllocator::RangeInfo info = pages_->range_info(i);
-    IndexedRange r{to_pfn(info.base).value, to_pfn(info.end).value,
-                   pages_->to_virt<FrameDescriptor>(info.descriptors)};
-    if (r.end <= r.base || (i > 0 && r.base < ranges_[i - 1].end)) return;
-    if (pages_->descriptor(Pfn{r.base}) != r.desc ||
-        pages_->descriptor(Pfn{r.end - 1}) != r.desc + (r.end - 1 - r.base))
-      return;
-    ranges_[i] = r;
-  }
-  indexed_ranges_ = static_cast<uint32_t>(n);
-  index_complete_ = true;
-}
-
 SlabAllocator::Located SlabAllocator::locate_slow(const void* p) const {
   Located r;
   r.pfn = to_pfn(phys_.to_phys(p));
@@ -146,18 +124,6 @@ SlabAllocator::Located SlabAllocator::locate_slow(const void* p) const {
     d = descriptor_of(candidate);
     if (d == nullptr) return r;
   }
-}
-
-// offset % stride == 0 without a division: with m = ceil(2^64 / stride),
-// offset is a multiple of stride iff offset * m mod 2^64 < m (Lemire, Kaser
-// and Kurz, "Faster remainder by direct computation"), for offsets < 2^32.
-bool SlabAllocator::at_object_start(const KmemCache* c, const Slab* s, const void* p) {
-  const auto addr = reinterpret_cast<uintptr_t>(p);
-  const auto base = reinterpret_cast<uintptr_t>(s->base);
-  if (addr < base) return false;
-  const uint64_t offset = addr - base;
-  if (offset >= uint64_t{c->objs_per_slab_} * c->stride_) return false;
-  return offset * c->stride_magic_ < c->stride_magic_;
 }
 
 uint32_t SlabAllocator::object_index(const KmemCache* c, const Slab* s, const void* p) {
@@ -307,6 +273,7 @@ size_t SlabAllocator::release_slabs(KmemCache* c, Slab* chain) {
     d.owner = 0;
     d.aux = 0;
     d.link_next = d.link_prev = 0;
+    set_frame_state(d, FrameState::Allocated);  // a plain block again, as free_pages wants
     pages_->free_pages(block, order);
     frames += order.frames();
     // The header's own slab may empty and go back too: count it.
@@ -354,12 +321,8 @@ uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags) {
     }
   }
   // Pops come from the top: reverse so the lowest address goes out first.
-  for (uint32_t i = 0, j = got - 1; i < j; ++i, --j) {
-    void* t = e[i];
-    e[i] = e[j];
-    e[j] = t;
-  }
-  a.count = got;
+  a.reverse(got);
+  a.set_size(got);
   return got;
 }
 
@@ -382,8 +345,7 @@ void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames
       put_object_locked(c, slabs[i], e[i], &release);
     }
   }
-  for (uint32_t i = n; i < a.count; ++i) e[i - n] = e[i];
-  a.count -= n;
+  a.drop_bottom(n);
   const size_t released = release_slabs(c, release);
   if (frames != nullptr) *frames += released;
   return duplicate;
@@ -399,13 +361,13 @@ void SlabAllocator::report_flush_duplicate(KmemCache* c, void* duplicate, const 
 size_t SlabAllocator::drain_cpu_arrays(KmemCache* c) {
   size_t frames = 0;
   if (c->cpu_ == nullptr) return 0;
-  for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) {
+  for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) {
     CpuArray& a = cpu_array(c, cpu);
     void* duplicate = nullptr;
     {
-      LockGuard g(a.lock);
-      while (a.count != 0) {
-        void* d = flush(c, a, a.count < kFlushChunk ? a.count : kFlushChunk, &frames);
+      auto held = hold(cpu);
+      while (a.size() != 0) {
+        void* d = flush(c, a, a.size() < kFlushChunk ? a.size() : kFlushChunk, &frames);
         if (d != nullptr) duplicate = d;
       }
     }
@@ -415,60 +377,75 @@ size_t SlabAllocator::drain_cpu_arrays(KmemCache* c) {
 }
 
 bool SlabAllocator::allocate_cpu_arrays(KmemCache* c) {
-  const uint64_t bytes = uint64_t{cpu_count_} * c->cpu_stride_;
+  const uint64_t bytes = uint64_t{cpu_count_ + 1} * c->cpu_stride_;
   const Order order = order_for_frames((bytes + kPageSize - 1) >> kPageShift);
   const PhysAddr block = pages_->alloc_pages(order, __GFP_NOWARN);
   if (block.is_null()) return false;
   descriptor_of(to_pfn(block))->owner = kOwnerSlabMeta;
   std::byte* mem = pages_->to_virt(block);
-  for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) new (mem + size_t{cpu} * c->cpu_stride_) CpuArray();
+  for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) new (mem + size_t{cpu} * c->cpu_stride_) CpuArray();
   c->cpu_ = mem;
   c->cpu_block_order_ = order.value;
+  c->fast_ = !c->init_on_alloc_ && !c->init_on_free_;
   return true;
 }
 
 void SlabAllocator::release_cpu_arrays(KmemCache* c) {
   const PhysAddr block = pages_->to_phys(c->cpu_);
   descriptor_of(to_pfn(block))->owner = 0;
+  c->fast_ = false;
   c->cpu_ = nullptr;
   pages_->free_pages(block, Order{c->cpu_block_order_});
 }
 
-unsigned long SlabAllocator::lock_cache_fully(const KmemCache* c) const {
-  const unsigned long irq = platform::irq_save();
-  if (c->cpu_ != nullptr)
-    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) cpu_array(c, cpu).lock.lock();
-  c->node_lock_.lock();
-  return irq;
-}
-
-void SlabAllocator::unlock_cache_fully(const KmemCache* c, unsigned long irq) const {
-  c->node_lock_.unlock();
-  if (c->cpu_ != nullptr)
-    for (unsigned cpu = cpu_count_; cpu-- > 0;) cpu_array(c, cpu).lock.unlock();
-  platform::irq_restore(irq);
-}
-
 // ---- allocation and free ------------------------------------------------------
 
-void* SlabAllocator::cache_alloc(KmemCache* c, gfp_t flags, const void* caller) {
-  return alloc_object(c, flags, caller != nullptr ? caller : PF_CALLER, 0);
-}
-
-void* SlabAllocator::alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
+// Everything the inline fast path (slab.hpp) does not serve: fault
+// injection, a bad or retired cache, debug caches (no arrays), init_on_*,
+// an empty array (refill), callers without a CPU (the shared array).
+void* SlabAllocator::alloc_slow(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
+  if (caller == nullptr) caller = PF_CALLER;
   if (__builtin_expect(fail_at_.load(std::memory_order_relaxed) != 0, 0) && fail_injected())
     return nullptr;
-  if (__builtin_expect(c == nullptr || c->cpu_ == nullptr || c->retired_, 0))
+  if (c == nullptr || c->cpu_ == nullptr || c->retired_)
     return cache_alloc_slow(c, flags, caller, requested);
-  CpuArray& a = cpu_array(c, this_cpu());
+  const unsigned cpu = this_cpu();
+  CpuArray& a = cpu_array(c, cpu);
   void* obj = nullptr;
   {
-    LockGuard g(a.lock);
-    if (__builtin_expect(a.count != 0, 1) || refill(c, a, flags) != 0) obj = a.entries()[--a.count];
+    auto held = hold(cpu);
+    if (a.size() != 0 || refill(c, a, flags) != 0) obj = a.pop();
   }
   if (obj != nullptr && ((flags & __GFP_ZERO) || c->init_on_alloc_))
     __builtin_memset(obj, 0, c->object_size_);
   return obj;
+}
+
+size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
+                                       const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
+  size_t n = 0;
+  const unsigned cpu = platform::cpu_id();
+  if (cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && c->fast_) {
+    // What this CPU's array holds, in one gate hold: pops only.
+    IrqOff irq;
+    CpuGate& g = gates_[cpu];
+    if (g.enter()) {
+      CpuArray& a = cpu_array(c, cpu);
+      while (n < count && a.size() != 0) out[n++] = a.pop();
+      g.leave();
+    }
+    if (flags & __GFP_ZERO)
+      for (size_t i = 0; i < n; ++i) __builtin_memset(out[i], 0, c->object_size_);
+  }
+  for (; n < count; ++n) {
+    out[n] = alloc_object(c, flags, caller, 0);
+    if (out[n] == nullptr) {
+      for (size_t i = 0; i < n; ++i) cache_free(c, out[i], caller);
+      return 0;
+    }
+  }
+  return n;
 }
 
 void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
@@ -532,8 +509,8 @@ size_t SlabAllocator::free_internal(KmemCache* bootstrap, void* obj) {
   return free_direct(bootstrap, locate(obj).slab, obj, nullptr);
 }
 
-void SlabAllocator::cache_free(KmemCache* c, void* obj, const void* caller) {
-  if (obj == nullptr) return;
+// kmem_cache_free when the fast path's one test failed: name the misuse.
+void SlabAllocator::cache_free_slow(KmemCache* c, void* obj, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
   if (c == nullptr) {
     report_object_error(ErrorCode::InvalidArgument, "kmem_cache_free: no cache", obj, nullptr,
@@ -552,41 +529,43 @@ void SlabAllocator::cache_free(KmemCache* c, void* obj, const void* caller) {
     report_object_error(ErrorCode::SlabWrongCache, detail, obj, c, caller);
     return;
   }
-  free_checked(c, where, obj, caller);
+  free_object(c, where.slab, obj, caller);
 }
 
-// The object is in a slab of c; everything else is checked here.
-void SlabAllocator::free_checked(KmemCache* c, const Located& where, void* obj,
-                                 const void* caller) {
-  Slab* s = where.slab;
+// The object's slab is s, a slab of c; everything the fast path did not
+// serve: not an object start, debug or retired caches (straight to the
+// slab), init_on_free, a full array (flush), the immediate double free,
+// callers without a CPU (the shared array).
+void SlabAllocator::free_slow(KmemCache* c, Slab* s, void* obj, const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
   if (__builtin_expect(!at_object_start(c, s, obj), 0)) {
     report_object_error(ErrorCode::SlabNotObjectStart,
                         "pointer is inside a slab but not at the start of an object", obj, c,
                         caller);
     return;
   }
-  if (__builtin_expect(c->cpu_ == nullptr, 0)) {
+  if (c->cpu_ == nullptr || c->retired_) {
     free_direct(c, s, obj, caller);
     return;
   }
   if (__builtin_expect(c->init_on_free_, 0)) __builtin_memset(obj, 0, c->object_size_);
-  CpuArray& a = cpu_array(c, this_cpu());
+  const unsigned cpu = this_cpu();
+  CpuArray& a = cpu_array(c, cpu);
   bool duplicate = false;
   void* flushed_duplicate = nullptr;
   {
-    LockGuard g(a.lock);
-    void** e = a.entries();
+    auto held = hold(cpu);
     // The immediate double free: the same object on top of this CPU's array.
     // (Reading the slab's freelist head here would race with other CPUs'
     // flushes; the flush itself catches a duplicate that reaches the slab.)
-    if (__builtin_expect(a.count != 0 && e[a.count - 1] == obj, 0)) {
+    if (a.size() != 0 && a.top() == obj) {
       duplicate = true;
     } else {
-      if (__builtin_expect(a.count == c->cpu_limit_, 0)) flushed_duplicate = flush(c, a, c->cpu_batch_, nullptr);
-      e[a.count++] = obj;
+      if (a.size() == c->cpu_limit_) flushed_duplicate = flush(c, a, c->cpu_batch_, nullptr);
+      a.push(obj);
     }
   }
-  if (__builtin_expect(flushed_duplicate != nullptr, 0)) report_flush_duplicate(c, flushed_duplicate, caller);
+  if (flushed_duplicate != nullptr) report_flush_duplicate(c, flushed_duplicate, caller);
   if (duplicate)
     report_object_error(ErrorCode::SlabDoubleFree, "object is already free", obj, c, caller);
 }
@@ -674,6 +653,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->colour_count_ = (flags & SLAB_NO_COLOUR) ? 1 : l.leftover / c->colour_step_ + 1;
   c->next_colour_.store(0, std::memory_order_relaxed);
   c->stride_magic_ = ~uint64_t{0} / c->stride_ + 1;
+  c->slab_bytes_ = uint64_t{c->objs_per_slab_} * c->stride_;
   c->reserve_empty_ = l.order == 0 ? 2 : 1;
   c->partial_ = c->full_ = c->empty_ = SlabList{};
   c->slab_count_ = c->inuse_ = 0;
@@ -694,6 +674,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
     c->freelist_key_ = (z ^ (z >> 31)) | 1;
   }
   c->cpu_ = nullptr;
+  c->fast_ = false;
   if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
   c->cpu_limit_ = cpu_limit_for(c->stride_);
   c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
@@ -758,6 +739,7 @@ KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t ali
 void SlabAllocator::set_fail_after(uint64_t n) {
   fail_calls_.store(0, std::memory_order_relaxed);
   fail_at_.store(n, std::memory_order_relaxed);
+  fast_cpus_.store(n == 0 && pages_ != nullptr ? cpu_count_ : 0, std::memory_order_relaxed);
 }
 
 size_t SlabAllocator::cache_shrink(KmemCache* c) {
@@ -797,6 +779,7 @@ size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
   }
   if (live != 0) {
     c->retired_ = true;
+    c->fast_ = false;
     return report_live_objects(c, ErrorCode::CacheDestroyedWithLiveObjects, "kmem_cache_destroy",
                                caller);
   }
@@ -869,17 +852,16 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   const unsigned cpus = config.cpu_count != 0 ? config.cpu_count : pages.cpu_count();
   if (cpus == 0 || cpus > kMaxCpus) return PF_ERR_BAD_CONFIG;
   cpu_count_ = cpus;
-  for (unsigned i = 0; i < kMaxCpus; ++i) cpu_slot_[i] = static_cast<uint8_t>(i % cpus);
   debug_ = config.debug;
   init_on_alloc_ = config.init_on_alloc;
   init_on_free_ = config.init_on_free;
   freelist_seed_ = config.freelist_seed;
   pages_ = &pages;
   phys_ = pages.phys_map();
-  build_range_index();
   next_id_ = 1;
   caches_ = caches_tail_ = nullptr;
   kmalloc_caches_ = {};
+  kmalloc_small_ = {};
   new (&cache_cache_) KmemCache();
   new (&slab_cache_) KmemCache();
   setup_cache(&cache_cache_, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, true);
@@ -895,6 +877,10 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
       return PF_ERR_NO_USABLE_MEMORY;
     }
   }
+  for (size_t i = 0; i < kmalloc_small_.size(); ++i)
+    kmalloc_small_[i] = kmalloc_caches_[slab_detail::kSmallLookup[i]];
+  fast_cpus_.store(fail_at_.load(std::memory_order_relaxed) == 0 ? cpu_count_ : 0,
+                   std::memory_order_relaxed);
   return PF_OK;
 }
 
@@ -908,17 +894,21 @@ size_t SlabAllocator::teardown() {
     release_empty_slabs(c);
     if (c->inuse_ != 0) {
       c->retired_ = true;
+      c->fast_ = false;
+    c->fast_ = false;
       live += report_live_objects(c, ErrorCode::Leak, "teardown", nullptr);
     } else {
       destroy_empty_cache(c);
     }
   }
   kmalloc_caches_ = {};
+  kmalloc_small_ = {};
   release_empty_slabs(&slab_cache_);
   release_empty_slabs(&cache_cache_);
   if (live == 0) {
     PF_ASSERT(slab_cache_.inuse_ == 0 && cache_cache_.inuse_ == 0);
     pages_ = nullptr;
+    fast_cpus_.store(0, std::memory_order_relaxed);
   }
   return live;
 }

@@ -36,13 +36,17 @@
 // populated, never on allocation. Free objects keep their constructed state:
 // for caches with a constructor the freelist link is stored past the object
 // (at free_offset >= object size), as Linux does, so it never overwrites it.
-// Constructors may run with this CPU's array lock held (interrupts masked):
+// Constructors may run with this CPU's gate lock held (interrupts masked):
 // they must not call into the slab layer.
 //
+// Per-CPU arrays: every cache has cpu_count + 1 (the last shared by callers
+// without a CPU); CPU i's arrays of every cache sit behind the allocator's
+// CpuGate i (cpu_cache.hpp): the owner's fast path takes no lock; its slow
+// paths take the gate's lock; anyone else stops the owner through it.
 // Lock order, outermost first:
-//   caches_lock_ (the list of caches) -> a cache's per-CPU array lock (in CPU
-//   index order when several are held) -> the cache's node lock ->
-//   PageAllocator locks (per-CPU page cache -> zone).
+//   caches_lock_ (the list of caches) -> per-CPU gates (in CPU index order
+//   when several are held) -> a cache's node lock -> PageAllocator locks
+//   (per-CPU page gate -> zone).
 // Two node locks are never held together: slabs are grown and released
 // (pages and off-slab headers) with the node lock dropped. Every lock masks
 // interrupts while held (LockGuard), so an interrupt handler may allocate.
@@ -96,8 +100,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cpu_cache.hpp"
 #include "error.hpp"
 #include "frame.hpp"
+#include "page_alloc.hpp"
 #include "pfalloc.h"
 #include "spinlock.hpp"
 #include "text.hpp"
@@ -201,13 +207,13 @@ struct Slab {
 };
 static_assert(sizeof(Slab) <= kSlabHeaderSize, "slab headers are 64-byte objects of kmem_slab");
 
-// A per-CPU array of free objects: the lock is uncontended unless two
-// threads share a CPU slot (hosted) or another CPU drains it.
-struct alignas(16) CpuArray {
-  SpinLock lock;
-  uint32_t count = 0;
-  void** entries() { return reinterpret_cast<void**>(this + 1); }
-  void* const* entries() const { return reinterpret_cast<void* const*>(this + 1); }
+// A per-CPU array of free objects: the per-CPU stack both layers use
+// (cpu_cache.hpp), its entries right behind it. Guarded by the
+// SlabAllocator's CpuGate of its CPU.
+struct alignas(16) CpuArray : CpuStack<void*> {
+  CpuArray() { slots = reinterpret_cast<void**>(this + 1); }
+  void** entries() { return slots; }
+  void* const* entries() const { return slots; }
 };
 static_assert(sizeof(CpuArray) == 16);
 
@@ -241,10 +247,8 @@ inline constexpr unsigned kMaxSlabOrder = 5;
 inline constexpr size_t kMaxCacheObjectSize = (kPageSize << kMaxSlabOrder) / 2;
 inline constexpr size_t kMaxObjectsPerSlab = 4096;
 inline constexpr unsigned kCacheNameLength = 31;
-// Owner tags in head descriptors of blocks the slab layer takes whole.
-inline constexpr uint32_t kOwnerKmallocLarge = 0x80000001u;  // kmalloc > 8 KiB
-inline constexpr uint32_t kOwnerSlabMeta = 0x80000002u;      // per-CPU arrays
-inline constexpr uint32_t kMaxCacheId = 0x7fffffffu;         // cache ids are 1..this
+// Owner tags of the blocks the slab layer takes whole (kOwnerKmallocLarge,
+// kOwnerSlabMeta) and cache ids (1..kMaxCacheId): see Owner in frame.hpp.
 
 struct SlabConfig {
   // CPUs that call in; per-CPU arrays are sized for this many (1..kMaxCpus;
@@ -320,6 +324,7 @@ class KmemCache {
   uint32_t colour_step_ = 0;
   uint32_t colour_count_ = 1;
   uint64_t stride_magic_ = 0;  // ceil(2^64 / stride): exact division test and index
+  uint64_t slab_bytes_ = 0;    // objs_per_slab_ * stride_: where a slab's objects end
   uint8_t order_ = 0;
   bool off_slab_ = false;
   bool kmalloc_ = false;
@@ -332,8 +337,12 @@ class KmemCache {
   bool init_on_alloc_ = false;
   bool init_on_free_ = false;
 
-  // Per-CPU arrays: cpu_count entries, cpu_stride_ bytes apart, in one block.
+  // Per-CPU arrays: cpu_count + 1 entries (the last shared), cpu_stride_
+  // bytes apart, in one block.
   std::byte* cpu_ = nullptr;
+  // cpu_ != nullptr && !retired_ && !init_on_alloc_ && !init_on_free_: the
+  // fast paths may serve this cache (one byte to test).
+  bool fast_ = false;
   uint32_t cpu_stride_ = 0;
   uint32_t cpu_limit_ = 0;
   uint32_t cpu_batch_ = 0;
@@ -376,9 +385,24 @@ class SlabAllocator {
   // out of memory, without a report. `name` is copied (31 characters kept).
   KmemCache* cache_create(const char* name, size_t size, size_t align, unsigned flags,
                           ObjectCtor ctor, const void* caller = nullptr);
-  void* cache_alloc(KmemCache* cache, gfp_t flags, const void* caller = nullptr);
+  PF_FAST_PATH void* cache_alloc(KmemCache* cache, gfp_t flags, const void* caller = nullptr) {
+    return alloc_object(cache, flags, caller, 0);
+  }
   // Misuse (see error.hpp: slab-*) is reported and the call refused.
-  void cache_free(KmemCache* cache, void* object, const void* caller = nullptr);
+  PF_FAST_PATH void cache_free(KmemCache* c, void* obj, const void* caller = nullptr) {
+    if (obj == nullptr) return;
+    Slab* s = slab_of(obj);
+    if (__builtin_expect(c != nullptr && s != nullptr && s->cache == c, 1))
+      return free_object(c, s, obj, caller);
+    cache_free_slow(c, obj, caller);
+  }
+  // All or nothing, as Linux: count, or 0 with nothing allocated.
+  size_t cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
+                          const void* caller = nullptr);
+  void cache_free_bulk(KmemCache* c, size_t count, void* const* objects,
+                       const void* caller = nullptr) {
+    for (size_t i = 0; i < count; ++i) cache_free(c, objects[i], caller);
+  }
   // Returns the live objects found. 0: the cache is gone. Otherwise each live
   // object is logged with its address, CacheDestroyedWithLiveObjects is
   // reported, empty slabs are released and the cache is *retired*: it keeps
@@ -396,7 +420,13 @@ class SlabAllocator {
   // ---- kmalloc family (pfalloc.h semantics; capi.cpp forwards to these) -----
   // `caller` is recorded by debug caches and named in reports; the C API
   // passes its own caller, C++ callers may leave it out.
-  void* kmalloc(size_t size, gfp_t flags, const void* caller = nullptr);
+  PF_FAST_PATH void* kmalloc(size_t size, gfp_t flags, const void* caller = nullptr) {
+    if (__builtin_expect(size - 1 < kKmallocMaxSize && (flags & (__GFP_DMA | __GFP_DMA32)) == 0, 1))
+      return alloc_object(size <= slab_detail::kSmallLookupLimit ? kmalloc_small_[(size + 7) >> 3]
+                                                                 : kmalloc_caches_[slab_detail::kmalloc_class_index(size)],
+                          flags, caller, size);
+    return kmalloc_slow(size, flags, caller);
+  }
   // An object aligned to `align` (a power of two; above 4096 a block aligned
   // to it). kfree, ksize and krealloc accept it like any other.
   void* kmalloc_aligned(size_t size, size_t align, gfp_t flags, const void* caller = nullptr);
@@ -411,7 +441,11 @@ class SlabAllocator {
   void* krealloc(void* p, size_t new_size, gfp_t flags, const void* caller = nullptr);
   void* krealloc_aligned(void* p, size_t new_size, size_t align, gfp_t flags,
                          const void* caller = nullptr);
-  void kfree(const void* p, const void* caller = nullptr);
+  PF_FAST_PATH void kfree(const void* p, const void* caller = nullptr) {
+    Slab* s = slab_of(p);
+    if (__builtin_expect(s != nullptr, 1)) return free_object(s->cache, s, const_cast<void*>(p), caller);
+    if (p != nullptr) kfree_slow(p, caller);
+  }
   // Usable bytes at p (>= the request); 0 (and a report) for a bad pointer.
   size_t ksize(const void* p, const void* caller = nullptr) const;
 
@@ -466,7 +500,74 @@ class SlabAllocator {
   // krealloc within the object: the requested size moves, and the redzone with it.
   void debug_resize(KmemCache* c, void* obj, size_t new_size);
   Finding debug_check_object(const KmemCache* c, const void* obj, bool free) const;
-  void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
+  // ---- the fast paths: this CPU's gate, a pop or a push, nothing else ----
+  PF_FAST_PATH unsigned this_cpu() const {
+    const unsigned id = platform::cpu_id_claim();
+    return id < cpu_count_ ? id : cpu_count_;
+  }
+  PF_FAST_PATH void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
+    const unsigned cpu = platform::cpu_id();
+    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && c->fast_,
+                         1)) {
+      void* obj = nullptr;
+      {
+        IrqOff irq;
+        CpuGate& g = gates_[cpu];
+        if (__builtin_expect(g.enter(), 1)) {
+          CpuArray& a = cpu_array(c, cpu);
+          const uint32_t n = a.size();
+          if (__builtin_expect(n != 0, 1)) {
+            obj = a.slots[n - 1];
+            a.set_size(n - 1);
+          }
+          g.leave();
+        }
+      }
+      if (__builtin_expect(obj != nullptr, 1)) {
+        if (flags & __GFP_ZERO) __builtin_memset(obj, 0, c->object_size_);
+        return obj;
+      }
+    }
+    return alloc_slow(c, flags, caller, requested);
+  }
+  // The slab of an object-looking pointer (its frame heads a slab: every
+  // order-0 slab, the first frame of the others), else nullptr.
+  PF_FAST_PATH Slab* slab_of(const void* p) const {
+    const FrameDescriptor* d = descriptor_of(to_pfn(phys_.to_phys(p)));
+    if (__builtin_expect(d != nullptr && frame_state(*d) == FrameState::Slab, 1))
+      return slab_detail::header_of(*d);
+    return nullptr;
+  }
+  // s is obj's slab (by its frame), c is s's cache.
+  PF_FAST_PATH void free_object(KmemCache* c, Slab* s, void* obj, const void* caller) {
+    const unsigned cpu = platform::cpu_id();
+    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c->fast_ &&
+                             at_object_start(c, s, obj),
+                         1)) {
+      IrqOff irq;
+      CpuGate& g = gates_[cpu];
+      if (__builtin_expect(g.enter(), 1)) {
+        CpuArray& a = cpu_array(c, cpu);
+        const uint32_t n = a.size();
+        // The immediate double free (the object on top of this CPU's array)
+        // goes to the slow path, which names it.
+        if (__builtin_expect(n < c->cpu_limit_ && (n == 0 || a.slots[n - 1] != obj), 1)) {
+          a.slots[n] = obj;
+          a.set_size(n + 1);
+          g.leave();
+          return;
+        }
+        g.leave();
+      }
+    }
+    free_slow(c, s, obj, caller);
+  }
+  [[gnu::noinline, gnu::cold]] void* alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
+                                                size_t requested);
+  [[gnu::noinline, gnu::cold]] void free_slow(KmemCache* c, Slab* s, void* obj, const void* caller);
+  [[gnu::noinline, gnu::cold]] void cache_free_slow(KmemCache* c, void* obj, const void* caller);
+  [[gnu::noinline, gnu::cold]] void kfree_slow(const void* p, const void* caller);
+  [[gnu::noinline, gnu::cold]] void* kmalloc_slow(size_t size, gfp_t flags, const void* caller);
   bool fail_injected() {
     const uint64_t at = fail_at_.load(std::memory_order_relaxed);
     return at != 0 && fail_calls_.fetch_add(1, std::memory_order_relaxed) + 1 >= at;
@@ -492,27 +593,19 @@ class SlabAllocator {
   }
   Located locate_slow(const void* p) const;
 
-  // Descriptor lookup through a copy of the buddy's (fixed) range table:
-  // inline and without a call for the usual handful of ranges.
-  struct IndexedRange {
-    uint64_t base = 0;  // first frame
-    uint64_t end = 0;   // one past the last
-    FrameDescriptor* desc = nullptr;
-  };
-  static constexpr unsigned kIndexedRanges = 16;
-  FrameDescriptor* descriptor_of(Pfn pfn) const {
-    if (__builtin_expect(index_complete_, 1)) {
-      for (uint32_t i = 0; i < indexed_ranges_; ++i)
-        if (pfn.value < ranges_[i].end)
-          return pfn.value >= ranges_[i].base ? ranges_[i].desc + (pfn.value - ranges_[i].base)
-                                              : nullptr;
-      return nullptr;
-    }
-    return descriptor_slow(pfn);
+  // Descriptor lookup: the buddy's own (inline, see PageAllocator::find_range).
+  PF_FAST_PATH FrameDescriptor* descriptor_of(Pfn pfn) const { return pages_->descriptor(pfn); }
+  // offset % stride == 0 without a division: with m = ceil(2^64 / stride),
+  // offset is a multiple of stride iff offset * m mod 2^64 < m (Lemire, Kaser
+  // and Kurz, "Faster remainder by direct computation"), for offsets < 2^32.
+  PF_FAST_PATH static bool at_object_start(const KmemCache* c, const Slab* s, const void* p) {
+    const auto addr = reinterpret_cast<uintptr_t>(p);
+    const auto base = reinterpret_cast<uintptr_t>(s->base);
+    if (addr < base) return false;
+    const uint64_t offset = addr - base;
+    if (offset >= c->slab_bytes_) return false;
+    return offset * c->stride_magic_ < c->stride_magic_;
   }
-  FrameDescriptor* descriptor_slow(Pfn pfn) const;
-  void build_range_index();
-  static bool at_object_start(const KmemCache* c, const Slab* s, const void* p);
   static uint32_t object_index(const KmemCache* c, const Slab* s, const void* p);
 
   KmemCache* create_cache(const char* name, size_t size, size_t align, unsigned flags,
@@ -526,13 +619,15 @@ class SlabAllocator {
   void destroy_empty_cache(KmemCache* c);
   size_t report_live_objects(KmemCache* c, ErrorCode code, const char* op, const void* caller);
 
-  CpuArray& cpu_array(const KmemCache* c, unsigned cpu) const {
+  CpuAccess hold(unsigned cpu) const {
+    return CpuAccess(gates_[cpu], cpu < cpu_count_ && cpu != platform::cpu_id());
+  }
+  auto all_gates() const {
+    return [this](unsigned i) -> const CpuGate& { return gates_[i]; };
+  }
+  PF_FAST_PATH CpuArray& cpu_array(const KmemCache* c, unsigned cpu) const {
     return *reinterpret_cast<CpuArray*>(c->cpu_ + size_t{cpu} * c->cpu_stride_);
   }
-  unsigned this_cpu() const { return cpu_slot_[platform::cpu_id() & (kMaxCpus - 1)]; }
-  // Every per-CPU lock of the cache (in CPU order), then its node lock.
-  unsigned long lock_cache_fully(const KmemCache* c) const;
-  void unlock_cache_fully(const KmemCache* c, unsigned long irq) const;
 
   // Slow paths. The node lock is taken inside; callers may hold a CPU lock.
   void* cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
@@ -560,7 +655,6 @@ class SlabAllocator {
   static void* free_link_get(const KmemCache* c, const void* obj);
   static void free_link_set(const KmemCache* c, void* obj, void* next);
 
-  void free_checked(KmemCache* c, const Located& where, void* obj, const void* caller);
   void report_bad_pointer(const Located& where, const void* p, const char* op,
                           const void* caller) const;
   void report_object_error(ErrorCode code, const char* detail, const void* p,
@@ -578,16 +672,18 @@ class SlabAllocator {
 
   PageAllocator* pages_ = nullptr;
   PhysMap phys_;
-  IndexedRange ranges_[kIndexedRanges] = {};
-  uint32_t indexed_ranges_ = 0;
-  bool index_complete_ = false;  // false: every lookup asks the PageAllocator
-  unsigned cpu_count_ = 1;
-  uint8_t cpu_slot_[kMaxCpus] = {};  // platform CPU id -> per-CPU array index
+  unsigned cpu_count_ = 0;  // 0 until init: every call takes the slow path
+  // gates_[i] guards CPU i's array in every cache; gates_[cpu_count_] the
+  // shared arrays of callers without a CPU (see cpu_cache.hpp).
+  CpuGate gates_[kMaxCpus + 1];
   bool debug_ = false;
   bool init_on_alloc_ = false;
   bool init_on_free_ = false;
   uint64_t freelist_seed_ = 0;
   std::atomic<uint64_t> fail_at_{0};
+  // cpu_count_ while the fast paths may run; 0 before init and while fault
+  // injection is armed (so the fast paths test one number).
+  std::atomic<uint32_t> fast_cpus_{0};
   std::atomic<uint64_t> fail_calls_{0};
   uint32_t next_id_ = 1;
   mutable SpinLock caches_lock_;
@@ -596,6 +692,8 @@ class SlabAllocator {
   KmemCache cache_cache_;        // "kmem_cache": where KmemCache records live
   KmemCache slab_cache_;         // "kmem_slab": off-slab headers
   std::array<KmemCache*, kKmallocClassCount> kmalloc_caches_ = {};
+  // kmalloc_caches_[kSmallLookup[i]]: the cache for sizes up to 512 in one load.
+  std::array<KmemCache*, slab_detail::kSmallLookup.size()> kmalloc_small_ = {};
 };
 
 }  // namespace pf

@@ -1,9 +1,10 @@
 // slab_stats.cpp — what the slab layer says about itself: per-cache
 // statistics, /proc/slabinfo text, and verify(), the full structural walk.
 //
-// Each reads one cache at a time under every lock of that cache (its per-CPU
-// array locks in CPU order, then its node lock: the order of slab.hpp), so
-// the figures of one cache are a consistent snapshot; the list of caches is
+// Each reads one cache at a time with every CPU's arrays held (CpuAccessAll
+// over the allocator's gates: the owners stopped, see cpu_cache.hpp), then
+// the cache's node lock (the order of slab.hpp), so the figures of one cache
+// are a consistent snapshot; the list of caches is
 // held under caches_lock_ for the whole walk. Nothing is changed. A failure
 // found by verify() is reported once every lock is dropped.
 #include "page_alloc.hpp"
@@ -22,13 +23,15 @@ using namespace slab_detail;  // kList*
 CacheStats SlabAllocator::stats(const KmemCache* c) const {
   CacheStats st;
   if (c == nullptr) return st;
-  const unsigned long irq = lock_cache_fully(c);
-  if (c->cpu_ != nullptr)
-    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) st.cpu_cached += cpu_array(c, cpu).count;
-  st.active_objects = c->inuse_ - st.cpu_cached;
-  st.total_slabs = c->slab_count_;
-  st.active_slabs = c->slab_count_ - c->empty_.count;
-  unlock_cache_fully(c, irq);
+  {
+    CpuAccessAll held(all_gates(), cpu_count_);
+    LockGuard node(c->node_lock_);
+    if (c->cpu_ != nullptr)
+      for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) st.cpu_cached += cpu_array(c, cpu).size();
+    st.active_objects = c->inuse_ - st.cpu_cached;
+    st.total_slabs = c->slab_count_;
+    st.active_slabs = c->slab_count_ - c->empty_.count;
+  }
   st.object_size = c->object_size_;
   st.stride = c->stride_;
   st.objects_per_slab = c->objs_per_slab_;
@@ -43,12 +46,10 @@ uint64_t SlabAllocator::cpu_cached_objects(unsigned cpu) const {
   if (cpu >= cpu_count_) return 0;
   uint64_t objects = 0;
   auto add = [&](const KmemCache* c) {
-    if (c->cpu_ == nullptr) return;
-    CpuArray& a = cpu_array(c, cpu);
-    LockGuard g(a.lock);
-    objects += a.count;
+    if (c->cpu_ != nullptr) objects += cpu_array(c, cpu).size();
   };
   LockGuard g(caches_lock_);
+  auto held = hold(cpu);  // that CPU's arrays stand still (lock order: after caches_lock_)
   for (const KmemCache* c = caches_; c != nullptr; c = c->next_) add(c);
   add(&slab_cache_);
   add(&cache_cache_);
@@ -112,15 +113,17 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
     return ok;
   };
 
-  const unsigned long irq = lock_cache_fully(c);
+  CpuAccessAll held(all_gates(), cpu_count_);
+  const unsigned long irq = platform::irq_save();
+  c->node_lock_.lock();
   const uint32_t n = c->objs_per_slab_;
   const uint64_t block_bytes = kPageSize << c->order_;
   uint64_t cpu_entries = 0;
   if (c->cpu_ != nullptr)
-    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) {
+    for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) {
       const CpuArray& a = cpu_array(c, cpu);
-      check(a.count <= c->cpu_limit_, "per-CPU array count above its limit", &a);
-      cpu_entries += a.count;
+      check(a.size() <= c->cpu_limit_, "per-CPU array count above its limit", &a);
+      cpu_entries += a.size();
     }
   uint64_t slabs = 0, inuse = 0, matched_entries = 0;
   const struct {
@@ -189,9 +192,9 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
       // Per-CPU entries in this slab: free, distinct, not on the freelist.
       if (c->cpu_ != nullptr && cpu_entries != 0) {
         const auto lo = reinterpret_cast<uintptr_t>(mem);
-        for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) {
+        for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) {
           const CpuArray& a = cpu_array(c, cpu);
-          for (uint32_t k = 0; k < a.count && k < c->cpu_limit_; ++k) {
+          for (uint32_t k = 0; k < a.size() && k < c->cpu_limit_; ++k) {
             const void* e = a.entries()[k];
             const auto addr = reinterpret_cast<uintptr_t>(e);
             if (addr < lo || addr - lo >= block_bytes) continue;
@@ -214,7 +217,8 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
   check(matched_entries == cpu_entries,
         "a per-CPU entry is not an object in a slab of this cache", c);
   check(cpu_entries <= c->inuse_, "more per-CPU entries than objects in use", c);
-  unlock_cache_fully(c, irq);
+  c->node_lock_.unlock();
+  platform::irq_restore(irq);
   if (fail.detail != nullptr) fail.cache = c->name_;
   return fail;
 }

@@ -92,6 +92,10 @@ inline constexpr uint64_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB, TiB = 
 
 }  // namespace pf
 
+// The fast paths: inlined wherever they are called, whatever the heuristics
+// say (their point is to be a handful of instructions with no call).
+#define PF_FAST_PATH __attribute__((always_inline)) inline
+
 // Always-on assert: a broken invariant of the allocator itself (not caller
 // misuse, which goes through pf::report with a named error). Fatal.
 #define PF_ASSERT(cond)                                                      \

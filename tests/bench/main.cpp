@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   register_slab_benchmarks(options);
   register_cross_thread_benchmarks(options);
   register_init_benchmarks(options);
+  register_bulk_benchmarks(options);
 
   int bench_argc = static_cast<int>(rest.size());
   rest.push_back(nullptr);

@@ -2,7 +2,8 @@
 // naming contract the report relies on.
 //
 // Every benchmark is named "<case>/<allocator>": the report groups by
-// <case> and compares each of our allocators ("ours", "kmalloc", "cache")
+// <case> and compares each of our allocators ("ours", "kmalloc", "cache";
+// "ours-bulk" and "cache-bulk" for the bulk calls)
 // with each peer of the same case. Every benchmark sets the counter
 // kOpsCounter to the operations one iteration performs; the report divides
 // the median time per iteration by it. Cases with threads use real time
@@ -32,6 +33,7 @@ void register_page_benchmarks(const RegisterOptions& options);
 void register_slab_benchmarks(const RegisterOptions& options);
 void register_cross_thread_benchmarks(const RegisterOptions& options);
 void register_init_benchmarks(const RegisterOptions& options);
+void register_bulk_benchmarks(const RegisterOptions& options);  // bench_bulk.cpp
 
 inline std::string bench_name(const std::string& case_name, const char* allocator) {
   return case_name + "/" + allocator;

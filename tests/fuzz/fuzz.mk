@@ -33,7 +33,7 @@ FUZZERS := $(patsubst tests/fuzz/%_fuzz.cpp,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/%_fuzz,$(FUZZERS))
 
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CXXFLAGS := -std=c++20 -g -O1 $(WARN) -I. -pthread -MMD -MP $(FUZZ_SAN)
+FUZZ_CXXFLAGS := -std=c++20 -g -O1 $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD -MP $(FUZZ_SAN)
 FUZZ_LIB_OBJS := $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS) $(BOOT_SRCS) $(HOSTED_SRCS))
 
 .PHONY: test-fuzz fuzz fuzz-merge fuzz-deps $(addprefix fuzz-,$(FUZZERS)) \

@@ -201,5 +201,25 @@ TEST_F(CApi, IntrospectionText) {
   EXPECT_NE(std::string(text).find("kmalloc-64"), std::string::npos) << text;
 }
 
+TEST_F(CApi, BulkCallsHandOutAndTakeBackWholeBatches) {
+  pf_phys_t pages[100];
+  ASSERT_EQ(alloc_pages_bulk(0, GFP_KERNEL, 100, pages), 100u);
+  for (size_t i = 0; i < 100; ++i) {
+    EXPECT_NE(pages[i], 0u);
+    EXPECT_EQ(pages[i] % 4096, 0u);
+  }
+  EXPECT_EQ(pf_verify(), 0);
+  for (pf_phys_t p : pages) free_pages(p, 0);
+
+  struct kmem_cache* c = kmem_cache_create("capi-bulk", 40, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  void* objs[300];
+  ASSERT_EQ(kmem_cache_alloc_bulk(c, GFP_KERNEL, 300, objs), 300);
+  for (void* o : objs) EXPECT_NE(o, nullptr);
+  EXPECT_EQ(pf_verify(), 0);
+  kmem_cache_free_bulk(c, 300, objs);
+  EXPECT_EQ(kmem_cache_destroy(c), 0u);
+}
+
 }  // namespace
 }  // namespace pf

@@ -13,19 +13,14 @@
 #include "kernel/kernel.hpp"
 #include "kernel/mm/text.hpp"
 #include "kernel/mm/pfalloc.h"
+#include "kernel/mm/platform.hpp"
 
 extern "C" {
 
-unsigned long pfalloc_hook_irq_save(void) {
-  unsigned long flags;
-  asm volatile("pushfq; popq %0; cli" : "=r"(flags) : : "memory");
-  return flags;
-}
-
-void pfalloc_hook_irq_restore(unsigned long flags) {
-  // Restores IF exactly as it was; the rest of RFLAGS is the compiler's.
-  if (flags & pf::arch::kRflagsIf) asm volatile("sti" : : : "memory");
-}
+// The fast-path hooks are defined inline in hooks/pfalloc_hooks.hpp (what
+// the core compiles against in this build); the C names forward to them.
+unsigned long pfalloc_hook_irq_save(void) { return pf::platform::irq_save(); }
+void pfalloc_hook_irq_restore(unsigned long flags) { pf::platform::irq_restore(flags); }
 
 // A CPU spinning in the allocator (interrupts masked) still answers other
 // CPUs' smp_sync_cpus requests, so none waits for it forever.
@@ -34,7 +29,12 @@ void pfalloc_hook_cpu_relax(void) {
   pf::kernel::smp_service_sync();
 }
 
-unsigned int pfalloc_hook_cpu_id(void) { return pf::arch::this_cpu_index(); }
+unsigned int pfalloc_hook_cpu_id(void) { return pf::platform::cpu_id(); }
+
+// The allocator's stopper (cpu_cache.hpp) needs every other online CPU to
+// execute a full barrier: the IPI barrier every CPU answers, also while it
+// spins with interrupts masked (see pfalloc_hook_cpu_relax).
+void pfalloc_hook_sync_cpus(void) { pf::kernel::smp_sync_cpus(); }
 
 void pfalloc_hook_fatal(const char* message) {
   char storage[512];

@@ -1,0 +1,209 @@
+// cpu_cache.hpp — the one per-CPU cache machinery of both layers: CpuGate
+// (who may touch one CPU's per-CPU data, and how) and CpuStack<T> (the array
+// stack the page caches and the object caches are made of).
+//
+// Ownership. Each allocator instance keeps cpu_count + 1 gates: one per CPU
+// and a shared one (index cpu_count) for callers without a CPU of their own
+// (platform::cpu_id() == PF_NO_CPU or >= cpu_count: a hosted thread beyond the
+// CPU slots). CPU i's caches are touched only
+//   (a) by the owner of CPU i on its FAST PATH, between gate.enter() and
+//       gate.leave(), with interrupts masked: no lock, no atomic RMW;
+//   (b) by the owner of CPU i on its SLOW PATHS (refill, drain to the zone,
+//       flush to the slabs), holding gate.lock;
+//   (c) by anyone else (drain of another CPU, verify, stats, shrink,
+//       reclaim), through CpuAccess below: gate.lock, then request = 1, then
+//       platform::sync_cpus(), then wait until active == 0.
+// The shared gate's caches are touched only under its lock (it has no
+// owner, so no fast path).
+//
+// Why (c) excludes (a) without an atomic on the owner's side: the owner does
+//   active = 1 (relaxed, plain mov); [compiler barrier]; if request: back out
+// and the stopper does
+//   request = 1 (seq_cst); sync_cpus(); while (active) relax();
+// The two sides are a Dekker pair; the owner's missing store->load fence is
+// supplied by sync_cpus(), an asymmetric barrier (Linux membarrier(2), an IPI,
+// or every other CPU passing pf_cpu_service()): after it, either the stopper
+// sees active == 1 and waits for the release store of leave(), or the owner
+// sees request == 1 and takes its slow path, which blocks on gate.lock until
+// the stopper is done. Under ThreadSanitizer the owner's store is seq_cst
+// (platform::kGateStoreOrder): the same protocol, a Dekker pair TSan checks.
+// Happens-before, as TSan sees it: owner's leave() (release) -> stopper's
+// wait (acquire); stopper's release of request and lock -> owner's next
+// enter() (acquire load) or lock.
+//
+// Remote frees: a block or object freed on CPU B goes into B's own cache,
+// whichever CPU allocated it (Bonwick's magazines, Linux's pcp lists), on
+// B's lock-free fast path; it reaches its zone or slab when B's cache
+// flushes. Nothing is owned by the CPU that allocated it, so no free ever
+// touches another CPU's data: only drains, verify, stats, shrink and
+// reclaim do, through (c).
+//
+// Kernel: interrupts are masked around every fast path, so nothing else runs
+// on the CPU meanwhile; with several CPUs, pfalloc_hook_sync_cpus must make
+// every other online CPU execute a full barrier (an IPI, or waiting until
+// each has called pf_cpu_service() from its tick or idle loop).
+//
+// Invariants: request == 1 only while gate.lock is held by a stopper;
+// active == 1 only inside the owner's enter()..leave(), which never blocks,
+// never calls out and never nests (one gate per allocator instance and CPU).
+// Lock order: gates in index order (CpuAccessAll), before any lock of the
+// layer below.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "platform.hpp"
+#include "spinlock.hpp"
+#include "types.hpp"
+
+namespace pf {
+
+class alignas(64) CpuGate {
+ public:
+  // Owner, fast path, interrupts masked. True: this CPU's data is ours until
+  // leave(). False: someone holds it; take the slow path.
+  PF_FAST_PATH bool enter() {
+    active_.store(1, platform::kGateStoreOrder);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (__builtin_expect(request_.load(std::memory_order_seq_cst) == 0, 1)) return true;
+    active_.store(0, std::memory_order_release);
+    return false;
+  }
+  PF_FAST_PATH void leave() { active_.store(0, std::memory_order_release); }
+
+  SpinLock& lock() const { return lock_; }
+  // Stopper side, gate.lock held (see CpuAccess).
+  void request_stop() const { request_.store(1, std::memory_order_seq_cst); }
+  // seq_cst (a plain load on x86-64): with the seq_cst store of
+  // request_stop() and, under TSan, of enter(), the two sides are a Dekker
+  // pair in the C++ model itself; acquire pairs with leave()'s release.
+  void wait_quiet() const {
+    while (active_.load(std::memory_order_seq_cst) != 0) platform::cpu_relax();
+  }
+  void resume() const { request_.store(0, std::memory_order_release); }
+
+ private:
+  mutable std::atomic<uint32_t> active_{0};
+  mutable std::atomic<uint32_t> request_{0};
+  mutable SpinLock lock_;
+};
+
+// Exclusive access to one CPU's data from a slow path: the gate's lock, and
+// for another CPU's data (`other`) the full stop. Masks interrupts for its
+// lifetime. `other` is false for the caller's own CPU and the shared gate.
+class CpuAccess {
+ public:
+  CpuAccess(const CpuGate& gate, bool other) : gate_(gate), irq_(platform::irq_save()), other_(other) {
+    gate_.lock().lock();
+    if (other_) {
+      gate_.request_stop();
+      platform::sync_cpus();
+      gate_.wait_quiet();
+    }
+  }
+  ~CpuAccess() {
+    if (other_) gate_.resume();
+    gate_.lock().unlock();
+    platform::irq_restore(irq_);
+  }
+  CpuAccess(const CpuAccess&) = delete;
+  CpuAccess& operator=(const CpuAccess&) = delete;
+
+ private:
+  const CpuGate& gate_;
+  unsigned long irq_;
+  bool other_;
+};
+
+// Every gate (cpu_count + 1 of them, gate_at(i) for i in [0, cpu_count]), in
+// index order, with one sync_cpus() for all the stops.
+template <typename GateAt>
+class CpuAccessAll {
+ public:
+  CpuAccessAll(GateAt gate_at, unsigned cpu_count)
+      : gate_at_(gate_at), count_(cpu_count), self_(platform::cpu_id()), irq_(platform::irq_save()) {
+    bool any = false;
+    for (unsigned i = 0; i <= count_; ++i) {
+      gate_at_(i).lock().lock();
+      if (stops(i)) {
+        gate_at_(i).request_stop();
+        any = true;
+      }
+    }
+    if (any) platform::sync_cpus();
+    for (unsigned i = 0; i < count_; ++i)
+      if (stops(i)) gate_at_(i).wait_quiet();
+  }
+  ~CpuAccessAll() {
+    for (unsigned i = count_ + 1; i-- > 0;) {
+      if (stops(i)) gate_at_(i).resume();
+      gate_at_(i).lock().unlock();
+    }
+    platform::irq_restore(irq_);
+  }
+  CpuAccessAll(const CpuAccessAll&) = delete;
+  CpuAccessAll& operator=(const CpuAccessAll&) = delete;
+
+ private:
+  bool stops(unsigned i) const { return i < count_ && i != self_; }
+  GateAt gate_at_;
+  unsigned count_;
+  unsigned self_;
+  unsigned long irq_;
+};
+
+// An array stack of T: pushed and popped at the top (the hottest end),
+// trimmed from the bottom (the coldest). `count` is an atomic only so that
+// counters can be read without a gate: it is written by whoever holds the
+// CPU's data (relaxed load + store, plain moves), never read-modify-written.
+// Invariant: count <= capacity of `slots` (the owner's limit).
+template <typename T>
+struct CpuStack {
+  std::atomic<uint32_t> count{0};
+  T* slots = nullptr;
+
+  uint32_t size() const { return count.load(std::memory_order_relaxed); }
+  void set_size(uint32_t n) { count.store(n, std::memory_order_relaxed); }
+  T& top() { return slots[size() - 1]; }
+  // The caller checked the room / the content.
+  T pop() {
+    const uint32_t n = size() - 1;
+    set_size(n);
+    return slots[n];
+  }
+  void push(T v) {
+    const uint32_t n = size();
+    slots[n] = v;
+    set_size(n + 1);
+  }
+  // Removes the `n` bottom entries (the caller has dealt with them).
+  void drop_bottom(uint32_t n) {
+    const uint32_t total = size();
+    for (uint32_t i = n; i < total; ++i) slots[i - n] = slots[i];
+    set_size(total - n);
+  }
+  // Reverses slots [0, n): refills are taken in address order and handed
+  // out lowest first.
+  void reverse(uint32_t n) {
+    for (uint32_t i = 0; i < n / 2; ++i) {
+      T t = slots[i];
+      slots[i] = slots[n - 1 - i];
+      slots[n - 1 - i] = t;
+    }
+  }
+};
+
+// The interrupt mask of a fast path (a no-op in the hosted build).
+class IrqOff {
+ public:
+  IrqOff() : s_(platform::irq_save()) {}
+  ~IrqOff() { platform::irq_restore(s_); }
+  IrqOff(const IrqOff&) = delete;
+  IrqOff& operator=(const IrqOff&) = delete;
+
+ private:
+  unsigned long s_;
+};
+
+}  // namespace pf

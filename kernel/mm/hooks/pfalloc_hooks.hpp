@@ -1,0 +1,38 @@
+// pfalloc_hooks.hpp (embedder default) — the hooks the fast paths call,
+// bound at link time.
+//
+// platform.hpp includes <pfalloc_hooks.hpp>; each build puts one directory
+// holding such a header on its include path and so picks how the fast-path
+// hooks are reached. This one (-Ikernel/mm/hooks) forwards to the C hooks of
+// pfalloc.h, defined anywhere in the embedding kernel and bound by the linker:
+// correct everywhere, at the price of an out-of-line call per hook. A kernel
+// that wants the project's speed writes its own pfalloc_hooks.hpp with the
+// same functions inline (see kernel/arch/x86_64/hooks/ and
+// hosted/hooks/) and puts its directory first on the include path, or links
+// with -flto.
+//
+// Contract of the three (all must be cheap and must not call the allocator):
+//   irq_save()/irq_restore(s): mask interrupts on this CPU / restore them;
+//   cpu_id(): the caller's CPU index, owned exclusively by the caller while
+//     interrupts are masked (kernel: the CPU it runs on); any value at or
+//     above the instance's cpu_count (PF_NO_CPU) sends the caller to the slow
+//     paths, which ask cpu_id_claim() (a build may hand out CPU indices
+//     lazily there, as the hosted build does; elsewhere it is cpu_id());
+//   kGateStoreOrder: the order of the owner's "I am inside" store in
+//     CpuGate::enter() (cpu_cache.hpp): relaxed where pfalloc_hook_sync_cpus
+//     is a real asymmetric barrier, seq_cst where it is not (ThreadSanitizer).
+#pragma once
+
+#include <atomic>
+
+#include "../pfalloc.h"
+
+namespace pf::platform {
+
+inline unsigned long irq_save() { return pfalloc_hook_irq_save(); }
+inline void irq_restore(unsigned long s) { pfalloc_hook_irq_restore(s); }
+inline unsigned cpu_id() { return pfalloc_hook_cpu_id(); }
+inline unsigned cpu_id_claim() { return cpu_id(); }
+inline constexpr std::memory_order kGateStoreOrder = std::memory_order_relaxed;
+
+}  // namespace pf::platform

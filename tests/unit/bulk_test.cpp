@@ -1,0 +1,192 @@
+// bulk_test.cpp — the bulk calls: PageAllocator::alloc_pages_bulk (Linux's
+// alloc_pages_bulk: as many as it can, n < count only when memory runs
+// out) and SlabAllocator::cache_alloc_bulk / cache_free_bulk (all or
+// nothing, as kmem_cache_alloc_bulk). Each test counts what it got, checks
+// every block or object is distinct and usable, runs verify(), and leaves
+// the frames as it found them; the failure cases use fault injection and a
+// machine small enough to run dry.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "kernel/mm/page_alloc.hpp"
+#include "kernel/mm/slab.hpp"
+#include "tests/unit/machine.hpp"
+#include "tests/unit/page_test_util.hpp"
+#include "tests/unit/slab_fixture.hpp"
+
+namespace pf {
+namespace {
+
+using test::LeaveAsFound;
+using test::Machine;
+using test::Verified;
+
+// Every block: aligned, Allocated at its order, distinct, in the zone asked for.
+void expect_blocks(PageAllocator& pages, const std::vector<PhysAddr>& got, size_t n, unsigned order,
+                   uint64_t below = 0) {
+  std::set<uint64_t> seen;
+  for (size_t i = 0; i < n; ++i) {
+    const PhysAddr p = got[i];
+    ASSERT_FALSE(p.is_null()) << "block " << i;
+    EXPECT_TRUE(block_aligned(to_pfn(p), Order{order})) << "block " << i;
+    const FrameDescriptor* d = pages.descriptor(to_pfn(p));
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(frame_state(*d), FrameState::Allocated);
+    EXPECT_EQ(d->order, order);
+    EXPECT_TRUE(seen.insert(p.value).second) << "block handed out twice: " << p.value;
+    if (below != 0) {
+      EXPECT_LT(p.value, below);
+    }
+  }
+}
+
+void free_all(PageAllocator& pages, const std::vector<PhysAddr>& got, size_t n, unsigned order) {
+  for (size_t i = 0; i < n; ++i) pages.free_pages(got[i], Order{order});
+}
+
+TEST(PageBulk, FillsTheWholeRequestAtEveryCachedOrderAndAbove) {
+  auto m = Machine::with_ram(64 * MiB, 2);
+  ASSERT_TRUE(m->ok());
+  PageAllocator& pages = m->pages();
+  LeaveAsFound guard(pages);
+  for (unsigned order : {0u, 1u, 3u, 5u}) {
+    SCOPED_TRACE("order " + std::to_string(order));
+    const size_t count = order == 5 ? 40 : 300;  // more than a cache holds
+    std::vector<PhysAddr> got(count);
+    const uint64_t free_before = pages.counters().free_frames;
+    ASSERT_EQ(pages.alloc_pages_bulk(Order{order}, GFP_KERNEL, count, got.data()), count);
+    expect_blocks(pages, got, count, order);
+    EXPECT_EQ(pages.counters().free_frames, free_before - (uint64_t{count} << order));
+    EXPECT_TRUE(Verified(pages));
+    free_all(pages, got, count, order);
+    EXPECT_TRUE(Verified(pages));
+  }
+}
+
+TEST(PageBulk, ZoneLimitAndZeroingApplyToEveryBlock) {
+  auto m = Machine::with_ram(64 * MiB, 2);
+  ASSERT_TRUE(m->ok());
+  PageAllocator& pages = m->pages();
+  LeaveAsFound guard(pages);
+  // Dirty some frames first so that zeroing has something to do.
+  std::vector<PhysAddr> dirty(200);
+  ASSERT_EQ(pages.alloc_pages_bulk(Order{0}, GFP_DMA, dirty.size(), dirty.data()), dirty.size());
+  for (PhysAddr p : dirty) std::memset(pages.to_virt<void>(p), 0xa5, kPageSize);
+  free_all(pages, dirty, dirty.size(), 0);
+
+  std::vector<PhysAddr> got(200);
+  ASSERT_EQ(pages.alloc_pages_bulk(Order{0}, GFP_DMA | __GFP_ZERO, got.size(), got.data()),
+            got.size());
+  expect_blocks(pages, got, got.size(), 0, kDmaLimit);
+  for (PhysAddr p : got) {
+    const auto* bytes = pages.to_virt<const unsigned char>(p);
+    EXPECT_TRUE(std::all_of(bytes, bytes + kPageSize, [](unsigned char b) { return b == 0; }))
+        << "block at " << p.value << " was not zeroed";
+  }
+  free_all(pages, got, got.size(), 0);
+}
+
+TEST(PageBulk, RunsDryWithAPartialCountThatIsStillTheCallers) {
+  auto m = Machine::with_ram(2 * MiB, 2);
+  ASSERT_TRUE(m->ok());
+  PageAllocator& pages = m->pages();
+  LeaveAsFound guard(pages);
+  const uint64_t free_frames = pages.counters().free_frames;
+  std::vector<PhysAddr> got(free_frames + 100);
+  const size_t n = pages.alloc_pages_bulk(Order{0}, GFP_KERNEL | __GFP_NOWARN, got.size(), got.data());
+  EXPECT_EQ(n, free_frames) << "every free frame, and no more";
+  expect_blocks(pages, got, n, 0);
+  EXPECT_EQ(pages.counters().free_frames, 0u);
+  EXPECT_TRUE(Verified(pages));
+  free_all(pages, got, n, 0);
+}
+
+TEST(PageBulk, AnInjectedFailureEndsTheBatchThere) {
+  auto m = Machine::with_ram(16 * MiB, 2);
+  ASSERT_TRUE(m->ok());
+  PageAllocator& pages = m->pages();
+  LeaveAsFound guard(pages);
+  std::vector<PhysAddr> got(50);
+  pages.set_fail_after(8);  // the 8th page allocation fails
+  const size_t n = pages.alloc_pages_bulk(Order{0}, GFP_KERNEL | __GFP_NOWARN, got.size(), got.data());
+  pages.set_fail_after(0);
+  EXPECT_EQ(n, 7u);
+  expect_blocks(pages, got, n, 0);
+  free_all(pages, got, n, 0);
+}
+
+class SlabBulk : public test::SlabFixture {};
+
+TEST_F(SlabBulk, AllocatesEveryObjectAndFreesThemBack) {
+  KmemCache* c = slab_.cache_create("bulk", 96, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  for (size_t count : {size_t{1}, size_t{17}, size_t{1000}}) {
+    SCOPED_TRACE("count " + std::to_string(count));
+    std::vector<void*> objs(count, nullptr);
+    ASSERT_EQ(slab_.cache_alloc_bulk(c, GFP_KERNEL, count, objs.data()), count);
+    std::set<void*> seen;
+    for (void* p : objs) {
+      ASSERT_NE(p, nullptr);
+      EXPECT_EQ(slab_.cache_of(p), c);
+      EXPECT_TRUE(seen.insert(p).second) << "object handed out twice";
+      std::memset(p, 0x5a, 96);
+    }
+    EXPECT_EQ(slab_.stats(c).active_objects, count);
+    ASSERT_TRUE(Clean());
+    slab_.cache_free_bulk(c, count, objs.data());
+    EXPECT_EQ(slab_.stats(c).active_objects, 0u);
+    ASSERT_TRUE(Clean());
+  }
+  EXPECT_EQ(slab_.cache_destroy(c), 0u);
+}
+
+TEST_F(SlabBulk, ZeroesEveryObjectWhenAsked) {
+  KmemCache* c = slab_.cache_create("bulk-zero", 200, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  std::vector<void*> objs(300);
+  ASSERT_EQ(slab_.cache_alloc_bulk(c, GFP_KERNEL, objs.size(), objs.data()), objs.size());
+  for (void* p : objs) std::memset(p, 0xee, 200);
+  slab_.cache_free_bulk(c, objs.size(), objs.data());
+  ASSERT_EQ(slab_.cache_alloc_bulk(c, __GFP_ZERO, objs.size(), objs.data()), objs.size());
+  for (void* p : objs) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    EXPECT_TRUE(std::all_of(b, b + 200, [](unsigned char x) { return x == 0; }));
+  }
+  slab_.cache_free_bulk(c, objs.size(), objs.data());
+  EXPECT_EQ(slab_.cache_destroy(c), 0u);
+}
+
+TEST_F(SlabBulk, AllOrNothingWhenAnObjectAllocationFails) {
+  KmemCache* c = slab_.cache_create("bulk-fail", 64, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  // Warm this CPU's array so that part of the batch comes from it.
+  void* warm = slab_.cache_alloc(c, GFP_KERNEL);
+  ASSERT_NE(warm, nullptr);
+  slab_.cache_free(c, warm);
+  std::vector<void*> objs(400, nullptr);
+  slab_.set_fail_after(150);
+  EXPECT_EQ(slab_.cache_alloc_bulk(c, GFP_KERNEL | __GFP_NOWARN, objs.size(), objs.data()), 0u);
+  slab_.set_fail_after(0);
+  EXPECT_EQ(slab_.stats(c).active_objects, 0u) << "a failed bulk call keeps nothing";
+  ASSERT_TRUE(Clean());
+  EXPECT_EQ(slab_.cache_destroy(c), 0u);
+}
+
+TEST_F(SlabBulk, AllOrNothingWhenTheSlabsCannotGrow) {
+  KmemCache* c = slab_.cache_create("bulk-dry", 512, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  std::vector<void*> objs(2000, nullptr);  // far more than the first slabs hold
+  pages().set_fail_after(3);               // the third new slab cannot be had
+  EXPECT_EQ(slab_.cache_alloc_bulk(c, GFP_KERNEL | __GFP_NOWARN, objs.size(), objs.data()), 0u);
+  pages().set_fail_after(0);
+  EXPECT_EQ(slab_.stats(c).active_objects, 0u);
+  ASSERT_TRUE(Clean());
+  EXPECT_EQ(slab_.cache_destroy(c), 0u);
+}
+
+}  // namespace
+}  // namespace pf
