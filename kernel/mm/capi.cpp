@@ -69,6 +69,7 @@ int pf_init(const struct pf_config* config, const struct pf_region* regions, siz
     sc.debug = config->slab_debug != 0;
     sc.init_on_alloc = config->init_on_alloc != 0;
     sc.init_on_free = config->init_on_free != 0;
+    sc.freelist_random = config->slab_random != 0;
     if (config->random_seed != 0) sc.freelist_seed = config->random_seed;
     return init_global(*g_map, pc, sc);
   }();

@@ -519,6 +519,14 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
         return report_bad_free(ErrorCode::ContigBadFree,
                                "free_pages: block belongs to alloc_contig; use free_contig",
                                phys.value, pfn, caller);
+      if (d.owner == kOwnerKmallocLarge)
+        return report_bad_free(ErrorCode::PageInKmallocLarge,
+                               "free_pages: block is a large kmalloc object; use kfree",
+                               phys.value, pfn, caller);
+      if (d.owner == kOwnerSlabMeta)
+        return report_bad_free(ErrorCode::PageSlabMetadata,
+                               "free_pages: block holds a kmem_cache's per-CPU arrays",
+                               phys.value, pfn, caller);
       return report_bad_free(ErrorCode::PageWrongOrder,
                              "free_pages: order differs from the order the block was allocated at",
                              phys.value, pfn, caller);

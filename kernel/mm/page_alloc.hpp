@@ -301,7 +301,9 @@ class PageAllocator {
   // alloc_pages at exactly this order, not a piece of alloc_contig. (The
   // slab layer turns its slabs back to Allocated before it frees them.)
   PF_FAST_PATH static bool freeable(const FrameDescriptor& d, unsigned order) {
-    return frame_state(d) == FrameState::Allocated && d.order == order && d.owner != kOwnerContig;
+    // owner 0: a plain alloc_pages block. The allocator's own blocks
+    // (kmalloc-large, per-CPU arrays, contig pieces) carry a tag: refused.
+    return frame_state(d) == FrameState::Allocated && d.order == order && d.owner == 0;
   }
   PF_FAST_PATH static void to_cached(FrameDescriptor& d) {
     d.owner = 0;

@@ -75,6 +75,7 @@ struct pf_config {
   unsigned int slab_debug;    /* nonzero: SLAB_DEBUG for every cache, kmalloc's too */
   unsigned int init_on_alloc; /* nonzero: objects are zeroed as they are handed out */
   unsigned int init_on_free;  /* nonzero: objects are wiped as they are freed */
+  unsigned int slab_random;   /* nonzero: SLAB_FREELIST_RANDOM for every cache */
   /* Seed of the per-cache secrets that encode free-list links; pass
    * something unpredictable (the TSC at boot); 0: a built-in constant. */
   uint64_t random_seed;
@@ -125,6 +126,7 @@ struct kmem_cache;
 #define SLAB_HWCACHE_ALIGN 0x1u /* align objects to a cache line */
 #define SLAB_NO_COLOUR     0x2u /* no slab colouring */
 #define SLAB_DEBUG         0x4u /* redzones, poisoning for this cache */
+#define SLAB_FREELIST_RANDOM 0x8u /* each new slab's objects handed out in a random order */
 
 struct kmem_cache* kmem_cache_create(const char* name, size_t size, size_t align,
                                      unsigned int flags, void (*ctor)(void*));
