@@ -376,7 +376,14 @@ class PageAllocator {
   bool verify_lists(const Range& r, VerifyTally& t) const;
   bool verify_descriptors(const Range& r, VerifyTally& t) const;
   bool verify_caches(VerifyTally& t) const;
+  // Records the first violation (verify() reports it once every lock is
+  // dropped: a handler must never run with all CPUs and zones held).
   bool verify_fail(const char* what, uint64_t pfn) const;
+  struct VerifyFailure {
+    const char* what = nullptr;
+    uint64_t pfn = 0;
+  };
+  mutable VerifyFailure verify_failure_;  // written under every zone lock, by verify() only
 
   PhysMap phys_;
   // --- the buddy's own state below (zones, ranges, per-CPU caches) ---

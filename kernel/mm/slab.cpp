@@ -717,8 +717,10 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
     c->free_offset_ = c->redzone_end_;
     c->track_offset_ = c->free_offset_ + sizeof(void*);
     end = c->track_offset_ + sizeof(slab_detail::Track);
-  } else if (ctor != nullptr) {
-    c->free_offset_ = static_cast<uint32_t>(align_up(size, 8));  // past the constructed state
+  } else if (ctor != nullptr || c->init_on_free_) {
+    // Past the constructed state, or past the bytes init_on_free wipes (a
+    // free object's slot holds its encoded link or array mark).
+    c->free_offset_ = static_cast<uint32_t>(align_up(size, 8));
     end = c->free_offset_ + sizeof(void*);
   } else {
     c->free_offset_ = 0;

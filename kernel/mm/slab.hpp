@@ -597,7 +597,12 @@ class SlabAllocator {
   // never handed out twice. Only two frees racing on two CPUs can both pass.
   static constexpr uintptr_t kInArray = 1;
   PF_FAST_PATH static uintptr_t* link_slot(const KmemCache* c, void* obj) {
-    return reinterpret_cast<uintptr_t*>(static_cast<std::byte*>(obj) + c->free_offset_);
+    auto* slot = reinterpret_cast<uintptr_t*>(static_cast<std::byte*>(obj) + c->free_offset_);
+    // No instruction: hides where obj came from, so GCC does not judge the
+    // slot's bounds by whatever the caller passed (a stack int to kfree, say:
+    // refused before the slot is read, but GCC cannot see that).
+    asm("" : "+r"(slot));
+    return slot;
   }
   PF_FAST_PATH static uintptr_t decode_slot(const KmemCache* c, const uintptr_t* slot) {
     return *slot ^ c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
