@@ -642,8 +642,8 @@ void SlabAllocator::free_slow(KmemCache* c, Slab* s, void* obj, const void* call
       duplicate = true;
     } else {
       if (a.size() == c->cpu_limit_) flushed_duplicate = flush(c, a, c->cpu_batch_, nullptr);
-      a.push(obj);
       mark_in_array(c, obj);
+      a.push(obj);
     }
   }
   if (flushed_duplicate != nullptr) report_flush_duplicate(c, flushed_duplicate, caller);

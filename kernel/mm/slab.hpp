@@ -574,10 +574,12 @@ class SlabAllocator {
         CpuArray& a = cpu_array(c, cpu);
         const uint32_t n = a.size();
         if (__builtin_expect(n < c->cpu_limit_, 1)) {
+          // Marked before it is published: a drain that stops this CPU may
+          // flush the object (writing its link) as soon as the gate opens.
+          mark_in_array(c, obj);
           a.slots[n] = obj;
           a.set_size(n + 1);
           g.leave();
-          mark_in_array(c, obj);
           return;
         }
         g.leave();
