@@ -30,7 +30,9 @@ class BootMem {
     uint64_t frames = 0;
     constexpr uint64_t end() const { return base + frames; }
   };
-  static constexpr size_t kMaxTaken = 288;
+  // One span per range's descriptor array plus the per-CPU caches: at least
+  // PageAllocator's range capacity + 1 (static_assert in page_alloc.hpp).
+  static constexpr size_t kMaxTaken = 1024;
 
   // Starts over on `map` (normalised), placing only below `limit` bytes
   // (0: anywhere).

@@ -24,11 +24,11 @@ KmemCache* to_cache(kmem_cache* c) { return reinterpret_cast<KmemCache*>(c); }
 PageAllocator& global_pages() { return g_pages; }
 SlabAllocator& global_slab() { return g_slab; }
 
-int init_global(MemoryMap& map, const PageAllocatorConfig& config) {
+int init_global(MemoryMap& map, const PageAllocatorConfig& config, const SlabConfig& slab) {
   if (g_pages.initialised()) return PF_ERR_BAD_CONFIG;
   if (!map.normalised() && !map.normalise()) return PF_ERR_MAP_CAPACITY;
   if (int s = g_pages.init(map, config); s != PF_OK) return s;
-  return g_slab.init(g_pages);
+  return g_slab.init(g_pages, slab);
 }
 
 }  // namespace pf
@@ -43,24 +43,38 @@ int pf_init(const struct pf_config* config, const struct pf_region* regions, siz
       (reserved == nullptr && reserved_count != 0) || g_map != nullptr) {
     return PF_ERR_BAD_CONFIG;
   }
+  if (config->cpu_count > kMaxCpus) return PF_ERR_BAD_CONFIG;
   MemmapOptions options;
   options.low_reserved_end = config->low_reserved_end != 0 ? config->low_reserved_end : 1 * MiB;
+  // A failed pf_init leaves nothing set up (g_map back to null; the page
+  // allocator refuses a second init only once it succeeded), so the caller
+  // may retry with a map that fits.
   g_map = new (g_map_storage) MemoryMap(options);
-  for (size_t i = 0; i < region_count; ++i) {
-    const pf_region& r = regions[i];
-    if (g_map->add({r.base, r.length, region_type_from_raw(r.type)}) == MapStatus::CapacityExceeded)
-      return PF_ERR_MAP_CAPACITY;
-  }
-  for (size_t i = 0; i < reserved_count; ++i) {
-    const pf_region& r = reserved[i];
-    RegionType t = r.type == 0 ? RegionType::Kernel : region_type_from_raw(r.type);
-    if (g_map->reserve(r.base, r.length, t) == MapStatus::CapacityExceeded)
-      return PF_ERR_MAP_CAPACITY;
-  }
-  PageAllocatorConfig pc;
-  pc.direct_map_offset = config->direct_map_offset;
-  pc.cpu_count = config->cpu_count != 0 ? config->cpu_count : 1;
-  return init_global(*g_map, pc);
+  const int status = [&]() -> int {
+    for (size_t i = 0; i < region_count; ++i) {
+      const pf_region& r = regions[i];
+      if (g_map->add({r.base, r.length, region_type_from_raw(r.type)}) == MapStatus::CapacityExceeded)
+        return PF_ERR_MAP_CAPACITY;
+    }
+    for (size_t i = 0; i < reserved_count; ++i) {
+      const pf_region& r = reserved[i];
+      RegionType t = r.type == 0 ? RegionType::Kernel : region_type_from_raw(r.type);
+      if (g_map->reserve(r.base, r.length, t) == MapStatus::CapacityExceeded)
+        return PF_ERR_MAP_CAPACITY;
+    }
+    PageAllocatorConfig pc;
+    pc.direct_map_offset = config->direct_map_offset;
+    pc.cpu_count = config->cpu_count != 0 ? config->cpu_count : 1;
+    SlabConfig sc;
+    sc.debug = config->slab_debug != 0;
+    sc.init_on_alloc = config->init_on_alloc != 0;
+    sc.init_on_free = config->init_on_free != 0;
+    sc.freelist_random = config->slab_random != 0;
+    if (config->random_seed != 0) sc.freelist_seed = config->random_seed;
+    return init_global(*g_map, pc, sc);
+  }();
+  if (status != PF_OK) g_map = nullptr;
+  return status;
 }
 
 // An order that does not fit Order's byte must not wrap into a valid one:

@@ -28,11 +28,15 @@ namespace pf {
   X(PageBadOrder, "page-order-out-of-range")                                       \
   X(ContigBadFree, "contig-bad-free")                                              \
   X(PageInSlab, "page-in-slab")                                                    \
+  X(PageInKmallocLarge, "page-in-kmalloc-large")                                   \
+  X(PageSlabMetadata, "page-is-slab-metadata")                                     \
   /* objects: always detected */                                                   \
   X(SlabDoubleFree, "slab-double-free")                                            \
   X(SlabNotObjectStart, "slab-not-object-start")                                   \
   X(SlabNotSlabPage, "slab-not-a-slab-page")                                       \
   X(SlabWrongCache, "slab-wrong-cache")                                            \
+  X(SlabCacheHandle, "slab-cache-handle")                                          \
+  X(SlabInternalObject, "slab-internal-object")                                    \
   /* objects: debug mode */                                                        \
   X(SlabDelayedDoubleFree, "slab-delayed-double-free")                             \
   X(SlabRedzoneOverwritten, "slab-redzone-overwritten")                            \

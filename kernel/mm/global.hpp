@@ -16,6 +16,6 @@ SlabAllocator& global_slab();
 
 // pf_init() in C++ form: normalises `map` (if it is not already), then
 // initialises global_pages() and global_slab(). Returns a pf_status.
-int init_global(MemoryMap& map, const PageAllocatorConfig& config);
+int init_global(MemoryMap& map, const PageAllocatorConfig& config, const SlabConfig& slab = {});
 
 }  // namespace pf

@@ -116,18 +116,26 @@ MapStatus MemoryMap::add(Region r) {
   normalised_ = false;
   entry_count_ = 0;
   if (r.length == 0) return MapStatus::Skipped;
-  if (r.length > ~uint64_t{0} - r.base) {
-    ++rejected_;
-    warn(ErrorCode::MapEntryWraps, "firmware region wraps past 2^64 (end shown mod 2^64), dropped",
+  const uint64_t limit = phys_limit();
+  const bool wraps = r.length > ~uint64_t{0} - r.base;
+  if (wraps || r.base + r.length > limit) {
+    const ErrorCode code = wraps ? ErrorCode::MapEntryWraps : ErrorCode::MapEntryBeyondPhysLimit;
+    // Usable memory may be lost, never gained: a usable region is dropped
+    // whole; any other region is clipped at the limit, because the usable
+    // memory it overlaps below the limit must stay out.
+    if (region_type_precedence(r.type) == kUsableRank || r.base >= limit) {
+      ++rejected_;
+      warn(code,
+           wraps ? "firmware region wraps past 2^64 (end shown mod 2^64), dropped"
+                 : "firmware region reaches beyond the physical address width, dropped",
+           r.base, r.base + r.length);
+      return MapStatus::Rejected;
+    }
+    warn(code,
+         wraps ? "firmware region wraps past 2^64 (end shown mod 2^64), clipped at the physical limit"
+               : "firmware region reaches beyond the physical address width, clipped at the limit",
          r.base, r.base + r.length);
-    return MapStatus::Rejected;
-  }
-  if (r.base + r.length > phys_limit()) {
-    ++rejected_;
-    warn(ErrorCode::MapEntryBeyondPhysLimit,
-         "firmware region reaches beyond the physical address width, dropped", r.base,
-         r.base + r.length);
-    return MapStatus::Rejected;
+    r.length = limit - r.base;
   }
   if (raw_count_ == kRawCapacity) {
     overflowed_ = table_overflowed_ = true;

@@ -28,10 +28,13 @@
 //     they raise the type of frames the firmware map reports, never add
 //     memory of their own (they are subtracted, not reported). Frame 0 is never
 //     usable, whatever low_reserved_end says.
-//   * add(): zero length -> Skipped; base + length beyond 2^64 -> Rejected
-//     (MapEntryWraps); beyond 2^phys_addr_bits -> Rejected
-//     (MapEntryBeyondPhysLimit); a full table -> CapacityExceeded. Each
-//     rejection is a pf::warn naming the region. reserve() clips a range that
+//   * add(): zero length -> Skipped; a region whose end wraps past 2^64
+//     (MapEntryWraps) or reaches beyond 2^phys_addr_bits
+//     (MapEntryBeyondPhysLimit): a usable one, or one starting at or beyond
+//     the limit, is Rejected (dropped: memory is only lost); any other is
+//     clipped at the limit and recorded (Ok), never dropped, because the
+//     usable memory it overlaps below the limit must stay out. Both warn,
+//     naming the region. A full table -> CapacityExceeded. reserve() clips a range that
 //     reaches past the physical limit (a reservation can only remove memory,
 //     so "everything from base up" is the safe reading) and ignores one that
 //     starts beyond it (returns Ok: no memory there to protect); a reserve()
@@ -114,7 +117,10 @@ class MemoryMap {
  public:
   static constexpr size_t kRawCapacity = 256;
   static constexpr size_t kReservedCapacity = 64;
-  static constexpr size_t kEntryCapacity = 512;
+  // normalise() emits at most one entry between two consecutive edges, so
+  // with this capacity its output never overflows (issue 11, case 7: init
+  // must take every map intake accepted).
+  static constexpr size_t kEntryCapacity = 2 * (kRawCapacity + kReservedCapacity + 1);
 
   explicit MemoryMap(MemmapOptions options = {}) : options_(options) {}
 

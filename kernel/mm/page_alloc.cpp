@@ -29,10 +29,7 @@ namespace {
 
 constexpr uint64_t kDmaEndPfn = kDmaLimit >> kPageShift;
 constexpr uint64_t kDma32EndPfn = kDma32Limit >> kPageShift;
-// Ranges are also cut at multiples of this many frames so that a frame index
-// within a range always fits a uint32 link (kNoLink excluded). 2^31 frames is
-// 8 TiB, far above a block, so the cut costs no merge.
-constexpr uint64_t kRangeChunkFrames = uint64_t{1} << 31;
+constexpr uint64_t kRangeChunkFrames = uint64_t{1} << kRangeChunkShift;  // see zone.hpp
 
 constexpr Zone zone_for(uint64_t pfn) {
   return pfn < kDmaEndPfn ? Zone::Dma : pfn < kDma32EndPfn ? Zone::Dma32 : Zone::Normal;
@@ -305,8 +302,12 @@ PhysAddr PageAllocator::alloc_in_zones(Order order, gfp_t flags, bool use_cache)
 PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;  // the code the fast path was inlined into
   if (!order.valid()) {
-    report({.code = ErrorCode::PageBadOrder, .detail = "alloc_pages: order above kMaxOrder",
-            .caller = caller});
+    // A request no block can satisfy is out of memory, not misuse (as in
+    // Linux): a null result, warned unless the caller said __GFP_NOWARN.
+    if (!(flags & __GFP_NOWARN))
+      warn(ErrorCode::PageBadOrder,
+           "alloc_pages: order above kMaxOrder (shown as [order, order + 1)), null result",
+           order.value, order.value + 1u);
     return PhysAddr{};
   }
   const bool injected = fail_injected();
@@ -412,6 +413,14 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
       if (d.owner == kOwnerContig)
         return report_bad_free(ErrorCode::ContigBadFree,
                                "free_pages: block belongs to alloc_contig; use free_contig",
+                               phys.value, pfn, caller);
+      if (d.owner == kOwnerKmallocLarge)
+        return report_bad_free(ErrorCode::PageInKmallocLarge,
+                               "free_pages: block is a large kmalloc object; use kfree",
+                               phys.value, pfn, caller);
+      if (d.owner == kOwnerSlabMeta)
+        return report_bad_free(ErrorCode::PageSlabMetadata,
+                               "free_pages: block holds a kmem_cache's per-CPU arrays",
                                phys.value, pfn, caller);
       return report_bad_free(ErrorCode::PageWrongOrder,
                              "free_pages: order differs from the order the block was allocated at",

@@ -242,7 +242,15 @@ class PageAllocator {
   static constexpr uint32_t kPcpHigh[kPcpOrders] = {128, 64, 32, 16};
 
  private:
-  static constexpr size_t kMaxRanges = 272;
+  // Enough for every map pf_init's MemoryMap accepts (issue 11, case 7). A
+  // run of managed frames starts where a usable region opens or another
+  // region, a reservation or the low range ends: at most kRawCapacity +
+  // kReservedCapacity + 1 runs. The zone limits cut kZoneCount - 1 more,
+  // the chunk cuts (kRangeChunkShift) one per 8 TiB below 2^kPhysAddrBits.
+  static constexpr size_t kMaxRanges =
+      MemoryMap::kRawCapacity + MemoryMap::kReservedCapacity + 1 + (kZoneCount - 1) +
+      ((size_t{1} << (kPhysAddrBits - kPageShift - kRangeChunkShift)) - 1);
+  static_assert(BootMem::kMaxTaken >= kMaxRanges + 1, "bootmem must place every range's descriptors");
 
   struct PcpSlot {
     uint64_t pfn;
@@ -269,7 +277,9 @@ class PageAllocator {
   // alloc_pages at exactly this order, not a piece of alloc_contig. (The
   // slab layer turns its slabs back to Allocated before it frees them.)
   PF_FAST_PATH static bool freeable(const FrameDescriptor& d, unsigned order) {
-    return frame_state(d) == FrameState::Allocated && d.order == order && d.owner != kOwnerContig;
+    // owner 0: a plain alloc_pages block. The allocator's own blocks
+    // (kmalloc-large, per-CPU arrays, contig pieces) carry a tag: refused.
+    return frame_state(d) == FrameState::Allocated && d.order == order && d.owner == 0;
   }
   PF_FAST_PATH static void to_cached(FrameDescriptor& d) {
     d.owner = 0;
@@ -335,7 +345,14 @@ class PageAllocator {
   bool verify_lists(const Range& r, VerifyTally& t) const;
   bool verify_descriptors(const Range& r, VerifyTally& t) const;
   bool verify_caches(VerifyTally& t) const;
+  // Records the first violation (verify() reports it once every lock is
+  // dropped: a handler must never run with all CPUs and zones held).
   bool verify_fail(const char* what, uint64_t pfn) const;
+  struct VerifyFailure {
+    const char* what = nullptr;
+    uint64_t pfn = 0;
+  };
+  mutable VerifyFailure verify_failure_;  // written under every zone lock, by verify() only
 
   PhysMap phys_;
   // --- the buddy's own state below (zones, ranges, per-CPU caches) ---

@@ -34,16 +34,27 @@ struct PageAllocator::VerifyTally {
 };
 
 bool PageAllocator::verify_fail(const char* what, uint64_t pfn) const {
-  report({.code = ErrorCode::VerifyFailed, .detail = what, .address = pfn << kPageShift, .pfn = pfn});
+  if (verify_failure_.what == nullptr) verify_failure_ = {what, pfn};
   return false;
 }
 
 bool PageAllocator::verify() const {
   if (!initialised_) return true;
-  CpuAccessAll held(all_gates(), cpu_count_);
-  for (const ZoneArea& z : zones_) z.lock().lock();
-  const bool ok = verify_locked();
-  for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock().unlock();
+  bool ok;
+  VerifyFailure fail;
+  {
+    CpuAccessAll held(all_gates(), cpu_count_);
+    for (const ZoneArea& z : zones_) z.lock().lock();
+    verify_failure_ = {};
+    ok = verify_locked();
+    fail = verify_failure_;
+    for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock().unlock();
+  }
+  // Reported with no lock held (issue 11, case 10): a handler that logs,
+  // records or even allocates is safe here.
+  if (!ok && fail.what != nullptr)
+    report({.code = ErrorCode::VerifyFailed, .detail = fail.what, .address = fail.pfn << kPageShift,
+            .pfn = fail.pfn});
   return ok;
 }
 

@@ -71,11 +71,20 @@ struct pf_config {
   uint64_t low_reserved_end;
   /* How many CPUs will call in (1..64). */
   unsigned int cpu_count;
+  /* Hardening options; 0 (a zeroed config) is the default. */
+  unsigned int slab_debug;    /* nonzero: SLAB_DEBUG for every cache, kmalloc's too */
+  unsigned int init_on_alloc; /* nonzero: objects are zeroed as they are handed out */
+  unsigned int init_on_free;  /* nonzero: objects are wiped as they are freed */
+  unsigned int slab_random;   /* nonzero: SLAB_FREELIST_RANDOM for every cache */
+  /* Seed of the per-cache secrets that encode free-list links; pass
+   * something unpredictable (the TSC at boot); 0: a built-in constant. */
+  uint64_t random_seed;
 };
 
 /* Takes the firmware map and extra reserved ranges (kernel image, boot info,
  * modules, ...), builds the frame descriptors inside usable memory and frees
- * everything else to the buddy. Returns 0, or a negative pf_status. */
+ * everything else to the buddy. Returns 0, or a negative pf_status; after a
+ * failure nothing is set up and pf_init may be called again. */
 int pf_init(const struct pf_config* config,
             const struct pf_region* regions, size_t region_count,
             const struct pf_region* reserved, size_t reserved_count);
@@ -117,6 +126,7 @@ struct kmem_cache;
 #define SLAB_HWCACHE_ALIGN 0x1u /* align objects to a cache line */
 #define SLAB_NO_COLOUR     0x2u /* no slab colouring */
 #define SLAB_DEBUG         0x4u /* redzones, poisoning for this cache */
+#define SLAB_FREELIST_RANDOM 0x8u /* each new slab's objects handed out in a random order */
 
 struct kmem_cache* kmem_cache_create(const char* name, size_t size, size_t align,
                                      unsigned int flags, void (*ctor)(void*));

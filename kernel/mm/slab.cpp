@@ -43,9 +43,10 @@ struct Layout {
 };
 
 // The smallest slab order whose waste (leftover plus header) is at most 1/8
-// of the block. Headers go on the slab for strides below 512 bytes (or when
-// forced: kmem_slab itself); larger strides keep theirs in kmem_slab, so a
-// page of 512-byte objects holds 8 of them, not 7.
+// of the block. Every cache's slab header lives in kmem_slab, out of line:
+// a header right after the last object would be the first thing an overflow
+// of it corrupts (issue 11). Only the bootstrap caches (kmem_cache,
+// kmem_slab: the allocator's own records) keep theirs on the slab.
 Layout choose_layout(uint32_t stride, bool force_on_slab) {
   Layout best{};
   uint64_t best_waste_num = 1, best_waste_den = 0;  // waste fraction of `best` (none yet)
@@ -53,8 +54,11 @@ Layout choose_layout(uint32_t stride, bool force_on_slab) {
     const uint64_t bytes = kPageSize << order;
     for (int on = 1; on >= 0; --on) {
       if (!on && force_on_slab) continue;
-      if (on && !force_on_slab && stride >= 512) continue;
-      const uint64_t room = on ? bytes - kSlabHeaderSize : bytes;
+      if (on && !force_on_slab) continue;
+      // On-slab (bootstrap) blocks also leave their first kSlabHeaderSize
+      // bytes unused: a guard between their records and whatever object
+      // ends the block below (an overflow of it lands there).
+      const uint64_t room = on ? bytes - 2 * kSlabHeaderSize : bytes;
       uint64_t n = room / stride;
       if (n > kMaxObjectsPerSlab) n = kMaxObjectsPerSlab;
       if (n == 0) continue;
@@ -192,16 +196,28 @@ void* SlabAllocator::take_object_locked(KmemCache* c, Finding* f) {
   if (s == nullptr) return nullptr;
   void* obj = s->freelist;
   void* next = free_link_get(c, obj);
-  if (c->debug_ && next != nullptr && !at_object_start(c, s, next)) {
+  if (next != nullptr && !at_object_start(c, s, next)) {
     // The link was overwritten (its key makes a stray write decode to
-    // garbage): rebuild the freelist from the objects' states.
-    if (f != nullptr) *f = {ErrorCode::SlabFreelistCorrupted,
-                            "a free object's freelist link decodes to no object of its slab "
-                            "(freelist rebuilt from the objects' states)",
-                            obj};
-    rebuild_freelist_locked(c, s);
-    return take_object_locked(c, nullptr);
+    // garbage). Debug caches rebuild the freelist from the objects' states;
+    // others have no such record: the rest of this slab's freelist is
+    // quarantined (counted in use, never handed out), never followed.
+    if (f != nullptr && f->code == ErrorCode::Count)
+      *f = {ErrorCode::SlabFreelistCorrupted,
+            c->debug_ ? "a free object's freelist link decodes to no object of its slab "
+                        "(freelist rebuilt from the objects' states)"
+                      : "a free object's freelist link decodes to no object of its slab "
+                        "(the rest of the slab's freelist is quarantined)",
+            obj};
+    if (c->debug_) {
+      rebuild_freelist_locked(c, s);
+      return take_object_locked(c, nullptr);
+    }
+    const uint32_t lost = c->objs_per_slab_ - s->inuse - 1;
+    s->inuse += lost;
+    c->inuse_ += lost;
+    next = nullptr;
   }
+  *link_slot(c, obj) = 0;  // handed out: no longer looks free (see looks_free)
   s->freelist = next;
   s->head->aux = static_cast<uint16_t>(++s->inuse);
   ++c->inuse_;
@@ -210,6 +226,15 @@ void* SlabAllocator::take_object_locked(KmemCache* c, Finding* f) {
   else if (s->list == kListEmpty)
     list_move_locked(c, s, kListPartial);
   return obj;
+}
+
+bool SlabAllocator::on_freelist_locked(const KmemCache* c, const Slab* s, const void* obj) const {
+  uint32_t steps = c->objs_per_slab_;
+  for (void* p = s->freelist; p != nullptr && steps-- != 0; p = free_link_get(c, p)) {
+    if (p == obj) return true;
+    if (!at_object_start(c, s, p)) return false;  // corrupted: take_object_locked names it
+  }
+  return false;
 }
 
 void SlabAllocator::put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** release) {
@@ -254,21 +279,47 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
              c->colour_step_;
   s->next = s->prev = nullptr;
   s->cache = c;
-  s->base = mem + colour;
+  s->base = mem + colour + (c->off_slab_ ? 0 : kSlabHeaderSize);  // the guard: see choose_layout
   s->block = block;
   s->head = descriptor_of(to_pfn(block));
   s->inuse = 0;
   s->list = kListNone;
 
-  // Populate: construct every object once, and link them in address order.
+  // Populate: construct every object once, and link them in address order,
+  // or (SLAB_FREELIST_RANDOM) in the order start, start + step, ... mod n
+  // with a random start and a random step coprime to n: every object once,
+  // at no memory cost.
   std::byte* obj = s->base;
   const uint32_t n = c->objs_per_slab_;
   for (uint32_t i = 0; i < n; ++i, obj += c->stride_) {
     if (c->ctor_ != nullptr) c->ctor_(obj);
     if (c->debug_) debug_populate(c, obj);
-    free_link_set(c, obj, i + 1 < n ? obj + c->stride_ : nullptr);
   }
-  s->freelist = s->base;
+  uint32_t at = 0, step = 1;
+  if (c->random_ && n > 1) {
+    uint64_t z = c->random_state_.fetch_add(0x9e3779b97f4a7c15ull, std::memory_order_relaxed);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    at = static_cast<uint32_t>(z % n);
+    step = 1 + static_cast<uint32_t>((z >> 32) % (n - 1));
+    auto gcd = [](uint32_t a, uint32_t b) {
+      while (b != 0) {
+        const uint32_t t = a % b;
+        a = b;
+        b = t;
+      }
+      return a;
+    };
+    while (gcd(step, n) != 1) step = step % (n - 1) + 1;
+  }
+  s->freelist = s->base + size_t{at} * c->stride_;
+  for (uint32_t i = 0; i < n; ++i) {
+    std::byte* cur = s->base + size_t{at} * c->stride_;
+    at += step;
+    if (at >= n) at -= n;
+    free_link_set(c, cur, i + 1 < n ? s->base + size_t{at} * c->stride_ : nullptr);
+  }
 
   FrameDescriptor& d = *s->head;
   d.owner = c->id_;
@@ -312,14 +363,14 @@ size_t SlabAllocator::release_empty_slabs(KmemCache* c) {
 
 // ---- per-CPU arrays ----------------------------------------------------------
 
-uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags) {
+uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
   void** e = a.entries();
   const uint32_t want = c->cpu_batch_;
   uint32_t got = 0;
   {
     LockGuard g(c->node_lock_);
     while (got < want) {
-      void* obj = take_object_locked(c);
+      void* obj = take_object_locked(c, f);
       if (obj == nullptr) break;
       e[got++] = obj;
     }
@@ -331,11 +382,12 @@ uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags) {
     ++c->slab_count_;
     list_move_locked(c, s, kListEmpty);
     while (got < want) {
-      void* obj = take_object_locked(c);
+      void* obj = take_object_locked(c, f);
       if (obj == nullptr) break;
       e[got++] = obj;
     }
   }
+  for (uint32_t i = 0; i < got; ++i) mark_in_array(c, e[i]);
   // Pops come from the top: reverse so the lowest address goes out first.
   a.reverse(got);
   a.set_size(got);
@@ -428,10 +480,13 @@ void* SlabAllocator::alloc_slow(KmemCache* c, gfp_t flags, const void* caller, s
   const unsigned cpu = this_cpu();
   CpuArray& a = cpu_array(c, cpu);
   void* obj = nullptr;
+  Finding finding;
   {
     auto held = hold(cpu);
-    if (a.size() != 0 || refill(c, a, flags) != 0) obj = a.pop();
+    if (a.size() != 0 || refill(c, a, flags, &finding) != 0) obj = a.pop();
   }
+  report_finding(finding, c, caller);
+  if (obj != nullptr) *link_slot(c, obj) = 0;
   if (obj != nullptr && ((flags & __GFP_ZERO) || c->init_on_alloc_))
     __builtin_memset(obj, 0, c->object_size_);
   return obj;
@@ -451,6 +506,7 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
       while (n < count && a.size() != 0) out[n++] = a.pop();
       g.leave();
     }
+    for (size_t i = 0; i < n; ++i) *link_slot(c, out[i]) = 0;
     if (flags & __GFP_ZERO)
       for (size_t i = 0; i < n; ++i) __builtin_memset(out[i], 0, c->object_size_);
   }
@@ -511,7 +567,9 @@ size_t SlabAllocator::free_direct(KmemCache* c, Slab* s, void* obj, const void* 
     if (c->debug_) {
       duplicate = !debug_on_free_locked(c, s, obj, caller, &finding);
     } else {
-      duplicate = s->inuse == 0 || s->freelist == obj;
+      duplicate = s->inuse == 0 ||
+                  (looks_free(c, s, obj) && (decode_slot(c, link_slot(c, obj)) == kInArray ||
+                                             on_freelist_locked(c, s, obj)));
       if (duplicate) finding = {ErrorCode::SlabDoubleFree, "object is already free", obj};
     }
     if (!duplicate) put_object_locked(c, s, obj, &release);
@@ -554,11 +612,34 @@ void SlabAllocator::cache_free_slow(KmemCache* c, void* obj, const void* caller)
 // callers without a CPU (the shared array).
 void SlabAllocator::free_slow(KmemCache* c, Slab* s, void* obj, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
+  if (__builtin_expect(c == &cache_cache_ || c == &slab_cache_, 0)) {
+    // The allocator's own records: only kmem_cache_destroy frees a cache.
+    report_object_error(c == &cache_cache_ ? ErrorCode::SlabCacheHandle
+                                           : ErrorCode::SlabInternalObject,
+                        c == &cache_cache_ ? "pointer is a kmem_cache handle; use kmem_cache_destroy"
+                                           : "pointer is the allocator's own slab header",
+                        obj, nullptr, caller);
+    return;
+  }
   if (__builtin_expect(!at_object_start(c, s, obj), 0)) {
     report_object_error(ErrorCode::SlabNotObjectStart,
                         "pointer is inside a slab but not at the start of an object", obj, c,
                         caller);
     return;
+  }
+  if (!c->debug_ && looks_free(c, s, obj)) {
+    // Make sure (the caller's data could, once in 2^64, look like a link).
+    bool already = decode_slot(c, link_slot(c, obj)) == kInArray;
+    if (!already) {
+      LockGuard g(c->node_lock_);
+      already = on_freelist_locked(c, s, obj);
+    }
+    if (already) {
+      report_object_error(ErrorCode::SlabDoubleFree,
+                          "object is already free (in a per-CPU array or on its slab's freelist)",
+                          obj, c, caller);
+      return;
+    }
   }
   if (c->cpu_ == nullptr || c->retired_) {
     free_direct(c, s, obj, caller);
@@ -571,13 +652,13 @@ void SlabAllocator::free_slow(KmemCache* c, Slab* s, void* obj, const void* call
   void* flushed_duplicate = nullptr;
   {
     auto held = hold(cpu);
-    // The immediate double free: the same object on top of this CPU's array.
-    // (Reading the slab's freelist head here would race with other CPUs'
-    // flushes; the flush itself catches a duplicate that reaches the slab.)
+    // Double frees were caught above (looks_free); two racing frees of
+    // one object can still meet here, on top of this CPU's array.
     if (a.size() != 0 && a.top() == obj) {
       duplicate = true;
     } else {
       if (a.size() == c->cpu_limit_) flushed_duplicate = flush(c, a, c->cpu_batch_, nullptr);
+      mark_in_array(c, obj);
       a.push(obj);
     }
   }
@@ -652,8 +733,10 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
     c->free_offset_ = c->redzone_end_;
     c->track_offset_ = c->free_offset_ + sizeof(void*);
     end = c->track_offset_ + sizeof(slab_detail::Track);
-  } else if (ctor != nullptr) {
-    c->free_offset_ = static_cast<uint32_t>(align_up(size, 8));  // past the constructed state
+  } else if (ctor != nullptr || c->init_on_free_) {
+    // Past the constructed state, or past the bytes init_on_free wipes (a
+    // free object's slot holds its encoded link or array mark).
+    c->free_offset_ = static_cast<uint32_t>(align_up(size, 8));
     end = c->free_offset_ + sizeof(void*);
   } else {
     c->free_offset_ = 0;
@@ -681,14 +764,17 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
     c->id_ = next_id_;
     next_id_ = next_id_ == kMaxCacheId ? 1 : next_id_ + 1;
   }
-  if (c->debug_) {
-    // A key per cache, so a stray write cannot forge a link that decodes to
-    // a chosen address (splitmix64 of the seed, the id and the address).
+  {
+    // A key per cache, every cache (SLAB_FREELIST_HARDENED by default), so a
+    // stray write cannot forge a link that decodes to a chosen address
+    // (splitmix64 of the seed, the id and the address).
     uint64_t z = freelist_seed_ ^ (uint64_t{c->id_} << 32) ^ reinterpret_cast<uintptr_t>(c);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     c->freelist_key_ = (z ^ (z >> 31)) | 1;
   }
+  c->random_ = !bootstrap && ((flags & SLAB_FREELIST_RANDOM) || freelist_random_);
+  c->random_state_.store(c->freelist_key_ * 0x9e3779b97f4a7c15ull, std::memory_order_relaxed);
   c->cpu_ = nullptr;
   c->fast_ = false;
   if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
@@ -745,7 +831,7 @@ KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t ali
     problem = "kmem_cache_create: size is 0 or above kMaxCacheObjectSize";
   else if (align != 0 && (!is_power_of_two(align) || align > kPageSize))
     problem = "kmem_cache_create: align is not a power of two up to 4096";
-  else if (flags & ~(SLAB_HWCACHE_ALIGN | SLAB_NO_COLOUR | SLAB_DEBUG))
+  else if (flags & ~(SLAB_HWCACHE_ALIGN | SLAB_NO_COLOUR | SLAB_DEBUG | SLAB_FREELIST_RANDOM))
     problem = "kmem_cache_create: unknown flags";
   if (problem != nullptr) {
     report({.code = ErrorCode::InvalidArgument, .detail = problem, .cache = name, .caller = caller});
@@ -871,6 +957,7 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   if (cpus == 0 || cpus > kMaxCpus) return PF_ERR_BAD_CONFIG;
   cpu_count_ = cpus;
   debug_ = config.debug;
+  freelist_random_ = config.freelist_random;
   init_on_alloc_ = config.init_on_alloc;
   init_on_free_ = config.init_on_free;
   freelist_seed_ = config.freelist_seed;

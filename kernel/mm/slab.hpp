@@ -12,8 +12,10 @@
 // Layout of a slab: a block of 2^order frames (order <= kMaxSlabOrder),
 // naturally aligned because the buddy only hands out aligned blocks. Objects
 // start at block + colour and sit `stride` bytes apart. The slab header
-// (struct slab_detail::Slab) is either at the end of the block ("on-slab") or
-// an object of kmem_slab ("off-slab"); the head descriptor points at it.
+// (struct slab_detail::Slab) is an object of kmem_slab ("off-slab"), out of
+// line, so no overflow of an object reaches it; only the two bootstrap caches
+// (kmem_cache, kmem_slab) keep it at the end of their blocks ("on-slab"). The
+// head descriptor points at it.
 // While a head descriptor says Slab:
 //   owner == cache id, aux == objects in use, (link_prev:link_next) == header.
 // An object's slab is found in O(1) from its address: every frame of a
@@ -69,10 +71,23 @@
 //   slab-not-a-slab-page   the frame is unmanaged, free, reserved, a plain
 //                          alloc_pages block, or a large block given to
 //                          kmem_cache_free;
-//   slab-wrong-cache       kmem_cache_free with another cache than the object's.
-// A double free that slips past the per-CPU check is caught when the array
-// gives the object back (its slab is empty or it heads the freelist):
-// slab-delayed-double-free, and the duplicate is dropped so counts stay right.
+//   slab-wrong-cache       kmem_cache_free with another cache than the object's;
+//   slab-cache-handle      kfree of a kmem_cache handle (slab-internal-object:
+//                          of a slab header);
+//   slab-double-free       also later: every free object's link slot is
+//                          encoded with the cache's key and its own address
+//                          and says "in a per-CPU array" or "on the freelist"
+//                          (see looks_free), so a double free is caught at the
+//                          second free however long after the first, on any
+//                          CPU; only two frees racing on two CPUs can slip by
+//                          (caught when the array gives the object back:
+//                          slab-delayed-double-free, the duplicate dropped);
+//   slab-freelist-corrupted  a link that decodes to no object of its slab
+//                          (an overflow into a free neighbour): never
+//                          followed; the rest of that slab's freelist is
+//                          quarantined (debug caches rebuild it).
+// Links are encoded in every cache (SLAB_FREELIST_HARDENED by default), with
+// a per-cache key derived from SlabConfig::freelist_seed (pf_config.random_seed).
 //
 // Debug caches (SLAB_DEBUG, or SlabConfig::debug for every cache) trade
 // speed for checks. They have no per-CPU arrays: every allocation and free
@@ -261,7 +276,11 @@ struct SlabConfig {
   // a constructor: constructed state is never wiped).
   bool init_on_alloc = false;
   bool init_on_free = false;
-  // Seed of the per-cache keys encoding debug caches' freelist links; a
+  // SLAB_FREELIST_RANDOM for every cache: each new slab hands its objects
+  // out in a random order (a random start and a random step coprime to
+  // the object count), so neighbours are hard to predict.
+  bool freelist_random = false;
+  // Seed of the per-cache keys encoding every cache's freelist links; a
   // kernel passes something unpredictable (the TSC at boot, say).
   uint64_t freelist_seed = 0x6a09e667f3bcc909ull;
 };
@@ -332,13 +351,15 @@ class KmemCache {
   bool off_slab_ = false;
   bool kmalloc_ = false;
   bool debug_ = false;
-  uint64_t freelist_key_ = 0;  // debug caches: links are stored as next ^ key ^ slot
+  uint64_t freelist_key_ = 0;  // links are stored as next ^ key ^ slot (every cache)
   uint32_t reserve_empty_ = 1;  // empty slabs kept instead of going back to the buddy
   uint32_t redzone_end_ = 0;    // debug: end of the right redzone
   uint32_t track_offset_ = 0;   // debug: where the object's Track lives
   bool poison_ = false;         // debug without a constructor: free objects are poisoned
   bool init_on_alloc_ = false;
   bool init_on_free_ = false;
+  bool random_ = false;         // SLAB_FREELIST_RANDOM: each new slab's freelist shuffled
+  std::atomic<uint64_t> random_state_{0};
 
   // Per-CPU arrays: cpu_count + 1 entries (the last shared), cpu_stride_
   // bytes apart, in one block.
@@ -527,6 +548,7 @@ class SlabAllocator {
         }
       }
       if (__builtin_expect(obj != nullptr, 1)) {
+        *link_slot(c, obj) = 0;  // no longer in an array (see looks_free)
         if (flags & __GFP_ZERO) __builtin_memset(obj, 0, c->object_size_);
         return obj;
       }
@@ -544,17 +566,20 @@ class SlabAllocator {
   // s is obj's slab (by its frame), c is s's cache.
   PF_FAST_PATH void free_object(KmemCache* c, Slab* s, void* obj, const void* caller) {
     const unsigned cpu = platform::cpu_id();
+    // An object that already looks free (in some CPU's array, or on its
+    // slab's freelist) goes to the slow path, which makes sure and names it.
     if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c->fast_ &&
-                             at_object_start(c, s, obj),
+                             at_object_start(c, s, obj) && !looks_free(c, s, obj),
                          1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
         CpuArray& a = cpu_array(c, cpu);
         const uint32_t n = a.size();
-        // The immediate double free (the object on top of this CPU's array)
-        // goes to the slow path, which names it.
-        if (__builtin_expect(n < c->cpu_limit_ && (n == 0 || a.slots[n - 1] != obj), 1)) {
+        if (__builtin_expect(n < c->cpu_limit_, 1)) {
+          // Marked before it is published: a drain that stops this CPU may
+          // flush the object (writing its link) as soon as the gate opens.
+          mark_in_array(c, obj);
           a.slots[n] = obj;
           a.set_size(n + 1);
           g.leave();
@@ -565,6 +590,38 @@ class SlabAllocator {
     }
     free_slow(c, s, obj, caller);
   }
+  // ---- double-free detection through the free-list slot ----
+  // Every free object's link slot (free_offset_) says where it is, encoded
+  // with the cache's key and the slot's own address: on a slab's freelist it
+  // holds the next free object (or null); in a per-CPU array it holds
+  // kInArray (odd: no object address). Handing an object out clears it. So
+  // a free of an object whose slot decodes to kInArray, to null or to an
+  // object of its slab is (but for a 2^-64 coincidence of the caller's
+  // data) a double free, however long ago the first free was and on
+  // whichever CPU: the slow path confirms and names it, and the object is
+  // never handed out twice. Only two frees racing on two CPUs can both pass.
+  static constexpr uintptr_t kInArray = 1;
+  PF_FAST_PATH static uintptr_t* link_slot(const KmemCache* c, void* obj) {
+    auto* slot = reinterpret_cast<uintptr_t*>(static_cast<std::byte*>(obj) + c->free_offset_);
+    // No instruction: hides where obj came from, so GCC does not judge the
+    // slot's bounds by whatever the caller passed (a stack int to kfree, say:
+    // refused before the slot is read, but GCC cannot see that).
+    asm("" : "+r"(slot));
+    return slot;
+  }
+  PF_FAST_PATH static uintptr_t decode_slot(const KmemCache* c, const uintptr_t* slot) {
+    return *slot ^ c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
+  }
+  PF_FAST_PATH static void mark_in_array(const KmemCache* c, void* obj) {
+    uintptr_t* slot = link_slot(c, obj);
+    *slot = kInArray ^ c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
+  }
+  PF_FAST_PATH static bool looks_free(const KmemCache* c, const Slab* s, void* obj) {
+    const uintptr_t v = decode_slot(c, link_slot(c, obj));
+    return v <= kInArray || at_object_start(c, s, reinterpret_cast<const void*>(v));
+  }
+  // Is obj on s's freelist? (node lock held; walks at most objs_per_slab links)
+  bool on_freelist_locked(const KmemCache* c, const Slab* s, const void* obj) const;
   [[gnu::noinline, gnu::cold]] void* alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
                                                 size_t requested);
   [[gnu::noinline, gnu::cold]] void free_slow(KmemCache* c, Slab* s, void* obj, const void* caller);
@@ -637,7 +694,7 @@ class SlabAllocator {
   Slab* grow(KmemCache* c, gfp_t flags);
   size_t release_slabs(KmemCache* c, Slab* chain);
   size_t release_empty_slabs(KmemCache* c);
-  uint32_t refill(KmemCache* c, CpuArray& a, gfp_t flags);
+  uint32_t refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f);
   // Gives the n oldest entries back to their slabs (adding frames released
   // to *frames); returns a duplicate it dropped (to report once the caller
   // has unlocked), or nullptr.
@@ -682,6 +739,7 @@ class SlabAllocator {
   bool debug_ = false;
   bool init_on_alloc_ = false;
   bool init_on_free_ = false;
+  bool freelist_random_ = false;
   uint64_t freelist_seed_ = 0;
   std::atomic<uint64_t> fail_at_{0};
   // cpu_count_ while the fast paths may run; 0 before init and while fault

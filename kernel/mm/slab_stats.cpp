@@ -150,16 +150,19 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
       check(d->aux == static_cast<uint16_t>(s->inuse), "descriptor in-use count differs", s);
       check(((uintptr_t{d->link_prev} << 32) | d->link_next) == reinterpret_cast<uintptr_t>(s),
             "descriptor does not point at the slab header", s);
-      const std::byte* mem = pages_->to_virt(s->block);
+      // On-slab (bootstrap) blocks start with a guard (slab.cpp, choose_layout).
+      const uint64_t guard = c->off_slab_ ? 0 : kSlabHeaderSize;
+      const std::byte* block = pages_->to_virt(s->block);
+      const std::byte* mem = block + guard;
       const uint64_t colour = static_cast<uint64_t>(s->base - mem);
       check(s->base >= mem && colour % c->colour_step_ == 0 &&
                 colour / c->colour_step_ < c->colour_count_,
             "slab colour offset out of range", s);
       const uint64_t header = c->off_slab_ ? 0 : kSlabHeaderSize;
-      check(colour + uint64_t{n} * c->stride_ + header <= block_bytes, "objects overrun the slab",
+      check(guard + colour + uint64_t{n} * c->stride_ + header <= block_bytes, "objects overrun the slab",
             s);
       if (!c->off_slab_)
-        check(reinterpret_cast<const std::byte*>(s) == mem + block_bytes - kSlabHeaderSize,
+        check(reinterpret_cast<const std::byte*>(s) == block + block_bytes - kSlabHeaderSize,
               "on-slab header is not at the end of its block", s);
       // The freelist: distinct objects of this slab, at object starts.
       uint64_t bits[kMaxObjectsPerSlab / 64] = {};

@@ -38,6 +38,10 @@ namespace pf {
 
 enum class Zone : uint8_t { Dma = 0, Dma32 = 1, Normal = 2 };
 inline constexpr unsigned kZoneCount = 3;
+// Ranges are also cut at multiples of 2^kRangeChunkShift frames so that a
+// frame index within a range always fits a uint32 link (kNoLink excluded).
+// 2^31 frames is 8 TiB, far above a block, so the cut costs no merge.
+inline constexpr unsigned kRangeChunkShift = 31;
 inline constexpr uint64_t kDmaLimit = 16 * MiB;
 inline constexpr uint64_t kDma32Limit = 4 * GiB;
 const char* zone_name(Zone z);

@@ -31,7 +31,8 @@
 // frame); nothing is sorted or swept, so it shares no logic with memmap.cpp.
 //
 // What is checked, after every normalise() (the last op and up to two op-14s):
-//   * each add()/reserve() returned the status the rules in memmap.hpp give;
+//   * each add()/reserve() returned the status the rules in memmap.hpp give
+//     (a non-usable region past the limit or wrapping is clipped, not dropped);
 //     raw(), reserved() and rejected_count() hold exactly what was accepted;
 //   * per frame: type == the most restrictive type of every accepted region
 //     touching the frame, Usable only when Usable regions cover all of it
@@ -158,8 +159,12 @@ struct Oracle {
   MapStatus add(Region r) {
     if (r.length == 0) return MapStatus::Skipped;
     if (r.length > ~0ull - r.base || r.base + r.length > limit) {
-      ++rejected;
-      return MapStatus::Rejected;
+      // Usable (or wholly beyond): dropped. Anything else: clipped, kept.
+      if (r.type == RegionType::Usable || r.base >= limit) {
+        ++rejected;
+        return MapStatus::Rejected;
+      }
+      r.length = limit - r.base;
     }
     if (raw.size() == MemoryMap::kRawCapacity) {
       table_overflowed = true;

@@ -186,14 +186,14 @@ TEST(Memmap, PartialUsableFrameNextToReservedBecomesReserved) {
   expect_map(*m, {{0x101000, 0x102000, U}, {0x102000, 0x103000, R}, {0x104000, 0x105000, U}});
 }
 
-TEST(Memmap, WrappingAndTooWideEntriesAreRejectedWithANamedWarning) {
+TEST(Memmap, WrappingAndTooWideUsableEntriesAreRejectedWithANamedWarning) {
   test::LogCapture log;
   MemoryMap m;
   const uint64_t warnings = warning_count();
   EXPECT_EQ(m.add({.base = 0xfffffffffffff000, .length = 0x2000, .type = U}), MapStatus::Rejected);
-  EXPECT_EQ(m.add({.base = 0x10000000000000 - 0x1000, .length = 0x2000, .type = R}),
+  EXPECT_EQ(m.add({.base = 0x10000000000000 - 0x1000, .length = 0x2000, .type = U}),
             MapStatus::Rejected);
-  EXPECT_EQ(m.add({.base = 0x10000000000000, .length = 0x1000, .type = U}), MapStatus::Rejected);
+  EXPECT_EQ(m.add({.base = 0x10000000000000, .length = 0x1000, .type = R}), MapStatus::Rejected);
   // Ending exactly at 2^52 is within the width.
   EXPECT_EQ(m.add({.base = 0x10000000000000 - 0x1000, .length = 0x1000, .type = U}), MapStatus::Ok);
   EXPECT_EQ(m.add(span(1 * MiB, 2 * MiB, U)), MapStatus::Ok);
@@ -206,6 +206,38 @@ TEST(Memmap, WrappingAndTooWideEntriesAreRejectedWithANamedWarning) {
       << log.text();
   EXPECT_EQ(m.raw().size(), 2u);
   expect_map(m, {{1 * MiB, 2 * MiB, U}, {0x10000000000000 - 0x1000, 0x10000000000000, U}});
+}
+
+// Issue 11, case 5: a non-usable region reaching past the width or wrapping
+// past 2^64 is clipped at the limit, so the usable memory it overlaps below
+// the limit stays out. Dropping it would have made that memory usable.
+TEST(Memmap, NonUsableEntriesPastTheLimitAreClippedNeverDropped) {
+  test::LogCapture log;
+  auto m = std::make_unique<MemoryMap>();
+  const uint64_t warnings = warning_count();
+  const uint64_t limit = uint64_t{1} << kPhysAddrBits;
+  EXPECT_EQ(m->add(span(1 * MiB, 65 * MiB, U)), MapStatus::Ok);
+  EXPECT_EQ(m->add({.base = 33 * MiB, .length = limit, .type = R}), MapStatus::Ok);  // past 2^52
+  EXPECT_EQ(m->add({.base = 17 * MiB, .length = ~0ull - 4096, .type = N}), MapStatus::Ok);  // wraps
+  EXPECT_EQ(m->add({.base = 9 * MiB, .length = ~0ull, .type = static_cast<RegionType>(200)}),
+            MapStatus::Ok);  // unknown type: reserved, wraps
+  EXPECT_EQ(m->rejected_count(), 0u);
+  EXPECT_EQ(warning_count(), warnings + 3);
+  EXPECT_NE(log.text().find("map-entry-beyond-phys-limit: firmware region reaches beyond the "
+                            "physical address width, clipped"),
+            std::string::npos)
+      << log.text();
+  EXPECT_NE(log.text().find("map-entry-wraps: firmware region wraps past 2^64 (end shown mod "
+                            "2^64), clipped"),
+            std::string::npos)
+      << log.text();
+  ASSERT_EQ(m->raw().size(), 4u);
+  EXPECT_EQ(m->raw()[1].base + m->raw()[1].length, limit);
+  EXPECT_EQ(m->raw()[2].base + m->raw()[2].length, limit);
+  // Reserved outranks AcpiNvs: the clipped reserved region from 9 MiB wins
+  // over the wrapped NVS one; nothing from 9 MiB up is usable.
+  expect_map(*m, {{1 * MiB, 9 * MiB, U}, {9 * MiB, limit, R}});
+  EXPECT_EQ(m->usable_frames(), 8 * MiB / kPageSize);
 }
 
 TEST(Memmap, PhysAddrBitsOptionNarrowsTheWidth) {
@@ -466,10 +498,11 @@ TEST(Memmap, ReservedTableFullMakesNormaliseFail) {
 }
 
 // Nested chains of rising precedence produce 2k-1 entries from k regions; a
-// kernel reservation inside a chain's usable rim adds two more. Enough of
-// both overflow kEntryCapacity: normalise() fails, reports, and keeps an exact
-// prefix of the map.
-TEST(Memmap, OutputCapacityExceededKeepsAnExactPrefix) {
+// kernel reservation inside a chain's usable rim adds two more. The output
+// table holds one entry per pair of consecutive edges, so even the densest
+// map the tables accept fits (it once overflowed at 512 entries and pf_init
+// refused a map intake had accepted: issue 11, case 7).
+TEST(Memmap, OutputCapacityHoldsTheDensestMap) {
   test::LogCapture log;
   const RegionType chain[] = {U, L, A, N, R, K, B};
   constexpr size_t kChains = MemoryMap::kRawCapacity / 7;  // 36
@@ -526,16 +559,17 @@ TEST(Memmap, OutputCapacityExceededKeepsAnExactPrefix) {
     auto v = expected_chain(c, true);
     prefix.insert(prefix.end(), v.begin(), v.end());
   }
-  ASSERT_GT(prefix.size(), MemoryMap::kEntryCapacity);  // 540: does not fit
-  prefix.resize(MemoryMap::kEntryCapacity);
-
-  EXPECT_FALSE(m->normalise());
-  EXPECT_TRUE(m->overflowed());
-  EXPECT_TRUE(m->normalised()) << "the prefix is usable";
-  EXPECT_NE(log.text().find("map-capacity-exceeded"), std::string::npos);
+  ASSERT_EQ(prefix.size(), 540u);
+  EXPECT_LE(prefix.size(), MemoryMap::kEntryCapacity);
+  EXPECT_TRUE(m->normalise());
+  EXPECT_FALSE(m->overflowed());
+  EXPECT_EQ(log.text().find("map-capacity-exceeded"), std::string::npos) << log.text();
   check_invariants(*m);
   const auto got = entries_of(*m);
   EXPECT_EQ(got, prefix) << "got:\n" << show(got);
+  // The bound the capacity comes from: edges of every table at its fullest.
+  EXPECT_EQ(MemoryMap::kEntryCapacity,
+            2 * (MemoryMap::kRawCapacity + MemoryMap::kReservedCapacity + 1));
 }
 
 // ---- reports ----------------------------------------------------------------

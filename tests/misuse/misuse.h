@@ -1,0 +1,103 @@
+/* misuse.h — what every misuse program shares.
+ *
+ * Each program in tests/misuse/ is one misuse (or one out-of-memory or
+ * map-intake case) against the public C API, linked with the hosted
+ * libpfalloc.a exactly as an embedding kernel would use pfalloc.h: it maps a
+ * window of "physical memory" itself (MAP_NORESERVE: untouched frames cost
+ * nothing), hands pf_init a QEMU-like map, then does the one wrong thing.
+ * cases.tsv says how each must end; run.sh judges it (exit status and the
+ * exact error name on stderr). A program that runs past its misuse returns
+ * through got_through(), so "nothing happened" can never pass as caught.
+ */
+#ifndef PF_MISUSE_H
+#define PF_MISUSE_H
+
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "pfalloc.h"
+
+#define MiB (1024ull * 1024ull)
+#define PAGE 4096ull
+
+/* The standard machine: low RAM, a BIOS hole, 64 MiB from 1 MiB, the kernel
+ * image at [2 MiB, 3 MiB). */
+static const struct pf_region misuse_map[] = {
+    {0x0, 0x9fc00, PF_REGION_USABLE},
+    {0x9fc00, 0x400, PF_REGION_RESERVED},
+    {0xf0000, 0x10000, PF_REGION_RESERVED},
+    {1 * MiB, 64 * MiB, PF_REGION_USABLE},
+};
+static const struct pf_region misuse_kernel_image[] = {{2 * MiB, 1 * MiB, PF_REGION_KERNEL}};
+#define MISUSE_WINDOW_END (65 * MiB)
+#define MISUSE_KERNEL_IMAGE (2 * MiB)
+
+static uintptr_t misuse_window; /* the virtual address of physical 0 */
+
+static inline void* phys_to_virt(pf_phys_t p) { return (void*)(misuse_window + p); }
+static inline pf_phys_t virt_to_phys(const void* v) { return (pf_phys_t)((uintptr_t)v - misuse_window); }
+
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    if (!(cond)) {                                                               \
+      fprintf(stderr, "misuse program: check failed: %s (line %d)\n", #cond, __LINE__); \
+      exit(1);                                                                   \
+    }                                                                            \
+  } while (0)
+
+/* Maps the window (once) and returns the offset a pf_config needs. */
+static inline uintptr_t misuse_reserve_window(void) {
+  if (misuse_window == 0) {
+    void* w = mmap(NULL, MISUSE_WINDOW_END, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(w != MAP_FAILED);
+    misuse_window = (uintptr_t)w;
+  }
+  return misuse_window;
+}
+
+/* pf_init on the standard map with `config` (direct_map_offset filled in). */
+static inline void misuse_up_with(struct pf_config config) {
+  config.direct_map_offset = misuse_reserve_window();
+  if (config.cpu_count == 0) config.cpu_count = 2;
+  int status = pf_init(&config, misuse_map, sizeof misuse_map / sizeof misuse_map[0],
+                       misuse_kernel_image, 1);
+  if (status != PF_OK) {
+    fprintf(stderr, "misuse program: pf_init failed: %d\n", status);
+    exit(2);
+  }
+}
+
+static inline void misuse_up(void) {
+  struct pf_config config;
+  memset(&config, 0, sizeof config);
+  misuse_up_with(config);
+}
+
+/* Free frames now; out-of-memory programs check nothing was lost. */
+static inline uint64_t free_frames(void) {
+  struct pf_counters c;
+  pf_reclaim();
+  pf_get_counters(&c);
+  return c.free_frames;
+}
+
+/* The misuse was not stopped: say so and fail. */
+static inline int got_through(const char* what) {
+  fprintf(stderr, "misuse program: not caught: %s\n", what);
+  return 1;
+}
+
+/* Runs fn(arg) on a thread of its own (another CPU slot) and waits. */
+static inline void on_other_thread(void* (*fn)(void*), void* arg) {
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, fn, arg) == 0);
+  CHECK(pthread_join(t, NULL) == 0);
+}
+
+#endif
