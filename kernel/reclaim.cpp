@@ -126,7 +126,7 @@ void format_reserved(const Kernel& k, TextBuffer& t) {
   row(t, "bootloader-reclaimable, not handed back", k.pages.reserved_frames(kReservedBootloaderReclaimable));
   row(t, "acpi-reclaimable, not handed back", k.pages.reserved_frames(kReservedAcpiReclaimable));
   row(t, "acpi-nvs", nvs);
-  row(t, "low memory (below the first MiB)", low);
+  row(t, "low memory (below low_reserved_end)", low);
   row(t, "firmware-reserved (RAM or device memory)", firmware);
   row(t, "bad", bad);
 }

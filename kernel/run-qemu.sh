@@ -13,7 +13,7 @@
 #                     $OVMF_CODE + $OVMF_VARS (pflash) if set, else Debian's OVMF.fd,
 #                     else a /usr/share/OVMF/OVMF_CODE[_4M].fd + OVMF_VARS pair
 #
-# Serial output goes to LOG (and to the terminal with -v). Verdicts:
+# Serial output goes to LOG (and to the terminal with -v, less the pfmap dump lines). Verdicts:
 #   pass: QEMU exit code 33 (the kernel wrote 0x10 to isa-debug-exit) AND the
 #         last line on serial is "N passed, 0 failed" with N > 0;
 #   fail: exit code 35 AND the last line is "N passed, M failed" with M > 0
@@ -87,7 +87,10 @@ qemu+=("$@")
 printf '# %s\n' "${qemu[*]}" > "$log"
 start=$(date +%s%N)
 if [ "$verbose" = 1 ]; then
-  timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null 2>&1 | sed -u 's/\r$//' | tee -a "$log"
+  # The machine-readable memory dumps (pfmap lines, thousands on a big
+  # machine) go to the log and the picture, not to the terminal.
+  timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null 2>&1 | sed -u 's/\r$//' | tee -a "$log" |
+    { grep --line-buffered -v '^pfmap ' || true; }
   rc=${PIPESTATUS[0]}
 else
   timeout -k 5 "$timeout_s" "${qemu[@]}" < /dev/null 2>&1 | tr -d '\r' >> "$log"
