@@ -79,6 +79,32 @@ static inline void misuse_up(void) {
   misuse_up_with(config);
 }
 
+/* pf_init on a program's own map (one CPU, no extra reservations). */
+static inline void misuse_up_on(const struct pf_region* map, size_t count) {
+  struct pf_config config;
+  memset(&config, 0, sizeof config);
+  config.direct_map_offset = misuse_reserve_window();
+  config.cpu_count = 1;
+  CHECK(pf_init(&config, map, count, NULL, 0) == PF_OK);
+}
+
+/* Takes every order-0 frame (up to 16384) and gives them back; returns 1 if
+ * one lay at or above `limit`, else 0 (with at least one frame taken and
+ * verify() clean afterwards). */
+static inline int misuse_any_frame_at_or_above(pf_phys_t limit) {
+  static pf_phys_t got[16384];
+  size_t n = 0;
+  int above = 0;
+  for (pf_phys_t p; n < 16384 && (p = alloc_pages(0, GFP_KERNEL | __GFP_NOWARN)) != 0; ++n) {
+    got[n] = p;
+    above |= p >= limit;
+  }
+  CHECK(n > 0 && n < 16384);
+  while (n > 0) free_pages(got[--n], 0);
+  CHECK(pf_verify() == 0);
+  return above;
+}
+
 /* Free frames now; out-of-memory programs check nothing was lost. */
 static inline uint64_t free_frames(void) {
   struct pf_counters c;
