@@ -115,7 +115,7 @@ template <typename P>
 bool peer_all() {
   P a{};
   bool ok = page_cases(a);
-  for (size_t size : {size_t{64}, size_t{4096}}) ok = ok && object_cases(a, size);
+  for (size_t size : {size_t{64}, size_t{1024}, size_t{4096}}) ok = ok && object_cases(a, size);
   return ok;
 }
 
@@ -142,7 +142,7 @@ bool read_dump(const std::string& path, Result* out) {
 
 // The two figures issue 9 asks `make bench-callgrind` for, as plain lines:
 // instructions of an alloc_pages+free_pages pair (order 0) and of a
-// kmalloc+kfree pair (64 B and 4 KiB), beside the floor and the peers.
+// kmalloc+kfree pair (64 B, 1 KiB and 4 KiB), beside the floor and the peers.
 std::string pair_summary(const std::vector<Result>& results) {
   auto find = [&](const std::string& c, const char* a) -> const Result* {
     for (const Result& r : results)
@@ -170,7 +170,7 @@ std::string pair_summary(const std::vector<Result>& results) {
   static const char* const kObjectPeers[] = {"tcmalloc", "mimalloc", "jemalloc", "glibc"};
   std::string s = "\n";
   s += line("alloc_pages+free_pages pair (order 0)", "pages.pair", "ours", kPagePeers, std::size(kPagePeers));
-  for (const char* size : {"64", "4096"}) {
+  for (const char* size : {"64", "1024", "4096"}) {
     const std::string c = std::string("slab.pair.") + size;
     s += line(std::string("kmalloc+kfree pair (") + size + " B)", c, "kmalloc", kObjectPeers,
               std::size(kObjectPeers));
@@ -189,7 +189,7 @@ int run_callgrind_cases() {
     Ideal ideal{&stack};
     ok = ok && page_cases(ideal);
   }
-  for (size_t size : {size_t{64}, size_t{4096}}) ok = ok && ours_objects(size);
+  for (size_t size : {size_t{64}, size_t{1024}, size_t{4096}}) ok = ok && ours_objects(size);
   ok = ok && peer_all<Glibc>() && peer_all<Mimalloc>() && peer_all<Jemalloc>() && peer_all<Tcmalloc>();
   if (!ok) std::fprintf(stderr, "callgrind: a case failed to run\n");
   return ok ? 0 : 1;
