@@ -238,10 +238,18 @@ bool SlabAllocator::on_freelist_locked(const KmemCache* c, const Slab* s, const 
 }
 
 void SlabAllocator::put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** release) {
+  const bool was_full = s->list == kListFull;
   free_link_set(c, obj, s->freelist);
   s->freelist = obj;
   s->head->aux = static_cast<uint16_t>(--s->inuse);
   --c->inuse_;
+  settle_locked(c, s, was_full, release);
+}
+
+// After objects went back to s: an empty slab joins the reserve of empty
+// ones, or (the reserve full) leaves the cache through *release; a slab that
+// was full becomes partial.
+void SlabAllocator::settle_locked(KmemCache* c, Slab* s, bool was_full, Slab** release) {
   if (s->inuse == 0) {
     if (c->empty_.count >= c->reserve_empty_) {
       list_move_locked(c, s, kListNone);
@@ -251,7 +259,7 @@ void SlabAllocator::put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** r
     } else {
       list_move_locked(c, s, kListEmpty);
     }
-  } else if (s->list == kListFull) {
+  } else if (was_full) {
     list_move_locked(c, s, kListPartial);
   }
 }
@@ -363,17 +371,65 @@ size_t SlabAllocator::release_empty_slabs(KmemCache* c) {
 
 // ---- per-CPU arrays ----------------------------------------------------------
 
+// Takes up to `want` objects for a per-CPU array under the node lock, a
+// slab at a time: each slab's freelist is walked in one tight loop (decode
+// the link, check it lands on an object of the slab, mark the object "in an
+// array" in the slot just read) and its counters and list are settled once.
+// Objects go to out[want - 1], out[want - 2], ... (pops come from the top, so
+// the lowest address goes out first); returns how many were taken.
+uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f) {
+  uint32_t got = 0;
+  const uintptr_t key = c->freelist_key_;
+  const uint32_t link = c->free_offset_;
+  while (got < want) {
+    Slab* s = c->partial_.head != nullptr ? c->partial_.head : c->empty_.head;
+    if (s == nullptr) break;
+    const uint32_t avail = c->objs_per_slab_ - s->inuse;
+    const uint32_t room = want - got;
+    const uint32_t take = avail < room ? avail : room;
+    std::byte* obj = static_cast<std::byte*>(s->freelist);
+    uint32_t i = 0;
+    for (; i < take && obj != nullptr; ++i) {
+      auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+      auto* next = reinterpret_cast<std::byte*>(*slot ^ key ^ reinterpret_cast<uintptr_t>(slot));
+      *slot = kInArray ^ key ^ reinterpret_cast<uintptr_t>(slot);  // mark_in_array
+      out[want - 1 - got - i] = obj;
+      if (next != nullptr && !at_object_start(c, s, next)) {
+        // An overwritten link (the key makes a stray write decode to
+        // garbage): never followed; the rest of this slab's freelist is
+        // quarantined (counted in use, never handed out).
+        if (f != nullptr && f->code == ErrorCode::Count)
+          *f = {ErrorCode::SlabFreelistCorrupted,
+                "a free object's freelist link decodes to no object of its slab "
+                "(the rest of the slab's freelist is quarantined)",
+                obj};
+        next = nullptr;
+      }
+      obj = next;
+    }
+    // A freelist shorter than the count says (its end overwritten with
+    // what decodes to null): the missing objects stay quarantined too.
+    const uint32_t counted = obj == nullptr ? avail : i;
+    s->freelist = obj;
+    s->inuse += counted;
+    s->head->aux = static_cast<uint16_t>(s->inuse);
+    c->inuse_ += counted;
+    got += i;
+    if (s->inuse == c->objs_per_slab_)
+      list_move_locked(c, s, kListFull);
+    else if (s->list == kListEmpty)
+      list_move_locked(c, s, kListPartial);
+  }
+  return got;
+}
+
 uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
   void** e = a.entries();
   const uint32_t want = c->cpu_batch_;
-  uint32_t got = 0;
+  uint32_t got;
   {
     LockGuard g(c->node_lock_);
-    while (got < want) {
-      void* obj = take_object_locked(c, f);
-      if (obj == nullptr) break;
-      e[got++] = obj;
-    }
+    got = take_objects_locked(c, e, want, f);
   }
   if (got == 0) {
     Slab* s = grow(c, flags);
@@ -381,36 +437,68 @@ uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* 
     LockGuard g(c->node_lock_);
     ++c->slab_count_;
     list_move_locked(c, s, kListEmpty);
-    while (got < want) {
-      void* obj = take_object_locked(c, f);
-      if (obj == nullptr) break;
-      e[got++] = obj;
-    }
+    got = take_objects_locked(c, e, want, f);
   }
-  for (uint32_t i = 0; i < got; ++i) mark_in_array(c, e[i]);
-  // Pops come from the top: reverse so the lowest address goes out first.
-  a.reverse(got);
+  // Filled from the top down: close the gap below if the slabs ran short.
+  if (got < want)
+    for (uint32_t i = 0; i < got; ++i) e[i] = e[want - got + i];
   a.set_size(got);
   return got;
 }
 
+// Gives e[0, n) back to their slabs. Each object's slab is found outside the
+// node lock (a neighbour of the previous entry's slab costs a range check,
+// not a descriptor lookup); under it, each run of entries of one slab is
+// pushed onto its freelist in a tight loop and the slab's counters and list
+// are settled once per run.
 void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames) {
   void** e = a.entries();
   Slab* slabs[kFlushChunk];
-  for (uint32_t i = 0; i < n; ++i) slabs[i] = locate(e[i]).slab;
+  Slab* prev = nullptr;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uintptr_t addr = reinterpret_cast<uintptr_t>(e[i]);
+    if (prev == nullptr || addr - reinterpret_cast<uintptr_t>(prev->base) >= c->slab_bytes_) {
+      const Located where = locate(e[i]);
+      prev = where.target == Target::SlabObject && where.slab->cache == c ? where.slab : nullptr;
+    }
+    slabs[i] = prev;
+  }
   Slab* release = nullptr;
   void* duplicate = nullptr;
+  const uintptr_t key = c->freelist_key_;
+  const uint32_t link = c->free_offset_;
   {
     LockGuard g(c->node_lock_);
-    for (uint32_t i = 0; i < n; ++i) {
-      // A second free of an object the array already gave back (a delayed
-      // double free the per-CPU check could not see) would corrupt the
-      // slab's counts: drop the duplicate instead, and say so below.
-      if (slabs[i]->inuse == 0 || slabs[i]->freelist == e[i]) {
-        duplicate = e[i];
+    for (uint32_t i = 0; i < n;) {
+      Slab* s = slabs[i];
+      if (s == nullptr) {  // its slab is gone: a duplicate of an object given back earlier
+        duplicate = e[i++];
         continue;
       }
-      put_object_locked(c, slabs[i], e[i], &release);
+      std::byte* head = static_cast<std::byte*>(s->freelist);
+      uint32_t freed = 0;
+      for (; i < n && slabs[i] == s; ++i) {
+        auto* obj = static_cast<std::byte*>(e[i]);
+        auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+        // Every array entry's slot says "in an array" until the entry
+        // leaves: anything else is a second entry of one object (two frees
+        // that raced on two CPUs) given back already. Dropping it keeps
+        // the slab's counts true; it is reported below.
+        if ((*slot ^ key ^ reinterpret_cast<uintptr_t>(slot)) != kInArray || freed >= s->inuse) {
+          duplicate = obj;
+          continue;
+        }
+        *slot = reinterpret_cast<uintptr_t>(head) ^ key ^ reinterpret_cast<uintptr_t>(slot);
+        head = obj;
+        ++freed;
+      }
+      if (freed == 0) continue;
+      const bool was_full = s->list == kListFull;
+      s->freelist = head;
+      s->inuse -= freed;
+      s->head->aux = static_cast<uint16_t>(s->inuse);
+      c->inuse_ -= freed;
+      settle_locked(c, s, was_full, &release);
     }
   }
   a.drop_bottom(n);

@@ -709,6 +709,9 @@ class SlabAllocator {
   // Under the node lock: take one object from the slab lists / give one back.
   void* take_object_locked(KmemCache* c, Finding* f = nullptr);
   void put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** release);
+  // Up to `want` objects for a per-CPU array, whole freelist runs at a time.
+  uint32_t take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f);
+  void settle_locked(KmemCache* c, Slab* s, bool was_full, Slab** release);
   void list_move_locked(KmemCache* c, Slab* s, uint8_t to);
   static slab_detail::SlabList& list_of(KmemCache* c, uint8_t id);
 
