@@ -43,10 +43,15 @@ struct Layout {
 };
 
 // The smallest slab order whose waste (leftover plus header) is at most 1/8
-// of the block. Every cache's slab header lives in kmem_slab, out of line:
+// of the block and that holds at least kMinObjects objects (or is order
+// kMinObjectsOrder: big objects), as SLUB's slub_min_objects: a slab of one
+// 4 KiB object would cost a page allocation, a header and two list moves per
+// object whenever the cache grows or shrinks. Every cache's slab header lives in kmem_slab, out of line:
 // a header right after the last object would be the first thing an overflow
 // of it corrupts (issue 11). Only the bootstrap caches (kmem_cache,
 // kmem_slab: the allocator's own records) keep theirs on the slab.
+constexpr uint32_t kMinObjects = 8;
+constexpr unsigned kMinObjectsOrder = 3;
 Layout choose_layout(uint32_t stride, bool force_on_slab) {
   Layout best{};
   uint64_t best_waste_num = 1, best_waste_den = 0;  // waste fraction of `best` (none yet)
@@ -65,7 +70,7 @@ Layout choose_layout(uint32_t stride, bool force_on_slab) {
       const uint64_t leftover = room - n * stride;
       const uint64_t waste = leftover + kSlabHeaderSize;  // on or off slab, the header costs
       Layout l{order, static_cast<uint32_t>(n), !on, static_cast<uint32_t>(leftover)};
-      if (waste * 8 <= bytes) return l;
+      if (waste * 8 <= bytes && (n >= kMinObjects || order >= kMinObjectsOrder)) return l;
       if (best_waste_den == 0 || waste * best_waste_den < best_waste_num * bytes) {
         best = l;
         best_waste_num = waste;
@@ -86,17 +91,25 @@ uint32_t cpu_limit_for(uint32_t stride) {
 }
 
 // Empty slabs a cache with per-CPU arrays keeps instead of giving them back
-// to the buddy at once: enough to hold every CPU's array (cpu_count + 1 of
-// them) twice over, so a CPU freeing a burst and allocating it again (a batch
-// of 1024, say) finds its slabs instead of freeing and re-growing each one
-// through the page allocator; bounded to kEmptyReserveBytes of slab memory
-// per cache, and never below `floor`. cache_shrink and pf_reclaim still give
-// every empty slab back.
-constexpr uint64_t kEmptyReserveBytes = 256 * KiB;
+// to the buddy at once: enough for a burst of kBurstObjects objects (or every
+// CPU's array, cpu_count + 1 of them, twice over, if that is more), so a CPU
+// freeing a burst and allocating it again (a batch of 1024, say) finds its
+// slabs instead of freeing and re-growing each one through the page
+// allocator (tcmalloc and mimalloc keep such bursts too). Bounded per cache
+// to kEmptyReserveBytes of slab memory and to 1/kReserveShare of the managed
+// memory (a 128 MiB machine keeps at most 2 MiB per cache), and never below
+// `floor`. cache_shrink and pf_reclaim still give every empty slab back.
+constexpr uint64_t kEmptyReserveBytes = 4 * MiB;
+constexpr uint64_t kReserveShare = 64;
+constexpr uint64_t kBurstObjects = 1024;
 uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned cpu_count,
-                           uint64_t slab_bytes, uint32_t floor) {
-  const uint64_t want = (2 * uint64_t{cpu_limit} * (cpu_count + 1) + objs_per_slab - 1) / objs_per_slab;
-  const uint64_t cap = slab_bytes == 0 ? 0 : kEmptyReserveBytes / slab_bytes;
+                           uint64_t slab_bytes, uint32_t floor, uint64_t managed_bytes) {
+  uint64_t objects = 2 * uint64_t{cpu_limit} * (cpu_count + 1);
+  if (objects < kBurstObjects) objects = kBurstObjects;
+  const uint64_t want = (objects + objs_per_slab - 1) / objs_per_slab;
+  uint64_t bytes = managed_bytes / kReserveShare;
+  if (bytes > kEmptyReserveBytes) bytes = kEmptyReserveBytes;
+  const uint64_t cap = slab_bytes == 0 ? 0 : bytes / slab_bytes;
   const uint64_t n = want < cap ? want : cap;
   return n > floor ? static_cast<uint32_t>(n) : floor;
 }
@@ -869,7 +882,8 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->cpu_limit_ = cpu_limit_for(c->stride_);
   c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
   c->reserve_empty_ = empty_reserve_for(c->objs_per_slab_, c->cpu_limit_, cpu_count_, c->slab_bytes_,
-                                        c->reserve_empty_);
+                                        c->reserve_empty_,
+                                        pages_->counters().managed_frames * kPageSize);
   c->cpu_stride_ = static_cast<uint32_t>(align_up(sizeof(CpuArray) + c->cpu_limit_ * sizeof(void*), 64));
   return allocate_cpu_arrays(c);
 }
@@ -1054,7 +1068,7 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   next_id_ = 1;
   caches_ = caches_tail_ = nullptr;
   kmalloc_caches_ = {};
-  kmalloc_small_ = {};
+  kmalloc_by_size_ = {};
   new (&cache_cache_) KmemCache();
   new (&slab_cache_) KmemCache();
   setup_cache(&cache_cache_, "kmem_cache", sizeof(KmemCache), alignof(KmemCache), 0, nullptr, true);
@@ -1070,8 +1084,8 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
       return PF_ERR_NO_USABLE_MEMORY;
     }
   }
-  for (size_t i = 0; i < kmalloc_small_.size(); ++i)
-    kmalloc_small_[i] = kmalloc_caches_[slab_detail::kSmallLookup[i]];
+  for (size_t i = 0; i < kmalloc_by_size_.size(); ++i)
+    kmalloc_by_size_[i] = kmalloc_caches_[slab_detail::kmalloc_class_index(i * 8 + 8)];
   fast_cpus_.store(fail_at_.load(std::memory_order_relaxed) == 0 ? cpu_count_ : 0,
                    std::memory_order_relaxed);
   return PF_OK;
@@ -1095,7 +1109,7 @@ size_t SlabAllocator::teardown() {
     }
   }
   kmalloc_caches_ = {};
-  kmalloc_small_ = {};
+  kmalloc_by_size_ = {};
   release_empty_slabs(&slab_cache_);
   release_empty_slabs(&cache_cache_);
   if (live == 0) {

@@ -446,9 +446,7 @@ class SlabAllocator {
   // passes its own caller, C++ callers may leave it out.
   PF_FAST_PATH void* kmalloc(size_t size, gfp_t flags, const void* caller = nullptr) {
     if (__builtin_expect(size - 1 < kKmallocMaxSize && (flags & (__GFP_DMA | __GFP_DMA32)) == 0, 1))
-      return alloc_object(size <= slab_detail::kSmallLookupLimit ? kmalloc_small_[(size + 7) >> 3]
-                                                                 : kmalloc_caches_[slab_detail::kmalloc_class_index(size)],
-                          flags, caller, size);
+      return alloc_object(kmalloc_by_size_[(size - 1) >> 3], flags, caller, size);
     return kmalloc_slow(size, flags, caller);
   }
   // An object aligned to `align` (a power of two; above 4096 a block aligned
@@ -568,8 +566,10 @@ class SlabAllocator {
     const unsigned cpu = platform::cpu_id();
     // An object that already looks free (in some CPU's array, or on its
     // slab's freelist) goes to the slow path, which makes sure and names it.
+    uintptr_t* slot = link_slot(c, obj);
+    const uintptr_t key = c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
     if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c->fast_ &&
-                             at_object_start(c, s, obj) && !looks_free(c, s, obj),
+                             at_object_start(c, s, obj) && !looks_free(c, s, *slot ^ key),
                          1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
@@ -579,7 +579,7 @@ class SlabAllocator {
         if (__builtin_expect(n < c->cpu_limit_, 1)) {
           // Marked before it is published: a drain that stops this CPU may
           // flush the object (writing its link) as soon as the gate opens.
-          mark_in_array(c, obj);
+          *slot = kInArray ^ key;  // mark_in_array
           a.slots[n] = obj;
           a.set_size(n + 1);
           g.leave();
@@ -617,8 +617,13 @@ class SlabAllocator {
     *slot = kInArray ^ c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
   }
   PF_FAST_PATH static bool looks_free(const KmemCache* c, const Slab* s, void* obj) {
-    const uintptr_t v = decode_slot(c, link_slot(c, obj));
-    return v <= kInArray || at_object_start(c, s, reinterpret_cast<const void*>(v));
+    return looks_free(c, s, decode_slot(c, link_slot(c, obj)));
+  }
+  // v: the object's slot decoded. A link lands inside its slab; the slow
+  // path confirms (an object start, on the freelist), so the fast path
+  // tests the range only.
+  PF_FAST_PATH static bool looks_free(const KmemCache* c, const Slab* s, uintptr_t v) {
+    return v <= kInArray || v - reinterpret_cast<uintptr_t>(s->base) < c->slab_bytes_;
   }
   // Is obj on s's freelist? (node lock held; walks at most objs_per_slab links)
   bool on_freelist_locked(const KmemCache* c, const Slab* s, const void* obj) const;
@@ -756,8 +761,11 @@ class SlabAllocator {
   KmemCache cache_cache_;        // "kmem_cache": where KmemCache records live
   KmemCache slab_cache_;         // "kmem_slab": off-slab headers
   std::array<KmemCache*, kKmallocClassCount> kmalloc_caches_ = {};
-  // kmalloc_caches_[kSmallLookup[i]]: the cache for sizes up to 512 in one load.
-  std::array<KmemCache*, slab_detail::kSmallLookup.size()> kmalloc_small_ = {};
+  // kmalloc_by_size_[(size - 1) / 8] == kmalloc_caches_[kmalloc_class_index(size)]
+  // for 1 <= size <= kKmallocMaxSize: kmalloc finds its cache in one load
+  // (8 KiB of table; every class is a multiple of 8, so the 8-byte granules
+  // lose nothing).
+  std::array<KmemCache*, kKmallocMaxSize / 8> kmalloc_by_size_ = {};
 };
 
 }  // namespace pf

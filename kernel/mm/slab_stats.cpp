@@ -94,6 +94,13 @@ bool SlabAllocator::verify() const {
     for (const KmemCache* c = caches_; c != nullptr && fail.detail == nullptr; c = c->next_)
       fail = verify_cache(c);
   }
+  // kmalloc's one-load table: kmalloc_by_size_[(size - 1) / 8] is the
+  // cache of kmalloc_class_index(size) for every size of each granule.
+  for (size_t i = 0; i < kmalloc_by_size_.size() && fail.detail == nullptr; ++i)
+    if (kmalloc_by_size_[i] != kmalloc_caches_[slab_detail::kmalloc_class_index(i * 8 + 1)] ||
+        kmalloc_by_size_[i] != kmalloc_caches_[slab_detail::kmalloc_class_index(i * 8 + 8)])
+      fail = {.detail = "kmalloc size table entry is not the cache of its sizes' class",
+              .address = i * 8 + 8};
   if (fail.detail == nullptr) return true;
   report({.code = fail.code,
           .detail = fail.detail,

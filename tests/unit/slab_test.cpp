@@ -249,10 +249,10 @@ TEST_F(SlabCache, EmptySlabsGoBackToTheBuddyKeepingABoundedReserve) {
   const CacheStats st = slab_.stats(c);
   const uint64_t cached_slabs = (st.cpu_cached + st.objects_per_slab - 1) / st.objects_per_slab;
   // Slabs still holding array objects (one more if they straddle), plus
-  // the cache's reserve of empty ones: bounded (256 KiB of slabs), so 50
-  // slabs fewer than the burst grew.
-  EXPECT_GE(reserve, 2u);
-  EXPECT_LE(reserve * c->objects_per_slab() * 512, 256u * 1024u);
+  // the cache's reserve of empty ones: a burst of 1024 objects, bounded
+  // (4 MiB of slabs, 1/64 of memory), so 50 slabs fewer than the burst grew.
+  EXPECT_GE(reserve * c->objects_per_slab(), std::min<size_t>(1024, machine_->pages().counters().managed_frames * kPageSize / 64 / 512));
+  EXPECT_LE(reserve * c->objects_per_slab() * 512, 4u * 1024u * 1024u);
   EXPECT_LE(st.total_slabs, cached_slabs + 1 + reserve) << "empty slabs beyond the reserve were kept";
   EXPECT_GT(st.total_slabs, cached_slabs + 1) << "no empty slab was kept for the next burst";
   // A burst that fits the empty slabs kept grows no slab.
