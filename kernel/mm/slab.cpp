@@ -24,8 +24,6 @@ using slab_detail::Slab;
 using slab_detail::SlabList;
 
 using namespace slab_detail;  // kList*
-// Objects moved between an array and the slabs per node-lock hold.
-constexpr uint32_t kFlushChunk = 64;
 
 constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
@@ -459,44 +457,38 @@ uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* 
   return got;
 }
 
-// Gives e[0, n) back to their slabs. Each object's slab is found outside the
-// node lock (a neighbour of the previous entry's slab costs a range check,
-// not a descriptor lookup); under it, each run of entries of one slab is
-// pushed onto its freelist in a tight loop and the slab's counters and list
-// are settled once per run.
+// Gives e[0, n) back to their slabs, in one pass under the node lock: each
+// run of entries of one slab (a neighbour of the previous entry costs a
+// range check, not a descriptor lookup) is pushed onto that slab's freelist
+// in a tight loop, and the slab's counters and list are settled once per run.
+// (Descriptor reads need no lock; the slabs of entries in arrays cannot go
+// away, as their objects count as in use.)
 void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames) {
   void** e = a.entries();
-  Slab* slabs[kFlushChunk];
-  Slab* prev = nullptr;
-  for (uint32_t i = 0; i < n; ++i) {
-    const uintptr_t addr = reinterpret_cast<uintptr_t>(e[i]);
-    if (prev == nullptr || addr - reinterpret_cast<uintptr_t>(prev->base) >= c->slab_bytes_) {
-      const Located where = locate(e[i]);
-      prev = where.target == Target::SlabObject && where.slab->cache == c ? where.slab : nullptr;
-    }
-    slabs[i] = prev;
-  }
   Slab* release = nullptr;
   void* duplicate = nullptr;
   const uintptr_t key = c->freelist_key_;
   const uint32_t link = c->free_offset_;
+  const uint64_t span = c->slab_bytes_;
   {
     LockGuard g(c->node_lock_);
     for (uint32_t i = 0; i < n;) {
-      Slab* s = slabs[i];
-      if (s == nullptr) {  // its slab is gone: a duplicate of an object given back earlier
-        duplicate = e[i++];
+      const Located where = locate(e[i]);
+      Slab* s = where.target == Target::SlabObject && where.slab->cache == c ? where.slab : nullptr;
+      const auto base = s != nullptr ? reinterpret_cast<uintptr_t>(s->base) : 0;
+      if (s == nullptr || reinterpret_cast<uintptr_t>(e[i]) - base >= span) {
+        duplicate = e[i++];  // its slab is gone: a duplicate of an object given back earlier
         continue;
       }
       std::byte* head = static_cast<std::byte*>(s->freelist);
       uint32_t freed = 0;
-      for (; i < n && slabs[i] == s; ++i) {
+      for (; i < n && reinterpret_cast<uintptr_t>(e[i]) - base < span; ++i) {
         auto* obj = static_cast<std::byte*>(e[i]);
         auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
         // Every array entry's slot says "in an array" until the entry
         // leaves: anything else is a second entry of one object (two frees
         // that raced on two CPUs) given back already. Dropping it keeps
-        // the slab's counts true; it is reported below.
+        // the slab's counts true; it is reported by the caller.
         if ((*slot ^ key ^ reinterpret_cast<uintptr_t>(slot)) != kInArray || freed >= s->inuse) {
           duplicate = obj;
           continue;
@@ -536,7 +528,7 @@ size_t SlabAllocator::drain_cpu_arrays(KmemCache* c) {
     {
       auto held = hold(cpu);
       while (a.size() != 0) {
-        void* d = flush(c, a, a.size() < kFlushChunk ? a.size() : kFlushChunk, &frames);
+        void* d = flush(c, a, a.size(), &frames);
         if (d != nullptr) duplicate = d;
       }
     }
