@@ -341,6 +341,12 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
   }
 
   FrameDescriptor& d = *s->head;
+  // Tails first: a tail tag names a header only once the block is a slab.
+  for (uint64_t i = 1; i < order.frames(); ++i) {
+    FrameDescriptor& t = s->head[i];
+    t.owner = c->id_;
+    set_header(t, s);
+  }
   d.owner = c->id_;
   d.aux = 0;
   set_header(d, s);
@@ -356,6 +362,10 @@ size_t SlabAllocator::release_slabs(KmemCache* c, Slab* chain) {
     chain = s->next;  // an on-slab header goes away with its block
     const PhysAddr block = s->block;
     FrameDescriptor& d = *s->head;
+    for (uint64_t i = 1; i < order.frames(); ++i) {  // the tail tags (see grow)
+      s->head[i].owner = 0;
+      s->head[i].link_next = s->head[i].link_prev = 0;
+    }
     d.owner = 0;
     d.aux = 0;
     d.link_next = d.link_prev = 0;

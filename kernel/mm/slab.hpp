@@ -17,11 +17,17 @@
 // (kmem_cache, kmem_slab) keep it at the end of their blocks ("on-slab"). The
 // head descriptor points at it.
 // While a head descriptor says Slab:
-//   owner == cache id, aux == objects in use, (link_prev:link_next) == header.
-// An object's slab is found in O(1) from its address: every frame of a
-// block but the head is Tail, so the head is the first non-Tail frame among
-// pfn & ~(2^k - 1) for k = 0..kMaxSlabOrder (at most kMaxSlabOrder + 1
-// descriptor reads, one for order-0 slabs).
+//   owner == cache id, aux == objects in use, (link_prev:link_next) == header;
+// and every tail frame of the slab (state Tail) carries
+//   owner == cache id, (link_prev:link_next) == header (aux 0),
+// so an object in any frame finds its header with one descriptor read; the
+// tags are cleared before the block goes back to the buddy (whose Tail
+// descriptors are otherwise all zero).
+// An object's slab is found in O(1) from its address: its frame's
+// descriptor (head or tagged tail, below) names the header. Anything else
+// (a bad pointer) is located by the block walk: every frame of a block but
+// the head is Tail, so the head is the first non-Tail frame among
+// pfn & ~(2^k - 1) for k = 0..kMaxOrder.
 //
 // Invariants (verify()):
 //   per slab:  inuse + |freelist| == objs_per_slab; the freelist holds
@@ -557,9 +563,16 @@ class SlabAllocator {
   // order-0 slab, the first frame of the others), else nullptr.
   PF_FAST_PATH Slab* slab_of(const void* p) const {
     const FrameDescriptor* d = descriptor_of(to_pfn(phys_.to_phys(p)));
-    if (__builtin_expect(d != nullptr && frame_state(*d) == FrameState::Slab, 1))
-      return slab_detail::header_of(*d);
+    if (__builtin_expect(d != nullptr && carries_slab(*d), 1)) return slab_detail::header_of(*d);
     return nullptr;
+  }
+  // A frame of a slab: the head (state Slab) or a tail that grow() tagged
+  // with its cache id and header (state Tail, owner != 0: every other Tail
+  // descriptor is all zero, see frame.hpp), so an object in any frame of a
+  // slab finds its header with one descriptor read.
+  PF_FAST_PATH static bool carries_slab(const FrameDescriptor& d) {
+    const FrameState st = frame_state(d);
+    return st == FrameState::Slab || (st == FrameState::Tail && d.owner != 0);
   }
   // s is obj's slab (by its frame), c is s's cache.
   PF_FAST_PATH void free_object(KmemCache* c, Slab* s, void* obj, const void* caller) {
@@ -647,13 +660,15 @@ class SlabAllocator {
     Pfn pfn;                          // frame of the pointer
     Pfn head_pfn;                     // frame of `head`
   };
-  // The common case inline: the pointer's own frame is a slab's head (every
-  // order-0 slab, and the first frame of bigger ones): one descriptor read.
+  // The common case inline: the pointer's own frame belongs to a slab (its
+  // head, or a tail tagged by grow()): one descriptor read.
   Located locate(const void* p) const {
     const Pfn pfn = to_pfn(phys_.to_phys(p));
     FrameDescriptor* d = descriptor_of(pfn);
-    if (__builtin_expect(d != nullptr && frame_state(*d) == FrameState::Slab, 1))
-      return Located{Target::SlabObject, slab_detail::header_of(*d), d, pfn, pfn};
+    if (__builtin_expect(d != nullptr && carries_slab(*d), 1)) {
+      Slab* s = slab_detail::header_of(*d);
+      return Located{Target::SlabObject, s, s->head, pfn, to_pfn(s->block)};
+    }
     return locate_slow(p);
   }
   Located locate_slow(const void* p) const;

@@ -157,6 +157,13 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
       check(d->aux == static_cast<uint16_t>(s->inuse), "descriptor in-use count differs", s);
       check(((uintptr_t{d->link_prev} << 32) | d->link_next) == reinterpret_cast<uintptr_t>(s),
             "descriptor does not point at the slab header", s);
+      // Every tail frame: state Tail, owner == cache id, links == header.
+      for (uint64_t i = 1; i < (uint64_t{1} << c->order_) && fail.detail == nullptr; ++i) {
+        const FrameDescriptor& t = d[i];
+        check(frame_state(t) == FrameState::Tail && t.owner == c->id_ && t.aux == 0 &&
+                  slab_detail::header_of(t) == s,
+              "slab tail frame's descriptor does not name the cache and header", s);
+      }
       // On-slab (bootstrap) blocks start with a guard (slab.cpp, choose_layout).
       const uint64_t guard = c->off_slab_ ? 0 : kSlabHeaderSize;
       const std::byte* block = pages_->to_virt(s->block);
