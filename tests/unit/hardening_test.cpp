@@ -144,6 +144,42 @@ std::vector<uintptr_t> first_slab_order(SlabAllocator& slab, KmemCache* c) {
   return order;
 }
 
+// Multi-page slabs tag their tail frames with the cache and header (the
+// one-read free of an object in any frame); the tags go with the slab: a
+// pointer into a former tail frame is refused by name once the block is
+// back in the page allocator, and again once alloc_pages hands it out.
+TEST_F(Hardening, SlabTailFrameTagsServeFreesAndGoWithTheSlab) {
+  KmemCache* c = slab_.cache_create("tails", 4000, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  ASSERT_GT(c->slab_order(), 0u);
+  std::vector<void*> objs;
+  for (size_t i = 0; i < 2 * c->objects_per_slab(); ++i) objs.push_back(slab_.cache_alloc(c, GFP_KERNEL));
+  void* tail_obj = nullptr;
+  for (void* o : objs) {
+    ASSERT_NE(o, nullptr);
+    ASSERT_EQ(slab_.cache_of(o), c);
+    const Pfn pfn = to_pfn(pages().to_phys(o));
+    if (frame_state(*pages().descriptor(pfn)) == FrameState::Tail) tail_obj = o;
+  }
+  ASSERT_NE(tail_obj, nullptr) << "no object starts in a tail frame";
+  EXPECT_TRUE(Clean());
+  for (void* o : objs) slab_.cache_free(c, o);
+  EXPECT_TRUE(Clean());
+  slab_.cache_shrink(c);  // every slab back to the page allocator
+  ASSERT_EQ(slab_.stats(c).total_slabs, 0u);
+  const FrameDescriptor& d = *pages().descriptor(to_pfn(pages().to_phys(tail_obj)));
+  EXPECT_EQ(d.owner, 0u);
+  EXPECT_EQ(d.link_next | d.link_prev, 0u);
+  {
+    test::ErrorRecorder rec;
+    slab_.kfree(tail_obj);
+    ASSERT_EQ(rec.count(), 1u);
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabNotSlabPage);
+  }
+  EXPECT_TRUE(Clean());
+  EXPECT_EQ(slab_.cache_destroy(c), 0u);
+}
+
 TEST_F(Hardening, RandomFreelistHandsAFreshSlabOutOfAddressOrder) {
   KmemCache* plain = slab_.cache_create("ordered", 128, 0, SLAB_NO_COLOUR, nullptr);
   KmemCache* shuffled =
