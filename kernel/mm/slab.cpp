@@ -4,9 +4,13 @@
 // The fast paths (inline in slab.hpp: cache_alloc, kmalloc, and cache_free,
 // kfree after the O(1) slab lookup) touch only the calling CPU's array,
 // through the allocator's CpuGate of that CPU (cpu_cache.hpp): no lock, no
-// atomic read-modify-write, no call; pop or push one pointer. An empty array is refilled with cpu_batch_ objects from the
-// cache's slabs under the node lock; a full one gives its cpu_batch_ oldest
-// objects back. A free from another CPU goes into the freeing CPU's array;
+// atomic read-modify-write, no call; pop or push one pointer. An empty
+// array is refilled with cpu_batch_ objects from the cache's slabs in one
+// node-lock hold, a slab's freelist at a time (take_objects_locked: a tight
+// loop per slab, its counters and list settled once); a full one gives its
+// cpu_batch_ oldest objects back the same way, a run of one slab's objects
+// at a time (flush). The per-object work left is what the hardening needs:
+// decode and check each link, write each object's "in an array" mark. A free from another CPU goes into the freeing CPU's array;
 // the object reaches its slab whenever that array flushes.
 #include "slab.hpp"
 
