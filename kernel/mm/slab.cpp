@@ -10,8 +10,9 @@
 // loop per slab, its counters and list settled once); a full one gives its
 // cpu_batch_ oldest objects back the same way, a run of one slab's objects
 // at a time (flush). The per-object work left is what the hardening needs:
-// decode and check each link, write each object's "in an array" mark. A free from another CPU goes into the freeing CPU's array;
-// the object reaches its slab whenever that array flushes.
+// decode and check each link, write each object's "in an array" mark. A
+// free from another CPU goes into the freeing CPU's array; the object
+// reaches its slab whenever that array flushes.
 #include "slab.hpp"
 
 #include <new>
@@ -48,9 +49,9 @@ struct Layout {
 // of the block and that holds at least kMinObjects objects (or is order
 // kMinObjectsOrder: big objects), as SLUB's slub_min_objects: a slab of one
 // 4 KiB object would cost a page allocation, a header and two list moves per
-// object whenever the cache grows or shrinks. Every cache's slab header lives in kmem_slab, out of line:
-// a header right after the last object would be the first thing an overflow
-// of it corrupts (issue 11). Only the bootstrap caches (kmem_cache,
+// object whenever the cache grows or shrinks. Every cache's slab header
+// lives in kmem_slab, out of line: a header right after the last object
+// would be the first thing an overflow of it corrupts (issue 11). Only the bootstrap caches (kmem_cache,
 // kmem_slab: the allocator's own records) keep theirs on the slab.
 constexpr uint32_t kMinObjects = 8;
 constexpr unsigned kMinObjectsOrder = 3;
@@ -410,6 +411,10 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
     Slab* s = c->partial_.head != nullptr ? c->partial_.head : c->empty_.head;
     if (s == nullptr) break;
     const uint32_t avail = c->objs_per_slab_ - s->inuse;
+    if (avail == 0) {  // never on partial or empty (verify()); never loop on it
+      list_move_locked(c, s, kListFull);
+      continue;
+    }
     const uint32_t room = want - got;
     const uint32_t take = avail < room ? avail : room;
     std::byte* obj = static_cast<std::byte*>(s->freelist);
