@@ -221,5 +221,16 @@ TEST_F(CApi, BulkCallsHandOutAndTakeBackWholeBatches) {
   EXPECT_EQ(kmem_cache_destroy(c), 0u);
 }
 
+// pf_add_memory's refusals through the C API (the hot-add itself is
+// hotadd_test.cpp's: this process's window ends at 67 MiB).
+TEST_F(CApi, AddMemoryRefusalsAreNamed) {
+  test::LogCapture log;
+  EXPECT_EQ(pf_add_memory(80 * MiB + 12, 4 * MiB), PF_ERR_HOTPLUG_MISALIGNED);
+  EXPECT_EQ(pf_add_memory(80 * MiB, 0), PF_ERR_HOTPLUG_TOO_SMALL);
+  EXPECT_EQ(pf_add_memory(4 * MiB, 4 * MiB), PF_ERR_HOTPLUG_OVERLAP);
+  EXPECT_EQ(pf_add_memory(uint64_t{1} << 52, 4 * MiB), PF_ERR_HOTPLUG_BEYOND_LIMIT);
+  EXPECT_NE(log.text().find("pfalloc: warning: hotplug-overlap"), std::string::npos) << log.text();
+}
+
 }  // namespace
 }  // namespace pf
