@@ -2,7 +2,10 @@
 // once per process by pf_init() on a hosted window, as an embedding kernel
 // would do it from its firmware map.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -230,6 +233,37 @@ TEST_F(CApi, AddMemoryRefusalsAreNamed) {
   EXPECT_EQ(pf_add_memory(4 * MiB, 4 * MiB), PF_ERR_HOTPLUG_OVERLAP);
   EXPECT_EQ(pf_add_memory(uint64_t{1} << 52, 4 * MiB), PF_ERR_HOTPLUG_BEYOND_LIMIT);
   EXPECT_NE(log.text().find("pfalloc: warning: hotplug-overlap"), std::string::npos) << log.text();
+}
+
+// The fork calls in pthread_atfork's order around a real fork(): the child
+// allocates, frees and verifies; both sides end with every lock free.
+// (Called directly, not registered with pthread_atfork: registration would
+// outlive the test in this process.)
+TEST_F(CApi, ForkCallsAroundARealFork) {
+  void* held = kmalloc(300, GFP_KERNEL);
+  ASSERT_NE(held, nullptr);
+  std::fflush(nullptr);
+  pf_fork_prepare();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    pf_fork_child();
+    int status = pf_verify() == 0 ? 0 : 1;
+    void* p = kmalloc(5000, GFP_KERNEL);
+    const pf_phys_t page = alloc_pages(3, GFP_KERNEL);
+    if (p == nullptr || page == 0) status = 2;
+    kfree(p);
+    kfree(held);  // the parent's object is the child's too
+    free_pages(page, 3);
+    if (pf_verify() != 0) status = 3;
+    _exit(status);
+  }
+  pf_fork_parent();
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  kfree(held);
 }
 
 }  // namespace
