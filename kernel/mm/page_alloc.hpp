@@ -21,9 +21,11 @@
 // Per-CPU caches: cpu_count + 1 of them, the last shared by callers without
 // a CPU (PF_NO_CPU); each behind a CpuGate (cpu_cache.hpp): the owner's fast
 // path takes no lock, its slow paths take the gate's lock, anyone else stops
-// the owner through the gate. Lock order: per-CPU gate -> zone lock. Only
-// verify() holds more than one gate, in CPU order (and then every zone lock
-// in zone order). No lock is held while calling out, except the log/fatal
+// the owner through the gate. A block freed on a CPU other than its home
+// goes to the home CPU's remote queue (page_alloc.cpp, "Frees on two
+// CPUs"). Lock order: per-CPU gate -> remote queue lock -> zone lock. Only
+// verify() holds more than one gate, in CPU order (then every remote queue
+// lock, then every zone lock in zone order). No lock is held while calling out, except the log/fatal
 // hooks from report().
 //
 // Counter invariants (verify()):

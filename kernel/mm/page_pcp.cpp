@@ -16,7 +16,11 @@
 // paths under the gate's lock; anyone else (drains of another CPU, verify)
 // stops the owner through the gate. The shared cache (index cpu_count, for
 // callers without a CPU) is used under its gate's lock only.
-// Lock order: the CPU's gate, then (refill, drain) the zone lock.
+// Remote queues (one per CPU, page_alloc.cpp "Frees on two CPUs"): filled by
+// other CPUs' frees under the queue's lock; collected into this CPU's
+// stacks with its data held (its empty-stack slow path, drains).
+// Lock order: the CPU's gate, then its remote queue's lock, then (refill,
+// drain) the zone lock.
 #include "error.hpp"
 #include "page_alloc.hpp"
 #include "page_internal.hpp"
