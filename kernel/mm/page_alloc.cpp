@@ -49,9 +49,10 @@
 // (in cached_frames: they wait on a CPU), the descriptor walk of verify()
 // counts RemoteFreed blocks as allocated (so managed == free + allocated
 // holds for the descriptors whatever the tokens say; a stale token counts
-// its block twice in counters() until it is collected and reported). The home CPU collects its queue when its stack for an allocation
-// runs empty (before asking the zone); drains (pf_reclaim, the last resort
-// of alloc_pages, drain_cpu_cache) collect it too, and a remote free that
+// its block twice in counters() until it is collected and reported).
+// The home CPU collects its queue when its stack for an allocation runs
+// empty (before asking the zone); drains (pf_reclaim, the last resort of
+// alloc_pages, drain_cpu_cache) collect it too, and a remote free that
 // finds the queue full collects it by stopping the home CPU.
 #include "page_alloc.hpp"
 
