@@ -142,19 +142,23 @@ class PageAllocator {
                              (phys.value & ((kPageSize << k) - 1)) == 0,
                          1)) {
       FrameDescriptor& d = r->desc[pfn - r->base];
-      IrqOff irq;
-      CpuCache& c = cpus_[cpu];
-      if (__builtin_expect(c.gate.enter(), 1)) {
-        PcpStack& s = c.stacks[static_cast<unsigned>(r->zone)][k];
-        const uint32_t n = s.size();
-        if (__builtin_expect(freeable(d, k) && home_of(d) == home_cpu_tag(cpu) && n < kPcpHigh[k], 1)) {
-          to_cached(d);
-          s.slots[n] = PcpSlot{pfn, &d};
-          s.set_size(n + 1);
+      // Order, owner and home are written only at hand-out: checked before
+      // the gate. The state, which a remote claim may change, inside it.
+      if (__builtin_expect(d.order == k && d.owner == 0 && home_of(d) == home_cpu_tag(cpu), 1)) {
+        IrqOff irq;
+        CpuCache& c = cpus_[cpu];
+        if (__builtin_expect(c.gate.enter(), 1)) {
+          PcpStack& s = c.stacks[static_cast<unsigned>(r->zone)][k];
+          const uint32_t n = s.size();
+          if (__builtin_expect(frame_state(d) == FrameState::Allocated && n < kPcpHigh[k], 1)) {
+            to_cached(d);
+            s.slots[n] = PcpSlot{pfn, &d};
+            s.set_size(n + 1);
+            c.gate.leave();
+            return;
+          }
           c.gate.leave();
-          return;
         }
-        c.gate.leave();
       }
     }
     free_slow(r, phys, order, caller);
