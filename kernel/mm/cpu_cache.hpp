@@ -31,12 +31,16 @@
 // wait (acquire); stopper's release of request and lock -> owner's next
 // enter() (acquire load) or lock.
 //
-// Remote frees: a block or object freed on CPU B goes into B's own cache,
-// whichever CPU allocated it (Bonwick's magazines, Linux's pcp lists), on
-// B's lock-free fast path; it reaches its zone or slab when B's cache
-// flushes. Nothing is owned by the CPU that allocated it, so no free ever
-// touches another CPU's data: only drains, verify, stats, shrink and
-// reclaim do, through (c).
+// Remote frees: an object freed on CPU B goes into B's own cache, whichever
+// CPU allocated it (Bonwick's magazines), on B's lock-free fast path; it
+// reaches its slab when B's cache flushes. A page block has a home CPU (the
+// one whose cache handed it out): a free there is the lock-free fast path;
+// a free on B claims the block with a compare-and-swap and leaves a token on
+// the home CPU's remote queue, which the home CPU (or a stopper through (c))
+// collects (page_alloc.cpp, "Frees on two CPUs"): so one block freed on two
+// CPUs at once is accepted once. A remote queue has a lock of its own and
+// is never part of any fast path. Drains, verify, stats, shrink and reclaim
+// touch another CPU's data through (c).
 //
 // Kernel: interrupts are masked around every fast path, so nothing else runs
 // on the CPU meanwhile; with several CPUs, pfalloc_hook_sync_cpus must make

@@ -12,6 +12,7 @@ const char* frame_state_name(FrameState s) {
     case FrameState::Allocated: return "allocated";
     case FrameState::Slab: return "slab";
     case FrameState::Reserved: return "reserved";
+    case FrameState::RemoteFreed: return "remote-freed";
   }
   return "invalid";
 }

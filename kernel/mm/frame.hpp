@@ -8,10 +8,19 @@
 //   state == Free    <=> the block is on its range's free list for `order`;
 //   state == Cached  <=> the block sits in a per-CPU page cache;
 //   state == Allocated or Slab => `order` is the order it was handed out at;
+//   state == RemoteFreed <=> a free on a CPU other than the block's home CPU
+//     claimed it (an atomic claim, page_alloc.cpp) and left a token for it on
+//     the home CPU's remote queue; it is not free until the home CPU (or a
+//     stopper acting for it) collects it; every RemoteFreed head has at least
+//     one token naming it;
 //   state == Reserved => the frame is never handed out (descriptors, boot data).
 // While a block is Allocated or Slab, `link_next`, `link_prev`, `owner` and
 // `aux` belong to the layer above (the slab layer stores its cache and
 // in-use count there); the buddy rewrites them only once the block is freed.
+// One exception: a plain alloc_pages block (Allocated, owner 0) keeps in
+// `aux` its home CPU, 1 + the CPU whose page cache handed it out (0: none,
+// e.g. a block taken from a zone directly); written once at hand-out, read
+// by the free that decides between the local and the remote path.
 //
 // Concurrency: `state` is read by the buddy under a zone lock while another
 // CPU may flip a neighbouring block's state under its own lock (a per-CPU
@@ -33,6 +42,7 @@ enum class FrameState : uint8_t {
   Allocated = 3,  // head of a block handed out by alloc_pages or alloc_contig
   Slab = 4,       // head of a block that the slab layer carved into objects
   Reserved = 5,   // never handed out
+  RemoteFreed = 6,  // head of a block freed on another CPU, awaiting its home CPU
 };
 const char* frame_state_name(FrameState s);
 
@@ -53,6 +63,25 @@ inline FrameState frame_state(const FrameDescriptor& d) {
 }
 inline void set_frame_state(FrameDescriptor& d, FrameState s) {
   std::atomic_ref<FrameState>(d.state).store(s, std::memory_order_relaxed);
+}
+// The atomic claim of the remote and the ownerless free paths (never on a
+// fast path): exactly one of several concurrent claims of one block wins.
+// acq_rel: the winner sees what the block's previous holder wrote.
+inline bool claim_frame_state(FrameDescriptor& d, FrameState from, FrameState to) {
+  return std::atomic_ref<FrameState>(d.state).compare_exchange_strong(from, to, std::memory_order_acq_rel,
+                                                                      std::memory_order_relaxed);
+}
+
+// A plain block's home CPU tag in `aux` (see above): 1 + cpu, 0 for none.
+// Relaxed atomics (plain moves on x86-64): a racing second free of the block
+// reads it on another CPU.
+inline constexpr uint16_t kNoHomeCpu = 0;
+inline constexpr uint16_t home_cpu_tag(unsigned cpu) { return static_cast<uint16_t>(cpu + 1); }
+inline uint16_t home_of(const FrameDescriptor& d) {
+  return std::atomic_ref<uint16_t>(const_cast<uint16_t&>(d.aux)).load(std::memory_order_relaxed);
+}
+inline void set_home(FrameDescriptor& d, uint16_t tag) {
+  std::atomic_ref<uint16_t>(d.aux).store(tag, std::memory_order_relaxed);
 }
 
 // The one vocabulary of `owner`, for every layer: who holds a block, or why

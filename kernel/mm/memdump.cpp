@@ -12,7 +12,7 @@ namespace pf {
 
 namespace {
 
-constexpr unsigned kStateCount = 6;  // FrameState::Tail .. Reserved
+constexpr unsigned kStateCount = 7;  // FrameState::Tail .. RemoteFreed
 
 const char* state_token(unsigned s) { return frame_state_name(static_cast<FrameState>(s)); }
 

@@ -10,7 +10,50 @@
 // A free goes strictly downward: free_pages (C API) -> free_slow here
 // (freeable() or diagnose) -> the CPU's page cache (page_pcp.cpp) -> the
 // zone (ZoneArea::give) -> its range's lists. Nothing below calls up.
-// Lock order: per-CPU cache gate -> zone lock (see page_alloc.hpp).
+// Lock order: per-CPU cache gate -> remote queue lock -> zone lock (see
+// page_alloc.hpp).
+//
+// Frees on two CPUs (issue 11, case 6). One block freed twice at the same
+// moment must be accepted once and reported once, and the local fast path
+// must keep its plain check and store. So the transition Allocated -> free
+// has exactly one kind of writer per block:
+//   - A plain block remembers its home CPU (descriptor `aux`, frame.hpp): the
+//     CPU whose cache handed it out, or none (taken from a zone directly, or
+//     through the shared cache).
+//   - Local free: on the home CPU, inside its gate (or holding its data on
+//     the slow path): check Allocated, store Cached, push. Plain: the home
+//     CPU never races itself, and no other CPU ever stores Cached or Free
+//     over an Allocated block that has a home.
+//   - Remote free: on any other CPU: under the home CPU's remote-queue lock,
+//     claim Allocated -> RemoteFreed with a compare-and-swap and leave a token
+//     (the frame number) on that queue. Two remote frees: one claim wins,
+//     the other sees RemoteFreed and is reported at once.
+//   - No home, or an order above the caches: every free claims
+//     Allocated -> Cached (into this CPU's cache) or Allocated -> Free (under
+//     the zone lock) with a compare-and-swap: one wins, one is reported.
+//   - Local against remote: either the claim fails (the local store came
+//     first: reported at once), or the local check sees RemoteFreed (reported
+//     at once), or the local check read Allocated before the claim and its
+//     store overwrote RemoteFreed with Cached: both were accepted for now.
+//     That last case is caught before the block can be handed out twice:
+//     tokens are consumed only with the home CPU's data held (its own slow
+//     path, or a stopper through its gate, which waits out any local free
+//     in flight), and a token is honoured only by claiming RemoteFreed ->
+//     Cached; a token whose block is anything else is the second free of a
+//     racing pair and is reported then (PageDoubleFree, after the locks are
+//     dropped). The overwritten block sits in the home CPU's cache once.
+// Invariants: a RemoteFreed block has at least one token on its home CPU's
+// queue (verify() checks it) and is touched by nobody but a collector's
+// claim; tokens <= kRemoteCap per queue; queue.frames[z] == sum of 2^order
+// over its tokens of zone z. counters() count the tokens' frames as free
+// (in cached_frames: they wait on a CPU), the descriptor walk of verify()
+// counts RemoteFreed blocks as allocated (so managed == free + allocated
+// holds for the descriptors whatever the tokens say; a stale token counts
+// its block twice in counters() until it is collected and reported).
+// The home CPU collects its queue when its stack for an allocation runs
+// empty (before asking the zone); drains (pf_reclaim, the last resort of
+// alloc_pages, drain_cpu_cache) collect it too, and a remote free that
+// finds the queue full collects it by stopping the home CPU.
 #include "page_alloc.hpp"
 
 #include <bit>
@@ -67,6 +110,7 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     for (uint8_t& n : fallback_count_) n = 0;  // so every allocation fails cleanly
     for (uint8_t& z : first_zone_) z = 0;
     cpus_ = nullptr;
+    remote_ = nullptr;
     return status;
   }
   populate(map);
@@ -220,13 +264,15 @@ int PageAllocator::place_metadata(const MemoryMap& map, const PageAllocatorConfi
   for (uint32_t h : kPcpHigh) slots_per_zone += h;
   unsigned populated = 0;
   for (const ZoneArea& z : zones_) populated += !z.empty();
-  const uint64_t bytes = caches * sizeof(CpuCache) +
+  const uint64_t bytes = caches * sizeof(CpuCache) + cpu_count_ * sizeof(RemoteQueue) +
                          uint64_t{caches} * populated * slots_per_zone * sizeof(PcpSlot);
   const uint64_t at = bootmem_.alloc((bytes + kPageSize - 1) >> kPageShift, BootMem::Span{});
   if (at == 0) return PF_ERR_NO_ROOM_FOR_DESCRIPTORS;
   std::byte* mem = phys_.to_virt(pf::to_phys(Pfn{at}));
   cpus_ = reinterpret_cast<CpuCache*>(mem);
-  auto* slot = reinterpret_cast<PcpSlot*>(mem + caches * sizeof(CpuCache));
+  remote_ = reinterpret_cast<RemoteQueue*>(mem + caches * sizeof(CpuCache));
+  for (unsigned c = 0; c < cpu_count_; ++c) new (&remote_[c]) RemoteQueue;
+  auto* slot = reinterpret_cast<PcpSlot*>(mem + caches * sizeof(CpuCache) + cpu_count_ * sizeof(RemoteQueue));
   for (unsigned c = 0; c < caches; ++c) {
     CpuCache* cache = new (&cpus_[c]) CpuCache;
     for (unsigned z = 0; z < kZoneCount; ++z) {
@@ -380,24 +426,64 @@ PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller)
   return p;
 }
 
-// Orders above the caches, and every misuse, come here from free_pages.
+// Every free the local fast path does not take comes here from free_pages:
+// orders above the caches, blocks with no home CPU or another one, a full
+// stack, a busy gate, and every misuse.
 void PageAllocator::free_slow(Range* r, PhysAddr phys, Order order, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
   const uint64_t pfn = phys.value >> kPageShift;
   if (r != nullptr && order.valid() && phys.page_aligned() && block_aligned(Pfn{pfn}, order)) {
     FrameDescriptor& d = r->desc[pfn - r->base];
-    if (freeable(d, order.value)) {
-      if (order.value < kPcpOrders) {
-        free_cached(*r, Pfn{pfn}, d, order);
-      } else {
-        ZoneArea& z = zone_of(*r);
-        LockGuard guard(z.lock());
-        z.give(*r, Pfn{pfn}, order);
-      }
-      return;
-    }
+    if (freeable(d, order.value) && free_claimed(*r, Pfn{pfn}, d, order)) return;
   }
+  // Refused, or another free won the block meanwhile: name what it is now.
   diagnose_bad_free(r, phys, order, caller);
+}
+
+// The three ways a block leaves Allocated here (see "Frees on two CPUs" at
+// the top of this file). `d` looked freeable; false if another free won it.
+bool PageAllocator::free_claimed(Range& r, Pfn pfn, FrameDescriptor& d, Order order) {
+  const unsigned me = this_cpu();
+  const unsigned home = static_cast<unsigned>(home_of(d)) - 1u;  // ~0 for none
+  if (order.value >= kPcpOrders) {
+    // Never cached, never homed: the claim and the give under the zone lock.
+    ZoneArea& z = zone_of(r);
+    LockGuard guard(z.lock());
+    if (!claim_frame_state(d, FrameState::Allocated, FrameState::Free)) return false;
+    z.give(r, pfn, order);
+    return true;
+  }
+  if (home < cpu_count_ && home != me) return free_remote(home, r, pfn, d);
+  auto held = hold(me);
+  if (home == me) {
+    // Our own block (the fast path could not take it): plain, as there;
+    // checked again now that our data is held.
+    if (!freeable(d, order.value)) return false;
+  } else if (!claim_frame_state(d, FrameState::Allocated, FrameState::Cached)) {
+    return false;  // no home: any CPU may free it, so always the claim
+  }
+  push_cached(cpus_[me], r, pfn, d, order);
+  return true;
+}
+
+// A block whose home is another CPU: claim it (Allocated -> RemoteFreed)
+// and leave a token on the home CPU's queue, both under the queue's lock
+// (so whoever holds every queue lock sees a token for every RemoteFreed
+// block). A full queue is collected first, stopping the home CPU.
+bool PageAllocator::free_remote(unsigned home, Range& r, Pfn pfn, FrameDescriptor& d) {
+  RemoteQueue& q = remote_[home];
+  for (;;) {
+    {
+      LockGuard guard(q.lock);
+      if (q.count < kRemoteCap) {
+        if (!claim_frame_state(d, FrameState::Allocated, FrameState::RemoteFreed)) return false;
+        q.tokens[q.count++] = token(pfn.value, d.order);
+        bump<uint64_t>(q.frames[static_cast<unsigned>(r.zone)], uint64_t{1} << d.order);
+        return true;
+      }
+    }
+    collect_cpu(home);
+  }
 }
 
 void PageAllocator::report_bad_free(ErrorCode code, const char* detail, uint64_t phys,
@@ -429,6 +515,11 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
       return report_bad_free(ErrorCode::PageDoubleFree,
                              "free_pages: block is already free (in a per-CPU cache)", phys.value,
                              pfn, caller);
+    case FrameState::RemoteFreed:
+      return report_bad_free(ErrorCode::PageDoubleFree,
+                             "free_pages: block is already free (freed on another CPU, on its way "
+                             "back to its home CPU)",
+                             phys.value, pfn, caller);
     case FrameState::Reserved:
       return report_bad_free(ErrorCode::PageReserved,
                              "free_pages: frame is reserved (never handed out)", phys.value, pfn,
@@ -442,7 +533,8 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
         const FrameDescriptor& hd = r->desc[h - r->base];
         const FrameState hs = frame_state(hd);
         if (hs == FrameState::Tail) continue;
-        if (h + (uint64_t{1} << hd.order) > pfn && (hs == FrameState::Free || hs == FrameState::Cached))
+        if (h + (uint64_t{1} << hd.order) > pfn &&
+            (hs == FrameState::Free || hs == FrameState::Cached || hs == FrameState::RemoteFreed))
           return report_bad_free(ErrorCode::PageDoubleFree,
                                  "free_pages: frame lies inside a free block", phys.value, pfn,
                                  caller);
@@ -594,6 +686,8 @@ PageCounters PageAllocator::zone_counters(Zone zone) const {
       for (unsigned k = 0; k < kPcpOrders; ++k)
         c.cached_frames += uint64_t{cpus_[cpu].stacks[zi][k].size()} << k;
   }
+  if (remote_ != nullptr)
+    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) c.cached_frames += peek(remote_[cpu].frames[zi]);
   c.free_frames = z.free_buddy() + c.cached_frames;
   return c;
 }

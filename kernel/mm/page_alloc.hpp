@@ -21,10 +21,13 @@
 // Per-CPU caches: cpu_count + 1 of them, the last shared by callers without
 // a CPU (PF_NO_CPU); each behind a CpuGate (cpu_cache.hpp): the owner's fast
 // path takes no lock, its slow paths take the gate's lock, anyone else stops
-// the owner through the gate. Lock order: hot-add lock -> per-CPU gate ->
+// the owner through the gate. A block freed on a CPU other than its home
+// goes to the home CPU's remote queue (page_alloc.cpp, "Frees on two
+// CPUs"). Lock order: hot-add lock -> per-CPU gate -> remote queue lock ->
 // zone lock. Only verify() and fork_prepare() hold more than one gate, in
-// CPU order (and then every zone lock in zone order). No lock is held while
-// calling out, except the log/fatal hooks from report().
+// CPU order (then every remote queue lock, then every zone lock in zone
+// order). No lock is held while calling out, except the log/fatal hooks
+// from report().
 //
 // Memory hot-add (add_memory, page_hotplug.cpp). The range table is
 // append-only: ranges_[0, range_count_) never move, so a Range* stays valid
@@ -131,6 +134,7 @@ class PageAllocator {
             if (__builtin_expect(n != 0, 1)) {
               const PcpSlot slot = s.slots[n - 1];
               s.set_size(n - 1);
+              set_home(*slot.desc, home_cpu_tag(cpu));
               set_frame_state(*slot.desc, FrameState::Allocated);
               p = pf::to_phys(Pfn{slot.pfn});
             }
@@ -146,8 +150,12 @@ class PageAllocator {
     return alloc_slow(order, flags, caller);
   }
   // Misuse (double free, wrong order, tail frame, reserved or foreign frame,
-  // misalignment) is reported by name and the call is refused.
-  // Fast path: a small order pushed onto this CPU's cache.
+  // misalignment) is reported by name and the call is refused; so is the
+  // second of two frees of one block on two CPUs at the same moment.
+  // Fast path (the local free): a small order whose home CPU is this one,
+  // pushed onto this CPU's cache. The check and the state store are plain
+  // and both inside the gate (see "Frees on two CPUs" in page_alloc.cpp for
+  // why that is enough); every other free goes to free_slow.
   PF_FAST_PATH void free_pages(PhysAddr phys, Order order, const void* caller = nullptr) {
     const uint64_t pfn = phys.value >> kPageShift;
     const unsigned k = order.value;
@@ -158,13 +166,15 @@ class PageAllocator {
                              (phys.value & ((kPageSize << k) - 1)) == 0,
                          1)) {
       FrameDescriptor& d = r->desc[pfn - r->base];
-      if (__builtin_expect(freeable(d, k), 1)) {
+      // Order, owner and home are written only at hand-out: checked before
+      // the gate. The state, which a remote claim may change, inside it.
+      if (__builtin_expect(d.order == k && d.owner == 0 && home_of(d) == home_cpu_tag(cpu), 1)) {
         IrqOff irq;
         CpuCache& c = cpus_[cpu];
         if (__builtin_expect(c.gate.enter(), 1)) {
           PcpStack& s = c.stacks[static_cast<unsigned>(r->zone)][k];
           const uint32_t n = s.size();
-          if (__builtin_expect(n < kPcpHigh[k], 1)) {
+          if (__builtin_expect(frame_state(d) == FrameState::Allocated && n < kPcpHigh[k], 1)) {
             to_cached(d);
             s.slots[n] = PcpSlot{pfn, &d};
             s.set_size(n + 1);
@@ -318,6 +328,33 @@ class PageAllocator {
     PcpStack stacks[kZoneCount][kPcpOrders];
   };
   static_assert(sizeof(CpuCache) == 256);
+  // A CPU's remote queue: tokens (frame numbers) of blocks whose home is
+  // this CPU and which another CPU claimed (RemoteFreed). Its own lock, on
+  // its own lines, so remote frees never touch the owner's gate line. The
+  // home CPU (or a stopper holding its data) collects it. kRemoteCap is
+  // the burst a remote CPU can free before it must stop the home CPU.
+  // A token is (pfn << 2) | order: the order the claim saw, so the frames
+  // it counts can be uncounted whatever became of the block.
+  static constexpr uint32_t kRemoteCap = 128;
+  static_assert(kPcpOrders <= 4, "a token keeps the order in 2 bits");
+  static constexpr uint64_t token(uint64_t pfn, unsigned order) { return pfn << 2 | order; }
+  static constexpr uint64_t token_pfn(uint64_t t) { return t >> 2; }
+  static constexpr unsigned token_order(uint64_t t) { return static_cast<unsigned>(t & 3); }
+  struct alignas(64) RemoteQueue {
+    SpinLock lock;
+    uint32_t count = 0;  // guarded by lock; <= kRemoteCap
+    // Frames its tokens name, per zone: counted free (a remote-freed block
+    // is free to its user; counters() reads these without the lock).
+    // Written under the lock (load + store, no RMW).
+    std::atomic<uint64_t> frames[kZoneCount] = {};
+    uint64_t tokens[kRemoteCap];
+  };
+  // Tokens found stale by a collect (the block was freed twice at once):
+  // reported once every lock is dropped.
+  struct Rejected {
+    uint32_t count = 0;
+    uint64_t pfn[kRemoteCap];
+  };
   CpuAccess hold(unsigned cpu) const {
     return CpuAccess(cpus_[cpu].gate, cpu < cpu_count_ && cpu != platform::cpu_id());
   }
@@ -334,11 +371,14 @@ class PageAllocator {
     // (kmalloc-large, per-CPU arrays, contig pieces) carry a tag: refused.
     return frame_state(d) == FrameState::Allocated && d.order == order && d.owner == 0;
   }
-  PF_FAST_PATH static void to_cached(FrameDescriptor& d) {
-    d.owner = 0;
-    d.aux = 0;
-    set_frame_state(d, FrameState::Cached);
-  }
+  // A freeable block into a cache: its owner is 0 already, and `aux` (its
+  // home CPU) is rewritten at the next hand-out, so the state is the one
+  // store (another CPU's racing free reads the other fields: see
+  // "Frees on two CPUs" in page_alloc.cpp).
+  PF_FAST_PATH static void to_cached(FrameDescriptor& d) { set_frame_state(d, FrameState::Cached); }
+  // The home-CPU tag of a block handed out from cache `cpu` (the shared
+  // cache, cpu_count_, is nobody's home).
+  uint16_t home_tag(unsigned cpu) const { return cpu < cpu_count_ ? home_cpu_tag(cpu) : kNoHomeCpu; }
 
   // --- init (page_alloc.cpp)
   int build_ranges(const MemoryMap& map);
@@ -395,8 +435,16 @@ class PageAllocator {
 
   // --- per-CPU caches (page_pcp.cpp)
   PhysAddr alloc_cached(Zone z, Order order);
-  void free_cached(Range& r, Pfn pfn, FrameDescriptor& d, Order order);
   uint32_t refill(PcpStack& s, Zone z, Order order);
+  // Frees that are not the local fast path (page_alloc.cpp): true if this
+  // free won the block, false if another free did (the caller diagnoses).
+  bool free_claimed(Range& r, Pfn pfn, FrameDescriptor& d, Order order);
+  bool free_remote(unsigned home, Range& r, Pfn pfn, FrameDescriptor& d);
+  // CPU `cpu`'s data is held: its remote queue's blocks into its caches.
+  void collect_remote(unsigned cpu, Rejected& out);
+  void collect_cpu(unsigned cpu);  // holds `cpu` (a stop), collects, reports
+  void report_rejected(const Rejected& r) const;
+  void push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor& d, Order order);
   void drain_stack(PcpStack& s, Zone z, Order order, uint32_t count);
   void drain_held(CpuCache& c);  // the CPU's data is held (CpuAccess)
 
@@ -468,6 +516,7 @@ class PageAllocator {
   static constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32 | __GFP_THISZONE;
   uint8_t first_zone_[kZoneFlags + 1] = {};
   CpuCache* cpus_ = nullptr;  // cpu_count_ + 1 entries (the last shared), placed by bootmem
+  RemoteQueue* remote_ = nullptr;  // cpu_count_ entries, placed by bootmem with cpus_
   unsigned cpu_count_ = 0;
   uint64_t descriptor_bytes_ = 0;
   std::atomic<uint64_t> fail_at_{0};

@@ -20,6 +20,7 @@
 // free_pages on a piece (or free_contig on an alloc_pages block) is a named
 // ContigBadFree.
 // Lock order: the zone lock only (the drain takes CPU locks with no zone lock held).
+// free_contig checks and gives back under one hold of it (see there).
 #include "error.hpp"
 #include "page_alloc.hpp"
 #include "page_internal.hpp"
@@ -168,14 +169,27 @@ void PageAllocator::free_contig(PhysAddr phys, uint64_t frame_count, const void*
   if (frame_count > r->end - pfn)
     return refuse(ErrorCode::ContigBadFree, "free_contig: range runs past managed memory", pfn);
 
+  // The check and the give under one hold of the zone lock (issue 11, case
+  // 6): pieces change state only under it (alloc_contig carves under it;
+  // free_pages refuses contig pieces before any state change), so of two
+  // free_contig calls of one range, on two CPUs at once, exactly one finds
+  // it allocated. The diagnosis below reads after the lock is dropped: it
+  // only names what it finds.
   uint64_t bad = ~uint64_t{0};
-  detail::for_each_aligned_block(pfn, pfn + frame_count, [&](uint64_t p, unsigned k) {
-    if (bad != ~uint64_t{0}) return;
-    const FrameDescriptor& d = r->desc[p - r->base];
-    if (frame_state(d) != FrameState::Allocated || d.owner != kOwnerContig || d.order != k ||
-        d.link_prev != p - pfn || d.link_next != frame_count)
-      bad = p;
-  });
+  {
+    ZoneArea& z = zone_of(*r);
+    LockGuard guard(z.lock());
+    detail::for_each_aligned_block(pfn, pfn + frame_count, [&](uint64_t p, unsigned k) {
+      if (bad != ~uint64_t{0}) return;
+      const FrameDescriptor& d = r->desc[p - r->base];
+      if (frame_state(d) != FrameState::Allocated || d.owner != kOwnerContig || d.order != k ||
+          d.link_prev != p - pfn || d.link_next != frame_count)
+        bad = p;
+    });
+    if (bad == ~uint64_t{0})
+      detail::for_each_aligned_block(pfn, pfn + frame_count,
+                                     [&](uint64_t p, unsigned k) { z.give(*r, Pfn{p}, Order{k}); });
+  }
   if (bad != ~uint64_t{0}) {
     const FrameDescriptor& d = r->desc[bad - r->base];
     FrameState st = frame_state(d);
@@ -191,7 +205,7 @@ void PageAllocator::free_contig(PhysAddr phys, uint64_t frame_count, const void*
         break;
       }
     }
-    if (st == FrameState::Free || st == FrameState::Cached)
+    if (st == FrameState::Free || st == FrameState::Cached || st == FrameState::RemoteFreed)
       return refuse(ErrorCode::PageDoubleFree, "free_contig: frames are already free", bad);
     if (st == FrameState::Reserved)
       return refuse(ErrorCode::PageReserved, "free_contig: frame is reserved (never handed out)", bad);
@@ -201,10 +215,6 @@ void PageAllocator::free_contig(PhysAddr phys, uint64_t frame_count, const void*
                       : "free_contig: frame count or start differs from the allocation",
                   bad);
   }
-  ZoneArea& z = zone_of(*r);
-  LockGuard guard(z.lock());
-  detail::for_each_aligned_block(pfn, pfn + frame_count,
-                                 [&](uint64_t p, unsigned k) { z.give(*r, Pfn{p}, Order{k}); });
 }
 
 }  // namespace pf

@@ -38,7 +38,8 @@
 // Lock order: hotplug_lock_ (outermost; hot-adds are serialised) -> (only
 // when a zone opens: every per-CPU gate, owners stopped) -> zone locks in
 // zone order. fork_prepare takes hotplug_lock_ -> every per-CPU
-// gate (owners stopped) -> every zone lock, the documented order.
+// gate (owners stopped) -> every remote queue lock -> every zone lock,
+// the documented order.
 #include <new>
 
 #include "error.hpp"
@@ -206,11 +207,15 @@ void PageAllocator::fork_prepare() {
   fork_irq_ = platform::irq_save();
   fork_self_ = platform::cpu_id();
   if (cpus_ != nullptr) hold_all_gates(all_gates(), cpu_count_, fork_self_);
+  if (remote_ != nullptr)
+    for (unsigned c = 0; c < cpu_count_; ++c) remote_[c].lock.lock();
   for (const ZoneArea& z : zones_) z.lock().lock();
 }
 
 void PageAllocator::fork_release() {
   for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock().unlock();
+  if (remote_ != nullptr)
+    for (unsigned c = cpu_count_; c-- > 0;) remote_[c].lock.unlock();
   if (cpus_ != nullptr) release_all_gates(all_gates(), cpu_count_, fork_self_);
   platform::irq_restore(fork_irq_);
   hotplug_lock_.unlock();

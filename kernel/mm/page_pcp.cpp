@@ -16,13 +16,18 @@
 // paths under the gate's lock; anyone else (drains of another CPU, verify)
 // stops the owner through the gate. The shared cache (index cpu_count, for
 // callers without a CPU) is used under its gate's lock only.
-// Lock order: the CPU's gate, then (refill, drain) the zone lock.
+// Remote queues (one per CPU, page_alloc.cpp "Frees on two CPUs"): filled by
+// other CPUs' frees under the queue's lock; collected into this CPU's
+// stacks with its data held (its empty-stack slow path, drains).
+// Lock order: the CPU's gate, then its remote queue's lock, then (refill,
+// drain) the zone lock.
 #include "error.hpp"
 #include "page_alloc.hpp"
 #include "page_internal.hpp"
 
 namespace pf {
 
+using detail::drop;
 using detail::peek;
 
 // The fast paths (alloc_pages, free_pages) are inline in page_alloc.hpp:
@@ -31,22 +36,82 @@ using detail::peek;
 
 PhysAddr PageAllocator::alloc_cached(Zone z, Order order) {
   const unsigned cpu = this_cpu();
-  auto held = hold(cpu);
-  PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(z)][order.value];
-  if (__builtin_expect(s.size() == 0, 0) && refill(s, z, order) == 0) return PhysAddr{};
-  const PcpSlot slot = s.pop();
-  set_frame_state(*slot.desc, FrameState::Allocated);
-  return pf::to_phys(Pfn{slot.pfn});
+  Rejected rejected;
+  PhysAddr p;
+  {
+    auto held = hold(cpu);
+    PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(z)][order.value];
+    // Blocks other CPUs freed for us come back before the zone is asked.
+    if (s.size() == 0 && cpu < cpu_count_) collect_remote(cpu, rejected);
+    if (s.size() != 0 || refill(s, z, order) != 0) {
+      const PcpSlot slot = s.pop();
+      set_home(*slot.desc, home_tag(cpu));
+      set_frame_state(*slot.desc, FrameState::Allocated);
+      p = pf::to_phys(Pfn{slot.pfn});
+    }
+  }
+  report_rejected(rejected);
+  return p;
 }
 
-void PageAllocator::free_cached(Range& r, Pfn pfn, FrameDescriptor& d, Order order) {
-  const unsigned cpu = this_cpu();
-  auto held = hold(cpu);
+// The CPU's data is held and `d` is this cache's to take (claimed, or freed
+// by its home CPU): into the stack, draining a batch first if it is full.
+void PageAllocator::push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor& d, Order order) {
   const unsigned k = order.value;
-  PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(r.zone)][k];
+  PcpStack& s = c.stacks[static_cast<unsigned>(r.zone)][k];
   if (__builtin_expect(s.size() == kPcpHigh[k], 0)) drain_stack(s, r.zone, order, kPcpBatch[k]);
   to_cached(d);
   s.push(PcpSlot{pfn.value, &d});
+}
+
+// CPU `cpu`'s data is held (its own slow path, or a stopper's CpuAccess),
+// so its local frees are not running, and its queue lock is held, so no
+// remote free can claim a block homed here: a token whose block is still
+// RemoteFreed and homed here is a remote free nobody contested, and nobody
+// else can change that block now. Anything else means the block was freed
+// again meanwhile by its home CPU's plain path (which overwrote the claim),
+// so the token's free was the second one. Tokens are interchangeable: two
+// tokens for one block (a claim overwritten, the block handed out and
+// claimed again) resolve as one acceptance and one report. A stale token
+// never takes a block homed on another CPU (that CPU's local free may be in
+// flight, and only its own collect is excluded from it).
+void PageAllocator::collect_remote(unsigned cpu, Rejected& out) {
+  RemoteQueue& q = remote_[cpu];
+  LockGuard guard(q.lock);
+  for (uint32_t i = 0; i < q.count; ++i) {
+    const uint64_t pfn = token_pfn(q.tokens[i]);
+    Range* r = find_range(pfn);
+    PF_ASSERT(r != nullptr);
+    drop<uint64_t>(q.frames[static_cast<unsigned>(r->zone)], uint64_t{1} << token_order(q.tokens[i]));
+    FrameDescriptor& d = r->desc[pfn - r->base];
+    if (frame_state(d) != FrameState::RemoteFreed || home_of(d) != home_cpu_tag(cpu) ||
+        !claim_frame_state(d, FrameState::RemoteFreed, FrameState::Cached)) {
+      if (out.count < kRemoteCap) out.pfn[out.count++] = pfn;
+      continue;
+    }
+    // Claimed (Cached now, and ours alone): onto this CPU's stack of the
+    // block's own order.
+    push_cached(cpus_[cpu], *r, Pfn{pfn}, d, Order{d.order});
+  }
+  q.count = 0;
+}
+
+void PageAllocator::collect_cpu(unsigned cpu) {
+  Rejected rejected;
+  {
+    auto held = hold(cpu);
+    collect_remote(cpu, rejected);
+  }
+  report_rejected(rejected);
+}
+
+void PageAllocator::report_rejected(const Rejected& r) const {
+  for (uint32_t i = 0; i < r.count; ++i)
+    report({.code = ErrorCode::PageDoubleFree,
+            .detail = "free_pages: block freed on two CPUs at once (the other free took it; found "
+                      "when its home CPU collected this one)",
+            .address = r.pfn[i] << kPageShift,
+            .pfn = r.pfn[i]});
 }
 
 size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out) {
@@ -63,6 +128,7 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
       if (s.size() == 0 && refill(s, z, order) == 0) break;
       while (n < count && s.size() != 0) {
         const PcpSlot slot = s.pop();
+        set_home(*slot.desc, home_tag(cpu));
         set_frame_state(*slot.desc, FrameState::Allocated);
         out[n++] = pf::to_phys(Pfn{slot.pfn});
       }
@@ -124,8 +190,13 @@ void PageAllocator::drain_held(CpuCache& c) {
 
 void PageAllocator::drain_cpu_cache(unsigned cpu) {
   if (cpus_ == nullptr || cpu > cpu_count_) return;
-  auto held = hold(cpu);
-  drain_held(cpus_[cpu]);
+  Rejected rejected;
+  {
+    auto held = hold(cpu);
+    if (cpu < cpu_count_) collect_remote(cpu, rejected);
+    drain_held(cpus_[cpu]);
+  }
+  report_rejected(rejected);
 }
 
 void PageAllocator::drain_cpu_caches() {

@@ -13,6 +13,12 @@
 //   per-CPU caches: count <= high-water mark, every slot names a Cached head
 //     of the stack's order in the stack's zone, and the Cached heads found in
 //     the descriptors are exactly those in the stacks;
+//   remote queues (page_alloc.cpp, "Frees on two CPUs"): count <= kRemoteCap,
+//     every token names a managed frame, frames[z] == sum over its tokens
+//     in zone z of 2^order; every RemoteFreed head is of an
+//     order the caches hold, names a home CPU, and has at least one token
+//     on that CPU's queue (stale tokens, a racing double free not yet
+//     reported, may name anything);
 //   counters: Free descriptors == listed blocks == zone.blocks[k] per order;
 //     zone.free_buddy == sum of listed 2^k; zone.reserved == Reserved frames;
 //     zone.managed == free (buddy + cached) + allocated frames; zone masks;
@@ -21,7 +27,8 @@
 //     bounds that cover the last range; Reserved frames for hot-add metadata
 //     == hotplug_meta_frames().
 // Locks: every CPU's gate in CPU order (the owners stopped, see
-// cpu_cache.hpp), then every zone lock in zone order (the documented order),
+// cpu_cache.hpp), every remote queue's lock, then every zone lock in zone
+// order (the documented order),
 // all held for the whole walk, so verify() is exact even while others run.
 #include "error.hpp"
 #include "page_alloc.hpp"
@@ -49,11 +56,13 @@ bool PageAllocator::verify() const {
   VerifyFailure fail;
   {
     CpuAccessAll held(all_gates(), cpu_count_);
+    for (unsigned c = 0; c < cpu_count_; ++c) remote_[c].lock.lock();
     for (const ZoneArea& z : zones_) z.lock().lock();
     verify_failure_ = {};
     ok = verify_locked();
     fail = verify_failure_;
     for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock().unlock();
+    for (unsigned c = cpu_count_; c-- > 0;) remote_[c].lock.unlock();
   }
   // Reported with no lock held (issue 11, case 10): a handler that logs,
   // records or even allocates is safe here.
@@ -106,7 +115,7 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
       continue;
     }
     if (st != FrameState::Free && st != FrameState::Cached && st != FrameState::Allocated &&
-        st != FrameState::Slab)
+        st != FrameState::Slab && st != FrameState::RemoteFreed)
       return verify_fail("descriptor has an invalid state", p);
     const unsigned k = d.order;
     if (k > kMaxOrder) return verify_fail("block order out of range", p);
@@ -131,6 +140,18 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
         if (k >= kPcpOrders) return verify_fail("cached block of an order the caches do not hold", p);
         ++t.cached_heads[zi][k];
         break;
+      case FrameState::RemoteFreed: {
+        // Still allocated until its home CPU collects it.
+        if (k >= kPcpOrders) return verify_fail("remote-freed block of an order the caches do not hold", p);
+        const unsigned home = static_cast<unsigned>(home_of(d)) - 1u;
+        if (home >= cpu_count_) return verify_fail("remote-freed block has no home CPU", p);
+        const RemoteQueue& q = remote_[home];
+        bool token = false;
+        for (uint32_t i = 0; i < q.count && !token; ++i) token = token_pfn(q.tokens[i]) == p;
+        if (!token) return verify_fail("remote-freed block has no token on its home CPU's queue", p);
+        t.zone[zi].allocated += size;
+        break;
+      }
       default:
         t.zone[zi].allocated += size;
         break;
@@ -141,6 +162,18 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
 }
 
 bool PageAllocator::verify_caches(VerifyTally& t) const {
+  for (unsigned c = 0; c < cpu_count_; ++c) {
+    const RemoteQueue& q = remote_[c];
+    if (q.count > kRemoteCap) return verify_fail("remote queue holds more than its capacity", 0);
+    uint64_t frames[kZoneCount] = {};
+    for (uint32_t i = 0; i < q.count; ++i) {
+      const Range* r = find_range(token_pfn(q.tokens[i]));
+      if (r == nullptr) return verify_fail("remote queue token names an unmanaged frame", token_pfn(q.tokens[i]));
+      frames[static_cast<unsigned>(r->zone)] += uint64_t{1} << token_order(q.tokens[i]);
+    }
+    for (unsigned z = 0; z < kZoneCount; ++z)
+      if (frames[z] != peek(q.frames[z])) return verify_fail("remote queue's frame count disagrees with its tokens", 0);
+  }
   for (unsigned c = 0; c <= cpu_count_; ++c) {
     for (unsigned z = 0; z < kZoneCount; ++z) {
       if (zones_[z].empty()) continue;

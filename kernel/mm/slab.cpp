@@ -922,10 +922,17 @@ void SlabAllocator::link_cache(KmemCache* c) {
 }
 
 void SlabAllocator::unlink_cache(KmemCache* c) {
-  LockGuard g(caches_lock_);
-  if (c->prev_ != nullptr) c->prev_->next_ = c->next_; else caches_ = c->next_;
-  if (c->next_ != nullptr) c->next_->prev_ = c->prev_; else caches_tail_ = c->prev_;
-  c->next_ = c->prev_ = nullptr;
+  // A walker (shrink_all) may be shrinking this cache with the list lock
+  // dropped: wait (lock dropped, interrupts open) until it has stepped past;
+  // its shrink is bounded and takes no lock this caller holds.
+  for (;; platform::cpu_relax()) {
+    LockGuard g(caches_lock_);
+    if (c->pins_ != 0) continue;
+    if (c->prev_ != nullptr) c->prev_->next_ = c->next_; else caches_ = c->next_;
+    if (c->next_ != nullptr) c->next_->prev_ = c->prev_; else caches_tail_ = c->prev_;
+    c->next_ = c->prev_ = nullptr;
+    return;
+  }
 }
 
 void SlabAllocator::destroy_empty_cache(KmemCache* c) {
@@ -965,12 +972,31 @@ size_t SlabAllocator::cache_shrink(KmemCache* c) {
   return frames + release_empty_slabs(c);
 }
 
+// Issue 11, case 10: the list lock is held (interrupts masked) only to step
+// from one cache to the next; each shrink runs with it dropped, the cache
+// pinned (pins_) so a concurrent cache_destroy waits for the step past it
+// before unlinking and freeing the record. Caches created meanwhile are
+// linked at the tail and may or may not be visited; a destroyed one is
+// either unlinked before the walk reaches it or waited for.
 size_t SlabAllocator::shrink_all() {
   if (pages_ == nullptr) return 0;
   size_t frames = 0;
+  KmemCache* c;
   {
     LockGuard g(caches_lock_);
-    for (KmemCache* c = caches_; c != nullptr; c = c->next_) frames += cache_shrink(c);
+    c = caches_;
+    if (c != nullptr) ++c->pins_;
+  }
+  while (c != nullptr) {
+    frames += cache_shrink(c);
+    KmemCache* next;
+    {
+      LockGuard g(caches_lock_);
+      next = c->next_;
+      if (next != nullptr) ++next->pins_;
+      --c->pins_;
+    }
+    c = next;
   }
   frames += cache_shrink(&slab_cache_);
   frames += cache_shrink(&cache_cache_);

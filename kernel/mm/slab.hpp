@@ -51,7 +51,8 @@
 // without a CPU); CPU i's arrays of every cache sit behind the allocator's
 // CpuGate i (cpu_cache.hpp): the owner's fast path takes no lock; its slow
 // paths take the gate's lock; anyone else stops the owner through it.
-// Lock order, outermost first:
+// Lock order, outermost first (shrink_all holds caches_lock_ only to step
+// from one pinned cache to the next, never across a shrink):
 //   caches_lock_ (the list of caches) -> per-CPU gates (in CPU index order
 //   when several are held) -> a cache's node lock -> PageAllocator locks
 //   (per-CPU page gate -> zone).
@@ -390,6 +391,11 @@ class KmemCache {
   // The allocator's list of caches, under SlabAllocator::caches_lock_.
   KmemCache* next_ = nullptr;
   KmemCache* prev_ = nullptr;
+  // Walkers that hold this cache across a dropped caches_lock_ (shrink_all):
+  // while pins_ != 0 the cache stays linked and its record alive, so
+  // next_ can be followed once the lock is taken again; cache_destroy waits
+  // for 0 before it unlinks. Under caches_lock_.
+  uint32_t pins_ = 0;
   bool retired_ = false;  // destroyed while objects were live; see cache_destroy
 };
 

@@ -126,4 +126,29 @@ static inline void on_other_thread(void* (*fn)(void*), void* arg) {
   CHECK(pthread_join(t, NULL) == 0);
 }
 
+/* Two threads (two CPU slots) call `fn` at the same moment: thread 0 first
+ * runs `setup` (so what it allocates has thread 0's CPU as its home), then
+ * both spin until both are ready and go. Waits for both. */
+static void (*race_setup)(void);
+static void (*race_fn)(void);
+static int race_ready;
+static void* race_thread(void* arg) {
+  if (arg != NULL && race_setup != NULL) race_setup();
+  __atomic_add_fetch(&race_ready, 1, __ATOMIC_ACQ_REL);
+  while (__atomic_load_n(&race_ready, __ATOMIC_ACQUIRE) < 2) {
+  }
+  race_fn();
+  return NULL;
+}
+static inline void on_two_threads_at_once(void (*setup)(void), void (*fn)(void)) {
+  pthread_t t[2];
+  race_setup = setup;
+  race_fn = fn;
+  race_ready = 0;
+  CHECK(pthread_create(&t[0], NULL, race_thread, (void*)1) == 0);
+  CHECK(pthread_create(&t[1], NULL, race_thread, NULL) == 0);
+  CHECK(pthread_join(t[0], NULL) == 0);
+  CHECK(pthread_join(t[1], NULL) == 0);
+}
+
 #endif

@@ -794,7 +794,9 @@ TEST_F(BuddyMisuse, ForeignReservedMisalignedWrongOrderTailAndBadOrder) {
 
 TEST_F(BuddyMisuse, ContiguousAndPageFreesDoNotMix) {
   LeaveAsFound guard(pages());
-  const PhysAddr c = pages().alloc_contig(3, {});
+  // Aligned to 2 frames, so the first piece is an order-1 block wherever
+  // the metadata left the first free frame.
+  const PhysAddr c = pages().alloc_contig(3, {.align = 2 * kPageSize});
   const PhysAddr a = pages().alloc_pages(Order{2}, GFP_KERNEL);
   ASSERT_FALSE(c.is_null());
   expect_refused(ErrorCode::ContigBadFree, [&] { pages().free_pages(c, Order{1}); },
