@@ -128,13 +128,13 @@ void pf_fork_prepare(void) {
   g_slab.fork_prepare();  // the slab layer's locks, then the page allocator's
   g_fork_held = true;
 }
-static void fork_release() {
+static void fork_release(bool in_child) {
   if (!g_fork_held) return;
   g_fork_held = false;
-  g_slab.fork_release();
+  g_slab.fork_release(in_child);
 }
-void pf_fork_parent(void) { fork_release(); }
-void pf_fork_child(void) { fork_release(); }
+void pf_fork_parent(void) { fork_release(false); }
+void pf_fork_child(void) { fork_release(true); }
 
 void pf_drain_pages(void) { g_pages.drain_cpu_caches(); }
 

@@ -519,8 +519,10 @@ class SlabAllocator {
   // documented order (caches_lock_, every CPU's gate with its owner stopped,
   // every cache's node lock), then the page allocator's (fork_prepare);
   // fork_release undoes it all. The caller must not allocate in between.
+  // In the child (one thread) no shrink_all walker survives the fork, so
+  // its pins are dropped too: the child can still destroy those caches.
   void fork_prepare();
-  void fork_release();
+  void fork_release(bool in_child);
 
  private:
   using Slab = slab_detail::Slab;

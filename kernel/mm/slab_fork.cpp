@@ -8,7 +8,8 @@
 //   caches_lock_ -> every slab per-CPU gate, in CPU order, owners stopped ->
 //   every cache's node lock (kmem_cache, kmem_slab, then the list in order)
 //   -> PageAllocator: hot-add lock -> every page per-CPU gate, in CPU order,
-//   owners stopped -> every zone lock, in zone order.
+//   owners stopped -> every remote queue lock -> every zone lock, in zone
+//   order.
 // A stopped gate means its owner is not between enter() and leave(): no CPU
 // is inside a fast path when fork() copies memory, so every per-CPU array
 // and page cache is whole in the child. The core keeps no per-thread state:
@@ -31,9 +32,12 @@ void SlabAllocator::fork_prepare() {
   if (pages_ != nullptr) pages_->fork_prepare();
 }
 
-void SlabAllocator::fork_release() {
+void SlabAllocator::fork_release(bool in_child) {
   if (pages_ != nullptr) pages_->fork_release();
-  for (KmemCache* c = caches_; c != nullptr; c = c->next_) c->node_lock_.unlock();
+  for (KmemCache* c = caches_; c != nullptr; c = c->next_) {
+    if (in_child) c->pins_ = 0;
+    c->node_lock_.unlock();
+  }
   slab_cache_.node_lock_.unlock();
   cache_cache_.node_lock_.unlock();
   release_all_gates(all_gates(), cpu_count_, fork_self_);

@@ -112,10 +112,10 @@ TEST(Fork, ChildOfABusyProcessAllocatesFreesAndVerifies) {
     slab.fork_prepare();
     const pid_t pid = fork();
     if (pid == 0) {
-      slab.fork_release();
+      slab.fork_release(/*in_child=*/true);
       child_body(pages, slab);
     }
-    slab.fork_release();
+    slab.fork_release(/*in_child=*/false);
     ASSERT_GT(pid, 0) << std::strerror(errno);
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -142,7 +142,7 @@ TEST(Fork, PrepareAndReleaseLeaveEveryLockFree) {
   ASSERT_EQ(slab.init(pages, SlabConfig{.cpu_count = 2}), PF_OK);
   for (int i = 0; i < 3; ++i) {
     slab.fork_prepare();
-    slab.fork_release();
+    slab.fork_release(/*in_child=*/false);
   }
   pages.fork_prepare();
   pages.fork_release();
