@@ -391,7 +391,8 @@ PhysAddr PageAllocator::alloc_in_zones(Order order, gfp_t flags, bool use_cache)
 
 // Everything alloc_pages' fast path (page_pcp.cpp) does not handle: large
 // orders, an empty cache, fallback to lower zones, fault injection, bad
-// orders, and the last resort of draining every CPU's cache.
+// orders, and the last resort of draining every CPU's cache (skipped for
+// __GFP_NORETRY).
 PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;  // the code the fast path was inlined into
   if (!order.valid()) {
@@ -407,9 +408,11 @@ PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller)
   PhysAddr p;
   if (!injected) {
     p = alloc_in_zones(order, flags, true);
-    if (p.is_null()) {
+    if (p.is_null() && !(flags & __GFP_NORETRY)) {
       // Before saying no, take back what the CPUs' caches hold: their
       // blocks may be all that is left, or what keeps buddies from merging.
+      // (__GFP_NORETRY: the caller has a cheaper fallback, e.g. a smaller
+      // slab order, and would rather take it.)
       drain_cpu_caches();
       p = alloc_in_zones(order, flags, false);
     }

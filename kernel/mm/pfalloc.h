@@ -40,6 +40,8 @@ typedef unsigned int gfp_t;
 #define __GFP_ZERO       0x04u /* zero the memory before returning it */
 #define __GFP_THISZONE   0x08u /* do not fall back to a lower zone */
 #define __GFP_NOWARN     0x10u /* no log line when the request fails */
+#define __GFP_NORETRY    0x20u /* fail at once rather than drain every CPU's page
+                                  cache first (a try with a cheaper fallback) */
 #define GFP_KERNEL       0x00u
 #define GFP_ATOMIC       0x00u /* the allocator never sleeps: same as KERNEL */
 #define GFP_DMA          __GFP_DMA

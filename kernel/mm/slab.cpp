@@ -84,6 +84,20 @@ Layout choose_layout(uint32_t stride, bool force_on_slab) {
   return best;  // nothing within 1/8: the least wasteful order
 }
 
+// The fallback layout (SLUB's oo_min): the smallest order that holds one
+// object, used when no block of the preferred order is free.
+Layout min_layout(uint32_t stride, bool on_slab) {
+  for (unsigned order = 0; order <= kMaxSlabOrder; ++order) {
+    const uint64_t bytes = kPageSize << order;
+    const uint64_t room = on_slab ? bytes - 2 * kSlabHeaderSize : bytes;
+    uint64_t n = room / stride;
+    if (n > kMaxObjectsPerSlab) n = kMaxObjectsPerSlab;
+    if (n != 0)
+      return Layout{order, static_cast<uint32_t>(n), !on_slab, static_cast<uint32_t>(room - n * stride)};
+  }
+  return Layout{};
+}
+
 // Per-CPU array capacity by object size (Linux SLAB's tunables, rounded so
 // that an array is 16 bytes of header plus a whole number of cache lines).
 uint32_t cpu_limit_for(uint32_t stride) {
@@ -102,6 +116,8 @@ uint32_t cpu_limit_for(uint32_t stride) {
 // to kEmptyReserveBytes of slab memory and to 1/kReserveShare of the managed
 // memory (a 128 MiB machine keeps at most 2 MiB per cache), and never below
 // `floor`. cache_shrink and pf_reclaim still give every empty slab back.
+// The reserve counts slabs; a fallback slab (smaller than a preferred one,
+// see grow) counts as one, so the byte bound holds whatever the mix.
 constexpr uint64_t kEmptyReserveBytes = 4 * MiB;
 constexpr uint64_t kReserveShare = 64;
 constexpr uint64_t kBurstObjects = 1024;
@@ -228,7 +244,7 @@ void* SlabAllocator::take_object_locked(KmemCache* c, Finding* f) {
       rebuild_freelist_locked(c, s);
       return take_object_locked(c, nullptr);
     }
-    const uint32_t lost = c->objs_per_slab_ - s->inuse - 1;
+    const uint32_t lost = s->objects - s->inuse - 1;
     s->inuse += lost;
     c->inuse_ += lost;
     next = nullptr;
@@ -237,7 +253,7 @@ void* SlabAllocator::take_object_locked(KmemCache* c, Finding* f) {
   s->freelist = next;
   s->head->aux = static_cast<uint16_t>(++s->inuse);
   ++c->inuse_;
-  if (s->inuse == c->objs_per_slab_)
+  if (s->inuse == s->objects)
     list_move_locked(c, s, kListFull);
   else if (s->list == kListEmpty)
     list_move_locked(c, s, kListPartial);
@@ -245,7 +261,7 @@ void* SlabAllocator::take_object_locked(KmemCache* c, Finding* f) {
 }
 
 bool SlabAllocator::on_freelist_locked(const KmemCache* c, const Slab* s, const void* obj) const {
-  uint32_t steps = c->objs_per_slab_;
+  uint32_t steps = s->objects;
   for (void* p = s->freelist; p != nullptr && steps-- != 0; p = free_link_get(c, p)) {
     if (p == obj) return true;
     if (!at_object_start(c, s, p)) return false;  // corrupted: take_object_locked names it
@@ -269,7 +285,7 @@ void SlabAllocator::settle_locked(KmemCache* c, Slab* s, bool was_full, Slab** r
   if (s->inuse == 0) {
     if (c->empty_.count >= c->reserve_empty_) {
       list_move_locked(c, s, kListNone);
-      --c->slab_count_;
+      drop_slab_locked(c, s);
       s->next = *release;
       *release = s;
     } else {
@@ -282,9 +298,37 @@ void SlabAllocator::settle_locked(KmemCache* c, Slab* s, bool was_full, Slab** r
 
 // ---- growing and releasing slabs (no node lock held) ------------------------
 
+void SlabAllocator::add_slab_locked(KmemCache* c, Slab* s) {
+  ++c->slab_count_;
+  c->total_objects_ += s->objects;
+  if (s->order != c->order_) ++c->fallback_slabs_;
+  list_move_locked(c, s, kListEmpty);
+}
+
+void SlabAllocator::drop_slab_locked(KmemCache* c, Slab* s) {
+  --c->slab_count_;
+  c->total_objects_ -= s->objects;
+  if (s->order != c->order_) --c->fallback_slabs_;
+}
+
+// A new slab of the preferred order, or (none free) of the minimum order,
+// as SLUB's allocate_slab: the preferred attempt is quiet and cheap
+// (__GFP_NOWARN | __GFP_NORETRY: no log line, no draining every CPU's page
+// cache), the fallback is an ordinary request, so the cache fails only when
+// no block of min_order_ can be had. A fallback slab has its own object
+// count and no colour (its leftover is another size).
 SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
-  const Order order{c->order_};
-  const PhysAddr block = pages_->alloc_pages(order, flags & __GFP_NOWARN);
+  Order order{c->order_};
+  uint32_t n = c->objs_per_slab_;
+  PhysAddr block;
+  if (c->min_order_ != c->order_) {
+    block = pages_->alloc_pages(order, __GFP_NOWARN | __GFP_NORETRY);
+    if (block.is_null()) {
+      order = Order{c->min_order_};
+      n = c->min_objs_;
+    }
+  }
+  if (block.is_null()) block = pages_->alloc_pages(order, flags & __GFP_NOWARN);
   if (block.is_null()) return nullptr;
   std::byte* mem = pages_->to_virt(block);
   Slab* s;
@@ -298,23 +342,24 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
     s = reinterpret_cast<Slab*>(mem + order.bytes() - kSlabHeaderSize);
   }
   uint32_t colour = 0;
-  if (c->colour_count_ > 1)
+  if (c->colour_count_ > 1 && order.value == c->order_)
     colour = c->next_colour_.fetch_add(1, std::memory_order_relaxed) % c->colour_count_ *
              c->colour_step_;
   s->next = s->prev = nullptr;
   s->cache = c;
   s->base = mem + colour + (c->off_slab_ ? 0 : kSlabHeaderSize);  // the guard: see choose_layout
-  s->block = block;
   s->head = descriptor_of(to_pfn(block));
   s->inuse = 0;
+  s->bytes = n * c->stride_;
+  s->objects = static_cast<uint16_t>(n);
   s->list = kListNone;
+  s->order = static_cast<uint8_t>(order.value);
 
   // Populate: construct every object once, and link them in address order,
   // or (SLAB_FREELIST_RANDOM) in the order start, start + step, ... mod n
   // with a random start and a random step coprime to n: every object once,
   // at no memory cost.
   std::byte* obj = s->base;
-  const uint32_t n = c->objs_per_slab_;
   for (uint32_t i = 0; i < n; ++i, obj += c->stride_) {
     if (c->ctor_ != nullptr) c->ctor_(obj);
     if (c->debug_) debug_populate(c, obj);
@@ -361,11 +406,11 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
 
 size_t SlabAllocator::release_slabs(KmemCache* c, Slab* chain) {
   size_t frames = 0;
-  const Order order{c->order_};
   while (chain != nullptr) {
     Slab* s = chain;
     chain = s->next;  // an on-slab header goes away with its block
-    const PhysAddr block = s->block;
+    const Order order{s->order};
+    const PhysAddr block = block_of(s);
     FrameDescriptor& d = *s->head;
     for (uint64_t i = 1; i < order.frames(); ++i) {  // the tail tags (see grow)
       s->head[i].owner = 0;
@@ -388,8 +433,10 @@ size_t SlabAllocator::release_empty_slabs(KmemCache* c) {
   {
     LockGuard g(c->node_lock_);
     chain = c->empty_.head;  // already linked through `next`
-    c->slab_count_ -= c->empty_.count;
-    for (Slab* s = chain; s != nullptr; s = s->next) s->list = kListNone;
+    for (Slab* s = chain; s != nullptr; s = s->next) {
+      s->list = kListNone;
+      drop_slab_locked(c, s);
+    }
     c->empty_ = SlabList{};
   }
   return release_slabs(c, chain);
@@ -410,7 +457,7 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
   while (got < want) {
     Slab* s = c->partial_.head != nullptr ? c->partial_.head : c->empty_.head;
     if (s == nullptr) break;
-    const uint32_t avail = c->objs_per_slab_ - s->inuse;
+    const uint32_t avail = s->objects - s->inuse;
     if (avail == 0) {  // never on partial or empty (verify()); never loop on it
       list_move_locked(c, s, kListFull);
       continue;
@@ -445,7 +492,7 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
     s->head->aux = static_cast<uint16_t>(s->inuse);
     c->inuse_ += counted;
     got += i;
-    if (s->inuse == c->objs_per_slab_)
+    if (s->inuse == s->objects)
       list_move_locked(c, s, kListFull);
     else if (s->list == kListEmpty)
       list_move_locked(c, s, kListPartial);
@@ -465,8 +512,7 @@ uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* 
     Slab* s = grow(c, flags);
     if (s == nullptr) return 0;
     LockGuard g(c->node_lock_);
-    ++c->slab_count_;
-    list_move_locked(c, s, kListEmpty);
+    add_slab_locked(c, s);
     got = take_objects_locked(c, e, want, f);
   }
   // Filled from the top down: close the gap below if the slabs ran short.
@@ -478,7 +524,7 @@ uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* 
 
 // Gives e[0, n) back to their slabs, in one pass under the node lock: each
 // run of entries of one slab (a neighbour of the previous entry costs a
-// range check, not a descriptor lookup) is pushed onto that slab's freelist
+// range check against that slab's own bytes, not a descriptor lookup) is pushed onto that slab's freelist
 // in a tight loop, and the slab's counters and list are settled once per run.
 // (Descriptor reads need no lock; the slabs of entries in arrays cannot go
 // away, as their objects count as in use.)
@@ -488,13 +534,13 @@ void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames
   void* duplicate = nullptr;
   const uintptr_t key = c->freelist_key_;
   const uint32_t link = c->free_offset_;
-  const uint64_t span = c->slab_bytes_;
   {
     LockGuard g(c->node_lock_);
     for (uint32_t i = 0; i < n;) {
       const Located where = locate(e[i]);
       Slab* s = where.target == Target::SlabObject && where.slab->cache == c ? where.slab : nullptr;
       const auto base = s != nullptr ? reinterpret_cast<uintptr_t>(s->base) : 0;
+      const uint64_t span = s != nullptr ? s->bytes : 0;  // each slab its own (fallback slabs)
       if (s == nullptr || reinterpret_cast<uintptr_t>(e[i]) - base >= span) {
         duplicate = e[i++];  // its slab is gone: a duplicate of an object given back earlier
         continue;
@@ -657,10 +703,7 @@ void* SlabAllocator::alloc_direct(KmemCache* c, gfp_t flags, const void* caller,
     Slab* fresh = nullptr;
     if (attempt == 1 && (fresh = grow(c, flags)) == nullptr) break;
     LockGuard g(c->node_lock_);
-    if (fresh != nullptr) {
-      ++c->slab_count_;
-      list_move_locked(c, fresh, kListEmpty);
-    }
+    if (fresh != nullptr) add_slab_locked(c, fresh);
     obj = take_object_locked(c, &finding);
     if (obj != nullptr && c->debug_)
       debug_on_alloc_locked(c, obj, caller, requested != 0 ? requested : c->object_size_, flags,
@@ -859,6 +902,9 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   if (l.objects == 0) return false;
   c->order_ = static_cast<uint8_t>(l.order);
   c->objs_per_slab_ = l.objects;
+  const Layout m = min_layout(c->stride_, bootstrap);
+  c->min_order_ = static_cast<uint8_t>(m.order);
+  c->min_objs_ = m.objects;
   c->off_slab_ = l.off_slab;
   c->colour_step_ = a > 64 ? a : 64;
   c->colour_count_ = (flags & SLAB_NO_COLOUR) ? 1 : l.leftover / c->colour_step_ + 1;
@@ -867,7 +913,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->slab_bytes_ = uint64_t{c->objs_per_slab_} * c->stride_;
   c->reserve_empty_ = l.order == 0 ? 2 : 1;
   c->partial_ = c->full_ = c->empty_ = SlabList{};
-  c->slab_count_ = c->inuse_ = 0;
+  c->slab_count_ = c->inuse_ = c->total_objects_ = c->fallback_slabs_ = 0;
   c->retired_ = false;
   c->kmalloc_ = false;
   c->next_ = c->prev_ = nullptr;
@@ -1043,14 +1089,14 @@ size_t SlabAllocator::report_live_objects(KmemCache* c, ErrorCode code, const ch
         // Free objects: from the freelist (debug caches: from their state).
         uint64_t free_bits[kMaxObjectsPerSlab / 64] = {};
         uint32_t walked = 0;
-        for (void* f = s->freelist; !c->debug_ && f != nullptr && walked < c->objs_per_slab_;
+        for (void* f = s->freelist; !c->debug_ && f != nullptr && walked < s->objects;
              ++walked) {
           if (!at_object_start(c, s, f)) break;  // verify() names a broken list
           const uint32_t i = object_index(c, s, f);
           free_bits[i / 64] |= uint64_t{1} << (i % 64);
           f = free_link_get(c, f);
         }
-        for (uint32_t i = 0; i < c->objs_per_slab_; ++i) {
+        for (uint32_t i = 0; i < s->objects; ++i) {
           const std::byte* obj = s->base + size_t{i} * c->stride_;
           const slab_detail::Track* t = c->debug_ ? track_of(c, obj) : nullptr;
           if (t != nullptr ? t->state == slab_detail::kStateFree

@@ -10,7 +10,15 @@
 // blocks (state Allocated, owner == kOwnerKmallocLarge).
 //
 // Layout of a slab: a block of 2^order frames (order <= kMaxSlabOrder),
-// naturally aligned because the buddy only hands out aligned blocks. Objects
+// naturally aligned because the buddy only hands out aligned blocks. A
+// cache prefers order_ (objs_per_slab_ objects, at least 8 up to order 3);
+// when no such block is free it falls back, as SLUB's allocate_slab does,
+// to min_order_ (the smallest order holding one object: 0 for objects up to
+// a page), so an allocation fails only when no block of min_order_ exists.
+// The preferred attempt neither warns nor drains the CPUs' page caches
+// (__GFP_NOWARN | __GFP_NORETRY). Each slab records its own order, object
+// count and object bytes (struct slab_detail::Slab), and every per-slab
+// computation (lookup, freelist, tail tags, verify) uses those. Objects
 // start at block + colour and sit `stride` bytes apart. The slab header
 // (struct slab_detail::Slab) is an object of kmem_slab ("off-slab"), out of
 // line, so no overflow of an object reaches it; only the two bootstrap caches
@@ -30,11 +38,17 @@
 // pfn & ~(2^k - 1) for k = 0..kMaxOrder.
 //
 // Invariants (verify()):
-//   per slab:  inuse + |freelist| == objs_per_slab; the freelist holds
-//              distinct objects of this slab, each at an object boundary;
-//   per slab:  on `full` iff inuse == objs_per_slab, on `empty` iff inuse == 0,
+//   per slab:  inuse + |freelist| == objects (the slab's own count); the
+//              freelist holds distinct objects of this slab, each at an
+//              object boundary;
+//   per slab:  (order, objects) == (order_, objs_per_slab_) (preferred) or
+//              (min_order_, min_objs_) (fallback); bytes == objects * stride;
+//              order == head->order;
+//   per slab:  on `full` iff inuse == objects, on `empty` iff inuse == 0,
 //              on `partial` otherwise;
 //   per cache: slab_count == |partial| + |full| + |empty|;
+//              total_objects == sum of slab objects; fallback_slabs == the
+//              slabs of the minimum layout (when it differs);
 //              inuse == sum of slab inuse == live objects + objects in per-CPU arrays;
 //              every per-CPU entry is an object of this cache that is on no
 //              freelist and in no other per-CPU entry;
@@ -218,16 +232,24 @@ constexpr bool lookup_is_exact() {
 static_assert(lookup_is_exact(), "size -> class lookup must pick the smallest class that fits");
 
 // A slab's header; see the layout comment at the top of this file.
+// A cache's slabs come in two layouts (see grow() in slab.cpp): the
+// preferred one (KmemCache::order_, objs_per_slab_) and, when no block of
+// that order can be had, the minimum one (min_order_, min_objs_: the
+// smallest order holding one object). So each slab records its own:
+//   objects == the objects of its layout; bytes == objects * stride;
+//   order == head->order; the block is base rounded down to 2^order frames.
 struct Slab {
   Slab* next;
   Slab* prev;
   KmemCache* cache;
   std::byte* base;         // first object (block start + colour)
   void* freelist;          // first free object; the links inside objects may be encoded
-  PhysAddr block;          // head frame of the slab's block
-  FrameDescriptor* head;   // its descriptor (state Slab)
+  FrameDescriptor* head;   // its block's head descriptor (state Slab)
   uint32_t inuse;          // objects not on the freelist; mirrored in head->aux
+  uint32_t bytes;          // objects * stride: this slab's objects are [base, base + bytes)
+  uint16_t objects;        // objects this slab holds (<= kMaxObjectsPerSlab)
   uint8_t list;            // which of the cache's lists holds it (kList*)
+  uint8_t order;           // its block's order
 };
 static_assert(sizeof(Slab) <= kSlabHeaderSize, "slab headers are 64-byte objects of kmem_slab");
 
@@ -269,7 +291,8 @@ struct Track {
 // Slabs span at most 2^kMaxSlabOrder frames; that bounds the head search.
 inline constexpr unsigned kMaxSlabOrder = 5;
 inline constexpr size_t kMaxCacheObjectSize = (kPageSize << kMaxSlabOrder) / 2;
-inline constexpr size_t kMaxObjectsPerSlab = 4096;
+inline constexpr size_t kMaxObjectsPerSlab = 4096;  // fits Slab::objects and the descriptor's aux
+static_assert(kMaxObjectsPerSlab <= 0xffff && (kPageSize << kMaxSlabOrder) <= 0xffffffffu);
 inline constexpr unsigned kCacheNameLength = 31;
 // Owner tags of the blocks the slab layer takes whole (kOwnerKmallocLarge,
 // kOwnerSlabMeta) and cache ids (1..kMaxCacheId): see Owner in frame.hpp.
@@ -297,12 +320,15 @@ struct SlabConfig {
 // What slabinfo prints for one cache; active_objects is exact.
 struct CacheStats {
   uint64_t active_objects = 0;   // handed out and not freed
-  uint64_t total_objects = 0;    // slabs * objects_per_slab
+  uint64_t total_objects = 0;    // sum over the slabs of their objects
   uint64_t cpu_cached = 0;       // free objects sitting in per-CPU arrays
   uint64_t object_size = 0;      // what the caller asked for (ksize)
   uint64_t stride = 0;           // bytes per object in the slab
-  uint64_t objects_per_slab = 0;
-  uint64_t pages_per_slab = 0;
+  uint64_t objects_per_slab = 0;  // of the preferred layout
+  uint64_t pages_per_slab = 0;    // of the preferred layout
+  uint64_t fallback_slabs = 0;    // slabs of the minimum layout (no preferred block was free)
+  uint64_t min_objects_per_slab = 0;
+  uint64_t min_pages_per_slab = 0;
   uint64_t active_slabs = 0;     // slabs with at least one object not on the freelist
   uint64_t total_slabs = 0;
   uint64_t cpu_limit = 0;
@@ -321,6 +347,9 @@ class KmemCache {
   size_t stride() const { return stride_; }
   unsigned slab_order() const { return order_; }
   size_t objects_per_slab() const { return objs_per_slab_; }
+  // The fallback layout: the smallest order that holds one object.
+  unsigned min_slab_order() const { return min_order_; }
+  size_t min_objects_per_slab() const { return min_objs_; }
   // Empty slabs kept for reuse rather than given back as they empty (shrink
   // and pf_reclaim give them back); see empty_reserve_for in slab.cpp.
   size_t empty_reserve() const { return reserve_empty_; }
@@ -355,8 +384,10 @@ class KmemCache {
   uint32_t colour_step_ = 0;
   uint32_t colour_count_ = 1;
   uint64_t stride_magic_ = 0;  // ceil(2^64 / stride): exact division test and index
-  uint64_t slab_bytes_ = 0;    // objs_per_slab_ * stride_: where a slab's objects end
-  uint8_t order_ = 0;
+  uint64_t slab_bytes_ = 0;    // objs_per_slab_ * stride_ (preferred layout)
+  uint8_t order_ = 0;          // preferred slab order
+  uint8_t min_order_ = 0;      // fallback slab order (<= order_)
+  uint32_t min_objs_ = 0;      // objects of a fallback slab
   bool off_slab_ = false;
   bool kmalloc_ = false;
   bool debug_ = false;
@@ -386,6 +417,8 @@ class KmemCache {
   SlabList partial_, full_, empty_;
   uint64_t slab_count_ = 0;
   uint64_t inuse_ = 0;  // sum of slab inuse
+  uint64_t total_objects_ = 0;   // sum of slab objects
+  uint64_t fallback_slabs_ = 0;  // slabs of the minimum layout (min_order_ < order_)
   std::atomic<uint32_t> next_colour_{0};
 
   // The allocator's list of caches, under SlabAllocator::caches_lock_.
@@ -651,9 +684,9 @@ class SlabAllocator {
   }
   // v: the object's slot decoded. A link lands inside its slab; the slow
   // path confirms (an object start, on the freelist), so the fast path
-  // tests the range only.
-  PF_FAST_PATH static bool looks_free(const KmemCache* c, const Slab* s, uintptr_t v) {
-    return v <= kInArray || v - reinterpret_cast<uintptr_t>(s->base) < c->slab_bytes_;
+  // tests the range only (the slab's own: slabs of one cache differ in size).
+  PF_FAST_PATH static bool looks_free(const KmemCache*, const Slab* s, uintptr_t v) {
+    return v <= kInArray || v - reinterpret_cast<uintptr_t>(s->base) < s->bytes;
   }
   // Is obj on s's freelist? (node lock held; walks at most objs_per_slab links)
   bool on_freelist_locked(const KmemCache* c, const Slab* s, const void* obj) const;
@@ -684,11 +717,16 @@ class SlabAllocator {
     FrameDescriptor* d = descriptor_of(pfn);
     if (__builtin_expect(d != nullptr && carries_slab(*d), 1)) {
       Slab* s = slab_detail::header_of(*d);
-      return Located{Target::SlabObject, s, s->head, pfn, to_pfn(s->block)};
+      return Located{Target::SlabObject, s, s->head, pfn, to_pfn(block_of(s))};
     }
     return locate_slow(p);
   }
   Located locate_slow(const void* p) const;
+  // The head frame of s's block: base rounded down to the block's size (the
+  // buddy's blocks are naturally aligned, and base lies in the block).
+  PhysAddr block_of(const Slab* s) const {
+    return PhysAddr{phys_.to_phys(s->base).value & ~(Order{s->order}.bytes() - 1)};
+  }
 
   // Descriptor lookup: the buddy's own (inline, see PageAllocator::find_range).
   PF_FAST_PATH FrameDescriptor* descriptor_of(Pfn pfn) const { return pages_->descriptor(pfn); }
@@ -700,7 +738,7 @@ class SlabAllocator {
     const auto base = reinterpret_cast<uintptr_t>(s->base);
     if (addr < base) return false;
     const uint64_t offset = addr - base;
-    if (offset >= c->slab_bytes_) return false;
+    if (offset >= s->bytes) return false;
     return offset * c->stride_magic_ < c->stride_magic_;
   }
   static uint32_t object_index(const KmemCache* c, const Slab* s, const void* p);
@@ -729,6 +767,10 @@ class SlabAllocator {
   // Slow paths. The node lock is taken inside; callers may hold a CPU lock.
   void* cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
   Slab* grow(KmemCache* c, gfp_t flags);
+  // A grown slab joins the cache (empty list, counters); node lock held.
+  void add_slab_locked(KmemCache* c, Slab* s);
+  // A slab leaves the cache's counters (it is on no list); node lock held.
+  void drop_slab_locked(KmemCache* c, Slab* s);
   size_t release_slabs(KmemCache* c, Slab* chain);
   size_t release_empty_slabs(KmemCache* c);
   uint32_t refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f);

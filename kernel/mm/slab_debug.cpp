@@ -119,7 +119,7 @@ bool SlabAllocator::debug_on_free_locked(KmemCache* c, Slab* s, void* object, co
 void SlabAllocator::rebuild_freelist_locked(KmemCache* c, Slab* s) {
   void* head = nullptr;
   uint32_t free_count = 0;
-  for (uint32_t i = c->objs_per_slab_; i-- > 0;) {
+  for (uint32_t i = s->objects; i-- > 0;) {
     std::byte* obj = s->base + size_t{i} * c->stride_;
     if (track_of(c, obj)->state != kStateFree) continue;
     free_link_set(c, obj, head);
@@ -127,12 +127,12 @@ void SlabAllocator::rebuild_freelist_locked(KmemCache* c, Slab* s) {
     ++free_count;
   }
   s->freelist = head;
-  const uint32_t inuse = c->objs_per_slab_ - free_count;
+  const uint32_t inuse = s->objects - free_count;
   c->inuse_ = c->inuse_ - s->inuse + inuse;
   s->inuse = inuse;
   s->head->aux = static_cast<uint16_t>(inuse);
   list_move_locked(c, s,
-                   inuse == c->objs_per_slab_ ? slab_detail::kListFull
+                   inuse == s->objects ? slab_detail::kListFull
                    : inuse == 0               ? slab_detail::kListEmpty
                                               : slab_detail::kListPartial);
 }

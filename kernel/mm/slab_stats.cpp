@@ -31,12 +31,15 @@ CacheStats SlabAllocator::stats(const KmemCache* c) const {
     st.active_objects = c->inuse_ - st.cpu_cached;
     st.total_slabs = c->slab_count_;
     st.active_slabs = c->slab_count_ - c->empty_.count;
+    st.total_objects = c->total_objects_;
+    st.fallback_slabs = c->fallback_slabs_;
   }
   st.object_size = c->object_size_;
   st.stride = c->stride_;
   st.objects_per_slab = c->objs_per_slab_;
   st.pages_per_slab = uint64_t{1} << c->order_;
-  st.total_objects = st.total_slabs * st.objects_per_slab;
+  st.min_objects_per_slab = c->min_objs_;
+  st.min_pages_per_slab = uint64_t{1} << c->min_order_;
   st.cpu_limit = c->cpu_ != nullptr ? c->cpu_limit_ : 0;
   st.cpu_batch = c->cpu_ != nullptr ? c->cpu_batch_ : 0;
   return st;
@@ -123,8 +126,6 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
   CpuAccessAll held(all_gates(), cpu_count_);
   const unsigned long irq = platform::irq_save();
   c->node_lock_.lock();
-  const uint32_t n = c->objs_per_slab_;
-  const uint64_t block_bytes = kPageSize << c->order_;
   uint64_t cpu_entries = 0;
   if (c->cpu_ != nullptr)
     for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) {
@@ -132,7 +133,7 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
       check(a.size() <= c->cpu_limit_, "per-CPU array count above its limit", &a);
       cpu_entries += a.size();
     }
-  uint64_t slabs = 0, inuse = 0, matched_entries = 0;
+  uint64_t slabs = 0, inuse = 0, matched_entries = 0, objects = 0, fallback = 0;
   const struct {
     const slab_detail::SlabList* list;
     uint8_t id;
@@ -148,17 +149,28 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
       prev = s;
       check(s->cache == c, "slab header names another cache", s);
       check(s->list == l.id, "slab is on a list its header does not name", s);
+      // The slab's own layout: the cache's preferred one or its fallback.
+      const uint32_t n = s->objects;
+      const bool preferred = s->order == c->order_ && n == c->objs_per_slab_;
+      const bool minimum = s->order == c->min_order_ && n == c->min_objs_;
+      if (!check(preferred || minimum, "slab order and object count are neither the cache's "
+                                       "preferred nor its minimum layout", s))
+        break;
+      check(s->bytes == uint64_t{n} * c->stride_, "slab object bytes != objects * stride", s);
+      objects += n;
+      if (s->order != c->order_) ++fallback;
+      const uint64_t block_bytes = kPageSize << s->order;
       // The descriptor agrees with the header.
-      const FrameDescriptor* d = pages_->descriptor(to_pfn(s->block));
+      const FrameDescriptor* d = pages_->descriptor(to_pfn(block_of(s)));
       if (!check(d != nullptr && d == s->head, "slab block is not managed memory", s)) break;
       check(frame_state(*d) == FrameState::Slab, "slab block's descriptor is not in state Slab", s);
-      check(d->order == c->order_, "slab block's order differs from the cache's", s);
+      check(d->order == s->order, "slab block's order differs from its header's", s);
       check(d->owner == c->id_, "slab block's descriptor owner is not the cache id", s);
       check(d->aux == static_cast<uint16_t>(s->inuse), "descriptor in-use count differs", s);
       check(((uintptr_t{d->link_prev} << 32) | d->link_next) == reinterpret_cast<uintptr_t>(s),
             "descriptor does not point at the slab header", s);
       // Every tail frame: state Tail, owner == cache id, links == header.
-      for (uint64_t i = 1; i < (uint64_t{1} << c->order_) && fail.detail == nullptr; ++i) {
+      for (uint64_t i = 1; i < (uint64_t{1} << s->order) && fail.detail == nullptr; ++i) {
         const FrameDescriptor& t = d[i];
         check(frame_state(t) == FrameState::Tail && t.owner == c->id_ && t.aux == 0 &&
                   slab_detail::header_of(t) == s,
@@ -166,11 +178,11 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
       }
       // On-slab (bootstrap) blocks start with a guard (slab.cpp, choose_layout).
       const uint64_t guard = c->off_slab_ ? 0 : kSlabHeaderSize;
-      const std::byte* block = pages_->to_virt(s->block);
+      const std::byte* block = pages_->to_virt(block_of(s));
       const std::byte* mem = block + guard;
       const uint64_t colour = static_cast<uint64_t>(s->base - mem);
       check(s->base >= mem && colour % c->colour_step_ == 0 &&
-                colour / c->colour_step_ < c->colour_count_,
+                colour / c->colour_step_ < (s->order == c->order_ ? c->colour_count_ : 1u),
             "slab colour offset out of range", s);
       const uint64_t header = c->off_slab_ ? 0 : kSlabHeaderSize;
       check(guard + colour + uint64_t{n} * c->stride_ + header <= block_bytes, "objects overrun the slab",
@@ -230,6 +242,8 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
     slabs += on_list;
   }
   check(slabs == c->slab_count_, "slab count differs from the slabs on the lists", c);
+  check(objects == c->total_objects_, "cache object count differs from the sum over its slabs", c);
+  check(fallback == c->fallback_slabs_, "cache fallback-slab count differs from its slabs", c);
   check(inuse == c->inuse_, "cache in-use count differs from the sum over its slabs", c);
   check(matched_entries == cpu_entries,
         "a per-CPU entry is not an object in a slab of this cache", c);
