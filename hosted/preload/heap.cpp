@@ -48,15 +48,6 @@
 #include "kernel/mm/spinlock.hpp"
 #include "kernel/mm/text.hpp"
 
-// TEMPORARY, until p13-core (pf_add_memory, pf_fork_*) is merged: weak, so
-// the library links without them (growth then fails: out of memory).
-extern "C" {
-int pf_add_memory(pf_phys_t base, uint64_t bytes) __attribute__((weak));
-void pf_fork_prepare(void) __attribute__((weak));
-void pf_fork_parent(void) __attribute__((weak));
-void pf_fork_child(void) __attribute__((weak));
-}
-
 namespace pf::preload {
 
 HeapView g_view;
@@ -70,7 +61,9 @@ constexpr uint64_t kMinMemory = 16 * MiB;
 // the core's physical-address limit; 16 TiB is far beyond any machine here.
 constexpr uint64_t kMaxMemory = 16 * TiB;
 constexpr uint64_t kFirstSlice = 8 * MiB;
-constexpr uint64_t kMaxGeometric = 1 * GiB;
+// pf_add_memory has 128 range slots: with slices of up to 2 GiB a 64 GiB
+// window takes about 40 of them.
+constexpr uint64_t kMaxGeometric = 2 * GiB;
 constexpr uint64_t kGranule = uint64_t{1} << kGranuleShift;
 
 std::atomic<int> g_state{0};  // 0: not started, 1: init running, 2: ready, 3: failed
@@ -123,14 +116,14 @@ unsigned online_cpus() {
 
 void fork_prepare() {
   g_grow_lock.lock();
-  if (pf_fork_prepare) pf_fork_prepare();
+  pf_fork_prepare();
 }
 void fork_parent() {
-  if (pf_fork_parent) pf_fork_parent();
+  pf_fork_parent();
   g_grow_lock.unlock();
 }
 void fork_child() {
-  if (pf_fork_child) pf_fork_child();
+  pf_fork_child();
   hosted::fork_child_reset_slots();
   g_grow_lock.unlock();
 }
@@ -164,9 +157,7 @@ bool start() {
   if (cpus > kMaxCpus) cpus = kMaxCpus;
   g_cpus = cpus;
 
-  // TEMPORARY: without hot-add, the whole window up front.
-  const uint64_t first_slice = pf_add_memory ? kFirstSlice : 2 * GiB;
-  const uint64_t first = mem < first_slice ? mem : first_slice;
+  const uint64_t first = mem < kFirstSlice ? mem : kFirstSlice;
   pf_config config{};
   config.direct_map_offset = g_view.offset;
   config.cpu_count = cpus;
@@ -280,7 +271,7 @@ bool grow(uint64_t need, uint64_t align, uint64_t seen) {
     slice = end - g_next_phys;
     if (slice < want) return false;
   }
-  if (!pf_add_memory || pf_add_memory(g_next_phys, slice) != PF_OK) return false;
+  if (pf_add_memory(g_next_phys, slice) != PF_OK) return false;
   g_next_phys += slice;
   g_managed.fetch_add(slice, std::memory_order_relaxed);
   g_grows.fetch_add(1, std::memory_order_relaxed);
