@@ -137,7 +137,8 @@ PF_EXPORT void* calloc(size_t n, size_t size) noexcept {
 // NULL; on failure NULL, errno ENOMEM, p untouched. Stays in place while the
 // new size fits and uses at least half the block (a shrink never fails: if
 // no smaller block is to be had, p stays); a big block shrunk in place gives
-// its unused tail pages back to the OS.
+// its unused tail pages back to the OS, and one that grows moves to a block
+// at least half as large again.
 PF_EXPORT void* realloc(void* p, size_t n) noexcept {
   if (p == nullptr) return malloc(n);
   if (n == 0) {
@@ -163,7 +164,16 @@ PF_EXPORT void* realloc(void* p, size_t n) noexcept {
     free(p);
     return q;
   }
-  void* q = malloc(n);
+  // A big block grows by at least half: a program growing a buffer a little
+  // at a time (glibc moves big chunks with mremap, without copying) then
+  // copies O(log n) times, not O(n). The headroom is untouched frames.
+  void* q = nullptr;
+  if (n > kBigMin && have > kBigMin && have + have / 2 > n && have + have / 2 > have) {
+    const int saved = errno;
+    q = malloc(have + have / 2);
+    if (q == nullptr) errno = saved;
+  }
+  if (q == nullptr) q = malloc(n);
   if (q == nullptr) return nullptr;  // errno set by malloc
   memcpy(q, p, have);
   free(p);
