@@ -43,6 +43,9 @@ PF_FAST_PATH size_t abi_size(size_t n) {
 
 constexpr bool page_aligned(const void* p) { return (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) == 0; }
 
+// calloc above this size zeroes by discarding pages (glibc's mmap threshold).
+constexpr size_t kZeroByDiscard = 128 * 1024;
+
 // kmalloc (n <= kBigMin), growing the heap and retrying when it fails;
 // null and ENOMEM once the window is exhausted.
 [[gnu::noinline]] void* kmalloc_growing(size_t n, gfp_t flags) {
@@ -66,8 +69,19 @@ constexpr bool page_aligned(const void* p) { return (reinterpret_cast<uintptr_t>
     return nullptr;
   }
   if (n == 0) n = 1;  // glibc: a unique pointer that free() accepts
-  if (n <= kBigMin) return kmalloc_growing(abi_size(n), kGfp | (zero ? __GFP_ZERO : 0));
-  return big_alloc(n, 0, zero);
+  if (n > kBigMin) return big_alloc(n, 0, zero);
+  if (!zero || n <= kSlabMax) return kmalloc_growing(abi_size(n), kGfp | (zero ? __GFP_ZERO : 0));
+  // calloc of a whole block: zero the n bytes asked for, not the block
+  // (a power of two, up to twice as large); from kZeroByDiscard on, let the
+  // OS do it page by page as the program touches them (as glibc's fresh
+  // mmap chunks do), so untouched pages stay out of the resident set.
+  void* p = kmalloc_growing(n, kGfp);
+  if (p == nullptr) return nullptr;
+  if (n >= kZeroByDiscard)
+    discard(p, (n + kPageSize - 1) & ~(kPageSize - 1));
+  else
+    memset(p, 0, n);
+  return p;
 }
 
 // align: a power of two.
