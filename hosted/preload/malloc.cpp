@@ -131,7 +131,10 @@ PF_EXPORT void* malloc(size_t n) noexcept {
 }
 
 PF_EXPORT void free(void* p) noexcept {
-  if (__builtin_expect(!page_aligned(p) && g_ready.load(std::memory_order_acquire), 1)) return kfree(p);
+  if (__builtin_expect(g_ready.load(std::memory_order_acquire), 1)) {
+    if (__builtin_expect(!page_aligned(p), 1)) return kfree(p);
+    if (p != nullptr && !granule_has_big(p)) return kfree(p);  // a 4 KiB object, say
+  }
   free_slow(p);
 }
 
