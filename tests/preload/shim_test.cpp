@@ -416,6 +416,39 @@ TEST(Shim, MoreThreadsThanSlotsWithCrossThreadFrees) {
   EXPECT_GE(max_slots.load(), 2u);
 }
 
+TEST(Shim, AThreadStartedWithoutASlotGetsOneOnceOthersExit) {
+  const unsigned slots = info().cpu_count;
+  const unsigned before = info().slots_in_use;  // this thread's
+  std::atomic<bool> release{false};
+  std::atomic<unsigned> started{0};
+  std::vector<std::thread> holders;
+  for (unsigned i = before; i < slots; ++i)
+    holders.emplace_back([&] {
+      free(malloc(64));  // claims a slot
+      started++;
+      while (!release.load()) sched_yield();
+    });
+  while (started.load() < holders.size()) sched_yield();
+  ASSERT_EQ(info().slots_in_use, slots);
+  std::atomic<int> phase{0};
+  unsigned late_slots = 0;
+  std::thread late([&] {
+    free(malloc(64));  // no slot to be had: the shared cache
+    phase = 1;
+    while (phase.load() != 2) sched_yield();
+    for (int i = 0; i < 1000; ++i) free(malloc(64));  // slow calls: it tries again
+    late_slots = info().slots_in_use;
+  });
+  while (phase.load() != 1) sched_yield();
+  EXPECT_EQ(info().slots_in_use, slots);
+  release = true;
+  for (auto& h : holders) h.join();
+  phase = 2;
+  late.join();
+  EXPECT_EQ(late_slots, before + 1);
+  EXPECT_EQ(info().slots_in_use, before);
+}
+
 TEST(Shim, OneMappingHoweverItAllocates) {
   std::vector<void*> warm;
   for (int i = 0; i < 10; ++i) warm.push_back(malloc(1000));
