@@ -69,7 +69,8 @@ std::atomic<void*> g_sink_context{nullptr};
 void give_back(unsigned slot) { g_slot_taken[slot].store(false, std::memory_order_release); }
 
 // Thread exit: the slot goes back; any later call of this thread (another
-// key's destructor freeing memory) takes the shared path.
+// key's destructor freeing memory, glibc freeing the thread's TLS) takes the
+// shared path and never claims again. Overflow threads store kMaxCpus + 1.
 void slot_destructor(void* value) {
   const auto slot = static_cast<unsigned>(reinterpret_cast<uintptr_t>(value) - 1);
   if (slot < pf::kMaxCpus && t_cpu_slot == slot) give_back(slot);
@@ -140,7 +141,14 @@ unsigned claim_slot() {
   const unsigned limit = g_slot_limit.load(std::memory_order_relaxed);
   for (unsigned i = 0; i < limit; ++i)
     if (!g_slot_taken[i].load(std::memory_order_relaxed) && try_claim(i)) return i;
-  t_cpu_slot = kSlotOverflow;
+  if (s != kSlotOverflow) {
+    // The key's destructor must run for this thread too (a non-null value),
+    // to stop the retries before glibc's last frees of the exiting thread:
+    // a slot claimed then would never be given back.
+    t_cpu_slot = kSlotOverflow;
+    pthread_once(&g_slot_key_once, make_slot_key);
+    pthread_setspecific(g_slot_key, reinterpret_cast<void*>(uintptr_t{kMaxCpus} + 1));
+  }
   return PF_NO_CPU;
 }
 
