@@ -17,7 +17,7 @@
  * the caller owns its CPU's caches (interrupts masked on that CPU; see
  * kernel/mm/cpu_cache.hpp for the protocol). Lock order of the slow paths,
  * outermost first: list of caches -> per-CPU object-cache gates -> a cache's
- * node lock -> per-CPU page-cache gates -> zone lock. The hooks are called
+ * node lock -> memory hot-add lock -> per-CPU page-cache gates -> zone lock. The hooks are called
  * with allocator locks held and must not call back into the allocator.
  */
 #ifndef PFALLOC_H

@@ -133,6 +133,13 @@ TEST(HotAdd, AddedFramesAreFreeMinusTheirOwnMetadata) {
   EXPECT_EQ(info.descriptors.value, base);
   EXPECT_NE(pages.descriptor(Pfn{frames_of(base + bytes) - 1}), nullptr);
   EXPECT_EQ(pages.descriptor(Pfn{frames_of(base + bytes)}), nullptr);
+  EXPECT_EQ(pages.descriptor(Pfn{frames_of(base) - 1}), nullptr);
+  EXPECT_EQ(pages.descriptor(Pfn{uint64_t{1} << 39}), nullptr) << "beyond the lookup's reach";
+  char text[2048];
+  TextBuffer t(text, sizeof text);
+  pages.format_zones(t);
+  EXPECT_NE(std::string(text).find("range [0x000004000000, 0x000005000000)"), std::string::npos) << text;
+  EXPECT_NE(std::string(text).find("hot-added: 1 ranges"), std::string::npos) << text;
 
   // Every frame the range added is handed out at order 0 and comes back.
   pages.drain_cpu_caches();
