@@ -1,0 +1,60 @@
+# tests/preload/preload.mk — real Debian programs on the LD_PRELOAD shim
+# (issue 13, items 2 and 3). Included by the top Makefile. The workloads are
+# defined once, in tests/preload/workloads.py, at two sizes: "test" (here)
+# and "bench" (bench-real).
+#
+#   make test-preload     (part of `make test`) python3 (JSON, threads),
+#                         perl, sort (plain and --parallel=2), awk, git, gcc
+#                         (its output program runs under the shim too),
+#                         xz -T2 and the project's 8-thread C++ program, each
+#                         run plain and with LD_PRELOAD=$(SHIM); stdout and
+#                         exit statuses must be equal byte for byte
+#   make test-preload SHIM=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+#                         the same against any other malloc library (how the
+#                         harness itself is checked); PRELOAD="git xz" runs
+#                         only those workloads
+#   make bench-real       the workloads at bench size plus start-up cases,
+#                         under glibc, jemalloc, mimalloc, tcmalloc and
+#                         pfalloc, BENCH_REAL_ROUNDS interleaved rounds;
+#                         wall-time and peak-RSS medians, ratios and MISSED
+#                         targets, in $(BUILD)/bench-real/ (not in make test)
+#   make bench-real-publish  copy the last run's table to
+#                         tests/bench/results/real/results.md and its chart
+#                         to docs/bench-real.svg (what the README shows)
+#
+# Inputs are generated from fixed seeds into $(BUILD)/preload/inputs/.
+
+PRELOAD_DIR := $(BUILD)/preload
+PFALLOC_SHIM := $(PRELOAD_DIR)/libpfalloc.so
+SHIM ?= $(PFALLOC_SHIM)
+PRELOAD ?=
+PRELOAD_PROG := $(PRELOAD_DIR)/xthread_prog
+PRELOAD_PY := /usr/bin/python3
+# With the project's own shim: build it and pass its GoogleTests first
+# (p13-shim's `preload` and `test-preload-unit`), and demand its exit-time
+# statistics (buddyinfo and slabinfo) under PFALLOC_STATS=1, which proves it
+# is the allocator in use. Another SHIM is just run.
+PRELOAD_IS_PFALLOC := $(filter libpfalloc.so,$(notdir $(SHIM)))
+PRELOAD_SHIM_DEPS := $(if $(filter $(abspath $(PFALLOC_SHIM)),$(abspath $(SHIM))),preload test-preload-unit)
+PRELOAD_STATS_ARGS := --stats-env PFALLOC_STATS=1 --stats-expect '^Node 0, zone' --stats-expect '^slabinfo - version'
+PRELOAD_STATS := $(if $(PRELOAD_IS_PFALLOC),$(PRELOAD_STATS_ARGS))
+
+LIBDIR := /usr/lib/x86_64-linux-gnu
+JEMALLOC_SO := $(LIBDIR)/libjemalloc.so.2
+MIMALLOC_SO := $(LIBDIR)/libmimalloc.so.2
+TCMALLOC_SO := $(LIBDIR)/libtcmalloc_minimal.so.4
+
+.PHONY: preload-deps test-preload bench-real bench-real-deps bench-real-publish
+
+preload-deps:
+	$(call need_pkgs,$(PRELOAD_PY):python3 perl:perl awk:mawk git:git gcc:gcc g++:g++ xz:xz-utils \
+	  sort:coreutils cmp:diffutils)
+
+$(PRELOAD_PROG): tests/preload/xthread_prog.cpp | preload-deps
+	@mkdir -p $(@D)
+	$(CXX) -std=c++20 -O2 -g $(WARN) -pthread $< -o $@
+
+test-preload: $(PRELOAD_SHIM_DEPS) $(PRELOAD_PROG) | preload-deps
+	$(PRELOAD_PY) tests/preload/test_preload.py --build $(PRELOAD_DIR) --shim $(SHIM) $(PRELOAD_STATS) $(PRELOAD)
+
+TEST_PARTS += test-preload
