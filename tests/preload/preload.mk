@@ -29,6 +29,7 @@ PFALLOC_SHIM := $(PRELOAD_DIR)/libpfalloc.so
 SHIM ?= $(PFALLOC_SHIM)
 PRELOAD ?=
 PRELOAD_PROG := $(PRELOAD_DIR)/xthread_prog
+PRELOAD_SPAWN := $(PRELOAD_DIR)/spawn_rusage
 PRELOAD_PY := /usr/bin/python3
 # With the project's own shim: build it and pass its GoogleTests first
 # (p13-shim's `preload` and `test-preload-unit`), and demand its exit-time
@@ -48,13 +49,43 @@ TCMALLOC_SO := $(LIBDIR)/libtcmalloc_minimal.so.4
 
 preload-deps:
 	$(call need_pkgs,$(PRELOAD_PY):python3 perl:perl awk:mawk git:git gcc:gcc g++:g++ xz:xz-utils \
-	  sort:coreutils cmp:diffutils)
+	  sort:coreutils cmp:diffutils /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev)
 
 $(PRELOAD_PROG): tests/preload/xthread_prog.cpp | preload-deps
 	@mkdir -p $(@D)
 	$(CXX) -std=c++20 -O2 -g $(WARN) -pthread $< -o $@
 
-test-preload: $(PRELOAD_SHIM_DEPS) $(PRELOAD_PROG) | preload-deps
+# Static, so that the programs it starts inherit a tiny image (spawn_rusage.c says why).
+$(PRELOAD_SPAWN): tests/preload/spawn_rusage.c | preload-deps
+	@mkdir -p $(@D)
+	gcc -std=c11 -O2 $(WARN) -static $< -o $@
+
+test-preload: $(PRELOAD_SHIM_DEPS) $(PRELOAD_PROG) $(PRELOAD_SPAWN) | preload-deps
 	$(PRELOAD_PY) tests/preload/test_preload.py --build $(PRELOAD_DIR) --shim $(SHIM) $(PRELOAD_STATS) $(PRELOAD)
 
 TEST_PARTS += test-preload
+
+# ---- bench-real -------------------------------------------------------------
+BENCH_REAL_OUT := $(BUILD)/bench-real
+BENCH_REAL_ROUNDS ?= 5
+BENCH_REAL_STARTUP_REPS ?= 21
+BENCH_REAL_PUBLISHED := tests/bench/results/real/results.md
+BENCH_REAL_SVG := docs/bench-real.svg
+# bench-real measures $(SHIM) as pfalloc: the project's shim unless told otherwise.
+BENCH_REAL_SHIM_DEPS := $(if $(filter $(abspath $(PFALLOC_SHIM)),$(abspath $(SHIM))),preload)
+
+bench-real-deps:
+	$(call need_pkgs,$(JEMALLOC_SO):libjemalloc2 $(MIMALLOC_SO):libmimalloc2.0 $(TCMALLOC_SO):libtcmalloc-minimal4)
+
+bench-real: $(BENCH_REAL_SHIM_DEPS) $(PRELOAD_PROG) $(PRELOAD_SPAWN) bench-real-deps | preload-deps
+	$(PRELOAD_PY) tests/preload/bench_real.py --out $(BENCH_REAL_OUT) --inputs $(PRELOAD_DIR) \
+	  --rounds $(BENCH_REAL_ROUNDS) --startup-reps $(BENCH_REAL_STARTUP_REPS) \
+	  --label "commit $$(git describe --always --dirty 2>/dev/null || echo '(no git)')" \
+	  --alloc glibc= --alloc jemalloc=$(JEMALLOC_SO) --alloc mimalloc=$(MIMALLOC_SO) \
+	  --alloc tcmalloc=$(TCMALLOC_SO) --alloc pfalloc=$(SHIM) $(PRELOAD)
+
+bench-real-publish:
+	@test -f $(BENCH_REAL_OUT)/results.md || { echo "run make bench-real first"; exit 1; }
+	@mkdir -p $(dir $(BENCH_REAL_PUBLISHED))
+	cp $(BENCH_REAL_OUT)/results.md $(BENCH_REAL_PUBLISHED)
+	cp $(BENCH_REAL_OUT)/results.svg $(BENCH_REAL_SVG)

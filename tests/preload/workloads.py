@@ -264,11 +264,16 @@ class Result:
 
 def run(build, size, w, run_dir, preload=None, extra_env=None):
     """Runs the workload's steps in a fresh run_dir, with LD_PRELOAD=preload
-    (None: the plain run). Wall time is measured around each step's spawn and
-    wait; peak RSS comes from wait4's rusage, which covers the step's process
-    and every descendant it waited for."""
+    (None: the plain run). Each step starts through build/spawn_rusage (see
+    spawn_rusage.c: why not os.wait4 from here), which reports its wall time
+    and peak RSS (wait4's rusage: the step's process and every descendant it
+    waited for); without that launcher, os.wait4 here (RSS then includes this
+    Python's)."""
     p = w.sizes[size]
     inp = input_dir(build, size, w)
+    launcher = os.path.join(build, "spawn_rusage")
+    if not os.path.exists(launcher):
+        launcher = None
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir)
     if w.setup:
@@ -283,6 +288,7 @@ def run(build, size, w, run_dir, preload=None, extra_env=None):
         argv = [a.replace("{input}", inp).replace("{build}", build) for a in st.argv]
         out_path = os.path.join(run_dir, "step%d.out" % i)
         err_path = os.path.join(run_dir, "step%d.err" % i)
+        rusage_path = os.path.join(run_dir, "step%d.rusage" % i)
         if st.stdin is None:
             stdin_path = "/dev/null"
         elif st.stdin.startswith("@"):
@@ -291,12 +297,23 @@ def run(build, size, w, run_dir, preload=None, extra_env=None):
             stdin_path = st.stdin.replace("{input}", inp)
         with open(stdin_path, "rb") as fin, open(out_path, "wb") as fout, open(err_path, "wb") as ferr:
             t0 = time.perf_counter()
-            child = subprocess.Popen(argv, cwd=run_dir, env=env, stdin=fin, stdout=fout, stderr=ferr)
+            child = subprocess.Popen([launcher, rusage_path] + argv if launcher else argv,
+                                     cwd=run_dir, env=env, stdin=fin, stdout=fout, stderr=ferr)
             _, status, ru = os.wait4(child.pid, 0)
-            res.wall += time.perf_counter() - t0
+            wall = time.perf_counter() - t0
             child.returncode = os.waitstatus_to_exitcode(status)
+        maxrss = ru.ru_maxrss
+        if launcher:
+            try:
+                with open(rusage_path) as f:
+                    ns, maxrss, raw = (int(x) for x in f.read().split())
+                wall = ns / 1e9
+                child.returncode = os.waitstatus_to_exitcode(raw)
+            except (OSError, ValueError):
+                pass   # the launcher failed (127): its own status stands
+        res.wall += wall
         res.statuses.append(child.returncode)
-        res.maxrss_kib = max(res.maxrss_kib, ru.ru_maxrss)
+        res.maxrss_kib = max(res.maxrss_kib, maxrss)
         res.stdout_paths.append(out_path)
         res.stderr_paths.append(err_path)
         if child.returncode != st.expect and res.failed_step is None:
