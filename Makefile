@@ -7,6 +7,7 @@
 #   make bench    benchmarks side by side with other allocators
 #   make fuzz     long fuzz runs
 #   make stress   the long concurrent stress (plain, then ThreadSanitizer)
+#   make preload  build/preload/libpfalloc.so, pfalloc as malloc (LD_PRELOAD)
 #
 # Tools the targets need are installed from Debian's packages when missing
 # (need_pkg below); nothing here depends on something installed by hand.
@@ -134,6 +135,7 @@ TEST_PARTS := host-deps test-readme test-host test-asan test-tsan
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
 -include tests/stress/stress.mk
+-include hosted/preload/preload.mk
 -include tools/memview.mk
 -include kernel/gdb/gdb.mk
 

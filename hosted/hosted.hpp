@@ -62,4 +62,15 @@ inline LogSinkSlot set_log_sink(LogSink sink, void* context) { return set_log_si
 // until its next set_this_thread_cpu().
 bool set_this_thread_cpu(unsigned cpu);
 
+// Threads claim slots below n only (n = the allocator's cpu_count, so a slot
+// is never claimed that the core would serve through the shared path
+// anyway); 0 or above kMaxCpus: kMaxCpus. Also creates the thread-exit key
+// now, so that a later claim inside malloc never has to.
+void set_slot_limit(unsigned n);
+// Slots claimed by live threads (a snapshot).
+unsigned slots_in_use();
+// In a fork child (one thread left): every slot but the calling thread's is
+// given back; their caches stay intact for the next owners (pf_fork_child).
+void fork_child_reset_slots();
+
 }  // namespace pf::hosted

@@ -12,8 +12,16 @@
 //     (acq_rel) on g_slot_taken[i]; it owns slot i until it exits (a pthread
 //     key destructor gives it back with a release store) or calls
 //     set_this_thread_cpu();
-//   - a thread that finds no free slot gets PF_NO_CPU: the core serves it
-//     through each instance's shared, locked cache (correct, slower);
+//   - a thread that finds no free slot (below the slot limit, kMaxCpus
+//     unless set_slot_limit() lowered it to the allocator's cpu_count) gets
+//     PF_NO_CPU: the core serves it through each instance's shared, locked
+//     cache (correct, slower);
+//   - the claim publishes t_cpu_slot before pthread_setspecific(), so an
+//     allocation that pthread_setspecific itself makes (glibc callocs a
+//     second-level block for keys >= 32) finds the slot claimed instead of
+//     claiming another one;
+//   - fork: the child has one thread, so fork_child_reset_slots() gives back
+//     every slot but the forking thread's (the caches stay intact);
 //   - invariant: g_slot_taken[i] == 1 <=> exactly one live thread has
 //     t_cpu_slot == i. A slot's caches outlive its owner; the next owner's
 //     acquire CAS orders it after the previous owner's last operation.
@@ -27,10 +35,10 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <cstdlib>
 
 #include "hosted.hpp"
@@ -46,6 +54,7 @@ namespace {
 using pf::hosted::t_cpu_slot;
 constexpr unsigned kSlotNone = PF_NO_CPU;  // no slot to be had (or the thread is exiting)
 std::atomic<bool> g_slot_taken[pf::kMaxCpus];
+std::atomic<unsigned> g_slot_limit{pf::kMaxCpus};  // slots claimed are below this
 pthread_key_t g_slot_key;
 pthread_once_t g_slot_key_once = PTHREAD_ONCE_INIT;
 std::atomic<pf::hosted::LogSink> g_sink{nullptr};
@@ -68,8 +77,8 @@ bool try_claim(unsigned slot) {
   if (!g_slot_taken[slot].compare_exchange_strong(expected, true, std::memory_order_acq_rel))
     return false;
   pthread_once(&g_slot_key_once, make_slot_key);
+  t_cpu_slot = slot;  // first: see "the claim publishes" above
   pthread_setspecific(g_slot_key, reinterpret_cast<void*>(uintptr_t{slot} + 1));
-  t_cpu_slot = slot;
   return true;
 }
 
@@ -121,10 +130,30 @@ unsigned claim_slot() {
   const unsigned s = t_cpu_slot;
   if (s < kMaxCpus) return s;
   if (s == kSlotNone) return PF_NO_CPU;
-  for (unsigned i = 0; i < kMaxCpus; ++i)
+  const unsigned limit = g_slot_limit.load(std::memory_order_relaxed);
+  for (unsigned i = 0; i < limit; ++i)
     if (!g_slot_taken[i].load(std::memory_order_relaxed) && try_claim(i)) return i;
   t_cpu_slot = kSlotNone;
   return PF_NO_CPU;
+}
+
+void set_slot_limit(unsigned n) {
+  g_slot_limit.store(n == 0 || n > kMaxCpus ? kMaxCpus : n, std::memory_order_relaxed);
+  pthread_once(&g_slot_key_once, make_slot_key);
+}
+
+unsigned slots_in_use() {
+  unsigned n = 0;
+  for (const auto& taken : g_slot_taken) n += taken.load(std::memory_order_relaxed) ? 1 : 0;
+  return n;
+}
+
+void fork_child_reset_slots() {
+  const unsigned mine = t_cpu_slot;
+  for (unsigned i = 0; i < kMaxCpus; ++i)
+    if (i != mine) g_slot_taken[i].store(false, std::memory_order_relaxed);
+  // membarrier registration belongs to the parent's mm: register again.
+  g_membarrier.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace pf::hosted
@@ -152,9 +181,16 @@ void pfalloc_hook_sync_cpus(void) {
   membarrier_fallback();
 }
 
+// write(2), not stdio: this runs inside malloc when the LD_PRELOAD shim
+// (hosted/preload) meets a misuse, where stdio may allocate or hold a lock.
 void pfalloc_hook_fatal(const char* message) {
-  std::fprintf(stderr, "pfalloc fatal: %s\n", message);
-  std::fflush(stderr);
+  size_t n = 0;
+  while (message[n] != '\0') ++n;
+  const struct iovec parts[] = {{const_cast<char*>("pfalloc fatal: "), 15},
+                                {const_cast<char*>(message), n},
+                                {const_cast<char*>("\n"), 1}};
+  ssize_t ignored = writev(STDERR_FILENO, parts, 3);
+  (void)ignored;
   std::abort();
 }
 

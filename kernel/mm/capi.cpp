@@ -116,6 +116,26 @@ size_t pf_release_reserved(unsigned int region_type) {
   return g_pages.release_reserved(type);
 }
 
+int pf_add_memory(pf_phys_t base, uint64_t bytes) { return g_pages.add_memory(PhysAddr{base}, bytes); }
+
+// prepare records whether it took the locks, so that parent/child release
+// exactly what it took (a fork before pf_init takes and releases nothing).
+namespace {
+constinit bool g_fork_held = false;
+}
+void pf_fork_prepare(void) {
+  if (!g_pages.initialised()) return;
+  g_slab.fork_prepare();  // the slab layer's locks, then the page allocator's
+  g_fork_held = true;
+}
+static void fork_release() {
+  if (!g_fork_held) return;
+  g_fork_held = false;
+  g_slab.fork_release();
+}
+void pf_fork_parent(void) { fork_release(); }
+void pf_fork_child(void) { fork_release(); }
+
 void pf_drain_pages(void) { g_pages.drain_cpu_caches(); }
 
 size_t pf_reclaim(void) {

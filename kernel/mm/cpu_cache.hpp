@@ -117,36 +117,47 @@ class CpuAccess {
 };
 
 // Every gate (cpu_count + 1 of them, gate_at(i) for i in [0, cpu_count]), in
-// index order, with one sync_cpus() for all the stops.
+// index order, with one sync_cpus() for all the stops; `self` (the caller's
+// CPU, whose owner is the caller and so not on a fast path) is locked, not
+// stopped. Unscoped, for fork_prepare/fork_release, which hold every gate
+// across fork(); CpuAccessAll below is the scoped form.
+template <typename GateAt>
+void hold_all_gates(GateAt gate_at, unsigned cpu_count, unsigned self) {
+  bool any = false;
+  for (unsigned i = 0; i <= cpu_count; ++i) {
+    gate_at(i).lock().lock();
+    if (i < cpu_count && i != self) {
+      gate_at(i).request_stop();
+      any = true;
+    }
+  }
+  if (any) platform::sync_cpus();
+  for (unsigned i = 0; i < cpu_count; ++i)
+    if (i != self) gate_at(i).wait_quiet();
+}
+template <typename GateAt>
+void release_all_gates(GateAt gate_at, unsigned cpu_count, unsigned self) {
+  for (unsigned i = cpu_count + 1; i-- > 0;) {
+    if (i < cpu_count && i != self) gate_at(i).resume();
+    gate_at(i).lock().unlock();
+  }
+}
+
 template <typename GateAt>
 class CpuAccessAll {
  public:
   CpuAccessAll(GateAt gate_at, unsigned cpu_count)
       : gate_at_(gate_at), count_(cpu_count), self_(platform::cpu_id()), irq_(platform::irq_save()) {
-    bool any = false;
-    for (unsigned i = 0; i <= count_; ++i) {
-      gate_at_(i).lock().lock();
-      if (stops(i)) {
-        gate_at_(i).request_stop();
-        any = true;
-      }
-    }
-    if (any) platform::sync_cpus();
-    for (unsigned i = 0; i < count_; ++i)
-      if (stops(i)) gate_at_(i).wait_quiet();
+    hold_all_gates(gate_at_, count_, self_);
   }
   ~CpuAccessAll() {
-    for (unsigned i = count_ + 1; i-- > 0;) {
-      if (stops(i)) gate_at_(i).resume();
-      gate_at_(i).lock().unlock();
-    }
+    release_all_gates(gate_at_, count_, self_);
     platform::irq_restore(irq_);
   }
   CpuAccessAll(const CpuAccessAll&) = delete;
   CpuAccessAll& operator=(const CpuAccessAll&) = delete;
 
  private:
-  bool stops(unsigned i) const { return i < count_ && i != self_; }
   GateAt gate_at_;
   unsigned count_;
   unsigned self_;

@@ -51,7 +51,15 @@ namespace pf {
   X(MapBadInput, "map-bad-input")                                                  \
   /* structural self-check */                                                      \
   X(VerifyFailed, "verify-failed")                                                 \
-  X(InvalidArgument, "invalid-argument")
+  X(InvalidArgument, "invalid-argument")                                           \
+  /* memory hot-add (pf_add_memory): refused with a pf_status, logged as a warning */ \
+  X(HotplugNotInitialised, "hotplug-not-initialised")                              \
+  X(HotplugMisaligned, "hotplug-misaligned")                                       \
+  X(HotplugTooSmall, "hotplug-too-small")                                          \
+  X(HotplugBeyondPhysLimit, "hotplug-beyond-phys-limit")                           \
+  X(HotplugOverlap, "hotplug-overlap")                                             \
+  X(HotplugBelowTop, "hotplug-below-managed-top")                                  \
+  X(HotplugCapacity, "hotplug-capacity")
 
 enum class ErrorCode : uint8_t {
 #define PF_X(id, name) id,

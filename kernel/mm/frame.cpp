@@ -21,6 +21,7 @@ const char* reserved_reason_name(uint32_t reason) {
     case kReservedByBootmem: return "bootmem";
     case kReservedBootloaderReclaimable: return "bootloader-reclaimable";
     case kReservedAcpiReclaimable: return "acpi-reclaimable";
+    case kReservedHotplugMeta: return "hot-add metadata";
     default: return "unknown";
   }
 }

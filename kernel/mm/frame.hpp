@@ -64,6 +64,8 @@ enum class Owner : uint32_t {
   ReservedByBootmem = 0,               // descriptors, per-CPU caches
   ReservedBootloaderReclaimable = 1,   // loader memory, boot info: release_reserved() frees it
   ReservedAcpiReclaimable = 2,         // ACPI tables, once the kernel has read them
+  ReservedHotplugMeta = 3,             // a hot-added range's own metadata (pf_add_memory):
+                                       // its descriptors, lookup table, per-CPU slots
   // state Allocated:
   None = 0,                            // a plain alloc_pages block
   KmallocLarge = 0x80000001u,          // kmalloc > 8 KiB: a whole block
@@ -77,9 +79,10 @@ inline constexpr uint32_t kMaxCacheId = 0x7fffffffu;  // slab cache ids are 1..t
 inline constexpr uint32_t kReservedByBootmem = owner_tag(Owner::ReservedByBootmem);
 inline constexpr uint32_t kReservedBootloaderReclaimable = owner_tag(Owner::ReservedBootloaderReclaimable);
 inline constexpr uint32_t kReservedAcpiReclaimable = owner_tag(Owner::ReservedAcpiReclaimable);
+inline constexpr uint32_t kReservedHotplugMeta = owner_tag(Owner::ReservedHotplugMeta);
 // Reserved reasons are 0..kReservedReasonCount-1; release_reserved() may hand
 // back the reclaimable ones.
-inline constexpr uint32_t kReservedReasonCount = 3;
+inline constexpr uint32_t kReservedReasonCount = 4;
 const char* reserved_reason_name(uint32_t reason);  // "bootmem", ...; "unknown" past the end
 inline constexpr uint32_t kOwnerKmallocLarge = owner_tag(Owner::KmallocLarge);
 inline constexpr uint32_t kOwnerSlabMeta = owner_tag(Owner::SlabMeta);

@@ -27,16 +27,7 @@ using detail::peek;
 
 namespace {
 
-constexpr uint64_t kDmaEndPfn = kDmaLimit >> kPageShift;
-constexpr uint64_t kDma32EndPfn = kDma32Limit >> kPageShift;
 constexpr uint64_t kRangeChunkFrames = uint64_t{1} << kRangeChunkShift;  // see zone.hpp
-
-constexpr Zone zone_for(uint64_t pfn) {
-  return pfn < kDmaEndPfn ? Zone::Dma : pfn < kDma32EndPfn ? Zone::Dma32 : Zone::Normal;
-}
-constexpr uint64_t zone_end_pfn(uint64_t pfn) {
-  return pfn < kDmaEndPfn ? kDmaEndPfn : pfn < kDma32EndPfn ? kDma32EndPfn : ~uint64_t{0};
-}
 constexpr bool is_managed(RegionType t) { return region_is_managed(t); }
 // The reason a reclaimable class's frames carry while reserved; kNotReclaimable
 // for every other type.
@@ -68,8 +59,8 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
   if (status != PF_OK) {
     range_count_ = 0;
     range_end_ = no_ends();
-    chunk_shift_ = 63;
-    for (uint16_t& c : chunk_first_) c = 0;
+    lookup0_ = RangeLookup{};
+    known_count_ = 0;
     cpu_count_ = 0;
     for (ZoneArea& z : zones_) z.assign(ranges_, 0, 0);
     for (uint8_t& n : fallback_count_) n = 0;  // so every allocation fails cleanly
@@ -81,6 +72,65 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
   initialised_ = true;
   fast_cpus_.store(peek(fail_at_) == 0 ? cpu_count_ : 0, std::memory_order_relaxed);
   return PF_OK;
+}
+
+// The one place ranges are cut: at the zone limits and at every multiple of
+// 2^kRangeChunkShift frames (zone.hpp).
+static uint64_t next_range_cut(uint64_t lo, uint64_t hi) {
+  return min_u64(min_u64(hi, zone_end_pfn(lo)), (lo | (kRangeChunkFrames - 1)) + 1);
+}
+
+uint32_t PageAllocator::ranges_needed(uint64_t lo, uint64_t hi) {
+  uint32_t n = 0;
+  for (; lo < hi; lo = next_range_cut(lo, hi)) ++n;
+  return n;
+}
+
+bool PageAllocator::append_ranges(uint64_t lo, uint64_t hi, uint32_t* count) {
+  if (ranges_needed(lo, hi) > kMaxRanges - *count) return false;
+  while (lo < hi) {
+    const uint64_t cut = next_range_cut(lo, hi);
+    Range& r = ranges_[*count];
+    r = Range{};
+    r.base = lo;
+    r.end = cut;
+    r.zone = zone_for(lo);
+    for (uint32_t& h : r.head) h = kNoLink;
+    // Relaxed: a hot-add writes this slot while lock-free readers may look
+    // at it (it was ~0; either value sends them the right way).
+    detail::store_relaxed(range_end_[(*count)++], cut);
+    lo = cut;
+  }
+  return true;
+}
+
+void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count) const {
+  // The smallest chunk size that covers the last range's end with
+  // kChunkSlots chunks.
+  const uint64_t last = ranges_[count - 1].end - 1;
+  unsigned shift = 0;
+  while ((last >> shift) >= kChunkSlots) ++shift;
+  t.shift = static_cast<uint8_t>(shift);
+  uint32_t first = 0;
+  for (uint64_t c = 0; c < kChunkSlots; ++c) {
+    while (first < count && range_end_[first] <= (c << shift)) ++first;
+    t.first[c] = static_cast<uint16_t>(first);
+  }
+}
+
+void PageAllocator::build_routes() {
+  for (unsigned limit = 0; limit < kZoneCount; ++limit) {
+    uint8_t n = 0;
+    for (unsigned z = limit + 1; z-- > 0;)
+      if (!zones_[z].empty()) detail::store_relaxed(fallback_[limit][n++], static_cast<uint8_t>(z));
+    detail::store_relaxed(fallback_count_[limit], n);
+  }
+  for (gfp_t f = 0; f <= kZoneFlags; ++f) {
+    const unsigned limit = (f & __GFP_DMA) ? 0u : (f & __GFP_DMA32) ? 1u : 2u;
+    const bool any = fallback_count_[limit] > 0;
+    const bool allowed = any && (!(f & __GFP_THISZONE) || fallback_[limit][0] == limit);
+    detail::store_relaxed(first_zone_[f], allowed ? static_cast<uint8_t>(fallback_[limit][0] + 1) : uint8_t{0});
+  }
 }
 
 int PageAllocator::build_ranges(const MemoryMap& map) {
@@ -105,31 +155,23 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
     }
     i = j;
     if (lo == 0) lo = 1;  // frame 0 is the null address, never managed
-    while (lo < hi) {
-      const uint64_t cut = min_u64(min_u64(hi, zone_end_pfn(lo)), (lo | (kRangeChunkFrames - 1)) + 1);
-      if (range_count_ == kMaxRanges) return PF_ERR_MAP_CAPACITY;
-      Range& r = ranges_[range_count_];
-      r = Range{};
-      r.base = lo;
-      r.end = cut;
-      r.zone = zone_for(lo);
-      for (uint32_t& h : r.head) h = kNoLink;
-      range_end_[range_count_++] = cut;
-      lo = cut;
-    }
+    // The hot-added slots are not pf_init's to fill.
+    if (ranges_needed(lo, hi) > kMaxInitRanges - range_count_ || !append_ranges(lo, hi, &range_count_))
+      return PF_ERR_MAP_CAPACITY;
   }
   if (range_count_ == 0 || usable == 0) return PF_ERR_NO_USABLE_MEMORY;
+  fill_lookup(lookup0_, range_count_);
 
-  // The chunk index of find_range: the smallest chunk size that covers the
-  // last range's end with kChunkSlots chunks.
-  const uint64_t last = ranges_[range_count_ - 1].end - 1;
-  unsigned shift = 0;
-  while ((last >> shift) >= kChunkSlots) ++shift;
-  chunk_shift_ = static_cast<uint8_t>(shift);
-  uint32_t first = 0;
-  for (uint64_t c = 0; c < kChunkSlots; ++c) {
-    while (first < range_count_ && range_end_[first] <= (c << shift)) ++first;
-    chunk_first_[c] = static_cast<uint16_t>(first);
+  // What a hot-add must stay clear of: the non-managed entries above the top.
+  const uint64_t top = ranges_[range_count_ - 1].end;
+  known_count_ = 0;
+  for (const MapEntry& e : entries) {
+    if (is_managed(e.type) || e.end_pfn().value <= top) continue;
+    const KnownSpan k{max_u64(top, e.first_pfn().value), e.end_pfn().value};
+    if (known_count_ < kKnownSpans)
+      known_[known_count_++] = k;
+    else
+      known_[kKnownSpans - 1].end = max_u64(known_[kKnownSpans - 1].end, k.end);
   }
 
   for (unsigned z = 0; z < kZoneCount; ++z) {
@@ -139,18 +181,7 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
     while (end < range_count_ && static_cast<unsigned>(ranges_[end].zone) == z) ++end;
     zones_[z].assign(ranges_, first, end);
   }
-  for (unsigned limit = 0; limit < kZoneCount; ++limit) {
-    uint8_t n = 0;
-    for (unsigned z = limit + 1; z-- > 0;)
-      if (!zones_[z].empty()) fallback_[limit][n++] = static_cast<uint8_t>(z);
-    fallback_count_[limit] = n;
-  }
-  for (gfp_t f = 0; f <= kZoneFlags; ++f) {
-    const unsigned limit = (f & __GFP_DMA) ? 0u : (f & __GFP_DMA32) ? 1u : 2u;
-    const bool any = fallback_count_[limit] > 0;
-    const bool allowed = any && (!(f & __GFP_THISZONE) || fallback_[limit][0] == limit);
-    first_zone_[f] = allowed ? static_cast<uint8_t>(fallback_[limit][0] + 1) : 0;
-  }
+  build_routes();
   return PF_OK;
 }
 
@@ -248,7 +279,7 @@ void PageAllocator::populate(const MemoryMap& map) {
 }
 
 PageAllocator::RangeInfo PageAllocator::range_info(size_t i) const {
-  if (i >= range_count_) return RangeInfo{};
+  if (i >= detail::load_acquire(range_count_)) return RangeInfo{};
   const Range& r = ranges_[i];
   const uint64_t bytes = (r.end - r.base) * sizeof(FrameDescriptor);
   return RangeInfo{.base = pf::to_phys(Pfn{r.base}),
@@ -284,12 +315,14 @@ PhysAddr PageAllocator::alloc_uncached(Zone z, Order order) {
 
 PhysAddr PageAllocator::alloc_in_zones(Order order, gfp_t flags, bool use_cache) {
   const unsigned limit = (flags & __GFP_DMA) ? 0u : (flags & __GFP_DMA32) ? 1u : 2u;
+  // The routes change only when a hot-add opens a zone; a read racing
+  // with that sees the old or the new list (either is a valid order).
   const uint8_t* zones = fallback_[limit];
-  unsigned count = fallback_count_[limit];
+  unsigned count = detail::load_relaxed(fallback_count_[limit]);
   // __GFP_THISZONE: the limit's own zone or nothing.
-  if (flags & __GFP_THISZONE) count = (count > 0 && zones[0] == limit) ? 1 : 0;
+  if (flags & __GFP_THISZONE) count = (count > 0 && detail::load_relaxed(zones[0]) == limit) ? 1 : 0;
   for (unsigned i = 0; i < count; ++i) {
-    const auto z = static_cast<Zone>(zones[i]);
+    const auto z = static_cast<Zone>(detail::load_relaxed(zones[i]));
     const PhysAddr p = (use_cache && order.value < kPcpOrders) ? alloc_cached(z, order) : alloc_uncached(z, order);
     if (!p.is_null()) return p;
   }
@@ -460,7 +493,7 @@ uint64_t PageAllocator::release_reserved(PhysAddr base, uint64_t frames) {
     if (r == nullptr) {
       // Skip the hole up to the next range (or the end of the request).
       uint64_t next = end;
-      for (uint32_t i = 0; i < range_count_; ++i)
+      for (uint32_t i = 0; i < detail::load_acquire(range_count_); ++i)
         if (ranges_[i].base > pfn) {
           next = min_u64(end, ranges_[i].base);
           break;
@@ -499,7 +532,7 @@ uint64_t PageAllocator::release_reserved(RegionType type) {
     return 0;
   }
   uint64_t released = 0;
-  for (uint32_t i = 0; i < range_count_; ++i) {
+  for (uint32_t i = 0; i < detail::load_acquire(range_count_); ++i) {
     Range& r = ranges_[i];
     // A chunk at a time, so the zone lock is never held for a whole large range.
     for (uint64_t chunk = r.base; chunk < r.end; chunk += kReleaseChunkFrames) {
@@ -523,7 +556,7 @@ uint64_t PageAllocator::release_reserved(RegionType type) {
 
 uint64_t PageAllocator::reserved_frames(uint32_t reason) const {
   uint64_t n = 0;
-  for (uint32_t i = 0; i < range_count_; ++i) {
+  for (uint32_t i = 0; i < detail::load_acquire(range_count_); ++i) {
     const Range& r = ranges_[i];
     LockGuard guard(zone(r.zone).lock());
     for (uint64_t p = r.base; p < r.end; ++p) {

@@ -21,16 +21,36 @@
 // Per-CPU caches: cpu_count + 1 of them, the last shared by callers without
 // a CPU (PF_NO_CPU); each behind a CpuGate (cpu_cache.hpp): the owner's fast
 // path takes no lock, its slow paths take the gate's lock, anyone else stops
-// the owner through the gate. Lock order: per-CPU gate -> zone lock. Only
-// verify() holds more than one gate, in CPU order (and then every zone lock
-// in zone order). No lock is held while calling out, except the log/fatal
-// hooks from report().
+// the owner through the gate. Lock order: hot-add lock -> per-CPU gate ->
+// zone lock. Only verify() and fork_prepare() hold more than one gate, in
+// CPU order (and then every zone lock in zone order). No lock is held while
+// calling out, except the log/fatal hooks from report().
+//
+// Memory hot-add (add_memory, page_hotplug.cpp). The range table is
+// append-only: ranges_[0, range_count_) never move, so a Range* stays valid
+// for the allocator's life. pf_init fills the first slots in address order;
+// a hot-add appends its pieces above them (it must lie above every managed
+// range: holes are refused), so the table stays sorted and each zone's
+// ranges stay one contiguous slice. Lock-free readers (find_range) see a new
+// range only once it is whole: its slots, descriptors and lookup table are
+// written first, then range_count_ and lookup_ are published with release
+// stores (acquire loads in find_range), under the zone locks of its zones,
+// before its blocks reach any free list. The pfn -> range index (RangeLookup)
+// is immutable once published: a hot-add builds a fresh one inside the added
+// range and swaps the pointer, so a reader holding the old one still finds
+// every range it could legally name (the old table's hints are lower bounds).
 //
 // Counter invariants (verify()):
 //   free_frames + allocated_frames == managed_frames            (per zone and in total)
 //   free_frames == sum over free blocks of 2^order + frames in per-CPU caches
 //   reserved_frames == frames in managed ranges whose state is Reserved
 //   managed_frames + reserved_frames == frames in managed ranges
+// Range table invariants (verify()):
+//   ranges_[i].end == range_end_[i] for i < range_count_, ~0 from there on;
+//   ranges_[i].end <= ranges_[i + 1].base (sorted, disjoint);
+//   lookup_->first[c] <= the first i with range_end_[i] > c << lookup_->shift,
+//     and the last range ends below kChunkSlots << lookup_->shift;
+//   a hot-added range's first hotplug frames are Reserved (kReservedHotplugMeta).
 #pragma once
 
 #include <array>
@@ -95,7 +115,7 @@ class PageAllocator {
   PF_FAST_PATH PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr) {
     const unsigned k = order.value;
     const unsigned cpu = platform::cpu_id();
-    const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
+    const unsigned zone_plus_one = detail::load_relaxed(first_zone_[flags & kZoneFlags]);
     if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
                              zone_plus_one != 0,
                          1)) {
@@ -229,11 +249,30 @@ class PageAllocator {
     PhysAddr descriptors;      // where bootmem put this range's descriptor array
     uint64_t descriptor_bytes = 0;
   };
-  size_t range_count() const { return range_count_; }
+  size_t range_count() const { return detail::load_acquire(range_count_); }
   RangeInfo range_info(size_t i) const;
   // Bytes of descriptor arrays (whole frames) and of everything bootmem placed.
   uint64_t descriptor_bytes() const { return descriptor_bytes_; }
   uint64_t bootmem_bytes() const { return bootmem_.taken_frames() << kPageShift; }
+
+  // Memory hot-add: [base, base + bytes) becomes managed memory; see
+  // pf_add_memory in pfalloc.h for the rules and page_hotplug.cpp for how.
+  // Returns PF_OK or a PF_ERR_HOTPLUG_* / PF_ERR_NOT_INITIALISED code, with
+  // nothing changed on error (the refusal is also logged as a warning).
+  int add_memory(PhysAddr base, uint64_t bytes);
+  // Hot-added ranges the table still has room for (a hot-add takes one slot
+  // per zone it touches, more past every 8 TiB).
+  static constexpr size_t kMaxHotplugRanges = 128;
+  size_t hotplug_ranges_left() const;
+  // Frames of hot-added ranges kept for their own metadata.
+  uint64_t hotplug_meta_frames() const { return detail::load_relaxed(hotplug_meta_frames_); }
+
+  // Fork support (page_hotplug.cpp): every lock of this allocator taken in
+  // the documented order (hot-add lock, every CPU's gate with its owner
+  // stopped, every zone lock), then released. Between the two the calling
+  // thread must not allocate. The caches stay intact.
+  void fork_prepare();
+  void fork_release();
 
   // Per-CPU cache sizing, per order: blocks moved per refill/drain, and the
   // high-water mark at which a free drains one batch back to the zone.
@@ -242,15 +281,26 @@ class PageAllocator {
   static constexpr uint32_t kPcpHigh[kPcpOrders] = {128, 64, 32, 16};
 
  private:
+  static constexpr unsigned kChunkSlots = 1024;
+  // pfn -> range in a step or two: first[pfn >> shift] is the first range
+  // ending above the chunk's start (a lower bound, see find_range). 2 KiB;
+  // immutable once published.
+  struct RangeLookup {
+    uint8_t shift = 63;                // frames per chunk: 2^shift
+    uint16_t first[kChunkSlots] = {};
+  };
   // Enough for every map pf_init's MemoryMap accepts (issue 11, case 7). A
   // run of managed frames starts where a usable region opens or another
   // region, a reservation or the low range ends: at most kRawCapacity +
   // kReservedCapacity + 1 runs. The zone limits cut kZoneCount - 1 more,
   // the chunk cuts (kRangeChunkShift) one per 8 TiB below 2^kPhysAddrBits.
-  static constexpr size_t kMaxRanges =
+  static constexpr size_t kMaxInitRanges =
       MemoryMap::kRawCapacity + MemoryMap::kReservedCapacity + 1 + (kZoneCount - 1) +
       ((size_t{1} << (kPhysAddrBits - kPageShift - kRangeChunkShift)) - 1);
-  static_assert(BootMem::kMaxTaken >= kMaxRanges + 1, "bootmem must place every range's descriptors");
+  static_assert(BootMem::kMaxTaken >= kMaxInitRanges + 1, "bootmem must place every range's descriptors");
+  // Plus the hot-added ones: 128 slots of ~100 bytes (Range + its end) cost
+  // ~13 KiB in the PageAllocator object.
+  static constexpr size_t kMaxRanges = kMaxInitRanges + kMaxHotplugRanges;
 
   struct PcpSlot {
     uint64_t pfn;
@@ -289,6 +339,14 @@ class PageAllocator {
 
   // --- init (page_alloc.cpp)
   int build_ranges(const MemoryMap& map);
+  // Cuts frames [lo, hi) into ranges (zone limits, kRangeChunkShift) in
+  // slots [*count, ...), advancing *count; false if the table would overflow
+  // (nothing written then). Init and hot-add both build ranges with it.
+  bool append_ranges(uint64_t lo, uint64_t hi, uint32_t* count);
+  static uint32_t ranges_needed(uint64_t lo, uint64_t hi);
+  // The zone routes (fallback_, fallback_count_, first_zone_) from which
+  // zones are populated; stored with relaxed atomics (readers run unlocked).
+  void build_routes();
   int place_metadata(const MemoryMap& map, const PageAllocatorConfig& config);
   void populate(const MemoryMap& map);
   void mark_reserved(Range& r, uint64_t from, uint64_t to, uint32_t why);
@@ -300,12 +358,14 @@ class PageAllocator {
   // pfn -> its range in a few instructions: chunk_first_[pfn >> chunk_shift_]
   // is the first range ending above the chunk's start, and range_end_ (~0
   // past the last range) stops the walk; usually no step at all.
+  // lookup_ is the published RangeLookup (init's lookup0_, or a hot-add's).
   PF_FAST_PATH Range* find_range(uint64_t pfn) const {
-    const uint64_t chunk = pfn >> chunk_shift_;
+    const RangeLookup* t = detail::load_acquire(lookup_);
+    const uint64_t chunk = pfn >> t->shift;
     if (__builtin_expect(chunk >= kChunkSlots, 0)) return nullptr;
-    uint32_t i = chunk_first_[chunk];
-    while (__builtin_expect(range_end_[i] <= pfn, 0)) ++i;
-    if (__builtin_expect(i >= range_count_, 0)) return nullptr;
+    uint32_t i = t->first[chunk];
+    while (__builtin_expect(detail::load_relaxed(range_end_[i]) <= pfn, 0)) ++i;
+    if (__builtin_expect(i >= detail::load_acquire(range_count_), 0)) return nullptr;
     Range* r = const_cast<Range*>(&ranges_[i]);
     return pfn >= r->base ? r : nullptr;
   }
@@ -354,6 +414,12 @@ class PageAllocator {
   };
   mutable VerifyFailure verify_failure_;  // written under every zone lock, by verify() only
 
+  // --- hot-add (page_hotplug.cpp)
+  struct HotplugPlan;
+  int plan_hotplug(uint64_t lo, uint64_t hi, HotplugPlan& plan) const;
+  void fill_lookup(RangeLookup& t, uint32_t count) const;
+  bool verify_lookup(uint32_t count) const;
+
   PhysMap phys_;
   // --- the buddy's own state below (zones, ranges, per-CPU caches) ---
   Range ranges_[kMaxRanges];
@@ -364,10 +430,22 @@ class PageAllocator {
     return a;
   }
   std::array<uint64_t, kMaxRanges + 1> range_end_ = no_ends();
-  uint32_t range_count_ = 0;
-  static constexpr unsigned kChunkSlots = 1024;
-  uint8_t chunk_shift_ = 63;                // frames per chunk: 2^chunk_shift_
-  uint16_t chunk_first_[kChunkSlots] = {};  // see find_range
+  uint32_t range_count_ = 0;  // published with a release store (hot-add)
+  RangeLookup lookup0_;                      // pf_init's
+  const RangeLookup* lookup_ = &lookup0_;    // the published one (acquire/release)
+  // Non-usable map entries above the managed top at init (a hot-add must not
+  // overlap them); past kKnownSpans the last one grows to cover the rest.
+  static constexpr unsigned kKnownSpans = 8;
+  struct KnownSpan {
+    uint64_t base = 0, end = 0;  // frames
+  };
+  KnownSpan known_[kKnownSpans] = {};
+  unsigned known_count_ = 0;
+  mutable SpinLock hotplug_lock_;  // serialises hot-adds; outermost lock of this allocator
+  uint64_t hotplug_meta_frames_ = 0;  // written under hotplug_lock_ and zone locks, read relaxed
+  uint32_t hotplug_ranges_ = 0;       // slots hot-adds took (<= kMaxHotplugRanges)
+  unsigned fork_self_ = 0;            // fork_prepare's CPU, for fork_release
+  unsigned long fork_irq_ = 0;
   ZoneArea zones_[kZoneCount];
   // Zones tried for a request limited to zone z: z, then lower, without empty ones.
   uint8_t fallback_[kZoneCount][kZoneCount] = {};

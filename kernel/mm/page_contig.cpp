@@ -121,12 +121,13 @@ PhysAddr PageAllocator::alloc_contig(uint64_t frame_count, const ContigRequest& 
   if (possible && !injected) {
     const gfp_t flags = request.flags;
     const unsigned limit = (flags & __GFP_DMA) ? 0u : (flags & __GFP_DMA32) ? 1u : 2u;
-    unsigned count = fallback_count_[limit];
-    if (flags & __GFP_THISZONE) count = (count > 0 && fallback_[limit][0] == limit) ? 1 : 0;
+    unsigned count = detail::load_relaxed(fallback_count_[limit]);
+    if (flags & __GFP_THISZONE)
+      count = (count > 0 && detail::load_relaxed(fallback_[limit][0]) == limit) ? 1 : 0;
     for (int pass = 0; pass < 2 && found == 0; ++pass) {
       if (pass == 1) drain_cpu_caches();
       for (unsigned i = 0; i < count && found == 0; ++i) {
-        const auto z = static_cast<Zone>(fallback_[limit][i]);
+        const auto z = static_cast<Zone>(detail::load_relaxed(fallback_[limit][i]));
         LockGuard guard(zone(z).lock());
         uint64_t at = 0;
         if (find_contig(z, frame_count, align >> kPageShift, boundary >> kPageShift, end_limit, at))

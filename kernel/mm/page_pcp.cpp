@@ -52,7 +52,7 @@ void PageAllocator::free_cached(Range& r, Pfn pfn, FrameDescriptor& d, Order ord
 size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out) {
   size_t n = 0;
   const unsigned k = order.value;
-  const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
+  const unsigned zone_plus_one = detail::load_relaxed(first_zone_[flags & kZoneFlags]);
   if (k < kPcpOrders && zone_plus_one != 0 && peek(fail_at_) == 0) {
     // Whole stacks at a time from this CPU's cache, refilled as it empties.
     const auto z = static_cast<Zone>(zone_plus_one - 1);

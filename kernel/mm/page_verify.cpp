@@ -15,7 +15,11 @@
 //     the descriptors are exactly those in the stacks;
 //   counters: Free descriptors == listed blocks == zone.blocks[k] per order;
 //     zone.free_buddy == sum of listed 2^k; zone.reserved == Reserved frames;
-//     zone.managed == free (buddy + cached) + allocated frames; zone masks.
+//     zone.managed == free (buddy + cached) + allocated frames; zone masks;
+//   range table (hot-add, see page_alloc.hpp): sorted and disjoint, each
+//     range inside its zone's slice, the published lookup's hints lower
+//     bounds that cover the last range; Reserved frames for hot-add metadata
+//     == hotplug_meta_frames().
 // Locks: every CPU's gate in CPU order (the owners stopped, see
 // cpu_cache.hpp), then every zone lock in zone order (the documented order),
 // all held for the whole walk, so verify() is exact even while others run.
@@ -31,6 +35,7 @@ struct PageAllocator::VerifyTally {
   ZoneArea::Tally zone[kZoneCount];                    // what each zone's counters must say
   uint64_t cached_heads[kZoneCount][kPcpOrders] = {};  // Cached descriptors
   uint64_t in_caches[kZoneCount][kPcpOrders] = {};     // blocks in the stacks
+  uint64_t hotplug_meta = 0;                           // Reserved for hot-add metadata
 };
 
 bool PageAllocator::verify_fail(const char* what, uint64_t pfn) const {
@@ -96,6 +101,7 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
     if (st == FrameState::Reserved) {
       if (d.owner >= kReservedReasonCount) return verify_fail("reserved frame with an unknown reason", p);
       ++t.zone[zi].reserved;
+      t.hotplug_meta += d.owner == kReservedHotplugMeta;
       ++p;
       continue;
     }
@@ -159,9 +165,27 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
   return true;
 }
 
+// Every hint of the published lookup is a lower bound of the range a pfn of
+// its chunk lies in (find_range walks forward from it), and the chunks cover
+// the last range.
+bool PageAllocator::verify_lookup(uint32_t count) const {
+  const RangeLookup* t = detail::load_acquire(lookup_);
+  if (count == 0) return true;
+  if (((ranges_[count - 1].end - 1) >> t->shift) >= kChunkSlots)
+    return verify_fail("range lookup does not reach the last range", ranges_[count - 1].base);
+  uint32_t first = 0;
+  for (uint64_t c = 0; c < kChunkSlots; ++c) {
+    while (first < count && range_end_[first] <= (c << t->shift)) ++first;
+    if (t->first[c] > first) return verify_fail("range lookup skips a range", c << t->shift);
+  }
+  return true;
+}
+
 bool PageAllocator::verify_locked() const {
   VerifyTally t;
-  for (uint32_t i = 0; i < range_count_; ++i) {
+  const uint32_t count = detail::load_acquire(range_count_);
+  if (!verify_lookup(count)) return false;
+  for (uint32_t i = 0; i < count; ++i) {
     const Range& r = ranges_[i];
     if (r.desc == nullptr || r.base >= r.end || range_end_[i] != r.end ||
         (i > 0 && ranges_[i - 1].end > r.base))
@@ -171,10 +195,12 @@ bool PageAllocator::verify_locked() const {
     if (!verify_lists(r, t) || !verify_descriptors(r, t)) return false;
   }
   if (!verify_caches(t)) return false;
+  if (t.hotplug_meta != hotplug_meta_frames_)
+    return verify_fail("hot-add metadata frames disagree with the Reserved descriptors", 0);
 
   for (unsigned zi = 0; zi < kZoneCount; ++zi) {
     const ZoneArea& z = zones_[zi];
-    const uint64_t first = z.first_range() < range_count_ ? ranges_[z.first_range()].base : 0;
+    const uint64_t first = z.first_range() < count ? ranges_[z.first_range()].base : 0;
     ZoneArea::Tally& zt = t.zone[zi];
     for (unsigned k = 0; k < kPcpOrders; ++k) {
       if (t.cached_heads[zi][k] != t.in_caches[zi][k])

@@ -114,6 +114,34 @@ void free_contig(pf_phys_t phys, size_t frame_count);
  * other type is misuse: reported (invalid-argument), nothing released, 0. */
 size_t pf_release_reserved(unsigned int region_type);
 
+/* Memory hotplug: adds [base, base + bytes) as usable memory to the running
+ * allocator. Its descriptors (16 bytes per frame), a new lookup table (one
+ * frame) and, when the range opens a zone that had no memory, that zone's
+ * per-CPU cache slots are placed in the range's own first frames (reserved,
+ * reason "hot-add metadata"); every other frame goes to the buddy of its zone.
+ * Nothing else of the range is touched. Rules: page-aligned; the range lies
+ * above every managed range and every non-usable entry of the pf_init map
+ * (holes below managed memory are not supported); at most 2^52. Each call
+ * takes one slot of a table of 128 (more if it crosses 16 MiB or 4 GiB).
+ * Blocks and alloc_contig allocations never span two added ranges, even
+ * adjacent ones. Safe while other CPUs allocate and free; calls are
+ * serialised; not from interrupt context. Returns PF_OK or a PF_ERR_*
+ * code (nothing changed on error). */
+int pf_add_memory(pf_phys_t base, uint64_t bytes);
+
+/* Fork support, for pthread_atfork(prepare, parent, child): prepare takes
+ * every allocator lock in the documented order (list of caches, every CPU's
+ * object-cache gate, every cache's node lock, the hot-add lock, every CPU's
+ * page-cache gate, every zone lock) and stops every CPU's fast paths, so no
+ * operation is half-done when the process is copied; parent and child
+ * release them. The core keeps no per-thread state: every CPU slot's caches
+ * survive intact in the child and serve whichever thread next runs as that
+ * CPU (pfalloc_hook_cpu_id). Between prepare and parent/child the calling
+ * thread must not allocate (it would wait for itself). No-ops before pf_init. */
+void pf_fork_prepare(void);
+void pf_fork_parent(void);
+void pf_fork_child(void);
+
 /* Return every per-CPU cached page to the buddy (all CPUs). */
 void pf_drain_pages(void);
 /* Under memory pressure: empty every per-CPU object and page cache and give
@@ -178,7 +206,15 @@ enum pf_status {
   PF_ERR_MAP_CAPACITY = -1,  /* more memory-map entries than fit */
   PF_ERR_NO_USABLE_MEMORY = -2,
   PF_ERR_NO_ROOM_FOR_DESCRIPTORS = -3,
-  PF_ERR_BAD_CONFIG = -4
+  PF_ERR_BAD_CONFIG = -4,
+  /* pf_add_memory (each also logged once as "pfalloc: hotplug-...: ..."): */
+  PF_ERR_NOT_INITIALISED = -5,       /* pf_init has not succeeded */
+  PF_ERR_HOTPLUG_MISALIGNED = -6,    /* base or bytes not a multiple of 4096 */
+  PF_ERR_HOTPLUG_TOO_SMALL = -7,     /* cannot hold its own metadata plus one frame */
+  PF_ERR_HOTPLUG_BEYOND_LIMIT = -8,  /* ends above the physical address limit (2^52) */
+  PF_ERR_HOTPLUG_OVERLAP = -9,       /* overlaps managed memory or a non-usable map entry */
+  PF_ERR_HOTPLUG_BELOW_TOP = -10,    /* in a hole below managed memory (not supported) */
+  PF_ERR_HOTPLUG_CAPACITY = -11      /* the range table is full */
 };
 
 /* ---- Hooks: the embedding kernel implements these ---------------------------- */

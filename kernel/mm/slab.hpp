@@ -49,7 +49,9 @@
 //   caches_lock_ (the list of caches) -> per-CPU gates (in CPU index order
 //   when several are held) -> a cache's node lock -> PageAllocator locks
 //   (per-CPU page gate -> zone).
-// Two node locks are never held together: slabs are grown and released
+// fork_prepare alone holds every node lock at once (bootstrap caches, then
+// the list in order); nothing else ever holds two, so no cycle can form.
+// Two node locks are never held together otherwise: slabs are grown and released
 // (pages and off-slab headers) with the node lock dropped. Every lock masks
 // interrupts while held (LockGuard), so an interrupt handler may allocate.
 //
@@ -503,6 +505,13 @@ class SlabAllocator {
   uint64_t cpu_cached_objects(unsigned cpu) const;
   bool debug() const { return debug_; }
 
+  // Fork support (slab_fork.cpp): every lock of the slab layer, in the
+  // documented order (caches_lock_, every CPU's gate with its owner stopped,
+  // every cache's node lock), then the page allocator's (fork_prepare);
+  // fork_release undoes it all. The caller must not allocate in between.
+  void fork_prepare();
+  void fork_release();
+
  private:
   using Slab = slab_detail::Slab;
   using CpuArray = slab_detail::CpuArray;
@@ -733,6 +742,8 @@ class SlabAllocator {
   PageAllocator* pages_ = nullptr;
   PhysMap phys_;
   unsigned cpu_count_ = 0;  // 0 until init: every call takes the slow path
+  unsigned fork_self_ = 0;      // fork_prepare's CPU, for fork_release
+  unsigned long fork_irq_ = 0;
   // gates_[i] guards CPU i's array in every cache; gates_[cpu_count_] the
   // shared arrays of callers without a CPU (see cpu_cache.hpp).
   CpuGate gates_[kMaxCpus + 1];

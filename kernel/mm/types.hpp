@@ -90,6 +90,21 @@ constexpr Order order_for_frames(uint64_t frames) {
 
 inline constexpr uint64_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB, TiB = 1024 * GiB;
 
+// Plain fields that one writer changes while lock-free readers look (the
+// range table grown by memory hot-add, the zone routes): relaxed or
+// acquire/release accesses, which are plain moves on x86-64 but tell the
+// compiler and ThreadSanitizer that the race is intended.
+namespace detail {
+template <typename T>
+inline T load_relaxed(const T& x) { return __atomic_load_n(&x, __ATOMIC_RELAXED); }
+template <typename T>
+inline T load_acquire(const T& x) { return __atomic_load_n(&x, __ATOMIC_ACQUIRE); }
+template <typename T>
+inline void store_relaxed(T& x, T v) { __atomic_store_n(&x, v, __ATOMIC_RELAXED); }
+template <typename T>
+inline void store_release(T& x, T v) { __atomic_store_n(&x, v, __ATOMIC_RELEASE); }
+}  // namespace detail
+
 }  // namespace pf
 
 // The fast paths: inlined wherever they are called, whatever the heuristics

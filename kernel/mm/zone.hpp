@@ -45,6 +45,17 @@ inline constexpr unsigned kRangeChunkShift = 31;
 inline constexpr uint64_t kDmaLimit = 16 * MiB;
 inline constexpr uint64_t kDma32Limit = 4 * GiB;
 const char* zone_name(Zone z);
+// The zone of a frame, and the first frame past that zone (~0 for Normal).
+constexpr Zone zone_for(uint64_t pfn) {
+  return pfn < (kDmaLimit >> kPageShift)     ? Zone::Dma
+         : pfn < (kDma32Limit >> kPageShift) ? Zone::Dma32
+                                             : Zone::Normal;
+}
+constexpr uint64_t zone_end_pfn(uint64_t pfn) {
+  return pfn < (kDmaLimit >> kPageShift)     ? kDmaLimit >> kPageShift
+         : pfn < (kDma32Limit >> kPageShift) ? kDma32Limit >> kPageShift
+                                             : ~uint64_t{0};
+}
 
 struct Range {
   uint64_t base = 0;   // first frame
@@ -65,15 +76,18 @@ class ZoneArea {
     Pfn pfn;
   };
 
-  // The zone's slice of the range table (init; `table` outlives the zone).
+  // The zone's slice of the range table (`table` outlives the zone): set by
+  // init, and grown by a hot-add (lock held) once the new ranges are whole.
+  // The release stores let unlocked readers (empty(), reports) trust what
+  // the slice names.
   void assign(Range* table, uint32_t first, uint32_t end) {
     table_ = table;
-    first_range_ = first;
-    end_range_ = end;
+    detail::store_release(first_range_, first);
+    detail::store_release(end_range_, end);
   }
-  bool empty() const { return end_range_ == first_range_; }
-  uint32_t first_range() const { return first_range_; }
-  uint32_t end_range() const { return end_range_; }
+  bool empty() const { return end_range() == first_range(); }
+  uint32_t first_range() const { return detail::load_acquire(first_range_); }
+  uint32_t end_range() const { return detail::load_acquire(end_range_); }
   SpinLock& lock() const { return lock_; }
 
   // Counters, read without the lock (a consistent-enough snapshot).

@@ -2,7 +2,10 @@
 // once per process by pf_init() on a hosted window, as an embedding kernel
 // would do it from its firmware map.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -219,6 +222,48 @@ TEST_F(CApi, BulkCallsHandOutAndTakeBackWholeBatches) {
   EXPECT_EQ(pf_verify(), 0);
   kmem_cache_free_bulk(c, 300, objs);
   EXPECT_EQ(kmem_cache_destroy(c), 0u);
+}
+
+// pf_add_memory's refusals through the C API (the hot-add itself is
+// hotadd_test.cpp's: this process's window ends at 67 MiB).
+TEST_F(CApi, AddMemoryRefusalsAreNamed) {
+  test::LogCapture log;
+  EXPECT_EQ(pf_add_memory(80 * MiB + 12, 4 * MiB), PF_ERR_HOTPLUG_MISALIGNED);
+  EXPECT_EQ(pf_add_memory(80 * MiB, 0), PF_ERR_HOTPLUG_TOO_SMALL);
+  EXPECT_EQ(pf_add_memory(4 * MiB, 4 * MiB), PF_ERR_HOTPLUG_OVERLAP);
+  EXPECT_EQ(pf_add_memory(uint64_t{1} << 52, 4 * MiB), PF_ERR_HOTPLUG_BEYOND_LIMIT);
+  EXPECT_NE(log.text().find("pfalloc: warning: hotplug-overlap"), std::string::npos) << log.text();
+}
+
+// The fork calls in pthread_atfork's order around a real fork(): the child
+// allocates, frees and verifies; both sides end with every lock free.
+// (Called directly, not registered with pthread_atfork: registration would
+// outlive the test in this process.)
+TEST_F(CApi, ForkCallsAroundARealFork) {
+  void* held = kmalloc(300, GFP_KERNEL);
+  ASSERT_NE(held, nullptr);
+  std::fflush(nullptr);
+  pf_fork_prepare();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    pf_fork_child();
+    int status = pf_verify() == 0 ? 0 : 1;
+    void* p = kmalloc(5000, GFP_KERNEL);
+    const pf_phys_t page = alloc_pages(3, GFP_KERNEL);
+    if (p == nullptr || page == 0) status = 2;
+    kfree(p);
+    kfree(held);  // the parent's object is the child's too
+    free_pages(page, 3);
+    if (pf_verify() != 0) status = 3;
+    _exit(status);
+  }
+  pf_fork_parent();
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  kfree(held);
 }
 
 }  // namespace

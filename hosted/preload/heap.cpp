@@ -1,0 +1,363 @@
+// heap.cpp — the LD_PRELOAD shim's heap: the window, first-use init,
+// growth by hot-add, big blocks, fork handlers, PFALLOC_STATS. See shim.hpp
+// for the size paths and the big-block table.
+//
+// The window (one mmap, MAP_NORESERVE, for the life of the process; never
+// munmapped or mprotected in part, only madvised):
+//   [table: 8 bytes per 2 MiB of memory][slack up to kVirtAlign][memory ...]
+// "Physical" address kPhysBase sits at the first kVirtAlign-aligned address
+// past the table, so the direct-map offset is a multiple of kVirtAlign.
+//
+// Memory is given to the allocator a slice at a time, in address order:
+// pf_init over the first kFirstSlice, then pf_add_memory over the next slice
+// whenever an allocation fails (shim.hpp: grow). Slices grow geometrically
+// (each as large as everything managed so far, at most kMaxGeometric) and
+// are always large enough for the request that triggered them, descriptors
+// (16 bytes per 4 KiB frame, placed by the core inside the slice) and
+// alignment included. Untouched frames cost nothing, so a program that
+// allocates little pays for kFirstSlice's descriptors (32 KiB) and the
+// slabs it uses, nothing more.
+//
+// Invariants: next_phys == kPhysBase + managed_bytes (both under grow_lock);
+// every slice is a multiple of kLargestBlock (4 MiB), so every slice starts
+// 4 MiB aligned; generation counts the slices added.
+//
+// Giving memory back: a big block's pages are discarded (MADV_DONTNEED) when
+// it is freed, before the allocator gets it back. Safe because the buddy
+// keeps its free lists in the out-of-band descriptors, never in free frames
+// (kernel/mm/frame.hpp), and slab free lists live only in slabs, which a big
+// block never is. Smaller blocks stay resident for reuse.
+//
+// First use: the first malloc (from any thread) runs init() once; others
+// wait for it (a CAS on g_state, then a yield loop). init() never calls
+// malloc or stdio: mmap, getenv, sched_getaffinity, pf_init, pthread_key_create
+// (no allocation in glibc), and pthread_atfork once the heap is ready (in case
+// it allocates).
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "hosted/hosted.hpp"
+#include "hosted/preload/shim.hpp"
+#include "kernel/mm/spinlock.hpp"
+#include "kernel/mm/text.hpp"
+
+namespace pf::preload {
+
+HeapView g_view;
+std::atomic<bool> g_ready{false};
+
+namespace {
+
+constexpr uint64_t kDefaultMemory = 64 * GiB;
+constexpr uint64_t kMinMemory = 16 * MiB;
+// The table packs a frame count into 48 bits and the window must stay below
+// the core's physical-address limit; 16 TiB is far beyond any machine here.
+constexpr uint64_t kMaxMemory = 16 * TiB;
+constexpr uint64_t kFirstSlice = 8 * MiB;
+// pf_add_memory has 128 range slots: with slices of up to 2 GiB a 64 GiB
+// window takes about 40 of them.
+constexpr uint64_t kMaxGeometric = 2 * GiB;
+constexpr uint64_t kGranule = uint64_t{1} << kGranuleShift;
+
+std::atomic<int> g_state{0};  // 0: not started, 1: init running, 2: ready, 3: failed
+__thread bool t_in_init __attribute__((tls_model("initial-exec"))) = false;
+
+std::atomic<uint64_t>* g_table = nullptr;  // one entry per granule of memory
+uint64_t g_table_entries = 0;
+unsigned g_cpus = 0;
+
+SpinLock g_grow_lock;
+uint64_t g_next_phys = 0;  // grow_lock
+std::atomic<uint64_t> g_managed{0};
+std::atomic<uint64_t> g_generation{0};
+std::atomic<uint64_t> g_grows{0};
+std::atomic<uint64_t> g_big_live{0};
+std::atomic<uint64_t> g_discarded{0};
+
+constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+
+// "64G", "512M", "1048576", "2GiB": bytes, or 0 if it does not parse.
+uint64_t parse_size(const char* s) {
+  if (s == nullptr || *s < '0' || *s > '9') return 0;
+  uint64_t v = 0;
+  for (; *s >= '0' && *s <= '9'; ++s) {
+    if (v > (~uint64_t{0} - 9) / 10) return 0;
+    v = v * 10 + static_cast<uint64_t>(*s - '0');
+  }
+  unsigned shift = 0;
+  switch (*s | 0x20) {
+    case 'k': shift = 10; break;
+    case 'm': shift = 20; break;
+    case 'g': shift = 30; break;
+    case 't': shift = 40; break;
+    default: break;
+  }
+  if (shift != 0) ++s;
+  if ((*s | 0x20) == 'i') ++s;
+  if ((*s | 0x20) == 'b') ++s;
+  if (*s != '\0' || v > (~uint64_t{0} >> shift)) return 0;
+  return v << shift;
+}
+
+unsigned online_cpus() {
+  unsigned long mask[16] = {};
+  const long bytes = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
+  unsigned n = 0;
+  for (long i = 0; i < bytes / static_cast<long>(sizeof mask[0]); ++i) n += __builtin_popcountl(mask[i]);
+  return n != 0 ? n : 1;
+}
+
+void fork_prepare() {
+  g_grow_lock.lock();
+  pf_fork_prepare();
+}
+void fork_parent() {
+  pf_fork_parent();
+  g_grow_lock.unlock();
+}
+void fork_child() {
+  pf_fork_child();
+  hosted::fork_child_reset_slots();
+  g_grow_lock.unlock();
+}
+
+bool start() {
+  uint64_t mem = parse_size(getenv("PFALLOC_MEMORY"));
+  if (mem == 0) mem = kDefaultMemory;
+  if (mem < kMinMemory) mem = kMinMemory;
+  if (mem > kMaxMemory) mem = kMaxMemory;
+  mem = align_up(mem, kLargestBlock);
+  void* base = MAP_FAILED;
+  uint64_t table_bytes = 0;
+  // A strict overcommit policy may refuse a large reservation: halve it.
+  for (; mem >= kMinMemory; mem = align_up(mem / 2, kLargestBlock)) {
+    table_bytes = align_up((mem >> kGranuleShift) * sizeof(uint64_t), kPageSize);
+    base = mmap(nullptr, table_bytes + kVirtAlign + mem, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base != MAP_FAILED) break;
+  }
+  if (base == MAP_FAILED) return false;
+  const auto window = reinterpret_cast<uintptr_t>(base);
+  g_table = static_cast<std::atomic<uint64_t>*>(base);
+  g_table_entries = mem >> kGranuleShift;
+  g_view.mem_virt = align_up(window + table_bytes, kVirtAlign);
+  g_view.mem_bytes = mem;
+  g_view.offset = g_view.mem_virt - kPhysBase;
+
+  unsigned cpus = static_cast<unsigned>(parse_size(getenv("PFALLOC_CPUS")));
+  if (cpus == 0) cpus = 2 * online_cpus();
+  if (cpus < 8) cpus = 8;
+  if (cpus > kMaxCpus) cpus = kMaxCpus;
+  g_cpus = cpus;
+
+  const uint64_t first = mem < kFirstSlice ? mem : kFirstSlice;
+  pf_config config{};
+  config.direct_map_offset = g_view.offset;
+  config.cpu_count = cpus;
+  const pf_region region{kPhysBase, first, PF_REGION_USABLE};
+  if (pf_init(&config, &region, 1, nullptr, 0) != PF_OK) {
+    munmap(base, table_bytes + kVirtAlign + mem);  // nothing of it was handed out
+    return false;
+  }
+  hosted::set_slot_limit(cpus);
+  g_next_phys = kPhysBase + first;
+  g_managed.store(first, std::memory_order_relaxed);
+  return true;
+}
+
+void write_all(const char* text, size_t n) {
+  while (n > 0) {
+    const ssize_t w = write(STDERR_FILENO, text, n);
+    if (w <= 0) return;
+    text += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+// PFALLOC_STATS=1: the report at exit, written with write(2) (stdio may be
+// gone by now). A destructor of the library: it runs after the program's
+// atexit handlers and its own destructors (the preloaded library is
+// initialised before the program, so it is finalised after it).
+__attribute__((destructor)) void stats_at_exit() {
+  if (!g_ready.load(std::memory_order_acquire)) return;
+  const char* e = getenv("PFALLOC_STATS");
+  if (e == nullptr || e[0] == '\0' || e[0] == '0') return;
+  static char buffer[64 * 1024];
+  pf_counters c{};
+  pf_get_counters(&c);
+  pfalloc_preload_info info{};
+  pfalloc_preload_get_info(&info);
+  {
+    TextBuffer t(buffer, sizeof buffer);
+    t.str("pfalloc stats (pid ").dec(static_cast<uint64_t>(getpid())).str(")").nl();
+    t.str("  window ").dec(info.window_bytes >> 20).str(" MiB, managed ").dec(info.managed_bytes >> 20)
+        .str(" MiB in ").dec(info.grows + 1).str(" slices, cpu slots ").dec(info.cpu_count).nl();
+    t.str("  frames: managed ").dec(c.managed_frames).str(", free ").dec(c.free_frames)
+        .str(", reserved ").dec(c.reserved_frames).nl();
+    t.str("  big blocks live ").dec(info.big_live).str(", discarded to the OS ")
+        .dec(info.discarded_bytes >> 10).str(" KiB").nl();
+    write_all(t.c_str(), t.length());
+  }
+  write_all("buddyinfo:\n", 11);
+  write_all(buffer, pf_format_buddyinfo(buffer, sizeof buffer));
+  write_all("slabinfo:\n", 10);
+  write_all(buffer, pf_format_slabinfo(buffer, sizeof buffer));
+}
+
+// The table entry of a big block: its first frame within the granule, its
+// frame count, and how it was allocated (alloc_pages or alloc_contig).
+//   bit 0: valid; bits 1..9: frame in granule; bit 15: contig; bits 16..: frames
+constexpr uint64_t kEntryContig = uint64_t{1} << 15;
+constexpr uint64_t make_entry(uint64_t offset, uint64_t frames, bool contig) {
+  return (frames << 16) | (contig ? kEntryContig : 0) |
+         (((offset & (kGranule - 1)) >> kPageShift) << 1) | 1;
+}
+constexpr uint64_t entry_frames(uint64_t e) { return e >> 16; }
+
+// The entry of the big block starting at p (its granule's), or 0.
+std::atomic<uint64_t>* entry_of(const void* p, uint64_t* value) {
+  const uint64_t off = reinterpret_cast<uintptr_t>(p) - g_view.mem_virt;
+  if (off >= g_view.mem_bytes) return nullptr;
+  std::atomic<uint64_t>* slot = &g_table[off >> kGranuleShift];
+  const uint64_t e = slot->load(std::memory_order_relaxed);
+  if (e == 0 || (off & (kGranule - 1)) != ((e >> 1) & 0x1ff) << kPageShift) return nullptr;
+  *value = e;
+  return slot;
+}
+
+}  // namespace
+
+bool init() {
+  if (t_in_init) return false;  // init itself allocating: never by design, refuse rather than hang
+  int state = 0;
+  if (!g_state.compare_exchange_strong(state, 1, std::memory_order_acq_rel)) {
+    while ((state = g_state.load(std::memory_order_acquire)) == 1) sched_yield();
+    return state == 2;
+  }
+  t_in_init = true;
+  const bool ok = start();
+  t_in_init = false;
+  if (!ok) {
+    g_state.store(3, std::memory_order_release);
+    return false;
+  }
+  g_ready.store(true, std::memory_order_release);
+  g_state.store(2, std::memory_order_release);
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  return true;
+}
+
+uint64_t generation() { return g_generation.load(std::memory_order_acquire); }
+
+bool grow(uint64_t need, uint64_t align, uint64_t seen) {
+  LockGuard guard(g_grow_lock);
+  if (g_generation.load(std::memory_order_relaxed) != seen) return true;  // someone grew meanwhile
+  const uint64_t end = kPhysBase + g_view.mem_bytes;
+  if (need > g_view.mem_bytes || align > g_view.mem_bytes) return false;
+  // Room for the run itself, its descriptors (1/256 of the slice; 1/128 to
+  // be generous), the alignment, and a 4 MiB block's alignment slack.
+  const uint64_t want = align_up(need + need / 128 + align + kLargestBlock, kLargestBlock) + kLargestBlock;
+  const uint64_t managed = g_managed.load(std::memory_order_relaxed);
+  uint64_t slice = align_up(managed < kMaxGeometric ? managed : kMaxGeometric, kLargestBlock);
+  if (slice < want) slice = want;
+  if (g_next_phys + slice > end) {
+    slice = end - g_next_phys;
+    if (slice < want) return false;
+  }
+  if (pf_add_memory(g_next_phys, slice) != PF_OK) return false;
+  g_next_phys += slice;
+  g_managed.fetch_add(slice, std::memory_order_relaxed);
+  g_grows.fetch_add(1, std::memory_order_relaxed);
+  g_generation.fetch_add(1, std::memory_order_release);
+  return true;
+}
+
+void discard(void* p, size_t bytes) {
+  madvise(p, bytes, MADV_DONTNEED);
+  g_discarded.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void* big_alloc(size_t size, size_t align, bool zero) {
+  if (size > g_view.mem_bytes || align > kVirtAlign) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (align < kPageSize) align = kPageSize;
+  uint64_t frames = (size + kPageSize - 1) >> kPageShift;
+  // A whole buddy block when one is large enough (it is naturally aligned);
+  // contiguous frames beyond, never below a granule (see shim.hpp).
+  const bool contig = frames > (uint64_t{1} << kMaxOrder) || align > kLargestBlock;
+  unsigned order = 0;
+  if (contig) {
+    if (frames < (kGranule >> kPageShift)) frames = kGranule >> kPageShift;
+  } else {
+    const uint64_t want = frames > (align >> kPageShift) ? frames : align >> kPageShift;
+    while ((uint64_t{1} << order) < want) ++order;
+    frames = uint64_t{1} << order;
+  }
+  for (int attempt = 0;; ++attempt) {
+    const uint64_t seen = generation();
+    const pf_phys_t phys = contig ? alloc_contig(frames, align, 0, 0, kGfp) : alloc_pages(order, kGfp);
+    if (phys != 0) {
+      const uint64_t off = phys - kPhysBase;
+      g_table[off >> kGranuleShift].store(make_entry(off, frames, contig), std::memory_order_relaxed);
+      g_big_live.fetch_add(1, std::memory_order_relaxed);
+      void* p = reinterpret_cast<void*>(g_view.mem_virt + off);
+      if (zero) discard(p, frames << kPageShift);
+      return p;
+    }
+    if (attempt < 8 && grow(frames << kPageShift, align, seen)) continue;
+    if (attempt < 9) {
+      pf_reclaim();  // the window is full: what the caches hold is all there is
+      attempt = 8;
+      continue;
+    }
+    errno = ENOMEM;
+    return nullptr;
+  }
+}
+
+bool big_free(void* p) {
+  uint64_t e = 0;
+  std::atomic<uint64_t>* slot = entry_of(p, &e);
+  // The exchange makes one of two racing frees the owner; the other goes on
+  // to kfree, which reports the block as not an object.
+  if (slot == nullptr || !slot->compare_exchange_strong(e, 0, std::memory_order_relaxed)) return false;
+  const uint64_t frames = entry_frames(e);
+  discard(p, frames << kPageShift);
+  const pf_phys_t phys = reinterpret_cast<uintptr_t>(p) - g_view.offset;
+  if (e & kEntryContig)
+    free_contig(phys, frames);
+  else
+    free_pages(phys, static_cast<unsigned>(__builtin_ctzll(frames)));
+  g_big_live.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+size_t big_size(const void* p) {
+  uint64_t e = 0;
+  return entry_of(p, &e) != nullptr ? entry_frames(e) << kPageShift : 0;
+}
+
+}  // namespace pf::preload
+
+using namespace pf::preload;
+
+extern "C" void pfalloc_preload_get_info(struct pfalloc_preload_info* out) {
+  *out = pfalloc_preload_info{};
+  if (!g_ready.load(std::memory_order_acquire)) return;
+  out->window_bytes = g_view.mem_bytes;
+  out->managed_bytes = g_managed.load(std::memory_order_relaxed);
+  out->grows = g_grows.load(std::memory_order_relaxed);
+  out->big_live = g_big_live.load(std::memory_order_relaxed);
+  out->discarded_bytes = g_discarded.load(std::memory_order_relaxed);
+  out->cpu_count = g_cpus;
+  out->slots_in_use = pf::hosted::slots_in_use();
+}

@@ -1,0 +1,222 @@
+// malloc.cpp — the C allocation entry points of libpfalloc.so (LD_PRELOAD):
+// malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc,
+// memalign, valloc, pvalloc, malloc_usable_size. C++'s operators reach them
+// through libstdc++. Semantics are glibc 2.36's (see each function); the
+// size paths and the big-block table are described in shim.hpp.
+//
+// Fast paths: malloc of at most 8 KiB is one load (ready), one compare and
+// kmalloc's per-CPU pop; free of a pointer that is not page aligned is one
+// load and kfree's per-CPU push. Everything else is out of line.
+//
+// Alignment. malloc(n) is 16-aligned for n > 8 (C17 7.22.3: aligned for any
+// type of fundamental alignment whose size is <= n, so max_align_t's 16 as
+// soon as a 16-byte type fits; glibc gives 16 always) and 8-aligned for
+// n <= 8. kmalloc aligns a class's objects to the largest power of two
+// dividing the class size (slab.hpp); every class above 16 bytes is a
+// multiple of 16 but 24, so n > 16 is rounded up to a multiple of 16 first
+// (17..24 -> 32; no other class changes). Blocks above 8 KiB are aligned
+// to their size.
+// An explicit alignment A <= 4 KiB asks kmalloc for n rounded up to a
+// multiple of A: the smallest class holding such a size is a multiple of A
+// (the classes are 2^k and 3 * 2^k), so its objects are A-aligned. Above
+// 4 KiB the request is made larger than 8 KiB, so it is a whole buddy
+// block, aligned to its own size (>= A). Up to 1 GiB (shim.hpp: kVirtAlign).
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hosted/preload/shim.hpp"
+
+#define PF_EXPORT extern "C" __attribute__((visibility("default")))
+
+using namespace pf::preload;
+using pf::kPageSize;
+
+namespace {
+
+// The size kmalloc is asked for, so the object is aligned as malloc must be.
+PF_FAST_PATH size_t abi_size(size_t n) {
+  const size_t r = (n + 15) & ~size_t{15};
+  return n > 16 ? r : n;
+}
+
+constexpr bool page_aligned(const void* p) { return (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) == 0; }
+
+// kmalloc (n <= kBigMin), growing the heap and retrying when it fails;
+// null and ENOMEM once the window is exhausted.
+[[gnu::noinline]] void* kmalloc_growing(size_t n, gfp_t flags) {
+  for (int attempt = 0;; ++attempt) {
+    const uint64_t seen = generation();
+    if (void* p = kmalloc(n, flags)) return p;
+    if (attempt < 8 && grow(n, 0, seen)) continue;
+    if (attempt < 9) {
+      pf_reclaim();
+      attempt = 8;
+      continue;
+    }
+    errno = ENOMEM;
+    return nullptr;
+  }
+}
+
+[[gnu::noinline]] void* malloc_slow(size_t n, bool zero) {
+  if (!ready()) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (n == 0) n = 1;  // glibc: a unique pointer that free() accepts
+  if (n <= kBigMin) return kmalloc_growing(abi_size(n), kGfp | (zero ? __GFP_ZERO : 0));
+  return big_alloc(n, 0, zero);
+}
+
+// align: a power of two.
+void* aligned(size_t align, size_t size) {
+  if (!ready()) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  // malloc's own alignment: 8, and 16 for sizes above 8.
+  if (align <= 8) return malloc_slow(size, false);
+  if (align == 16) return malloc_slow(size > 8 ? size : 16, false);
+  if (align > kVirtAlign) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  size_t n = size != 0 ? size : 1;
+  if (n > ~size_t{0} - (align - 1)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  n = (n + align - 1) & ~(align - 1);
+  if (align > kPageSize && n <= kSlabMax) n = kSlabMax + 1;  // a block, not a slab object
+  if (n <= kBigMin) return kmalloc_growing(n, kGfp);
+  return big_alloc(n, align, false);
+}
+
+size_t usable(const void* p) {
+  if (page_aligned(p))
+    if (const size_t big = big_size(p)) return big;
+  return ksize(p);
+}
+
+[[gnu::noinline]] void free_slow(void* p) {
+  if (p == nullptr) return;
+  // Not ours before init: start the allocator so kfree can name the pointer.
+  if (!ready()) return;
+  if (page_aligned(p) && big_free(p)) return;
+  kfree(p);
+}
+
+}  // namespace
+
+PF_EXPORT void* malloc(size_t n) noexcept {
+  if (__builtin_expect(n - 1 < kSlabMax && g_ready.load(std::memory_order_acquire), 1))
+    if (void* p = kmalloc(abi_size(n), kGfp)) return p;
+  return malloc_slow(n, false);
+}
+
+PF_EXPORT void free(void* p) noexcept {
+  if (__builtin_expect(!page_aligned(p) && g_ready.load(std::memory_order_acquire), 1)) return kfree(p);
+  free_slow(p);
+}
+
+// n * size overflowing is ENOMEM (glibc).
+PF_EXPORT void* calloc(size_t n, size_t size) noexcept {
+  size_t bytes;
+  if (__builtin_mul_overflow(n, size, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (__builtin_expect(bytes - 1 < kSlabMax && g_ready.load(std::memory_order_acquire), 1))
+    if (void* p = kmalloc(abi_size(bytes), kGfp | __GFP_ZERO)) return p;
+  return malloc_slow(bytes, true);
+}
+
+// glibc: realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and returns
+// NULL; on failure NULL, errno ENOMEM, p untouched. Stays in place while the
+// new size fits and uses at least half the block (a shrink never fails: if
+// no smaller block is to be had, p stays); a big block shrunk in place gives
+// its unused tail pages back to the OS.
+PF_EXPORT void* realloc(void* p, size_t n) noexcept {
+  if (p == nullptr) return malloc(n);
+  if (n == 0) {
+    free(p);
+    return nullptr;
+  }
+  if (!ready()) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  const size_t have = usable(p);  // a bad pointer is reported (fatal) here
+  if (n <= have) {
+    if (n > have / 2 || have <= 16) {
+      if (have > kBigMin) {
+        const size_t keep = (n + kPageSize - 1) & ~(kPageSize - 1);
+        if (have - keep >= kBigMin) discard(static_cast<char*>(p) + keep, have - keep);
+      }
+      return p;
+    }
+    void* q = malloc(n);
+    if (q == nullptr) return p;
+    memcpy(q, p, n);
+    free(p);
+    return q;
+  }
+  void* q = malloc(n);
+  if (q == nullptr) return nullptr;  // errno set by malloc
+  memcpy(q, p, have);
+  free(p);
+  return q;
+}
+
+PF_EXPORT void* reallocarray(void* p, size_t n, size_t size) noexcept {
+  size_t bytes;
+  if (__builtin_mul_overflow(n, size, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return realloc(p, bytes);
+}
+
+// EINVAL unless align is a power of two multiple of sizeof(void*); ENOMEM
+// (returned, *out untouched) when no memory. errno is left as it was.
+PF_EXPORT int posix_memalign(void** out, size_t align, size_t size) noexcept {
+  if (align < sizeof(void*) || (align & (align - 1)) != 0) return EINVAL;
+  const int saved = errno;
+  void* p = aligned(align, size);
+  errno = saved;
+  if (p == nullptr) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+// glibc 2.36 (aligned_alloc is memalign there): an alignment that is not a
+// power of two is rounded up to one; one above SIZE_MAX / 2 + 1 is EINVAL.
+PF_EXPORT void* memalign(size_t align, size_t size) noexcept {
+  if (align > (~size_t{0} >> 1) + 1) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (align != 0 && (align & (align - 1)) != 0) align = size_t{1} << (64 - __builtin_clzll(align));
+  return aligned(align, size);
+}
+
+PF_EXPORT void* aligned_alloc(size_t align, size_t size) noexcept { return memalign(align, size); }
+
+PF_EXPORT void* valloc(size_t size) noexcept { return aligned(kPageSize, size); }
+
+// The size rounded up to whole pages (0: one page), page aligned.
+PF_EXPORT void* pvalloc(size_t size) noexcept {
+  if (size > ~size_t{0} - (kPageSize - 1)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  size_t n = (size + kPageSize - 1) & ~(kPageSize - 1);
+  return aligned(kPageSize, n != 0 ? n : kPageSize);
+}
+
+PF_EXPORT size_t malloc_usable_size(void* p) noexcept {
+  if (p == nullptr || !ready()) return 0;
+  return usable(p);
+}

@@ -1,0 +1,46 @@
+# preload.mk — the LD_PRELOAD malloc (issue 13): `make preload` builds
+# $(BUILD)/preload/libpfalloc.so from the core, hosted/platform.cpp and
+# hosted/preload/*.cpp; `make test-preload-unit` runs the shim's GoogleTests
+# (tests/preload/shim_test.cpp) with the library preloaded.
+#
+# Flags: position independent, every symbol hidden but the malloc family
+# (PF_EXPORT in malloc.cpp) and pfalloc_preload_get_info, initial-exec TLS
+# (the library's TLS is static: it is loaded at start-up), no exceptions or
+# RTTI, and linked with gcc, not g++: the library needs no C++ runtime (the
+# link fails on any stray libstdc++ symbol: -Wl,--no-undefined).
+
+PRELOAD_DIR := $(BUILD)/preload
+PRELOAD_LIB := $(PRELOAD_DIR)/libpfalloc.so
+PRELOAD_SRCS := $(CORE_SRCS) hosted/platform.cpp $(sort $(wildcard hosted/preload/*.cpp))
+PRELOAD_OBJS := $(patsubst %.cpp,$(PRELOAD_DIR)/obj/%.o,$(PRELOAD_SRCS))
+PRELOAD_CXXFLAGS := -std=c++20 -O2 -g $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD -MP \
+  -fPIC -fvisibility=hidden -fvisibility-inlines-hidden -ftls-model=initial-exec \
+  -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-plt $(EXTRA_CXXFLAGS)
+
+$(PRELOAD_DIR)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(PRELOAD_CXXFLAGS) -c $< -o $@
+
+$(PRELOAD_LIB): $(PRELOAD_OBJS)
+	gcc -shared -pthread -Wl,--no-undefined -Wl,-z,now -Wl,-z,nodelete -o $@ $^
+	@if nm -D --undefined-only $@ | grep -E ' (_Z|__gxx|__cxa_(pure|guard|throw|begin|end|allocate|rethrow|bad))' ; then \
+	  echo "$@ depends on the C++ runtime"; exit 1; fi
+
+.PHONY: preload test-preload-unit
+preload: $(PRELOAD_LIB)
+
+PRELOAD_TEST := $(PRELOAD_DIR)/shim_test
+# The suite compares pointers after realloc and frees bad pointers on purpose.
+PRELOAD_TEST_CXXFLAGS := $(HOST_CXXFLAGS) -Wno-use-after-free -Wno-free-nonheap-object -fno-builtin
+$(PRELOAD_DIR)/tests/%.o: tests/preload/%.cpp | host-deps
+	@mkdir -p $(@D)
+	$(CXX) $(PRELOAD_TEST_CXXFLAGS) -c $< -o $@
+# Linked against nothing of pfalloc: the allocator under test is the one
+# preloaded, reached through malloc & co. (and dlsym for its info call).
+$(PRELOAD_TEST): $(PRELOAD_DIR)/tests/shim_test.o
+	$(CXX) $(HOST_CXXFLAGS) $^ -lgtest -lgtest_main $(HOST_LDLIBS) -ldl -o $@
+
+test-preload-unit: $(PRELOAD_LIB) $(PRELOAD_TEST)
+	LD_PRELOAD=$(abspath $(PRELOAD_LIB)) $(PRELOAD_TEST) --gtest_brief=1
+
+-include $(PRELOAD_OBJS:.o=.d) $(PRELOAD_DIR)/tests/shim_test.d

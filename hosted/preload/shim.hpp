@@ -1,0 +1,95 @@
+// shim.hpp — the LD_PRELOAD malloc (libpfalloc.so) inside: the heap behind
+// malloc.cpp's entry points. Hosted code over pfalloc's public C API; the
+// core knows nothing of it.
+//
+// Owns (heap.cpp): the one window (a single MAP_NORESERVE mapping reserved
+// at first use and never split), the fake physical address space laid in it,
+// first-use initialisation, growth by hot-adding slices (pf_add_memory), the
+// table of big blocks, fork handlers, and the PFALLOC_STATS report.
+//
+// Sizes and paths (every block is found again from its address alone):
+//   size <= 8 KiB          kmalloc slab object        kfree / ksize
+//   8 KiB < size <= 1 MiB  kmalloc large block        kfree / ksize
+//   size > 1 MiB ("big")   alloc_pages(order 9..10)   big table, then
+//                          or alloc_contig(frames)    free_pages / free_contig
+// A big block spans at least 2 MiB and big blocks never overlap, so no two
+// start in the same 2 MiB granule: the table has one entry per granule of
+// the window (start frame within the granule, frame count, kind), kept in
+// the window's own first pages. free() looks there only for page-aligned
+// pointers; everything else goes to kfree, which recognises slab objects
+// and large blocks by their frame descriptors and names every bad pointer.
+//
+// Lock order: grow_lock (growth, fork) -> the allocator's locks.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "kernel/mm/pfalloc.h"
+#include "kernel/mm/types.hpp"
+
+namespace pf::preload {
+
+inline constexpr size_t kSlabMax = 8 * KiB;        // pfalloc.h: kmalloc classes end here
+inline constexpr size_t kBigMin = 1 * MiB;         // sizes above this are big blocks
+inline constexpr unsigned kGranuleShift = 21;      // 2 MiB: the smallest big block
+inline constexpr size_t kLargestBlock = kPageSize << kMaxOrder;  // 4 MiB
+// Physical addresses start here: everything is zone Normal (no zone cut
+// inside the window), and the virtual base is aligned to kVirtAlign, so a
+// block aligned to A <= kVirtAlign in physical memory is aligned in virtual
+// memory too.
+inline constexpr uint64_t kPhysBase = 4 * GiB;
+inline constexpr uint64_t kVirtAlign = 1 * GiB;
+// Flags of every allocation: out of memory is an answer here (we grow and
+// retry, then say ENOMEM), never a log line.
+inline constexpr gfp_t kGfp = __GFP_NOWARN;
+
+// The state every entry point reads; written once by init (and next_phys
+// and friends under the growth lock).
+struct HeapView {
+  uintptr_t mem_virt = 0;  // virtual address of kPhysBase
+  uint64_t mem_bytes = 0;  // physical memory the window can hold
+  uintptr_t offset = 0;    // direct-map offset: virt = phys + offset
+};
+extern HeapView g_view;
+extern std::atomic<bool> g_ready;  // true once init is done (and g_view set)
+
+// First use: reserves the window and starts the allocator. False when the
+// address space refuses even a small window (every call then says ENOMEM).
+[[gnu::cold, gnu::noinline]] bool init();
+// One load (a plain mov on x86-64) on every entry point.
+inline bool ready() { return __builtin_expect(g_ready.load(std::memory_order_acquire), 1) || init(); }
+
+// Growth: called after an allocation failed. `need` bytes must fit as one
+// contiguous free run (plus alignment `align`). Returns true if memory was
+// added (by us or by another thread since `seen` was read), so the caller
+// should retry; false when the window is exhausted.
+uint64_t generation();
+bool grow(uint64_t need, uint64_t align, uint64_t seen);
+
+// Big blocks (> kBigMin): naturally aligned to at least `align`.
+void* big_alloc(size_t size, size_t align, bool zero);
+// True (and the block freed) if p is the start of a live big block.
+bool big_free(void* p);
+// Usable bytes of the big block starting at p, or 0 if p starts none.
+size_t big_size(const void* p);
+// Gives the pages of a page-aligned range back to the OS; they read as zero
+// afterwards (MADV_DONTNEED on a private anonymous mapping).
+void discard(void* p, size_t bytes);
+
+}  // namespace pf::preload
+
+extern "C" {
+// Introspection for the shim's tests (found with dlsym); not part of pfalloc.h.
+struct pfalloc_preload_info {
+  uint64_t window_bytes;   // physical memory the window can hold
+  uint64_t managed_bytes;  // given to the allocator so far (pf_init + pf_add_memory)
+  uint64_t grows;          // successful pf_add_memory calls
+  uint64_t big_live;       // big blocks handed out and not freed
+  uint64_t discarded_bytes;  // given back to the OS with madvise
+  unsigned cpu_count;      // CPU slots the allocator was set up with
+  unsigned slots_in_use;   // slots owned by live threads now
+};
+__attribute__((visibility("default"))) void pfalloc_preload_get_info(struct pfalloc_preload_info* out);
+}

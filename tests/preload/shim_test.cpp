@@ -1,0 +1,459 @@
+// shim_test.cpp — GoogleTests of the LD_PRELOAD malloc (hosted/preload):
+// run with LD_PRELOAD=build/preload/libpfalloc.so (make test-preload-unit).
+// The binary links nothing of pfalloc: every call goes through malloc & co.,
+// and the shim's own counters come from pfalloc_preload_get_info (dlsym), so
+// the suite fails at once if the library is not the one preloaded.
+//
+// What it pins down: alignment of every entry point, realloc keeping bytes
+// across the slab / large / big / contiguous boundaries, huge and zero sizes
+// as glibc answers them, calloc zeroing dirty memory, fork with threads
+// running, CPU slots handed back at thread exit and more threads than slots,
+// one mapping however the program allocates, misuse aborting by name.
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Info {  // hosted/preload/shim.hpp: pfalloc_preload_info
+  uint64_t window_bytes, managed_bytes, grows, big_live, discarded_bytes;
+  unsigned cpu_count, slots_in_use;
+};
+
+Info info() {
+  using Fn = void (*)(Info*);
+  static Fn fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "pfalloc_preload_get_info"));
+  Info i{};
+  if (fn == nullptr) ADD_FAILURE() << "libpfalloc.so is not preloaded";
+  else fn(&i);
+  return i;
+}
+
+constexpr size_t KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
+
+// Hides a value from the compiler (so it does not judge absurd sizes at compile time).
+size_t opaque(size_t v) {
+  asm("" : "+r"(v));
+  return v;
+}
+
+bool aligned_to(const void* p, size_t a) { return (reinterpret_cast<uintptr_t>(p) & (a - 1)) == 0; }
+
+// Writes a pattern derived from `seed` over [p, p + n) and checks it back.
+void fill(void* p, size_t n, unsigned seed) {
+  auto* b = static_cast<unsigned char*>(p);
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<unsigned char>(seed + i * 131 + (i >> 8));
+}
+bool holds(const void* p, size_t n, unsigned seed) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  for (size_t i = 0; i < n; ++i)
+    if (b[i] != static_cast<unsigned char>(seed + i * 131 + (i >> 8))) return false;
+  return true;
+}
+// Both ends and every page in between (a touch per page, not a full fill).
+void touch_pages(void* p, size_t n) {
+  auto* b = static_cast<volatile char*>(p);
+  for (size_t i = 0; i < n; i += 4096) b[i] = 1;
+  b[n - 1] = 2;
+}
+
+size_t mapping_count() {
+  int fd = open("/proc/self/maps", O_RDONLY);
+  if (fd < 0) return 0;
+  char buf[4096];
+  size_t lines = 0;
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+    for (ssize_t i = 0; i < n; ++i) lines += buf[i] == '\n';
+  close(fd);
+  return lines;
+}
+
+const size_t kSizes[] = {0,    1,    7,     8,     9,      15,      16,        17,        23,
+                         24,   25,   31,    32,    33,     47,      48,        63,        64,
+                         65,   100,  127,   128,   129,    255,     256,       257,       500,
+                         1000, 1024, 1500,  2048,  3000,   4095,    4096,      4097,      6000,
+                         8191, 8192, 8193,  12000, 65536,  100000,  1 * MiB,   1 * MiB + 1,
+                         3 * MiB, 4 * MiB, 4 * MiB + 1, 9 * MiB + 123};
+
+TEST(Shim, IsPreloaded) {
+  const Info i = info();
+  EXPECT_GT(i.window_bytes, 0u);
+  EXPECT_GT(i.managed_bytes, 0u);
+  EXPECT_GE(i.cpu_count, 1u);
+  EXPECT_GE(i.slots_in_use, 1u);  // this thread's
+}
+
+TEST(Shim, MallocAlignmentAndUsableSize) {
+  for (size_t n : kSizes) {
+    void* p = malloc(n);
+    ASSERT_NE(p, nullptr) << n;
+    EXPECT_TRUE(aligned_to(p, n > 8 ? 16 : 8)) << n << " " << p;
+    EXPECT_GE(malloc_usable_size(p), n) << n;
+    if (n > 0) {
+      fill(p, n, 7);
+      EXPECT_TRUE(holds(p, n, 7)) << n;
+    }
+    memset(p, 0xee, malloc_usable_size(p));  // the whole usable size is ours
+    free(p);
+  }
+}
+
+TEST(Shim, EveryAlignedEntryPoint) {
+  for (size_t align = 8; align <= 64 * MiB; align *= 2) {
+    for (size_t n : kSizes) {
+      if (align >= 8 * MiB && n > 1 * MiB) continue;  // enough cases of that kind above
+      void* a = nullptr;
+      ASSERT_EQ(posix_memalign(&a, align, n), 0) << align << " " << n;
+      void* b = aligned_alloc(align, n);
+      void* c = memalign(align, n);
+      for (void* p : {a, b, c}) {
+        ASSERT_NE(p, nullptr) << align << " " << n;
+        EXPECT_TRUE(aligned_to(p, align)) << align << " " << n << " " << p;
+        EXPECT_GE(malloc_usable_size(p), n);
+        if (n > 0) {
+          static_cast<char*>(p)[0] = 1;
+          static_cast<char*>(p)[n - 1] = 2;
+        }
+      }
+      free(a);
+      free(b);
+      free(c);
+    }
+  }
+  for (size_t n : kSizes) {
+    void* v = valloc(n);
+    void* pv = pvalloc(n);
+    ASSERT_NE(v, nullptr);
+    ASSERT_NE(pv, nullptr);
+    EXPECT_TRUE(aligned_to(v, 4096));
+    EXPECT_TRUE(aligned_to(pv, 4096));
+    EXPECT_GE(malloc_usable_size(pv), n == 0 ? 4096 : (n + 4095) / 4096 * 4096);
+    free(v);
+    free(pv);
+  }
+  void* p = nullptr;
+  EXPECT_EQ(posix_memalign(&p, 24, 10), EINVAL);
+  EXPECT_EQ(posix_memalign(&p, 4, 10), EINVAL);
+  EXPECT_EQ(p, nullptr);
+  // glibc 2.36: memalign rounds an alignment that is not a power of two up.
+  void* m = memalign(48, 100);
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(aligned_to(m, 64));
+  free(m);
+  // 1 GiB alignment, the largest the window keeps in virtual addresses.
+  void* g = nullptr;
+  ASSERT_EQ(posix_memalign(&g, 1 * GiB, 100), 0);
+  EXPECT_TRUE(aligned_to(g, 1 * GiB));
+  free(g);
+}
+
+TEST(Shim, ReallocKeepsBytesAcrossEveryBoundary) {
+  const size_t steps[] = {1,       24,      100,     8192,    8193,    100000,   1 * MiB,
+                          1 * MiB + 1, 5 * MiB, 64 * MiB + 5, 3 * MiB, 2000, 10, 4 * MiB + 1, 1};
+  void* p = realloc(nullptr, steps[0]);
+  ASSERT_NE(p, nullptr);
+  fill(p, steps[0], 3);
+  size_t have = steps[0];
+  for (size_t i = 1; i < sizeof steps / sizeof steps[0]; ++i) {
+    const size_t n = steps[i];
+    void* q = realloc(p, n);
+    ASSERT_NE(q, nullptr) << n;
+    EXPECT_TRUE(holds(q, have < n ? have : n, 3)) << have << " -> " << n;
+    fill(q, n, 3);
+    p = q;
+    have = n;
+  }
+  free(p);
+  // In place while it fits: a shrink by a little does not move.
+  char* s = static_cast<char*>(malloc(1000));
+  EXPECT_EQ(realloc(s, 900), s);
+  free(s);
+  // realloc(p, 0) frees and returns NULL (glibc); realloc(NULL, 0) allocates.
+  void* z = malloc(10);
+  EXPECT_EQ(realloc(z, 0), nullptr);
+  void* r = realloc(nullptr, 0);
+  EXPECT_NE(r, nullptr);
+  free(r);
+}
+
+TEST(Shim, ReallocOfABigBlockInPlaceGivesTheTailBack) {
+  char* p = static_cast<char*>(malloc(64 * MiB));
+  ASSERT_NE(p, nullptr);
+  touch_pages(p, 64 * MiB);
+  const uint64_t before = info().discarded_bytes;
+  EXPECT_EQ(realloc(p, 40 * MiB), p);
+  EXPECT_GE(info().discarded_bytes - before, 20 * MiB);
+  EXPECT_EQ(p[0], 1);
+  p[40 * MiB - 1] = 3;
+  free(p);
+}
+
+TEST(Shim, HugeSizesAreENOMEM) {
+  for (size_t v : {~size_t{0}, ~size_t{0} - 4096, size_t{1} << 62, size_t{1} << 50}) {
+    const size_t n = opaque(v);
+    errno = 0;
+    EXPECT_EQ(malloc(n), nullptr) << n;
+    EXPECT_EQ(errno, ENOMEM);
+    errno = 0;
+    EXPECT_EQ(calloc(1, n), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    void* p = malloc(8);
+    errno = 0;
+    EXPECT_EQ(realloc(p, n), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    free(p);  // untouched by the failed realloc
+    void* a = nullptr;
+    EXPECT_EQ(posix_memalign(&a, 64, n), ENOMEM);
+    errno = 0;
+    EXPECT_EQ(memalign(4096, n), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+  }
+  errno = 0;
+  EXPECT_EQ(calloc(opaque(size_t{1} << 33), opaque(size_t{1} << 33)), nullptr);  // n * size overflows
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  void* p = malloc(16);
+  EXPECT_EQ(reallocarray(p, opaque(size_t{1} << 40), opaque(size_t{1} << 40)), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  free(p);
+  errno = 0;
+  EXPECT_EQ(memalign(~size_t{0}, 10), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+}
+
+TEST(Shim, OneGibibyteWorksAndTheHeapGrows) {
+  const size_t n = 1 * GiB;
+  char* p = static_cast<char*>(malloc(n));
+  ASSERT_NE(p, nullptr);
+  p[0] = 'a';
+  p[n / 2] = 'b';
+  p[n - 1] = 'z';
+  EXPECT_EQ(p[0], 'a');
+  EXPECT_EQ(p[n - 1], 'z');
+  EXPECT_GE(malloc_usable_size(p), n);
+  EXPECT_GE(info().managed_bytes, n);
+  EXPECT_GE(info().big_live, 1u);
+  free(p);
+  // Many big blocks at once, more than the first slices: the heap grows.
+  std::vector<void*> v;
+  for (int i = 0; i < 24; ++i) {
+    v.push_back(malloc(100 * MiB + i));
+    ASSERT_NE(v.back(), nullptr);
+    static_cast<char*>(v.back())[100 * MiB - 1] = 1;
+  }
+  for (void* q : v) free(q);
+  EXPECT_GE(info().managed_bytes, 2400 * MiB);
+}
+
+TEST(Shim, ZeroSizesGiveUniqueFreeablePointers) {
+  void* a = malloc(0);
+  void* b = malloc(0);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(a, b);
+  void* c = calloc(0, 100);
+  void* d = calloc(100, 0);
+  ASSERT_NE(c, nullptr);
+  ASSERT_NE(d, nullptr);
+  void* e = aligned_alloc(256, 0);
+  ASSERT_NE(e, nullptr);
+  EXPECT_TRUE(aligned_to(e, 256));
+  void* f = reallocarray(nullptr, 0, 8);
+  ASSERT_NE(f, nullptr);
+  for (void* p : {a, b, c, d, e, f}) free(p);
+  free(nullptr);
+}
+
+TEST(Shim, CallocZeroesReusedDirtyMemory) {
+  const size_t sizes[] = {8, 24, 100, 4096, 8192, 20000, 500000, 1 * MiB, 2 * MiB, 6 * MiB};
+  for (int round = 0; round < 3; ++round) {
+    std::vector<void*> dirty;
+    for (size_t n : sizes)
+      for (int i = 0; i < 8; ++i) {
+        void* p = malloc(n);
+        ASSERT_NE(p, nullptr);
+        memset(p, 0xab, malloc_usable_size(p));
+        dirty.push_back(p);
+      }
+    for (void* p : dirty) free(p);
+    for (size_t n : sizes)
+      for (int i = 0; i < 8; ++i) {
+        auto* p = static_cast<unsigned char*>(calloc(1, n));
+        ASSERT_NE(p, nullptr);
+        size_t nonzero = 0;
+        for (size_t k = 0; k < n; ++k) nonzero += p[k] != 0;
+        EXPECT_EQ(nonzero, 0u) << n;
+        free(p);
+      }
+  }
+}
+
+TEST(Shim, ForkInAThreadedProcess) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t)
+    workers.emplace_back([&stop, t] {
+      std::vector<void*> live(64, nullptr);
+      for (unsigned i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        void*& slot = live[(i * 7 + t) % live.size()];
+        free(slot);
+        slot = malloc((i * 37 + t) % 20000 + 1);
+        if (i % 1000 == 0) {
+          free(malloc(3 * MiB));
+        }
+      }
+      for (void* p : live) free(p);
+    });
+  for (int round = 0; round < 20; ++round) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // The child: one thread, every lock free, allocating works (threads too).
+      std::vector<void*> v;
+      for (int i = 0; i < 5000; ++i) v.push_back(malloc(i % 3000 + 1));
+      for (void* p : v) free(p);
+      void* big = malloc(8 * MiB);
+      if (big == nullptr) _exit(2);
+      memset(big, 1, 8 * MiB);
+      free(big);
+      std::thread th([] {
+        for (int i = 0; i < 1000; ++i) free(malloc(i + 1));
+      });
+      th.join();
+      _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << "child died: signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+  stop = true;
+  for (auto& w : workers) w.join();
+}
+
+TEST(Shim, ThreadExitGivesTheSlotBack) {
+  const unsigned before = info().slots_in_use;
+  for (int i = 0; i < 200; ++i) {
+    unsigned during = 0;
+    std::thread t([&during] {
+      void* p = malloc(100);
+      free(p);
+      during = info().slots_in_use;
+    });
+    t.join();
+    EXPECT_EQ(during, before + 1) << "thread " << i;
+  }
+  EXPECT_EQ(info().slots_in_use, before);
+}
+
+TEST(Shim, MoreThreadsThanSlotsWithCrossThreadFrees) {
+  const unsigned threads = info().cpu_count + 8;
+  pthread_barrier_t barrier;
+  pthread_barrier_init(&barrier, nullptr, threads);
+  std::vector<std::vector<char*>> handoff(threads);
+  std::atomic<unsigned> max_slots{0};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (unsigned t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const size_t n = (i * 53 + t * 17) % 3000 + 1;
+        char* p = static_cast<char*>(malloc(n));
+        memset(p, static_cast<int>(t), n);
+        handoff[t].push_back(p);
+      }
+      pthread_barrier_wait(&barrier);  // every thread alive at once
+      unsigned s = info().slots_in_use;
+      for (unsigned m = max_slots.load(); s > m && !max_slots.compare_exchange_weak(m, s);) {
+      }
+      pthread_barrier_wait(&barrier);
+      // Free the neighbour's blocks (another thread's, another slot's).
+      const unsigned from = (t + 1) % threads;
+      for (char* p : handoff[from]) {
+        if (p[0] != static_cast<char>(from)) bad++;
+        free(p);
+      }
+    });
+  for (auto& th : ts) th.join();
+  pthread_barrier_destroy(&barrier);
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_LE(max_slots.load(), info().cpu_count);
+  EXPECT_GE(max_slots.load(), 2u);
+}
+
+TEST(Shim, OneMappingHoweverItAllocates) {
+  std::vector<void*> warm;
+  for (int i = 0; i < 10; ++i) warm.push_back(malloc(1000));
+  for (void* p : warm) free(p);
+  const size_t before = mapping_count();
+  std::vector<void*> v;
+  for (int i = 0; i < 100000; ++i) v.push_back(malloc((i * 97) % 5000 + 1));
+  for (int i = 0; i < 64; ++i) v.push_back(malloc((i % 8 + 1) * MiB + 1));
+  for (int i = 0; i < 8; ++i) v.push_back(malloc(300 * MiB));
+  const size_t during = mapping_count();
+  for (void* p : v) free(p);
+  EXPECT_EQ(during, before);
+  EXPECT_EQ(mapping_count(), before);
+}
+
+TEST(ShimDeathTest, DoubleFreeAbortsByName) {
+  EXPECT_DEATH(
+      {
+        void* p = malloc(40);
+        free(p);
+        free(p);
+      },
+      "pfalloc: slab-double-free");
+}
+
+TEST(ShimDeathTest, DoubleFreeOfABigBlockAbortsByName) {
+  EXPECT_DEATH(
+      {
+        void* p = malloc(10 * MiB);
+        free(p);
+        free(p);
+      },
+      "pfalloc: ");
+}
+
+TEST(ShimDeathTest, InvalidFreesAbortByName) {
+  EXPECT_DEATH(
+      {
+        int on_stack = 0;
+        free(&on_stack);
+      },
+      "pfalloc: [a-z-]+: kfree: pointer is not in memory this allocator manages");
+  EXPECT_DEATH(
+      {
+        char* p = static_cast<char*>(malloc(100));
+        free(p + 16);
+      },
+      "pfalloc: slab-not-object-start");
+  EXPECT_DEATH(
+      {
+        char* p = static_cast<char*>(malloc(3 * MiB));
+        free(p + 4096);
+      },
+      "pfalloc: ");
+  EXPECT_DEATH(
+      {
+        int on_stack = 0;
+        void* r = realloc(&on_stack, 100);
+        free(r);
+      },
+      "pfalloc: ");
+}
+
+}  // namespace
