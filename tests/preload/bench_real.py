@@ -242,6 +242,7 @@ def main():
     reference = {}
     for r in range(args.rounds):
         for w in wl:
+            # Round 0 starts with glibc (the base comes first), whose output is the reference.
             order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
             reps = args.startup_reps if w.startup else 1
             line = []
@@ -259,7 +260,6 @@ def main():
                 line.append("%s %s" % (a, fmt_ms(wall) if w.startup else "%.2fs" % wall))
             print("bench-real: round %d/%d %-14s %s" % (r + 1, args.rounds, w.name, ", ".join(line)))
             sys.stdout.flush()
-    # A plain run compared with itself: every allocator ran before the reference existed only in round 1.
     names = [w.name for w in wl]
     med = summarise(data, allocs, names)
     load_after = open("/proc/loadavg").read().split()[:3]
