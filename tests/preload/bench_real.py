@@ -25,6 +25,7 @@ Standard library only. Usage:
   bench_real.py --out DIR --inputs DIR --rounds N --alloc glibc= --alloc pfalloc=LIB ... [NAME...]
 """
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -239,27 +240,30 @@ def main():
     load_before = open("/proc/loadavg").read().split()[:3]
     started = time.time()
     data = {w.name: {"differs": {}, "failed": {}, **{a: {"wall": [], "rss": []} for a in allocs}} for w in wl}
-    reference = {}
+    outputs = {}   # (workload, allocator) -> sha256 of each round's output
     for r in range(args.rounds):
         for w in wl:
-            # Round 0 starts with glibc (the base comes first), whose output is the reference.
             order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
             reps = args.startup_reps if w.startup else 1
             line = []
             for a in order:
                 run_dir = os.path.join(out, "runs", w.name, a)
                 wall, rss, output, fail = measure(inputs, w, a, libs[a], run_dir, reps)
-                if a == BASE and w.name not in reference:
-                    reference[w.name] = output
                 if fail:
-                    data[w.name]["failed"][a] = fail
-                if w.name in reference and output != reference[w.name]:
-                    data[w.name]["differs"].setdefault(a, fail or "stdout differs, see %s" % run_dir)
+                    data[w.name]["failed"].setdefault(a, fail)
+                outputs.setdefault((w.name, a), []).append(hashlib.sha256(output).hexdigest())
                 data[w.name][a]["wall"].append(wall)
                 data[w.name][a]["rss"].append(rss)
                 line.append("%s %s" % (a, fmt_ms(wall) if w.startup else "%.2fs" % wall))
             print("bench-real: round %d/%d %-14s %s" % (r + 1, args.rounds, w.name, ", ".join(line)))
             sys.stdout.flush()
+    # Every run's output against glibc's first.
+    for w in wl:
+        ref = outputs[(w.name, BASE)][0]
+        for a in allocs:
+            if any(h != ref for h in outputs[(w.name, a)]):
+                data[w.name]["differs"][a] = data[w.name]["failed"].get(a) or \
+                    "stdout differs from glibc's in a round (last run: %s)" % os.path.join(out, "runs", w.name, a)
     names = [w.name for w in wl]
     med = summarise(data, allocs, names)
     load_after = open("/proc/loadavg").read().split()[:3]
