@@ -14,7 +14,8 @@ allocator: the median wall time over rounds and the median peak RSS
 Every run's output is compared with the first plain run's; an allocator whose
 output differs is reported (DIFFERS) and its figures are not ranked.
 
-Writes OUT/results.json (every sample), OUT/results.md (tables, targets) and
+Writes OUT/results.json (every sample), OUT/results.md (tables, targets), OUT/readme.md
+(the README's compact table; --splice puts it between the README's markers) and
 OUT/results.svg (grouped bars, time and peak RSS relative to glibc), and
 prints the tables and one `met` / `MISSED` line per target:
   - pfalloc ahead of glibc on every workload (wall time),
@@ -131,6 +132,38 @@ def tables(med, allocs, wl, data):
     return lines
 
 
+def compact(med, allocs, wl, data, head):
+    """The README's table: wall-time medians, pfalloc's ratios, pfalloc's peak RSS vs glibc's."""
+    lines = [head, "", "| workload | " + " | ".join(allocs) + " | %s / %s | %s / best peer | peak RSS %s / %s |"
+             % (OURS, BASE, OURS, OURS, BASE), "|---|" + "---:|" * (len(allocs) + 3)]
+    for w in wl:
+        n, m, bad = w.name, med[w.name], data[w.name]["differs"]
+        f = fmt_ms if w.startup else fmt_time
+        cells = [(f(m[a][0]) + (" DIFFERS" if a in bad else "")) if a in m else "—" for a in allocs]
+        rb = rp = rr = "—"
+        if OURS in m and BASE in m and OURS not in bad:
+            rb = "%.2fx" % (m[OURS][0] / m[BASE][0])
+            rr = "%.2fx" % (m[OURS][1] / m[BASE][1])
+            pv, pa = best_peer(m, bad, 0)
+            if pv:
+                rp = "%.2fx (%s)" % (m[OURS][0] / pv, pa)
+        lines.append("| %s | %s | %s | %s | %s |" % (n, " | ".join(cells), rb, rp, rr))
+    return lines
+
+
+def splice(readme, snippet):
+    """Replaces the README's text between the bench-real markers with the snippet."""
+    begin, end = "<!-- bench-real:begin -->", "<!-- bench-real:end -->"
+    text = open(readme).read()
+    if begin not in text or end not in text:
+        raise SystemExit("%s has no %s ... %s block" % (readme, begin, end))
+    new = open(snippet).read().rstrip("\n")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(readme, "w") as f:
+        f.write(head + begin + "\n" + new + "\n" + end + tail)
+
+
 def targets(med, wl, data):
     out = []
     for w in wl:
@@ -213,14 +246,19 @@ def chart(med, allocs, wl, data, title, path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--inputs", required=True, help="build/preload: generated inputs and xthread_prog")
+    ap.add_argument("--out")
+    ap.add_argument("--inputs", help="build/preload: generated inputs and xthread_prog")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--startup-reps", type=int, default=21)
     ap.add_argument("--alloc", action="append", default=[], help="NAME=LIB (empty LIB: no preload)")
     ap.add_argument("--label", default="")
+    ap.add_argument("--splice", nargs=2, metavar=("README", "SNIPPET"),
+                    help="only put SNIPPET (a run's readme.md) between README's bench-real markers")
     ap.add_argument("names", nargs="*")
     args = ap.parse_args()
+    if args.splice:
+        splice(*args.splice)
+        return 0
     out = os.path.abspath(args.out)
     inputs = os.path.abspath(args.inputs)
     os.makedirs(out, exist_ok=True)
@@ -286,6 +324,10 @@ def main():
         md += ["### Runs that failed or whose output differs from glibc's", ""] + ["- " + p for p in problems] + [""]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(md))
+    short = ("%d interleaved rounds, medians; %s, %d CPUs, load average %s before, %s after; %s"
+             % (args.rounds, cpu_model(), os.cpu_count(), " ".join(load_before), " ".join(load_after), args.label))
+    with open(os.path.join(out, "readme.md"), "w") as f:
+        f.write("\n".join(compact(med, allocs, wl, data, short)) + "\n")
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"header": head, "allocators": libs, "rounds": args.rounds, "samples": data,
                    "medians": {n: {a: {"wall_s": v[0], "maxrss_kib": v[1]} for a, v in med[n].items()} for n in names},

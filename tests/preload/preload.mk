@@ -18,9 +18,11 @@
 #                         pfalloc, BENCH_REAL_ROUNDS interleaved rounds;
 #                         wall-time and peak-RSS medians, ratios and MISSED
 #                         targets, in $(BUILD)/bench-real/ (not in make test)
-#   make bench-real-publish  copy the last run's table to
-#                         tests/bench/results/real/results.md and its chart
-#                         to docs/bench-real.svg (what the README shows)
+#   make bench-real-publish  copy the last run's tables (and the closing
+#                         notes, tests/bench/results/real/notes.md, if any) to
+#                         tests/bench/results/real/results.md, its chart to
+#                         docs/bench-real.svg, and its compact table into the
+#                         README's "Real programs" section
 #
 # Inputs are generated from fixed seeds into $(BUILD)/preload/inputs/.
 
@@ -87,5 +89,6 @@ bench-real: $(BENCH_REAL_SHIM_DEPS) $(PRELOAD_PROG) $(PRELOAD_SPAWN) bench-real-
 bench-real-publish:
 	@test -f $(BENCH_REAL_OUT)/results.md || { echo "run make bench-real first"; exit 1; }
 	@mkdir -p $(dir $(BENCH_REAL_PUBLISHED))
-	cp $(BENCH_REAL_OUT)/results.md $(BENCH_REAL_PUBLISHED)
+	cat $(BENCH_REAL_OUT)/results.md $(wildcard tests/bench/results/real/notes.md) > $(BENCH_REAL_PUBLISHED)
 	cp $(BENCH_REAL_OUT)/results.svg $(BENCH_REAL_SVG)
+	$(PRELOAD_PY) tests/preload/bench_real.py --splice README.md $(BENCH_REAL_OUT)/readme.md
