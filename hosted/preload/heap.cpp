@@ -34,6 +34,7 @@
 // (no allocation in glibc), and pthread_atfork once the heap is ready (in case
 // it allocates).
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ constexpr uint64_t kMinMemory = 16 * MiB;
 // the core's physical-address limit; 16 TiB is far beyond any machine here.
 constexpr uint64_t kMaxMemory = 16 * TiB;
 constexpr uint64_t kFirstSlice = 8 * MiB;
+constexpr unsigned kDefaultMinCpus = 4;
 // pf_add_memory has 128 range slots: with slices of up to 2 GiB a 64 GiB
 // window takes about 40 of them.
 constexpr uint64_t kMaxGeometric = 2 * GiB;
@@ -72,6 +74,7 @@ __thread bool t_in_init __attribute__((tls_model("initial-exec"))) = false;
 std::atomic<uint64_t>* g_table = nullptr;  // one entry per granule of memory
 uint64_t g_table_entries = 0;
 unsigned g_cpus = 0;
+int g_stats_fd = STDERR_FILENO;
 
 SpinLock g_grow_lock;
 uint64_t g_next_phys = 0;  // grow_lock
@@ -104,6 +107,11 @@ uint64_t parse_size(const char* s) {
   if ((*s | 0x20) == 'b') ++s;
   if (*s != '\0' || v > (~uint64_t{0} >> shift)) return 0;
   return v << shift;
+}
+
+bool stats_wanted() {
+  const char* e = getenv("PFALLOC_STATS");
+  return e != nullptr && e[0] != '\0' && e[0] != '0';
 }
 
 unsigned online_cpus() {
@@ -151,22 +159,32 @@ bool start() {
   g_view.mem_bytes = mem;
   g_view.offset = g_view.mem_virt - kPhysBase;
 
-  unsigned cpus = static_cast<unsigned>(parse_size(getenv("PFALLOC_CPUS")));
-  if (cpus == 0) cpus = 2 * online_cpus();
-  if (cpus < 8) cpus = 8;
+  // CPU slots: threads beyond them share one locked cache. Each slot costs
+  // about 1 KiB per kmalloc class once used (its per-CPU object arrays).
+  uint64_t cpus = parse_size(getenv("PFALLOC_CPUS"));
+  if (cpus == 0) {
+    cpus = 2 * uint64_t{online_cpus()};
+    if (cpus < kDefaultMinCpus) cpus = kDefaultMinCpus;
+  }
   if (cpus > kMaxCpus) cpus = kMaxCpus;
-  g_cpus = cpus;
+  g_cpus = static_cast<unsigned>(cpus);
+  // Programs close stderr on the way out (coreutils' close_stdout): keep a
+  // copy (close-on-exec, well above the low numbers) for the report.
+  if (stats_wanted()) {
+    const int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 64);
+    if (fd >= 0) g_stats_fd = fd;
+  }
 
   const uint64_t first = mem < kFirstSlice ? mem : kFirstSlice;
   pf_config config{};
   config.direct_map_offset = g_view.offset;
-  config.cpu_count = cpus;
+  config.cpu_count = g_cpus;
   const pf_region region{kPhysBase, first, PF_REGION_USABLE};
   if (pf_init(&config, &region, 1, nullptr, 0) != PF_OK) {
     munmap(base, table_bytes + kVirtAlign + mem);  // nothing of it was handed out
     return false;
   }
-  hosted::set_slot_limit(cpus);
+  hosted::set_slot_limit(g_cpus);
   g_next_phys = kPhysBase + first;
   g_managed.store(first, std::memory_order_relaxed);
   return true;
@@ -174,7 +192,7 @@ bool start() {
 
 void write_all(const char* text, size_t n) {
   while (n > 0) {
-    const ssize_t w = write(STDERR_FILENO, text, n);
+    const ssize_t w = write(g_stats_fd, text, n);
     if (w <= 0) return;
     text += w;
     n -= static_cast<size_t>(w);
@@ -186,9 +204,7 @@ void write_all(const char* text, size_t n) {
 // atexit handlers and its own destructors (the preloaded library is
 // initialised before the program, so it is finalised after it).
 __attribute__((destructor)) void stats_at_exit() {
-  if (!g_ready.load(std::memory_order_acquire)) return;
-  const char* e = getenv("PFALLOC_STATS");
-  if (e == nullptr || e[0] == '\0' || e[0] == '0') return;
+  if (!g_ready.load(std::memory_order_acquire) || !stats_wanted()) return;
   static char buffer[64 * 1024];
   pf_counters c{};
   pf_get_counters(&c);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <string>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -406,6 +407,85 @@ TEST(Shim, OneMappingHoweverItAllocates) {
   for (void* p : v) free(p);
   EXPECT_EQ(during, before);
   EXPECT_EQ(mapping_count(), before);
+}
+
+// Runs this binary again with `env` added, only test `filter` (a helper that
+// skips itself unless SHIM_HELPER is set); returns its stderr and exit status.
+std::string run_helper(const char* filter, std::vector<std::string> env, int* status) {
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], STDERR_FILENO);
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    std::vector<char*> envp;
+    env.push_back("SHIM_HELPER=1");
+    for (std::string& e : env) envp.push_back(e.data());
+    if (const char* pre = getenv("LD_PRELOAD")) {
+      static std::string ld = std::string("LD_PRELOAD=") + pre;
+      envp.push_back(ld.data());
+    }
+    envp.push_back(nullptr);
+    std::string f = std::string("--gtest_filter=") + filter;
+    char* argv[] = {const_cast<char*>("shim_test"), f.data(), nullptr};
+    execve("/proc/self/exe", argv, envp.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  waitpid(pid, status, 0);
+  return out;
+}
+
+bool helper() { return getenv("SHIM_HELPER") != nullptr; }
+
+TEST(ShimHelper, SmallWindow) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.SmallWindowIsAllThereIs";
+  const Info i = info();
+  ASSERT_EQ(i.window_bytes, 64 * MiB);
+  EXPECT_EQ(i.cpu_count, 3u);  // PFALLOC_CPUS
+  errno = 0;
+  EXPECT_EQ(malloc(100 * MiB), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  const size_t maps = mapping_count();
+  // Fill the window with 1 MiB blocks and 100-byte objects, touching each.
+  std::vector<void*> v;
+  for (void* p; (p = malloc(1 * MiB)) != nullptr;) {
+    memset(p, 1, 1 * MiB);
+    v.push_back(p);
+  }
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_GE(v.size(), 40u);
+  EXPECT_EQ(info().managed_bytes, 64 * MiB);
+  for (void* p; (p = malloc(100)) != nullptr;) v.push_back(p);
+  EXPECT_EQ(mapping_count(), maps);
+  for (void* p : v) free(p);
+  // Everything back: a 16 MiB block fits again (in the last slice, of 32 MiB:
+  // blocks never span two slices).
+  void* big = malloc(16 * MiB);
+  EXPECT_NE(big, nullptr);
+  free(big);
+  close(STDERR_FILENO);  // as coreutils do at exit: the report must still appear
+}
+
+TEST(Shim, SmallWindowIsAllThereIs) {
+  if (helper()) GTEST_SKIP();
+  int status = 0;
+  const std::string out = run_helper("ShimHelper.SmallWindow",
+                                     {"PFALLOC_MEMORY=64M", "PFALLOC_CPUS=3", "PFALLOC_STATS=1"}, &status);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  // PFALLOC_STATS=1: the report at exit, after stderr was closed.
+  EXPECT_NE(out.find("pfalloc stats"), std::string::npos) << out;
+  EXPECT_NE(out.find("window 64 MiB"), std::string::npos) << out;
+  EXPECT_NE(out.find("buddyinfo:\nNode 0, zone   Normal"), std::string::npos) << out;
+  EXPECT_NE(out.find("slabinfo - version: 2.1"), std::string::npos) << out;
+  EXPECT_NE(out.find("kmalloc-128"), std::string::npos) << out;
 }
 
 TEST(ShimDeathTest, DoubleFreeAbortsByName) {
