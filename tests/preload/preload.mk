@@ -32,6 +32,7 @@ SHIM ?= $(PFALLOC_SHIM)
 PRELOAD ?=
 PRELOAD_PROG := $(PRELOAD_DIR)/xthread_prog
 PRELOAD_SPAWN := $(PRELOAD_DIR)/spawn_rusage
+PRELOAD_CONTROL := $(PRELOAD_DIR)/corrupting_malloc.so
 PRELOAD_PY := /usr/bin/python3
 # With the project's own shim: build it and pass its GoogleTests first
 # (p13-shim's `preload` and `test-preload-unit`), and demand its exit-time
@@ -62,8 +63,14 @@ $(PRELOAD_SPAWN): tests/preload/spawn_rusage.c | preload-deps
 	@mkdir -p $(@D)
 	gcc -std=c11 -O2 $(WARN) -static $< -o $@
 
-test-preload: $(PRELOAD_SHIM_DEPS) $(PRELOAD_PROG) $(PRELOAD_SPAWN) | preload-deps
-	$(PRELOAD_PY) tests/preload/test_preload.py --build $(PRELOAD_DIR) --shim $(SHIM) $(PRELOAD_STATS) $(PRELOAD)
+# The negative control: the comparison must catch this malloc's damage.
+$(PRELOAD_CONTROL): tests/preload/corrupting_malloc.c | preload-deps
+	@mkdir -p $(@D)
+	gcc -std=c11 -O2 $(WARN) -shared -fPIC $< -o $@
+
+test-preload: $(PRELOAD_SHIM_DEPS) $(PRELOAD_PROG) $(PRELOAD_SPAWN) $(PRELOAD_CONTROL) | preload-deps
+	$(PRELOAD_PY) tests/preload/test_preload.py --build $(PRELOAD_DIR) --shim $(SHIM) $(PRELOAD_STATS) \
+	  $(if $(PRELOAD),,--control $(PRELOAD_CONTROL)) $(PRELOAD)
 
 TEST_PARTS += test-preload
 

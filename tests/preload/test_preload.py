@@ -7,13 +7,16 @@ LD_PRELOAD=SHIM. They pass when every step's exit status and stdout are equal
 byte for byte, the plain run's steps exited as expected, and no step said the
 shim could not be preloaded. Before them, one case proves the shim is really
 mapped into a process (/proc/self/maps of a python3 under LD_PRELOAD), and,
-with --stats-env, that the shim's own statistics appear on stderr at exit.
+with --stats-env, that the shim's own statistics appear on stderr at exit,
+and, with --control, that a malloc which corrupts live blocks makes the
+comparison fail (so a pass means something).
 
 Prints `preload: <name> ok (plain X.XXs, shim Y.YYs)` per case, a diff
 excerpt and the command to reproduce per failure, and last
 `preload: N passed, M failed` (exit 1 if any failed).
 
-Usage: test_preload.py --build DIR --shim LIB [--stats-env VAR=VAL --stats-expect REGEX...] [NAME...]
+Usage: test_preload.py --build DIR --shim LIB [--stats-env VAR=VAL --stats-expect REGEX...]
+                       [--control CORRUPTING_LIB] [NAME...]
 """
 import argparse
 import difflib
@@ -88,6 +91,8 @@ def main():
     ap.add_argument("--size", default="test")
     ap.add_argument("--stats-env", default="")
     ap.add_argument("--stats-expect", action="append", default=[])
+    ap.add_argument("--control", default="", help="a corrupting malloc (corrupting_malloc.c): the xthread "
+                    "and gcc workloads must FAIL under it, or the comparison proves nothing")
     ap.add_argument("names", nargs="*")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
@@ -105,6 +110,23 @@ def main():
         passed += 1
         print("preload: shim-loaded ok (%s mapped%s)" % (os.path.basename(shim),
               ", %s prints its statistics" % args.stats_env if args.stats_env else ""))
+
+    if args.control:
+        caught = []
+        for w in workloads.for_size(args.size, ["xthread", "gcc"]):
+            workloads.prepare(build, args.size, w)
+            runs = os.path.join(build, "runs", w.name)
+            plain = workloads.run(build, args.size, w, os.path.join(runs, "plain"))
+            bad = workloads.run(build, args.size, w, os.path.join(runs, "control"), preload=os.path.abspath(args.control))
+            if workloads.output_of(plain) != workloads.output_of(bad):
+                caught.append(w.name)
+        if len(caught) == 2:
+            passed += 1
+            print("preload: control ok (a malloc that corrupts live blocks is caught by xthread and gcc)")
+        else:
+            failed += 1
+            print("preload: control FAILED: under %s the outputs of %s equal the plain run's"
+                  % (args.control, " and ".join(sorted({"xthread", "gcc"} - set(caught)))))
 
     for w in workloads.for_size(args.size, args.names):
         workloads.prepare(build, args.size, w)
