@@ -15,7 +15,9 @@
 //   - a thread that finds no free slot (below the slot limit, kMaxCpus
 //     unless set_slot_limit() lowered it to the allocator's cpu_count) gets
 //     PF_NO_CPU: the core serves it through each instance's shared, locked
-//     cache (correct, slower);
+//     cache (correct, slower), and tries again every kOverflowRetry-th slow
+//     call, so a thread that started while every slot was taken gets one
+//     once others have exited (a thread pool outliving a burst of threads);
 //   - the claim publishes t_cpu_slot before pthread_setspecific(), so an
 //     allocation that pthread_setspecific itself makes (glibc callocs a
 //     second-level block for keys >= 32) finds the slot claimed instead of
@@ -52,7 +54,11 @@ __thread unsigned t_cpu_slot __attribute__((tls_model("initial-exec"))) = kSlotU
 
 namespace {
 using pf::hosted::t_cpu_slot;
-constexpr unsigned kSlotNone = PF_NO_CPU;  // no slot to be had (or the thread is exiting)
+constexpr unsigned kSlotNone = PF_NO_CPU;  // no slot, for good: exiting, or set_this_thread_cpu failed
+constexpr unsigned kSlotOverflow = 0xfffffffdu;  // none free at the last try: try again later
+static_assert(kSlotOverflow >= pf::kMaxCpus && kSlotOverflow != pf::hosted::kSlotUnclaimed);
+constexpr unsigned kOverflowRetry = 64;  // slow calls between two tries (a power of two)
+__thread unsigned t_overflow_calls __attribute__((tls_model("initial-exec"))) = 0;
 std::atomic<bool> g_slot_taken[pf::kMaxCpus];
 std::atomic<unsigned> g_slot_limit{pf::kMaxCpus};  // slots claimed are below this
 pthread_key_t g_slot_key;
@@ -63,7 +69,8 @@ std::atomic<void*> g_sink_context{nullptr};
 void give_back(unsigned slot) { g_slot_taken[slot].store(false, std::memory_order_release); }
 
 // Thread exit: the slot goes back; any later call of this thread (another
-// key's destructor freeing memory) takes the shared path.
+// key's destructor freeing memory, glibc freeing the thread's TLS) takes the
+// shared path and never claims again. Overflow threads store kMaxCpus + 1.
 void slot_destructor(void* value) {
   const auto slot = static_cast<unsigned>(reinterpret_cast<uintptr_t>(value) - 1);
   if (slot < pf::kMaxCpus && t_cpu_slot == slot) give_back(slot);
@@ -130,10 +137,18 @@ unsigned claim_slot() {
   const unsigned s = t_cpu_slot;
   if (s < kMaxCpus) return s;
   if (s == kSlotNone) return PF_NO_CPU;
+  if (s == kSlotOverflow && (++t_overflow_calls & (kOverflowRetry - 1)) != 0) return PF_NO_CPU;
   const unsigned limit = g_slot_limit.load(std::memory_order_relaxed);
   for (unsigned i = 0; i < limit; ++i)
     if (!g_slot_taken[i].load(std::memory_order_relaxed) && try_claim(i)) return i;
-  t_cpu_slot = kSlotNone;
+  if (s != kSlotOverflow) {
+    // The key's destructor must run for this thread too (a non-null value),
+    // to stop the retries before glibc's last frees of the exiting thread:
+    // a slot claimed then would never be given back.
+    t_cpu_slot = kSlotOverflow;
+    pthread_once(&g_slot_key_once, make_slot_key);
+    pthread_setspecific(g_slot_key, reinterpret_cast<void*>(uintptr_t{kMaxCpus} + 1));
+  }
   return PF_NO_CPU;
 }
 

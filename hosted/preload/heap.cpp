@@ -53,6 +53,7 @@ namespace pf::preload {
 
 HeapView g_view;
 std::atomic<bool> g_ready{false};
+std::atomic<uint64_t>* g_big_table = nullptr;
 
 namespace {
 
@@ -71,8 +72,6 @@ constexpr uint64_t kGranule = uint64_t{1} << kGranuleShift;
 std::atomic<int> g_state{0};  // 0: not started, 1: init running, 2: ready, 3: failed
 __thread bool t_in_init __attribute__((tls_model("initial-exec"))) = false;
 
-std::atomic<uint64_t>* g_table = nullptr;  // one entry per granule of memory
-uint64_t g_table_entries = 0;
 unsigned g_cpus = 0;
 int g_stats_fd = STDERR_FILENO;
 
@@ -153,8 +152,7 @@ bool start() {
   }
   if (base == MAP_FAILED) return false;
   const auto window = reinterpret_cast<uintptr_t>(base);
-  g_table = static_cast<std::atomic<uint64_t>*>(base);
-  g_table_entries = mem >> kGranuleShift;
+  g_big_table = static_cast<std::atomic<uint64_t>*>(base);
   g_view.mem_virt = align_up(window + table_bytes, kVirtAlign);
   g_view.mem_bytes = mem;
   g_view.offset = g_view.mem_virt - kPhysBase;
@@ -241,7 +239,7 @@ constexpr uint64_t entry_frames(uint64_t e) { return e >> 16; }
 std::atomic<uint64_t>* entry_of(const void* p, uint64_t* value) {
   const uint64_t off = reinterpret_cast<uintptr_t>(p) - g_view.mem_virt;
   if (off >= g_view.mem_bytes) return nullptr;
-  std::atomic<uint64_t>* slot = &g_table[off >> kGranuleShift];
+  std::atomic<uint64_t>* slot = &g_big_table[off >> kGranuleShift];
   const uint64_t e = slot->load(std::memory_order_relaxed);
   if (e == 0 || (off & (kGranule - 1)) != ((e >> 1) & 0x1ff) << kPageShift) return nullptr;
   *value = e;
@@ -323,7 +321,7 @@ void* big_alloc(size_t size, size_t align, bool zero) {
     const pf_phys_t phys = contig ? alloc_contig(frames, align, 0, 0, kGfp) : alloc_pages(order, kGfp);
     if (phys != 0) {
       const uint64_t off = phys - kPhysBase;
-      g_table[off >> kGranuleShift].store(make_entry(off, frames, contig), std::memory_order_relaxed);
+      g_big_table[off >> kGranuleShift].store(make_entry(off, frames, contig), std::memory_order_relaxed);
       g_big_live.fetch_add(1, std::memory_order_relaxed);
       void* p = reinterpret_cast<void*>(g_view.mem_virt + off);
       if (zero) discard(p, frames << kPageShift);

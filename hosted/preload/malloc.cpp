@@ -43,6 +43,9 @@ PF_FAST_PATH size_t abi_size(size_t n) {
 
 constexpr bool page_aligned(const void* p) { return (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) == 0; }
 
+// calloc above this size zeroes by discarding pages (glibc's mmap threshold).
+constexpr size_t kZeroByDiscard = 128 * 1024;
+
 // kmalloc (n <= kBigMin), growing the heap and retrying when it fails;
 // null and ENOMEM once the window is exhausted.
 [[gnu::noinline]] void* kmalloc_growing(size_t n, gfp_t flags) {
@@ -66,8 +69,19 @@ constexpr bool page_aligned(const void* p) { return (reinterpret_cast<uintptr_t>
     return nullptr;
   }
   if (n == 0) n = 1;  // glibc: a unique pointer that free() accepts
-  if (n <= kBigMin) return kmalloc_growing(abi_size(n), kGfp | (zero ? __GFP_ZERO : 0));
-  return big_alloc(n, 0, zero);
+  if (n > kBigMin) return big_alloc(n, 0, zero);
+  if (!zero || n <= kSlabMax) return kmalloc_growing(abi_size(n), kGfp | (zero ? __GFP_ZERO : 0));
+  // calloc of a whole block: zero the n bytes asked for, not the block
+  // (a power of two, up to twice as large); from kZeroByDiscard on, let the
+  // OS do it page by page as the program touches them (as glibc's fresh
+  // mmap chunks do), so untouched pages stay out of the resident set.
+  void* p = kmalloc_growing(n, kGfp);
+  if (p == nullptr) return nullptr;
+  if (n >= kZeroByDiscard)
+    discard(p, (n + kPageSize - 1) & ~(kPageSize - 1));
+  else
+    memset(p, 0, n);
+  return p;
 }
 
 // align: a power of two.
@@ -117,7 +131,10 @@ PF_EXPORT void* malloc(size_t n) noexcept {
 }
 
 PF_EXPORT void free(void* p) noexcept {
-  if (__builtin_expect(!page_aligned(p) && g_ready.load(std::memory_order_acquire), 1)) return kfree(p);
+  if (__builtin_expect(g_ready.load(std::memory_order_acquire), 1)) {
+    if (__builtin_expect(!page_aligned(p), 1)) return kfree(p);
+    if (p != nullptr && !granule_has_big(p)) return kfree(p);  // a 4 KiB object, say
+  }
   free_slow(p);
 }
 
@@ -137,7 +154,8 @@ PF_EXPORT void* calloc(size_t n, size_t size) noexcept {
 // NULL; on failure NULL, errno ENOMEM, p untouched. Stays in place while the
 // new size fits and uses at least half the block (a shrink never fails: if
 // no smaller block is to be had, p stays); a big block shrunk in place gives
-// its unused tail pages back to the OS.
+// its unused tail pages back to the OS, and one that grows moves to a block
+// at least half as large again.
 PF_EXPORT void* realloc(void* p, size_t n) noexcept {
   if (p == nullptr) return malloc(n);
   if (n == 0) {
@@ -163,7 +181,16 @@ PF_EXPORT void* realloc(void* p, size_t n) noexcept {
     free(p);
     return q;
   }
-  void* q = malloc(n);
+  // A big block grows by at least half: a program growing a buffer a little
+  // at a time (glibc moves big chunks with mremap, without copying) then
+  // copies O(log n) times, not O(n). The headroom is untouched frames.
+  void* q = nullptr;
+  if (n > kBigMin && have > kBigMin && have + have / 2 > n && have + have / 2 > have) {
+    const int saved = errno;
+    q = malloc(have + have / 2);
+    if (q == nullptr) errno = saved;
+  }
+  if (q == nullptr) q = malloc(n);
   if (q == nullptr) return nullptr;  // errno set by malloc
   memcpy(q, p, have);
   free(p);

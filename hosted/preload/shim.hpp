@@ -68,6 +68,15 @@ inline bool ready() { return __builtin_expect(g_ready.load(std::memory_order_acq
 uint64_t generation();
 bool grow(uint64_t need, uint64_t align, uint64_t seen);
 
+// The big-block table (heap.cpp): one entry per granule of the window.
+extern std::atomic<uint64_t>* g_big_table;
+// False if no big block starts in p's granule (or p is outside the window):
+// a page-aligned pointer there is kfree's. One load, for free()'s fast path.
+PF_FAST_PATH bool granule_has_big(const void* p) {
+  const uint64_t off = reinterpret_cast<uintptr_t>(p) - g_view.mem_virt;
+  return off < g_view.mem_bytes && g_big_table[off >> kGranuleShift].load(std::memory_order_relaxed) != 0;
+}
+
 // Big blocks (> kBigMin): naturally aligned to at least `align`.
 void* big_alloc(size_t size, size_t align, bool zero);
 // True (and the block freed) if p is the start of a live big block.

@@ -201,6 +201,28 @@ TEST(Shim, ReallocOfABigBlockInPlaceGivesTheTailBack) {
   free(p);
 }
 
+TEST(Shim, GrowingABigBlockALittleAtATimeMovesRarely) {
+  // 4 KiB at a time from 2 MiB to 64 MiB: 15872 reallocs; geometric headroom
+  // keeps the moves (and the bytes copied) logarithmic.
+  size_t n = 2 * MiB;
+  char* p = static_cast<char*>(malloc(n));
+  ASSERT_NE(p, nullptr);
+  memset(p, 5, n);
+  int moves = 0;
+  for (; n < 64 * MiB; n += 4096) {
+    char* q = static_cast<char*>(realloc(p, n + 4096));
+    ASSERT_NE(q, nullptr);
+    moves += q != p;
+    p = q;
+    memset(p + n, 5, 4096);
+  }
+  EXPECT_LE(moves, 12);
+  size_t bad = 0;
+  for (size_t i = 0; i < n; i += 4093) bad += p[i] != 5;
+  EXPECT_EQ(bad, 0u);
+  free(p);
+}
+
 TEST(Shim, HugeSizesAreENOMEM) {
   for (size_t v : {~size_t{0}, ~size_t{0} - 4096, size_t{1} << 62, size_t{1} << 50}) {
     const size_t n = opaque(v);
@@ -392,6 +414,39 @@ TEST(Shim, MoreThreadsThanSlotsWithCrossThreadFrees) {
   EXPECT_EQ(bad.load(), 0);
   EXPECT_LE(max_slots.load(), info().cpu_count);
   EXPECT_GE(max_slots.load(), 2u);
+}
+
+TEST(Shim, AThreadStartedWithoutASlotGetsOneOnceOthersExit) {
+  const unsigned slots = info().cpu_count;
+  const unsigned before = info().slots_in_use;  // this thread's
+  std::atomic<bool> release{false};
+  std::atomic<unsigned> started{0};
+  std::vector<std::thread> holders;
+  for (unsigned i = before; i < slots; ++i)
+    holders.emplace_back([&] {
+      free(malloc(64));  // claims a slot
+      started++;
+      while (!release.load()) sched_yield();
+    });
+  while (started.load() < holders.size()) sched_yield();
+  ASSERT_EQ(info().slots_in_use, slots);
+  std::atomic<int> phase{0};
+  unsigned late_slots = 0;
+  std::thread late([&] {
+    free(malloc(64));  // no slot to be had: the shared cache
+    phase = 1;
+    while (phase.load() != 2) sched_yield();
+    for (int i = 0; i < 1000; ++i) free(malloc(64));  // slow calls: it tries again
+    late_slots = info().slots_in_use;
+  });
+  while (phase.load() != 1) sched_yield();
+  EXPECT_EQ(info().slots_in_use, slots);
+  release = true;
+  for (auto& h : holders) h.join();
+  phase = 2;
+  late.join();
+  EXPECT_EQ(late_slots, before + 1);
+  EXPECT_EQ(info().slots_in_use, before);
 }
 
 TEST(Shim, OneMappingHoweverItAllocates) {
