@@ -8,7 +8,10 @@
 #                         (its output program runs under the shim too),
 #                         xz -T2 and the project's 8-thread C++ program, each
 #                         run plain and with LD_PRELOAD=$(SHIM); stdout and
-#                         exit statuses must be equal byte for byte
+#                         exit statuses must be equal byte for byte. First it
+#                         proves the shim is mapped (and, for pfalloc, prints
+#                         PFALLOC_STATS), and that a malloc corrupting live
+#                         blocks (corrupting_malloc.c) is caught
 #   make test-preload SHIM=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 #                         the same against any other malloc library (how the
 #                         harness itself is checked); PRELOAD="git xz" runs
@@ -26,6 +29,8 @@
 #
 # Inputs are generated from fixed seeds into $(BUILD)/preload/inputs/.
 
+# The same paths as hosted/preload/preload.mk's PRELOAD_DIR and PRELOAD_LIB
+# (that file is included after this one, and SHIM's default is needed here).
 PRELOAD_DIR := $(BUILD)/preload
 PFALLOC_SHIM := $(PRELOAD_DIR)/libpfalloc.so
 SHIM ?= $(PFALLOC_SHIM)
