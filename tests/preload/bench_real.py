@@ -73,6 +73,14 @@ def measure(inputs, w, alloc, lib, run_dir, reps):
     return statistics.median(walls), rss, out, fail
 
 
+def shown(lib):
+    """A library's path as the report shows it: relative to the tree when inside it."""
+    if not lib:
+        return "(no LD_PRELOAD)"
+    rel = os.path.relpath(lib)
+    return lib if rel.startswith("..") else rel
+
+
 def fmt_time(s):
     return "%.3f s" % s if s < 10 else "%.1f s" % s
 
@@ -309,7 +317,7 @@ def main():
             % (args.rounds, args.startup_reps, cpu_model(), os.cpu_count(), " ".join(load_before),
                " ".join(load_after), time.time() - started, args.label))
     md = ["## Real programs under LD_PRELOAD (`make bench-real`)", "", head, "",
-          "Libraries: " + ", ".join("%s %s" % (a, libs[a] or "(no LD_PRELOAD)") for a in allocs) + ".", "",
+          "Libraries: " + ", ".join("%s %s" % (a, shown(libs[a])) for a in allocs) + ".", "",
           "| workload | what |", "|---|---|"]
     md += ["| %s | %s |" % (w.name, w.what) for w in wl]
     md.append("")
