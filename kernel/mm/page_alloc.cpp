@@ -57,6 +57,7 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
   int status = build_ranges(map);
   if (status == PF_OK) status = place_metadata(map, config);
   if (status != PF_OK) {
+    for (uint32_t i = 0; i < range_count_; ++i) ranges_[i] = Range{};
     range_count_ = 0;
     range_end_ = no_ends();
     lookup0_ = RangeLookup{};
@@ -90,10 +91,12 @@ bool PageAllocator::append_ranges(uint64_t lo, uint64_t hi, uint32_t* count) {
   if (ranges_needed(lo, hi) > kMaxRanges - *count) return false;
   while (lo < hi) {
     const uint64_t cut = next_range_cut(lo, hi);
+    // Every field but base, which stays kUnpublishedBase until
+    // publish_ranges (a lock-free reader may be looking at it).
     Range& r = ranges_[*count];
-    r = Range{};
-    r.base = lo;
     r.end = cut;
+    r.desc = nullptr;
+    r.nonempty = 0;
     r.zone = zone_for(lo);
     for (uint32_t& h : r.head) h = kNoLink;
     // Relaxed: a hot-add writes this slot while lock-free readers may look
@@ -102,6 +105,11 @@ bool PageAllocator::append_ranges(uint64_t lo, uint64_t hi, uint32_t* count) {
     lo = cut;
   }
   return true;
+}
+
+void PageAllocator::publish_ranges(uint32_t first, uint32_t count, uint64_t lo) {
+  // Backwards, so slot_base still reads ends only (bases are not needed).
+  for (uint32_t i = count; i-- > first;) detail::store_release(ranges_[i].base, slot_base(i, first, lo));
 }
 
 void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count) const {
@@ -118,6 +126,10 @@ void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count) const {
   }
 }
 
+// Lock-free readers: alloc_pages' fast path reads first_zone_ inside its
+// CPU gate (a hot-add that calls this stops every gate first); the slow
+// paths read fallback_ with relaxed loads and may see a mix of the old and
+// the new lists, each a valid order to try zones in.
 void PageAllocator::build_routes() {
   for (unsigned limit = 0; limit < kZoneCount; ++limit) {
     uint8_t n = 0;
@@ -156,8 +168,10 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
     i = j;
     if (lo == 0) lo = 1;  // frame 0 is the null address, never managed
     // The hot-added slots are not pf_init's to fill.
+    const uint32_t first = range_count_;
     if (ranges_needed(lo, hi) > kMaxInitRanges - range_count_ || !append_ranges(lo, hi, &range_count_))
       return PF_ERR_MAP_CAPACITY;
+    publish_ranges(first, range_count_, lo);  // no reader exists yet
   }
   if (range_count_ == 0 || usable == 0) return PF_ERR_NO_USABLE_MEMORY;
   fill_lookup(lookup0_, range_count_);

@@ -33,9 +33,10 @@
 // range: holes are refused), so the table stays sorted and each zone's
 // ranges stay one contiguous slice. Lock-free readers (find_range) see a new
 // range only once it is whole: its slots, descriptors and lookup table are
-// written first, then range_count_ and lookup_ are published with release
-// stores (acquire loads in find_range), under the zone locks of its zones,
-// before its blocks reach any free list. The pfn -> range index (RangeLookup)
+// written first, then its slots' bases (kUnpublishedBase until then),
+// range_count_ and lookup_ are published with release stores (acquire loads
+// in find_range), under the zone locks of its zones, before its blocks reach
+// any free list. The pfn -> range index (RangeLookup)
 // is immutable once published: a hot-add builds a fresh one inside the added
 // range and swaps the pointer, so a reader holding the old one still finds
 // every range it could legally name (the old table's hints are lower bounds).
@@ -115,22 +116,24 @@ class PageAllocator {
   PF_FAST_PATH PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr) {
     const unsigned k = order.value;
     const unsigned cpu = platform::cpu_id();
-    const unsigned zone_plus_one = detail::load_relaxed(first_zone_[flags & kZoneFlags]);
-    if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
-                             zone_plus_one != 0,
-                         1)) {
+    if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed), 1)) {
       PhysAddr p;
       {
         IrqOff irq;
         CpuCache& c = cpus_[cpu];
         if (__builtin_expect(c.gate.enter(), 1)) {
-          PcpStack& s = c.stacks[zone_plus_one - 1][k];
-          const uint32_t n = s.size();
-          if (__builtin_expect(n != 0, 1)) {
-            const PcpSlot slot = s.slots[n - 1];
-            s.set_size(n - 1);
-            set_frame_state(*slot.desc, FrameState::Allocated);
-            p = pf::to_phys(Pfn{slot.pfn});
+          // Read inside the gate, as plain data: a hot-add that opens a zone
+          // rewrites the routes with every CPU's gate stopped (page_hotplug.cpp).
+          const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
+          if (__builtin_expect(zone_plus_one != 0, 1)) {
+            PcpStack& s = c.stacks[zone_plus_one - 1][k];
+            const uint32_t n = s.size();
+            if (__builtin_expect(n != 0, 1)) {
+              const PcpSlot slot = s.slots[n - 1];
+              s.set_size(n - 1);
+              set_frame_state(*slot.desc, FrameState::Allocated);
+              p = pf::to_phys(Pfn{slot.pfn});
+            }
           }
           c.gate.leave();
         }
@@ -341,8 +344,15 @@ class PageAllocator {
   int build_ranges(const MemoryMap& map);
   // Cuts frames [lo, hi) into ranges (zone limits, kRangeChunkShift) in
   // slots [*count, ...), advancing *count; false if the table would overflow
-  // (nothing written then). Init and hot-add both build ranges with it.
+  // (nothing written then). Init and hot-add both build ranges with it. The
+  // slots stay unpublished (base == kUnpublishedBase) until
+  // publish_ranges(first, count, lo) stores their bases with release.
   bool append_ranges(uint64_t lo, uint64_t hi, uint32_t* count);
+  void publish_ranges(uint32_t first, uint32_t count, uint64_t lo);
+  // The first frame slot i will have (slots [first, i) cover lo onward).
+  uint64_t slot_base(uint32_t i, uint32_t first, uint64_t lo) const {
+    return i == first ? lo : range_end_[i - 1];
+  }
   static uint32_t ranges_needed(uint64_t lo, uint64_t hi);
   // The zone routes (fallback_, fallback_count_, first_zone_) from which
   // zones are populated; stored with relaxed atomics (readers run unlocked).
@@ -359,15 +369,18 @@ class PageAllocator {
   // is the first range ending above the chunk's start, and range_end_ (~0
   // past the last range) stops the walk; usually no step at all.
   // lookup_ is the published RangeLookup (init's lookup0_, or a hot-add's).
+  // The walk stops at the range ending above pfn, or at a slot not yet
+  // published (its end may be written, its base is still kUnpublishedBase,
+  // and the last slot is never used), so no count needs checking: the
+  // acquire load of base is what makes a range visible. A pfn beyond the
+  // lookup's reach (never a managed one) wraps onto some chunk, whose hint
+  // is still a lower bound: it walks to the end and finds nothing.
   PF_FAST_PATH Range* find_range(uint64_t pfn) const {
     const RangeLookup* t = detail::load_acquire(lookup_);
-    const uint64_t chunk = pfn >> t->shift;
-    if (__builtin_expect(chunk >= kChunkSlots, 0)) return nullptr;
-    uint32_t i = t->first[chunk];
+    size_t i = t->first[(pfn >> t->shift) & (kChunkSlots - 1)];
     while (__builtin_expect(detail::load_relaxed(range_end_[i]) <= pfn, 0)) ++i;
-    if (__builtin_expect(i >= detail::load_acquire(range_count_), 0)) return nullptr;
     Range* r = const_cast<Range*>(&ranges_[i]);
-    return pfn >= r->base ? r : nullptr;
+    return pfn >= detail::load_acquire(r->base) ? r : nullptr;
   }
   // The calling CPU's cache index: its own, or the shared one (cpu_count_).
   unsigned this_cpu() const {
@@ -422,7 +435,7 @@ class PageAllocator {
 
   PhysMap phys_;
   // --- the buddy's own state below (zones, ranges, per-CPU caches) ---
-  Range ranges_[kMaxRanges];
+  Range ranges_[kMaxRanges + 1];  // the last is never used: find_range's stop
   // ranges_[i].end, packed for the lookup; ~0 from range_count_ on.
   static constexpr std::array<uint64_t, kMaxRanges + 1> no_ends() {
     std::array<uint64_t, kMaxRanges + 1> a{};

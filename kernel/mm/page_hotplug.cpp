@@ -35,8 +35,9 @@
 // The lookups hot-adds replace are never freed (one frame each, inside
 // their own ranges): a lock-free reader may still hold one.
 //
-// Lock order: hotplug_lock_ (outermost; hot-adds are serialised) -> zone
-// locks in zone order. fork_prepare takes hotplug_lock_ -> every per-CPU
+// Lock order: hotplug_lock_ (outermost; hot-adds are serialised) -> (only
+// when a zone opens: every per-CPU gate, owners stopped) -> zone locks in
+// zone order. fork_prepare takes hotplug_lock_ -> every per-CPU
 // gate (owners stopped) -> every zone lock, the documented order.
 #include <new>
 
@@ -163,16 +164,23 @@ int PageAllocator::add_memory(PhysAddr base, uint64_t bytes) {
   uint32_t count = first;
   const bool fits = append_ranges(lo, hi, &count);
   PF_ASSERT(fits && count - first == plan.pieces);
-  for (uint32_t i = first; i < count; ++i) ranges_[i].desc = desc + (ranges_[i].base - lo);
+  for (uint32_t i = first; i < count; ++i) ranges_[i].desc = desc + (slot_base(i, first, lo) - lo);
   fill_lookup(*lookup, count);
 
-  // Step 4: publish and free, under the touched zones' locks.
+  // Step 4: publish and free, under the touched zones' locks. A hot-add
+  // that opens a zone rewrites the zone routes, which alloc_pages' fast path
+  // reads as plain data inside its gate: every CPU is stopped meanwhile
+  // (gates before zone locks, the documented order; a rare event).
   const unsigned zlo = static_cast<unsigned>(ranges_[first].zone);
   const unsigned zhi = static_cast<unsigned>(ranges_[count - 1].zone);
+  const bool stop_cpus = plan.new_zones != 0;
+  const unsigned self = platform::cpu_id();
   const unsigned long irq = platform::irq_save();
+  if (stop_cpus) hold_all_gates(all_gates(), cpu_count_, self);
   for (unsigned z = zlo; z <= zhi; ++z) zones_[z].lock().lock();
   detail::store_relaxed(hotplug_meta_frames_, hotplug_meta_frames_ + plan.meta_frames);
   detail::store_relaxed(hotplug_ranges_, hotplug_ranges_ + plan.pieces);
+  publish_ranges(first, count, lo);
   detail::store_release(range_count_, count);
   detail::store_release(lookup_, static_cast<const RangeLookup*>(lookup));
   const uint64_t meta_end = lo + plan.meta_frames;
@@ -185,6 +193,7 @@ int PageAllocator::add_memory(PhysAddr base, uint64_t bytes) {
   }
   if (plan.new_zones != 0) build_routes();
   for (unsigned z = zhi + 1; z-- > zlo;) zones_[z].lock().unlock();
+  if (stop_cpus) release_all_gates(all_gates(), cpu_count_, self);
   platform::irq_restore(irq);
   hotplug_lock_.unlock();
   return PF_OK;

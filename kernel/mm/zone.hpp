@@ -57,8 +57,13 @@ constexpr uint64_t zone_end_pfn(uint64_t pfn) {
                                              : ~uint64_t{0};
 }
 
+// A range slot's base until the range is published: find_range's walk may
+// reach a slot that is being built (or none at all), and `pfn >= base` is
+// then false for every frame number.
+inline constexpr uint64_t kUnpublishedBase = ~uint64_t{0};
+
 struct Range {
-  uint64_t base = 0;   // first frame
+  uint64_t base = kUnpublishedBase;  // first frame (written last, with release)
   uint64_t end = 0;    // one past the last frame; end - base < kNoLink
   FrameDescriptor* desc = nullptr;
   uint32_t head[kOrderCount] = {};  // free list heads (indices), kNoLink if empty
