@@ -22,6 +22,7 @@ Standard library only.
 import os
 import random
 import shutil
+import signal
 import subprocess
 import time
 
@@ -262,6 +263,25 @@ class Result:
         self.failed_step = None  # (index, argv) of the first step that did not exit as expected
 
 
+STEP_TIMEOUT = 300   # seconds; a step that hangs (a broken allocator can deadlock) is killed
+
+
+def wait_or_kill(pid, deadline):
+    """os.wait4 for pid; past the deadline its whole session is killed first."""
+    while True:
+        got, status, ru = os.wait4(pid, os.WNOHANG)
+        if got == pid:
+            return status, ru
+        if time.perf_counter() > deadline:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status, ru = os.wait4(pid, 0)
+            return status, ru
+        time.sleep(0.002)
+
+
 def run(build, size, w, run_dir, preload=None, extra_env=None):
     """Runs the workload's steps in a fresh run_dir, with LD_PRELOAD=preload
     (None: the plain run). Each step starts through build/spawn_rusage (see
@@ -297,11 +317,15 @@ def run(build, size, w, run_dir, preload=None, extra_env=None):
             stdin_path = st.stdin.replace("{input}", inp)
         with open(stdin_path, "rb") as fin, open(out_path, "wb") as fout, open(err_path, "wb") as ferr:
             t0 = time.perf_counter()
+            # A session of its own, so that a hung step is killed with all its children.
             child = subprocess.Popen([launcher, rusage_path] + argv if launcher else argv,
-                                     cwd=run_dir, env=env, stdin=fin, stdout=fout, stderr=ferr)
-            _, status, ru = os.wait4(child.pid, 0)
+                                     cwd=run_dir, env=env, stdin=fin, stdout=fout, stderr=ferr,
+                                     start_new_session=True)
+            status, ru = wait_or_kill(child.pid, t0 + STEP_TIMEOUT)
             wall = time.perf_counter() - t0
             child.returncode = os.waitstatus_to_exitcode(status)
+            if wall > STEP_TIMEOUT:
+                ferr.write(b"\nworkloads.py: step timed out after %d s, killed\n" % STEP_TIMEOUT)
         maxrss = ru.ru_maxrss
         if launcher:
             try:
@@ -309,6 +333,7 @@ def run(build, size, w, run_dir, preload=None, extra_env=None):
                     ns, maxrss, raw = (int(x) for x in f.read().split())
                 wall = ns / 1e9
                 child.returncode = os.waitstatus_to_exitcode(raw)
+                os.unlink(rusage_path)
             except (OSError, ValueError):
                 pass   # the launcher failed (127): its own status stands
         res.wall += wall
