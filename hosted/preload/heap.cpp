@@ -22,11 +22,23 @@
 // every slice is a multiple of kLargestBlock (4 MiB), so every slice starts
 // 4 MiB aligned; generation counts the slices added.
 //
-// Giving memory back: a big block's pages are discarded (MADV_DONTNEED) when
-// it is freed, before the allocator gets it back. Safe because the buddy
-// keeps its free lists in the out-of-band descriptors, never in free frames
-// (kernel/mm/frame.hpp), and slab free lists live only in slabs, which a big
-// block never is. Smaller blocks stay resident for reuse.
+// Giving memory back: a freed big block's pages are discarded (MADV_DONTNEED)
+// before the allocator gets it back, unless the policy below keeps them.
+// Safe because the buddy keeps its free lists in the out-of-band
+// descriptors, never in free frames (kernel/mm/frame.hpp), and slab free
+// lists live only in slabs, which a big block never is. Smaller blocks stay
+// resident for reuse. The policy is glibc's dynamic mmap threshold in
+// spirit, because discarding every freed block makes a program that frees
+// and reallocates blocks of one size fault in every page each time (8
+// threads passing 1-4 MiB messages ran 1.8x slower than glibc that way):
+//   - a block of at least discard_threshold bytes is discarded; each such
+//     discard raises the threshold past its size (up to kDiscardCeiling,
+//     glibc's 32 MiB), so later blocks of that size stay resident;
+//   - resident free big-block bytes are bounded: dirty_bytes estimates them
+//     (+ on a kept free, - on a big allocation, never below 0) and a free
+//     that would take it past max(kDirtyFloor, managed / 8) is discarded.
+// Both are relaxed counters: a race costs one discard more or less, never
+// correctness.
 //
 // First use: the first malloc (from any thread) runs init() once; others
 // wait for it (a CAS on g_state, then a yield loop). init() never calls
@@ -82,6 +94,33 @@ std::atomic<uint64_t> g_generation{0};
 std::atomic<uint64_t> g_grows{0};
 std::atomic<uint64_t> g_big_live{0};
 std::atomic<uint64_t> g_discarded{0};
+
+constexpr uint64_t kDiscardCeiling = 32 * MiB;
+constexpr uint64_t kDirtyFloor = 64 * MiB;
+std::atomic<uint64_t> g_discard_threshold{0};
+std::atomic<uint64_t> g_dirty_bytes{0};
+
+// The giving-back policy (see the header): true if a freed big block of
+// `bytes` goes back to the OS now.
+bool should_discard(uint64_t bytes) {
+  const uint64_t threshold = g_discard_threshold.load(std::memory_order_relaxed);
+  if (bytes >= threshold) {
+    if (bytes < kDiscardCeiling) g_discard_threshold.store(bytes + 1, std::memory_order_relaxed);
+    return true;
+  }
+  const uint64_t managed = g_managed.load(std::memory_order_relaxed);
+  const uint64_t budget = managed / 8 > kDirtyFloor ? managed / 8 : kDirtyFloor;
+  const uint64_t dirty = g_dirty_bytes.load(std::memory_order_relaxed);
+  if (dirty + bytes > budget) return true;
+  g_dirty_bytes.store(dirty + bytes, std::memory_order_relaxed);
+  return false;
+}
+
+// A big block handed out takes (at most) its size off the resident estimate.
+void note_big_alloc(uint64_t bytes) {
+  const uint64_t dirty = g_dirty_bytes.load(std::memory_order_relaxed);
+  if (dirty != 0) g_dirty_bytes.store(dirty > bytes ? dirty - bytes : 0, std::memory_order_relaxed);
+}
 
 constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
@@ -323,6 +362,7 @@ void* big_alloc(size_t size, size_t align, bool zero) {
       const uint64_t off = phys - kPhysBase;
       g_big_table[off >> kGranuleShift].store(make_entry(off, frames, contig), std::memory_order_relaxed);
       g_big_live.fetch_add(1, std::memory_order_relaxed);
+      note_big_alloc(frames << kPageShift);
       void* p = reinterpret_cast<void*>(g_view.mem_virt + off);
       if (zero) discard(p, frames << kPageShift);
       return p;
@@ -345,7 +385,7 @@ bool big_free(void* p) {
   // to kfree, which reports the block as not an object.
   if (slot == nullptr || !slot->compare_exchange_strong(e, 0, std::memory_order_relaxed)) return false;
   const uint64_t frames = entry_frames(e);
-  discard(p, frames << kPageShift);
+  if (should_discard(frames << kPageShift)) discard(p, frames << kPageShift);
   const pf_phys_t phys = reinterpret_cast<uintptr_t>(p) - g_view.offset;
   if (e & kEntryContig)
     free_contig(phys, frames);

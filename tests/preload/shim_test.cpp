@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <cstdint>
@@ -199,6 +200,33 @@ TEST(Shim, ReallocOfABigBlockInPlaceGivesTheTailBack) {
   EXPECT_EQ(p[0], 1);
   p[40 * MiB - 1] = 3;
   free(p);
+}
+
+// The giving-back policy (heap.cpp): a size freed over and over is discarded
+// once, then kept resident for reuse; but free big blocks kept resident stay
+// within max(64 MiB, managed / 8), the rest goes back to the OS.
+TEST(Shim, FreedBigBlocksOfOneSizeAreKeptForReuseWithinABudget) {
+  const uint64_t before = info().discarded_bytes;
+  for (int i = 0; i < 50; ++i) {
+    char* p = static_cast<char*>(malloc(3 * MiB));
+    ASSERT_NE(p, nullptr);
+    touch_pages(p, 3 * MiB);
+    free(p);
+  }
+  // Discarding every time would be 50 x 4 MiB (the block is order 10).
+  EXPECT_LE(info().discarded_bytes - before, 8 * MiB);
+
+  constexpr int kBlocks = 200;  // 200 x 2 MiB live at once, then all freed
+  std::vector<char*> blocks;
+  for (int i = 0; i < kBlocks; ++i) {
+    blocks.push_back(static_cast<char*>(malloc(2 * MiB)));
+    ASSERT_NE(blocks.back(), nullptr);
+    touch_pages(blocks.back(), 2 * MiB);
+  }
+  const uint64_t mid = info().discarded_bytes;
+  for (char* p : blocks) free(p);
+  const uint64_t budget = std::max<uint64_t>(64 * MiB, info().managed_bytes / 8);
+  EXPECT_GE(info().discarded_bytes - mid + budget, uint64_t{kBlocks} * 2 * MiB);
 }
 
 TEST(Shim, GrowingABigBlockALittleAtATimeMovesRarely) {
