@@ -32,11 +32,7 @@ using test::LeaveAsFound;
 using test::Machine;
 using test::Verified;
 
-#ifdef PFALLOC_TSAN
-constexpr int kRounds = 150;
-#else
-constexpr int kRounds = 600;
-#endif
+constexpr int kRounds = test::kUnderTsan ? 150 : 600;
 
 // Counts reports (from any thread) instead of dying; remembers whether any
 // was the late kind (found when the home CPU collected its queue).

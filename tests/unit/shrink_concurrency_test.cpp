@@ -32,11 +32,7 @@
 namespace pf {
 namespace {
 
-#ifdef PFALLOC_TSAN
-constexpr bool kUnderTsan = true;
-#else
-constexpr bool kUnderTsan = false;
-#endif
+using test::kUnderTsan;
 
 class ShrinkConcurrency : public test::SlabFixture {
  protected:

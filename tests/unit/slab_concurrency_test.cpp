@@ -18,11 +18,7 @@
 namespace pf {
 namespace {
 
-#ifdef PFALLOC_TSAN
-constexpr bool kUnderTsan = true;
-#else
-constexpr bool kUnderTsan = false;
-#endif
+using test::kUnderTsan;
 // Operations over all threads.
 constexpr uint64_t kStressOps = kUnderTsan ? 120'000 : 1'200'000;
 

@@ -379,11 +379,7 @@ TEST_F(SlabDebugDeathTest, EachDebugClassIsFatalByDefault) {
 class SlabDebugConcurrency : public SlabDebug {};
 
 TEST_F(SlabDebugConcurrency, ThreadsShareDebugCachesAndVerifyRunsAlongside) {
-#ifdef PFALLOC_TSAN
-  constexpr int kRounds = 3000;
-#else
-  constexpr int kRounds = 30000;
-#endif
+  constexpr int kRounds = test::kUnderTsan ? 3000 : 30000;
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};
   auto worker = [&](unsigned me) {

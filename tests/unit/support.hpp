@@ -14,6 +14,14 @@
 
 namespace pf::test {
 
+// The TSan flavour (-DPFALLOC_TSAN) runs the thread suites ~10x slower:
+// they scale their rounds down by this.
+#ifdef PFALLOC_TSAN
+inline constexpr bool kUnderTsan = true;
+#else
+inline constexpr bool kUnderTsan = false;
+#endif
+
 constexpr Region usable(uint64_t base, uint64_t length) {
   return Region{.base = base, .length = length, .type = RegionType::Usable};
 }
