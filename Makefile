@@ -130,12 +130,12 @@ test-readme:
 # Each area adds its own targets and its part of `make test`.
 TEST_PARTS := host-deps test-readme test-host test-asan test-tsan
 -include tests/misuse/misuse.mk
+-include hosted/preload/preload.mk
 -include tests/preload/preload.mk
 -include kernel/kernel.mk
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
 -include tests/stress/stress.mk
--include hosted/preload/preload.mk
 -include tools/memview.mk
 -include kernel/gdb/gdb.mk
 

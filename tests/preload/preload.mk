@@ -29,10 +29,9 @@
 #
 # Inputs are generated from fixed seeds into $(BUILD)/preload/inputs/.
 
-# The same paths as hosted/preload/preload.mk's PRELOAD_DIR and PRELOAD_LIB
-# (that file is included after this one, and SHIM's default is needed here).
-PRELOAD_DIR := $(BUILD)/preload
-PFALLOC_SHIM := $(PRELOAD_DIR)/libpfalloc.so
+# PRELOAD_DIR and PRELOAD_LIB come from hosted/preload/preload.mk (the
+# Makefile includes it first).
+PFALLOC_SHIM := $(PRELOAD_LIB)
 SHIM ?= $(PFALLOC_SHIM)
 PRELOAD ?=
 PRELOAD_PROG := $(PRELOAD_DIR)/xthread_prog
