@@ -69,25 +69,33 @@ constexpr DebugVariant kDebugVariants[] = {
     {"slab-debug", SLAB_DEBUG, {.cpu_count = kBenchCpus}},
     {"init-on-alloc", 0, {.cpu_count = kBenchCpus, .init_on_alloc = true}},
     {"init-on-free", 0, {.cpu_count = kBenchCpus, .init_on_free = true}},
+    {"freelist-random", SLAB_FREELIST_RANDOM, {.cpu_count = kBenchCpus}},
 };
 constexpr size_t kDebugSizes[] = {16, 64, 256, 1024, 4096};
 
-void add_debug_cost(size_t size, const DebugVariant& v) {
-  const std::string name = "debugcost." + std::to_string(size);
-  benchmark::RegisterBenchmark(bench_name(name, v.name).c_str(), [size, v](benchmark::State& state) {
+// Pairs show the options that act on every object; batches of 1024 also
+// show those paid per slab (SLAB_FREELIST_RANDOM shuffles a slab's freelist
+// when the slab is made, so a pair on a warm cache never sees it).
+void add_debug_cost(size_t size, const DebugVariant& v, bool batch) {
+  const std::string name = std::string(batch ? "debugcost-batch." : "debugcost.") + std::to_string(size);
+  benchmark::RegisterBenchmark(bench_name(name, v.name).c_str(), [size, v, batch](benchmark::State& state) {
+    std::vector<void*> held(batch ? kSlabBatch : 0);
     on_fresh_machine(state, kSlabRam, [&](BenchMachine& machine) {
       with_slab(state, machine, v.config, [&](SlabAllocator& slab) {
         return with_cache(state, slab, size, v.cache_flags, [&](OursCache& a) {
           for (auto _ : state) {
-            if (!object_pair_once(a, size)) [[unlikely]] {
+            const bool ok = batch ? object_batch_once(a, size, std::span(held)) : object_pair_once(a, size);
+            if (!ok) [[unlikely]] {
               state.SkipWithError("an allocation failed");
               break;
             }
+            // Empty slabs go back, so the next batch makes new ones.
+            if (batch) slab.cache_shrink(a.cache);
           }
         });
       });
     });
-    state.counters[kOpsCounter] = 1;
+    state.counters[kOpsCounter] = batch ? static_cast<double>(kSlabBatch) : 1;
   });
 }
 
@@ -95,8 +103,9 @@ void add_debug_cost(size_t size, const DebugVariant& v) {
 
 void register_slab_benchmarks(const RegisterOptions&) {
   add_all_sizes<OursKmalloc, OursCache, Glibc, Mimalloc, Jemalloc, Tcmalloc>();
-  for (size_t size : kDebugSizes)
-    for (const DebugVariant& v : kDebugVariants) add_debug_cost(size, v);
+  for (bool batch : {false, true})
+    for (size_t size : kDebugSizes)
+      for (const DebugVariant& v : kDebugVariants) add_debug_cost(size, v, batch);
 }
 
 }  // namespace pf::bench

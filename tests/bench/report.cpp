@@ -479,26 +479,30 @@ std::string svg_chart(const Index& idx, const std::set<std::string>& missed_rows
 
 }  // namespace
 
-// What each debug option costs (issue 5): a dedicated cache's alloc+free
-// pair with each option, and its ratio to the plain cache of the same size.
-std::string debug_cost_table(const Index& idx, const std::string& unit) {
-  static const char* const kVariants[] = {"plain", "slab-debug", "init-on-alloc", "init-on-free"};
+// What each debug and hardening option costs (issues 5 and 11): a dedicated
+// cache's alloc+free pairs, and batches of 1024 made on fresh slabs, with
+// each option, and the ratio to the plain cache of the same size.
+namespace {
+std::string option_cost_table(const Index& idx, const std::string& unit, const std::string& prefix,
+                              const char* heading, const char* what) {
+  static const char* const kVariants[] = {"plain", "slab-debug", "init-on-alloc", "init-on-free",
+                                          "freelist-random"};
   std::ostringstream md;
   bool any = false;
   for (const std::string& c : idx.cases) {
-    if (c.rfind("debugcost.", 0) != 0) continue;
+    if (c.rfind(prefix, 0) != 0) continue;
     const Result* plain = idx.find(c, "plain");
     if (!any) {
-      md << "\n### What the debug options cost (issue 5)\n\n"
-         << (unit == "ns" ? "Time" : "Instructions")
-         << " per alloc+free pair of a dedicated kmem_cache, and the ratio to the plain cache. "
-            "SLAB_DEBUG adds redzones, poisoning, per-object state and encoded free-list links and "
-            "bypasses the per-CPU arrays; init-on-alloc/free zero each object.\n\n"
-            "| object size | plain | SLAB_DEBUG | init_on_alloc | init_on_free |\n"
-            "|---|---:|---:|---:|---:|\n";
+      md << "\n### " << heading << "\n\n"
+         << (unit == "ns" ? "Time" : "Instructions") << " per object " << what
+         << ", and the ratio to the plain cache. SLAB_DEBUG adds redzones, poisoning, per-object "
+            "state and bypasses the per-CPU arrays; init-on-alloc/free zero each object; "
+            "SLAB_FREELIST_RANDOM shuffles each new slab's freelist.\n\n"
+            "| object size | plain | SLAB_DEBUG | init_on_alloc | init_on_free | SLAB_FREELIST_RANDOM |\n"
+            "|---|---:|---:|---:|---:|---:|\n";
       any = true;
     }
-    md << "| " << c.substr(10) << " B";
+    md << "| " << c.substr(prefix.size()) << " B";
     for (const char* v : kVariants) {
       const Result* r = idx.find(c, v);
       md << " | ";
@@ -513,6 +517,15 @@ std::string debug_cost_table(const Index& idx, const std::string& unit) {
     md << " |\n";
   }
   return md.str();
+}
+}  // namespace
+
+std::string debug_cost_table(const Index& idx, const std::string& unit) {
+  return option_cost_table(idx, unit, "debugcost.", "What the debug options cost (issues 5, 11)",
+                           "in an alloc+free pair of a dedicated kmem_cache (warm slabs)") +
+         option_cost_table(idx, unit, "debugcost-batch.", "The same options on fresh slabs",
+                           "in a batch of 1024 allocated then freed, its empty slabs shrunk after "
+                           "each batch so every batch makes new slabs (the shrink is in the time)");
 }
 
 int write_report(const std::vector<Result>& results, const std::vector<std::string>& errors,
