@@ -32,6 +32,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include "types.hpp"
 
 namespace pf {
 
@@ -71,6 +72,18 @@ inline bool claim_frame_state(FrameDescriptor& d, FrameState from, FrameState to
   return std::atomic_ref<FrameState>(d.state).compare_exchange_strong(from, to, std::memory_order_acq_rel,
                                                                       std::memory_order_relaxed);
 }
+
+// A block head's `order` and `owner` are read without a lock by a free
+// that races another free of the same block (the loser reads them while the
+// winner hands the block back and rewrites them), so the free paths and the
+// writers on the way back to the buddy (zone push/take, merge, contig, slab
+// grow/release) use relaxed atomics: plain moves on x86-64, an intended
+// race to the compiler and ThreadSanitizer. Code under the zone lock that
+// no free can race (split, verify) may use the fields plainly.
+inline uint8_t frame_order(const FrameDescriptor& d) { return detail::load_relaxed(d.order); }
+inline uint32_t frame_owner(const FrameDescriptor& d) { return detail::load_relaxed(d.owner); }
+inline void set_frame_order(FrameDescriptor& d, uint8_t order) { detail::store_relaxed(d.order, order); }
+inline void set_frame_owner(FrameDescriptor& d, uint32_t owner) { detail::store_relaxed(d.owner, owner); }
 
 // A plain block's home CPU tag in `aux` (see above): 1 + cpu, 0 for none.
 // Relaxed atomics (plain moves on x86-64): a racing second free of the block

@@ -536,7 +536,7 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
         const FrameDescriptor& hd = r->desc[h - r->base];
         const FrameState hs = frame_state(hd);
         if (hs == FrameState::Tail) continue;
-        if (h + (uint64_t{1} << hd.order) > pfn &&
+        if (h + (uint64_t{1} << frame_order(hd)) > pfn &&
             (hs == FrameState::Free || hs == FrameState::Cached || hs == FrameState::RemoteFreed))
           return report_bad_free(ErrorCode::PageDoubleFree,
                                  "free_pages: frame lies inside a free block", phys.value, pfn,
@@ -552,15 +552,15 @@ void PageAllocator::diagnose_bad_free(Range* r, PhysAddr phys, Order order,
                              "free_pages: block is a slab; its objects belong to a kmem_cache",
                              phys.value, pfn, caller);
     case FrameState::Allocated:
-      if (d.owner == kOwnerContig)
+      if (frame_owner(d) == kOwnerContig)
         return report_bad_free(ErrorCode::ContigBadFree,
                                "free_pages: block belongs to alloc_contig; use free_contig",
                                phys.value, pfn, caller);
-      if (d.owner == kOwnerKmallocLarge)
+      if (frame_owner(d) == kOwnerKmallocLarge)
         return report_bad_free(ErrorCode::PageInKmallocLarge,
                                "free_pages: block is a large kmalloc object; use kfree",
                                phys.value, pfn, caller);
-      if (d.owner == kOwnerSlabMeta)
+      if (frame_owner(d) == kOwnerSlabMeta)
         return report_bad_free(ErrorCode::PageSlabMetadata,
                                "free_pages: block holds a kmem_cache's per-CPU arrays",
                                phys.value, pfn, caller);

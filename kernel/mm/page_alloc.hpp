@@ -168,7 +168,7 @@ class PageAllocator {
       FrameDescriptor& d = r->desc[pfn - r->base];
       // Order, owner and home are written only at hand-out: checked before
       // the gate. The state, which a remote claim may change, inside it.
-      if (__builtin_expect(d.order == k && d.owner == 0 && home_of(d) == home_cpu_tag(cpu), 1)) {
+      if (__builtin_expect(frame_order(d) == k && frame_owner(d) == 0 && home_of(d) == home_cpu_tag(cpu), 1)) {
         IrqOff irq;
         CpuCache& c = cpus_[cpu];
         if (__builtin_expect(c.gate.enter(), 1)) {
@@ -369,7 +369,7 @@ class PageAllocator {
   PF_FAST_PATH static bool freeable(const FrameDescriptor& d, unsigned order) {
     // owner 0: a plain alloc_pages block. The allocator's own blocks
     // (kmalloc-large, per-CPU arrays, contig pieces) carry a tag: refused.
-    return frame_state(d) == FrameState::Allocated && d.order == order && d.owner == 0;
+    return frame_state(d) == FrameState::Allocated && frame_order(d) == order && frame_owner(d) == 0;
   }
   // A freeable block into a cache: its owner is 0 already, and `aux` (its
   // home CPU) is rewritten at the next hand-out, so the state is the one

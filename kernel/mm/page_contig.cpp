@@ -81,10 +81,7 @@ void PageAllocator::carve_contig(Range& r, Pfn run_pfn, Pfn start_pfn, uint64_t 
       if (!any) lo = p;
       any = true;
       z.remove(r, Pfn{p}, Order{d.order});
-      d.link_next = d.link_prev = d.owner = 0;
-      d.order = 0;
-      d.aux = 0;
-      set_frame_state(d, FrameState::Tail);
+      detail::clear_to_tail(d);
       hi = block_end;
     }
     p = block_end;
@@ -93,9 +90,9 @@ void PageAllocator::carve_contig(Range& r, Pfn run_pfn, Pfn start_pfn, uint64_t 
     FrameDescriptor& d = r.desc[p - r.base];
     d.link_next = static_cast<uint32_t>(frames);
     d.link_prev = static_cast<uint32_t>(p - start);
-    d.owner = kOwnerContig;
-    d.aux = 0;
-    d.order = static_cast<uint8_t>(k);
+    set_frame_owner(d, kOwnerContig);
+    set_home(d, kNoHomeCpu);
+    set_frame_order(d, static_cast<uint8_t>(k));
     set_frame_state(d, FrameState::Allocated);
   });
   auto give = [&](uint64_t p, unsigned k) { z.give(r, Pfn{p}, Order{k}); };

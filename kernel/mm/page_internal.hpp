@@ -52,9 +52,9 @@ inline void for_each_aligned_block(uint64_t from, uint64_t to, Fn&& fn) {
 inline void clear_to_tail(FrameDescriptor& d) {
   d.link_next = 0;
   d.link_prev = 0;
-  d.owner = 0;
-  d.order = 0;
-  d.aux = 0;
+  set_frame_owner(d, 0);
+  set_frame_order(d, 0);
+  set_home(d, kNoHomeCpu);
   set_frame_state(d, FrameState::Tail);
 }
 

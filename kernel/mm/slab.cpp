@@ -397,7 +397,7 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
     t.owner = c->id_;
     set_header(t, s);
   }
-  d.owner = c->id_;
+  set_frame_owner(d, c->id_);
   d.aux = 0;
   set_header(d, s);
   set_frame_state(d, FrameState::Slab);
@@ -416,8 +416,8 @@ size_t SlabAllocator::release_slabs(KmemCache* c, Slab* chain) {
       s->head[i].owner = 0;
       s->head[i].link_next = s->head[i].link_prev = 0;
     }
-    d.owner = 0;
-    d.aux = 0;
+    set_frame_owner(d, 0);
+    set_home(d, kNoHomeCpu);
     d.link_next = d.link_prev = 0;
     set_frame_state(d, FrameState::Allocated);  // a plain block again, as free_pages wants
     pages_->free_pages(block, order);

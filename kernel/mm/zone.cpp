@@ -35,9 +35,9 @@ void ZoneArea::push(Range& r, Pfn p, Order order) {
   const uint32_t head = r.head[k];
   d.link_next = head;
   d.link_prev = kNoLink;
-  d.owner = 0;
-  d.aux = 0;
-  d.order = order.value;
+  set_frame_owner(d, 0);
+  set_home(d, kNoHomeCpu);
+  set_frame_order(d, static_cast<uint8_t>(order.value));
   set_frame_state(d, FrameState::Free);
   if (head != kNoLink) r.desc[head].link_prev = idx;
   r.head[k] = idx;
@@ -79,9 +79,9 @@ ZoneArea::Block ZoneArea::take(Order order, FrameState as) {
     FrameDescriptor& d = r.at(p);
     d.link_next = 0;
     d.link_prev = 0;
-    d.owner = 0;
-    d.aux = 0;
-    d.order = order.value;
+    set_frame_owner(d, 0);
+    set_home(d, kNoHomeCpu);
+    set_frame_order(d, static_cast<uint8_t>(order.value));
     set_frame_state(d, as);
     return {&r, p};
   }
@@ -94,7 +94,7 @@ void ZoneArea::give(Range& r, Pfn p, Order order) {
     const Pfn buddy{p.value ^ order.frames()};
     if (buddy.value < r.base || buddy.value + order.frames() > r.end) break;
     FrameDescriptor& b = r.at(buddy);
-    if (frame_state(b) != FrameState::Free || b.order != order.value) break;
+    if (frame_state(b) != FrameState::Free || frame_order(b) != order.value) break;
     remove(r, buddy, order);
     // The merged block's head is the lower of the two; the other becomes Tail.
     detail::clear_to_tail(buddy < p ? r.at(p) : b);
