@@ -86,7 +86,8 @@ void PageAllocator::collect_remote(unsigned cpu, Rejected& out) {
     FrameDescriptor& d = r->desc[pfn - r->base];
     if (frame_state(d) != FrameState::RemoteFreed || home_of(d) != home_cpu_tag(cpu) ||
         !claim_frame_state(d, FrameState::RemoteFreed, FrameState::Cached)) {
-      if (out.count < kRemoteCap) out.pfn[out.count++] = pfn;
+      if (out.count < kRejectedNamed) out.pfn[out.count] = pfn;
+      ++out.count;
       continue;
     }
     // Claimed (Cached now, and ours alone): onto this CPU's stack of the
@@ -106,12 +107,16 @@ void PageAllocator::collect_cpu(unsigned cpu) {
 }
 
 void PageAllocator::report_rejected(const Rejected& r) const {
-  for (uint32_t i = 0; i < r.count; ++i)
+  for (uint32_t i = 0; i < r.count && i < kRejectedNamed; ++i)
     report({.code = ErrorCode::PageDoubleFree,
             .detail = "free_pages: block freed on two CPUs at once (the other free took it; found "
                       "when its home CPU collected this one)",
             .address = r.pfn[i] << kPageShift,
             .pfn = r.pfn[i]});
+  if (r.count > kRejectedNamed)
+    report({.code = ErrorCode::PageDoubleFree,
+            .detail = "free_pages: and more blocks freed on two CPUs at once, found in the same "
+                      "collect (not named)"});
 }
 
 size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out) {
