@@ -602,25 +602,32 @@ size_t SlabAllocator::drain_cpu_arrays(KmemCache* c) {
   return frames;
 }
 
+// One block: a line per CPU with its CpuArray (so the fast paths find CPU
+// i's at cpu_ + i * kCpuArrayLine), then each CPU's cpu_limit_ entries,
+// rounded up to whole lines so no two CPUs write one line.
 bool SlabAllocator::allocate_cpu_arrays(KmemCache* c) {
-  const uint64_t bytes = uint64_t{cpu_count_ + 1} * c->cpu_stride_;
+  const uint64_t lines = uint64_t{cpu_count_ + 1} * slab_detail::kCpuArrayLine;
+  const uint64_t entries = align_up(uint64_t{c->cpu_limit_} * sizeof(void*), slab_detail::kCpuArrayLine);
+  const uint64_t bytes = lines + uint64_t{cpu_count_ + 1} * entries;
   const Order order = order_for_frames((bytes + kPageSize - 1) >> kPageShift);
   const PhysAddr block = pages_->alloc_pages(order, __GFP_NOWARN);
   if (block.is_null()) return false;
   descriptor_of(to_pfn(block))->owner = kOwnerSlabMeta;
   std::byte* mem = pages_->to_virt(block);
-  for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) new (mem + size_t{cpu} * c->cpu_stride_) CpuArray();
+  for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu)
+    new (mem + cpu * slab_detail::kCpuArrayLine)
+        slab_detail::CpuArrayLine{CpuArray(reinterpret_cast<void**>(mem + lines + cpu * entries))};
   c->cpu_ = mem;
   c->cpu_block_order_ = order.value;
-  c->fast_ = !c->init_on_alloc_ && !c->init_on_free_;
+  set_fast(c, !c->init_on_alloc_ && !c->init_on_free_);
   return true;
 }
 
 void SlabAllocator::release_cpu_arrays(KmemCache* c) {
   const PhysAddr block = pages_->to_phys(c->cpu_);
   descriptor_of(to_pfn(block))->owner = 0;
-  c->fast_ = false;
   c->cpu_ = nullptr;
+  set_fast(c, false);
   pages_->free_pages(block, Order{c->cpu_block_order_});
 }
 
@@ -655,7 +662,7 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
   if (caller == nullptr) caller = PF_CALLER;
   size_t n = 0;
   const unsigned cpu = platform::cpu_id();
-  if (cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && c->fast_) {
+  if (cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && fast(c)) {
     // What this CPU's array holds, in one gate hold: pops only.
     IrqOff irq;
     CpuGate& g = gates_[cpu];
@@ -740,6 +747,7 @@ size_t SlabAllocator::free_internal(KmemCache* bootstrap, void* obj) {
 
 // kmem_cache_free when the fast path's one test failed: name the misuse.
 void SlabAllocator::cache_free_slow(KmemCache* c, void* obj, const void* caller) {
+  if (obj == nullptr) return;
   if (caller == nullptr) caller = PF_CALLER;
   if (c == nullptr) {
     report_object_error(ErrorCode::InvalidArgument, "kmem_cache_free: no cache", obj, nullptr,
@@ -934,14 +942,13 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->random_ = !bootstrap && ((flags & SLAB_FREELIST_RANDOM) || freelist_random_);
   c->random_state_.store(c->freelist_key_ * 0x9e3779b97f4a7c15ull, std::memory_order_relaxed);
   c->cpu_ = nullptr;
-  c->fast_ = false;
+  set_fast(c, false);
   if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
   c->cpu_limit_ = cpu_limit_for(c->stride_);
   c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
   c->reserve_empty_ = empty_reserve_for(c->objs_per_slab_, c->cpu_limit_, cpu_count_, c->slab_bytes_,
                                         c->reserve_empty_,
                                         pages_->counters().managed_frames * kPageSize);
-  c->cpu_stride_ = static_cast<uint32_t>(align_up(sizeof(CpuArray) + c->cpu_limit_ * sizeof(void*), 64));
   return allocate_cpu_arrays(c);
 }
 
@@ -1068,7 +1075,7 @@ size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
   }
   if (live != 0) {
     c->retired_ = true;
-    c->fast_ = false;
+    set_fast(c, false);
     return report_live_objects(c, ErrorCode::CacheDestroyedWithLiveObjects, "kmem_cache_destroy",
                                caller);
   }
@@ -1184,8 +1191,7 @@ size_t SlabAllocator::teardown() {
     release_empty_slabs(c);
     if (c->inuse_ != 0) {
       c->retired_ = true;
-      c->fast_ = false;
-    c->fast_ = false;
+      set_fast(c, false);
       live += report_live_objects(c, ErrorCode::Leak, "teardown", nullptr);
     } else {
       destroy_empty_cache(c);

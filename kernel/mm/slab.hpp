@@ -254,14 +254,28 @@ struct Slab {
 static_assert(sizeof(Slab) <= kSlabHeaderSize, "slab headers are 64-byte objects of kmem_slab");
 
 // A per-CPU array of free objects: the per-CPU stack both layers use
-// (cpu_cache.hpp), its entries right behind it. Guarded by the
-// SlabAllocator's CpuGate of its CPU.
+// (cpu_cache.hpp). Guarded by the SlabAllocator's CpuGate of its CPU.
+// A cache's arrays sit in one block: first one 64-byte line per CPU
+// (cpu_count + 1 of them) holding that CPU's CpuArray, then the entries of
+// each CPU (see SlabAllocator::allocate_cpu_arrays). So CPU i's array is at
+// block + i * kCpuArrayLine: a shift, no per-cache stride to load.
 struct alignas(16) CpuArray : CpuStack<void*> {
-  CpuArray() { slots = reinterpret_cast<void**>(this + 1); }
+  constexpr CpuArray() = default;
+  explicit CpuArray(void** entries) { slots = entries; }
   void** entries() { return slots; }
   void* const* entries() const { return slots; }
 };
 static_assert(sizeof(CpuArray) == 16);
+inline constexpr size_t kCpuArrayLine = 64;
+struct alignas(kCpuArrayLine) CpuArrayLine {
+  CpuArray array;
+};
+static_assert(sizeof(CpuArrayLine) == kCpuArrayLine);
+// What the fast paths see of a cache they may not serve (no arrays, debug,
+// init_on_*, retired; KmemCache::fast_cpu_): every CPU's array is empty and
+// its limit (fast_limit_) 0, so the pop finds nothing and the push no room
+// and both take the slow path without a test of their own. Never written.
+inline constinit CpuArrayLine kNoCpuArrays[kMaxCpus + 1] = {};
 
 inline constexpr uint8_t kListPartial = 0, kListFull = 1, kListEmpty = 2, kListNone = 3;
 
@@ -401,13 +415,17 @@ class KmemCache {
   bool random_ = false;         // SLAB_FREELIST_RANDOM: each new slab's freelist shuffled
   std::atomic<uint64_t> random_state_{0};
 
-  // Per-CPU arrays: cpu_count + 1 entries (the last shared), cpu_stride_
-  // bytes apart, in one block.
+  // Per-CPU arrays: cpu_count + 1 of them (the last shared), in one block:
+  // CPU i's CpuArray at cpu_ + i * kCpuArrayLine, its entries after the
+  // lines (slab_detail::CpuArray).
   std::byte* cpu_ = nullptr;
-  // cpu_ != nullptr && !retired_ && !init_on_alloc_ && !init_on_free_: the
-  // fast paths may serve this cache (one byte to test).
-  bool fast_ = false;
-  uint32_t cpu_stride_ = 0;
+  // The fast paths' view (set_fast): while they may serve this cache
+  // (cpu_ != nullptr && !retired_ && !init_on_alloc_ && !init_on_free_)
+  //   fast_cpu_ == (CpuArrayLine*)cpu_ and fast_limit_ == cpu_limit_,
+  // otherwise fast_cpu_ == kNoCpuArrays and fast_limit_ == 0 (empty arrays
+  // with no room), so their ordinary tests send every call to the slow path.
+  slab_detail::CpuArrayLine* fast_cpu_ = slab_detail::kNoCpuArrays;
+  uint32_t fast_limit_ = 0;
   uint32_t cpu_limit_ = 0;
   uint32_t cpu_batch_ = 0;
   uint8_t cpu_block_order_ = 0;
@@ -460,11 +478,14 @@ class SlabAllocator {
     return alloc_object(cache, flags, caller, 0);
   }
   // Misuse (see error.hpp: slab-*) is reported and the call refused.
+  // (A slab's cache is never null, so s->cache == c also says c != nullptr;
+  // a null obj finds no slab and is the slow path's to ignore.)
   PF_FAST_PATH void cache_free(KmemCache* c, void* obj, const void* caller = nullptr) {
-    if (obj == nullptr) return;
-    Slab* s = slab_of(obj);
-    if (__builtin_expect(c != nullptr && s != nullptr && s->cache == c, 1))
-      return free_object(c, s, obj, caller);
+    const FrameDescriptor* d = descriptor_of(to_pfn(phys_.to_phys(obj)));
+    if (__builtin_expect(d != nullptr && carries_slab(*d), 1)) {
+      Slab* s = slab_detail::header_of(*d);
+      if (__builtin_expect(s->cache == c, 1)) return free_object(c, s, obj, caller);
+    }
     cache_free_slow(c, obj, caller);
   }
   // All or nothing, as Linux: count, or 0 with nothing allocated.
@@ -511,8 +532,11 @@ class SlabAllocator {
   void* krealloc_aligned(void* p, size_t new_size, size_t align, gfp_t flags,
                          const void* caller = nullptr);
   PF_FAST_PATH void kfree(const void* p, const void* caller = nullptr) {
-    Slab* s = slab_of(p);
-    if (__builtin_expect(s != nullptr, 1)) return free_object(s->cache, s, const_cast<void*>(p), caller);
+    const FrameDescriptor* d = descriptor_of(to_pfn(phys_.to_phys(p)));
+    if (__builtin_expect(d != nullptr && carries_slab(*d), 1)) {
+      Slab* s = slab_detail::header_of(*d);
+      return free_object(s->cache, s, const_cast<void*>(p), caller);
+    }
     if (p != nullptr) kfree_slow(p, caller);
   }
   // Usable bytes at p (>= the request); 0 (and a report) for a bad pointer.
@@ -583,31 +607,31 @@ class SlabAllocator {
     const unsigned id = platform::cpu_id_claim();
     return id < cpu_count_ ? id : cpu_count_;
   }
+  // Pop from this CPU's array. A cache the fast paths may not serve shows an
+  // empty one (KmemCache::fast_cpu_), so `n != 0` is the only test of it.
   PF_FAST_PATH void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
     const unsigned cpu = platform::cpu_id();
-    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && c->fast_,
-                         1)) {
-      void* obj = nullptr;
-      {
-        IrqOff irq;
-        CpuGate& g = gates_[cpu];
-        if (__builtin_expect(g.enter(), 1)) {
-          CpuArray& a = cpu_array(c, cpu);
-          const uint32_t n = a.size();
-          if (__builtin_expect(n != 0, 1)) {
-            obj = a.slots[n - 1];
-            a.set_size(n - 1);
-          }
+    void* obj;
+    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr, 1)) {
+      IrqOff irq;
+      CpuGate& g = gates_[cpu];
+      if (__builtin_expect(g.enter(), 1)) {
+        CpuArray& a = c->fast_cpu_[cpu].array;
+        const uint32_t n = a.size();
+        if (__builtin_expect(n != 0, 1)) {
+          obj = a.slots[n - 1];
+          a.set_size(n - 1);
           g.leave();
+          goto popped;  // leaves the interrupt mask's scope: restored before the clear
         }
-      }
-      if (__builtin_expect(obj != nullptr, 1)) {
-        *link_slot(c, obj) = 0;  // no longer in an array (see looks_free)
-        if (flags & __GFP_ZERO) __builtin_memset(obj, 0, c->object_size_);
-        return obj;
+        g.leave();
       }
     }
     return alloc_slow(c, flags, caller, requested);
+  popped:
+    *link_slot(c, obj) = 0;  // no longer in an array (see looks_free)
+    if (flags & __GFP_ZERO) __builtin_memset(obj, 0, c->object_size_);
+    return obj;
   }
   // The slab of an object-looking pointer (its frame heads a slab: every
   // order-0 slab, the first frame of the others), else nullptr.
@@ -619,27 +643,33 @@ class SlabAllocator {
   // A frame of a slab: the head (state Slab) or a tail that grow() tagged
   // with its cache id and header (state Tail, owner != 0: every other Tail
   // descriptor is all zero, see frame.hpp), so an object in any frame of a
-  // slab finds its header with one descriptor read.
+  // slab finds its header with one descriptor read. A head's owner is its
+  // cache id (never 0), so: owner != 0 and the state one of the two (one
+  // bit test of a mask, no chain of compares).
   PF_FAST_PATH static bool carries_slab(const FrameDescriptor& d) {
-    const FrameState st = frame_state(d);
-    return st == FrameState::Slab || (st == FrameState::Tail && d.owner != 0);
+    constexpr unsigned kSlabStates =
+        1u << static_cast<unsigned>(FrameState::Slab) | 1u << static_cast<unsigned>(FrameState::Tail);
+    const unsigned st = static_cast<unsigned>(frame_state(d));
+    return ((kSlabStates >> (st & 31)) & 1) != 0 && d.owner != 0;
   }
-  // s is obj's slab (by its frame), c is s's cache.
+  // s is obj's slab (by its frame), c is s's cache. Push onto this CPU's
+  // array; a cache the fast paths may not serve has no room there
+  // (fast_limit_ == 0), so `n < limit` is the only test of it.
   PF_FAST_PATH void free_object(KmemCache* c, Slab* s, void* obj, const void* caller) {
     const unsigned cpu = platform::cpu_id();
     // An object that already looks free (in some CPU's array, or on its
     // slab's freelist) goes to the slow path, which makes sure and names it.
     uintptr_t* slot = link_slot(c, obj);
     const uintptr_t key = c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
-    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c->fast_ &&
-                             at_object_start(c, s, obj) && !looks_free(c, s, *slot ^ key),
+    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && at_object_start(c, s, obj) &&
+                             !looks_free(c, s, *slot ^ key),
                          1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
-        CpuArray& a = cpu_array(c, cpu);
+        CpuArray& a = c->fast_cpu_[cpu].array;
         const uint32_t n = a.size();
-        if (__builtin_expect(n < c->cpu_limit_, 1)) {
+        if (__builtin_expect(n < c->fast_limit_, 1)) {
           // Marked before it is published: a drain that stops this CPU may
           // flush the object (writing its link) as soon as the gate opens.
           *slot = kInArray ^ key;  // mark_in_array
@@ -733,11 +763,9 @@ class SlabAllocator {
   // offset % stride == 0 without a division: with m = ceil(2^64 / stride),
   // offset is a multiple of stride iff offset * m mod 2^64 < m (Lemire, Kaser
   // and Kurz, "Faster remainder by direct computation"), for offsets < 2^32.
+  // (A p below base wraps to an offset above any slab's bytes.)
   PF_FAST_PATH static bool at_object_start(const KmemCache* c, const Slab* s, const void* p) {
-    const auto addr = reinterpret_cast<uintptr_t>(p);
-    const auto base = reinterpret_cast<uintptr_t>(s->base);
-    if (addr < base) return false;
-    const uint64_t offset = addr - base;
+    const uint64_t offset = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(s->base);
     if (offset >= s->bytes) return false;
     return offset * c->stride_magic_ < c->stride_magic_;
   }
@@ -760,8 +788,16 @@ class SlabAllocator {
   auto all_gates() const {
     return [this](unsigned i) -> const CpuGate& { return gates_[i]; };
   }
+  // CPU cpu's array of c (c->cpu_ != nullptr), for the slow paths.
   PF_FAST_PATH CpuArray& cpu_array(const KmemCache* c, unsigned cpu) const {
-    return *reinterpret_cast<CpuArray*>(c->cpu_ + size_t{cpu} * c->cpu_stride_);
+    return reinterpret_cast<slab_detail::CpuArrayLine*>(c->cpu_)[cpu].array;
+  }
+  // Whether the fast paths serve c, and making it so (KmemCache::fast_cpu_).
+  static bool fast(const KmemCache* c) { return c->fast_limit_ != 0; }
+  static void set_fast(KmemCache* c, bool on) {
+    on = on && c->cpu_ != nullptr && c->cpu_limit_ != 0;
+    c->fast_cpu_ = on ? reinterpret_cast<slab_detail::CpuArrayLine*>(c->cpu_) : slab_detail::kNoCpuArrays;
+    c->fast_limit_ = on ? c->cpu_limit_ : 0;
   }
 
   // Slow paths. The node lock is taken inside; callers may hold a CPU lock.
