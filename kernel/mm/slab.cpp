@@ -349,6 +349,7 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
   s->cache = c;
   s->base = mem + colour + (c->off_slab_ ? 0 : kSlabHeaderSize);  // the guard: see choose_layout
   s->head = descriptor_of(to_pfn(block));
+  s->cpus = c->cpu_ != nullptr ? reinterpret_cast<slab_detail::CpuArrayLine*>(c->cpu_) : slab_detail::kNoCpuArrays;
   s->inuse = 0;
   s->bytes = n * c->stride_;
   s->objects = static_cast<uint16_t>(n);

@@ -231,28 +231,6 @@ constexpr bool lookup_is_exact() {
 }
 static_assert(lookup_is_exact(), "size -> class lookup must pick the smallest class that fits");
 
-// A slab's header; see the layout comment at the top of this file.
-// A cache's slabs come in two layouts (see grow() in slab.cpp): the
-// preferred one (KmemCache::order_, objs_per_slab_) and, when no block of
-// that order can be had, the minimum one (min_order_, min_objs_: the
-// smallest order holding one object). So each slab records its own:
-//   objects == the objects of its layout; bytes == objects * stride;
-//   order == head->order; the block is base rounded down to 2^order frames.
-struct Slab {
-  Slab* next;
-  Slab* prev;
-  KmemCache* cache;
-  std::byte* base;         // first object (block start + colour)
-  void* freelist;          // first free object; the links inside objects may be encoded
-  FrameDescriptor* head;   // its block's head descriptor (state Slab)
-  uint32_t inuse;          // objects not on the freelist; mirrored in head->aux
-  uint32_t bytes;          // objects * stride: this slab's objects are [base, base + bytes)
-  uint16_t objects;        // objects this slab holds (<= kMaxObjectsPerSlab)
-  uint8_t list;            // which of the cache's lists holds it (kList*)
-  uint8_t order;           // its block's order
-};
-static_assert(sizeof(Slab) <= kSlabHeaderSize, "slab headers are 64-byte objects of kmem_slab");
-
 // A per-CPU array of free objects: the per-CPU stack both layers use
 // (cpu_cache.hpp). Guarded by the SlabAllocator's CpuGate of its CPU.
 // A cache's arrays sit in one block: first one 64-byte line per CPU
@@ -276,6 +254,38 @@ static_assert(sizeof(CpuArrayLine) == kCpuArrayLine);
 // its limit (fast_limit_) 0, so the pop finds nothing and the push no room
 // and both take the slow path without a test of their own. Never written.
 inline constinit CpuArrayLine kNoCpuArrays[kMaxCpus + 1] = {};
+
+// A slab's header; see the layout comment at the top of this file.
+// A cache's slabs come in two layouts (see grow() in slab.cpp): the
+// preferred one (KmemCache::order_, objs_per_slab_) and, when no block of
+// that order can be had, the minimum one (min_order_, min_objs_: the
+// smallest order holding one object). So each slab records its own:
+//   objects == the objects of its layout; bytes == objects * stride;
+//   order == head->order; the block is base rounded down to 2^order frames.
+// `cpus` is what kfree needs of the cache, one load from the header rather
+// than two (header -> cache -> arrays): kfree's time is the chain of
+// dependent loads from the pointer to the array it pushes onto.
+//   cpus == (CpuArrayLine*)cache->cpu_, or kNoCpuArrays when the cache has
+//   none (its arrays never move while it has slabs; whether the fast path
+//   may push there is still the cache's fast_limit_).
+// Sized to fill the 64 bytes exactly: bytes <= 2^17 (kMaxSlabOrder 5) and
+// objects, inuse <= kMaxObjectsPerSlab.
+struct Slab {
+  Slab* next;
+  Slab* prev;
+  KmemCache* cache;
+  std::byte* base;         // first object (block start + colour)
+  void* freelist;          // first free object; the links inside objects may be encoded
+  FrameDescriptor* head;   // its block's head descriptor (state Slab)
+  CpuArrayLine* cpus;      // the cache's per-CPU arrays (see above)
+  uint32_t bytes : 18;     // objects * stride: this slab's objects are [base, base + bytes)
+  uint32_t objects : 14;   // objects this slab holds (<= kMaxObjectsPerSlab)
+  uint16_t inuse;          // objects not on the freelist; mirrored in head->aux
+  uint8_t list;            // which of the cache's lists holds it (kList*)
+  uint8_t order;           // its block's order
+};
+static_assert(sizeof(Slab) <= kSlabHeaderSize, "slab headers are 64-byte objects of kmem_slab");
+
 
 inline constexpr uint8_t kListPartial = 0, kListFull = 1, kListEmpty = 2, kListNone = 3;
 
@@ -307,6 +317,8 @@ inline constexpr unsigned kMaxSlabOrder = 5;
 inline constexpr size_t kMaxCacheObjectSize = (kPageSize << kMaxSlabOrder) / 2;
 inline constexpr size_t kMaxObjectsPerSlab = 4096;  // fits Slab::objects and the descriptor's aux
 static_assert(kMaxObjectsPerSlab <= 0xffff && (kPageSize << kMaxSlabOrder) <= 0xffffffffu);
+static_assert(kMaxObjectsPerSlab < (1u << 14) && (kPageSize << kMaxSlabOrder) < (1u << 18),
+              "Slab::objects and Slab::bytes are bit-fields of 14 and 18 bits");
 inline constexpr unsigned kCacheNameLength = 31;
 // Owner tags of the blocks the slab layer takes whole (kOwnerKmallocLarge,
 // kOwnerSlabMeta) and cache ids (1..kMaxCacheId): see Owner in frame.hpp.
@@ -535,7 +547,7 @@ class SlabAllocator {
     const FrameDescriptor* d = descriptor_of(to_pfn(phys_.to_phys(p)));
     if (__builtin_expect(d != nullptr && carries_slab(*d), 1)) {
       Slab* s = slab_detail::header_of(*d);
-      return free_object(s->cache, s, const_cast<void*>(p), caller);
+      return free_object(s->cache, s, s->cpus, const_cast<void*>(p), caller);
     }
     if (p != nullptr) kfree_slow(p, caller);
   }
@@ -656,6 +668,14 @@ class SlabAllocator {
   // array; a cache the fast paths may not serve has no room there
   // (fast_limit_ == 0), so `n < limit` is the only test of it.
   PF_FAST_PATH void free_object(KmemCache* c, Slab* s, void* obj, const void* caller) {
+    free_object(c, s, c->fast_cpu_, obj, caller);
+  }
+  // The same with c's arrays given: c->fast_cpu_ when c is known before obj
+  // is looked up (kmem_cache_free), s->cpus when it is not (kfree), so
+  // the push's address hangs on one load from the header, not on the cache
+  // (both are the same arrays whenever fast_limit_ != 0).
+  PF_FAST_PATH void free_object(KmemCache* c, Slab* s, slab_detail::CpuArrayLine* lines, void* obj,
+                                const void* caller) {
     const unsigned cpu = platform::cpu_id();
     // An object that already looks free (in some CPU's array, or on its
     // slab's freelist) goes to the slow path, which makes sure and names it.
@@ -667,7 +687,7 @@ class SlabAllocator {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
-        CpuArray& a = c->fast_cpu_[cpu].array;
+        CpuArray& a = lines[cpu].array;
         const uint32_t n = a.size();
         if (__builtin_expect(n < c->fast_limit_, 1)) {
           // Marked before it is published: a drain that stops this CPU may

@@ -160,6 +160,9 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
       check(s->prev == prev, "slab list back link broken", s);
       prev = s;
       check(s->cache == c, "slab header names another cache", s);
+      check(s->cpus == (c->cpu_ != nullptr ? reinterpret_cast<const slab_detail::CpuArrayLine*>(c->cpu_)
+                                            : slab_detail::kNoCpuArrays),
+            "slab header's per-CPU arrays are not its cache's", s);
       check(s->list == l.id, "slab is on a list its header does not name", s);
       // The slab's own layout: the cache's preferred one or its fallback.
       const uint32_t n = s->objects;
