@@ -656,13 +656,13 @@ class SlabAllocator {
   // with its cache id and header (state Tail, owner != 0: every other Tail
   // descriptor is all zero, see frame.hpp), so an object in any frame of a
   // slab finds its header with one descriptor read. A head's owner is its
-  // cache id (never 0), so: owner != 0 and the state one of the two (one
-  // bit test of a mask, no chain of compares).
+  // cache id (never 0), so: owner != 0 and the state one of the two, which
+  // (Tail == 0, Slab a power of two) is one test: no bit but Slab's set.
   PF_FAST_PATH static bool carries_slab(const FrameDescriptor& d) {
-    constexpr unsigned kSlabStates =
-        1u << static_cast<unsigned>(FrameState::Slab) | 1u << static_cast<unsigned>(FrameState::Tail);
-    const unsigned st = static_cast<unsigned>(frame_state(d));
-    return ((kSlabStates >> (st & 31)) & 1) != 0 && d.owner != 0;
+    constexpr unsigned kSlab = static_cast<unsigned>(FrameState::Slab);
+    static_assert(static_cast<unsigned>(FrameState::Tail) == 0 && is_power_of_two(kSlab),
+                  "carries_slab tests Tail-or-Slab as (state & ~Slab) == 0");
+    return (static_cast<unsigned>(frame_state(d)) & ~kSlab) == 0 && d.owner != 0;
   }
   // s is obj's slab (by its frame), c is s's cache. Push onto this CPU's
   // array; a cache the fast paths may not serve has no room there
