@@ -620,7 +620,7 @@ bool SlabAllocator::allocate_cpu_arrays(KmemCache* c) {
         slab_detail::CpuArrayLine{CpuArray(reinterpret_cast<void**>(mem + lines + cpu * entries))};
   c->cpu_ = mem;
   c->cpu_block_order_ = order.value;
-  set_fast(c, !c->init_on_alloc_ && !c->init_on_free_);
+  set_fast_view(c);
   return true;
 }
 
@@ -628,7 +628,7 @@ void SlabAllocator::release_cpu_arrays(KmemCache* c) {
   const PhysAddr block = pages_->to_phys(c->cpu_);
   descriptor_of(to_pfn(block))->owner = 0;
   c->cpu_ = nullptr;
-  set_fast(c, false);
+  set_fast_view(c);
   pages_->free_pages(block, Order{c->cpu_block_order_});
 }
 
@@ -943,7 +943,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->random_ = !bootstrap && ((flags & SLAB_FREELIST_RANDOM) || freelist_random_);
   c->random_state_.store(c->freelist_key_ * 0x9e3779b97f4a7c15ull, std::memory_order_relaxed);
   c->cpu_ = nullptr;
-  set_fast(c, false);
+  set_fast_view(c);
   if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
   c->cpu_limit_ = cpu_limit_for(c->stride_);
   c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
@@ -1076,7 +1076,7 @@ size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
   }
   if (live != 0) {
     c->retired_ = true;
-    set_fast(c, false);
+    stop_fast(c);
     return report_live_objects(c, ErrorCode::CacheDestroyedWithLiveObjects, "kmem_cache_destroy",
                                caller);
   }
@@ -1192,7 +1192,7 @@ size_t SlabAllocator::teardown() {
     release_empty_slabs(c);
     if (c->inuse_ != 0) {
       c->retired_ = true;
-      set_fast(c, false);
+      stop_fast(c);
       live += report_live_objects(c, ErrorCode::Leak, "teardown", nullptr);
     } else {
       destroy_empty_cache(c);

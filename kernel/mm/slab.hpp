@@ -249,10 +249,11 @@ struct alignas(kCpuArrayLine) CpuArrayLine {
   CpuArray array;
 };
 static_assert(sizeof(CpuArrayLine) == kCpuArrayLine);
-// What the fast paths see of a cache they may not serve (no arrays, debug,
-// init_on_*, retired; KmemCache::fast_cpu_): every CPU's array is empty and
-// its limit (fast_limit_) 0, so the pop finds nothing and the push no room
-// and both take the slow path without a test of their own. Never written.
+// What the fast paths see of a cache without arrays they may use (debug,
+// bootstrap, init_on_*; KmemCache::fast_cpu_): every CPU's array is empty
+// and the cache's fast_limit_ 0, so the pop finds nothing and the push no
+// room and both take the slow path without a test of their own. Never
+// written (verify() checks).
 inline constinit CpuArrayLine kNoCpuArrays[kMaxCpus + 1] = {};
 
 // A slab's header; see the layout comment at the top of this file.
@@ -431,11 +432,13 @@ class KmemCache {
   // CPU i's CpuArray at cpu_ + i * kCpuArrayLine, its entries after the
   // lines (slab_detail::CpuArray).
   std::byte* cpu_ = nullptr;
-  // The fast paths' view (set_fast): while they may serve this cache
-  // (cpu_ != nullptr && !retired_ && !init_on_alloc_ && !init_on_free_)
-  //   fast_cpu_ == (CpuArrayLine*)cpu_ and fast_limit_ == cpu_limit_,
+  // The fast paths' view (SlabAllocator::set_fast_view): with arrays they
+  // may use (cpu_ != nullptr && cpu_limit_ != 0 && !init_on_alloc_ &&
+  // !init_on_free_)
+  //   fast_cpu_ == (CpuArrayLine*)cpu_, fast_limit_ == (retired_ ? 0 : cpu_limit_),
   // otherwise fast_cpu_ == kNoCpuArrays and fast_limit_ == 0 (empty arrays
-  // with no room), so their ordinary tests send every call to the slow path.
+  // with no room), so their ordinary tests send every call to the slow path
+  // (a retired cache's arrays are drained and its frees go to the slabs).
   slab_detail::CpuArrayLine* fast_cpu_ = slab_detail::kNoCpuArrays;
   uint32_t fast_limit_ = 0;
   uint32_t cpu_limit_ = 0;
@@ -813,12 +816,20 @@ class SlabAllocator {
     return reinterpret_cast<slab_detail::CpuArrayLine*>(c->cpu_)[cpu].array;
   }
   // Whether the fast paths serve c, and making it so (KmemCache::fast_cpu_).
+  // The view follows the arrays (set when they are made or released, while
+  // no fast path can reach the cache); retiring only closes the room
+  // (stop_fast: one store), so a racing free sees the real arrays with
+  // either limit, never the empty table with room in it.
   static bool fast(const KmemCache* c) { return c->fast_limit_ != 0; }
-  static void set_fast(KmemCache* c, bool on) {
-    on = on && c->cpu_ != nullptr && c->cpu_limit_ != 0;
-    c->fast_cpu_ = on ? reinterpret_cast<slab_detail::CpuArrayLine*>(c->cpu_) : slab_detail::kNoCpuArrays;
-    c->fast_limit_ = on ? c->cpu_limit_ : 0;
+  static bool may_serve(const KmemCache* c) {
+    return c->cpu_ != nullptr && c->cpu_limit_ != 0 && !c->init_on_alloc_ && !c->init_on_free_;
   }
+  static void set_fast_view(KmemCache* c) {
+    const bool arrays = may_serve(c);
+    c->fast_cpu_ = arrays ? reinterpret_cast<slab_detail::CpuArrayLine*>(c->cpu_) : slab_detail::kNoCpuArrays;
+    c->fast_limit_ = arrays && !c->retired_ ? c->cpu_limit_ : 0;
+  }
+  static void stop_fast(KmemCache* c) { c->fast_limit_ = 0; }
 
   // Slow paths. The node lock is taken inside; callers may hold a CPU lock.
   void* cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller, size_t requested);

@@ -127,12 +127,12 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
   const unsigned long irq = platform::irq_save();
   c->node_lock_.lock();
   uint64_t cpu_entries = 0;
-  // The fast paths' view (KmemCache::fast_cpu_): the real arrays and limit
-  // exactly while they may serve the cache, else the empty table and no room.
-  const bool serve = c->cpu_ != nullptr && !c->retired_ && !c->init_on_alloc_ && !c->init_on_free_ &&
-                     c->cpu_limit_ != 0;
+  // The fast paths' view (KmemCache::fast_cpu_): the real arrays while the
+  // cache has arrays they may use (no room once retired), else the empty
+  // table and no room; the empty table is never written.
+  const bool serve = may_serve(c);
   check(serve ? c->fast_cpu_ == reinterpret_cast<const slab_detail::CpuArrayLine*>(c->cpu_) &&
-                    c->fast_limit_ == c->cpu_limit_
+                    c->fast_limit_ == (c->retired_ ? 0 : c->cpu_limit_)
               : c->fast_cpu_ == slab_detail::kNoCpuArrays && c->fast_limit_ == 0,
         "fast-path view of the per-CPU arrays differs from the cache's state", c);
   for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu)
