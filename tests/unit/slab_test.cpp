@@ -387,6 +387,47 @@ TEST_F(SlabCache, FreeFromAnotherCpuGoesToThatCpusArray) {
   EXPECT_EQ(slab_.cache_destroy(c), 0u);
 }
 
+// The fast paths see a cache without arrays they may use (here SLAB_DEBUG)
+// as empty arrays with no room (slab_detail::kNoCpuArrays, shared by all
+// such caches): every call goes to the slabs, from every CPU, and the shared
+// table is never written (verify() checks it too).
+TEST_F(SlabCache, CachesTheFastPathsMayNotServeNeverTouchTheSharedEmptyArrays) {
+  KmemCache* dbg = slab_.cache_create("nofast", 96, 0, SLAB_DEBUG, nullptr);
+  KmemCache* plain = slab_.cache_create("fast", 96, 0, 0, nullptr);
+  ASSERT_NE(dbg, nullptr);
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(dbg->has_cpu_arrays());
+  for (unsigned cpu = 0; cpu < kCpus; ++cpu) {
+    hosted::set_this_thread_cpu(cpu);
+    auto d = fill(dbg, 40);
+    auto p = fill(plain, 40);
+    EXPECT_EQ(slab_.stats(dbg).active_objects, 40u);
+    // Freed through both entry points: kfree finds the arrays in the slab
+    // header (Slab::cpus), kmem_cache_free in the cache.
+    for (size_t i = 0; i < d.size(); ++i) {
+      if (i % 2) {
+        slab_.kfree(d[i]);
+        slab_.kfree(p[i]);
+      } else {
+        slab_.cache_free(dbg, d[i]);
+        slab_.cache_free(plain, p[i]);
+      }
+    }
+    EXPECT_EQ(slab_.stats(dbg).cpu_cached, 0u) << "cpu " << cpu;
+    EXPECT_GT(slab_.stats(plain).cpu_cached, 0u) << "the plain cache's frees stay in per-CPU arrays";
+    EXPECT_EQ(slab_.stats(dbg).active_objects, 0u);
+    EXPECT_EQ(slab_.stats(plain).active_objects, 0u);
+    for (const auto& line : slab_detail::kNoCpuArrays) {
+      EXPECT_EQ(line.array.size(), 0u);
+      EXPECT_EQ(line.array.slots, nullptr);
+    }
+    ASSERT_TRUE(Clean());
+  }
+  hosted::set_this_thread_cpu(0);
+  EXPECT_EQ(slab_.cache_destroy(dbg), 0u);
+  EXPECT_EQ(slab_.cache_destroy(plain), 0u);
+}
+
 TEST_F(SlabCache, GfpZeroZeroesTheObject) {
   KmemCache* c = slab_.cache_create("zeroed", 200, 0, 0, nullptr);
   ASSERT_NE(c, nullptr);
