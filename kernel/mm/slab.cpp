@@ -1017,7 +1017,8 @@ KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t ali
 void SlabAllocator::set_fail_after(uint64_t n) {
   fail_calls_.store(0, std::memory_order_relaxed);
   fail_at_.store(n, std::memory_order_relaxed);
-  fast_cpus_.store(n == 0 && pages_ != nullptr ? cpu_count_ : 0, std::memory_order_relaxed);
+  fast_cpus_.store(n == 0 && pages_ != nullptr && kmalloc_caches_[0] != nullptr ? cpu_count_ : 0,
+                   std::memory_order_relaxed);
 }
 
 size_t SlabAllocator::cache_shrink(KmemCache* c) {
@@ -1198,6 +1199,10 @@ size_t SlabAllocator::teardown() {
       destroy_empty_cache(c);
     }
   }
+  // kmalloc's fast path trusts its table while fast_cpus_ != 0 (see there):
+  // closed before the table empties, for good (set_fail_after does not
+  // reopen it without kmalloc caches).
+  fast_cpus_.store(0, std::memory_order_relaxed);
   kmalloc_caches_ = {};
   kmalloc_by_size_ = {};
   release_empty_slabs(&slab_cache_);

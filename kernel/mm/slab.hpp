@@ -529,7 +529,7 @@ class SlabAllocator {
   // passes its own caller, C++ callers may leave it out.
   PF_FAST_PATH void* kmalloc(size_t size, gfp_t flags, const void* caller = nullptr) {
     if (__builtin_expect(size - 1 < kKmallocMaxSize && (flags & (__GFP_DMA | __GFP_DMA32)) == 0, 1))
-      return alloc_object(kmalloc_by_size_[(size - 1) >> 3], flags, caller, size);
+      return alloc_object<true>(kmalloc_by_size_[(size - 1) >> 3], flags, caller, size);
     return kmalloc_slow(size, flags, caller);
   }
   // An object aligned to `align` (a power of two; above 4096 a block aligned
@@ -624,10 +624,13 @@ class SlabAllocator {
   }
   // Pop from this CPU's array. A cache the fast paths may not serve shows an
   // empty one (KmemCache::fast_cpu_), so `n != 0` is the only test of it.
+  // kNonNull: c is known not to be null while fast_cpus_ != 0 (kmalloc's
+  // table, see fast_cpus_), so that test is left out.
+  template <bool kNonNull = false>
   PF_FAST_PATH void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
     const unsigned cpu = platform::cpu_id();
     void* obj;
-    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr, 1)) {
+    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && (kNonNull || c != nullptr), 1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
@@ -893,8 +896,10 @@ class SlabAllocator {
   bool freelist_random_ = false;
   uint64_t freelist_seed_ = 0;
   std::atomic<uint64_t> fail_at_{0};
-  // cpu_count_ while the fast paths may run; 0 before init and while fault
-  // injection is armed (so the fast paths test one number).
+  // cpu_count_ while the fast paths may run; 0 before init, while fault
+  // injection is armed and from teardown on (so the fast paths test one
+  // number). fast_cpus_ != 0 => every kmalloc_by_size_ entry is a cache
+  // (kmalloc's fast path does not test it for null; verify() checks).
   std::atomic<uint32_t> fast_cpus_{0};
   std::atomic<uint64_t> fail_calls_{0};
   uint32_t next_id_ = 1;

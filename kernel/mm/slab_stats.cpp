@@ -104,6 +104,9 @@ bool SlabAllocator::verify() const {
         kmalloc_by_size_[i] != kmalloc_caches_[slab_detail::kmalloc_class_index(i * 8 + 8)])
       fail = {.detail = "kmalloc size table entry is not the cache of its sizes' class",
               .address = i * 8 + 8};
+    else if (kmalloc_by_size_[i] == nullptr && fast_cpus_.load(std::memory_order_relaxed) != 0)
+      fail = {.detail = "kmalloc size table entry is null while the fast paths are open",
+              .address = i * 8 + 8};
   if (fail.detail == nullptr) return true;
   report({.code = fail.code,
           .detail = fail.detail,

@@ -428,6 +428,38 @@ TEST_F(SlabCache, CachesTheFastPathsMayNotServeNeverTouchTheSharedEmptyArrays) {
   EXPECT_EQ(slab_.cache_destroy(plain), 0u);
 }
 
+// kmalloc's fast path trusts its size table while the fast paths are open;
+// a teardown that finds live objects empties the table, so it closes them
+// for good: kmalloc is refused by name, even after set_fail_after(0), and
+// the leaked object can still be freed.
+TEST(SlabTeardown, KmallocAfterATeardownWithLiveObjectsIsRefusedNotFollowed) {
+  auto m = test::Machine::with_ram(16 * MiB, 2);
+  ASSERT_TRUE(m->ok());
+  SlabAllocator slab;
+  ASSERT_EQ(slab.init(m->pages(), {.cpu_count = 2}), PF_OK);
+  void* kept = slab.kmalloc(64, GFP_KERNEL);
+  ASSERT_NE(kept, nullptr);
+  {
+    test::ErrorRecorder rec;
+    test::LogCapture log;
+    EXPECT_EQ(slab.teardown(), 1u);
+    EXPECT_EQ(rec.last_code(), ErrorCode::Leak);
+  }
+  hosted::set_this_thread_cpu(1);  // a CPU whose fast path would run
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) slab.set_fail_after(0);  // disarming must not reopen them either
+    test::ErrorRecorder rec;
+    EXPECT_EQ(slab.kmalloc(64, GFP_KERNEL), nullptr);
+    EXPECT_EQ(slab.kmalloc(512, GFP_KERNEL), nullptr);
+    EXPECT_EQ(rec.last_code(), ErrorCode::InvalidArgument) << "round " << round;
+  }
+  EXPECT_TRUE(test::SlabVerified(slab));
+  slab.kfree(kept);
+  EXPECT_EQ(slab.teardown(), 0u);
+  EXPECT_FALSE(slab.initialised());
+  hosted::set_this_thread_cpu(0);
+}
+
 TEST_F(SlabCache, GfpZeroZeroesTheObject) {
   KmemCache* c = slab_.cache_create("zeroed", 200, 0, 0, nullptr);
   ASSERT_NE(c, nullptr);
