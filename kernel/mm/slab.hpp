@@ -269,8 +269,9 @@ inline constinit CpuArrayLine kNoCpuArrays[kMaxCpus + 1] = {};
 //   cpus == (CpuArrayLine*)cache->cpu_, or kNoCpuArrays when the cache has
 //   none (its arrays never move while it has slabs; whether the fast path
 //   may push there is still the cache's fast_limit_).
-// Sized to fill the 64 bytes exactly: bytes <= 2^17 (kMaxSlabOrder 5) and
-// objects, inuse <= kMaxObjectsPerSlab.
+// Sized to fill the 64 bytes exactly: objects, inuse <= kMaxObjectsPerSlab
+// (13 bits), list < 4, order <= kMaxSlabOrder (4 bits) share one word;
+// bytes, which the fast paths read, has one of its own (no mask).
 struct Slab {
   Slab* next;
   Slab* prev;
@@ -279,11 +280,11 @@ struct Slab {
   void* freelist;          // first free object; the links inside objects may be encoded
   FrameDescriptor* head;   // its block's head descriptor (state Slab)
   CpuArrayLine* cpus;      // the cache's per-CPU arrays (see above)
-  uint32_t bytes : 18;     // objects * stride: this slab's objects are [base, base + bytes)
-  uint32_t objects : 14;   // objects this slab holds (<= kMaxObjectsPerSlab)
-  uint16_t inuse;          // objects not on the freelist; mirrored in head->aux
-  uint8_t list;            // which of the cache's lists holds it (kList*)
-  uint8_t order;           // its block's order
+  uint32_t bytes;          // objects * stride: this slab's objects are [base, base + bytes)
+  uint32_t objects : 13;   // objects this slab holds (<= kMaxObjectsPerSlab)
+  uint32_t inuse : 13;     // objects not on the freelist; mirrored in head->aux
+  uint32_t list : 2;       // which of the cache's lists holds it (kList*)
+  uint32_t order : 4;      // its block's order
 };
 static_assert(sizeof(Slab) <= kSlabHeaderSize, "slab headers are 64-byte objects of kmem_slab");
 
@@ -318,8 +319,8 @@ inline constexpr unsigned kMaxSlabOrder = 5;
 inline constexpr size_t kMaxCacheObjectSize = (kPageSize << kMaxSlabOrder) / 2;
 inline constexpr size_t kMaxObjectsPerSlab = 4096;  // fits Slab::objects and the descriptor's aux
 static_assert(kMaxObjectsPerSlab <= 0xffff && (kPageSize << kMaxSlabOrder) <= 0xffffffffu);
-static_assert(kMaxObjectsPerSlab < (1u << 14) && (kPageSize << kMaxSlabOrder) < (1u << 18),
-              "Slab::objects and Slab::bytes are bit-fields of 14 and 18 bits");
+static_assert(kMaxObjectsPerSlab < (1u << 13) && kMaxSlabOrder < (1u << 4),
+              "Slab::objects, inuse (13 bits) and order (4 bits) are bit-fields");
 inline constexpr unsigned kCacheNameLength = 31;
 // Owner tags of the blocks the slab layer takes whole (kOwnerKmallocLarge,
 // kOwnerSlabMeta) and cache ids (1..kMaxCacheId): see Owner in frame.hpp.
