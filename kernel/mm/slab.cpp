@@ -98,13 +98,43 @@ Layout min_layout(uint32_t stride, bool on_slab) {
   return Layout{};
 }
 
-// Per-CPU array capacity by object size (Linux SLAB's tunables, rounded so
-// that an array is 16 bytes of header plus a whole number of cache lines).
-uint32_t cpu_limit_for(uint32_t stride) {
-  if (stride <= 256) return 126;
-  if (stride <= 1024) return 62;
-  if (stride <= 4096) return 30;
-  return 14;
+// Per-CPU array capacity, sized by bytes as tcmalloc sizes its per-CPU
+// caches: up to kCpuArrayBytes of objects per array, so small objects get
+// many entries (a burst of 1024 64-byte objects stays in the CPU's array:
+// no refill, no flush) and big ones few, within kCpuArrayMaxObjects
+// entries. Never below Linux SLAB's tunables (`floor`: 126/62/30/14 by
+// stride), and above them only within two bounds:
+//   per-CPU memory: every array of one cache together holds at most
+//     managed_bytes / kCpuArrayShare of objects (a small machine keeps the
+//     floor);
+//   the arrays' block (a fixed cost, paid when the cache is created):
+//     (cpu_count + 1) arrays of pointers fill at most one block of
+//     kCpuArrayBlockBytes and of 1/kCpuArrayBlockShare of the managed
+//     memory, rounded down to a power of two (many CPUs, or a small
+//     machine, get fewer entries each; the block is used, not rounded up).
+// Counts are chosen so that an array (16-byte header + entries) fills
+// whole cache lines: 16 + 8 * n == 64 * k, i.e. n == 8k - 2.
+constexpr uint64_t kCpuArrayBytes = 128 * KiB;
+constexpr uint32_t kCpuArrayMaxObjects = 1030;  // 8 KiB + 64 of array: room for a burst of 1024
+constexpr uint64_t kCpuArrayShare = 512;
+constexpr uint64_t kCpuArrayBlockBytes = 256 * KiB;
+constexpr uint64_t kCpuArrayBlockShare = 8192;
+uint32_t cpu_limit_for(uint32_t stride, unsigned cpu_count, uint64_t managed_bytes) {
+  const uint32_t floor = stride <= 256 ? 126 : stride <= 1024 ? 62 : stride <= 4096 ? 30 : 14;
+  uint64_t n = kCpuArrayBytes / stride;
+  const uint64_t arrays = uint64_t{cpu_count} + 1;
+  const uint64_t by_memory = managed_bytes / kCpuArrayShare / arrays / stride;
+  uint64_t block = managed_bytes / kCpuArrayBlockShare;
+  if (block > kCpuArrayBlockBytes) block = kCpuArrayBlockBytes;
+  block = block < kPageSize ? kPageSize : std::bit_floor(block);
+  const uint64_t per_array = block / arrays;
+  const uint64_t by_block =
+      per_array > sizeof(slab_detail::CpuArray) ? (per_array - sizeof(slab_detail::CpuArray)) / sizeof(void*) : 0;
+  if (n > by_memory) n = by_memory;
+  if (n > by_block) n = by_block;
+  if (n > kCpuArrayMaxObjects) n = kCpuArrayMaxObjects;
+  n = n < 8 ? 0 : (n + 2) / 8 * 8 - 2;  // 8k - 2, rounded down
+  return n > floor ? static_cast<uint32_t>(n) : floor;
 }
 
 // Empty slabs a cache with per-CPU arrays keeps instead of giving them back
@@ -464,6 +494,11 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
     }
     const uint32_t room = want - got;
     const uint32_t take = avail < room ? avail : room;
+    if (s->inuse == 0 && !c->random_) {
+      take_empty_locked(c, s, out + (want - got - take), take);
+      got += take;
+      continue;
+    }
     std::byte* obj = static_cast<std::byte*>(s->freelist);
     uint32_t i = 0;
     for (; i < take && obj != nullptr; ++i) {
@@ -498,6 +533,35 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
       list_move_locked(c, s, kListPartial);
   }
   return got;
+}
+
+// An empty slab holds every one of its objects: the first `take` by
+// address go to out[take - 1], out[take - 2], ... (marked "in an array"),
+// and the rest are linked again in address order, without reading the old
+// freelist. Nothing on it is followed, so a link an overflow wrote there is
+// simply dropped. (SLAB_FREELIST_RANDOM caches keep their shuffled order:
+// take_objects_locked walks their lists.)
+void SlabAllocator::take_empty_locked(KmemCache* c, Slab* s, void** out, uint32_t take) {
+  const uintptr_t key = c->freelist_key_;
+  const uint32_t link = c->free_offset_;
+  const uint32_t stride = c->stride_;
+  const uint32_t n = s->objects;
+  std::byte* obj = s->base;
+  for (uint32_t i = take; i != 0; --i, obj += stride) {
+    auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+    *slot = kInArray ^ key ^ reinterpret_cast<uintptr_t>(slot);  // mark_in_array
+    out[i - 1] = obj;
+  }
+  s->freelist = take < n ? obj : nullptr;
+  for (uint32_t i = take; i < n; ++i, obj += stride) {
+    auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+    const uintptr_t next = i + 1 < n ? reinterpret_cast<uintptr_t>(obj + stride) : 0;
+    *slot = next ^ key ^ reinterpret_cast<uintptr_t>(slot);
+  }
+  s->inuse = take;
+  s->head->aux = static_cast<uint16_t>(take);
+  c->inuse_ += take;
+  list_move_locked(c, s, take == n ? kListFull : kListPartial);
 }
 
 uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
@@ -537,8 +601,8 @@ void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames
   {
     LockGuard g(c->node_lock_);
     for (uint32_t i = 0; i < n;) {
-      const Located where = locate(e[i]);
-      Slab* s = where.target == Target::SlabObject && where.slab->cache == c ? where.slab : nullptr;
+      Slab* s = slab_of(e[i]);  // one descriptor read per run (entries sit in slabs)
+      if (s != nullptr && s->cache != c) s = nullptr;
       const auto base = s != nullptr ? reinterpret_cast<uintptr_t>(s->base) : 0;
       const uint64_t span = s != nullptr ? s->bytes : 0;  // each slab its own (fallback slabs)
       if (s == nullptr || reinterpret_cast<uintptr_t>(e[i]) - base >= span) {
@@ -936,7 +1000,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->cpu_ = nullptr;
   c->fast_ = false;
   if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
-  c->cpu_limit_ = cpu_limit_for(c->stride_);
+  c->cpu_limit_ = cpu_limit_for(c->stride_, cpu_count_, pages_->counters().managed_frames * kPageSize);
   c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
   c->reserve_empty_ = empty_reserve_for(c->objs_per_slab_, c->cpu_limit_, cpu_count_, c->slab_bytes_,
                                         c->reserve_empty_,

@@ -790,6 +790,7 @@ class SlabAllocator {
   void put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** release);
   // Up to `want` objects for a per-CPU array, whole freelist runs at a time.
   uint32_t take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f);
+  void take_empty_locked(KmemCache* c, Slab* s, void** out, uint32_t take);
   void settle_locked(KmemCache* c, Slab* s, bool was_full, Slab** release);
   void list_move_locked(KmemCache* c, Slab* s, uint8_t to);
   static slab_detail::SlabList& list_of(KmemCache* c, uint8_t id);
