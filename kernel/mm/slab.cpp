@@ -149,6 +149,8 @@ uint32_t cpu_limit_for(uint32_t stride, unsigned cpu_count, uint64_t managed_byt
 // The reserve counts slabs; a fallback slab (smaller than a preferred one,
 // see grow) counts as one, so the byte bound holds whatever the mix.
 constexpr uint64_t kEmptyReserveBytes = 4 * MiB;
+// cache_alloc_bulk takes objects from the slabs at most this many per node-lock hold.
+constexpr uint32_t kBulkStep = 256;
 constexpr uint64_t kReserveShare = 64;
 constexpr uint64_t kBurstObjects = 1024;
 uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned cpu_count,
@@ -235,22 +237,30 @@ SlabList& SlabAllocator::list_of(KmemCache* c, uint8_t id) {
   return id == kListPartial ? c->partial_ : id == kListFull ? c->full_ : c->empty_;
 }
 
-void SlabAllocator::list_move_locked(KmemCache* c, Slab* s, uint8_t to) {
-  if (s->list != kListNone) {
-    SlabList& from = list_of(c, s->list);
-    if (s->prev != nullptr) s->prev->next = s->next; else from.head = s->next;
+namespace {
+// s leaves *from (nullptr: it is on no list) and goes to the head of *to
+// (nullptr: none), whose id is to_id. Inline, for the refill and flush
+// loops, which know both lists without asking list_of.
+inline void relink(SlabList* from, SlabList* to, uint8_t to_id, Slab* s) {
+  if (from != nullptr) {
+    if (s->prev != nullptr) s->prev->next = s->next; else from->head = s->next;
     if (s->next != nullptr) s->next->prev = s->prev;
-    --from.count;
+    --from->count;
   }
-  s->list = to;
+  s->list = to_id;
   s->prev = nullptr;
   s->next = nullptr;
-  if (to == kListNone) return;
-  SlabList& l = list_of(c, to);
-  s->next = l.head;
-  if (l.head != nullptr) l.head->prev = s;
-  l.head = s;
-  ++l.count;
+  if (to == nullptr) return;
+  s->next = to->head;
+  if (to->head != nullptr) to->head->prev = s;
+  to->head = s;
+  ++to->count;
+}
+}  // namespace
+
+void SlabAllocator::list_move_locked(KmemCache* c, Slab* s, uint8_t to) {
+  relink(s->list != kListNone ? &list_of(c, s->list) : nullptr,
+         to != kListNone ? &list_of(c, to) : nullptr, to, s);
 }
 
 void* SlabAllocator::take_object_locked(KmemCache* c, Finding* f) {
@@ -527,10 +537,12 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
     s->head->aux = static_cast<uint16_t>(s->inuse);
     c->inuse_ += counted;
     got += i;
+    // s came from the head of partial, or (none partial) of empty.
+    SlabList* from = s->list == kListPartial ? &c->partial_ : &c->empty_;
     if (s->inuse == s->objects)
-      list_move_locked(c, s, kListFull);
-    else if (s->list == kListEmpty)
-      list_move_locked(c, s, kListPartial);
+      relink(from, &c->full_, kListFull, s);
+    else if (from == &c->empty_)
+      relink(from, &c->partial_, kListPartial, s);
   }
   return got;
 }
@@ -561,7 +573,11 @@ void SlabAllocator::take_empty_locked(KmemCache* c, Slab* s, void** out, uint32_
   s->inuse = take;
   s->head->aux = static_cast<uint16_t>(take);
   c->inuse_ += take;
-  list_move_locked(c, s, take == n ? kListFull : kListPartial);
+  // An empty slab is on the empty list (verify()).
+  if (take == n)
+    relink(&c->empty_, &c->full_, kListFull, s);
+  else
+    relink(&c->empty_, &c->partial_, kListPartial, s);
 }
 
 uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
@@ -586,13 +602,16 @@ uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* 
   return got;
 }
 
-// Gives e[0, n) back to their slabs, in one pass under the node lock: each
-// run of entries of one slab (a neighbour of the previous entry costs a
-// range check against that slab's own bytes, not a descriptor lookup) is pushed onto that slab's freelist
-// in a tight loop, and the slab's counters and list are settled once per run.
+// Gives e[0, n), the oldest (coldest) entries, back to their slabs, in one
+// pass under the node lock; the entries above move down in one memmove.
+// Each run of entries of one slab (a neighbour of the previous entry costs
+// a range check against that slab's own bytes, not a descriptor lookup) is
+// measured first, then pushed onto that slab's freelist in a tight loop,
+// and the slab's counters and list are settled once per run.
 // (Descriptor reads need no lock; the slabs of entries in arrays cannot go
 // away, as their objects count as in use.)
 void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames) {
+  const uint32_t size = a.size();
   void** e = a.entries();
   Slab* release = nullptr;
   void* duplicate = nullptr;
@@ -605,40 +624,64 @@ void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames
       if (s != nullptr && s->cache != c) s = nullptr;
       const auto base = s != nullptr ? reinterpret_cast<uintptr_t>(s->base) : 0;
       const uint64_t span = s != nullptr ? s->bytes : 0;  // each slab its own (fallback slabs)
-      if (s == nullptr || reinterpret_cast<uintptr_t>(e[i]) - base >= span) {
+      uint32_t end = i;
+      while (end < n && reinterpret_cast<uintptr_t>(e[end]) - base < span) ++end;
+      if (end == i) {
         duplicate = e[i++];  // its slab is gone: a duplicate of an object given back earlier
         continue;
       }
-      std::byte* head = static_cast<std::byte*>(s->freelist);
+      auto* head = static_cast<std::byte*>(s->freelist);
+      const uint32_t inuse = s->inuse;
       uint32_t freed = 0;
-      for (; i < n && reinterpret_cast<uintptr_t>(e[i]) - base < span; ++i) {
+      for (; i < end; ++i) {
         auto* obj = static_cast<std::byte*>(e[i]);
         auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+        const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
         // Every array entry's slot says "in an array" until the entry
         // leaves: anything else is a second entry of one object (two frees
         // that raced on two CPUs) given back already. Dropping it keeps
         // the slab's counts true; it is reported by the caller.
-        if ((*slot ^ key ^ reinterpret_cast<uintptr_t>(slot)) != kInArray || freed >= s->inuse) {
+        if (__builtin_expect((*slot ^ k) != kInArray || freed == inuse, 0)) {
           duplicate = obj;
           continue;
         }
-        *slot = reinterpret_cast<uintptr_t>(head) ^ key ^ reinterpret_cast<uintptr_t>(slot);
+        *slot = reinterpret_cast<uintptr_t>(head) ^ k;
         head = obj;
         ++freed;
       }
-      if (freed == 0) continue;
-      const bool was_full = s->list == kListFull;
-      s->freelist = head;
-      s->inuse -= freed;
-      s->head->aux = static_cast<uint16_t>(s->inuse);
-      c->inuse_ -= freed;
-      settle_locked(c, s, was_full, &release);
+      if (freed != 0) give_back_locked(c, s, head, freed, &release);
     }
   }
-  a.drop_bottom(n);
+  if (size != n) __builtin_memmove(e, e + n, (size - n) * sizeof(void*));
+  a.set_size(size - n);
   const size_t released = release_slabs(c, release);
   if (frames != nullptr) *frames += released;
   return duplicate;
+}
+
+// `freed` objects of s were linked in front of its freelist (head is the
+// new first one; freed <= s->inuse): its counters, then its list, as
+// settle_locked does, inline: full -> partial, an emptied slab to the
+// reserve or (the reserve full) out through *release.
+void SlabAllocator::give_back_locked(KmemCache* c, Slab* s, void* head, uint32_t freed,
+                                     Slab** release) {
+  const uint32_t inuse = s->inuse - freed;
+  s->freelist = head;
+  s->inuse = inuse;
+  s->head->aux = static_cast<uint16_t>(inuse);
+  c->inuse_ -= freed;
+  // A slab with objects in use is on partial or full (verify()).
+  SlabList* from = s->list == kListFull ? &c->full_ : &c->partial_;
+  if (inuse != 0) {
+    if (from == &c->full_) relink(from, &c->partial_, kListPartial, s);
+  } else if (c->empty_.count < c->reserve_empty_) {
+    relink(from, &c->empty_, kListEmpty, s);
+  } else {
+    relink(from, nullptr, kListNone, s);
+    drop_slab_locked(c, s);
+    s->next = *release;
+    *release = s;
+  }
 }
 
 void SlabAllocator::report_flush_duplicate(KmemCache* c, void* duplicate, const void* caller) {
@@ -721,13 +764,40 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
   const unsigned cpu = platform::cpu_id();
   if (cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && c->fast_) {
     // What this CPU's array holds, in one gate hold: pops only.
-    IrqOff irq;
-    CpuGate& g = gates_[cpu];
-    if (g.enter()) {
-      CpuArray& a = cpu_array(c, cpu);
-      while (n < count && a.size() != 0) out[n++] = a.pop();
-      g.leave();
+    {
+      IrqOff irq;
+      CpuGate& g = gates_[cpu];
+      if (g.enter()) {
+        CpuArray& a = cpu_array(c, cpu);
+        while (n < count && a.size() != 0) out[n++] = a.pop();
+        g.leave();
+      }
     }
+    // The rest straight from the slabs, as refill takes them (whole
+    // freelists, a node-lock hold per step), growing as needed. What a
+    // failed grow leaves short, the loop below asks for one at a time
+    // (and, failing, gives everything back).
+    Finding finding;
+    while (n < count) {
+      const uint32_t want = count - n < kBulkStep ? static_cast<uint32_t>(count - n) : kBulkStep;
+      uint32_t got;
+      {
+        LockGuard g(c->node_lock_);
+        got = take_objects_locked(c, out + n, want, &finding);
+      }
+      if (got == 0) {
+        Slab* s = grow(c, flags);
+        if (s == nullptr) break;
+        LockGuard g(c->node_lock_);
+        add_slab_locked(c, s);
+        continue;
+      }
+      // Filled from the top down: close the gap below if the slabs ran short.
+      if (got < want)
+        for (uint32_t i = 0; i < got; ++i) out[n + i] = out[n + want - got + i];
+      n += got;
+    }
+    report_finding(finding, c, caller);
     for (size_t i = 0; i < n; ++i) *link_slot(c, out[i]) = 0;
     if (flags & __GFP_ZERO)
       for (size_t i = 0; i < n; ++i) __builtin_memset(out[i], 0, c->object_size_);
@@ -740,6 +810,54 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
     }
   }
   return n;
+}
+
+// Linux's build_detached_freelist idea: a run of objects of one slab goes
+// onto its freelist in one node-lock hold, the slab found once per run (a
+// neighbour costs a range check). Each object still passes the free fast
+// path's checks (its cache, an object start, not looking free: an object in
+// an array, on a freelist, or twice in this call); one that fails them, and
+// anything a cache without arrays gets, goes through cache_free, which
+// names the misuse. The objects skip this CPU's array.
+void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* objects,
+                                    const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
+  const bool direct = c != nullptr && c->fast_;
+  for (size_t i = 0; i < count;) {
+    void* obj = objects[i];
+    Slab* s = direct && obj != nullptr ? slab_of(obj) : nullptr;
+    if (s == nullptr || s->cache != c || !at_object_start(c, s, obj) || looks_free(c, s, obj)) {
+      cache_free(c, obj, caller);
+      ++i;
+      continue;
+    }
+    const uintptr_t key = c->freelist_key_;
+    const auto base = reinterpret_cast<uintptr_t>(s->base);
+    const uint64_t span = s->bytes;
+    Slab* release = nullptr;
+    uint32_t freed = 0;
+    {
+      LockGuard g(c->node_lock_);
+      auto* head = static_cast<std::byte*>(s->freelist);
+      const uint32_t inuse = s->inuse;
+      for (; i < count && freed < inuse; ++i) {
+        auto* o = static_cast<std::byte*>(objects[i]);
+        if (reinterpret_cast<uintptr_t>(o) - base >= span || !at_object_start(c, s, o)) break;
+        uintptr_t* slot = link_slot(c, o);
+        const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
+        if (looks_free(c, s, *slot ^ k)) break;  // a duplicate in this call, say
+        *slot = reinterpret_cast<uintptr_t>(head) ^ k;
+        head = o;
+        ++freed;
+      }
+      if (freed != 0) give_back_locked(c, s, head, freed, &release);
+    }
+    release_slabs(c, release);
+    if (freed == 0) {  // its slab counts nothing in use: the one-object path decides
+      cache_free(c, objects[i], caller);
+      ++i;
+    }
+  }
 }
 
 void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
