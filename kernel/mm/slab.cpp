@@ -137,6 +137,18 @@ uint32_t cpu_limit_for(uint32_t stride, unsigned cpu_count, uint64_t managed_byt
   return n > floor ? static_cast<uint32_t>(n) : floor;
 }
 
+// Objects a refill takes and a flush gives back: half the array (Linux
+// SLAB's batchcount), rounded to whole slabs when it holds at least
+// one slab: a refill then takes whole empty slabs by address (take_empty_locked)
+// instead of walking the rest of a slab it left partial, and a flush of
+// objects allocated together gives whole slabs back.
+uint32_t cpu_batch_for(uint32_t limit, uint32_t objs_per_slab) {
+  const uint32_t half = (limit + 1) / 2;
+  if (objs_per_slab == 0 || half < objs_per_slab) return half;
+  const uint32_t whole = (half + objs_per_slab / 2) / objs_per_slab * objs_per_slab;
+  return whole <= limit ? whole : half;
+}
+
 // Empty slabs a cache with per-CPU arrays keeps instead of giving them back
 // to the buddy at once: enough for a burst of kBurstObjects objects (or every
 // CPU's array, cpu_count + 1 of them, twice over, if that is more), so a CPU
@@ -621,34 +633,41 @@ void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames
     LockGuard g(c->node_lock_);
     for (uint32_t i = 0; i < n;) {
       Slab* s = slab_of(e[i]);  // one descriptor read per run (entries sit in slabs)
-      if (s != nullptr && s->cache != c) s = nullptr;
-      const auto base = s != nullptr ? reinterpret_cast<uintptr_t>(s->base) : 0;
-      const uint64_t span = s != nullptr ? s->bytes : 0;  // each slab its own (fallback slabs)
-      uint32_t end = i;
-      while (end < n && reinterpret_cast<uintptr_t>(e[end]) - base < span) ++end;
-      if (end == i) {
+      if (s == nullptr || s->cache != c) {
         duplicate = e[i++];  // its slab is gone: a duplicate of an object given back earlier
         continue;
       }
+      const auto base = reinterpret_cast<uintptr_t>(s->base);
+      const uint64_t span = s->bytes;  // each slab its own (fallback slabs)
       auto* head = static_cast<std::byte*>(s->freelist);
-      const uint32_t inuse = s->inuse;
-      uint32_t freed = 0;
-      for (; i < end; ++i) {
+      // At most inuse entries can be objects of s still in use: past that
+      // (only duplicates) the run stops, and the next one finds s with
+      // nothing in use and drops what is left.
+      const uint32_t start = i;
+      const uint32_t stop = n - i > s->inuse ? i + s->inuse : n;
+      uint32_t dropped = 0;
+      for (; i < stop; ++i) {
         auto* obj = static_cast<std::byte*>(e[i]);
+        if (reinterpret_cast<uintptr_t>(obj) - base >= span) break;
         auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
         const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
         // Every array entry's slot says "in an array" until the entry
         // leaves: anything else is a second entry of one object (two frees
         // that raced on two CPUs) given back already. Dropping it keeps
         // the slab's counts true; it is reported by the caller.
-        if (__builtin_expect((*slot ^ k) != kInArray || freed == inuse, 0)) {
+        if (__builtin_expect((*slot ^ k) != kInArray, 0)) {
           duplicate = obj;
+          ++dropped;
           continue;
         }
         *slot = reinterpret_cast<uintptr_t>(head) ^ k;
         head = obj;
-        ++freed;
       }
+      if (i == start) {
+        duplicate = e[i++];  // its slab has nothing in use: a duplicate
+        continue;
+      }
+      const uint32_t freed = i - start - dropped;
       if (freed != 0) give_back_locked(c, s, head, freed, &release);
     }
   }
@@ -1119,7 +1138,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->fast_ = false;
   if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
   c->cpu_limit_ = cpu_limit_for(c->stride_, cpu_count_, pages_->counters().managed_frames * kPageSize);
-  c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
+  c->cpu_batch_ = cpu_batch_for(c->cpu_limit_, c->objs_per_slab_);
   c->reserve_empty_ = empty_reserve_for(c->objs_per_slab_, c->cpu_limit_, cpu_count_, c->slab_bytes_,
                                         c->reserve_empty_,
                                         pages_->counters().managed_frames * kPageSize);
