@@ -7,12 +7,18 @@
 // atomic read-modify-write, no call; pop or push one pointer. An empty
 // array is refilled with cpu_batch_ objects from the cache's slabs in one
 // node-lock hold, a slab's freelist at a time (take_objects_locked: a tight
-// loop per slab, its counters and list settled once); a full one gives its
-// cpu_batch_ oldest objects back the same way, a run of one slab's objects
-// at a time (flush). The per-object work left is what the hardening needs:
+// loop per slab, its counters and list settled once; an empty slab's
+// objects are taken by address, its freelist not read: take_empty_locked);
+// a full one gives its cpu_batch_ oldest objects back the same way, a run
+// of one slab's objects at a time (flush). Arrays are sized by bytes
+// (cpu_limit_for: up to 1030 small objects, so a burst of 1024 never
+// leaves the array) and batches are whole slabs where a slab fits in one
+// (cpu_batch_for). The per-object work left is what the hardening needs:
 // decode and check each link, write each object's "in an array" mark. A
 // free from another CPU goes into the freeing CPU's array; the object
-// reaches its slab whenever that array flushes.
+// reaches its slab whenever that array flushes. The bulk calls bypass the
+// array beyond what it holds: runs of objects go straight from and to
+// their slabs, one node-lock hold per run.
 #include "slab.hpp"
 
 #include <new>
@@ -571,10 +577,11 @@ void SlabAllocator::take_empty_locked(KmemCache* c, Slab* s, void** out, uint32_
   const uint32_t stride = c->stride_;
   const uint32_t n = s->objects;
   std::byte* obj = s->base;
-  for (uint32_t i = take; i != 0; --i, obj += stride) {
-    auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
-    *slot = kInArray ^ key ^ reinterpret_cast<uintptr_t>(slot);  // mark_in_array
-    out[i - 1] = obj;
+  const uintptr_t in_array = kInArray ^ key;
+  for (void** dst = out + take; dst != out; obj += stride) {
+    const auto slot = reinterpret_cast<uintptr_t>(obj + link);
+    *reinterpret_cast<uintptr_t*>(slot) = in_array ^ slot;  // mark_in_array
+    *--dst = obj;
   }
   s->freelist = take < n ? obj : nullptr;
   for (uint32_t i = take; i < n; ++i, obj += stride) {
