@@ -599,24 +599,31 @@ void SlabAllocator::take_empty_locked(KmemCache* c, Slab* s, void** out, uint32_
     relink(&c->empty_, &c->partial_, kListPartial, s);
 }
 
-uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
-  void** e = a.entries();
-  const uint32_t want = c->cpu_batch_;
+// Up to `want` objects (at least one unless no slab can be grown) into
+// out[0, got), "in an array" marks on them: one node-lock hold, and, the
+// slabs having none free, one new slab.
+uint32_t SlabAllocator::take_or_grow(KmemCache* c, void** out, uint32_t want, gfp_t flags,
+                                     Finding* f) {
   uint32_t got;
   {
     LockGuard g(c->node_lock_);
-    got = take_objects_locked(c, e, want, f);
+    got = take_objects_locked(c, out, want, f);
   }
   if (got == 0) {
     Slab* s = grow(c, flags);
     if (s == nullptr) return 0;
     LockGuard g(c->node_lock_);
     add_slab_locked(c, s);
-    got = take_objects_locked(c, e, want, f);
+    got = take_objects_locked(c, out, want, f);
   }
   // Filled from the top down: close the gap below if the slabs ran short.
   if (got < want)
-    for (uint32_t i = 0; i < got; ++i) e[i] = e[want - got + i];
+    for (uint32_t i = 0; i < got; ++i) out[i] = out[want - got + i];
+  return got;
+}
+
+uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
+  const uint32_t got = take_or_grow(c, a.entries(), c->cpu_batch_, flags, f);
   a.set_size(got);
   return got;
 }
@@ -806,21 +813,8 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
     Finding finding;
     while (n < count) {
       const uint32_t want = count - n < kBulkStep ? static_cast<uint32_t>(count - n) : kBulkStep;
-      uint32_t got;
-      {
-        LockGuard g(c->node_lock_);
-        got = take_objects_locked(c, out + n, want, &finding);
-      }
-      if (got == 0) {
-        Slab* s = grow(c, flags);
-        if (s == nullptr) break;
-        LockGuard g(c->node_lock_);
-        add_slab_locked(c, s);
-        continue;
-      }
-      // Filled from the top down: close the gap below if the slabs ran short.
-      if (got < want)
-        for (uint32_t i = 0; i < got; ++i) out[n + i] = out[n + want - got + i];
+      const uint32_t got = take_or_grow(c, out + n, want, flags, &finding);
+      if (got == 0) break;
       n += got;
     }
     report_finding(finding, c, caller);

@@ -773,6 +773,7 @@ class SlabAllocator {
   void drop_slab_locked(KmemCache* c, Slab* s);
   size_t release_slabs(KmemCache* c, Slab* chain);
   size_t release_empty_slabs(KmemCache* c);
+  uint32_t take_or_grow(KmemCache* c, void** out, uint32_t want, gfp_t flags, Finding* f);
   uint32_t refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f);
   // Gives the n oldest entries back to their slabs (adding frames released
   // to *frames); returns a duplicate it dropped (to report once the caller
