@@ -120,13 +120,16 @@ Layout min_layout(uint32_t stride, bool on_slab) {
 //     machine, get fewer entries each; the block is used, not rounded up).
 // Counts are chosen so that an array (16-byte header + entries) fills
 // whole cache lines: 16 + 8 * n == 64 * k, i.e. n == 8k - 2.
+uint32_t cpu_limit_floor(uint32_t stride) {
+  return stride <= 256 ? 126 : stride <= 1024 ? 62 : stride <= 4096 ? 30 : 14;
+}
 constexpr uint64_t kCpuArrayBytes = 128 * KiB;
 constexpr uint32_t kCpuArrayMaxObjects = 1030;  // 8 KiB + 64 of array: room for a burst of 1024
 constexpr uint64_t kCpuArrayShare = 512;
 constexpr uint64_t kCpuArrayBlockBytes = 256 * KiB;
 constexpr uint64_t kCpuArrayBlockShare = 8192;
 uint32_t cpu_limit_for(uint32_t stride, unsigned cpu_count, uint64_t managed_bytes) {
-  const uint32_t floor = stride <= 256 ? 126 : stride <= 1024 ? 62 : stride <= 4096 ? 30 : 14;
+  const uint32_t floor = cpu_limit_floor(stride);
   uint64_t n = kCpuArrayBytes / stride;
   const uint64_t arrays = uint64_t{cpu_count} + 1;
   const uint64_t by_memory = managed_bytes / kCpuArrayShare / arrays / stride;
@@ -1138,13 +1141,24 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->cpu_ = nullptr;
   c->fast_ = false;
   if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
-  c->cpu_limit_ = cpu_limit_for(c->stride_, cpu_count_, pages_->counters().managed_frames * kPageSize);
-  c->cpu_batch_ = cpu_batch_for(c->cpu_limit_, c->objs_per_slab_);
-  c->reserve_empty_ = empty_reserve_for(c->objs_per_slab_, c->cpu_limit_, cpu_count_, c->slab_bytes_,
+  // The reserve is sized by the SLAB tunables, not by the byte-sized
+  // arrays: those already keep a burst of small objects on their own.
+  c->reserve_empty_ = empty_reserve_for(c->objs_per_slab_, cpu_limit_floor(c->stride_), cpu_count_,
+                                        c->slab_bytes_,
                                         c->reserve_empty_,
                                         pages_->counters().managed_frames * kPageSize);
-  c->cpu_stride_ = static_cast<uint32_t>(align_up(sizeof(CpuArray) + c->cpu_limit_ * sizeof(void*), 64));
-  return allocate_cpu_arrays(c);
+  // Arrays sized by bytes when their block can be had; else (memory short
+  // or fragmented) SLAB's tunables, whose block is smaller, before failing.
+  const uint32_t floor = cpu_limit_floor(c->stride_);
+  for (uint32_t limit : {cpu_limit_for(c->stride_, cpu_count_, pages_->counters().managed_frames * kPageSize),
+                         floor}) {
+    c->cpu_limit_ = limit;
+    c->cpu_batch_ = cpu_batch_for(limit, c->objs_per_slab_);
+    c->cpu_stride_ = static_cast<uint32_t>(align_up(sizeof(CpuArray) + limit * sizeof(void*), 64));
+    if (allocate_cpu_arrays(c)) return true;
+    if (limit == floor) break;
+  }
+  return false;
 }
 
 KmemCache* SlabAllocator::create_cache(const char* name, size_t size, size_t align, unsigned flags,
