@@ -7,12 +7,18 @@
 // atomic read-modify-write, no call; pop or push one pointer. An empty
 // array is refilled with cpu_batch_ objects from the cache's slabs in one
 // node-lock hold, a slab's freelist at a time (take_objects_locked: a tight
-// loop per slab, its counters and list settled once); a full one gives its
-// cpu_batch_ oldest objects back the same way, a run of one slab's objects
-// at a time (flush). The per-object work left is what the hardening needs:
+// loop per slab, its counters and list settled once; an empty slab's
+// objects are taken by address, its freelist not read: take_empty_locked);
+// a full one gives its cpu_batch_ oldest objects back the same way, a run
+// of one slab's objects at a time (flush). Arrays are sized by bytes
+// (cpu_limit_for: up to 1030 small objects, so a burst of 1024 never
+// leaves the array) and batches are whole slabs where a slab fits in one
+// (cpu_batch_for). The per-object work left is what the hardening needs:
 // decode and check each link, write each object's "in an array" mark. A
 // free from another CPU goes into the freeing CPU's array; the object
-// reaches its slab whenever that array flushes.
+// reaches its slab whenever that array flushes. The bulk calls bypass the
+// array beyond what it holds: runs of objects go straight from and to
+// their slabs, one node-lock hold per run.
 #include "slab.hpp"
 
 #include <new>
@@ -98,13 +104,59 @@ Layout min_layout(uint32_t stride, bool on_slab) {
   return Layout{};
 }
 
-// Per-CPU array capacity by object size (Linux SLAB's tunables, rounded so
-// that an array is 16 bytes of header plus a whole number of cache lines).
-uint32_t cpu_limit_for(uint32_t stride) {
-  if (stride <= 256) return 126;
-  if (stride <= 1024) return 62;
-  if (stride <= 4096) return 30;
-  return 14;
+// Per-CPU array capacity, sized by bytes as tcmalloc sizes its per-CPU
+// caches: up to kCpuArrayBytes of objects per array, so small objects get
+// many entries (a burst of 1024 64-byte objects stays in the CPU's array:
+// no refill, no flush) and big ones few, within kCpuArrayMaxObjects
+// entries. Never below Linux SLAB's tunables (`floor`: 126/62/30/14 by
+// stride), and above them only within two bounds:
+//   per-CPU memory: every array of one cache together holds at most
+//     managed_bytes / kCpuArrayShare of objects (a small machine keeps the
+//     floor);
+//   the arrays' block (a fixed cost, paid when the cache is created):
+//     (cpu_count + 1) arrays of pointers fill at most one block of
+//     kCpuArrayBlockBytes and of 1/kCpuArrayBlockShare of the managed
+//     memory, rounded down to a power of two (many CPUs, or a small
+//     machine, get fewer entries each; the block is used, not rounded up).
+// Counts are multiples of 8, so an array's entries fill whole cache lines
+// (its header has a line of its own, see allocate_cpu_arrays).
+uint32_t cpu_limit_floor(uint32_t stride) {
+  return stride <= 256 ? 126 : stride <= 1024 ? 62 : stride <= 4096 ? 30 : 14;
+}
+constexpr uint64_t kCpuArrayBytes = 128 * KiB;
+constexpr uint32_t kCpuArrayMaxObjects = 1032;  // whole 64-byte lines of entries: room for a burst of 1024
+constexpr uint64_t kCpuArrayShare = 512;
+constexpr uint64_t kCpuArrayBlockBytes = 256 * KiB;
+constexpr uint64_t kCpuArrayBlockShare = 8192;
+uint32_t cpu_limit_for(uint32_t stride, unsigned cpu_count, uint64_t managed_bytes) {
+  const uint32_t floor = cpu_limit_floor(stride);
+  uint64_t n = kCpuArrayBytes / stride;
+  const uint64_t arrays = uint64_t{cpu_count} + 1;
+  const uint64_t by_memory = managed_bytes / kCpuArrayShare / arrays / stride;
+  uint64_t block = managed_bytes / kCpuArrayBlockShare;
+  if (block > kCpuArrayBlockBytes) block = kCpuArrayBlockBytes;
+  block = block < kPageSize ? kPageSize : std::bit_floor(block);
+  const uint64_t per_array = block / arrays;
+  // Each array is its CPU's line plus its entries (allocate_cpu_arrays).
+  const uint64_t by_block =
+      per_array > slab_detail::kCpuArrayLine ? (per_array - slab_detail::kCpuArrayLine) / sizeof(void*) : 0;
+  if (n > by_memory) n = by_memory;
+  if (n > by_block) n = by_block;
+  if (n > kCpuArrayMaxObjects) n = kCpuArrayMaxObjects;
+  n = n / 8 * 8;  // whole lines of entries
+  return n > floor ? static_cast<uint32_t>(n) : floor;
+}
+
+// Objects a refill takes and a flush gives back: half the array (Linux
+// SLAB's batchcount), rounded to whole slabs when it holds at least
+// one slab: a refill then takes whole empty slabs by address (take_empty_locked)
+// instead of walking the rest of a slab it left partial, and a flush of
+// objects allocated together gives whole slabs back.
+uint32_t cpu_batch_for(uint32_t limit, uint32_t objs_per_slab) {
+  const uint32_t half = (limit + 1) / 2;
+  if (objs_per_slab == 0 || half < objs_per_slab) return half;
+  const uint32_t whole = (half + objs_per_slab / 2) / objs_per_slab * objs_per_slab;
+  return whole <= limit ? whole : half;
 }
 
 // Empty slabs a cache with per-CPU arrays keeps instead of giving them back
@@ -119,6 +171,8 @@ uint32_t cpu_limit_for(uint32_t stride) {
 // The reserve counts slabs; a fallback slab (smaller than a preferred one,
 // see grow) counts as one, so the byte bound holds whatever the mix.
 constexpr uint64_t kEmptyReserveBytes = 4 * MiB;
+// cache_alloc_bulk takes objects from the slabs at most this many per node-lock hold.
+constexpr uint32_t kBulkStep = 256;
 constexpr uint64_t kReserveShare = 64;
 constexpr uint64_t kBurstObjects = 1024;
 uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned cpu_count,
@@ -205,22 +259,30 @@ SlabList& SlabAllocator::list_of(KmemCache* c, uint8_t id) {
   return id == kListPartial ? c->partial_ : id == kListFull ? c->full_ : c->empty_;
 }
 
-void SlabAllocator::list_move_locked(KmemCache* c, Slab* s, uint8_t to) {
-  if (s->list != kListNone) {
-    SlabList& from = list_of(c, s->list);
-    if (s->prev != nullptr) s->prev->next = s->next; else from.head = s->next;
+namespace {
+// s leaves *from (nullptr: it is on no list) and goes to the head of *to
+// (nullptr: none), whose id is to_id. Inline, for the refill and flush
+// loops, which know both lists without asking list_of.
+inline void relink(SlabList* from, SlabList* to, uint8_t to_id, Slab* s) {
+  if (from != nullptr) {
+    if (s->prev != nullptr) s->prev->next = s->next; else from->head = s->next;
     if (s->next != nullptr) s->next->prev = s->prev;
-    --from.count;
+    --from->count;
   }
-  s->list = to;
+  s->list = to_id;
   s->prev = nullptr;
   s->next = nullptr;
-  if (to == kListNone) return;
-  SlabList& l = list_of(c, to);
-  s->next = l.head;
-  if (l.head != nullptr) l.head->prev = s;
-  l.head = s;
-  ++l.count;
+  if (to == nullptr) return;
+  s->next = to->head;
+  if (to->head != nullptr) to->head->prev = s;
+  to->head = s;
+  ++to->count;
+}
+}  // namespace
+
+void SlabAllocator::list_move_locked(KmemCache* c, Slab* s, uint8_t to) {
+  relink(s->list != kListNone ? &list_of(c, s->list) : nullptr,
+         to != kListNone ? &list_of(c, to) : nullptr, to, s);
 }
 
 void* SlabAllocator::take_object_locked(KmemCache* c, Finding* f) {
@@ -465,6 +527,11 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
     }
     const uint32_t room = want - got;
     const uint32_t take = avail < room ? avail : room;
+    if (s->inuse == 0 && !c->random_) {
+      take_empty_locked(c, s, out + (want - got - take), take);
+      got += take;
+      continue;
+    }
     std::byte* obj = static_cast<std::byte*>(s->freelist);
     uint32_t i = 0;
     for (; i < take && obj != nullptr; ++i) {
@@ -493,43 +560,89 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
     s->head->aux = static_cast<uint16_t>(s->inuse);
     c->inuse_ += counted;
     got += i;
+    // s came from the head of partial, or (none partial) of empty.
+    SlabList* from = s->list == kListPartial ? &c->partial_ : &c->empty_;
     if (s->inuse == s->objects)
-      list_move_locked(c, s, kListFull);
-    else if (s->list == kListEmpty)
-      list_move_locked(c, s, kListPartial);
+      relink(from, &c->full_, kListFull, s);
+    else if (from == &c->empty_)
+      relink(from, &c->partial_, kListPartial, s);
   }
   return got;
 }
 
-uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
-  void** e = a.entries();
-  const uint32_t want = c->cpu_batch_;
+// An empty slab holds every one of its objects: the first `take` by
+// address go to out[take - 1], out[take - 2], ... (marked "in an array"),
+// and the rest are linked again in address order, without reading the old
+// freelist. Nothing on it is followed, so a link an overflow wrote there is
+// simply dropped. (SLAB_FREELIST_RANDOM caches keep their shuffled order:
+// take_objects_locked walks their lists.)
+void SlabAllocator::take_empty_locked(KmemCache* c, Slab* s, void** out, uint32_t take) {
+  const uintptr_t key = c->freelist_key_;
+  const uint32_t link = c->free_offset_;
+  const uint32_t stride = c->stride_;
+  const uint32_t n = s->objects;
+  std::byte* obj = s->base;
+  const uintptr_t in_array = kInArray ^ key;
+  for (void** dst = out + take; dst != out; obj += stride) {
+    const auto slot = reinterpret_cast<uintptr_t>(obj + link);
+    *reinterpret_cast<uintptr_t*>(slot) = in_array ^ slot;  // mark_in_array
+    *--dst = obj;
+  }
+  s->freelist = take < n ? obj : nullptr;
+  for (uint32_t i = take; i < n; ++i, obj += stride) {
+    auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+    const uintptr_t next = i + 1 < n ? reinterpret_cast<uintptr_t>(obj + stride) : 0;
+    *slot = next ^ key ^ reinterpret_cast<uintptr_t>(slot);
+  }
+  s->inuse = take;
+  s->head->aux = static_cast<uint16_t>(take);
+  c->inuse_ += take;
+  // An empty slab is on the empty list (verify()).
+  if (take == n)
+    relink(&c->empty_, &c->full_, kListFull, s);
+  else
+    relink(&c->empty_, &c->partial_, kListPartial, s);
+}
+
+// Up to `want` objects (at least one unless no slab can be grown) into
+// out[0, got), "in an array" marks on them: one node-lock hold, and, the
+// slabs having none free, one new slab.
+uint32_t SlabAllocator::take_or_grow(KmemCache* c, void** out, uint32_t want, gfp_t flags,
+                                     Finding* f) {
   uint32_t got;
   {
     LockGuard g(c->node_lock_);
-    got = take_objects_locked(c, e, want, f);
+    got = take_objects_locked(c, out, want, f);
   }
   if (got == 0) {
     Slab* s = grow(c, flags);
     if (s == nullptr) return 0;
     LockGuard g(c->node_lock_);
     add_slab_locked(c, s);
-    got = take_objects_locked(c, e, want, f);
+    got = take_objects_locked(c, out, want, f);
   }
   // Filled from the top down: close the gap below if the slabs ran short.
   if (got < want)
-    for (uint32_t i = 0; i < got; ++i) e[i] = e[want - got + i];
+    for (uint32_t i = 0; i < got; ++i) out[i] = out[want - got + i];
+  return got;
+}
+
+uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
+  const uint32_t got = take_or_grow(c, a.entries(), c->cpu_batch_, flags, f);
   a.set_size(got);
   return got;
 }
 
-// Gives e[0, n) back to their slabs, in one pass under the node lock: each
-// run of entries of one slab (a neighbour of the previous entry costs a
-// range check against that slab's own bytes, not a descriptor lookup) is pushed onto that slab's freelist
-// in a tight loop, and the slab's counters and list are settled once per run.
+// Gives e[0, n), the oldest (coldest) entries, back to their slabs, in one
+// pass under the node lock; the entries above move down in one memmove.
+// Each run of entries of one slab (a neighbour of the previous entry costs
+// a range check against that slab's own bytes, not a descriptor lookup) is
+// measured first, then pushed onto that slab's freelist in a tight loop,
+// and the slab's counters and list are settled once per run.
 // (Descriptor reads need no lock; the slabs of entries in arrays cannot go
 // away, as their objects count as in use.)
 void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames) {
+  const uint32_t size = a.size();
   void** e = a.entries();
   Slab* release = nullptr;
   void* duplicate = nullptr;
@@ -538,44 +651,75 @@ void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames
   {
     LockGuard g(c->node_lock_);
     for (uint32_t i = 0; i < n;) {
-      const Located where = locate(e[i]);
-      Slab* s = where.target == Target::SlabObject && where.slab->cache == c ? where.slab : nullptr;
-      const auto base = s != nullptr ? reinterpret_cast<uintptr_t>(s->base) : 0;
-      const uint64_t span = s != nullptr ? s->bytes : 0;  // each slab its own (fallback slabs)
-      if (s == nullptr || reinterpret_cast<uintptr_t>(e[i]) - base >= span) {
+      Slab* s = slab_of(e[i]);  // one descriptor read per run (entries sit in slabs)
+      if (s == nullptr || s->cache != c) {
         duplicate = e[i++];  // its slab is gone: a duplicate of an object given back earlier
         continue;
       }
-      std::byte* head = static_cast<std::byte*>(s->freelist);
-      uint32_t freed = 0;
-      for (; i < n && reinterpret_cast<uintptr_t>(e[i]) - base < span; ++i) {
+      const auto base = reinterpret_cast<uintptr_t>(s->base);
+      const uint64_t span = s->bytes;  // each slab its own (fallback slabs)
+      auto* head = static_cast<std::byte*>(s->freelist);
+      // At most inuse entries can be objects of s still in use: past that
+      // (only duplicates) the run stops, and the next one finds s with
+      // nothing in use and drops what is left.
+      const uint32_t start = i;
+      const uint32_t stop = n - i > s->inuse ? i + s->inuse : n;
+      uint32_t dropped = 0;
+      for (; i < stop; ++i) {
         auto* obj = static_cast<std::byte*>(e[i]);
+        if (reinterpret_cast<uintptr_t>(obj) - base >= span) break;
         auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+        const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
         // Every array entry's slot says "in an array" until the entry
         // leaves: anything else is a second entry of one object (two frees
         // that raced on two CPUs) given back already. Dropping it keeps
         // the slab's counts true; it is reported by the caller.
-        if ((*slot ^ key ^ reinterpret_cast<uintptr_t>(slot)) != kInArray || freed >= s->inuse) {
+        if (__builtin_expect((*slot ^ k) != kInArray, 0)) {
           duplicate = obj;
+          ++dropped;
           continue;
         }
-        *slot = reinterpret_cast<uintptr_t>(head) ^ key ^ reinterpret_cast<uintptr_t>(slot);
+        *slot = reinterpret_cast<uintptr_t>(head) ^ k;
         head = obj;
-        ++freed;
       }
-      if (freed == 0) continue;
-      const bool was_full = s->list == kListFull;
-      s->freelist = head;
-      s->inuse -= freed;
-      s->head->aux = static_cast<uint16_t>(s->inuse);
-      c->inuse_ -= freed;
-      settle_locked(c, s, was_full, &release);
+      if (i == start) {
+        duplicate = e[i++];  // its slab has nothing in use: a duplicate
+        continue;
+      }
+      const uint32_t freed = i - start - dropped;
+      if (freed != 0) give_back_locked(c, s, head, freed, &release);
     }
   }
-  a.drop_bottom(n);
+  if (size != n) __builtin_memmove(e, e + n, (size - n) * sizeof(void*));
+  a.set_size(size - n);
   const size_t released = release_slabs(c, release);
   if (frames != nullptr) *frames += released;
   return duplicate;
+}
+
+// `freed` objects of s were linked in front of its freelist (head is the
+// new first one; freed <= s->inuse): its counters, then its list, as
+// settle_locked does, inline: full -> partial, an emptied slab to the
+// reserve or (the reserve full) out through *release.
+void SlabAllocator::give_back_locked(KmemCache* c, Slab* s, void* head, uint32_t freed,
+                                     Slab** release) {
+  const uint32_t inuse = s->inuse - freed;
+  s->freelist = head;
+  s->inuse = inuse;
+  s->head->aux = static_cast<uint16_t>(inuse);
+  c->inuse_ -= freed;
+  // A slab with objects in use is on partial or full (verify()).
+  SlabList* from = s->list == kListFull ? &c->full_ : &c->partial_;
+  if (inuse != 0) {
+    if (from == &c->full_) relink(from, &c->partial_, kListPartial, s);
+  } else if (c->empty_.count < c->reserve_empty_) {
+    relink(from, &c->empty_, kListEmpty, s);
+  } else {
+    relink(from, nullptr, kListNone, s);
+    drop_slab_locked(c, s);
+    s->next = *release;
+    *release = s;
+  }
 }
 
 void SlabAllocator::report_flush_duplicate(KmemCache* c, void* duplicate, const void* caller) {
@@ -665,13 +809,27 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
   const unsigned cpu = platform::cpu_id();
   if (cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && fast(c)) {
     // What this CPU's array holds, in one gate hold: pops only.
-    IrqOff irq;
-    CpuGate& g = gates_[cpu];
-    if (g.enter()) {
-      CpuArray& a = cpu_array(c, cpu);
-      while (n < count && a.size() != 0) out[n++] = a.pop();
-      g.leave();
+    {
+      IrqOff irq;
+      CpuGate& g = gates_[cpu];
+      if (g.enter()) {
+        CpuArray& a = cpu_array(c, cpu);
+        while (n < count && a.size() != 0) out[n++] = a.pop();
+        g.leave();
+      }
     }
+    // The rest straight from the slabs, as refill takes them (whole
+    // freelists, a node-lock hold per step), growing as needed. What a
+    // failed grow leaves short, the loop below asks for one at a time
+    // (and, failing, gives everything back).
+    Finding finding;
+    while (n < count) {
+      const uint32_t want = count - n < kBulkStep ? static_cast<uint32_t>(count - n) : kBulkStep;
+      const uint32_t got = take_or_grow(c, out + n, want, flags, &finding);
+      if (got == 0) break;
+      n += got;
+    }
+    report_finding(finding, c, caller);
     for (size_t i = 0; i < n; ++i) *link_slot(c, out[i]) = 0;
     if (flags & __GFP_ZERO)
       for (size_t i = 0; i < n; ++i) __builtin_memset(out[i], 0, c->object_size_);
@@ -684,6 +842,54 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
     }
   }
   return n;
+}
+
+// Linux's build_detached_freelist idea: a run of objects of one slab goes
+// onto its freelist in one node-lock hold, the slab found once per run (a
+// neighbour costs a range check). Each object still passes the free fast
+// path's checks (its cache, an object start, not looking free: an object in
+// an array, on a freelist, or twice in this call); one that fails them, and
+// anything a cache without arrays gets, goes through cache_free, which
+// names the misuse. The objects skip this CPU's array.
+void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* objects,
+                                    const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
+  const bool direct = c != nullptr && fast(c);
+  for (size_t i = 0; i < count;) {
+    void* obj = objects[i];
+    Slab* s = direct && obj != nullptr ? slab_of(obj) : nullptr;
+    if (s == nullptr || s->cache != c || !at_object_start(c, s, obj) || looks_free(c, s, obj)) {
+      cache_free(c, obj, caller);
+      ++i;
+      continue;
+    }
+    const uintptr_t key = c->freelist_key_;
+    const auto base = reinterpret_cast<uintptr_t>(s->base);
+    const uint64_t span = s->bytes;
+    Slab* release = nullptr;
+    uint32_t freed = 0;
+    {
+      LockGuard g(c->node_lock_);
+      auto* head = static_cast<std::byte*>(s->freelist);
+      const uint32_t inuse = s->inuse;
+      for (; i < count && freed < inuse; ++i) {
+        auto* o = static_cast<std::byte*>(objects[i]);
+        if (reinterpret_cast<uintptr_t>(o) - base >= span || !at_object_start(c, s, o)) break;
+        uintptr_t* slot = link_slot(c, o);
+        const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
+        if (looks_free(c, s, *slot ^ k)) break;  // a duplicate in this call, say
+        *slot = reinterpret_cast<uintptr_t>(head) ^ k;
+        head = o;
+        ++freed;
+      }
+      if (freed != 0) give_back_locked(c, s, head, freed, &release);
+    }
+    release_slabs(c, release);
+    if (freed == 0) {  // its slab counts nothing in use: the one-object path decides
+      cache_free(c, objects[i], caller);
+      ++i;
+    }
+  }
 }
 
 void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
@@ -945,12 +1151,23 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->cpu_ = nullptr;
   set_fast_view(c);
   if (bootstrap || c->debug_) return true;  // debug caches: every operation on the slabs
-  c->cpu_limit_ = cpu_limit_for(c->stride_);
-  c->cpu_batch_ = (c->cpu_limit_ + 1) / 2;
-  c->reserve_empty_ = empty_reserve_for(c->objs_per_slab_, c->cpu_limit_, cpu_count_, c->slab_bytes_,
+  // The reserve is sized by the SLAB tunables, not by the byte-sized
+  // arrays: those already keep a burst of small objects on their own.
+  c->reserve_empty_ = empty_reserve_for(c->objs_per_slab_, cpu_limit_floor(c->stride_), cpu_count_,
+                                        c->slab_bytes_,
                                         c->reserve_empty_,
                                         pages_->counters().managed_frames * kPageSize);
-  return allocate_cpu_arrays(c);
+  // Arrays sized by bytes when their block can be had; else (memory short
+  // or fragmented) SLAB's tunables, whose block is smaller, before failing.
+  const uint32_t floor = cpu_limit_floor(c->stride_);
+  for (uint32_t limit : {cpu_limit_for(c->stride_, cpu_count_, pages_->counters().managed_frames * kPageSize),
+                         floor}) {
+    c->cpu_limit_ = limit;
+    c->cpu_batch_ = cpu_batch_for(limit, c->objs_per_slab_);
+    if (allocate_cpu_arrays(c)) return true;
+    if (limit == floor) break;
+  }
+  return false;
 }
 
 KmemCache* SlabAllocator::create_cache(const char* name, size_t size, size_t align, unsigned flags,

@@ -507,10 +507,10 @@ class SlabAllocator {
   // All or nothing, as Linux: count, or 0 with nothing allocated.
   size_t cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
                           const void* caller = nullptr);
+  // Runs of objects of one slab go back to it in one node-lock hold
+  // (bypassing the per-CPU array); misuse is named as by cache_free.
   void cache_free_bulk(KmemCache* c, size_t count, void* const* objects,
-                       const void* caller = nullptr) {
-    for (size_t i = 0; i < count; ++i) cache_free(c, objects[i], caller);
-  }
+                       const void* caller = nullptr);
   // Returns the live objects found. 0: the cache is gone. Otherwise each live
   // object is logged with its address, CacheDestroyedWithLiveObjects is
   // reported, empty slabs are released and the cache is *retired*: it keeps
@@ -844,11 +844,13 @@ class SlabAllocator {
   void drop_slab_locked(KmemCache* c, Slab* s);
   size_t release_slabs(KmemCache* c, Slab* chain);
   size_t release_empty_slabs(KmemCache* c);
+  uint32_t take_or_grow(KmemCache* c, void** out, uint32_t want, gfp_t flags, Finding* f);
   uint32_t refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f);
   // Gives the n oldest entries back to their slabs (adding frames released
   // to *frames); returns a duplicate it dropped (to report once the caller
   // has unlocked), or nullptr.
   void* flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames);
+  void give_back_locked(KmemCache* c, Slab* s, void* head, uint32_t freed, Slab** release);
   void report_flush_duplicate(KmemCache* c, void* duplicate, const void* caller);
   // requested: what kmalloc was asked for (debug caches track it); 0: the object size.
   void* alloc_direct(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
@@ -861,6 +863,7 @@ class SlabAllocator {
   void put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** release);
   // Up to `want` objects for a per-CPU array, whole freelist runs at a time.
   uint32_t take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f);
+  void take_empty_locked(KmemCache* c, Slab* s, void** out, uint32_t take);
   void settle_locked(KmemCache* c, Slab* s, bool was_full, Slab** release);
   void list_move_locked(KmemCache* c, Slab* s, uint8_t to);
   static slab_detail::SlabList& list_of(KmemCache* c, uint8_t id);

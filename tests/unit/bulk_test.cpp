@@ -188,5 +188,48 @@ TEST_F(SlabBulk, AllOrNothingWhenTheSlabsCannotGrow) {
   EXPECT_EQ(slab_.cache_destroy(c), 0u);
 }
 
+// cache_free_bulk gives runs of one slab's objects straight back to it; each
+// object still passes the free checks, so misuse inside a bulk call is named
+// as with single frees and nothing is freed twice: a duplicate within the
+// call, an object freed before the call (in this CPU's array, or back on its
+// slab's freelist), an interior pointer.
+TEST_F(SlabBulk, MisuseInsideABulkFreeIsNamedAndRefused) {
+  KmemCache* c = slab_.cache_create("bulk-misuse", 128, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  std::vector<void*> objs(200);
+  ASSERT_EQ(slab_.cache_alloc_bulk(c, GFP_KERNEL, objs.size(), objs.data()), objs.size());
+  struct Case {
+    const char* what;
+    std::vector<void*> list;
+    ErrorCode code;
+  };
+  // objs[0] goes to this CPU's array first; objs[1] to its slab's freelist.
+  slab_.cache_free(c, objs[0]);
+  slab_.cache_free_bulk(c, 1, &objs[1]);
+  auto* interior = static_cast<std::byte*>(objs[3]) + 8;
+  const Case cases[] = {
+      {"a duplicate within the call", {objs[2], objs[4], objs[2], objs[5]}, ErrorCode::SlabDoubleFree},
+      {"an object in this CPU's array", {objs[6], objs[0], objs[7]}, ErrorCode::SlabDoubleFree},
+      {"an object on its slab's freelist", {objs[8], objs[1], objs[9]}, ErrorCode::SlabDoubleFree},
+      {"an interior pointer", {objs[10], interior, objs[11]}, ErrorCode::SlabNotObjectStart},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.what);
+    test::ErrorRecorder rec;
+    slab_.cache_free_bulk(c, k.list.size(), k.list.data());
+    ASSERT_EQ(rec.count(), 1u);
+    EXPECT_EQ(rec.last_code(), k.code);
+    ASSERT_TRUE(Clean());
+  }
+  // What is left live: everything but objs[0..2] and objs[4..11].
+  std::vector<void*> rest = {objs[3]};
+  rest.insert(rest.end(), objs.begin() + 12, objs.end());
+  EXPECT_EQ(slab_.stats(c).active_objects, rest.size());
+  slab_.cache_free_bulk(c, rest.size(), rest.data());
+  EXPECT_EQ(slab_.stats(c).active_objects, 0u);
+  ASSERT_TRUE(Clean());
+  EXPECT_EQ(slab_.cache_destroy(c), 0u);
+}
+
 }  // namespace
 }  // namespace pf
