@@ -96,6 +96,7 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     return PF_ERR_BAD_CONFIG;
   phys_ = PhysMap{config.direct_map_offset};
   cpu_count_ = config.cpu_count;
+  for (unsigned c = 0; c < cpu_count_; ++c) home_words_[c] = frame_word(0, FrameState::Allocated, 0, home_cpu_tag(c));
 
   int status = build_ranges(map);
   if (status == PF_OK) status = place_metadata(map, config);
@@ -113,6 +114,7 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     remote_ = nullptr;
     return status;
   }
+  fill_lookup(lookup0_, range_count_, range_count_, 0);  // every range is published (no reader yet)
   populate(map);
   initialised_ = true;
   fast_cpus_.store(peek(fail_at_) == 0 ? cpu_count_ : 0, std::memory_order_relaxed);
@@ -156,7 +158,18 @@ void PageAllocator::publish_ranges(uint32_t first, uint32_t count, uint64_t lo) 
   for (uint32_t i = count; i-- > first;) detail::store_release(ranges_[i].base, slot_base(i, first, lo));
 }
 
-void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count) const {
+uint64_t PageAllocator::lookup_base(uint32_t i, uint32_t first_new, uint64_t new_lo) const {
+  return i < first_new ? ranges_[i].base : slot_base(i, first_new, new_lo);
+}
+
+uintptr_t PageAllocator::direct_entry(const Range& r, uint64_t base) {
+  // bootmem and hot-add place descriptor arrays on frame boundaries.
+  PF_ASSERT((reinterpret_cast<uintptr_t>(r.desc) & kEntryLowBits) == 0);
+  return reinterpret_cast<uintptr_t>(r.desc) - base * sizeof(FrameDescriptor) +
+         (uintptr_t{static_cast<uint8_t>(r.zone)} << 1) + kDirectTag;
+}
+
+void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_new, uint64_t new_lo) const {
   // The smallest chunk size that covers the last range's end with
   // kChunkSlots chunks.
   const uint64_t last = ranges_[count - 1].end - 1;
@@ -165,8 +178,12 @@ void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count) const {
   t.shift = static_cast<uint8_t>(shift);
   uint32_t first = 0;
   for (uint64_t c = 0; c < kChunkSlots; ++c) {
-    while (first < count && range_end_[first] <= (c << shift)) ++first;
+    const uint64_t lo = c << shift, hi = (c + 1) << shift;
+    while (first < count && range_end_[first] <= lo) ++first;
     t.first[c] = static_cast<uint16_t>(first);
+    // Direct: the whole chunk inside range `first` (the one ending above lo).
+    const bool inside = first < count && lookup_base(first, first_new, new_lo) <= lo && range_end_[first] >= hi;
+    t.direct[c] = inside ? direct_entry(ranges_[first], lookup_base(first, first_new, new_lo)) : kMixedChunk;
   }
 }
 
@@ -218,7 +235,7 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
     publish_ranges(first, range_count_, lo);  // no reader exists yet
   }
   if (range_count_ == 0 || usable == 0) return PF_ERR_NO_USABLE_MEMORY;
-  fill_lookup(lookup0_, range_count_);
+  // lookup0_ is filled once the descriptors are placed (init).
 
   // What a hot-add must stay clear of: the non-managed entries above the top.
   const uint64_t top = ranges_[range_count_ - 1].end;
@@ -351,6 +368,10 @@ PageAllocator::RangeInfo PageAllocator::range_info(size_t i) const {
 
 // ---- lookup ----------------------------------------------------------------
 
+FrameDescriptor* PageAllocator::descriptor_slow(uint64_t pfn) const {
+  Range* r = find_range(pfn);
+  return r != nullptr ? &r->desc[pfn - r->base] : nullptr;
+}
 
 // ---- alloc_pages / free_pages: the slow paths ------------------------------------
 
@@ -432,9 +453,10 @@ PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller)
 // Every free the local fast path does not take comes here from free_pages:
 // orders above the caches, blocks with no home CPU or another one, a full
 // stack, a busy gate, and every misuse.
-void PageAllocator::free_slow(Range* r, PhysAddr phys, Order order, const void* caller) {
+void PageAllocator::free_slow(PhysAddr phys, Order order, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
   const uint64_t pfn = phys.value >> kPageShift;
+  Range* r = find_range(pfn);
   if (r != nullptr && order.valid() && phys.page_aligned() && block_aligned(Pfn{pfn}, order)) {
     FrameDescriptor& d = r->desc[pfn - r->base];
     if (freeable(d, order.value) && free_claimed(*r, Pfn{pfn}, d, order)) return;

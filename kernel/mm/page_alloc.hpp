@@ -54,6 +54,8 @@
 //   ranges_[i].end <= ranges_[i + 1].base (sorted, disjoint);
 //   lookup_->first[c] <= the first i with range_end_[i] > c << lookup_->shift,
 //     and the last range ends below kChunkSlots << lookup_->shift;
+//   lookup_->direct[c] == uintptr(r.desc) - r.base * 16 + (r.zone << 1) + 1 if chunk c lies
+//     inside one range r, kMixedChunk (0) otherwise (RangeLookup);
 //   a hot-added range's first hotplug frames are Reserved (kReservedHotplugMeta).
 #pragma once
 
@@ -129,13 +131,12 @@ class PageAllocator {
           // rewrites the routes with every CPU's gate stopped (page_hotplug.cpp).
           const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
           if (__builtin_expect(zone_plus_one != 0, 1)) {
-            PcpStack& s = c.stacks[zone_plus_one - 1][k];
+            PcpStack& s = *(&c.stacks[0][k] + (zone_plus_one - 1) * kPcpOrders);
             const uint32_t n = s.size();
             if (__builtin_expect(n != 0, 1)) {
               const PcpSlot slot = s.slots[n - 1];
               s.set_size(n - 1);
-              set_home(*slot.desc, home_cpu_tag(cpu));
-              set_frame_state(*slot.desc, FrameState::Allocated);
+              store_frame_word(*slot.desc, handed_word(cpu, k));
               p = pf::to_phys(Pfn{slot.pfn});
             }
           }
@@ -153,30 +154,33 @@ class PageAllocator {
   // misalignment) is reported by name and the call is refused; so is the
   // second of two frees of one block on two CPUs at the same moment.
   // Fast path (the local free): a small order whose home CPU is this one,
-  // pushed onto this CPU's cache. The check and the state store are plain
-  // and both inside the gate (see "Frees on two CPUs" in page_alloc.cpp for
-  // why that is enough); every other free goes to free_slow.
+  // pushed onto this CPU's cache. The descriptor comes from the lookup's
+  // direct entry (one load), the zone from the frame number (zone_for: no
+  // Range at all), and one wide load inside the gate checks owner 0,
+  // Allocated, the order and the home CPU together (frame_word; see "Frees
+  // on two CPUs" in page_alloc.cpp for why a plain check and store inside
+  // the gate are enough). Every other free goes to free_slow.
   PF_FAST_PATH void free_pages(PhysAddr phys, Order order, const void* caller = nullptr) {
     const uint64_t pfn = phys.value >> kPageShift;
     const unsigned k = order.value;
     const unsigned cpu = platform::cpu_id();
-    Range* r = find_range(pfn);
     // One mask checks page alignment and block alignment together.
-    if (__builtin_expect(r != nullptr && k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
+    if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
                              (phys.value & ((kPageSize << k) - 1)) == 0,
                          1)) {
-      FrameDescriptor& d = r->desc[pfn - r->base];
-      // Order, owner and home are written only at hand-out: checked before
-      // the gate. The state, which a remote claim may change, inside it.
-      if (__builtin_expect(frame_order(d) == k && frame_owner(d) == 0 && home_of(d) == home_cpu_tag(cpu), 1)) {
+      const uintptr_t e = direct_entry_of(pfn);
+      if (__builtin_expect((e & kDirectTag) != 0, 1)) {
+        FrameDescriptor* d = entry_descriptor(e, pfn);
         IrqOff irq;
         CpuCache& c = cpus_[cpu];
         if (__builtin_expect(c.gate.enter(), 1)) {
-          PcpStack& s = c.stacks[static_cast<unsigned>(r->zone)][k];
+          PcpStack& s = *(&c.stacks[0][k] + entry_stack_step(e));
           const uint32_t n = s.size();
-          if (__builtin_expect(frame_state(d) == FrameState::Allocated && n < kPcpHigh[k], 1)) {
-            to_cached(d);
-            s.slots[n] = PcpSlot{pfn, &d};
+          if (__builtin_expect(load_frame_word(*d) == handed_word(cpu, k) &&
+                                   n < kPcpHigh[k],
+                               1)) {
+            to_cached(*d);
+            s.slots[n] = PcpSlot{pfn, d};
             s.set_size(n + 1);
             c.gate.leave();
             return;
@@ -185,7 +189,7 @@ class PageAllocator {
         }
       }
     }
-    free_slow(r, phys, order, caller);
+    free_slow(phys, order, caller);
   }
   // Fills out[0..n) with blocks of `order`; n < count only when memory runs
   // out (the n blocks are the caller's). One gate/lock hold per cache refill.
@@ -215,10 +219,12 @@ class PageAllocator {
   bool verify() const;
 
   // For the layers above.
-  // nullptr if not managed. Inline: the slab layer's frees start here.
+  // nullptr if not managed. Inline: the slab layer's frees start here. One
+  // load for a frame in a chunk of one range (direct_descriptor), the
+  // range walk for the rest (descriptor_slow).
   PF_FAST_PATH FrameDescriptor* descriptor(Pfn pfn) const {
-    Range* r = find_range(pfn.value);
-    return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
+    FrameDescriptor* d = direct_descriptor(pfn.value);
+    return __builtin_expect(d != nullptr, 1) ? d : descriptor_slow(pfn.value);
   }
   const PhysMap& phys_map() const { return phys_; }
   template <typename T = std::byte>
@@ -279,6 +285,9 @@ class PageAllocator {
   size_t hotplug_ranges_left() const;
   // Frames of hot-added ranges kept for their own metadata.
   uint64_t hotplug_meta_frames() const { return detail::load_relaxed(hotplug_meta_frames_); }
+  // Bytes of the pfn lookup each hot-add keeps in its metadata (after its
+  // descriptors, 64-byte aligned; page_hotplug.cpp).
+  static constexpr uint64_t hotplug_lookup_bytes();
 
   // Fork support (page_hotplug.cpp): every lock of this allocator taken in
   // the documented order (hot-add lock, every CPU's gate with its owner
@@ -295,11 +304,26 @@ class PageAllocator {
 
  private:
   static constexpr unsigned kChunkSlots = 1024;
-  // pfn -> range in a step or two: first[pfn >> shift] is the first range
-  // ending above the chunk's start (a lower bound, see find_range). 2 KiB;
-  // immutable once published.
+  // The pfn index, immutable once published (10 KiB). Frames are cut into
+  // kChunkSlots chunks of 2^shift frames (the smallest shift that covers
+  // the last range). Per chunk c, frames [c << shift, (c + 1) << shift):
+  //   first[c] <= the first i with range_end_[i] > c << shift (a lower bound
+  //     to walk from: find_range);
+  //   direct[c] == uintptr(r.desc) - r.base * sizeof(FrameDescriptor)
+  //                  + (r.zone << 1) + kDirectTag, in integers,
+  //     if the chunk lies inside one range r: the descriptor of its frame p
+  //     is then (direct[c] & ~15) + p * sizeof(FrameDescriptor), one load
+  //     that also names the zone (entry_descriptor, entry_zone);
+  //   direct[c] == kMixedChunk (0) if the chunk holds a range boundary or
+  //     frames of no range (a hole, past the top): walk (find_range).
+  // Descriptor arrays are 16-byte aligned, and so is r.base * 16: the low
+  // four bits are free for the tag and the zone, and a zeroed table is all
+  // mixed.
+  static constexpr uintptr_t kMixedChunk = 0, kDirectTag = 1, kEntryLowBits = 15;
+  static_assert(kZoneCount <= 4 && sizeof(FrameDescriptor) == 16, "a direct entry's low bits");
   struct RangeLookup {
     uint8_t shift = 63;                // frames per chunk: 2^shift
+    uintptr_t direct[kChunkSlots] = {};
     uint16_t first[kChunkSlots] = {};
   };
   // Enough for every map pf_init's MemoryMap accepts (issue 11, case 7). A
@@ -381,6 +405,11 @@ class PageAllocator {
   // store (another CPU's racing free reads the other fields: see
   // "Frees on two CPUs" in page_alloc.cpp).
   PF_FAST_PATH static void to_cached(FrameDescriptor& d) { set_frame_state(d, FrameState::Cached); }
+  // frame_word(0, Allocated, k, home_cpu_tag(cpu)): the second word of a
+  // plain block of order k handed out by CPU cpu's cache (cpu < cpu_count_).
+  PF_FAST_PATH uint64_t handed_word(unsigned cpu, unsigned k) const {
+    return home_words_[cpu] + frame_word(0, FrameState::Tail, k, 0);
+  }
   // The home-CPU tag of a block handed out from cache `cpu` (the shared
   // cache, cpu_count_, is nobody's home).
   uint16_t home_tag(unsigned cpu) const { return cpu < cpu_count_ ? home_cpu_tag(cpu) : kNoHomeCpu; }
@@ -410,9 +439,37 @@ class PageAllocator {
   uint64_t release_run(Range& r, uint64_t from, uint64_t to);
 
   // --- lookup
-  // pfn -> its range in a few instructions: chunk_first_[pfn >> chunk_shift_]
-  // is the first range ending above the chunk's start, and range_end_ (~0
-  // past the last range) stops the walk; usually no step at all.
+  // The lookup's direct entry for a frame (RangeLookup): kDirectTag set
+  // for a frame in a direct chunk, kMixedChunk for every other frame
+  // (managed or not: ask find_range). Two loads that do not depend on pfn
+  // (lookup_, its shift), then the one that does. A reader holding a lookup
+  // a hot-add has since replaced still gets right answers: ranges never
+  // move, and a chunk that lay inside one range then still does.
+  PF_FAST_PATH uintptr_t direct_entry_of(uint64_t pfn) const {
+    const RangeLookup* t = detail::load_acquire(lookup_);
+    const uint64_t c = pfn >> t->shift;
+    return __builtin_expect(c < kChunkSlots, 1) ? t->direct[c] : kMixedChunk;
+  }
+  // Of a direct entry `e` of pfn's chunk.
+  static FrameDescriptor* entry_descriptor(uintptr_t e, uint64_t pfn) {
+    return reinterpret_cast<FrameDescriptor*>((e & ~kEntryLowBits) + pfn * sizeof(FrameDescriptor));
+  }
+  static unsigned entry_zone(uintptr_t e) { return static_cast<unsigned>(e >> 1) & 3u; }
+  // entry_zone(e) * kPcpOrders, the distance between a CpuCache's stacks
+  // of order k in zone 0 and in the entry's zone, in one AND and a shift.
+  static size_t entry_stack_step(uintptr_t e) {
+    static_assert(kPcpOrders % 2 == 0);
+    return (e & 6u) * (kPcpOrders / 2);
+  }
+  PF_FAST_PATH FrameDescriptor* direct_descriptor(uint64_t pfn) const {
+    const uintptr_t e = direct_entry_of(pfn);
+    return __builtin_expect((e & kDirectTag) != 0, 1) ? entry_descriptor(e, pfn) : nullptr;
+  }
+  // descriptor() for the frames direct_descriptor does not answer.
+  [[gnu::noinline, gnu::cold]] FrameDescriptor* descriptor_slow(uint64_t pfn) const;
+  // pfn -> its range in a few instructions: first[pfn >> shift] is the
+  // first range ending above the chunk's start, and range_end_ (~0 past the
+  // last range) stops the walk; usually no step at all.
   // lookup_ is the published RangeLookup (init's lookup0_, or a hot-add's).
   // The walk stops at the range ending above pfn, or at a slot not yet
   // published (its end may be written, its base is still kUnpublishedBase,
@@ -455,8 +512,7 @@ class PageAllocator {
 
   // --- slow paths (page_alloc.cpp); the fast paths are inline above
   [[gnu::noinline, gnu::cold]] PhysAddr alloc_slow(Order order, gfp_t flags, const void* caller);
-  [[gnu::noinline, gnu::cold]] void free_slow(Range* r, PhysAddr phys, Order order,
-                                              const void* caller);
+  [[gnu::noinline, gnu::cold]] void free_slow(PhysAddr phys, Order order, const void* caller);
   PhysAddr alloc_uncached(Zone z, Order order);
   PhysAddr alloc_in_zones(Order order, gfp_t flags, bool use_cache);
   bool fail_injected();
@@ -483,7 +539,11 @@ class PageAllocator {
   // --- hot-add (page_hotplug.cpp)
   struct HotplugPlan;
   int plan_hotplug(uint64_t lo, uint64_t hi, HotplugPlan& plan) const;
-  void fill_lookup(RangeLookup& t, uint32_t count) const;
+  // Fills t for ranges_[0, count); slots from first_new on are not
+  // published yet (their bases are slot_base(i, first_new, new_lo)).
+  void fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_new, uint64_t new_lo) const;
+  uint64_t lookup_base(uint32_t i, uint32_t first_new, uint64_t new_lo) const;
+  static uintptr_t direct_entry(const Range& r, uint64_t base);
   bool verify_lookup(uint32_t count) const;
 
   PhysMap phys_;
@@ -520,6 +580,11 @@ class PageAllocator {
   // bits of the flags (__GFP_DMA | __GFP_DMA32 | __GFP_THISZONE); 0: none.
   static constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32 | __GFP_THISZONE;
   uint8_t first_zone_[kZoneFlags + 1] = {};
+  // home_words_[cpu] == frame_word(0, Allocated, 0, home_cpu_tag(cpu)) for
+  // cpu < cpu_count_: a block of order k handed out by CPU cpu's cache has
+  // the word home_words_[cpu] | k << 40 (one load instead of four
+  // instructions on each fast path).
+  uint64_t home_words_[kMaxCpus] = {};
   CpuCache* cpus_ = nullptr;  // cpu_count_ + 1 entries (the last shared), placed by bootmem
   RemoteQueue* remote_ = nullptr;  // cpu_count_ entries, placed by bootmem with cpus_
   unsigned cpu_count_ = 0;
@@ -532,5 +597,7 @@ class PageAllocator {
   bool initialised_ = false;
   BootMem bootmem_;
 };
+
+constexpr uint64_t PageAllocator::hotplug_lookup_bytes() { return sizeof(RangeLookup); }
 
 }  // namespace pf

@@ -2,7 +2,8 @@
 //
 // Per CPU, per zone, per order 0..kPcpOrders-1: an array stack of blocks in
 // state Cached (a {frame, descriptor} pair per slot, so a hand-out is a pop
-// and one state flip, with no lookup). Sizing (page_alloc.hpp): an empty
+// and one store of the descriptor's second word, frame.hpp hand_out, with no
+// lookup). Sizing (page_alloc.hpp): an empty
 // stack is refilled with kPcpBatch[k] blocks under one zone-lock hold; a free
 // that finds the stack at kPcpHigh[k] first drains the kPcpBatch[k] oldest
 // blocks (the bottom of the stack, the coldest) back to the buddy. Order 0:
@@ -45,8 +46,7 @@ PhysAddr PageAllocator::alloc_cached(Zone z, Order order) {
     if (s.size() == 0 && cpu < cpu_count_) collect_remote(cpu, rejected);
     if (s.size() != 0 || refill(s, z, order) != 0) {
       const PcpSlot slot = s.pop();
-      set_home(*slot.desc, home_tag(cpu));
-      set_frame_state(*slot.desc, FrameState::Allocated);
+      hand_out(*slot.desc, order.value, home_tag(cpu));
       p = pf::to_phys(Pfn{slot.pfn});
     }
   }
@@ -133,8 +133,7 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
       if (s.size() == 0 && refill(s, z, order) == 0) break;
       while (n < count && s.size() != 0) {
         const PcpSlot slot = s.pop();
-        set_home(*slot.desc, home_tag(cpu));
-        set_frame_state(*slot.desc, FrameState::Allocated);
+        hand_out(*slot.desc, k, home_tag(cpu));
         out[n++] = pf::to_phys(Pfn{slot.pfn});
       }
     }

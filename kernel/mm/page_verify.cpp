@@ -24,7 +24,7 @@
 //     zone.managed == free (buddy + cached) + allocated frames; zone masks;
 //   range table (hot-add, see page_alloc.hpp): sorted and disjoint, each
 //     range inside its zone's slice, the published lookup's hints lower
-//     bounds that cover the last range; Reserved frames for hot-add metadata
+//     bounds that cover the last range, its direct entries exact; Reserved frames for hot-add metadata
 //     == hotplug_meta_frames().
 // Locks: every CPU's gate in CPU order (the owners stopped, see
 // cpu_cache.hpp), every remote queue's lock, then every zone lock in zone
@@ -199,8 +199,11 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
 }
 
 // Every hint of the published lookup is a lower bound of the range a pfn of
-// its chunk lies in (find_range walks forward from it), and the chunks cover
-// the last range.
+// its chunk lies in (find_range walks forward from it), the chunks cover
+// the last range, and the direct entries are exact: a chunk inside one
+// range r has direct == uintptr(r.desc) - r.base * 16 + (r.zone << 1) + 1
+// (so its frame p's descriptor is &r.desc[p - r.base]), every other chunk
+// kMixedChunk.
 bool PageAllocator::verify_lookup(uint32_t count) const {
   const RangeLookup* t = detail::load_acquire(lookup_);
   if (count == 0) return true;
@@ -208,8 +211,21 @@ bool PageAllocator::verify_lookup(uint32_t count) const {
     return verify_fail("range lookup does not reach the last range", ranges_[count - 1].base);
   uint32_t first = 0;
   for (uint64_t c = 0; c < kChunkSlots; ++c) {
-    while (first < count && range_end_[first] <= (c << t->shift)) ++first;
-    if (t->first[c] > first) return verify_fail("range lookup skips a range", c << t->shift);
+    const uint64_t lo = c << t->shift, hi = (c + 1) << t->shift;
+    while (first < count && range_end_[first] <= lo) ++first;
+    if (t->first[c] > first) return verify_fail("range lookup skips a range", lo);
+    const Range* r = first < count ? &ranges_[first] : nullptr;
+    const bool inside = r != nullptr && r->base <= lo && r->end >= hi;
+    const uintptr_t e = t->direct[c];
+    if (!inside) {
+      if (e != kMixedChunk) return verify_fail("range lookup has a direct entry for a chunk that is not inside one range", lo);
+      continue;
+    }
+    if ((e & kDirectTag) == 0 || entry_descriptor(e, lo) != &r->desc[lo - r->base] ||
+        entry_descriptor(e, hi - 1) != &r->desc[hi - 1 - r->base])
+      return verify_fail("range lookup's direct entry does not name its range's descriptors", lo);
+    if (entry_zone(e) != static_cast<unsigned>(r->zone) || (e & kEntryLowBits & ~uintptr_t{7}) != 0)
+      return verify_fail("range lookup's direct entry names the wrong zone", lo);
   }
   return true;
 }
