@@ -176,6 +176,7 @@ void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_n
   unsigned shift = 0;
   while ((last >> shift) >= kChunkSlots) ++shift;
   t.shift = static_cast<uint8_t>(shift);
+  t.addr_shift = static_cast<uint8_t>(shift + kPageShift);
   uint32_t first = 0;
   for (uint64_t c = 0; c < kChunkSlots; ++c) {
     const uint64_t lo = c << shift, hi = (c + 1) << shift;

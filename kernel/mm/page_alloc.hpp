@@ -120,7 +120,7 @@ class PageAllocator {
   // from this CPU's cache. Everything else: alloc_slow.
   PF_FAST_PATH PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr) {
     const unsigned k = order.value;
-    const unsigned cpu = platform::cpu_id();
+    const size_t cpu = platform::cpu_id();
     if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed), 1)) {
       PhysAddr p;
       {
@@ -131,13 +131,13 @@ class PageAllocator {
           // rewrites the routes with every CPU's gate stopped (page_hotplug.cpp).
           const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
           if (__builtin_expect(zone_plus_one != 0, 1)) {
-            PcpStack& s = *(&c.stacks[0][k] + (zone_plus_one - 1) * kPcpOrders);
+            PcpStack& s = stack_at(c, zone_plus_one * kStackRowBytes, k);
             const uint32_t n = s.size();
             if (__builtin_expect(n != 0, 1)) {
               const PcpSlot slot = s.slots[n - 1];
               s.set_size(n - 1);
               store_frame_word(*slot.desc, handed_word(cpu, k));
-              p = pf::to_phys(Pfn{slot.pfn});
+              p = PhysAddr{slot.phys};
             }
           }
           c.gate.leave();
@@ -154,33 +154,32 @@ class PageAllocator {
   // misalignment) is reported by name and the call is refused; so is the
   // second of two frees of one block on two CPUs at the same moment.
   // Fast path (the local free): a small order whose home CPU is this one,
-  // pushed onto this CPU's cache. The descriptor comes from the lookup's
-  // direct entry (one load), the zone from the frame number (zone_for: no
-  // Range at all), and one wide load inside the gate checks owner 0,
+  // pushed onto this CPU's cache. The descriptor and the zone come from the
+  // lookup's direct entry (one load; no Range at all), and one wide load
+  // inside the gate checks owner 0,
   // Allocated, the order and the home CPU together (frame_word; see "Frees
   // on two CPUs" in page_alloc.cpp for why a plain check and store inside
   // the gate are enough). Every other free goes to free_slow.
   PF_FAST_PATH void free_pages(PhysAddr phys, Order order, const void* caller = nullptr) {
-    const uint64_t pfn = phys.value >> kPageShift;
     const unsigned k = order.value;
-    const unsigned cpu = platform::cpu_id();
+    const size_t cpu = platform::cpu_id();
     // One mask checks page alignment and block alignment together.
     if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
                              (phys.value & ((kPageSize << k) - 1)) == 0,
                          1)) {
-      const uintptr_t e = direct_entry_of(pfn);
-      if (__builtin_expect((e & kDirectTag) != 0, 1)) {
-        FrameDescriptor* d = entry_descriptor(e, pfn);
+      FrameDescriptor* d;
+      size_t step;
+      if (__builtin_expect(locate(phys.value, d, step), 1)) {
         IrqOff irq;
         CpuCache& c = cpus_[cpu];
         if (__builtin_expect(c.gate.enter(), 1)) {
-          PcpStack& s = *(&c.stacks[0][k] + entry_stack_step(e));
+          PcpStack& s = stack_at(c, step, k);
           const uint32_t n = s.size();
           if (__builtin_expect(load_frame_word(*d) == handed_word(cpu, k) &&
                                    n < kPcpHigh[k],
                                1)) {
             to_cached(*d);
-            s.slots[n] = PcpSlot{pfn, d};
+            s.slots[n] = PcpSlot{phys.value, d};
             s.set_size(n + 1);
             c.gate.leave();
             return;
@@ -323,6 +322,7 @@ class PageAllocator {
   static_assert(kZoneCount <= 4 && sizeof(FrameDescriptor) == 16, "a direct entry's low bits");
   struct RangeLookup {
     uint8_t shift = 63;                // frames per chunk: 2^shift
+    uint8_t addr_shift = 63;           // shift + kPageShift: the chunk of an address
     uintptr_t direct[kChunkSlots] = {};
     uint16_t first[kChunkSlots] = {};
   };
@@ -340,8 +340,9 @@ class PageAllocator {
   static constexpr size_t kMaxRanges = kMaxInitRanges + kMaxHotplugRanges;
 
   struct PcpSlot {
-    uint64_t pfn;
+    uint64_t phys;  // the block's address (what alloc_pages returns)
     FrameDescriptor* desc;
+    uint64_t pfn() const { return phys >> kPageShift; }
   };
   // kPcpHigh[order] slots; `slots` is nullptr if the zone is empty.
   using PcpStack = CpuStack<PcpSlot>;
@@ -352,6 +353,14 @@ class PageAllocator {
     PcpStack stacks[kZoneCount][kPcpOrders];
   };
   static_assert(sizeof(CpuCache) == 256);
+  // The fast paths see a CpuCache as rows of 64 bytes: row 0 the gate, row
+  // 1 + z zone z's stacks (so 1 + zone, as first_zone_ and the lookup hold
+  // it, names its row with one shift), stack_at(c, row, k) == &c.stacks[z][k].
+  static constexpr size_t kStackRowBytes = sizeof(PcpStack) * kPcpOrders;
+  static_assert(sizeof(CpuGate) == kStackRowBytes, "stacks[z] is row 1 + z");
+  PF_FAST_PATH static PcpStack& stack_at(CpuCache& c, size_t row_bytes, unsigned k) {
+    return reinterpret_cast<PcpStack*>(reinterpret_cast<char*>(&c) + row_bytes)[k];
+  }
   // A CPU's remote queue: tokens (frame numbers) of blocks whose home is
   // this CPU and which another CPU claimed (RemoteFreed). Its own lock, on
   // its own lines, so remote frees never touch the owner's gate line. The
@@ -407,7 +416,7 @@ class PageAllocator {
   PF_FAST_PATH static void to_cached(FrameDescriptor& d) { set_frame_state(d, FrameState::Cached); }
   // frame_word(0, Allocated, k, home_cpu_tag(cpu)): the second word of a
   // plain block of order k handed out by CPU cpu's cache (cpu < cpu_count_).
-  PF_FAST_PATH uint64_t handed_word(unsigned cpu, unsigned k) const {
+  PF_FAST_PATH uint64_t handed_word(size_t cpu, unsigned k) const {
     return home_words_[cpu] + frame_word(0, FrameState::Tail, k, 0);
   }
   // The home-CPU tag of a block handed out from cache `cpu` (the shared
@@ -455,15 +464,35 @@ class PageAllocator {
     return reinterpret_cast<FrameDescriptor*>((e & ~kEntryLowBits) + pfn * sizeof(FrameDescriptor));
   }
   static unsigned entry_zone(uintptr_t e) { return static_cast<unsigned>(e >> 1) & 3u; }
-  // entry_zone(e) * kPcpOrders, the distance between a CpuCache's stacks
-  // of order k in zone 0 and in the entry's zone, in one AND and a shift.
-  static size_t entry_stack_step(uintptr_t e) {
-    static_assert(kPcpOrders % 2 == 0);
-    return (e & 6u) * (kPcpOrders / 2);
-  }
+
   PF_FAST_PATH FrameDescriptor* direct_descriptor(uint64_t pfn) const {
     const uintptr_t e = direct_entry_of(pfn);
     return __builtin_expect((e & kDirectTag) != 0, 1) ? entry_descriptor(e, pfn) : nullptr;
+  }
+  // The descriptor of the frame at page-aligned address `phys`, and the
+  // byte offset of its zone's row of stacks in a CpuCache (stack_at); false
+  // for a frame no range holds. A direct chunk's frame in one load, all from
+  // the address (pfn * 16 == phys >> 8); a mixed chunk's (the chunk of the
+  // top, of a hole, of a zone limit that is not chunk-aligned) through the
+  // range walk, still inline, so that its frees stay on the fast path.
+  PF_FAST_PATH bool locate(uint64_t phys, FrameDescriptor*& d, size_t& row) const {
+    const RangeLookup* t = detail::load_acquire(lookup_);
+    const uint64_t c = phys >> t->addr_shift;
+    const uintptr_t e = __builtin_expect(c < kChunkSlots, 1) ? t->direct[c] : kMixedChunk;
+    if (__builtin_expect((e & kDirectTag) != 0, 1)) {
+      static_assert(sizeof(FrameDescriptor) == uint64_t{1} << (kPageShift - 8));
+      d = reinterpret_cast<FrameDescriptor*>((e & ~kEntryLowBits) + (phys >> 8));
+      // (e & 6) == zone << 1; a row is 64 bytes and row 0 is the gate.
+      static_assert(kStackRowBytes == 64);
+      row = ((e & 6u) << 5) + kStackRowBytes;
+      return true;
+    }
+    const uint64_t pfn = phys >> kPageShift;
+    const Range* r = find_range(pfn);
+    if (r == nullptr) return false;
+    d = &r->desc[pfn - r->base];
+    row = (static_cast<size_t>(r->zone) + 1) * kStackRowBytes;
+    return true;
   }
   // descriptor() for the frames direct_descriptor does not answer.
   [[gnu::noinline, gnu::cold]] FrameDescriptor* descriptor_slow(uint64_t pfn) const;

@@ -47,7 +47,7 @@ PhysAddr PageAllocator::alloc_cached(Zone z, Order order) {
     if (s.size() != 0 || refill(s, z, order) != 0) {
       const PcpSlot slot = s.pop();
       hand_out(*slot.desc, order.value, home_tag(cpu));
-      p = pf::to_phys(Pfn{slot.pfn});
+      p = PhysAddr{slot.phys};
     }
   }
   report_rejected(rejected);
@@ -61,7 +61,7 @@ void PageAllocator::push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor&
   PcpStack& s = c.stacks[static_cast<unsigned>(r.zone)][k];
   if (__builtin_expect(s.size() == kPcpHigh[k], 0)) drain_stack(s, r.zone, order, kPcpBatch[k]);
   to_cached(d);
-  s.push(PcpSlot{pfn.value, &d});
+  s.push(PcpSlot{pf::to_phys(pfn).value, &d});
 }
 
 // CPU `cpu`'s data is held (its own slow path, or a stopper's CpuAccess),
@@ -134,7 +134,7 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
       while (n < count && s.size() != 0) {
         const PcpSlot slot = s.pop();
         hand_out(*slot.desc, k, home_tag(cpu));
-        out[n++] = pf::to_phys(Pfn{slot.pfn});
+        out[n++] = PhysAddr{slot.phys};
       }
     }
     if (flags & __GFP_ZERO)
@@ -156,7 +156,7 @@ uint32_t PageAllocator::refill(PcpStack& s, Zone z, Order order) {
   for (; n < kPcpBatch[order.value]; ++n) {
     const ZoneArea::Block b = zs.take(order, FrameState::Cached);
     if (b.range == nullptr) break;
-    s.slots[n] = PcpSlot{b.pfn.value, &b.range->at(b.pfn)};
+    s.slots[n] = PcpSlot{pf::to_phys(b.pfn).value, &b.range->at(b.pfn)};
   }
   // Reversed, so the first block taken (lowest address) is handed out first.
   s.reverse(n);
@@ -174,9 +174,9 @@ void PageAllocator::drain_stack(PcpStack& s, Zone z, Order order, uint32_t count
     ZoneArea& zs = zone(z);
     LockGuard guard(zs.lock());
     for (uint32_t i = 0; i < count; ++i) {
-      Range* r = find_range(s.slots[i].pfn);
+      Range* r = find_range(s.slots[i].pfn());
       PF_ASSERT(r != nullptr && r->zone == z);
-      zs.give(*r, Pfn{s.slots[i].pfn}, order);
+      zs.give(*r, Pfn{s.slots[i].pfn()}, order);
     }
   }
   s.drop_bottom(count);

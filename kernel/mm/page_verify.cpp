@@ -182,7 +182,9 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
         const uint32_t n = s.size();
         if (n > kPcpHigh[k]) return verify_fail("per-CPU cache holds more than its high-water mark", 0);
         for (uint32_t i = 0; i < n; ++i) {
-          const uint64_t pfn = s.slots[i].pfn;
+          const uint64_t pfn = s.slots[i].pfn();
+          if ((s.slots[i].phys & (kPageSize - 1)) != 0)
+            return verify_fail("per-CPU cache slot's address is not a frame's", pfn);
           const Range* r = find_range(pfn);
           if (r == nullptr || static_cast<unsigned>(r->zone) != z)
             return verify_fail("per-CPU cache holds a frame of another zone", pfn);
@@ -207,6 +209,7 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
 bool PageAllocator::verify_lookup(uint32_t count) const {
   const RangeLookup* t = detail::load_acquire(lookup_);
   if (count == 0) return true;
+  if (t->addr_shift != t->shift + kPageShift) return verify_fail("range lookup's two shifts disagree", 0);
   if (((ranges_[count - 1].end - 1) >> t->shift) >= kChunkSlots)
     return verify_fail("range lookup does not reach the last range", ranges_[count - 1].base);
   uint32_t first = 0;
