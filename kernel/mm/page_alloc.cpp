@@ -203,7 +203,7 @@ void PageAllocator::build_routes() {
     const unsigned limit = (f & __GFP_DMA) ? 0u : (f & __GFP_DMA32) ? 1u : 2u;
     const bool any = fallback_count_[limit] > 0;
     const bool allowed = any && (!(f & __GFP_THISZONE) || fallback_[limit][0] == limit);
-    detail::store_relaxed(first_zone_[f], allowed ? static_cast<uint8_t>(fallback_[limit][0] + 1) : uint8_t{0});
+    detail::store_relaxed(first_zone_[f], static_cast<uint8_t>((allowed ? fallback_[limit][0] : limit) + 1));
   }
 }
 

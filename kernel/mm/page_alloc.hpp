@@ -122,30 +122,25 @@ class PageAllocator {
     const unsigned k = order.value;
     const size_t cpu = platform::cpu_id();
     if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed), 1)) {
-      PhysAddr p;
-      {
-        IrqOff irq;
-        CpuCache& c = cpus_[cpu];
-        if (__builtin_expect(c.gate.enter(), 1)) {
-          // Read inside the gate, as plain data: a hot-add that opens a zone
-          // rewrites the routes with every CPU's gate stopped (page_hotplug.cpp).
-          const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
-          if (__builtin_expect(zone_plus_one != 0, 1)) {
-            PcpStack& s = stack_at(c, zone_plus_one * kStackRowBytes, k);
-            const uint32_t n = s.size();
-            if (__builtin_expect(n != 0, 1)) {
-              const PcpSlot slot = s.slots[n - 1];
-              s.set_size(n - 1);
-              store_frame_word(*slot.desc, handed_word(cpu, k));
-              p = PhysAddr{slot.phys};
-            }
-          }
+      IrqOff irq;
+      CpuCache& c = cpus_[cpu];
+      if (__builtin_expect(c.gate.enter(), 1)) {
+        // Read inside the gate, as plain data: a hot-add that opens a zone
+        // rewrites the routes with every CPU's gate stopped (page_hotplug.cpp).
+        // Never 0 once initialised (a refused route names an empty zone,
+        // whose stacks stay empty: see first_zone_).
+        PcpStack& s = stack_at(c, first_zone_[flags & kZoneFlags] * kStackRowBytes, k);
+        const uint32_t n = s.size();
+        if (__builtin_expect(n != 0, 1)) {
+          const PcpSlot slot = s.slots[n - 1];
+          s.set_size(n - 1);
+          store_frame_word(*slot.desc, handed_word(cpu, k));
           c.gate.leave();
+          const PhysAddr p{slot.phys};
+          if (flags & __GFP_ZERO) __builtin_memset(phys_.to_virt<void>(p), 0, order.bytes());
+          return p;
         }
-      }
-      if (__builtin_expect(!p.is_null(), 1)) {
-        if (flags & __GFP_ZERO) __builtin_memset(phys_.to_virt<void>(p), 0, order.bytes());
-        return p;
+        c.gate.leave();
       }
     }
     return alloc_slow(order, flags, caller);
@@ -606,7 +601,14 @@ class PageAllocator {
   uint8_t fallback_[kZoneCount][kZoneCount] = {};
   uint8_t fallback_count_[kZoneCount] = {};
   // 1 + the zone whose per-CPU cache alloc_pages tries first, by the zone
-  // bits of the flags (__GFP_DMA | __GFP_DMA32 | __GFP_THISZONE); 0: none.
+  // bits of the flags (__GFP_DMA | __GFP_DMA32 | __GFP_THISZONE). Where
+  // the flags allow no zone, 1 + the flags' limit zone, which is then empty
+  // (no zone at or below the limit has memory, or __GFP_THISZONE and the
+  // limit's zone has none): its stacks stay empty (no block of an empty
+  // zone exists to push), so the fast path finds nothing and alloc_slow
+  // says no. So never 0 once initialised (verify() checks both): the fast
+  // path reads it without a test.
+  // 0 only before init (fast_cpus_ == 0 then: no fast path runs).
   static constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32 | __GFP_THISZONE;
   uint8_t first_zone_[kZoneFlags + 1] = {};
   // home_words_[cpu] == frame_word(0, Allocated, 0, home_cpu_tag(cpu)) for

@@ -123,6 +123,7 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
   size_t n = 0;
   const unsigned k = order.value;
   const unsigned zone_plus_one = detail::load_relaxed(first_zone_[flags & kZoneFlags]);
+  // (A refused route names an empty zone: refill finds nothing there.)
   if (k < kPcpOrders && zone_plus_one != 0 && peek(fail_at_) == 0) {
     // Whole stacks at a time from this CPU's cache, refilled as it empties.
     const auto z = static_cast<Zone>(zone_plus_one - 1);

@@ -24,7 +24,10 @@
 //     zone.managed == free (buddy + cached) + allocated frames; zone masks;
 //   range table (hot-add, see page_alloc.hpp): sorted and disjoint, each
 //     range inside its zone's slice, the published lookup's hints lower
-//     bounds that cover the last range, its direct entries exact; Reserved frames for hot-add metadata
+//     bounds that cover the last range, its direct entries exact;
+//   fast-path tables: every zone route names a zone (an empty one only
+//     where the flags allow none, and an empty zone's stacks are empty);
+//     home_words_[c] == frame_word(0, Allocated, 0, home_cpu_tag(c)); Reserved frames for hot-add metadata
 //     == hotplug_meta_frames().
 // Locks: every CPU's gate in CPU order (the owners stopped, see
 // cpu_cache.hpp), every remote queue's lock, then every zone lock in zone
@@ -237,6 +240,19 @@ bool PageAllocator::verify_locked() const {
   VerifyTally t;
   const uint32_t count = detail::load_acquire(range_count_);
   if (!verify_lookup(count)) return false;
+  // The fast paths' own tables (page_alloc.hpp first_zone_, home_words_).
+  for (gfp_t f = 0; f <= kZoneFlags; ++f) {
+    const unsigned row = first_zone_[f];
+    if (row == 0 || row > kZoneCount) return verify_fail("zone route names no zone", 0);
+    if (zones_[row - 1].empty())
+      for (unsigned c = 0; c <= cpu_count_; ++c)
+        for (unsigned k = 0; k < kPcpOrders; ++k)
+          if (cpus_[c].stacks[row - 1][k].size() != 0)
+            return verify_fail("per-CPU cache of an empty zone holds blocks", 0);
+  }
+  for (unsigned c = 0; c < cpu_count_; ++c)
+    if (home_words_[c] != frame_word(0, FrameState::Allocated, 0, home_cpu_tag(c)))
+      return verify_fail("a CPU's home word is not its hand-out word", 0);
   for (uint32_t i = 0; i < count; ++i) {
     const Range& r = ranges_[i];
     if (r.desc == nullptr || r.base >= r.end || range_end_[i] != r.end ||
