@@ -163,10 +163,7 @@ uint64_t PageAllocator::lookup_base(uint32_t i, uint32_t first_new, uint64_t new
 }
 
 uintptr_t PageAllocator::direct_entry(const Range& r, uint64_t base) {
-  // bootmem and hot-add place descriptor arrays on frame boundaries.
-  PF_ASSERT((reinterpret_cast<uintptr_t>(r.desc) & kEntryLowBits) == 0);
-  return reinterpret_cast<uintptr_t>(r.desc) - base * sizeof(FrameDescriptor) +
-         (uintptr_t{static_cast<uint8_t>(r.zone)} << 1) + kDirectTag;
+  return reinterpret_cast<uintptr_t>(r.desc) - base * sizeof(FrameDescriptor) + kDirectTag;
 }
 
 void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_new, uint64_t new_lo) const {
@@ -185,6 +182,7 @@ void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_n
     // Direct: the whole chunk inside range `first` (the one ending above lo).
     const bool inside = first < count && lookup_base(first, first_new, new_lo) <= lo && range_end_[first] >= hi;
     t.direct[c] = inside ? direct_entry(ranges_[first], lookup_base(first, first_new, new_lo)) : kMixedChunk;
+    t.row[c] = inside ? static_cast<uint8_t>((static_cast<unsigned>(ranges_[first].zone) + 1) * kStackRowBytes) : 0;
   }
 }
 

@@ -54,8 +54,9 @@
 //   ranges_[i].end <= ranges_[i + 1].base (sorted, disjoint);
 //   lookup_->first[c] <= the first i with range_end_[i] > c << lookup_->shift,
 //     and the last range ends below kChunkSlots << lookup_->shift;
-//   lookup_->direct[c] == uintptr(r.desc) - r.base * 16 + (r.zone << 1) + 1 if chunk c lies
-//     inside one range r, kMixedChunk (0) otherwise (RangeLookup);
+//   lookup_->direct[c] == uintptr(r.desc) - r.base * 16 + 1 and
+//     lookup_->row[c] == (1 + r.zone) * 64 if chunk c lies inside one
+//     range r, both 0 (kMixedChunk) otherwise (RangeLookup);
 //   a hot-added range's first hotplug frames are Reserved (kReservedHotplugMeta).
 #pragma once
 
@@ -298,27 +299,28 @@ class PageAllocator {
 
  private:
   static constexpr unsigned kChunkSlots = 1024;
-  // The pfn index, immutable once published (10 KiB). Frames are cut into
+  // The pfn index, immutable once published (11 KiB). Frames are cut into
   // kChunkSlots chunks of 2^shift frames (the smallest shift that covers
   // the last range). Per chunk c, frames [c << shift, (c + 1) << shift):
   //   first[c] <= the first i with range_end_[i] > c << shift (a lower bound
   //     to walk from: find_range);
-  //   direct[c] == uintptr(r.desc) - r.base * sizeof(FrameDescriptor)
-  //                  + (r.zone << 1) + kDirectTag, in integers,
-  //     if the chunk lies inside one range r: the descriptor of its frame p
-  //     is then (direct[c] & ~15) + p * sizeof(FrameDescriptor), one load
-  //     that also names the zone (entry_descriptor, entry_zone);
-  //   direct[c] == kMixedChunk (0) if the chunk holds a range boundary or
-  //     frames of no range (a hole, past the top): walk (find_range).
-  // Descriptor arrays are 16-byte aligned, and so is r.base * 16: the low
-  // four bits are free for the tag and the zone, and a zeroed table is all
-  // mixed.
-  static constexpr uintptr_t kMixedChunk = 0, kDirectTag = 1, kEntryLowBits = 15;
-  static_assert(kZoneCount <= 4 && sizeof(FrameDescriptor) == 16, "a direct entry's low bits");
+  //   if the chunk lies inside one range r (a direct chunk):
+  //     direct[c] == uintptr(r.desc) - r.base * sizeof(FrameDescriptor) + 1,
+  //       in integers: the descriptor of its frame p is
+  //       direct[c] - 1 + p * sizeof(FrameDescriptor), one load
+  //       (entry_descriptor; the + 1 tells a direct entry from kMixedChunk
+  //       even where the difference is 0);
+  //     row[c] == (1 + r.zone) * kStackRowBytes, where r's zone's stacks
+  //       sit in a CpuCache (stack_at), loaded beside direct[c];
+  //   otherwise (a range boundary or frames of no range: a hole, past the
+  //   top) direct[c] == kMixedChunk and row[c] == 0: walk (find_range).
+  // A zeroed table is all mixed.
+  static constexpr uintptr_t kMixedChunk = 0, kDirectTag = 1;
   struct RangeLookup {
     uint8_t shift = 63;                // frames per chunk: 2^shift
     uint8_t addr_shift = 63;           // shift + kPageShift: the chunk of an address
     uintptr_t direct[kChunkSlots] = {};
+    uint8_t row[kChunkSlots] = {};
     uint16_t first[kChunkSlots] = {};
   };
   // Enough for every map pf_init's MemoryMap accepts (issue 11, case 7). A
@@ -353,6 +355,7 @@ class PageAllocator {
   // it, names its row with one shift), stack_at(c, row, k) == &c.stacks[z][k].
   static constexpr size_t kStackRowBytes = sizeof(PcpStack) * kPcpOrders;
   static_assert(sizeof(CpuGate) == kStackRowBytes, "stacks[z] is row 1 + z");
+  static_assert(kZoneCount * kStackRowBytes <= 0xff, "RangeLookup::row holds a row's offset");
   PF_FAST_PATH static PcpStack& stack_at(CpuCache& c, size_t row_bytes, unsigned k) {
     return reinterpret_cast<PcpStack*>(reinterpret_cast<char*>(&c) + row_bytes)[k];
   }
@@ -443,7 +446,7 @@ class PageAllocator {
   uint64_t release_run(Range& r, uint64_t from, uint64_t to);
 
   // --- lookup
-  // The lookup's direct entry for a frame (RangeLookup): kDirectTag set
+  // The lookup's direct entry for a frame (RangeLookup): not kMixedChunk
   // for a frame in a direct chunk, kMixedChunk for every other frame
   // (managed or not: ask find_range). Two loads that do not depend on pfn
   // (lookup_, its shift), then the one that does. A reader holding a lookup
@@ -456,13 +459,12 @@ class PageAllocator {
   }
   // Of a direct entry `e` of pfn's chunk.
   static FrameDescriptor* entry_descriptor(uintptr_t e, uint64_t pfn) {
-    return reinterpret_cast<FrameDescriptor*>((e & ~kEntryLowBits) + pfn * sizeof(FrameDescriptor));
+    return reinterpret_cast<FrameDescriptor*>(e - kDirectTag + pfn * sizeof(FrameDescriptor));
   }
-  static unsigned entry_zone(uintptr_t e) { return static_cast<unsigned>(e >> 1) & 3u; }
 
   PF_FAST_PATH FrameDescriptor* direct_descriptor(uint64_t pfn) const {
     const uintptr_t e = direct_entry_of(pfn);
-    return __builtin_expect((e & kDirectTag) != 0, 1) ? entry_descriptor(e, pfn) : nullptr;
+    return __builtin_expect(e != kMixedChunk, 1) ? entry_descriptor(e, pfn) : nullptr;
   }
   // The descriptor of the frame at page-aligned address `phys`, and the
   // byte offset of its zone's row of stacks in a CpuCache (stack_at); false
@@ -474,12 +476,10 @@ class PageAllocator {
     const RangeLookup* t = detail::load_acquire(lookup_);
     const uint64_t c = phys >> t->addr_shift;
     const uintptr_t e = __builtin_expect(c < kChunkSlots, 1) ? t->direct[c] : kMixedChunk;
-    if (__builtin_expect((e & kDirectTag) != 0, 1)) {
+    if (__builtin_expect(e != kMixedChunk, 1)) {  // then c < kChunkSlots
       static_assert(sizeof(FrameDescriptor) == uint64_t{1} << (kPageShift - 8));
-      d = reinterpret_cast<FrameDescriptor*>((e & ~kEntryLowBits) + (phys >> 8));
-      // (e & 6) == zone << 1; a row is 64 bytes and row 0 is the gate.
-      static_assert(kStackRowBytes == 64);
-      row = ((e & 6u) << 5) + kStackRowBytes;
+      d = reinterpret_cast<FrameDescriptor*>(e - kDirectTag + (phys >> 8));
+      row = t->row[c];
       return true;
     }
     const uint64_t pfn = phys >> kPageShift;

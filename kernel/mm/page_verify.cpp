@@ -206,9 +206,9 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
 // Every hint of the published lookup is a lower bound of the range a pfn of
 // its chunk lies in (find_range walks forward from it), the chunks cover
 // the last range, and the direct entries are exact: a chunk inside one
-// range r has direct == uintptr(r.desc) - r.base * 16 + (r.zone << 1) + 1
-// (so its frame p's descriptor is &r.desc[p - r.base]), every other chunk
-// kMixedChunk.
+// range r has direct == uintptr(r.desc) - r.base * 16 + 1 (so its frame p's
+// descriptor is &r.desc[p - r.base]) and row == (1 + r.zone) * 64, every
+// other chunk kMixedChunk and row 0.
 bool PageAllocator::verify_lookup(uint32_t count) const {
   const RangeLookup* t = detail::load_acquire(lookup_);
   if (count == 0) return true;
@@ -224,14 +224,15 @@ bool PageAllocator::verify_lookup(uint32_t count) const {
     const bool inside = r != nullptr && r->base <= lo && r->end >= hi;
     const uintptr_t e = t->direct[c];
     if (!inside) {
-      if (e != kMixedChunk) return verify_fail("range lookup has a direct entry for a chunk that is not inside one range", lo);
+      if (e != kMixedChunk || t->row[c] != 0)
+        return verify_fail("range lookup has a direct entry for a chunk that is not inside one range", lo);
       continue;
     }
-    if ((e & kDirectTag) == 0 || entry_descriptor(e, lo) != &r->desc[lo - r->base] ||
+    if (e != direct_entry(*r, r->base) || entry_descriptor(e, lo) != &r->desc[lo - r->base] ||
         entry_descriptor(e, hi - 1) != &r->desc[hi - 1 - r->base])
       return verify_fail("range lookup's direct entry does not name its range's descriptors", lo);
-    if (entry_zone(e) != static_cast<unsigned>(r->zone) || (e & kEntryLowBits & ~uintptr_t{7}) != 0)
-      return verify_fail("range lookup's direct entry names the wrong zone", lo);
+    if (t->row[c] != (static_cast<unsigned>(r->zone) + 1) * kStackRowBytes)
+      return verify_fail("range lookup's row for a chunk is not its zone's", lo);
   }
   return true;
 }
