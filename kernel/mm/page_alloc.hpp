@@ -18,6 +18,16 @@
 // (pcp) per order 0..kPcpOrders-1: an array stack of blocks in state Cached.
 // A free goes strictly downward: router -> per-CPU cache -> zone -> lists.
 //
+// The order-0 pair's cost follows its chain of loads that depend on the
+// address being freed: free_pages (and descriptor(), where every slab free
+// starts) loads one lookup entry for the address's chunk (RangeLookup: a
+// biased descriptor base and the zone's stack row, no Range), then the
+// descriptor's second word, checked against this CPU's expected word in one
+// compare (frame_word); alloc_pages pops an {address, descriptor} slot and
+// writes that word in one store, which the next free's load is forwarded
+// from. Loads that do not depend on the address (lookup_, fast_cpus_,
+// cpus_, first_zone_, home_words_) are the cheap kind.
+//
 // Per-CPU caches: cpu_count + 1 of them, the last shared by callers without
 // a CPU (PF_NO_CPU); each behind a CpuGate (cpu_cache.hpp): the owner's fast
 // path takes no lock, its slow paths take the gate's lock, anyone else stops

@@ -1,10 +1,10 @@
 // page_pcp.cpp — the per-CPU page caches in front of each zone's lock.
 //
 // Per CPU, per zone, per order 0..kPcpOrders-1: an array stack of blocks in
-// state Cached (a {frame, descriptor} pair per slot, so a hand-out is a pop
-// and one store of the descriptor's second word, frame.hpp hand_out, with no
-// lookup). Sizing (page_alloc.hpp): an empty
-// stack is refilled with kPcpBatch[k] blocks under one zone-lock hold; a free
+// state Cached (an {address, descriptor} pair per slot, so a hand-out is a
+// pop and one 8-byte store of the descriptor's second word, frame.hpp
+// hand_out, with no lookup; the address is what alloc_pages returns).
+// Sizing (page_alloc.hpp): an empty stack is refilled with kPcpBatch[k] blocks under one zone-lock hold; a free
 // that finds the stack at kPcpHigh[k] first drains the kPcpBatch[k] oldest
 // blocks (the bottom of the stack, the coldest) back to the buddy. Order 0:
 // batch 32, high 128 (512 KiB per CPU and zone at most).
