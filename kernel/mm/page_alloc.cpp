@@ -367,10 +367,6 @@ PageAllocator::RangeInfo PageAllocator::range_info(size_t i) const {
 
 // ---- lookup ----------------------------------------------------------------
 
-FrameDescriptor* PageAllocator::descriptor_slow(uint64_t pfn) const {
-  Range* r = find_range(pfn);
-  return r != nullptr ? &r->desc[pfn - r->base] : nullptr;
-}
 
 // ---- alloc_pages / free_pages: the slow paths ------------------------------------
 

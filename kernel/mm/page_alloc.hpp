@@ -225,11 +225,14 @@ class PageAllocator {
 
   // For the layers above.
   // nullptr if not managed. Inline: the slab layer's frees start here. One
-  // load for a frame in a chunk of one range (direct_descriptor), the
-  // range walk for the rest (descriptor_slow).
+  // load for a frame in a chunk of one range (RangeLookup::direct), the
+  // range walk for the rest (a mixed chunk: the top's, a hole's), inline
+  // too, so that a slab in a mixed chunk costs what it did before.
   PF_FAST_PATH FrameDescriptor* descriptor(Pfn pfn) const {
-    FrameDescriptor* d = direct_descriptor(pfn.value);
-    return __builtin_expect(d != nullptr, 1) ? d : descriptor_slow(pfn.value);
+    const uintptr_t e = direct_entry_of(pfn.value);
+    if (__builtin_expect(e != kMixedChunk, 1)) return entry_descriptor(e, pfn.value);
+    Range* r = find_range(pfn.value);
+    return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
   }
   const PhysMap& phys_map() const { return phys_; }
   template <typename T = std::byte>
@@ -472,10 +475,6 @@ class PageAllocator {
     return reinterpret_cast<FrameDescriptor*>(e - kDirectTag + pfn * sizeof(FrameDescriptor));
   }
 
-  PF_FAST_PATH FrameDescriptor* direct_descriptor(uint64_t pfn) const {
-    const uintptr_t e = direct_entry_of(pfn);
-    return __builtin_expect(e != kMixedChunk, 1) ? entry_descriptor(e, pfn) : nullptr;
-  }
   // The descriptor of the frame at page-aligned address `phys`, and the
   // byte offset of its zone's row of stacks in a CpuCache (stack_at); false
   // for a frame no range holds. A direct chunk's frame in one load, all from
@@ -499,8 +498,6 @@ class PageAllocator {
     row = (static_cast<size_t>(r->zone) + 1) * kStackRowBytes;
     return true;
   }
-  // descriptor() for the frames direct_descriptor does not answer.
-  [[gnu::noinline, gnu::cold]] FrameDescriptor* descriptor_slow(uint64_t pfn) const;
   // pfn -> its range in a few instructions: first[pfn >> shift] is the
   // first range ending above the chunk's start, and range_end_ (~0 past the
   // last range) stops the walk; usually no step at all.
