@@ -497,8 +497,8 @@ bool PageAllocator::free_remote(unsigned home, Range& r, Pfn pfn, FrameDescripto
       LockGuard guard(q.lock);
       if (q.count < kRemoteCap) {
         if (!claim_frame_state(d, FrameState::Allocated, FrameState::RemoteFreed)) return false;
-        q.tokens[q.count++] = token(pfn.value, d.order);
-        bump<uint64_t>(q.frames[static_cast<unsigned>(r.zone)], uint64_t{1} << d.order);
+        q.tokens[q.count++] = token(pfn.value, frame_order(d));
+        bump<uint64_t>(q.frames[static_cast<unsigned>(r.zone)], uint64_t{1} << frame_order(d));
         return true;
       }
     }

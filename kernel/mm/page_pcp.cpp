@@ -92,7 +92,7 @@ void PageAllocator::collect_remote(unsigned cpu, Rejected& out) {
     }
     // Claimed (Cached now, and ours alone): onto this CPU's stack of the
     // block's own order.
-    push_cached(cpus_[cpu], *r, Pfn{pfn}, d, Order{d.order});
+    push_cached(cpus_[cpu], *r, Pfn{pfn}, d, Order{frame_order(d)});
   }
   q.count = 0;
 }
