@@ -31,6 +31,8 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 #include "types.hpp"
 
@@ -85,6 +87,38 @@ inline uint32_t frame_owner(const FrameDescriptor& d) { return detail::load_rela
 inline void set_frame_order(FrameDescriptor& d, uint8_t order) { detail::store_relaxed(d.order, order); }
 inline void set_frame_owner(FrameDescriptor& d, uint32_t owner) { detail::store_relaxed(d.owner, owner); }
 
+// The descriptor's second half, bytes 8..15 {owner, state, order, aux}, as
+// one little-endian word: the page fast paths check a block with one load
+// and compare (free_pages: owner 0, Allocated, the order, this CPU's home
+// tag) and hand one out with one store (alloc_pages). Relaxed 64-bit
+// atomics through a may_alias pointer (plain moves on x86-64; GCC's atomic
+// builtins alias everything): they race, by design, with the 1-byte claim of
+// a remote free (claim_frame_state) and with the field-wise relaxed accesses
+// above, atomics all, which ThreadSanitizer accepts. The hand-out writes the
+// whole word so that the next free's wide load is forwarded from that store
+// (a wide load over a narrower pending store would stall).
+//   frame_word(o, s, k, a) == o | s << 32 | k << 40 | a << 48
+inline constexpr uint64_t frame_word(uint32_t owner, FrameState s, unsigned order, uint16_t aux) {
+  return uint64_t{owner} | uint64_t{static_cast<uint8_t>(s)} << 32 | uint64_t{order & 0xffu} << 40 |
+         uint64_t{aux} << 48;
+}
+namespace detail {
+using FrameWord [[gnu::may_alias]] = uint64_t;
+inline const FrameWord* frame_word_at(const FrameDescriptor& d) {
+  static_assert(offsetof(FrameDescriptor, owner) == 8 && offsetof(FrameDescriptor, state) == 12 &&
+                    offsetof(FrameDescriptor, order) == 13 && offsetof(FrameDescriptor, aux) == 14,
+                "frame_word's layout");
+  static_assert(std::endian::native == std::endian::little, "frame_word is little-endian");
+  return reinterpret_cast<const FrameWord*>(reinterpret_cast<const unsigned char*>(&d) + 8);
+}
+}  // namespace detail
+inline uint64_t load_frame_word(const FrameDescriptor& d) {
+  return __atomic_load_n(detail::frame_word_at(d), __ATOMIC_RELAXED);
+}
+inline void store_frame_word(FrameDescriptor& d, uint64_t w) {
+  __atomic_store_n(const_cast<detail::FrameWord*>(detail::frame_word_at(d)), w, __ATOMIC_RELAXED);
+}
+
 // A plain block's home CPU tag in `aux` (see above): 1 + cpu, 0 for none.
 // Relaxed atomics (plain moves on x86-64): a racing second free of the block
 // reads it on another CPU.
@@ -95,6 +129,11 @@ inline uint16_t home_of(const FrameDescriptor& d) {
 }
 inline void set_home(FrameDescriptor& d, uint16_t tag) {
   std::atomic_ref<uint16_t>(d.aux).store(tag, std::memory_order_relaxed);
+}
+// A plain block of `order` handed out by a page cache whose home tag is
+// `tag`: owner 0, Allocated, order, home, in one store (see frame_word).
+inline void hand_out(FrameDescriptor& d, unsigned order, uint16_t tag) {
+  store_frame_word(d, frame_word(0, FrameState::Allocated, order, tag));
 }
 
 // The one vocabulary of `owner`, for every layer: who holds a block, or why

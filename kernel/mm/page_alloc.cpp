@@ -96,6 +96,7 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     return PF_ERR_BAD_CONFIG;
   phys_ = PhysMap{config.direct_map_offset};
   cpu_count_ = config.cpu_count;
+  for (unsigned c = 0; c < cpu_count_; ++c) home_words_[c] = frame_word(0, FrameState::Allocated, 0, home_cpu_tag(c));
 
   int status = build_ranges(map);
   if (status == PF_OK) status = place_metadata(map, config);
@@ -113,6 +114,7 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     remote_ = nullptr;
     return status;
   }
+  fill_lookup(lookup0_, range_count_, range_count_, 0);  // every range is published (no reader yet)
   populate(map);
   initialised_ = true;
   fast_cpus_.store(peek(fail_at_) == 0 ? cpu_count_ : 0, std::memory_order_relaxed);
@@ -156,17 +158,31 @@ void PageAllocator::publish_ranges(uint32_t first, uint32_t count, uint64_t lo) 
   for (uint32_t i = count; i-- > first;) detail::store_release(ranges_[i].base, slot_base(i, first, lo));
 }
 
-void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count) const {
+uint64_t PageAllocator::lookup_base(uint32_t i, uint32_t first_new, uint64_t new_lo) const {
+  return i < first_new ? ranges_[i].base : slot_base(i, first_new, new_lo);
+}
+
+uintptr_t PageAllocator::direct_entry(const Range& r, uint64_t base) {
+  return reinterpret_cast<uintptr_t>(r.desc) - base * sizeof(FrameDescriptor) + kDirectTag;
+}
+
+void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_new, uint64_t new_lo) const {
   // The smallest chunk size that covers the last range's end with
   // kChunkSlots chunks.
   const uint64_t last = ranges_[count - 1].end - 1;
   unsigned shift = 0;
   while ((last >> shift) >= kChunkSlots) ++shift;
   t.shift = static_cast<uint8_t>(shift);
+  t.addr_shift = static_cast<uint8_t>(shift + kPageShift);
   uint32_t first = 0;
   for (uint64_t c = 0; c < kChunkSlots; ++c) {
-    while (first < count && range_end_[first] <= (c << shift)) ++first;
+    const uint64_t lo = c << shift, hi = (c + 1) << shift;
+    while (first < count && range_end_[first] <= lo) ++first;
     t.first[c] = static_cast<uint16_t>(first);
+    // Direct: the whole chunk inside range `first` (the one ending above lo).
+    const bool inside = first < count && lookup_base(first, first_new, new_lo) <= lo && range_end_[first] >= hi;
+    t.direct[c] = inside ? direct_entry(ranges_[first], lookup_base(first, first_new, new_lo)) : kMixedChunk;
+    t.row[c] = inside ? static_cast<uint8_t>((static_cast<unsigned>(ranges_[first].zone) + 1) * kStackRowBytes) : 0;
   }
 }
 
@@ -185,7 +201,7 @@ void PageAllocator::build_routes() {
     const unsigned limit = (f & __GFP_DMA) ? 0u : (f & __GFP_DMA32) ? 1u : 2u;
     const bool any = fallback_count_[limit] > 0;
     const bool allowed = any && (!(f & __GFP_THISZONE) || fallback_[limit][0] == limit);
-    detail::store_relaxed(first_zone_[f], allowed ? static_cast<uint8_t>(fallback_[limit][0] + 1) : uint8_t{0});
+    detail::store_relaxed(first_zone_[f], static_cast<uint8_t>((allowed ? fallback_[limit][0] : limit) + 1));
   }
 }
 
@@ -218,7 +234,7 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
     publish_ranges(first, range_count_, lo);  // no reader exists yet
   }
   if (range_count_ == 0 || usable == 0) return PF_ERR_NO_USABLE_MEMORY;
-  fill_lookup(lookup0_, range_count_);
+  // lookup0_ is filled once the descriptors are placed (init).
 
   // What a hot-add must stay clear of: the non-managed entries above the top.
   const uint64_t top = ranges_[range_count_ - 1].end;
@@ -432,9 +448,10 @@ PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller)
 // Every free the local fast path does not take comes here from free_pages:
 // orders above the caches, blocks with no home CPU or another one, a full
 // stack, a busy gate, and every misuse.
-void PageAllocator::free_slow(Range* r, PhysAddr phys, Order order, const void* caller) {
+void PageAllocator::free_slow(PhysAddr phys, Order order, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
   const uint64_t pfn = phys.value >> kPageShift;
+  Range* r = find_range(pfn);
   if (r != nullptr && order.valid() && phys.page_aligned() && block_aligned(Pfn{pfn}, order)) {
     FrameDescriptor& d = r->desc[pfn - r->base];
     if (freeable(d, order.value) && free_claimed(*r, Pfn{pfn}, d, order)) return;
@@ -480,8 +497,8 @@ bool PageAllocator::free_remote(unsigned home, Range& r, Pfn pfn, FrameDescripto
       LockGuard guard(q.lock);
       if (q.count < kRemoteCap) {
         if (!claim_frame_state(d, FrameState::Allocated, FrameState::RemoteFreed)) return false;
-        q.tokens[q.count++] = token(pfn.value, d.order);
-        bump<uint64_t>(q.frames[static_cast<unsigned>(r.zone)], uint64_t{1} << d.order);
+        q.tokens[q.count++] = token(pfn.value, frame_order(d));
+        bump<uint64_t>(q.frames[static_cast<unsigned>(r.zone)], uint64_t{1} << frame_order(d));
         return true;
       }
     }

@@ -18,6 +18,16 @@
 // (pcp) per order 0..kPcpOrders-1: an array stack of blocks in state Cached.
 // A free goes strictly downward: router -> per-CPU cache -> zone -> lists.
 //
+// The order-0 pair's cost follows its chain of loads that depend on the
+// address being freed: free_pages (and descriptor(), where every slab free
+// starts) loads one lookup entry for the address's chunk (RangeLookup: a
+// biased descriptor base and the zone's stack row, no Range), then the
+// descriptor's second word, checked against this CPU's expected word in one
+// compare (frame_word); alloc_pages pops an {address, descriptor} slot and
+// writes that word in one store, which the next free's load is forwarded
+// from. Loads that do not depend on the address (lookup_, fast_cpus_,
+// cpus_, first_zone_, home_words_) are the cheap kind.
+//
 // Per-CPU caches: cpu_count + 1 of them, the last shared by callers without
 // a CPU (PF_NO_CPU); each behind a CpuGate (cpu_cache.hpp): the owner's fast
 // path takes no lock, its slow paths take the gate's lock, anyone else stops
@@ -54,6 +64,9 @@
 //   ranges_[i].end <= ranges_[i + 1].base (sorted, disjoint);
 //   lookup_->first[c] <= the first i with range_end_[i] > c << lookup_->shift,
 //     and the last range ends below kChunkSlots << lookup_->shift;
+//   lookup_->direct[c] == uintptr(r.desc) - r.base * 16 + 1 and
+//     lookup_->row[c] == (1 + r.zone) * 64 if chunk c lies inside one
+//     range r, both 0 (kMixedChunk) otherwise (RangeLookup);
 //   a hot-added range's first hotplug frames are Reserved (kReservedHotplugMeta).
 #pragma once
 
@@ -118,33 +131,27 @@ class PageAllocator {
   // from this CPU's cache. Everything else: alloc_slow.
   PF_FAST_PATH PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr) {
     const unsigned k = order.value;
-    const unsigned cpu = platform::cpu_id();
+    const size_t cpu = platform::cpu_id();
     if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed), 1)) {
-      PhysAddr p;
-      {
-        IrqOff irq;
-        CpuCache& c = cpus_[cpu];
-        if (__builtin_expect(c.gate.enter(), 1)) {
-          // Read inside the gate, as plain data: a hot-add that opens a zone
-          // rewrites the routes with every CPU's gate stopped (page_hotplug.cpp).
-          const unsigned zone_plus_one = first_zone_[flags & kZoneFlags];
-          if (__builtin_expect(zone_plus_one != 0, 1)) {
-            PcpStack& s = c.stacks[zone_plus_one - 1][k];
-            const uint32_t n = s.size();
-            if (__builtin_expect(n != 0, 1)) {
-              const PcpSlot slot = s.slots[n - 1];
-              s.set_size(n - 1);
-              set_home(*slot.desc, home_cpu_tag(cpu));
-              set_frame_state(*slot.desc, FrameState::Allocated);
-              p = pf::to_phys(Pfn{slot.pfn});
-            }
-          }
+      IrqOff irq;
+      CpuCache& c = cpus_[cpu];
+      if (__builtin_expect(c.gate.enter(), 1)) {
+        // Read inside the gate, as plain data: a hot-add that opens a zone
+        // rewrites the routes with every CPU's gate stopped (page_hotplug.cpp).
+        // Never 0 once initialised (a refused route names an empty zone,
+        // whose stacks stay empty: see first_zone_).
+        PcpStack& s = stack_at(c, first_zone_[flags & kZoneFlags] * kStackRowBytes, k);
+        const uint32_t n = s.size();
+        if (__builtin_expect(n != 0, 1)) {
+          const PcpSlot slot = s.slots[n - 1];
+          s.set_size(n - 1);
+          store_frame_word(*slot.desc, handed_word(cpu, k));
           c.gate.leave();
+          const PhysAddr p{slot.phys};
+          if (flags & __GFP_ZERO) __builtin_memset(phys_.to_virt<void>(p), 0, order.bytes());
+          return p;
         }
-      }
-      if (__builtin_expect(!p.is_null(), 1)) {
-        if (flags & __GFP_ZERO) __builtin_memset(phys_.to_virt<void>(p), 0, order.bytes());
-        return p;
+        c.gate.leave();
       }
     }
     return alloc_slow(order, flags, caller);
@@ -153,30 +160,32 @@ class PageAllocator {
   // misalignment) is reported by name and the call is refused; so is the
   // second of two frees of one block on two CPUs at the same moment.
   // Fast path (the local free): a small order whose home CPU is this one,
-  // pushed onto this CPU's cache. The check and the state store are plain
-  // and both inside the gate (see "Frees on two CPUs" in page_alloc.cpp for
-  // why that is enough); every other free goes to free_slow.
+  // pushed onto this CPU's cache. The descriptor and the zone come from the
+  // lookup's direct entry (one load; no Range at all), and one wide load
+  // inside the gate checks owner 0,
+  // Allocated, the order and the home CPU together (frame_word; see "Frees
+  // on two CPUs" in page_alloc.cpp for why a plain check and store inside
+  // the gate are enough). Every other free goes to free_slow.
   PF_FAST_PATH void free_pages(PhysAddr phys, Order order, const void* caller = nullptr) {
-    const uint64_t pfn = phys.value >> kPageShift;
     const unsigned k = order.value;
-    const unsigned cpu = platform::cpu_id();
-    Range* r = find_range(pfn);
+    const size_t cpu = platform::cpu_id();
     // One mask checks page alignment and block alignment together.
-    if (__builtin_expect(r != nullptr && k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
+    if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
                              (phys.value & ((kPageSize << k) - 1)) == 0,
                          1)) {
-      FrameDescriptor& d = r->desc[pfn - r->base];
-      // Order, owner and home are written only at hand-out: checked before
-      // the gate. The state, which a remote claim may change, inside it.
-      if (__builtin_expect(frame_order(d) == k && frame_owner(d) == 0 && home_of(d) == home_cpu_tag(cpu), 1)) {
+      FrameDescriptor* d;
+      size_t step;
+      if (__builtin_expect(locate(phys.value, d, step), 1)) {
         IrqOff irq;
         CpuCache& c = cpus_[cpu];
         if (__builtin_expect(c.gate.enter(), 1)) {
-          PcpStack& s = c.stacks[static_cast<unsigned>(r->zone)][k];
+          PcpStack& s = stack_at(c, step, k);
           const uint32_t n = s.size();
-          if (__builtin_expect(frame_state(d) == FrameState::Allocated && n < kPcpHigh[k], 1)) {
-            to_cached(d);
-            s.slots[n] = PcpSlot{pfn, &d};
+          if (__builtin_expect(load_frame_word(*d) == handed_word(cpu, k) &&
+                                   n < kPcpHigh[k],
+                               1)) {
+            to_cached(*d);
+            s.slots[n] = PcpSlot{phys.value, d};
             s.set_size(n + 1);
             c.gate.leave();
             return;
@@ -185,7 +194,7 @@ class PageAllocator {
         }
       }
     }
-    free_slow(r, phys, order, caller);
+    free_slow(phys, order, caller);
   }
   // Fills out[0..n) with blocks of `order`; n < count only when memory runs
   // out (the n blocks are the caller's). One gate/lock hold per cache refill.
@@ -215,8 +224,13 @@ class PageAllocator {
   bool verify() const;
 
   // For the layers above.
-  // nullptr if not managed. Inline: the slab layer's frees start here.
+  // nullptr if not managed. Inline: the slab layer's frees start here. One
+  // load for a frame in a chunk of one range (RangeLookup::direct), the
+  // range walk for the rest (a mixed chunk: the top's, a hole's), inline
+  // too, so that a slab in a mixed chunk costs what it did before.
   PF_FAST_PATH FrameDescriptor* descriptor(Pfn pfn) const {
+    const uintptr_t e = direct_entry_of(pfn.value);
+    if (__builtin_expect(e != kMixedChunk, 1)) return entry_descriptor(e, pfn.value);
     Range* r = find_range(pfn.value);
     return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
   }
@@ -279,6 +293,9 @@ class PageAllocator {
   size_t hotplug_ranges_left() const;
   // Frames of hot-added ranges kept for their own metadata.
   uint64_t hotplug_meta_frames() const { return detail::load_relaxed(hotplug_meta_frames_); }
+  // Bytes of the pfn lookup each hot-add keeps in its metadata (after its
+  // descriptors, 64-byte aligned; page_hotplug.cpp).
+  static constexpr uint64_t hotplug_lookup_bytes();
 
   // Fork support (page_hotplug.cpp): every lock of this allocator taken in
   // the documented order (hot-add lock, every CPU's gate with its owner
@@ -295,11 +312,28 @@ class PageAllocator {
 
  private:
   static constexpr unsigned kChunkSlots = 1024;
-  // pfn -> range in a step or two: first[pfn >> shift] is the first range
-  // ending above the chunk's start (a lower bound, see find_range). 2 KiB;
-  // immutable once published.
+  // The pfn index, immutable once published (11 KiB). Frames are cut into
+  // kChunkSlots chunks of 2^shift frames (the smallest shift that covers
+  // the last range). Per chunk c, frames [c << shift, (c + 1) << shift):
+  //   first[c] <= the first i with range_end_[i] > c << shift (a lower bound
+  //     to walk from: find_range);
+  //   if the chunk lies inside one range r (a direct chunk):
+  //     direct[c] == uintptr(r.desc) - r.base * sizeof(FrameDescriptor) + 1,
+  //       in integers: the descriptor of its frame p is
+  //       direct[c] - 1 + p * sizeof(FrameDescriptor), one load
+  //       (entry_descriptor; the + 1 tells a direct entry from kMixedChunk
+  //       even where the difference is 0);
+  //     row[c] == (1 + r.zone) * kStackRowBytes, where r's zone's stacks
+  //       sit in a CpuCache (stack_at), loaded beside direct[c];
+  //   otherwise (a range boundary or frames of no range: a hole, past the
+  //   top) direct[c] == kMixedChunk and row[c] == 0: walk (find_range).
+  // A zeroed table is all mixed.
+  static constexpr uintptr_t kMixedChunk = 0, kDirectTag = 1;
   struct RangeLookup {
     uint8_t shift = 63;                // frames per chunk: 2^shift
+    uint8_t addr_shift = 63;           // shift + kPageShift: the chunk of an address
+    uintptr_t direct[kChunkSlots] = {};
+    uint8_t row[kChunkSlots] = {};
     uint16_t first[kChunkSlots] = {};
   };
   // Enough for every map pf_init's MemoryMap accepts (issue 11, case 7). A
@@ -316,8 +350,9 @@ class PageAllocator {
   static constexpr size_t kMaxRanges = kMaxInitRanges + kMaxHotplugRanges;
 
   struct PcpSlot {
-    uint64_t pfn;
+    uint64_t phys;  // the block's address (what alloc_pages returns)
     FrameDescriptor* desc;
+    uint64_t pfn() const { return phys >> kPageShift; }
   };
   // kPcpHigh[order] slots; `slots` is nullptr if the zone is empty.
   using PcpStack = CpuStack<PcpSlot>;
@@ -328,6 +363,15 @@ class PageAllocator {
     PcpStack stacks[kZoneCount][kPcpOrders];
   };
   static_assert(sizeof(CpuCache) == 256);
+  // The fast paths see a CpuCache as rows of 64 bytes: row 0 the gate, row
+  // 1 + z zone z's stacks (so 1 + zone, as first_zone_ and the lookup hold
+  // it, names its row with one shift), stack_at(c, row, k) == &c.stacks[z][k].
+  static constexpr size_t kStackRowBytes = sizeof(PcpStack) * kPcpOrders;
+  static_assert(sizeof(CpuGate) == kStackRowBytes, "stacks[z] is row 1 + z");
+  static_assert(kZoneCount * kStackRowBytes <= 0xff, "RangeLookup::row holds a row's offset");
+  PF_FAST_PATH static PcpStack& stack_at(CpuCache& c, size_t row_bytes, unsigned k) {
+    return reinterpret_cast<PcpStack*>(reinterpret_cast<char*>(&c) + row_bytes)[k];
+  }
   // A CPU's remote queue: tokens (frame numbers) of blocks whose home is
   // this CPU and which another CPU claimed (RemoteFreed). Its own lock, on
   // its own lines, so remote frees never touch the owner's gate line. The
@@ -381,6 +425,11 @@ class PageAllocator {
   // store (another CPU's racing free reads the other fields: see
   // "Frees on two CPUs" in page_alloc.cpp).
   PF_FAST_PATH static void to_cached(FrameDescriptor& d) { set_frame_state(d, FrameState::Cached); }
+  // frame_word(0, Allocated, k, home_cpu_tag(cpu)): the second word of a
+  // plain block of order k handed out by CPU cpu's cache (cpu < cpu_count_).
+  PF_FAST_PATH uint64_t handed_word(size_t cpu, unsigned k) const {
+    return home_words_[cpu] + frame_word(0, FrameState::Tail, k, 0);
+  }
   // The home-CPU tag of a block handed out from cache `cpu` (the shared
   // cache, cpu_count_, is nobody's home).
   uint16_t home_tag(unsigned cpu) const { return cpu < cpu_count_ ? home_cpu_tag(cpu) : kNoHomeCpu; }
@@ -410,9 +459,48 @@ class PageAllocator {
   uint64_t release_run(Range& r, uint64_t from, uint64_t to);
 
   // --- lookup
-  // pfn -> its range in a few instructions: chunk_first_[pfn >> chunk_shift_]
-  // is the first range ending above the chunk's start, and range_end_ (~0
-  // past the last range) stops the walk; usually no step at all.
+  // The lookup's direct entry for a frame (RangeLookup): not kMixedChunk
+  // for a frame in a direct chunk, kMixedChunk for every other frame
+  // (managed or not: ask find_range). Two loads that do not depend on pfn
+  // (lookup_, its shift), then the one that does. A reader holding a lookup
+  // a hot-add has since replaced still gets right answers: ranges never
+  // move, and a chunk that lay inside one range then still does.
+  PF_FAST_PATH uintptr_t direct_entry_of(uint64_t pfn) const {
+    const RangeLookup* t = detail::load_acquire(lookup_);
+    const uint64_t c = pfn >> t->shift;
+    return __builtin_expect(c < kChunkSlots, 1) ? t->direct[c] : kMixedChunk;
+  }
+  // Of a direct entry `e` of pfn's chunk.
+  static FrameDescriptor* entry_descriptor(uintptr_t e, uint64_t pfn) {
+    return reinterpret_cast<FrameDescriptor*>(e - kDirectTag + pfn * sizeof(FrameDescriptor));
+  }
+
+  // The descriptor of the frame at page-aligned address `phys`, and the
+  // byte offset of its zone's row of stacks in a CpuCache (stack_at); false
+  // for a frame no range holds. A direct chunk's frame in one load, all from
+  // the address (pfn * 16 == phys >> 8); a mixed chunk's (the chunk of the
+  // top, of a hole, of a zone limit that is not chunk-aligned) through the
+  // range walk, still inline, so that its frees stay on the fast path.
+  PF_FAST_PATH bool locate(uint64_t phys, FrameDescriptor*& d, size_t& row) const {
+    const RangeLookup* t = detail::load_acquire(lookup_);
+    const uint64_t c = phys >> t->addr_shift;
+    const uintptr_t e = __builtin_expect(c < kChunkSlots, 1) ? t->direct[c] : kMixedChunk;
+    if (__builtin_expect(e != kMixedChunk, 1)) {  // then c < kChunkSlots
+      static_assert(sizeof(FrameDescriptor) == uint64_t{1} << (kPageShift - 8));
+      d = reinterpret_cast<FrameDescriptor*>(e - kDirectTag + (phys >> 8));
+      row = t->row[c];
+      return true;
+    }
+    const uint64_t pfn = phys >> kPageShift;
+    const Range* r = find_range(pfn);
+    if (r == nullptr) return false;
+    d = &r->desc[pfn - r->base];
+    row = (static_cast<size_t>(r->zone) + 1) * kStackRowBytes;
+    return true;
+  }
+  // pfn -> its range in a few instructions: first[pfn >> shift] is the
+  // first range ending above the chunk's start, and range_end_ (~0 past the
+  // last range) stops the walk; usually no step at all.
   // lookup_ is the published RangeLookup (init's lookup0_, or a hot-add's).
   // The walk stops at the range ending above pfn, or at a slot not yet
   // published (its end may be written, its base is still kUnpublishedBase,
@@ -455,8 +543,7 @@ class PageAllocator {
 
   // --- slow paths (page_alloc.cpp); the fast paths are inline above
   [[gnu::noinline, gnu::cold]] PhysAddr alloc_slow(Order order, gfp_t flags, const void* caller);
-  [[gnu::noinline, gnu::cold]] void free_slow(Range* r, PhysAddr phys, Order order,
-                                              const void* caller);
+  [[gnu::noinline, gnu::cold]] void free_slow(PhysAddr phys, Order order, const void* caller);
   PhysAddr alloc_uncached(Zone z, Order order);
   PhysAddr alloc_in_zones(Order order, gfp_t flags, bool use_cache);
   bool fail_injected();
@@ -483,7 +570,11 @@ class PageAllocator {
   // --- hot-add (page_hotplug.cpp)
   struct HotplugPlan;
   int plan_hotplug(uint64_t lo, uint64_t hi, HotplugPlan& plan) const;
-  void fill_lookup(RangeLookup& t, uint32_t count) const;
+  // Fills t for ranges_[0, count); slots from first_new on are not
+  // published yet (their bases are slot_base(i, first_new, new_lo)).
+  void fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_new, uint64_t new_lo) const;
+  uint64_t lookup_base(uint32_t i, uint32_t first_new, uint64_t new_lo) const;
+  static uintptr_t direct_entry(const Range& r, uint64_t base);
   bool verify_lookup(uint32_t count) const;
 
   PhysMap phys_;
@@ -517,9 +608,21 @@ class PageAllocator {
   uint8_t fallback_[kZoneCount][kZoneCount] = {};
   uint8_t fallback_count_[kZoneCount] = {};
   // 1 + the zone whose per-CPU cache alloc_pages tries first, by the zone
-  // bits of the flags (__GFP_DMA | __GFP_DMA32 | __GFP_THISZONE); 0: none.
+  // bits of the flags (__GFP_DMA | __GFP_DMA32 | __GFP_THISZONE). Where
+  // the flags allow no zone, 1 + the flags' limit zone, which is then empty
+  // (no zone at or below the limit has memory, or __GFP_THISZONE and the
+  // limit's zone has none): its stacks stay empty (no block of an empty
+  // zone exists to push), so the fast path finds nothing and alloc_slow
+  // says no. So never 0 once initialised (verify() checks both): the fast
+  // path reads it without a test.
+  // 0 only before init (fast_cpus_ == 0 then: no fast path runs).
   static constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32 | __GFP_THISZONE;
   uint8_t first_zone_[kZoneFlags + 1] = {};
+  // home_words_[cpu] == frame_word(0, Allocated, 0, home_cpu_tag(cpu)) for
+  // cpu < cpu_count_: a block of order k handed out by CPU cpu's cache has
+  // the word home_words_[cpu] | k << 40 (one load instead of four
+  // instructions on each fast path).
+  uint64_t home_words_[kMaxCpus] = {};
   CpuCache* cpus_ = nullptr;  // cpu_count_ + 1 entries (the last shared), placed by bootmem
   RemoteQueue* remote_ = nullptr;  // cpu_count_ entries, placed by bootmem with cpus_
   unsigned cpu_count_ = 0;
@@ -532,5 +635,7 @@ class PageAllocator {
   bool initialised_ = false;
   BootMem bootmem_;
 };
+
+constexpr uint64_t PageAllocator::hotplug_lookup_bytes() { return sizeof(RangeLookup); }
 
 }  // namespace pf

@@ -48,7 +48,9 @@ bool PageAllocator::find_contig(Zone zone, uint64_t frames, uint64_t align, uint
       const FrameDescriptor& d = r.desc[p - r.base];
       const FrameState st = frame_state(d);
       if (st != FrameState::Free) {
-        p += (st == FrameState::Reserved || st == FrameState::Tail) ? 1 : uint64_t{1} << d.order;
+        // frame_order: a Cached block's whole second word is rewritten by
+        // its CPU's hand-out (frame.hpp hand_out) without this lock.
+        p += (st == FrameState::Reserved || st == FrameState::Tail) ? 1 : uint64_t{1} << frame_order(d);
         continue;
       }
       const uint64_t run_start = p;
@@ -179,7 +181,7 @@ void PageAllocator::free_contig(PhysAddr phys, uint64_t frame_count, const void*
     detail::for_each_aligned_block(pfn, pfn + frame_count, [&](uint64_t p, unsigned k) {
       if (bad != ~uint64_t{0}) return;
       const FrameDescriptor& d = r->desc[p - r->base];
-      if (frame_state(d) != FrameState::Allocated || d.owner != kOwnerContig || d.order != k ||
+      if (frame_state(d) != FrameState::Allocated || frame_owner(d) != kOwnerContig || frame_order(d) != k ||
           d.link_prev != p - pfn || d.link_next != frame_count)
         bad = p;
     });
@@ -198,7 +200,7 @@ void PageAllocator::free_contig(PhysAddr phys, uint64_t frame_count, const void*
         if (h < r->base) break;
         const FrameDescriptor& hd = r->desc[h - r->base];
         if (frame_state(hd) == FrameState::Tail) continue;
-        if (h + (uint64_t{1} << hd.order) > bad) st = frame_state(hd);
+        if (h + (uint64_t{1} << frame_order(hd)) > bad) st = frame_state(hd);
         break;
       }
     }
@@ -207,7 +209,7 @@ void PageAllocator::free_contig(PhysAddr phys, uint64_t frame_count, const void*
     if (st == FrameState::Reserved)
       return refuse(ErrorCode::PageReserved, "free_contig: frame is reserved (never handed out)", bad);
     return refuse(ErrorCode::ContigBadFree,
-                  bad == pfn && (frame_state(d) != FrameState::Allocated || d.owner != kOwnerContig)
+                  bad == pfn && (frame_state(d) != FrameState::Allocated || frame_owner(d) != kOwnerContig)
                       ? "free_contig: not the start of an alloc_contig allocation"
                       : "free_contig: frame count or start differs from the allocation",
                   bad);

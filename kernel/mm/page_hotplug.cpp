@@ -12,7 +12,7 @@
 //      append_ranges() pf_init uses), room for its metadata plus one frame;
 //   2. the metadata, in the range's own first frames and nowhere else:
 //        [lo, lo + M): descriptors of every frame of [lo, hi) (16 bytes each),
-//                      a RangeLookup (2 KiB, 64-byte aligned), and, for each
+//                      a RangeLookup (11 KiB, 64-byte aligned), and, for each
 //                      zone this range opens, every CPU's cache slots;
 //      nothing else of the range is touched (in the hosted build the frames
 //      past the metadata stay untouched MAP_NORESERVE memory);
@@ -166,7 +166,7 @@ int PageAllocator::add_memory(PhysAddr base, uint64_t bytes) {
   const bool fits = append_ranges(lo, hi, &count);
   PF_ASSERT(fits && count - first == plan.pieces);
   for (uint32_t i = first; i < count; ++i) ranges_[i].desc = desc + (slot_base(i, first, lo) - lo);
-  fill_lookup(*lookup, count);
+  fill_lookup(*lookup, count, first, lo);
 
   // Step 4: publish and free, under the touched zones' locks. A hot-add
   // that opens a zone rewrites the zone routes, which alloc_pages' fast path

@@ -1,9 +1,10 @@
 // page_pcp.cpp — the per-CPU page caches in front of each zone's lock.
 //
 // Per CPU, per zone, per order 0..kPcpOrders-1: an array stack of blocks in
-// state Cached (a {frame, descriptor} pair per slot, so a hand-out is a pop
-// and one state flip, with no lookup). Sizing (page_alloc.hpp): an empty
-// stack is refilled with kPcpBatch[k] blocks under one zone-lock hold; a free
+// state Cached (an {address, descriptor} pair per slot, so a hand-out is a
+// pop and one 8-byte store of the descriptor's second word, frame.hpp
+// hand_out, with no lookup; the address is what alloc_pages returns).
+// Sizing (page_alloc.hpp): an empty stack is refilled with kPcpBatch[k] blocks under one zone-lock hold; a free
 // that finds the stack at kPcpHigh[k] first drains the kPcpBatch[k] oldest
 // blocks (the bottom of the stack, the coldest) back to the buddy. Order 0:
 // batch 32, high 128 (512 KiB per CPU and zone at most).
@@ -45,9 +46,8 @@ PhysAddr PageAllocator::alloc_cached(Zone z, Order order) {
     if (s.size() == 0 && cpu < cpu_count_) collect_remote(cpu, rejected);
     if (s.size() != 0 || refill(s, z, order) != 0) {
       const PcpSlot slot = s.pop();
-      set_home(*slot.desc, home_tag(cpu));
-      set_frame_state(*slot.desc, FrameState::Allocated);
-      p = pf::to_phys(Pfn{slot.pfn});
+      hand_out(*slot.desc, order.value, home_tag(cpu));
+      p = PhysAddr{slot.phys};
     }
   }
   report_rejected(rejected);
@@ -61,7 +61,7 @@ void PageAllocator::push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor&
   PcpStack& s = c.stacks[static_cast<unsigned>(r.zone)][k];
   if (__builtin_expect(s.size() == kPcpHigh[k], 0)) drain_stack(s, r.zone, order, kPcpBatch[k]);
   to_cached(d);
-  s.push(PcpSlot{pfn.value, &d});
+  s.push(PcpSlot{pf::to_phys(pfn).value, &d});
 }
 
 // CPU `cpu`'s data is held (its own slow path, or a stopper's CpuAccess),
@@ -92,7 +92,7 @@ void PageAllocator::collect_remote(unsigned cpu, Rejected& out) {
     }
     // Claimed (Cached now, and ours alone): onto this CPU's stack of the
     // block's own order.
-    push_cached(cpus_[cpu], *r, Pfn{pfn}, d, Order{d.order});
+    push_cached(cpus_[cpu], *r, Pfn{pfn}, d, Order{frame_order(d)});
   }
   q.count = 0;
 }
@@ -123,6 +123,7 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
   size_t n = 0;
   const unsigned k = order.value;
   const unsigned zone_plus_one = detail::load_relaxed(first_zone_[flags & kZoneFlags]);
+  // (A refused route names an empty zone: refill finds nothing there.)
   if (k < kPcpOrders && zone_plus_one != 0 && peek(fail_at_) == 0) {
     // Whole stacks at a time from this CPU's cache, refilled as it empties.
     const auto z = static_cast<Zone>(zone_plus_one - 1);
@@ -133,9 +134,8 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
       if (s.size() == 0 && refill(s, z, order) == 0) break;
       while (n < count && s.size() != 0) {
         const PcpSlot slot = s.pop();
-        set_home(*slot.desc, home_tag(cpu));
-        set_frame_state(*slot.desc, FrameState::Allocated);
-        out[n++] = pf::to_phys(Pfn{slot.pfn});
+        hand_out(*slot.desc, k, home_tag(cpu));
+        out[n++] = PhysAddr{slot.phys};
       }
     }
     if (flags & __GFP_ZERO)
@@ -157,7 +157,7 @@ uint32_t PageAllocator::refill(PcpStack& s, Zone z, Order order) {
   for (; n < kPcpBatch[order.value]; ++n) {
     const ZoneArea::Block b = zs.take(order, FrameState::Cached);
     if (b.range == nullptr) break;
-    s.slots[n] = PcpSlot{b.pfn.value, &b.range->at(b.pfn)};
+    s.slots[n] = PcpSlot{pf::to_phys(b.pfn).value, &b.range->at(b.pfn)};
   }
   // Reversed, so the first block taken (lowest address) is handed out first.
   s.reverse(n);
@@ -175,9 +175,9 @@ void PageAllocator::drain_stack(PcpStack& s, Zone z, Order order, uint32_t count
     ZoneArea& zs = zone(z);
     LockGuard guard(zs.lock());
     for (uint32_t i = 0; i < count; ++i) {
-      Range* r = find_range(s.slots[i].pfn);
+      Range* r = find_range(s.slots[i].pfn());
       PF_ASSERT(r != nullptr && r->zone == z);
-      zs.give(*r, Pfn{s.slots[i].pfn}, order);
+      zs.give(*r, Pfn{s.slots[i].pfn()}, order);
     }
   }
   s.drop_bottom(count);

@@ -24,7 +24,10 @@
 //     zone.managed == free (buddy + cached) + allocated frames; zone masks;
 //   range table (hot-add, see page_alloc.hpp): sorted and disjoint, each
 //     range inside its zone's slice, the published lookup's hints lower
-//     bounds that cover the last range; Reserved frames for hot-add metadata
+//     bounds that cover the last range, its direct entries exact;
+//   fast-path tables: every zone route names a zone (an empty one only
+//     where the flags allow none, and an empty zone's stacks are empty);
+//     home_words_[c] == frame_word(0, Allocated, 0, home_cpu_tag(c)); Reserved frames for hot-add metadata
 //     == hotplug_meta_frames().
 // Locks: every CPU's gate in CPU order (the owners stopped, see
 // cpu_cache.hpp), every remote queue's lock, then every zone lock in zone
@@ -182,7 +185,9 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
         const uint32_t n = s.size();
         if (n > kPcpHigh[k]) return verify_fail("per-CPU cache holds more than its high-water mark", 0);
         for (uint32_t i = 0; i < n; ++i) {
-          const uint64_t pfn = s.slots[i].pfn;
+          const uint64_t pfn = s.slots[i].pfn();
+          if ((s.slots[i].phys & (kPageSize - 1)) != 0)
+            return verify_fail("per-CPU cache slot's address is not a frame's", pfn);
           const Range* r = find_range(pfn);
           if (r == nullptr || static_cast<unsigned>(r->zone) != z)
             return verify_fail("per-CPU cache holds a frame of another zone", pfn);
@@ -199,17 +204,35 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
 }
 
 // Every hint of the published lookup is a lower bound of the range a pfn of
-// its chunk lies in (find_range walks forward from it), and the chunks cover
-// the last range.
+// its chunk lies in (find_range walks forward from it), the chunks cover
+// the last range, and the direct entries are exact: a chunk inside one
+// range r has direct == uintptr(r.desc) - r.base * 16 + 1 (so its frame p's
+// descriptor is &r.desc[p - r.base]) and row == (1 + r.zone) * 64, every
+// other chunk kMixedChunk and row 0.
 bool PageAllocator::verify_lookup(uint32_t count) const {
   const RangeLookup* t = detail::load_acquire(lookup_);
   if (count == 0) return true;
+  if (t->addr_shift != t->shift + kPageShift) return verify_fail("range lookup's two shifts disagree", 0);
   if (((ranges_[count - 1].end - 1) >> t->shift) >= kChunkSlots)
     return verify_fail("range lookup does not reach the last range", ranges_[count - 1].base);
   uint32_t first = 0;
   for (uint64_t c = 0; c < kChunkSlots; ++c) {
-    while (first < count && range_end_[first] <= (c << t->shift)) ++first;
-    if (t->first[c] > first) return verify_fail("range lookup skips a range", c << t->shift);
+    const uint64_t lo = c << t->shift, hi = (c + 1) << t->shift;
+    while (first < count && range_end_[first] <= lo) ++first;
+    if (t->first[c] > first) return verify_fail("range lookup skips a range", lo);
+    const Range* r = first < count ? &ranges_[first] : nullptr;
+    const bool inside = r != nullptr && r->base <= lo && r->end >= hi;
+    const uintptr_t e = t->direct[c];
+    if (!inside) {
+      if (e != kMixedChunk || t->row[c] != 0)
+        return verify_fail("range lookup has a direct entry for a chunk that is not inside one range", lo);
+      continue;
+    }
+    if (e != direct_entry(*r, r->base) || entry_descriptor(e, lo) != &r->desc[lo - r->base] ||
+        entry_descriptor(e, hi - 1) != &r->desc[hi - 1 - r->base])
+      return verify_fail("range lookup's direct entry does not name its range's descriptors", lo);
+    if (t->row[c] != (static_cast<unsigned>(r->zone) + 1) * kStackRowBytes)
+      return verify_fail("range lookup's row for a chunk is not its zone's", lo);
   }
   return true;
 }
@@ -218,6 +241,19 @@ bool PageAllocator::verify_locked() const {
   VerifyTally t;
   const uint32_t count = detail::load_acquire(range_count_);
   if (!verify_lookup(count)) return false;
+  // The fast paths' own tables (page_alloc.hpp first_zone_, home_words_).
+  for (gfp_t f = 0; f <= kZoneFlags; ++f) {
+    const unsigned row = first_zone_[f];
+    if (row == 0 || row > kZoneCount) return verify_fail("zone route names no zone", 0);
+    if (zones_[row - 1].empty())
+      for (unsigned c = 0; c <= cpu_count_; ++c)
+        for (unsigned k = 0; k < kPcpOrders; ++k)
+          if (cpus_[c].stacks[row - 1][k].size() != 0)
+            return verify_fail("per-CPU cache of an empty zone holds blocks", 0);
+  }
+  for (unsigned c = 0; c < cpu_count_; ++c)
+    if (home_words_[c] != frame_word(0, FrameState::Allocated, 0, home_cpu_tag(c)))
+      return verify_fail("a CPU's home word is not its hand-out word", 0);
   for (uint32_t i = 0; i < count; ++i) {
     const Range& r = ranges_[i];
     if (r.desc == nullptr || r.base >= r.end || range_end_[i] != r.end ||

@@ -64,6 +64,13 @@ uint64_t descriptor_frames(uint64_t frames) {
   return (frames * sizeof(FrameDescriptor) + kFrameBytes - 1) >> kPageShift;
 }
 
+// Frames a hot-add of `frames` frames that opens no zone keeps for its
+// metadata: its descriptors, then (64-byte aligned) its pfn lookup.
+uint64_t meta_frames(uint64_t frames) {
+  const uint64_t desc = (frames * sizeof(FrameDescriptor) + 63) & ~uint64_t{63};
+  return (desc + PageAllocator::hotplug_lookup_bytes() + kFrameBytes - 1) >> kPageShift;
+}
+
 // Everything that must not move when a hot-add is refused.
 struct TableState {
   test::PageSnapshot snap;
@@ -113,10 +120,11 @@ TEST(HotAdd, AddedFramesAreFreeMinusTheirOwnMetadata) {
   ASSERT_EQ(pages.add_memory(PhysAddr{base}, bytes), PF_OK);
   EXPECT_TRUE(Verified(pages));
 
-  // Metadata: the descriptors (here a whole number of frames) and one frame
-  // for the new lookup table; no zone was opened, so no cache slots.
+  // Metadata: the descriptors (here a whole number of frames) and the
+  // frames of the new lookup table; no zone was opened, so no cache slots.
   const uint64_t meta = pages.hotplug_meta_frames();
-  EXPECT_EQ(meta, descriptor_frames(frames) + 1);
+  EXPECT_EQ(meta, descriptor_frames(frames) + (PageAllocator::hotplug_lookup_bytes() + kFrameBytes - 1) / kFrameBytes);
+  EXPECT_EQ(meta, meta_frames(frames));
   const PageCounters after = pages.counters();
   EXPECT_EQ(after.managed_frames, before.managed_frames + frames - meta);
   EXPECT_EQ(after.free_frames, before.free_frames + frames - meta);
@@ -296,14 +304,61 @@ TEST(HotAdd, RefusalsAreNamedAndChangeNothing) {
   EXPECT_NE(log.text().find("pfalloc: warning: hotplug-not-initialised"), std::string::npos);
 }
 
+// Each hot-add publishes a fresh lookup (page_alloc.hpp RangeLookup) whose
+// direct entries must stay exact: the new range's edges and the holes
+// before it make mixed chunks, a far add changes the chunk size. Checked
+// frame by frame against the range table after each add, then every frame
+// goes out and back (verify() checks each direct entry too).
+TEST(HotAdd, TheLookupStaysExactAcrossHolesAndNewChunkSizes) {
+  HotMachine m({test::usable(1 * MiB, 63 * MiB)}, 1 * GiB);
+  ASSERT_TRUE(m.ok());
+  PageAllocator& pages = m.pages();
+  const uint64_t free0 = pages.counters().free_frames;
+  EXPECT_TRUE(test::DescriptorsExact(pages, 0, frames_of(80 * MiB)));
+  struct Add {
+    uint64_t base, bytes;
+  };
+  const Add adds[] = {
+      {64 * MiB + 12 * KiB, 32 * MiB - 8 * KiB},  // a 3-frame hole below it, an odd end
+      {96 * MiB + 4 * KiB, 32 * MiB - 4 * KiB},   // adjacent: a boundary inside a chunk
+      {512 * MiB + 20 * KiB, 8 * MiB},            // far: a new chunk size, a long hole
+  };
+  uint64_t added = 0;
+  for (const Add& a : adds) {
+    ASSERT_EQ(pages.add_memory(PhysAddr{a.base}, a.bytes), PF_OK);
+    EXPECT_TRUE(Verified(pages));
+    EXPECT_TRUE(test::DescriptorsExact(pages, 0, frames_of(a.base + a.bytes) + 2048)) << a.base;
+    if (a.base != 96 * MiB + 4 * KiB) {
+      EXPECT_EQ(pages.descriptor(Pfn{frames_of(a.base) - 1}), nullptr);
+    }
+    EXPECT_EQ(pages.descriptor(Pfn{frames_of(a.base + a.bytes)}), nullptr);
+    added += frames_of(a.bytes);
+  }
+  const uint64_t meta = pages.hotplug_meta_frames();
+  const std::vector<PhysAddr> all = take_all(pages, 0);
+  EXPECT_EQ(all.size(), free0 + added - meta);
+  give_all(pages, all, 0);
+  pages.drain_cpu_caches();
+  EXPECT_TRUE(Verified(pages));
+  EXPECT_EQ(pages.counters().free_frames, free0 + added - meta);
+}
+
 TEST(HotAdd, TheSmallestRangeIsItsMetadataPlusOneFrame) {
   HotMachine m({test::usable(1 * MiB, 32 * MiB)}, 1 * GiB);
   ASSERT_TRUE(m.ok());
   PageAllocator& pages = m.pages();
   const uint64_t free0 = pages.counters().free_frames;
-  // Two frames: 32 bytes of descriptors and the lookup share one frame.
-  ASSERT_EQ(pages.add_memory(PhysAddr{64 * MiB}, 2 * kFrameBytes), PF_OK);
-  EXPECT_EQ(pages.hotplug_meta_frames(), 1u);
+  // The smallest n with n > its metadata (descriptors and the lookup, 3
+  // frames today): one frame short of it is refused, n keeps one frame free.
+  uint64_t n = 1;
+  while (n <= meta_frames(n)) ++n;
+  EXPECT_LE(n, 4u) << "the lookup table grew: hot-add metadata is no longer small";
+  {
+    test::LogCapture log;
+    EXPECT_EQ(pages.add_memory(PhysAddr{64 * MiB}, (n - 1) * kFrameBytes), PF_ERR_HOTPLUG_TOO_SMALL);
+  }
+  ASSERT_EQ(pages.add_memory(PhysAddr{64 * MiB}, n * kFrameBytes), PF_OK);
+  EXPECT_EQ(pages.hotplug_meta_frames(), n - 1);
   EXPECT_EQ(pages.counters().free_frames, free0 + 1);
   EXPECT_TRUE(Verified(pages));
 }
@@ -315,8 +370,9 @@ TEST(HotAdd, TheTableTakesItsCapacityThenSaysSo) {
   const PageCounters before = pages.counters();
   const size_t left = pages.hotplug_ranges_left();
   ASSERT_EQ(left, PageAllocator::kMaxHotplugRanges);
-  // Adjacent 64 KiB ranges from 64 MiB: each keeps one frame for itself.
+  // Adjacent 64 KiB ranges from 64 MiB: each keeps `meta` frames for itself.
   const uint64_t step = 64 * KiB;
+  const uint64_t meta = meta_frames(frames_of(step));
   for (size_t i = 0; i < left; ++i) {
     ASSERT_EQ(pages.add_memory(PhysAddr{64 * MiB + i * step}, step), PF_OK) << i;
     if (i % 32 == 31) { ASSERT_TRUE(Verified(pages)) << i; }
@@ -329,8 +385,8 @@ TEST(HotAdd, TheTableTakesItsCapacityThenSaysSo) {
     EXPECT_NE(log.text().find("pfalloc: warning: hotplug-capacity"), std::string::npos);
   }
   expect_unchanged(full, pages, "capacity refusal");
-  EXPECT_EQ(pages.hotplug_meta_frames(), left);
-  const uint64_t added = left * (frames_of(step) - 1);
+  EXPECT_EQ(pages.hotplug_meta_frames(), left * meta);
+  const uint64_t added = left * (frames_of(step) - meta);
   EXPECT_EQ(pages.counters().free_frames, before.free_frames + added);
 
   // Every frame of every range is found and handed out; blocks never span
@@ -353,11 +409,11 @@ TEST(HotAdd, TheTableTakesItsCapacityThenSaysSo) {
   pages.drain_cpu_caches();
   ContigRequest req;
   req.flags = __GFP_NOWARN;
-  EXPECT_TRUE(pages.alloc_contig(frames_of(step), req).is_null()) << "no run spans two ranges";
-  const PhysAddr run = pages.alloc_contig(frames_of(step) - 1, req);
+  EXPECT_TRUE(pages.alloc_contig(frames_of(step) - meta + 1, req).is_null()) << "no run spans two ranges";
+  const PhysAddr run = pages.alloc_contig(frames_of(step) - meta, req);
   EXPECT_TRUE(inside(run, 64 * MiB, left * step));
   EXPECT_TRUE(Verified(pages));
-  pages.free_contig(run, frames_of(step) - 1);
+  pages.free_contig(run, frames_of(step) - meta);
   give_all(pages, init_frames, 0);
   EXPECT_TRUE(Verified(pages));
   pages.drain_cpu_caches();
@@ -381,7 +437,7 @@ TEST(HotAdd, OpensNewZonesAcrossTheirLimits) {
   EXPECT_EQ(pages.range_info(ranges).zone, Zone::Dma32);
   EXPECT_EQ(pages.range_info(ranges + 1).zone, Zone::Normal);
   const uint64_t meta = pages.hotplug_meta_frames();
-  EXPECT_GT(meta, descriptor_frames(frames) + 1) << "two zones' cache slots come with it";
+  EXPECT_GT(meta, meta_frames(frames)) << "two zones' cache slots come with it";
   EXPECT_EQ(pages.counters().free_frames, before.free_frames + frames - meta);
   EXPECT_EQ(pages.zone_counters(Zone::Normal).managed_frames, frames / 2);
   EXPECT_EQ(pages.zone_counters(Zone::Dma32).managed_frames + meta, frames / 2);
@@ -459,7 +515,7 @@ TEST(HotAddConcurrency, AddsWhileThreadsAllocateAndFree) {
   for (std::thread& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0u);
   const uint64_t meta = pages.hotplug_meta_frames();
-  EXPECT_GT(meta, kAdds * (descriptor_frames(frames_of(kStep)) + 1));
+  EXPECT_GT(meta, kAdds * meta_frames(frames_of(kStep)));
   const uint64_t added = kAdds * frames_of(kStep) - meta;
   pages.drain_cpu_caches();
   EXPECT_TRUE(Verified(pages));

@@ -1,7 +1,8 @@
 // page_test_util.hpp — helpers shared by the page-allocator suites: verify()
 // as a gtest assertion (the VerifyFailed message is shown, never fatal), a
-// snapshot of everything countable, and a guard that checks a test left the
-// allocator as it found it.
+// snapshot of everything countable, a guard that checks a test left the
+// allocator as it found it, and descriptor() checked frame by frame against
+// the range table.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -94,6 +95,28 @@ inline ::testing::AssertionResult Disjoint(std::vector<Block> blocks) {
     const uint64_t prev_end = blocks[i - 1].phys.value + (kPageSize << blocks[i - 1].order);
     if (prev_end > blocks[i].phys.value)
       return ::testing::AssertionFailure() << "blocks overlap at 0x" << std::hex << blocks[i].phys.value;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// descriptor(p) for every frame p in [from, to), against the range table
+// read through range_info(): &descriptors[p - base] inside a range, nullptr
+// in a hole or past the top. Fails at the first frame that differs.
+inline ::testing::AssertionResult DescriptorsExact(const PageAllocator& pages, uint64_t from, uint64_t to) {
+  const size_t n = pages.range_count();
+  size_t i = 0;
+  for (uint64_t p = from; p < to; ++p) {
+    while (i < n && pages.range_info(i).end.value >> kPageShift <= p) ++i;
+    const FrameDescriptor* want = nullptr;
+    if (i < n) {
+      const PageAllocator::RangeInfo r = pages.range_info(i);
+      const uint64_t base = r.base.value >> kPageShift;
+      if (p >= base) want = pages.to_virt<FrameDescriptor>(r.descriptors) + (p - base);
+    }
+    const FrameDescriptor* got = pages.descriptor(Pfn{p});
+    if (got != want)
+      return ::testing::AssertionFailure() << "descriptor(frame 0x" << std::hex << p << ") is " << got
+                                           << ", the range table says " << want;
   }
   return ::testing::AssertionSuccess();
 }
