@@ -210,13 +210,13 @@ SlabAllocator::Located SlabAllocator::locate_slow(const void* p) const {
   for (unsigned k = 0;;) {
     const FrameState st = frame_state(*d);
     if (st != FrameState::Tail) {
-      if ((r.pfn - candidate) >= (uint64_t{1} << d->order)) return r;  // not inside: inconsistent
+      if ((r.pfn - candidate) >= (uint64_t{1} << frame_order(*d))) return r;  // not inside: inconsistent
       r.head = d;
       r.head_pfn = candidate;
       if (st == FrameState::Slab) {
         r.target = Target::SlabObject;
         r.slab = slab_detail::header_of(*d);
-      } else if (st == FrameState::Allocated && d->owner == kOwnerKmallocLarge) {
+      } else if (st == FrameState::Allocated && frame_owner(*d) == kOwnerKmallocLarge) {
         r.target = Target::LargeBlock;
       }
       return r;
