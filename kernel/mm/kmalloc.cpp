@@ -86,7 +86,7 @@ void SlabAllocator::kfree_slow(const void* p, const void* caller) {
       return;
     }
     where.head->owner = 0;
-    pages_->free_pages(to_phys(where.head_pfn), Order{where.head->order});
+    pages_->free_pages(to_phys(where.head_pfn), Order{frame_order(*where.head)});
     return;
   }
   report_bad_pointer(where, p, "kfree", caller);
@@ -102,7 +102,7 @@ size_t SlabAllocator::usable_size(const void* p, const char* op, const void* cal
     return 0;
   }
   if (where.target == Target::LargeBlock) {
-    if (p == pages_->to_virt<void>(to_phys(where.head_pfn))) return Order{where.head->order}.bytes();
+    if (p == pages_->to_virt<void>(to_phys(where.head_pfn))) return Order{frame_order(*where.head)}.bytes();
     report_object_error(ErrorCode::SlabNotObjectStart,
                         "pointer is inside a large kmalloc block, not at its start", p, nullptr,
                         caller);

@@ -780,9 +780,12 @@ class SlabAllocator {
   }
   Located locate_slow(const void* p) const;
   // The head frame of s's block: base rounded down to the block's size (the
-  // buddy's blocks are naturally aligned, and base lies in the block).
+  // buddy's blocks are naturally aligned, and base lies in the block). The
+  // order comes from the head descriptor, not from s->order: callers hold no
+  // node lock, and s->order shares its word with inuse, which the node
+  // lock's holder rewrites (a bit-field store is a read-modify-write).
   PhysAddr block_of(const Slab* s) const {
-    return PhysAddr{phys_.to_phys(s->base).value & ~(Order{s->order}.bytes() - 1)};
+    return PhysAddr{phys_.to_phys(s->base).value & ~(Order{frame_order(*s->head)}.bytes() - 1)};
   }
 
   // Descriptor lookup: the buddy's own (inline, see PageAllocator::find_range).
