@@ -114,11 +114,10 @@ def cache_row(sa, c):
     cpu_cached_objs = 0
     has_cpu = int(c["cpu_"]) != 0
     if has_cpu:
-        base = int(c["cpu_"])
-        array_t = gdb.lookup_type("pf::slab_detail::CpuArray")
+        # One CpuArrayLine per CPU at the start of the block (slab.hpp).
+        lines = c["cpu_"].cast(gdb.lookup_type("pf::slab_detail::CpuArrayLine").pointer())
         for cpu in range(scalar(sa["cpu_count_"])):
-            a = gdb.Value(base + cpu * scalar(c["cpu_stride_"])).cast(array_t.pointer()).dereference()
-            cpu_cached_objs += scalar(a["count"])
+            cpu_cached_objs += scalar(lines[cpu]["array"]["count"])
     slabs = scalar(c["slab_count_"])
     per_slab = scalar(c["objs_per_slab_"])
     return dict(name=c["name_"].string(), id=scalar(c["id_"]),
