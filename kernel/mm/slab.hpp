@@ -675,16 +675,19 @@ class SlabAllocator {
         miss);
   }
   // A frame of a slab: the head (state Slab) or a tail that grow() tagged
-  // with its cache id and header (state Tail, owner != 0: every other Tail
-  // descriptor is all zero, see frame.hpp), so an object in any frame of a
-  // slab finds its header with one descriptor read. A head's owner is its
-  // cache id (never 0), so: owner != 0 and the state one of the two, which
-  // (Tail == 0, Slab a power of two) is one test: no bit but Slab's set.
+  // with its cache id and header (state Tail, owner != 0, links == header),
+  // so an object in any frame of a slab finds its header with one
+  // descriptor read. Every other Tail descriptor is all zero (frame.hpp;
+  // PageAllocator::verify checks the tails of free blocks), and a Slab
+  // head's links always name its header, so the test is: the state one of
+  // the two, which (Tail == 0, Slab a power of two) is one test, no bit but
+  // Slab's set, and the header (loaded anyway) not null. (The owner, a
+  // load of its own, says nothing more.)
   PF_FAST_PATH static bool carries_slab(const FrameDescriptor& d) {
     constexpr unsigned kSlab = static_cast<unsigned>(FrameState::Slab);
     static_assert(static_cast<unsigned>(FrameState::Tail) == 0 && is_power_of_two(kSlab),
                   "carries_slab tests Tail-or-Slab as (state & ~Slab) == 0");
-    return (static_cast<unsigned>(frame_state(d)) & ~kSlab) == 0 && d.owner != 0;
+    return (static_cast<unsigned>(frame_state(d)) & ~kSlab) == 0 && slab_detail::header_of(d) != nullptr;
   }
   // s is obj's slab (by its frame), c is s's cache. Push onto this CPU's
   // array; a cache the fast paths may not serve has no room there
