@@ -626,8 +626,9 @@ class SlabAllocator {
   }
   // Pop from this CPU's array. A cache the fast paths may not serve shows an
   // empty one (KmemCache::fast_cpu_), so `n != 0` is the only test of it.
-  // kNonNull: c is known not to be null while fast_cpus_ != 0 (kmalloc's
-  // table, see fast_cpus_), so that test is left out.
+  // kNonNull: c is known not to be null while the gates are open (kmalloc's
+  // table, see fast_cpus_; c is read only once enter() succeeded), so that
+  // test is left out.
   template <bool kNonNull = false>
   PF_FAST_PATH void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
     const unsigned cpu = platform::cpu_id();  // < kCpuIdBound; gates of no owner are closed
