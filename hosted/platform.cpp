@@ -54,9 +54,14 @@ __thread unsigned t_cpu_slot __attribute__((tls_model("initial-exec"))) = kSlotU
 
 namespace {
 using pf::hosted::t_cpu_slot;
-constexpr unsigned kSlotNone = PF_NO_CPU;  // no slot, for good: exiting, or set_this_thread_cpu failed
-constexpr unsigned kSlotOverflow = 0xfffffffdu;  // none free at the last try: try again later
-static_assert(kSlotOverflow >= pf::kMaxCpus && kSlotOverflow != pf::hosted::kSlotUnclaimed);
+// No slot, for good: exiting, or set_this_thread_cpu failed (the hook says PF_NO_CPU).
+constexpr unsigned kSlotNone = pf::kMaxCpus + 1;
+constexpr unsigned kSlotOverflow = pf::kMaxCpus + 2;  // none free at the last try: try again later
+// What cpu_id() may say without a slot: at or above kMaxCpus, below kCpuIdBound.
+static_assert(pf::hosted::kSlotUnclaimed >= pf::kMaxCpus && kSlotNone < pf::kCpuIdBound &&
+              kSlotOverflow < pf::kCpuIdBound && pf::hosted::kSlotUnclaimed < pf::kCpuIdBound);
+static_assert(kSlotNone != kSlotOverflow && kSlotNone != pf::hosted::kSlotUnclaimed &&
+              kSlotOverflow != pf::hosted::kSlotUnclaimed);
 constexpr unsigned kOverflowRetry = 64;  // slow calls between two tries (a power of two)
 __thread unsigned t_overflow_calls __attribute__((tls_model("initial-exec"))) = 0;
 std::atomic<bool> g_slot_taken[pf::kMaxCpus];

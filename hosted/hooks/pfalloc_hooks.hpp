@@ -16,8 +16,10 @@
 #include "kernel/mm/types.hpp"
 
 namespace pf::hosted {
-// kMaxCpus or above: no slot claimed yet (kSlotUnclaimed) or none to be had.
-inline constexpr unsigned kSlotUnclaimed = 0xfffffffeu;
+// kMaxCpus or above: no slot claimed yet (kSlotUnclaimed) or none to be had
+// (hosted/platform.cpp); every such value stays below kCpuIdBound, because
+// the slab fast paths index their (closed) gates with it untested.
+inline constexpr unsigned kSlotUnclaimed = kMaxCpus;
 extern __thread unsigned t_cpu_slot __attribute__((tls_model("initial-exec")));
 [[gnu::noinline, gnu::cold]] unsigned claim_slot();
 }  // namespace pf::hosted

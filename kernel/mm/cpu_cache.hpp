@@ -4,8 +4,11 @@
 //
 // Ownership. Each allocator instance keeps cpu_count + 1 gates: one per CPU
 // and a shared one (index cpu_count) for callers without a CPU of their own
-// (platform::cpu_id() == PF_NO_CPU or >= cpu_count: a hosted thread beyond the
-// CPU slots). CPU i's caches are touched only
+// (platform::cpu_id() >= cpu_count: a hosted thread beyond the CPU slots, a
+// kernel caller without a CPU). The slab layer keeps one for every value
+// cpu_id() can take (kCpuIdBound), those from cpu_count on closed for good
+// (CpuGate::set_closed_locked), so its fast paths need no range test; the
+// page layer tests cpu < fast_cpus_. CPU i's caches are touched only
 //   (a) by the owner of CPU i on its FAST PATH, between gate.enter() and
 //       gate.leave(), with interrupts masked: no lock, no atomic RMW;
 //   (b) by the owner of CPU i on its SLOW PATHS (refill, drain to the zone,
@@ -47,7 +50,8 @@
 // every other online CPU execute a full barrier (an IPI, or waiting until
 // each has called pf_cpu_service() from its tick or idle loop).
 //
-// Invariants: request == 1 only while gate.lock is held by a stopper;
+// Invariants: request's stop bit is set only while gate.lock is held by a
+// stopper (its other bit, closed, see CpuGate::set_closed_locked);
 // active == 1 only inside the owner's enter()..leave(), which never blocks,
 // never calls out and never nests (one gate per allocator instance and CPU).
 // Lock order: gates in index order (CpuAccessAll), before any lock of the
@@ -65,8 +69,10 @@ namespace pf {
 
 class alignas(64) CpuGate {
  public:
+  constexpr CpuGate() = default;
+
   // Owner, fast path, interrupts masked. True: this CPU's data is ours until
-  // leave(). False: someone holds it; take the slow path.
+  // leave(). False: someone holds it, or the gate is closed; take the slow path.
   PF_FAST_PATH bool enter() {
     active_.store(1, platform::kGateStoreOrder);
     std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -77,21 +83,51 @@ class alignas(64) CpuGate {
   PF_FAST_PATH void leave() { active_.store(0, std::memory_order_release); }
 
   SpinLock& lock() const { return lock_; }
-  // Stopper side, gate.lock held (see CpuAccess).
-  void request_stop() const { request_.store(1, std::memory_order_seq_cst); }
+  // Stopper side, gate.lock held (see CpuAccess). Every writer of request_
+  // holds gate.lock, so a load and a store keep the other bit (no RMW).
+  void request_stop() const {
+    request_.store(request_.load(std::memory_order_relaxed) | kStop, std::memory_order_seq_cst);
+  }
   // seq_cst (a plain load on x86-64): with the seq_cst store of
   // request_stop() and, under TSan, of enter(), the two sides are a Dekker
   // pair in the C++ model itself; acquire pairs with leave()'s release.
   void wait_quiet() const {
     while (active_.load(std::memory_order_seq_cst) != 0) platform::cpu_relax();
   }
-  void resume() const { request_.store(0, std::memory_order_release); }
+  void resume() const {
+    request_.store(request_.load(std::memory_order_relaxed) & ~kStop, std::memory_order_release);
+  }
+  // Closed: enter() fails for good, whoever calls it, until reopened (gate.lock
+  // held). A layer closes the gates of indices that have no owner (at or
+  // above its cpu_count, up to kCpuIdBound) and, while its fast paths are
+  // off (before init, fault injection, teardown), every gate: so its fast
+  // paths index the gates with cpu_id() and need no range test of their own.
+  // A closed gate's active_ may be written by several callers at once (every
+  // thread without a CPU enters the same one): nobody waits on it.
+  void set_closed_locked(bool closed) const {
+    const uint32_t r = request_.load(std::memory_order_relaxed);
+    request_.store(closed ? r | kClosed : r & ~kClosed, std::memory_order_release);
+  }
+  bool closed() const { return (request_.load(std::memory_order_relaxed) & kClosed) != 0; }
+
+ protected:
+  // request_'s bits: a stopper holds the owner out (CpuAccess); closed.
+  static constexpr uint32_t kStop = 1, kClosed = 2;
+  constexpr explicit CpuGate(uint32_t request) : request_(request) {}
 
  private:
   mutable std::atomic<uint32_t> active_{0};
   mutable std::atomic<uint32_t> request_{0};
   mutable SpinLock lock_;
 };
+
+// A gate that starts closed (for a layer whose constant-initialised gates
+// must refuse every fast path until init opens them).
+class ClosedCpuGate : public CpuGate {
+ public:
+  constexpr ClosedCpuGate() : CpuGate(kClosed) {}
+};
+static_assert(sizeof(ClosedCpuGate) == sizeof(CpuGate));
 
 // Exclusive access to one CPU's data from a slow path: the gate's lock, and
 // for another CPU's data (`other`) the full stop. Masks interrupts for its

@@ -229,10 +229,20 @@ class PageAllocator {
   // range walk for the rest (a mixed chunk: the top's, a hole's), inline
   // too, so that a slab in a mixed chunk costs what it did before.
   PF_FAST_PATH FrameDescriptor* descriptor(Pfn pfn) const {
+    return with_descriptor(
+        pfn, [](FrameDescriptor* d) PF_FAST_LAMBDA { return d; },
+        []() PF_FAST_LAMBDA { return static_cast<FrameDescriptor*>(nullptr); });
+  }
+  // The same for a caller that acts on the answer: found(d) for a managed
+  // frame, missing() otherwise. A caller of descriptor() tests the result
+  // for null, which the direct entry's path needs no more than its own test
+  // (a direct entry names a real descriptor): here it costs nothing.
+  template <typename Found, typename Missing>
+  PF_FAST_PATH auto with_descriptor(Pfn pfn, Found found, Missing missing) const -> decltype(missing()) {
     const uintptr_t e = direct_entry_of(pfn.value);
-    if (__builtin_expect(e != kMixedChunk, 1)) return entry_descriptor(e, pfn.value);
+    if (__builtin_expect(e != kMixedChunk, 1)) return found(entry_descriptor(e, pfn.value));
     Range* r = find_range(pfn.value);
-    return r != nullptr ? &r->desc[pfn.value - r->base] : nullptr;
+    return r != nullptr ? found(&r->desc[pfn.value - r->base]) : missing();
   }
   const PhysMap& phys_map() const { return phys_; }
   template <typename T = std::byte>

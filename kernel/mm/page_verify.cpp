@@ -8,7 +8,8 @@
 //   descriptors, walked block by block from each range's first frame: every
 //     block head (Free, Cached, Allocated, Slab) is aligned, fits the range,
 //     and its other frames are all Tail (so blocks never overlap and Tail
-//     frames exist only inside blocks); Reserved frames stand alone; no Free
+//     frames exist only inside blocks), all zero in a Free or Cached block
+//     (the slab layer's carries_slab relies on it); Reserved frames stand alone; no Free
 //     block has a Free buddy of the same order (coalescing is complete);
 //   per-CPU caches: count <= high-water mark, every slot names a Cached head
 //     of the stack's order in the stack's zone, and the Cached heads found in
@@ -125,9 +126,16 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
     const uint64_t size = uint64_t{1} << k;
     if (!block_aligned(Pfn{p}, Order{k})) return verify_fail("block head is misaligned for its order", p);
     if (p + size > r.end) return verify_fail("block runs past its range", p);
-    for (uint64_t q = p + 1; q < p + size; ++q)
-      if (frame_state(r.desc[q - r.base]) != FrameState::Tail)
+    // A free block's tails are all zero: the slab layer tells its own tagged
+    // tails from any other Tail frame by their links alone (carries_slab).
+    const bool free_block = st == FrameState::Free || st == FrameState::Cached;
+    for (uint64_t q = p + 1; q < p + size; ++q) {
+      const FrameDescriptor& tq = r.desc[q - r.base];
+      if (frame_state(tq) != FrameState::Tail)
         return verify_fail("block overlaps another block or a reserved frame", q);
+      if (free_block && (tq.link_next | tq.link_prev | tq.owner) != 0)
+        return verify_fail("tail frame of a free block is not all zero", q);
+    }
     switch (st) {
       case FrameState::Free: {
         ++t.zone[zi].free_heads[k];

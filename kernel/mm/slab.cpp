@@ -1234,8 +1234,16 @@ KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t ali
 void SlabAllocator::set_fail_after(uint64_t n) {
   fail_calls_.store(0, std::memory_order_relaxed);
   fail_at_.store(n, std::memory_order_relaxed);
-  fast_cpus_.store(n == 0 && pages_ != nullptr && kmalloc_caches_[0] != nullptr ? cpu_count_ : 0,
-                   std::memory_order_relaxed);
+  set_fast_paths(n == 0 && pages_ != nullptr && kmalloc_caches_[0] != nullptr);
+}
+
+void SlabAllocator::set_fast_paths(bool on) {
+  const unsigned open = on ? cpu_count_ : 0;
+  fast_cpus_.store(open, std::memory_order_relaxed);
+  for (unsigned i = 0; i < kCpuIdBound; ++i) {
+    LockGuard g(gates_[i].lock());
+    gates_[i].set_closed_locked(i >= open);
+  }
 }
 
 size_t SlabAllocator::cache_shrink(KmemCache* c) {
@@ -1395,8 +1403,7 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   }
   for (size_t i = 0; i < kmalloc_by_size_.size(); ++i)
     kmalloc_by_size_[i] = kmalloc_caches_[slab_detail::kmalloc_class_index(i * 8 + 8)];
-  fast_cpus_.store(fail_at_.load(std::memory_order_relaxed) == 0 ? cpu_count_ : 0,
-                   std::memory_order_relaxed);
+  set_fast_paths(fail_at_.load(std::memory_order_relaxed) == 0);
   return PF_OK;
 }
 
@@ -1419,7 +1426,7 @@ size_t SlabAllocator::teardown() {
   // kmalloc's fast path trusts its table while fast_cpus_ != 0 (see there):
   // closed before the table empties, for good (set_fail_after does not
   // reopen it without kmalloc caches).
-  fast_cpus_.store(0, std::memory_order_relaxed);
+  set_fast_paths(false);
   kmalloc_caches_ = {};
   kmalloc_by_size_ = {};
   release_empty_slabs(&slab_cache_);
@@ -1427,7 +1434,6 @@ size_t SlabAllocator::teardown() {
   if (live == 0) {
     PF_ASSERT(slab_cache_.inuse_ == 0 && cache_cache_.inuse_ == 0);
     pages_ = nullptr;
-    fast_cpus_.store(0, std::memory_order_relaxed);
   }
   return live;
 }

@@ -497,12 +497,14 @@ class SlabAllocator {
   // (A slab's cache is never null, so s->cache == c also says c != nullptr;
   // a null obj finds no slab and is the slow path's to ignore.)
   PF_FAST_PATH void cache_free(KmemCache* c, void* obj, const void* caller = nullptr) {
-    const FrameDescriptor* d = descriptor_of(to_pfn(phys_.to_phys(obj)));
-    if (__builtin_expect(d != nullptr && carries_slab(*d), 1)) {
-      Slab* s = slab_detail::header_of(*d);
-      if (__builtin_expect(s->cache == c, 1)) return free_object(c, s, obj, caller);
-    }
-    cache_free_slow(c, obj, caller);
+    auto miss = [&]() PF_FAST_LAMBDA { cache_free_slow(c, obj, caller); };
+    with_slab(
+        obj,
+        [&](Slab* s) PF_FAST_LAMBDA {
+          if (__builtin_expect(s->cache == c, 1)) return free_object(c, s, obj, caller);
+          miss();
+        },
+        miss);
   }
   // All or nothing, as Linux: count, or 0 with nothing allocated.
   size_t cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
@@ -548,12 +550,11 @@ class SlabAllocator {
   void* krealloc_aligned(void* p, size_t new_size, size_t align, gfp_t flags,
                          const void* caller = nullptr);
   PF_FAST_PATH void kfree(const void* p, const void* caller = nullptr) {
-    const FrameDescriptor* d = descriptor_of(to_pfn(phys_.to_phys(p)));
-    if (__builtin_expect(d != nullptr && carries_slab(*d), 1)) {
-      Slab* s = slab_detail::header_of(*d);
-      return free_object(s->cache, s, s->cpus, const_cast<void*>(p), caller);
-    }
-    if (p != nullptr) kfree_slow(p, caller);
+    with_slab(
+        p, [&](Slab* s) PF_FAST_LAMBDA { free_object(s->cache, s, s->cpus, const_cast<void*>(p), caller); },
+        [&]() PF_FAST_LAMBDA {
+          if (p != nullptr) kfree_slow(p, caller);
+        });
   }
   // Usable bytes at p (>= the request); 0 (and a report) for a bad pointer.
   size_t ksize(const void* p, const void* caller = nullptr) const;
@@ -625,13 +626,14 @@ class SlabAllocator {
   }
   // Pop from this CPU's array. A cache the fast paths may not serve shows an
   // empty one (KmemCache::fast_cpu_), so `n != 0` is the only test of it.
-  // kNonNull: c is known not to be null while fast_cpus_ != 0 (kmalloc's
-  // table, see fast_cpus_), so that test is left out.
+  // kNonNull: c is known not to be null while the gates are open (kmalloc's
+  // table, see fast_cpus_; c is read only once enter() succeeded), so that
+  // test is left out.
   template <bool kNonNull = false>
   PF_FAST_PATH void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
-    const unsigned cpu = platform::cpu_id();
+    const unsigned cpu = platform::cpu_id();  // < kCpuIdBound; gates of no owner are closed
     void* obj;
-    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && (kNonNull || c != nullptr), 1)) {
+    if (__builtin_expect(kNonNull || c != nullptr, 1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
@@ -648,28 +650,45 @@ class SlabAllocator {
     }
     return alloc_slow(c, flags, caller, requested);
   popped:
-    *link_slot(c, obj) = 0;  // no longer in an array (see looks_free)
+    // No longer in an array (see looks_free). Not through link_slot: obj
+    // came from the array, and the plain address folds into the store.
+    *reinterpret_cast<uintptr_t*>(static_cast<std::byte*>(obj) + c->free_offset_) = 0;
     if (flags & __GFP_ZERO) __builtin_memset(obj, 0, c->object_size_);
     return obj;
   }
   // The slab of an object-looking pointer (its frame heads a slab: every
   // order-0 slab, the first frame of the others), else nullptr.
   PF_FAST_PATH Slab* slab_of(const void* p) const {
-    const FrameDescriptor* d = descriptor_of(to_pfn(phys_.to_phys(p)));
-    if (__builtin_expect(d != nullptr && carries_slab(*d), 1)) return slab_detail::header_of(*d);
-    return nullptr;
+    return with_slab(
+        p, [](Slab* s) PF_FAST_LAMBDA { return s; }, []() PF_FAST_LAMBDA { return static_cast<Slab*>(nullptr); });
+  }
+  // hit(s) when p's frame carries a slab (s its header), else miss(): one
+  // descriptor read, and no test of the descriptor pointer on the direct
+  // lookup's path (PageAllocator::with_descriptor).
+  template <typename Hit, typename Miss>
+  PF_FAST_PATH auto with_slab(const void* p, Hit hit, Miss miss) const -> decltype(miss()) {
+    return pages_->with_descriptor(
+        to_pfn(phys_.to_phys(p)),
+        [&](const FrameDescriptor* d) PF_FAST_LAMBDA {
+          if (__builtin_expect(carries_slab(*d), 1)) return hit(slab_detail::header_of(*d));
+          return miss();
+        },
+        miss);
   }
   // A frame of a slab: the head (state Slab) or a tail that grow() tagged
-  // with its cache id and header (state Tail, owner != 0: every other Tail
-  // descriptor is all zero, see frame.hpp), so an object in any frame of a
-  // slab finds its header with one descriptor read. A head's owner is its
-  // cache id (never 0), so: owner != 0 and the state one of the two, which
-  // (Tail == 0, Slab a power of two) is one test: no bit but Slab's set.
+  // with its cache id and header (state Tail, owner != 0, links == header),
+  // so an object in any frame of a slab finds its header with one
+  // descriptor read. Every other Tail descriptor is all zero (frame.hpp;
+  // PageAllocator::verify checks the tails of free blocks), and a Slab
+  // head's links always name its header, so the test is: the state one of
+  // the two, which (Tail == 0, Slab a power of two) is one test, no bit but
+  // Slab's set, and the header (loaded anyway) not null. (The owner, a
+  // load of its own, says nothing more.)
   PF_FAST_PATH static bool carries_slab(const FrameDescriptor& d) {
     constexpr unsigned kSlab = static_cast<unsigned>(FrameState::Slab);
     static_assert(static_cast<unsigned>(FrameState::Tail) == 0 && is_power_of_two(kSlab),
                   "carries_slab tests Tail-or-Slab as (state & ~Slab) == 0");
-    return (static_cast<unsigned>(frame_state(d)) & ~kSlab) == 0 && d.owner != 0;
+    return (static_cast<unsigned>(frame_state(d)) & ~kSlab) == 0 && slab_detail::header_of(d) != nullptr;
   }
   // s is obj's slab (by its frame), c is s's cache. Push onto this CPU's
   // array; a cache the fast paths may not serve has no room there
@@ -688,9 +707,7 @@ class SlabAllocator {
     // slab's freelist) goes to the slow path, which makes sure and names it.
     uintptr_t* slot = link_slot(c, obj);
     const uintptr_t key = c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
-    if (__builtin_expect(cpu < fast_cpus_.load(std::memory_order_relaxed) && at_object_start(c, s, obj) &&
-                             !looks_free(c, s, *slot ^ key),
-                         1)) {
+    if (__builtin_expect(at_object_start(c, s, obj) && !looks_free(c, s, *slot ^ key), 1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
@@ -889,14 +906,19 @@ class SlabAllocator {
   };
   VerifyFailure verify_cache(const KmemCache* c) const;
 
+  // gates_[i] guards CPU i's array in every cache; gates_[cpu_count_] the
+  // shared arrays of callers without a CPU (see cpu_cache.hpp). One per
+  // value cpu_id() can take, so the fast paths index them untested:
+  //   gates_[i] is closed  <=>  i >= fast_cpus_
+  // (every gate from cpu_count_ on for good, the shared one included; all of
+  // them while the fast paths are off: set_fast_paths, verify() checks).
+  // First member: a gate's address is this + cpu * 64, one shift.
+  ClosedCpuGate gates_[kCpuIdBound];
   PageAllocator* pages_ = nullptr;
   PhysMap phys_;
   unsigned cpu_count_ = 0;  // 0 until init: every call takes the slow path
   unsigned fork_self_ = 0;      // fork_prepare's CPU, for fork_release
   unsigned long fork_irq_ = 0;
-  // gates_[i] guards CPU i's array in every cache; gates_[cpu_count_] the
-  // shared arrays of callers without a CPU (see cpu_cache.hpp).
-  CpuGate gates_[kMaxCpus + 1];
   bool debug_ = false;
   bool init_on_alloc_ = false;
   bool init_on_free_ = false;
@@ -904,10 +926,14 @@ class SlabAllocator {
   uint64_t freelist_seed_ = 0;
   std::atomic<uint64_t> fail_at_{0};
   // cpu_count_ while the fast paths may run; 0 before init, while fault
-  // injection is armed and from teardown on (so the fast paths test one
-  // number). fast_cpus_ != 0 => every kmalloc_by_size_ entry is a cache
+  // injection is armed and from teardown on. The fast paths do not read it:
+  // they meet closed gates (gates_ above; set_fast_paths keeps the two in
+  // step). fast_cpus_ != 0 => every kmalloc_by_size_ entry is a cache
   // (kmalloc's fast path does not test it for null; verify() checks).
   std::atomic<uint32_t> fast_cpus_{0};
+  // Opens the gates of CPUs [0, cpu_count_) (on) or closes them (off), each
+  // under its lock, and sets fast_cpus_; gates from cpu_count_ on stay closed.
+  void set_fast_paths(bool on);
   std::atomic<uint64_t> fail_calls_{0};
   uint32_t next_id_ = 1;
   mutable SpinLock caches_lock_;

@@ -107,6 +107,17 @@ bool SlabAllocator::verify() const {
     else if (kmalloc_by_size_[i] == nullptr && fast_cpus_.load(std::memory_order_relaxed) != 0)
       fail = {.detail = "kmalloc size table entry is null while the fast paths are open",
               .address = i * 8 + 8};
+  // The fast paths' only range test is a closed gate (gates_ in slab.hpp):
+  // gates_[i] closed <=> i >= fast_cpus_, for every value cpu_id() can take.
+  // Read under each gate's lock (set_fast_paths writes it there).
+  const unsigned open = fast_cpus_.load(std::memory_order_relaxed);
+  for (unsigned i = 0; i < kCpuIdBound && fail.detail == nullptr; ++i) {
+    LockGuard g(gates_[i].lock());
+    if (gates_[i].closed() != (i >= open))
+      fail = {.detail = i >= open ? "a CPU gate the fast paths may not use is open"
+                                  : "a CPU gate of an open fast path is closed",
+              .address = i};
+  }
   if (fail.detail == nullptr) return true;
   report({.code = fail.code,
           .detail = fail.detail,

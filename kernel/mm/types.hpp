@@ -24,6 +24,11 @@ inline constexpr unsigned kPhysAddrBits = 52;
 inline constexpr uint64_t kPhysAddrLimit = uint64_t{1} << kPhysAddrBits;
 // Per-CPU state is sized for this many CPUs; current_cpu() must stay below.
 inline constexpr unsigned kMaxCpus = 64;
+// platform::cpu_id() (the fast paths' question) answers below kCpuIdBound: a
+// CPU index (< kMaxCpus) or one of a platform's "no CPU" values from kMaxCpus
+// up. The slab fast paths index their gates with it untested; every gate at
+// or above the instance's cpu_count stays closed (cpu_cache.hpp, CpuGate).
+inline constexpr unsigned kCpuIdBound = kMaxCpus + 4;
 
 // Checking: cheap invariant asserts (PF_ASSERT) are always on; caller misuse
 // goes through pf::report() with a named error; the expensive full walk is
@@ -110,6 +115,8 @@ inline void store_release(T& x, T v) { __atomic_store_n(&x, v, __ATOMIC_RELEASE)
 // The fast paths: inlined wherever they are called, whatever the heuristics
 // say (their point is to be a handful of instructions with no call).
 #define PF_FAST_PATH __attribute__((always_inline)) inline
+// The same for a lambda a fast path passes on: [&](...) PF_FAST_LAMBDA { ... }.
+#define PF_FAST_LAMBDA __attribute__((always_inline))
 
 // Always-on assert: a broken invariant of the allocator itself (not caller
 // misuse, which goes through pf::report with a named error). Fatal.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -662,6 +663,55 @@ TEST_F(SlabMisuse, InteriorPointerIsRefused) {
   ASSERT_NE(big, nullptr);
   expect_refused(ErrorCode::SlabNotObjectStart, [&] { slab_.kfree(static_cast<char*>(big) + 4096); });
   slab_.kfree(big);
+}
+
+// Every 8-byte step of whole slabs, colour and slack included (the first
+// multiple of the stride past the last object too), slabs of several
+// colours, kfree and cache_free alike: refused as not an object start, with
+// nothing changed, unless it is one (the fast free's test is exact).
+TEST_F(SlabMisuse, EveryAddressOfASlabButItsObjectStartsIsRefused) {
+  for (const size_t size : {24u, 96u, 200u, 1000u, 3000u}) {
+    SCOPED_TRACE(size);
+    KmemCache* c = slab_.cache_create("every-address", size, 0, 0, nullptr);
+    ASSERT_NE(c, nullptr);
+    const CacheStats st = slab_.stats(c);
+    const uint64_t block_bytes = st.pages_per_slab * kPageSize;
+    std::vector<void*> objs;
+    for (uint64_t i = 0; i < 3 * st.objects_per_slab; ++i) objs.push_back(slab_.cache_alloc(c, GFP_KERNEL));
+    std::map<uintptr_t, uintptr_t> lowest;  // block -> its lowest object handed out
+    for (void* o : objs) {
+      ASSERT_NE(o, nullptr);
+      const auto a = reinterpret_cast<uintptr_t>(o);
+      auto [it, fresh] = lowest.emplace(a & ~(block_bytes - 1), a);
+      if (!fresh && a < it->second) it->second = a;
+    }
+    const CacheStats before = slab_.stats(c);
+    const uint64_t free_before = pages().counters().free_frames;
+    test::ErrorRecorder rec;
+    size_t refused = 0;
+    bool colour_seen = false;
+    for (const auto& [block, low] : lowest) {
+      const uintptr_t base = block + (low - block) % st.stride;  // colour < stride
+      colour_seen = colour_seen || base != block;
+      for (uintptr_t a = block; a < block + block_bytes; a += 8) {
+        if (a >= base && (a - base) % st.stride == 0 && (a - base) / st.stride < st.objects_per_slab) continue;
+        if (refused % 2 == 0) slab_.kfree(reinterpret_cast<void*>(a));
+        else slab_.cache_free(c, reinterpret_cast<void*>(a));
+        ++refused;
+        ASSERT_EQ(rec.count(), refused) << std::hex << a << " base " << base;
+        ASSERT_EQ(rec.last_code(), ErrorCode::SlabNotObjectStart) << std::hex << a << " base " << base;
+      }
+    }
+    EXPECT_GT(refused, 0u);
+    if (size == 200) {
+      EXPECT_TRUE(colour_seen) << "three slabs of a coloured cache";
+    }
+    EXPECT_EQ(slab_.stats(c).active_objects, before.active_objects);
+    EXPECT_EQ(pages().counters().free_frames, free_before);
+    EXPECT_TRUE(Clean());
+    for (void* o : objs) slab_.cache_free(c, o);
+    EXPECT_EQ(slab_.cache_destroy(c), 0u);
+  }
 }
 
 TEST_F(SlabMisuse, PointerIntoAPageThatIsNotASlabIsRefused) {

@@ -15,9 +15,11 @@
 //   irq_save()/irq_restore(s): mask interrupts on this CPU / restore them;
 //   cpu_id(): the caller's CPU index, owned exclusively by the caller while
 //     interrupts are masked (kernel: the CPU it runs on); any value at or
-//     above the instance's cpu_count (PF_NO_CPU) sends the caller to the slow
-//     paths, which ask cpu_id_claim() (a build may hand out CPU indices
-//     lazily there, as the hosted build does; elsewhere it is cpu_id());
+//     above the instance's cpu_count sends the caller to the slow paths,
+//     which ask cpu_id_claim() (a build may hand out CPU indices lazily
+//     there, as the hosted build does; elsewhere it is cpu_id()). Always
+//     below kCpuIdBound (types.hpp): the fast paths index with it untested,
+//     so this one folds PF_NO_CPU (or anything >= kMaxCpus) into kMaxCpus;
 //   kGateStoreOrder: the order of the owner's "I am inside" store in
 //     CpuGate::enter() (cpu_cache.hpp): relaxed where pfalloc_hook_sync_cpus
 //     is a real asymmetric barrier, seq_cst where it is not (ThreadSanitizer).
@@ -26,12 +28,16 @@
 #include <atomic>
 
 #include "../pfalloc.h"
+#include "../types.hpp"
 
 namespace pf::platform {
 
 inline unsigned long irq_save() { return pfalloc_hook_irq_save(); }
 inline void irq_restore(unsigned long s) { pfalloc_hook_irq_restore(s); }
-inline unsigned cpu_id() { return pfalloc_hook_cpu_id(); }
+inline unsigned cpu_id() {
+  const unsigned id = pfalloc_hook_cpu_id();
+  return id < kMaxCpus ? id : kMaxCpus;
+}
 inline unsigned cpu_id_claim() { return cpu_id(); }
 inline constexpr std::memory_order kGateStoreOrder = std::memory_order_relaxed;
 

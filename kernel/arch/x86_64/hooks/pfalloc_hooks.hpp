@@ -4,7 +4,8 @@
 // See kernel/mm/hooks/pfalloc_hooks.hpp for the contract.
 //
 // CPU index: one instruction, `movl %gs:8` (PerCpu::index, percpu.hpp): every
-// CPU sets its GS base before it first calls the allocator.
+// CPU sets its GS base before it first calls the allocator. Always below
+// kMaxCpus (an index into g_cpus), so below kCpuIdBound as the core requires.
 #pragma once
 
 #include <atomic>
