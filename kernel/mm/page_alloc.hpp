@@ -379,7 +379,11 @@ class PageAllocator {
   // the burst a remote CPU can free before it must stop the home CPU: at
   // 128, a producer/consumer pair of threads stopped the home so often
   // that a cross-thread page free cost 2x (133 ns against 67 ns at 512);
-  // 4 KiB of tokens per CPU.
+  // 4 KiB of tokens per CPU and buffer.
+  // Two token buffers: remote frees fill buf[fill] under the lock; a
+  // collect swaps them under the lock (O(1)) and walks the full one with
+  // only the home CPU's data held, so remote frees go on meanwhile instead
+  // of spinning on the lock for the whole walk (page_pcp.cpp).
   // A token is (pfn << 2) | order: the order the claim saw, so the frames
   // it counts can be uncounted whatever became of the block.
   static constexpr uint32_t kRemoteCap = 512;
@@ -389,12 +393,18 @@ class PageAllocator {
   static constexpr unsigned token_order(uint64_t t) { return static_cast<unsigned>(t & 3); }
   struct alignas(64) RemoteQueue {
     SpinLock lock;
-    uint32_t count = 0;  // guarded by lock; <= kRemoteCap
-    // Frames its tokens name, per zone: counted free (a remote-freed block
-    // is free to its user; counters() reads these without the lock).
+    uint32_t count = 0;  // guarded by lock; <= kRemoteCap tokens in buf[fill]
+    uint32_t fill = 0;   // guarded by lock: the buffer remote frees fill (0 or 1)
+    // Frames its queued tokens name, per zone: counted free (a remote-freed
+    // block is free to its user; counters() reads these without the lock).
     // Written under the lock (load + store, no RMW).
     std::atomic<uint64_t> frames[kZoneCount] = {};
-    uint64_t tokens[kRemoteCap];
+    // Frames of the tokens a collect took out of the queue and has not yet
+    // put into the caches: written only with the home CPU's data held (so
+    // 0 whenever verify() looks), counted free like `frames`.
+    std::atomic<uint64_t> collecting[kZoneCount] = {};
+    uint64_t buf[2][kRemoteCap];
+    const uint64_t* tokens() const { return buf[fill]; }
   };
   // Tokens found stale by a collect (the block was freed twice at once):
   // reported once every lock is dropped, the first kRejectedNamed by frame,

@@ -19,7 +19,8 @@
 // callers without a CPU) is used under its gate's lock only.
 // Remote queues (one per CPU, page_alloc.cpp "Frees on two CPUs"): filled by
 // other CPUs' frees under the queue's lock; collected into this CPU's
-// stacks with its data held (its empty-stack slow path, drains).
+// stacks with its data held (its empty-stack slow path, drains): the full
+// token buffer is swapped out under the queue lock and walked without it.
 // Lock order: the CPU's gate, then its remote queue's lock, then (refill,
 // drain) the zone lock.
 #include "error.hpp"
@@ -65,24 +66,53 @@ void PageAllocator::push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor&
 }
 
 // CPU `cpu`'s data is held (its own slow path, or a stopper's CpuAccess),
-// so its local frees are not running, and its queue lock is held, so no
-// remote free can claim a block homed here: a token whose block is still
-// RemoteFreed and homed here is a remote free nobody contested, and nobody
-// else can change that block now. Anything else means the block was freed
-// again meanwhile by its home CPU's plain path (which overwrote the claim),
-// so the token's free was the second one. Tokens are interchangeable: two
-// tokens for one block (a claim overwritten, the block handed out and
-// claimed again) resolve as one acceptance and one report. A stale token
-// never takes a block homed on another CPU (that CPU's local free may be in
-// flight, and only its own collect is excluded from it).
+// so its local frees are not running, and no other collect of this queue
+// can run (every collect holds the CPU's data). Under the queue's lock the
+// full buffer is swapped for the empty one (remote frees go on filling that
+// one meanwhile); its tokens are then walked without the lock. A token whose
+// block is still RemoteFreed and homed here is a remote free nobody
+// contested: the claim RemoteFreed -> Cached is a compare-and-swap, and the
+// only writers that could race it are other remote frees' claims, which
+// start from Allocated (so they fail on this block, or this claim fails on
+// theirs and the token is stale). The home CPU's plain local free, the one
+// writer that does not compare, is excluded by holding its data. Anything
+// else means the block was freed again meanwhile by its home CPU's plain
+// path (which overwrote the claim), so the token's free was the second one.
+// Tokens are interchangeable: two tokens for one block (a claim overwritten,
+// the block handed out and claimed again) resolve as one acceptance and one
+// report. A stale token never takes a block homed on another CPU (that
+// CPU's local free may be in flight, and only its own collect is excluded
+// from it).
+// The walk's cost is one cold descriptor per token (the freeing CPU wrote
+// it last), so descriptors are prefetched kCollectAhead tokens ahead.
 void PageAllocator::collect_remote(unsigned cpu, Rejected& out) {
   RemoteQueue& q = remote_[cpu];
-  LockGuard guard(q.lock);
-  for (uint32_t i = 0; i < q.count; ++i) {
-    const uint64_t pfn = token_pfn(q.tokens[i]);
+  const uint64_t* tokens;
+  uint32_t n;
+  {
+    LockGuard guard(q.lock);
+    n = q.count;
+    if (n == 0) return;
+    tokens = q.buf[q.fill];
+    q.fill ^= 1u;
+    q.count = 0;
+    // The frames stay counted free, as `collecting` until pushed.
+    for (unsigned z = 0; z < kZoneCount; ++z) {
+      q.collecting[z].store(peek(q.frames[z]), std::memory_order_relaxed);
+      q.frames[z].store(0, std::memory_order_relaxed);
+    }
+  }
+  constexpr uint32_t kCollectAhead = 8;
+  auto prefetch = [&](uint32_t i) {
+    if (i < n) __builtin_prefetch(descriptor(Pfn{token_pfn(tokens[i])}), 1, 3);
+  };
+  for (uint32_t i = 0; i < kCollectAhead; ++i) prefetch(i);
+  for (uint32_t i = 0; i < n; ++i) {
+    prefetch(i + kCollectAhead);
+    const uint64_t pfn = token_pfn(tokens[i]);
     Range* r = find_range(pfn);
     PF_ASSERT(r != nullptr);
-    drop<uint64_t>(q.frames[static_cast<unsigned>(r->zone)], uint64_t{1} << token_order(q.tokens[i]));
+    drop<uint64_t>(q.collecting[static_cast<unsigned>(r->zone)], uint64_t{1} << token_order(tokens[i]));
     FrameDescriptor& d = r->desc[pfn - r->base];
     if (frame_state(d) != FrameState::RemoteFreed || home_of(d) != home_cpu_tag(cpu) ||
         !claim_frame_state(d, FrameState::RemoteFreed, FrameState::Cached)) {
@@ -94,7 +124,6 @@ void PageAllocator::collect_remote(unsigned cpu, Rejected& out) {
     // block's own order.
     push_cached(cpus_[cpu], *r, Pfn{pfn}, d, Order{frame_order(d)});
   }
-  q.count = 0;
 }
 
 void PageAllocator::collect_cpu(unsigned cpu) {

@@ -14,8 +14,9 @@
 //     of the stack's order in the stack's zone, and the Cached heads found in
 //     the descriptors are exactly those in the stacks;
 //   remote queues (page_alloc.cpp, "Frees on two CPUs"): count <= kRemoteCap,
-//     every token names a managed frame, frames[z] == sum over its tokens
-//     in zone z of 2^order; every RemoteFreed head is of an
+//     every token (of the buffer being filled) names a managed frame,
+//     frames[z] == sum over its tokens in zone z of 2^order, collecting[z]
+//     == 0 (no collect is half done while its CPU's gate is held); every RemoteFreed head is of an
 //     order the caches hold, names a home CPU, and has at least one token
 //     on that CPU's queue (stale tokens, a racing double free not yet
 //     reported, may name anything);
@@ -150,7 +151,7 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
         if (home >= cpu_count_) return verify_fail("remote-freed block has no home CPU", p);
         const RemoteQueue& q = remote_[home];
         bool token = false;
-        for (uint32_t i = 0; i < q.count && !token; ++i) token = token_pfn(q.tokens[i]) == p;
+        for (uint32_t i = 0; i < q.count && !token; ++i) token = token_pfn(q.tokens()[i]) == p;
         if (!token) return verify_fail("remote-freed block has no token on its home CPU's queue", p);
         t.zone[zi].allocated += size;
         break;
@@ -169,13 +170,17 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
     const RemoteQueue& q = remote_[c];
     if (q.count > kRemoteCap) return verify_fail("remote queue holds more than its capacity", 0);
     uint64_t frames[kZoneCount] = {};
+    if (q.fill > 1) return verify_fail("remote queue fills a buffer it does not have", 0);
     for (uint32_t i = 0; i < q.count; ++i) {
-      const Range* r = find_range(token_pfn(q.tokens[i]));
-      if (r == nullptr) return verify_fail("remote queue token names an unmanaged frame", token_pfn(q.tokens[i]));
-      frames[static_cast<unsigned>(r->zone)] += uint64_t{1} << token_order(q.tokens[i]);
+      const Range* r = find_range(token_pfn(q.tokens()[i]));
+      if (r == nullptr) return verify_fail("remote queue token names an unmanaged frame", token_pfn(q.tokens()[i]));
+      frames[static_cast<unsigned>(r->zone)] += uint64_t{1} << token_order(q.tokens()[i]);
     }
-    for (unsigned z = 0; z < kZoneCount; ++z)
+    for (unsigned z = 0; z < kZoneCount; ++z) {
       if (frames[z] != peek(q.frames[z])) return verify_fail("remote queue's frame count disagrees with its tokens", 0);
+      // A collect finishes before it lets go of the CPU's data (its gate).
+      if (peek(q.collecting[z]) != 0) return verify_fail("remote queue's collect left frames uncounted", 0);
+    }
   }
   for (unsigned c = 0; c <= cpu_count_; ++c) {
     for (unsigned z = 0; z < kZoneCount; ++z) {
