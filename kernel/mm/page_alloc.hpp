@@ -401,8 +401,10 @@ class PageAllocator {
     std::atomic<uint64_t> frames[kZoneCount] = {};
     // Frames of the tokens a collect took out of the queue and has not yet
     // put into the caches: written only with the home CPU's data held (so
-    // 0 whenever verify() looks), counted free like `frames`.
-    std::atomic<uint64_t> collecting[kZoneCount] = {};
+    // 0 whenever verify() looks), counted free like `frames`. On a line of
+    // its own: the walk writes it per token while remote frees write the
+    // line above (sharing one line cost the walk a third of its time).
+    alignas(64) std::atomic<uint64_t> collecting[kZoneCount] = {};
     uint64_t buf[2][kRemoteCap];
     const uint64_t* tokens() const { return buf[fill]; }
   };
