@@ -38,17 +38,20 @@
 //     That last case is caught before the block can be handed out twice:
 //     tokens are consumed only with the home CPU's data held (its own slow
 //     path, or a stopper through its gate, which waits out any local free
-//     in flight), and a token is honoured only by claiming RemoteFreed ->
-//     Cached; a token whose block is anything else is the second free of a
+//     in flight), and a token is honoured only if its block is still
+//     RemoteFreed and homed there (then nobody else can move it: the
+//     collect's store RemoteFreed -> Cached is plain, page_pcp.cpp); a token
+//     whose block is anything else is the second free of a
 //     racing pair and is reported then (PageDoubleFree, after the locks are
 //     dropped). The overwritten block sits in the home CPU's cache once.
 // Invariants: a RemoteFreed block has at least one token on its home CPU's
 // queue, or in the buffer a collect swapped out of it and walks with that
 // CPU's data held (so whoever holds the gate and the queue lock, as verify()
-// does, sees a queued token), and is touched by nobody but a collector's
-// claim; tokens <= kRemoteCap per queue; queue.frames[z] == sum of 2^order
-// over its queued tokens of zone z, queue.collecting[z] the same over the
-// swapped-out tokens not yet walked (0 once the collect lets go). counters() count the tokens' frames as free
+// does, sees a queued token), and is touched by nobody but its home's
+// collector; tokens <= kRemoteCap per queue; queue.frames[z] == sum of
+// 2^order over its queued tokens of zone z, queue.collecting[z] the same
+// over the swapped-out tokens not yet walked (0 once the collect lets go).
+// counters() count the tokens' frames as free
 // (in cached_frames: they wait on a CPU), the descriptor walk of verify()
 // counts RemoteFreed blocks as allocated (so managed == free + allocated
 // holds for the descriptors whatever the tokens say; a stale token counts

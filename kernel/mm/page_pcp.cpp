@@ -71,11 +71,14 @@ void PageAllocator::push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor&
 // full buffer is swapped for the empty one (remote frees go on filling that
 // one meanwhile); its tokens are then walked without the lock. A token whose
 // block is still RemoteFreed and homed here is a remote free nobody
-// contested: the claim RemoteFreed -> Cached is a compare-and-swap, and the
-// only writers that could race it are other remote frees' claims, which
-// start from Allocated (so they fail on this block, or this claim fails on
-// theirs and the token is stale). The home CPU's plain local free, the one
-// writer that does not compare, is excluded by holding its data. Anything
+// contested, and nobody else can move the block out of RemoteFreed now, so
+// a plain store takes it (RemoteFreed -> Cached): the other writers that run
+// meanwhile are other remote frees' claims and ownerless frees, compare-and-
+// swaps from Allocated, which fail on it; the home CPU's plain local free,
+// the one writer that does not compare, is excluded by holding its data,
+// and only this CPU's collect (serialised by its data) leaves RemoteFreed.
+// What the freeing CPU wrote before its claim is visible through the queue
+// lock (its push's unlock, this swap's lock). Anything
 // else means the block was freed again meanwhile by its home CPU's plain
 // path (which overwrote the claim), so the token's free was the second one.
 // Tokens are interchangeable: two tokens for one block (a claim overwritten,
@@ -114,14 +117,13 @@ void PageAllocator::collect_remote(unsigned cpu, Rejected& out) {
     PF_ASSERT(r != nullptr);
     drop<uint64_t>(q.collecting[static_cast<unsigned>(r->zone)], uint64_t{1} << token_order(tokens[i]));
     FrameDescriptor& d = r->desc[pfn - r->base];
-    if (frame_state(d) != FrameState::RemoteFreed || home_of(d) != home_cpu_tag(cpu) ||
-        !claim_frame_state(d, FrameState::RemoteFreed, FrameState::Cached)) {
+    if (frame_state(d) != FrameState::RemoteFreed || home_of(d) != home_cpu_tag(cpu)) {
       if (out.count < kRejectedNamed) out.pfn[out.count] = pfn;
       ++out.count;
       continue;
     }
-    // Claimed (Cached now, and ours alone): onto this CPU's stack of the
-    // block's own order.
+    // Ours alone (nobody else can move it out of RemoteFreed now): onto
+    // this CPU's stack of the block's own order, Cached by a plain store.
     push_cached(cpus_[cpu], *r, Pfn{pfn}, d, Order{frame_order(d)});
   }
 }
