@@ -45,12 +45,12 @@
 //     racing pair and is reported then (PageDoubleFree, after the locks are
 //     dropped). The overwritten block sits in the home CPU's cache once.
 // Invariants: a RemoteFreed block has at least one token on its home CPU's
-// queue, or in the buffer a collect swapped out of it and walks with that
-// CPU's data held (so whoever holds the gate and the queue lock, as verify()
-// does, sees a queued token), and is touched by nobody but its home's
-// collector; tokens <= kRemoteCap per queue; queue.frames[z] == sum of
-// 2^order over its queued tokens of zone z, queue.collecting[z] the same
-// over the swapped-out tokens not yet walked (0 once the collect lets go).
+// queue, queued (under the queue lock) or pending (in the buffer a collect
+// swapped out, walked with that CPU's data held; so whoever holds the gate
+// and the queue lock, as verify() does, sees its token), and is touched by
+// nobody but its home's collector; tokens <= kRemoteCap per buffer;
+// queue.frames[z] == sum of 2^order over its queued tokens of zone z,
+// queue.collecting[z] the same over the pending ones.
 // counters() count the tokens' frames as free
 // (in cached_frames: they wait on a CPU), the descriptor walk of verify()
 // counts RemoteFreed blocks as allocated (so managed == free + allocated

@@ -399,14 +399,21 @@ class PageAllocator {
     // block is free to its user; counters() reads these without the lock).
     // Written under the lock (load + store, no RMW).
     std::atomic<uint64_t> frames[kZoneCount] = {};
-    // Frames of the tokens a collect took out of the queue and has not yet
-    // put into the caches: written only with the home CPU's data held (so
-    // 0 whenever verify() looks), counted free like `frames`. On a line of
-    // its own: the walk writes it per token while remote frees write the
-    // line above (sharing one line cost the walk a third of its time).
+    // The collect's side, written only with the home CPU's data held (its
+    // gate), on a line of its own: the walk writes it per token while
+    // remote frees write the line above (sharing one line cost the walk a
+    // third of its time). PENDING tokens: buf[fill ^ 1][pend_at, pend_end),
+    // swapped out of the queue by a collect and not yet walked; an
+    // allocation's collect stops where a block's stack is full (rather than
+    // draining the stack to the zone only to refill it later), and the next
+    // collect goes on from there; the buffers are swapped again only once
+    // nothing is pending. collecting[z] == sum of 2^order over the pending
+    // tokens of zone z (counted free like `frames`).
     alignas(64) std::atomic<uint64_t> collecting[kZoneCount] = {};
+    uint32_t pend_at = 0, pend_end = 0;
     uint64_t buf[2][kRemoteCap];
     const uint64_t* tokens() const { return buf[fill]; }
+    const uint64_t* pending() const { return buf[fill ^ 1]; }
   };
   // Tokens found stale by a collect (the block was freed twice at once):
   // reported once every lock is dropped, the first kRejectedNamed by frame,
@@ -545,8 +552,9 @@ class PageAllocator {
   // free won the block, false if another free did (the caller diagnoses).
   bool free_claimed(Range& r, Pfn pfn, FrameDescriptor& d, Order order);
   bool free_remote(unsigned home, Range& r, Pfn pfn, FrameDescriptor& d);
-  // CPU `cpu`'s data is held: its remote queue's blocks into its caches.
-  void collect_remote(unsigned cpu, Rejected& out);
+  // CPU `cpu`'s data is held: its remote queue's blocks into its caches;
+  // all of them, or (all == false) until a block finds its stack full.
+  void collect_remote(unsigned cpu, Rejected& out, bool all);
   void collect_cpu(unsigned cpu);  // holds `cpu` (a stop), collects, reports
   void report_rejected(const Rejected& r) const;
   void push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor& d, Order order);

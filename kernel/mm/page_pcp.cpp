@@ -44,7 +44,7 @@ PhysAddr PageAllocator::alloc_cached(Zone z, Order order) {
     auto held = hold(cpu);
     PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(z)][order.value];
     // Blocks other CPUs freed for us come back before the zone is asked.
-    if (s.size() == 0 && cpu < cpu_count_) collect_remote(cpu, rejected);
+    if (s.size() == 0 && cpu < cpu_count_) collect_remote(cpu, rejected, false);
     if (s.size() != 0 || refill(s, z, order) != 0) {
       const PcpSlot slot = s.pop();
       hand_out(*slot.desc, order.value, home_tag(cpu));
@@ -88,43 +88,55 @@ void PageAllocator::push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor&
 // from it).
 // The walk's cost is one cold descriptor per token (the freeing CPU wrote
 // it last), so descriptors are prefetched kCollectAhead tokens ahead.
-void PageAllocator::collect_remote(unsigned cpu, Rejected& out) {
+void PageAllocator::collect_remote(unsigned cpu, Rejected& out, bool all) {
   RemoteQueue& q = remote_[cpu];
-  const uint64_t* tokens;
-  uint32_t n;
-  {
-    LockGuard guard(q.lock);
-    n = q.count;
-    if (n == 0) return;
-    tokens = q.buf[q.fill];
-    q.fill ^= 1u;
-    q.count = 0;
-    // The frames stay counted free, as `collecting` until pushed.
-    for (unsigned z = 0; z < kZoneCount; ++z) {
-      q.collecting[z].store(peek(q.frames[z]), std::memory_order_relaxed);
-      q.frames[z].store(0, std::memory_order_relaxed);
-    }
-  }
+  CpuCache& c = cpus_[cpu];
   constexpr uint32_t kCollectAhead = 8;
-  auto prefetch = [&](uint32_t i) {
-    if (i < n) __builtin_prefetch(descriptor(Pfn{token_pfn(tokens[i])}), 1, 3);
-  };
-  for (uint32_t i = 0; i < kCollectAhead; ++i) prefetch(i);
-  for (uint32_t i = 0; i < n; ++i) {
-    prefetch(i + kCollectAhead);
-    const uint64_t pfn = token_pfn(tokens[i]);
-    Range* r = find_range(pfn);
-    PF_ASSERT(r != nullptr);
-    drop<uint64_t>(q.collecting[static_cast<unsigned>(r->zone)], uint64_t{1} << token_order(tokens[i]));
-    FrameDescriptor& d = r->desc[pfn - r->base];
-    if (frame_state(d) != FrameState::RemoteFreed || home_of(d) != home_cpu_tag(cpu)) {
-      if (out.count < kRejectedNamed) out.pfn[out.count] = pfn;
-      ++out.count;
-      continue;
+  for (;;) {
+    if (q.pend_at == q.pend_end) {
+      LockGuard guard(q.lock);
+      const uint32_t n = q.count;
+      if (n == 0) return;
+      q.fill ^= 1u;  // the full buffer becomes the pending one
+      q.count = 0;
+      q.pend_at = 0;
+      q.pend_end = n;
+      // The frames stay counted free, as `collecting` until pushed (it was
+      // 0: nothing was pending).
+      for (unsigned z = 0; z < kZoneCount; ++z) {
+        q.collecting[z].store(peek(q.frames[z]), std::memory_order_relaxed);
+        q.frames[z].store(0, std::memory_order_relaxed);
+      }
     }
-    // Ours alone (nobody else can move it out of RemoteFreed now): onto
-    // this CPU's stack of the block's own order, Cached by a plain store.
-    push_cached(cpus_[cpu], *r, Pfn{pfn}, d, Order{frame_order(d)});
+    const uint64_t* tokens = q.pending();
+    const uint32_t n = q.pend_end;
+    auto prefetch = [&](uint32_t i) {
+      if (i < n) __builtin_prefetch(descriptor(Pfn{token_pfn(tokens[i])}), 1, 3);
+    };
+    for (uint32_t i = q.pend_at; i < q.pend_at + kCollectAhead; ++i) prefetch(i);
+    for (uint32_t i = q.pend_at; i < n; ++i) {
+      prefetch(i + kCollectAhead);
+      const uint64_t pfn = token_pfn(tokens[i]);
+      Range* r = find_range(pfn);
+      PF_ASSERT(r != nullptr);
+      FrameDescriptor& d = r->desc[pfn - r->base];
+      const bool valid = frame_state(d) == FrameState::RemoteFreed && home_of(d) == home_cpu_tag(cpu);
+      const unsigned k = frame_order(d);
+      if (valid && !all && c.stacks[static_cast<unsigned>(r->zone)][k].size() == kPcpHigh[k]) {
+        q.pend_at = i;  // no room: the rest waits for the next collect
+        return;
+      }
+      drop<uint64_t>(q.collecting[static_cast<unsigned>(r->zone)], uint64_t{1} << token_order(tokens[i]));
+      if (!valid) {
+        if (out.count < kRejectedNamed) out.pfn[out.count] = pfn;
+        ++out.count;
+        continue;
+      }
+      // Ours alone (nobody else can move it out of RemoteFreed now): onto
+      // this CPU's stack of the block's own order, Cached by a plain store.
+      push_cached(c, *r, Pfn{pfn}, d, Order{k});
+    }
+    q.pend_at = q.pend_end;
   }
 }
 
@@ -132,7 +144,7 @@ void PageAllocator::collect_cpu(unsigned cpu) {
   Rejected rejected;
   {
     auto held = hold(cpu);
-    collect_remote(cpu, rejected);
+    collect_remote(cpu, rejected, true);
   }
   report_rejected(rejected);
 }
@@ -229,7 +241,7 @@ void PageAllocator::drain_cpu_cache(unsigned cpu) {
   Rejected rejected;
   {
     auto held = hold(cpu);
-    if (cpu < cpu_count_) collect_remote(cpu, rejected);
+    if (cpu < cpu_count_) collect_remote(cpu, rejected, true);
     drain_held(cpus_[cpu]);
   }
   report_rejected(rejected);
