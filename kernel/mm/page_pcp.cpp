@@ -20,7 +20,9 @@
 // Remote queues (one per CPU, page_alloc.cpp "Frees on two CPUs"): filled by
 // other CPUs' frees under the queue's lock; collected into this CPU's
 // stacks with its data held (its empty-stack slow path, drains): the full
-// token buffer is swapped out under the queue lock and walked without it.
+// token buffer is swapped out under the queue lock and walked without it;
+// an allocation's collect stops at a block whose stack is full and leaves
+// the rest pending for the next one (no drain to the zone and refill back).
 // Lock order: the CPU's gate, then its remote queue's lock, then (refill,
 // drain) the zone lock.
 #include "error.hpp"
@@ -92,7 +94,11 @@ void PageAllocator::collect_remote(unsigned cpu, Rejected& out, bool all) {
   RemoteQueue& q = remote_[cpu];
   CpuCache& c = cpus_[cpu];
   constexpr uint32_t kCollectAhead = 8;
-  for (;;) {
+  // Two passes at most: what was pending, then one swap (or two swaps if
+  // nothing was pending), so every token queued before the call is walked
+  // (or, all == false, left pending) and remote frees that go on meanwhile
+  // cannot keep a drain or a stopper here.
+  for (unsigned pass = 0; pass < 2; ++pass) {
     if (q.pend_at == q.pend_end) {
       LockGuard guard(q.lock);
       const uint32_t n = q.count;
