@@ -38,14 +38,20 @@
 //     That last case is caught before the block can be handed out twice:
 //     tokens are consumed only with the home CPU's data held (its own slow
 //     path, or a stopper through its gate, which waits out any local free
-//     in flight), and a token is honoured only by claiming RemoteFreed ->
-//     Cached; a token whose block is anything else is the second free of a
+//     in flight), and a token is honoured only if its block is still
+//     RemoteFreed and homed there (then nobody else can move it: the
+//     collect's store RemoteFreed -> Cached is plain, page_pcp.cpp); a token
+//     whose block is anything else is the second free of a
 //     racing pair and is reported then (PageDoubleFree, after the locks are
 //     dropped). The overwritten block sits in the home CPU's cache once.
 // Invariants: a RemoteFreed block has at least one token on its home CPU's
-// queue (verify() checks it) and is touched by nobody but a collector's
-// claim; tokens <= kRemoteCap per queue; queue.frames[z] == sum of 2^order
-// over its tokens of zone z. counters() count the tokens' frames as free
+// queue, queued (under the queue lock) or pending (in the buffer a collect
+// swapped out, walked with that CPU's data held; so whoever holds the gate
+// and the queue lock, as verify() does, sees its token), and is touched by
+// nobody but its home's collector; tokens <= kRemoteCap per buffer;
+// queue.frames[z] == sum of 2^order over its queued tokens of zone z,
+// queue.collecting[z] the same over the pending ones.
+// counters() count the tokens' frames as free
 // (in cached_frames: they wait on a CPU), the descriptor walk of verify()
 // counts RemoteFreed blocks as allocated (so managed == free + allocated
 // holds for the descriptors whatever the tokens say; a stale token counts
@@ -497,7 +503,7 @@ bool PageAllocator::free_remote(unsigned home, Range& r, Pfn pfn, FrameDescripto
       LockGuard guard(q.lock);
       if (q.count < kRemoteCap) {
         if (!claim_frame_state(d, FrameState::Allocated, FrameState::RemoteFreed)) return false;
-        q.tokens[q.count++] = token(pfn.value, frame_order(d));
+        q.buf[q.fill][q.count++] = token(pfn.value, frame_order(d));
         bump<uint64_t>(q.frames[static_cast<unsigned>(r.zone)], uint64_t{1} << frame_order(d));
         return true;
       }
@@ -707,7 +713,8 @@ PageCounters PageAllocator::zone_counters(Zone zone) const {
         c.cached_frames += uint64_t{cpus_[cpu].stacks[zi][k].size()} << k;
   }
   if (remote_ != nullptr)
-    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu) c.cached_frames += peek(remote_[cpu].frames[zi]);
+    for (unsigned cpu = 0; cpu < cpu_count_; ++cpu)
+      c.cached_frames += peek(remote_[cpu].frames[zi]) + peek(remote_[cpu].collecting[zi]);
   c.free_frames = z.free_buddy() + c.cached_frames;
   return c;
 }

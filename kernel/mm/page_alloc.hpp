@@ -389,7 +389,11 @@ class PageAllocator {
   // the burst a remote CPU can free before it must stop the home CPU: at
   // 128, a producer/consumer pair of threads stopped the home so often
   // that a cross-thread page free cost 2x (133 ns against 67 ns at 512);
-  // 4 KiB of tokens per CPU.
+  // 4 KiB of tokens per CPU and buffer.
+  // Two token buffers: remote frees fill buf[fill] under the lock; a
+  // collect swaps them under the lock (O(1)) and walks the full one with
+  // only the home CPU's data held, so remote frees go on meanwhile instead
+  // of spinning on the lock for the whole walk (page_pcp.cpp).
   // A token is (pfn << 2) | order: the order the claim saw, so the frames
   // it counts can be uncounted whatever became of the block.
   static constexpr uint32_t kRemoteCap = 512;
@@ -399,12 +403,27 @@ class PageAllocator {
   static constexpr unsigned token_order(uint64_t t) { return static_cast<unsigned>(t & 3); }
   struct alignas(64) RemoteQueue {
     SpinLock lock;
-    uint32_t count = 0;  // guarded by lock; <= kRemoteCap
-    // Frames its tokens name, per zone: counted free (a remote-freed block
-    // is free to its user; counters() reads these without the lock).
+    uint32_t count = 0;  // guarded by lock; <= kRemoteCap tokens in buf[fill]
+    uint32_t fill = 0;   // guarded by lock: the buffer remote frees fill (0 or 1)
+    // Frames its queued tokens name, per zone: counted free (a remote-freed
+    // block is free to its user; counters() reads these without the lock).
     // Written under the lock (load + store, no RMW).
     std::atomic<uint64_t> frames[kZoneCount] = {};
-    uint64_t tokens[kRemoteCap];
+    // The collect's side, written only with the home CPU's data held (its
+    // gate), on a line of its own: the walk writes it per token while
+    // remote frees write the line above (sharing one line cost the walk a
+    // third of its time). PENDING tokens: buf[fill ^ 1][pend_at, pend_end),
+    // swapped out of the queue by a collect and not yet walked; an
+    // allocation's collect stops where a block's stack is full (rather than
+    // draining the stack to the zone only to refill it later), and the next
+    // collect goes on from there; the buffers are swapped again only once
+    // nothing is pending. collecting[z] == sum of 2^order over the pending
+    // tokens of zone z (counted free like `frames`).
+    alignas(64) std::atomic<uint64_t> collecting[kZoneCount] = {};
+    uint32_t pend_at = 0, pend_end = 0;
+    uint64_t buf[2][kRemoteCap];
+    const uint64_t* tokens() const { return buf[fill]; }
+    const uint64_t* pending() const { return buf[fill ^ 1]; }
   };
   // Tokens found stale by a collect (the block was freed twice at once):
   // reported once every lock is dropped, the first kRejectedNamed by frame,
@@ -543,8 +562,9 @@ class PageAllocator {
   // free won the block, false if another free did (the caller diagnoses).
   bool free_claimed(Range& r, Pfn pfn, FrameDescriptor& d, Order order);
   bool free_remote(unsigned home, Range& r, Pfn pfn, FrameDescriptor& d);
-  // CPU `cpu`'s data is held: its remote queue's blocks into its caches.
-  void collect_remote(unsigned cpu, Rejected& out);
+  // CPU `cpu`'s data is held: its remote queue's blocks into its caches;
+  // all of them, or (all == false) until a block finds its stack full.
+  void collect_remote(unsigned cpu, Rejected& out, bool all);
   void collect_cpu(unsigned cpu);  // holds `cpu` (a stop), collects, reports
   void report_rejected(const Rejected& r) const;
   void push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor& d, Order order);

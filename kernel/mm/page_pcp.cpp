@@ -19,7 +19,10 @@
 // callers without a CPU) is used under its gate's lock only.
 // Remote queues (one per CPU, page_alloc.cpp "Frees on two CPUs"): filled by
 // other CPUs' frees under the queue's lock; collected into this CPU's
-// stacks with its data held (its empty-stack slow path, drains).
+// stacks with its data held (its empty-stack slow path, drains): the full
+// token buffer is swapped out under the queue lock and walked without it;
+// an allocation's collect stops at a block whose stack is full and leaves
+// the rest pending for the next one (no drain to the zone and refill back).
 // Lock order: the CPU's gate, then its remote queue's lock, then (refill,
 // drain) the zone lock.
 #include "error.hpp"
@@ -43,7 +46,7 @@ PhysAddr PageAllocator::alloc_cached(Zone z, Order order) {
     auto held = hold(cpu);
     PcpStack& s = cpus_[cpu].stacks[static_cast<unsigned>(z)][order.value];
     // Blocks other CPUs freed for us come back before the zone is asked.
-    if (s.size() == 0 && cpu < cpu_count_) collect_remote(cpu, rejected);
+    if (s.size() == 0 && cpu < cpu_count_) collect_remote(cpu, rejected, false);
     if (s.size() != 0 || refill(s, z, order) != 0) {
       const PcpSlot slot = s.pop();
       hand_out(*slot.desc, order.value, home_tag(cpu));
@@ -65,43 +68,89 @@ void PageAllocator::push_cached(CpuCache& c, Range& r, Pfn pfn, FrameDescriptor&
 }
 
 // CPU `cpu`'s data is held (its own slow path, or a stopper's CpuAccess),
-// so its local frees are not running, and its queue lock is held, so no
-// remote free can claim a block homed here: a token whose block is still
-// RemoteFreed and homed here is a remote free nobody contested, and nobody
-// else can change that block now. Anything else means the block was freed
-// again meanwhile by its home CPU's plain path (which overwrote the claim),
-// so the token's free was the second one. Tokens are interchangeable: two
-// tokens for one block (a claim overwritten, the block handed out and
-// claimed again) resolve as one acceptance and one report. A stale token
-// never takes a block homed on another CPU (that CPU's local free may be in
-// flight, and only its own collect is excluded from it).
-void PageAllocator::collect_remote(unsigned cpu, Rejected& out) {
+// so its local frees are not running, and no other collect of this queue
+// can run (every collect holds the CPU's data). Under the queue's lock the
+// full buffer is swapped for the empty one (remote frees go on filling that
+// one meanwhile); its tokens are then walked without the lock. A token whose
+// block is still RemoteFreed and homed here is a remote free nobody
+// contested, and nobody else can move the block out of RemoteFreed now, so
+// a plain store takes it (RemoteFreed -> Cached): the other writers that run
+// meanwhile are other remote frees' claims and ownerless frees, compare-and-
+// swaps from Allocated, which fail on it; the home CPU's plain local free,
+// the one writer that does not compare, is excluded by holding its data,
+// and only this CPU's collect (serialised by its data) leaves RemoteFreed.
+// What the freeing CPU wrote before its claim is visible through the queue
+// lock (its push's unlock, this swap's lock). Anything
+// else means the block was freed again meanwhile by its home CPU's plain
+// path (which overwrote the claim), so the token's free was the second one.
+// Tokens are interchangeable: two tokens for one block (a claim overwritten,
+// the block handed out and claimed again) resolve as one acceptance and one
+// report. A stale token never takes a block homed on another CPU (that
+// CPU's local free may be in flight, and only its own collect is excluded
+// from it).
+// The walk's cost is one cold descriptor per token (the freeing CPU wrote
+// it last), so descriptors are prefetched kCollectAhead tokens ahead.
+void PageAllocator::collect_remote(unsigned cpu, Rejected& out, bool all) {
   RemoteQueue& q = remote_[cpu];
-  LockGuard guard(q.lock);
-  for (uint32_t i = 0; i < q.count; ++i) {
-    const uint64_t pfn = token_pfn(q.tokens[i]);
-    Range* r = find_range(pfn);
-    PF_ASSERT(r != nullptr);
-    drop<uint64_t>(q.frames[static_cast<unsigned>(r->zone)], uint64_t{1} << token_order(q.tokens[i]));
-    FrameDescriptor& d = r->desc[pfn - r->base];
-    if (frame_state(d) != FrameState::RemoteFreed || home_of(d) != home_cpu_tag(cpu) ||
-        !claim_frame_state(d, FrameState::RemoteFreed, FrameState::Cached)) {
-      if (out.count < kRejectedNamed) out.pfn[out.count] = pfn;
-      ++out.count;
-      continue;
+  CpuCache& c = cpus_[cpu];
+  constexpr uint32_t kCollectAhead = 8;
+  // Two passes at most: what was pending, then one swap (or two swaps if
+  // nothing was pending), so every token queued before the call is walked
+  // (or, all == false, left pending) and remote frees that go on meanwhile
+  // cannot keep a drain or a stopper here.
+  for (unsigned pass = 0; pass < 2; ++pass) {
+    if (q.pend_at == q.pend_end) {
+      LockGuard guard(q.lock);
+      const uint32_t n = q.count;
+      if (n == 0) return;
+      q.fill ^= 1u;  // the full buffer becomes the pending one
+      q.count = 0;
+      q.pend_at = 0;
+      q.pend_end = n;
+      // The frames stay counted free, as `collecting` until pushed (it was
+      // 0: nothing was pending).
+      for (unsigned z = 0; z < kZoneCount; ++z) {
+        q.collecting[z].store(peek(q.frames[z]), std::memory_order_relaxed);
+        q.frames[z].store(0, std::memory_order_relaxed);
+      }
     }
-    // Claimed (Cached now, and ours alone): onto this CPU's stack of the
-    // block's own order.
-    push_cached(cpus_[cpu], *r, Pfn{pfn}, d, Order{frame_order(d)});
+    const uint64_t* tokens = q.pending();
+    const uint32_t n = q.pend_end;
+    auto prefetch = [&](uint32_t i) {
+      if (i < n) __builtin_prefetch(descriptor(Pfn{token_pfn(tokens[i])}), 1, 3);
+    };
+    for (uint32_t i = q.pend_at; i < q.pend_at + kCollectAhead; ++i) prefetch(i);
+    for (uint32_t i = q.pend_at; i < n; ++i) {
+      prefetch(i + kCollectAhead);
+      const uint64_t pfn = token_pfn(tokens[i]);
+      Range* r = find_range(pfn);
+      PF_ASSERT(r != nullptr);
+      FrameDescriptor& d = r->desc[pfn - r->base];
+      const bool valid = frame_state(d) == FrameState::RemoteFreed && home_of(d) == home_cpu_tag(cpu);
+      const unsigned k = frame_order(d);
+      if (valid && !all && c.stacks[static_cast<unsigned>(r->zone)][k].size() == kPcpHigh[k]) {
+        q.pend_at = i;  // no room: the rest waits for the next collect
+        return;
+      }
+      drop<uint64_t>(q.collecting[static_cast<unsigned>(r->zone)], uint64_t{1} << token_order(tokens[i]));
+      if (!valid) {
+        if (out.count < kRejectedNamed) out.pfn[out.count] = pfn;
+        ++out.count;
+        continue;
+      }
+      // Ours alone (nobody else can move it out of RemoteFreed now): onto
+      // this CPU's stack of the block's own order, Cached by a plain store.
+      push_cached(c, *r, Pfn{pfn}, d, Order{k});
+    }
+    q.pend_at = q.pend_end;
   }
-  q.count = 0;
 }
 
 void PageAllocator::collect_cpu(unsigned cpu) {
   Rejected rejected;
   {
     auto held = hold(cpu);
-    collect_remote(cpu, rejected);
+    collect_remote(cpu, rejected, true);
   }
   report_rejected(rejected);
 }
@@ -198,7 +247,7 @@ void PageAllocator::drain_cpu_cache(unsigned cpu) {
   Rejected rejected;
   {
     auto held = hold(cpu);
-    if (cpu < cpu_count_) collect_remote(cpu, rejected);
+    if (cpu < cpu_count_) collect_remote(cpu, rejected, true);
     drain_held(cpus_[cpu]);
   }
   report_rejected(rejected);

@@ -28,7 +28,8 @@ uint64_t PageAllocator::cpu_cached_frames(unsigned cpu) const {
   for (unsigned z = 0; z < kZoneCount; ++z)
     for (unsigned k = 0; k < kPcpOrders; ++k) frames += uint64_t{peek(cpus_[cpu].stacks[z][k].count)} << k;
   // and the blocks other CPUs freed for it, not yet collected
-  for (unsigned z = 0; z < kZoneCount; ++z) frames += peek(remote_[cpu].frames[z]);
+  for (unsigned z = 0; z < kZoneCount; ++z)
+    frames += peek(remote_[cpu].frames[z]) + peek(remote_[cpu].collecting[z]);
   return frames;
 }
 

@@ -15,10 +15,12 @@
 //     of the stack's order in the stack's zone, and the Cached heads found in
 //     the descriptors are exactly those in the stacks;
 //   remote queues (page_alloc.cpp, "Frees on two CPUs"): count <= kRemoteCap,
-//     every token names a managed frame, frames[z] == sum over its tokens
-//     in zone z of 2^order; every RemoteFreed head is of an
+//     every token (queued, or pending in the other buffer) names a managed
+//     frame, frames[z] == sum over its queued tokens in zone z of 2^order,
+//     collecting[z] the same over its pending ones, pend_at <= pend_end <=
+//     kRemoteCap; every RemoteFreed head is of an
 //     order the caches hold, names a home CPU, and has at least one token
-//     on that CPU's queue (stale tokens, a racing double free not yet
+//     on that CPU's queue, queued or pending (stale tokens, a racing double free not yet
 //     reported, may name anything);
 //   counters: Free descriptors == listed blocks == zone.blocks[k] per order;
 //     zone.free_buddy == sum of listed 2^k; zone.reserved == Reserved frames;
@@ -158,7 +160,8 @@ bool PageAllocator::verify_descriptors(const Range& r, VerifyTally& t) const {
         if (home >= cpu_count_) return verify_fail("remote-freed block has no home CPU", p);
         const RemoteQueue& q = remote_[home];
         bool token = false;
-        for (uint32_t i = 0; i < q.count && !token; ++i) token = token_pfn(q.tokens[i]) == p;
+        for (uint32_t i = 0; i < q.count && !token; ++i) token = token_pfn(q.tokens()[i]) == p;
+        for (uint32_t i = q.pend_at; i < q.pend_end && !token; ++i) token = token_pfn(q.pending()[i]) == p;
         if (!token) return verify_fail("remote-freed block has no token on its home CPU's queue", p);
         t.zone[zi].allocated += size;
         break;
@@ -177,13 +180,25 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
     const RemoteQueue& q = remote_[c];
     if (q.count > kRemoteCap) return verify_fail("remote queue holds more than its capacity", 0);
     uint64_t frames[kZoneCount] = {};
+    if (q.fill > 1) return verify_fail("remote queue fills a buffer it does not have", 0);
     for (uint32_t i = 0; i < q.count; ++i) {
-      const Range* r = find_range(token_pfn(q.tokens[i]));
-      if (r == nullptr) return verify_fail("remote queue token names an unmanaged frame", token_pfn(q.tokens[i]));
-      frames[static_cast<unsigned>(r->zone)] += uint64_t{1} << token_order(q.tokens[i]);
+      const Range* r = find_range(token_pfn(q.tokens()[i]));
+      if (r == nullptr) return verify_fail("remote queue token names an unmanaged frame", token_pfn(q.tokens()[i]));
+      frames[static_cast<unsigned>(r->zone)] += uint64_t{1} << token_order(q.tokens()[i]);
     }
-    for (unsigned z = 0; z < kZoneCount; ++z)
+    if (q.pend_at > q.pend_end || q.pend_end > kRemoteCap)
+      return verify_fail("remote queue's pending tokens lie outside their buffer", 0);
+    uint64_t pending[kZoneCount] = {};
+    for (uint32_t i = q.pend_at; i < q.pend_end; ++i) {
+      const Range* r = find_range(token_pfn(q.pending()[i]));
+      if (r == nullptr) return verify_fail("remote queue's pending token names an unmanaged frame", token_pfn(q.pending()[i]));
+      pending[static_cast<unsigned>(r->zone)] += uint64_t{1} << token_order(q.pending()[i]);
+    }
+    for (unsigned z = 0; z < kZoneCount; ++z) {
       if (frames[z] != peek(q.frames[z])) return verify_fail("remote queue's frame count disagrees with its tokens", 0);
+      if (pending[z] != peek(q.collecting[z]))
+        return verify_fail("remote queue's pending frame count disagrees with its pending tokens", 0);
+    }
   }
   for (unsigned c = 0; c <= cpu_count_; ++c) {
     for (unsigned z = 0; z < kZoneCount; ++z) {
