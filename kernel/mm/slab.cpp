@@ -26,8 +26,9 @@
 // check each link taken from a slab. A free from another CPU goes into the
 // freeing CPU's array; the object reaches the depot or its slab whenever
 // that array flushes. The bulk calls bypass the array beyond what it holds:
-// allocations take from the depot, then the slabs; frees go straight to
-// their slabs, one node-lock hold per run.
+// allocations take from the depot, then the slabs; frees go to the depot
+// while it has room (caches of few objects per slab), else straight to their
+// slabs, one node-lock hold per run.
 #include "slab.hpp"
 
 #include <new>
@@ -187,6 +188,8 @@ uint32_t cpu_batch_for(uint32_t limit, uint32_t objs_per_slab) {
 constexpr uint64_t kEmptyReserveBytes = 4 * MiB;
 // cache_alloc_bulk takes objects from the slabs at most this many per node-lock hold.
 constexpr uint32_t kBulkStep = 256;
+// cache_free_bulk fills the depot for caches with at most this many objects per slab.
+constexpr uint32_t kBulkDepotObjects = 16;
 constexpr uint64_t kReserveShare = 64;
 constexpr uint64_t kBurstObjects = 1024;
 uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned cpu_count,
@@ -1010,8 +1013,9 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
 }
 
 // Linux's build_detached_freelist idea: a run of objects of one slab goes
-// onto its freelist in one node-lock hold, the slab found once per run (a
-// neighbour costs a range check). Each object still passes the free fast
+// into the depot (while it has room) or onto its slab's freelist in one
+// node-lock hold, the slab found once per run (a neighbour costs a range
+// check). Each object still passes the free fast
 // path's checks (its cache, an object start, not looking free: an object in
 // an array, on a freelist, or twice in this call); one that fails them, and
 // anything a cache without arrays gets, goes through cache_free, which
@@ -1035,19 +1039,43 @@ void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* obj
     uint32_t freed = 0;
     {
       LockGuard g(c->node_lock_);
+      // Into the depot while it has room (marked "in the depot", for the
+      // next allocations on any CPU) when the cache's slabs hold few
+      // objects, else onto the slab's freelist: with many objects a slab's
+      // own work per run (a lookup, counters, a list move, and a take by
+      // address later) is spread thin and costs less per object than the
+      // depot's check and mark at each move.
+      const uint32_t room =
+          c->objs_per_slab_ <= kBulkDepotObjects ? c->depot_limit_ - c->depot_count_ : 0;
+      void** depot = c->depot_ + c->depot_count_;
       auto* head = static_cast<std::byte*>(s->freelist);
       const uint32_t inuse = s->inuse;
-      for (; i < count && freed < inuse; ++i) {
-        auto* o = static_cast<std::byte*>(objects[i]);
-        if (reinterpret_cast<uintptr_t>(o) - base >= span || !at_object_start(c, s, o)) break;
-        uintptr_t* slot = link_slot(c, o);
-        const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
-        if (looks_free(c, s, *slot ^ k)) break;  // a duplicate in this call, say
-        *slot = reinterpret_cast<uintptr_t>(head) ^ k;
-        head = o;
-        ++freed;
+      // The run: objects of s, at object starts, not looking free (a
+      // duplicate in this call, say), at most as many as s counts in use.
+      auto run = [&](uint32_t most, auto put) {
+        for (; i < count && freed < most; ++i) {
+          auto* o = static_cast<std::byte*>(objects[i]);
+          if (reinterpret_cast<uintptr_t>(o) - base >= span || !at_object_start(c, s, o)) break;
+          uintptr_t* slot = link_slot(c, o);
+          const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
+          if (looks_free(c, s, *slot ^ k)) break;
+          put(o, slot, k);
+          ++freed;
+        }
+      };
+      if (room != 0) {
+        run(room < inuse ? room : inuse, [&](std::byte* o, uintptr_t* slot, uintptr_t) {
+          *slot = key;  // kInDepot
+          depot[freed] = o;
+        });
+        c->depot_count_ += freed;
+      } else {
+        run(inuse, [&](std::byte* o, uintptr_t* slot, uintptr_t k) {
+          *slot = reinterpret_cast<uintptr_t>(head) ^ k;
+          head = o;
+        });
+        if (freed != 0) give_back_locked(c, s, head, freed, &release);
       }
-      if (freed != 0) give_back_locked(c, s, head, freed, &release);
     }
     release_slabs(c, release);
     if (freed == 0) {  // its slab counts nothing in use: the one-object path decides

@@ -521,8 +521,9 @@ class SlabAllocator {
   // All or nothing, as Linux: count, or 0 with nothing allocated.
   size_t cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
                           const void* caller = nullptr);
-  // Runs of objects of one slab go back to it in one node-lock hold
-  // (bypassing the per-CPU array); misuse is named as by cache_free.
+  // Runs of objects of one slab go back to it, or (slabs of few objects)
+  // to the cache's depot, in one node-lock hold (bypassing the per-CPU
+  // array); misuse is named as by cache_free.
   void cache_free_bulk(KmemCache* c, size_t count, void* const* objects,
                        const void* caller = nullptr);
   // Returns the live objects found. 0: the cache is gone. Otherwise each live

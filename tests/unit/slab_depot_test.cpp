@@ -8,6 +8,8 @@
 //   * the depot and the empty slabs kept share the cache's reserve, and
 //     cache_shrink empties both;
 //   * a second free of an object sitting in the depot is named and refused;
+//   * bulk frees (slabs of few objects) fill the depot, bulk allocations
+//     take from it;
 //   * two entries of one object (two frees that raced on two CPUs, made
 //     here by a use-after-free write between them) are caught when the
 //     second reaches the depot, or when the depot gives out a copy whose
@@ -143,6 +145,42 @@ TEST_F(SlabDepot, SecondFreeOfADepotObjectIsNamedAndRefused) {
   for (void* o : objs) EXPECT_TRUE(seen.insert(o).second) << "handed out twice: " << o;
   ASSERT_TRUE(Clean());
   free_all(objs);
+}
+
+TEST_F(SlabDepot, BulkFreeFillsTheDepotAndBulkAllocTakesFromIt) {
+  ASSERT_LE(c_->objects_per_slab(), 16u) << "a cache whose bulk frees feed the depot";
+  const size_t n = st_.depot_limit / 2;
+  std::vector<void*> objs(n);
+  ASSERT_EQ(slab_.cache_alloc_bulk(c_, GFP_KERNEL, n, objs.data()), n);
+  ASSERT_TRUE(Clean());
+  const uint64_t depot_before = slab_.stats(c_).depot_cached;
+  slab_.cache_free_bulk(c_, n, objs.data());
+  CacheStats st = slab_.stats(c_);
+  EXPECT_EQ(st.depot_cached, depot_before + n) << "the bulk free's runs went to the depot";
+  EXPECT_EQ(st.active_objects, 0u);
+  ASSERT_TRUE(Clean());
+  {
+    // Freed again in one bulk call: each is in the depot, each is named.
+    test::ErrorRecorder rec;
+    slab_.cache_free_bulk(c_, 3, objs.data());
+    EXPECT_EQ(rec.count(), 3u);
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabDoubleFree);
+  }
+  ASSERT_TRUE(Clean());
+  // Taken again from the depot: no page allocation, nothing twice.
+  const uint64_t frames = free_frames();
+  std::vector<void*> again(n);
+  ASSERT_EQ(slab_.cache_alloc_bulk(c_, GFP_KERNEL, n, again.data()), n);
+  EXPECT_EQ(free_frames(), frames);
+  EXPECT_EQ(slab_.stats(c_).depot_cached, depot_before);
+  std::set<void*> seen(again.begin(), again.end());
+  EXPECT_EQ(seen.size(), n) << "an object handed out twice";
+  ASSERT_TRUE(Clean());
+  slab_.cache_free_bulk(c_, n, again.data());
+  slab_.cache_shrink(c_);
+  EXPECT_EQ(slab_.stats(c_).depot_cached, 0u);
+  EXPECT_EQ(slab_.stats(c_).total_slabs, 0u);
+  EXPECT_TRUE(Clean());
 }
 
 // p freed on CPU 0, then (after a write that wipes its mark, as a free
