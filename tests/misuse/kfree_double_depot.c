@@ -7,7 +7,7 @@ int main(void) {
   misuse_up();
   void* objs[N];
   for (int i = 0; i < N; ++i) {
-    objs[i] = kmalloc(2048, GFP_KERNEL);
+    objs[i] = kmalloc(1024, GFP_KERNEL);
     CHECK(objs[i] != NULL);
   }
   for (int i = 0; i < N; ++i) kfree(objs[i]);

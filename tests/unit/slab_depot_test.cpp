@@ -32,7 +32,7 @@ class SlabDepot : public test::SlabFixture {
   void SetUp() override {
     test::SlabFixture::SetUp();
     ASSERT_TRUE(hosted::set_this_thread_cpu(0));
-    c_ = slab_.cache_create("depot", 2048, 0, 0, nullptr);
+    c_ = slab_.cache_create("depot", 1024, 0, 0, nullptr);
     ASSERT_NE(c_, nullptr);
     st_ = slab_.stats(c_);
     ASSERT_GT(st_.depot_limit, 2 * st_.cpu_batch) << "the cache has a depot";
@@ -100,6 +100,18 @@ TEST_F(SlabDepot, ABurstBiggerThanAnArrayComesBackFromTheDepotOnAnyCpu) {
   EXPECT_EQ(st.cpu_cached, 0u);
   EXPECT_EQ(st.total_slabs, 0u);
   EXPECT_TRUE(Clean());
+}
+
+TEST_F(SlabDepot, BigObjectsHaveNoDepot) {
+  KmemCache* big = slab_.cache_create("nodepot", 2048, 0, 0, nullptr);
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(slab_.stats(big).depot_limit, 0u);
+  std::vector<void*> objs;
+  for (uint64_t i = 0; i < 4 * slab_.stats(big).cpu_limit; ++i) objs.push_back(slab_.cache_alloc(big, GFP_KERNEL));
+  for (void* p : objs) slab_.cache_free(big, p);
+  EXPECT_EQ(slab_.stats(big).depot_cached, 0u);
+  EXPECT_TRUE(Clean());
+  EXPECT_EQ(slab_.cache_destroy(big), 0u);
 }
 
 TEST_F(SlabDepot, DepotAndEmptySlabsShareTheCacheReserve) {
