@@ -121,7 +121,8 @@ def cache_row(sa, c):
     slabs = scalar(c["slab_count_"])
     per_slab = scalar(c["objs_per_slab_"])
     return dict(name=c["name_"].string(), id=scalar(c["id_"]),
-                active=scalar(c["inuse_"]) - cpu_cached_objs, total=slabs * per_slab,
+                active=scalar(c["inuse_"]) - cpu_cached_objs - scalar(c["depot_count_"]),
+                total=slabs * per_slab,
                 stride=scalar(c["stride_"]), per_slab=per_slab, pages=1 << scalar(c["order_"]),
                 limit=scalar(c["cpu_limit_"]) if has_cpu else 0,
                 batch=scalar(c["cpu_batch_"]) if has_cpu else 0,

@@ -49,10 +49,12 @@
 //   per cache: slab_count == |partial| + |full| + |empty|;
 //              total_objects == sum of slab objects; fallback_slabs == the
 //              slabs of the minimum layout (when it differs);
-//              inuse == sum of slab inuse == live objects + objects in per-CPU arrays;
-//              every per-CPU entry is an object of this cache that is on no
-//              freelist and in no other per-CPU entry;
-//   active objects (slabinfo) == inuse - objects in per-CPU arrays, exactly.
+//              inuse == sum of slab inuse == live objects + objects in per-CPU
+//              arrays + objects in the depot;
+//              every per-CPU or depot entry is an object of this cache that is
+//              on no freelist and in no other entry; depot_count_ <= depot_limit_;
+//              a depot entry's link slot decodes to its own address (kInDepot);
+//   active objects (slabinfo) == inuse - objects in per-CPU arrays - depot, exactly.
 //
 // Object caching: a constructor runs once per object when its slab is
 // populated, never on allocation. Free objects keep their constructed state:
@@ -99,11 +101,13 @@
 //                          of a slab header);
 //   slab-double-free       also later: every free object's link slot is
 //                          encoded with the cache's key and its own address
-//                          and says "in a per-CPU array" or "on the freelist"
-//                          (see looks_free), so a double free is caught at the
+//                          and says "in a per-CPU array", "in the depot" or
+//                          "on the freelist" (see looks_free and kInDepot in
+//                          slab.cpp), so a double free is caught at the
 //                          second free however long after the first, on any
 //                          CPU; only two frees racing on two CPUs can slip by
-//                          (caught when the array gives the object back:
+//                          (caught when the array gives the object to the
+//                          depot or its slab, or the depot gives it on:
 //                          slab-delayed-double-free, the duplicate dropped);
 //   slab-freelist-corrupted  a link that decodes to no object of its slab
 //                          (an overflow into a free neighbour): never
@@ -350,6 +354,8 @@ struct CacheStats {
   uint64_t active_objects = 0;   // handed out and not freed
   uint64_t total_objects = 0;    // sum over the slabs of their objects
   uint64_t cpu_cached = 0;       // free objects sitting in per-CPU arrays
+  uint64_t depot_cached = 0;     // free objects sitting in the cache's depot
+  uint64_t depot_limit = 0;      // the depot's capacity (0: no depot)
   uint64_t object_size = 0;      // what the caller asked for (ksize)
   uint64_t stride = 0;           // bytes per object in the slab
   uint64_t objects_per_slab = 0;  // of the preferred layout
@@ -445,6 +451,14 @@ class KmemCache {
   uint32_t cpu_limit_ = 0;
   uint32_t cpu_batch_ = 0;
   uint8_t cpu_block_order_ = 0;
+  // The depot (Bonwick's magazine depot, SLAB's shared array): free objects
+  // a full per-CPU array gave back, taken again by an empty one on any CPU,
+  // so a burst moves between the arrays and the depot by copying pointers,
+  // not through the slabs (caches of objects up to 1 KiB: kDepotMaxStride).
+  // depot_limit_ entries in the arrays' block after the CPUs' entries (0: no
+  // depot); depot_count_ is under node_lock_.
+  void** depot_ = nullptr;
+  uint32_t depot_limit_ = 0;
 
   // Shared state, under node_lock_.
   alignas(64) mutable SpinLock node_lock_;
@@ -453,6 +467,7 @@ class KmemCache {
   uint64_t inuse_ = 0;  // sum of slab inuse
   uint64_t total_objects_ = 0;   // sum of slab objects
   uint64_t fallback_slabs_ = 0;  // slabs of the minimum layout (min_order_ < order_)
+  uint32_t depot_count_ = 0;     // depot_[0, depot_count_) hold objects
   std::atomic<uint32_t> next_colour_{0};
 
   // The allocator's list of caches, under SlabAllocator::caches_lock_.
@@ -509,8 +524,9 @@ class SlabAllocator {
   // All or nothing, as Linux: count, or 0 with nothing allocated.
   size_t cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
                           const void* caller = nullptr);
-  // Runs of objects of one slab go back to it in one node-lock hold
-  // (bypassing the per-CPU array); misuse is named as by cache_free.
+  // Runs of objects of one slab go back to it, or (slabs of few objects)
+  // to the cache's depot, in one node-lock hold (bypassing the per-CPU
+  // array); misuse is named as by cache_free.
   void cache_free_bulk(KmemCache* c, size_t count, void* const* objects,
                        const void* caller = nullptr);
   // Returns the live objects found. 0: the cache is gone. Otherwise each live
@@ -822,7 +838,7 @@ class SlabAllocator {
                           ObjectCtor ctor, bool kmalloc);
   bool setup_cache(KmemCache* c, const char* name, size_t size, size_t align, unsigned flags,
                    ObjectCtor ctor, bool bootstrap);
-  bool allocate_cpu_arrays(KmemCache* c);
+  bool allocate_cpu_arrays(KmemCache* c, uint32_t depot_wanted);
   void release_cpu_arrays(KmemCache* c);
   void link_cache(KmemCache* c);
   void unlink_cache(KmemCache* c);
@@ -866,11 +882,21 @@ class SlabAllocator {
   size_t release_empty_slabs(KmemCache* c);
   uint32_t take_or_grow(KmemCache* c, void** out, uint32_t want, gfp_t flags, Finding* f);
   uint32_t refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f);
-  // Gives the n oldest entries back to their slabs (adding frames released
-  // to *frames); returns a duplicate it dropped (to report once the caller
-  // has unlocked), or nullptr.
-  void* flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames);
+  // Gives the n oldest entries to the depot (to_depot, while it has room)
+  // and the rest back to their slabs (adding frames released to *frames);
+  // returns a duplicate it dropped (to report once the caller has
+  // unlocked), or nullptr.
+  void* flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames, bool to_depot);
   void give_back_locked(KmemCache* c, Slab* s, void* head, uint32_t freed, Slab** release);
+  // Entries e[0, n) back to their slabs; kFromDepot: depot entries (marked
+  // kInDepot), else array entries (kInArray). Returns a duplicate dropped.
+  template <bool kFromDepot>
+  void* return_to_slabs_locked(KmemCache* c, void* const* e, uint32_t n, Slab** release);
+  // Depot <-> array moves under the node lock (see slab.cpp).
+  uint32_t take_depot_locked(KmemCache* c, void** out, uint32_t want, Finding* f);
+  uint32_t put_depot_locked(KmemCache* c, void* const* e, uint32_t n, void** duplicate);
+  size_t drain_depot(KmemCache* c);  // frames released
+  static bool keep_empty_locked(const KmemCache* c);
   void report_flush_duplicate(KmemCache* c, void* duplicate, const void* caller);
   // requested: what kmalloc was asked for (debug caches track it); 0: the object size.
   void* alloc_direct(KmemCache* c, gfp_t flags, const void* caller, size_t requested);

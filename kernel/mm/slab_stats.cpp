@@ -28,7 +28,8 @@ CacheStats SlabAllocator::stats(const KmemCache* c) const {
     LockGuard node(c->node_lock_);
     if (c->cpu_ != nullptr)
       for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) st.cpu_cached += cpu_array(c, cpu).size();
-    st.active_objects = c->inuse_ - st.cpu_cached;
+    st.depot_cached = c->depot_count_;
+    st.active_objects = c->inuse_ - st.cpu_cached - st.depot_cached;
     st.total_slabs = c->slab_count_;
     st.active_slabs = c->slab_count_ - c->empty_.count;
     st.total_objects = c->total_objects_;
@@ -42,6 +43,7 @@ CacheStats SlabAllocator::stats(const KmemCache* c) const {
   st.min_pages_per_slab = uint64_t{1} << c->min_order_;
   st.cpu_limit = c->cpu_ != nullptr ? c->cpu_limit_ : 0;
   st.cpu_batch = c->cpu_ != nullptr ? c->cpu_batch_ : 0;
+  st.depot_limit = c->depot_limit_;
   return st;
 }
 
@@ -159,7 +161,16 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
       check(a.size() <= c->cpu_limit_, "per-CPU array count above its limit", &a);
       cpu_entries += a.size();
     }
-  uint64_t slabs = 0, inuse = 0, matched_entries = 0, objects = 0, fallback = 0;
+  // The depot: in the arrays' block, within its limit; none without arrays.
+  check(c->depot_count_ <= c->depot_limit_ &&
+            (c->depot_limit_ == 0 ? c->depot_ == nullptr
+                                  : c->cpu_ != nullptr && c->depot_ != nullptr &&
+                                        reinterpret_cast<const std::byte*>(c->depot_) > c->cpu_ &&
+                                        reinterpret_cast<const std::byte*>(c->depot_ + c->depot_limit_) <=
+                                            c->cpu_ + (kPageSize << c->cpu_block_order_)),
+        "depot count above its limit, or its entries outside the arrays' block", c);
+  const uint32_t depot_entries = c->depot_count_ <= c->depot_limit_ ? c->depot_count_ : 0;
+  uint64_t slabs = 0, inuse = 0, matched_entries = 0, matched_depot = 0, objects = 0, fallback = 0;
   const struct {
     const slab_detail::SlabList* list;
     uint8_t id;
@@ -266,6 +277,22 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
           }
         }
       }
+      // Depot entries in this slab: likewise, and marked "in the depot"
+      // (the slot holds the key: it decodes to its own address, slab.cpp).
+      const auto lo = reinterpret_cast<uintptr_t>(mem);
+      for (uint32_t k = 0; k < depot_entries; ++k) {
+        const void* e = c->depot_[k];
+        const auto addr = reinterpret_cast<uintptr_t>(e);
+        if (addr < lo || addr - lo >= block_bytes) continue;
+        ++matched_depot;
+        if (!check(at_object_start(c, s, e), "depot entry is not at an object start", e)) continue;
+        const uint32_t i = object_index(c, s, e);
+        check(!(bits[i / 64] & (uint64_t{1} << (i % 64))),
+              "depot entry is also on the freelist, in an array, or twice in the depot", e);
+        bits[i / 64] |= uint64_t{1} << (i % 64);
+        const auto* slot = reinterpret_cast<const uintptr_t*>(static_cast<const std::byte*>(e) + c->free_offset_);
+        check(*slot == c->freelist_key_, "depot entry's link slot does not say it is in the depot", e);
+      }
     }
     check(on_list == l.list->count, "slab list count differs from its length", c);
     slabs += on_list;
@@ -276,7 +303,8 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
   check(inuse == c->inuse_, "cache in-use count differs from the sum over its slabs", c);
   check(matched_entries == cpu_entries,
         "a per-CPU entry is not an object in a slab of this cache", c);
-  check(cpu_entries <= c->inuse_, "more per-CPU entries than objects in use", c);
+  check(matched_depot == depot_entries, "a depot entry is not an object in a slab of this cache", c);
+  check(cpu_entries + depot_entries <= c->inuse_, "more per-CPU and depot entries than objects in use", c);
   c->node_lock_.unlock();
   platform::irq_restore(irq);
   if (fail.detail != nullptr) fail.cache = c->name_;
