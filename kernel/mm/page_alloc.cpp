@@ -95,6 +95,8 @@ constexpr uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 bool PageAllocator::initialised() const { return initialised_; }
 
+constinit PageAllocator::CpuCache PageAllocator::closed_caches_[kCpuIdBound];
+
 // ---- init ----------------------------------------------------------------
 
 int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config) {
@@ -116,14 +118,14 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
     for (ZoneArea& z : zones_) z.assign(ranges_, 0, 0);
     for (uint8_t& n : fallback_count_) n = 0;  // so every allocation fails cleanly
     for (uint8_t& z : first_zone_) z = 0;
-    cpus_ = nullptr;
+    cpus_ = closed_caches_;
     remote_ = nullptr;
     return status;
   }
   fill_lookup(lookup0_, range_count_, range_count_, 0);  // every range is published (no reader yet)
   populate(map);
   initialised_ = true;
-  fast_cpus_.store(peek(fail_at_) == 0 ? cpu_count_ : 0, std::memory_order_relaxed);
+  set_fast_paths(peek(fail_at_) == 0);
   return PF_OK;
 }
 
@@ -278,25 +280,29 @@ int PageAllocator::place_metadata(const MemoryMap& map, const PageAllocatorConfi
     descriptor_bytes_ += frames << kPageShift;
   }
 
-  // Per-CPU caches (cpu_count_ + 1: the last is the shared one): the
-  // CpuCache records, then the slot arrays of every populated zone, in one
-  // bootmem span.
+  // Per-CPU caches: kCpuIdBound CpuCache records (68 * 256 bytes, 17 KiB:
+  // one for every value cpu_id() can take, so the fast paths index them
+  // untested), the remote queues, then the slot arrays of every populated
+  // zone for the cpu_count_ + 1 caches in use (the last is the shared one),
+  // in one bootmem span. The records from cpu_count_ + 1 on stay closed
+  // with empty stacks and no slots.
   const unsigned caches = cpu_count_ + 1;
   uint64_t slots_per_zone = 0;
   for (uint32_t h : kPcpHigh) slots_per_zone += h;
   unsigned populated = 0;
   for (const ZoneArea& z : zones_) populated += !z.empty();
-  const uint64_t bytes = caches * sizeof(CpuCache) + cpu_count_ * sizeof(RemoteQueue) +
+  const uint64_t bytes = kCpuIdBound * sizeof(CpuCache) + cpu_count_ * sizeof(RemoteQueue) +
                          uint64_t{caches} * populated * slots_per_zone * sizeof(PcpSlot);
   const uint64_t at = bootmem_.alloc((bytes + kPageSize - 1) >> kPageShift, BootMem::Span{});
   if (at == 0) return PF_ERR_NO_ROOM_FOR_DESCRIPTORS;
   std::byte* mem = phys_.to_virt(pf::to_phys(Pfn{at}));
   cpus_ = reinterpret_cast<CpuCache*>(mem);
-  remote_ = reinterpret_cast<RemoteQueue*>(mem + caches * sizeof(CpuCache));
+  remote_ = reinterpret_cast<RemoteQueue*>(mem + kCpuIdBound * sizeof(CpuCache));
   for (unsigned c = 0; c < cpu_count_; ++c) new (&remote_[c]) RemoteQueue;
-  auto* slot = reinterpret_cast<PcpSlot*>(mem + caches * sizeof(CpuCache) + cpu_count_ * sizeof(RemoteQueue));
+  auto* slot = reinterpret_cast<PcpSlot*>(mem + kCpuIdBound * sizeof(CpuCache) + cpu_count_ * sizeof(RemoteQueue));
+  for (unsigned c = 0; c < kCpuIdBound; ++c) new (&cpus_[c]) CpuCache;  // closed until set_fast_paths
   for (unsigned c = 0; c < caches; ++c) {
-    CpuCache* cache = new (&cpus_[c]) CpuCache;
+    CpuCache* cache = &cpus_[c];
     for (unsigned z = 0; z < kZoneCount; ++z) {
       if (zones_[z].empty()) continue;
       for (unsigned k = 0; k < kPcpOrders; ++k) {
@@ -385,7 +391,16 @@ bool PageAllocator::fail_injected() {
 void PageAllocator::set_fail_after(uint64_t n) {
   fail_calls_.store(0, std::memory_order_relaxed);
   fail_at_.store(n, std::memory_order_relaxed);
-  fast_cpus_.store(n == 0 && initialised_ ? cpu_count_ : 0, std::memory_order_relaxed);
+  if (initialised_) set_fast_paths(n == 0);  // before init every gate is closed anyway
+}
+
+void PageAllocator::set_fast_paths(bool on) {
+  const unsigned open = on ? cpu_count_ : 0;
+  fast_cpus_.store(open, std::memory_order_relaxed);
+  for (unsigned i = 0; i < kCpuIdBound; ++i) {
+    LockGuard g(cpus_[i].gate.lock());
+    cpus_[i].gate.set_closed_locked(i >= open);
+  }
 }
 
 PhysAddr PageAllocator::alloc_uncached(Zone z, Order order) {
@@ -707,7 +722,7 @@ PageCounters PageAllocator::zone_counters(Zone zone) const {
   PageCounters c;
   c.managed_frames = z.managed();
   c.reserved_frames = z.reserved();
-  if (cpus_ != nullptr && !z.empty()) {
+  if (initialised_ && !z.empty()) {
     for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu)
       for (unsigned k = 0; k < kPcpOrders; ++k)
         c.cached_frames += uint64_t{cpus_[cpu].stacks[zi][k].size()} << k;

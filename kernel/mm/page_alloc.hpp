@@ -25,13 +25,17 @@
 // descriptor's second word, checked against this CPU's expected word in one
 // compare (frame_word); alloc_pages pops an {address, descriptor} slot and
 // writes that word in one store, which the next free's load is forwarded
-// from. Loads that do not depend on the address (lookup_, fast_cpus_,
-// cpus_, first_zone_, home_words_) are the cheap kind.
+// from. Loads that do not depend on the address (lookup_, cpus_,
+// first_zone_, home_words_) are the cheap kind.
 //
-// Per-CPU caches: cpu_count + 1 of them, the last shared by callers without
+// Per-CPU caches: cpu_count + 1 in use, the last shared by callers without
 // a CPU (PF_NO_CPU); each behind a CpuGate (cpu_cache.hpp): the owner's fast
 // path takes no lock, its slow paths take the gate's lock, anyone else stops
-// the owner through the gate. A block freed on a CPU other than its home
+// the owner through the gate. cpus_ has one entry for every value
+// platform::cpu_id() can take (kCpuIdBound), so the fast paths index it
+// untested: the gates from cpu_count on (the shared one included) are
+// closed for good, and all of them while the fast paths are off (see
+// fast_cpus_). A block freed on a CPU other than its home
 // goes to the home CPU's remote queue (page_alloc.cpp, "Frees on two
 // CPUs"). Lock order: hot-add lock -> per-CPU gate -> remote queue lock ->
 // zone lock. Only verify() and fork_prepare() hold more than one gate, in
@@ -131,8 +135,8 @@ class PageAllocator {
   // from this CPU's cache. Everything else: alloc_slow.
   PF_FAST_PATH PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr) {
     const unsigned k = order.value;
-    const size_t cpu = platform::cpu_id();
-    if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed), 1)) {
+    const size_t cpu = platform::cpu_id();  // < kCpuIdBound; caches of no owner are closed
+    if (__builtin_expect(k < kPcpOrders, 1)) {
       IrqOff irq;
       CpuCache& c = cpus_[cpu];
       if (__builtin_expect(c.gate.enter(), 1)) {
@@ -168,11 +172,9 @@ class PageAllocator {
   // the gate are enough). Every other free goes to free_slow.
   PF_FAST_PATH void free_pages(PhysAddr phys, Order order, const void* caller = nullptr) {
     const unsigned k = order.value;
-    const size_t cpu = platform::cpu_id();
+    const size_t cpu = platform::cpu_id();  // < kCpuIdBound; caches of no owner are closed
     // One mask checks page alignment and block alignment together.
-    if (__builtin_expect(k < kPcpOrders && cpu < fast_cpus_.load(std::memory_order_relaxed) &&
-                             (phys.value & ((kPageSize << k) - 1)) == 0,
-                         1)) {
+    if (__builtin_expect(k < kPcpOrders && (phys.value & ((kPageSize << k) - 1)) == 0, 1)) {
       FrameDescriptor* d;
       size_t step;
       if (__builtin_expect(locate(phys.value, d, step), 1)) {
@@ -368,11 +370,16 @@ class PageAllocator {
   using PcpStack = CpuStack<PcpSlot>;
   // One CPU's page caches and the gate in front of them (one cache line
   // for the gate, three for the stacks: 256 bytes, so indexing is a shift).
+  // Born closed: set_fast_paths opens the gates of the CPUs.
   struct alignas(64) CpuCache {
-    CpuGate gate;
+    ClosedCpuGate gate;
     PcpStack stacks[kZoneCount][kPcpOrders];
   };
   static_assert(sizeof(CpuCache) == 256);
+  // What cpus_ points at before init: every allocator's, shared, constant-
+  // initialised (page_alloc.cpp), all closed. The fast paths of any
+  // uninitialised instance fail on it; nothing locks or stops its gates.
+  static CpuCache closed_caches_[kCpuIdBound];
   // The fast paths see a CpuCache as rows of 64 bytes: row 0 the gate, row
   // 1 + z zone z's stacks (so 1 + zone, as first_zone_ and the lookup hold
   // it, names its row with one shift), stack_at(c, row, k) == &c.stacks[z][k].
@@ -577,6 +584,9 @@ class PageAllocator {
   PhysAddr alloc_uncached(Zone z, Order order);
   PhysAddr alloc_in_zones(Order order, gfp_t flags, bool use_cache);
   bool fail_injected();
+  // Opens the gates of [0, cpu_count_) (on) or none, closes every other of
+  // the kCpuIdBound, and sets fast_cpus_ to match. Initialised only.
+  void set_fast_paths(bool on);
   void report_bad_free(ErrorCode code, const char* detail, uint64_t phys, uint64_t pfn,
                        const void* caller) const;
   void diagnose_bad_free(Range* r, PhysAddr phys, Order order, const void* caller) const;
@@ -645,7 +655,7 @@ class PageAllocator {
   // zone exists to push), so the fast path finds nothing and alloc_slow
   // says no. So never 0 once initialised (verify() checks both): the fast
   // path reads it without a test.
-  // 0 only before init (fast_cpus_ == 0 then: no fast path runs).
+  // 0 only before init (every gate is closed then: no fast path runs).
   static constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32 | __GFP_THISZONE;
   uint8_t first_zone_[kZoneFlags + 1] = {};
   // home_words_[cpu] == frame_word(0, Allocated, 0, home_cpu_tag(cpu)) for
@@ -653,13 +663,20 @@ class PageAllocator {
   // the word home_words_[cpu] | k << 40 (one load instead of four
   // instructions on each fast path).
   uint64_t home_words_[kMaxCpus] = {};
-  CpuCache* cpus_ = nullptr;  // cpu_count_ + 1 entries (the last shared), placed by bootmem
+  // kCpuIdBound entries, placed by bootmem: [0, cpu_count_) the CPUs',
+  // cpu_count_ the shared one (both with slot arrays), the rest closed for
+  // good with empty stacks (no slots), there only for the fast paths to fail
+  // on. Before init (and after a failed one): closed_caches_, every gate
+  // closed, nothing else ever touched but their active_ words.
+  CpuCache* cpus_ = closed_caches_;
   RemoteQueue* remote_ = nullptr;  // cpu_count_ entries, placed by bootmem with cpus_
   unsigned cpu_count_ = 0;
   uint64_t descriptor_bytes_ = 0;
   std::atomic<uint64_t> fail_at_{0};
   // cpu_count_ while the fast paths may run; 0 before init and while fault
-  // injection is armed (so the fast paths test one number).
+  // injection is armed. The fast paths do not read it: the gates say it
+  //   cpus_[i].gate.closed()  <=>  i >= fast_cpus_      (i < kCpuIdBound)
+  // (set_fast_paths keeps both; verify() checks).
   std::atomic<uint32_t> fast_cpus_{0};
   std::atomic<uint64_t> fail_calls_{0};
   bool initialised_ = false;

@@ -206,7 +206,7 @@ void PageAllocator::fork_prepare() {
   hotplug_lock_.lock();
   fork_irq_ = platform::irq_save();
   fork_self_ = platform::cpu_id();
-  if (cpus_ != nullptr) hold_all_gates(all_gates(), cpu_count_, fork_self_);
+  if (initialised_) hold_all_gates(all_gates(), cpu_count_, fork_self_);
   if (remote_ != nullptr)
     for (unsigned c = 0; c < cpu_count_; ++c) remote_[c].lock.lock();
   for (const ZoneArea& z : zones_) z.lock().lock();
@@ -216,7 +216,7 @@ void PageAllocator::fork_release() {
   for (unsigned z = kZoneCount; z-- > 0;) zones_[z].lock().unlock();
   if (remote_ != nullptr)
     for (unsigned c = cpu_count_; c-- > 0;) remote_[c].lock.unlock();
-  if (cpus_ != nullptr) release_all_gates(all_gates(), cpu_count_, fork_self_);
+  if (initialised_) release_all_gates(all_gates(), cpu_count_, fork_self_);
   platform::irq_restore(fork_irq_);
   hotplug_lock_.unlock();
 }

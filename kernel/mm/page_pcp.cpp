@@ -243,7 +243,7 @@ void PageAllocator::drain_held(CpuCache& c) {
 }
 
 void PageAllocator::drain_cpu_cache(unsigned cpu) {
-  if (cpus_ == nullptr || cpu > cpu_count_) return;
+  if (!initialised_ || cpu > cpu_count_) return;
   Rejected rejected;
   {
     auto held = hold(cpu);

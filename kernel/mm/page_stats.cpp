@@ -23,7 +23,7 @@ void PageAllocator::format_buddyinfo(TextBuffer& out) const {
 }
 
 uint64_t PageAllocator::cpu_cached_frames(unsigned cpu) const {
-  if (cpu >= cpu_count_ || cpus_ == nullptr) return 0;
+  if (cpu >= cpu_count_ || !initialised_) return 0;
   uint64_t frames = 0;
   for (unsigned z = 0; z < kZoneCount; ++z)
     for (unsigned k = 0; k < kPcpOrders; ++k) frames += uint64_t{peek(cpus_[cpu].stacks[z][k].count)} << k;

@@ -13,7 +13,9 @@
 //     block has a Free buddy of the same order (coalescing is complete);
 //   per-CPU caches: count <= high-water mark, every slot names a Cached head
 //     of the stack's order in the stack's zone, and the Cached heads found in
-//     the descriptors are exactly those in the stacks;
+//     the descriptors are exactly those in the stacks; gate i is closed <=>
+//     i >= fast_cpus_ (all kCpuIdBound of them), and the caches past the
+//     shared one have empty stacks without slots;
 //   remote queues (page_alloc.cpp, "Frees on two CPUs"): count <= kRemoteCap,
 //     every token (queued, or pending in the other buffer) names a managed
 //     frame, frames[z] == sum over its queued tokens in zone z of 2^order,
@@ -199,6 +201,18 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
       if (pending[z] != peek(q.collecting[z]))
         return verify_fail("remote queue's pending frame count disagrees with its pending tokens", 0);
     }
+  }
+  // The fast paths' only range test (page_alloc.hpp, fast_cpus_).
+  const unsigned open = peek(fast_cpus_);
+  if (open != 0 && open != cpu_count_) return verify_fail("fast_cpus_ is neither 0 nor the CPU count", 0);
+  for (unsigned c = 0; c < kCpuIdBound; ++c) {
+    if (cpus_[c].gate.closed() != (c >= open))
+      return verify_fail("per-CPU gate's closed bit disagrees with fast_cpus_", 0);
+    if (c > cpu_count_)
+      for (unsigned z = 0; z < kZoneCount; ++z)
+        for (unsigned k = 0; k < kPcpOrders; ++k)
+          if (cpus_[c].stacks[z][k].size() != 0 || cpus_[c].stacks[z][k].slots != nullptr)
+            return verify_fail("per-CPU cache of no CPU has a stack", 0);
   }
   for (unsigned c = 0; c <= cpu_count_; ++c) {
     for (unsigned z = 0; z < kZoneCount; ++z) {

@@ -26,7 +26,7 @@ inline constexpr uint64_t kPhysAddrLimit = uint64_t{1} << kPhysAddrBits;
 inline constexpr unsigned kMaxCpus = 64;
 // platform::cpu_id() (the fast paths' question) answers below kCpuIdBound: a
 // CPU index (< kMaxCpus) or one of a platform's "no CPU" values from kMaxCpus
-// up. The slab fast paths index their gates with it untested; every gate at
+// up. The slab and page fast paths index their gates with it untested; every gate at
 // or above the instance's cpu_count stays closed (cpu_cache.hpp, CpuGate).
 inline constexpr unsigned kCpuIdBound = kMaxCpus + 4;
 

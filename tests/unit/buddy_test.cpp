@@ -573,7 +573,10 @@ TEST(Buddy, FaultInjectionFailsTheNthAllocationAndLater) {
   EXPECT_TRUE(pages.alloc_contig(1, {.flags = __GFP_NOWARN}).is_null());
   EXPECT_EQ(pages.fail_after_calls(), 5u);
   test::expect_same(before, PageSnapshot::of(pages), "an injected failure changes nothing");
+  // Armed: every per-CPU gate closed (the fast paths' only range test).
+  EXPECT_TRUE(Verified(pages));
   pages.set_fail_after(0);
+  EXPECT_TRUE(Verified(pages)) << "disarmed: the CPUs' gates open again, the rest closed";
   const PhysAddr c = pages.alloc_pages(Order{0}, GFP_KERNEL);
   EXPECT_FALSE(c.is_null());
   pages.free_pages(a, Order{0});
