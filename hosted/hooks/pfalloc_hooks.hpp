@@ -18,7 +18,7 @@
 namespace pf::hosted {
 // kMaxCpus or above: no slot claimed yet (kSlotUnclaimed) or none to be had
 // (hosted/platform.cpp); every such value stays below kCpuIdBound, because
-// the slab fast paths index their (closed) gates with it untested.
+// the fast paths of both layers index their (closed) gates with it untested.
 inline constexpr unsigned kSlotUnclaimed = kMaxCpus;
 extern __thread unsigned t_cpu_slot __attribute__((tls_model("initial-exec")));
 [[gnu::noinline, gnu::cold]] unsigned claim_slot();

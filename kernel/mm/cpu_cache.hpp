@@ -5,10 +5,10 @@
 // Ownership. Each allocator instance keeps cpu_count + 1 gates: one per CPU
 // and a shared one (index cpu_count) for callers without a CPU of their own
 // (platform::cpu_id() >= cpu_count: a hosted thread beyond the CPU slots, a
-// kernel caller without a CPU). The slab layer keeps one for every value
+// kernel caller without a CPU). Both layers keep one for every value
 // cpu_id() can take (kCpuIdBound), those from cpu_count on closed for good
-// (CpuGate::set_closed_locked), so its fast paths need no range test; the
-// page layer tests cpu < fast_cpus_. CPU i's caches are touched only
+// (CpuGate::set_closed_locked; the shared one too: only its lock is used),
+// so their fast paths need no range test. CPU i's caches are touched only
 //   (a) by the owner of CPU i on its FAST PATH, between gate.enter() and
 //       gate.leave(), with interrupts masked: no lock, no atomic RMW;
 //   (b) by the owner of CPU i on its SLOW PATHS (refill, drain to the zone,
