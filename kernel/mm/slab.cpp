@@ -215,10 +215,12 @@ uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned 
 // 22 -> 35 ns with the depot. What the slab path itself costs there is
 // small: dropping its own touches of the objects (the marks take_empty_locked
 // writes, the marks return_to_slabs_locked reads) saved at most 1.5 ns of
-// ~22 at 4 KiB, while dropping the fast paths' marks as well saved 8-10 ns:
-// at 2-4 KiB a batch's time is the fast paths' read of each freed object's
-// slot (last touched 1023 allocations earlier; at a 4 KiB stride every slot
-// falls in one L1 set and 1/64 of the L2 sets) more than these slow paths.
+// ~22 at 4 KiB, while dropping the fast paths' marks as well saved 8-10 ns
+// (dropping only the free's read of the slot: about 1 ns). At 2-4 KiB a
+// batch's time is the fast paths' stores into each object (the free's mark,
+// the allocation's clear: at a 4 KiB stride every slot falls in one L1 set
+// and 1/64 of the L2 sets, so each store fetches its line from L3), more
+// than these slow paths.
 constexpr uint32_t kDepotMaxStride = 1024;
 // Objects the depot holds at most: one burst (kBurstObjects), within the
 // cache's reserve (reserve_empty slabs' worth of objects: the depot and the
