@@ -16,7 +16,10 @@
 // to min_order_ (the smallest order holding one object: 0 for objects up to
 // a page), so an allocation fails only when no block of min_order_ exists.
 // The preferred attempt neither warns nor drains the CPUs' page caches
-// (__GFP_NOWARN | __GFP_NORETRY). Each slab records its own order, object
+// (__GFP_NOWARN | __GFP_NORETRY). When even the fallback fails (or a large
+// block cannot be had), an allocation that may reclaim gives back what
+// every cache keeps for speed and runs once more (slab_reclaim.cpp; the
+// design is in reclaim.hpp). Each slab records its own order, object
 // count and object bytes (struct slab_detail::Slab), and every per-slab
 // computation (lookup, freelist, tail tags, verify) uses those. Objects
 // start at block + colour and sit `stride` bytes apart. The slab header
