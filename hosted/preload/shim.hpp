@@ -42,8 +42,11 @@ inline constexpr size_t kLargestBlock = kPageSize << kMaxOrder;  // 4 MiB
 inline constexpr uint64_t kPhysBase = 4 * GiB;
 inline constexpr uint64_t kVirtAlign = 1 * GiB;
 // Flags of every allocation: out of memory is an answer here (we grow and
-// retry, then say ENOMEM), never a log line.
-inline constexpr gfp_t kGfp = __GFP_NOWARN;
+// retry, then say ENOMEM), never a log line. No reclaim inside the call
+// (__GFP_NORECLAIM): growing the window is cheaper than emptying every
+// cache, so the shim grows first and calls pf_reclaim itself only when the
+// window is full.
+inline constexpr gfp_t kGfp = __GFP_NOWARN | __GFP_NORECLAIM;
 
 // The state every entry point reads; written once by init (and next_phys
 // and friends under the growth lock).

@@ -4,7 +4,12 @@
 // C types to the core's strong types. Every entry point passes its caller's
 // return address down, so a misuse report names the code that called
 // pfalloc, not pfalloc itself. No locks of its own: the instances lock.
+// Page allocations go through a Reclaimer (reclaim.hpp): one that fails for
+// lack of memory reclaims the slab layer's caches and runs once more, where
+// its flags allow (object allocations do that inside the slab layer).
+// Everything else goes to the instances directly.
 #include "global.hpp"
+#include "reclaim.hpp"
 
 #include <new>
 
@@ -16,6 +21,9 @@ constinit PageAllocator g_pages;
 constinit SlabAllocator g_slab;
 // The map pf_init() builds lives as long as the allocator (reports use it).
 constinit MemoryMap* g_map = nullptr;
+// Both layers, for the page allocations that may reclaim and retry; a
+// constant, so its references fold into the code (no load on a fast path).
+constexpr Reclaimer g_reclaimer{g_pages, g_slab};
 alignas(MemoryMap) unsigned char g_map_storage[sizeof(MemoryMap)];
 
 KmemCache* to_cache(kmem_cache* c) { return reinterpret_cast<KmemCache*>(c); }
@@ -82,7 +90,7 @@ int pf_init(const struct pf_config* config, const struct pf_region* regions, siz
 static Order checked_order(unsigned int order) { return Order{order < kOrderCount ? order : kOrderCount}; }
 
 pf_phys_t alloc_pages(unsigned int order, gfp_t flags) {
-  return g_pages.alloc_pages(checked_order(order), flags, PF_CALLER).value;
+  return g_reclaimer.alloc_pages(checked_order(order), flags, PF_CALLER).value;
 }
 
 void free_pages(pf_phys_t phys, unsigned int order) {
@@ -91,8 +99,8 @@ void free_pages(pf_phys_t phys, unsigned int order) {
 
 size_t alloc_pages_bulk(unsigned int order, gfp_t flags, size_t count, pf_phys_t* pages) {
   static_assert(sizeof(PhysAddr) == sizeof(pf_phys_t));
-  return g_pages.alloc_pages_bulk(checked_order(order), flags, count,
-                                  reinterpret_cast<PhysAddr*>(pages));
+  return g_reclaimer.alloc_pages_bulk(checked_order(order), flags, count,
+                                      reinterpret_cast<PhysAddr*>(pages));
 }
 
 pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary, uint64_t max_addr,
@@ -102,7 +110,7 @@ pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary, ui
   req.boundary = boundary;
   req.max_addr = max_addr;
   req.flags = flags;
-  return g_pages.alloc_contig(frame_count, req).value;
+  return g_reclaimer.alloc_contig(frame_count, req).value;
 }
 
 void free_contig(pf_phys_t phys, size_t frame_count) {
@@ -138,11 +146,7 @@ void pf_fork_child(void) { fork_release(true); }
 
 void pf_drain_pages(void) { g_pages.drain_cpu_caches(); }
 
-size_t pf_reclaim(void) {
-  size_t released = g_slab.shrink_all();
-  g_pages.drain_cpu_caches();
-  return released;
-}
+size_t pf_reclaim(void) { return g_slab.reclaim(); }
 
 struct kmem_cache* kmem_cache_create(const char* name, size_t size, size_t align,
                                      unsigned int flags, void (*ctor)(void*)) {

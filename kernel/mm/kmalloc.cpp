@@ -27,7 +27,7 @@ void* SlabAllocator::kmalloc_large(size_t size, size_t align, gfp_t flags) {
   if (frames < align_frames) frames = align_frames;  // a block is aligned to its size
   const Order order = order_for_frames(frames);
   const PhysAddr block = pages_->alloc_pages(order, flags);
-  if (block.is_null()) return nullptr;
+  if (block.is_null()) return kmalloc_large_retry(size, align, flags);
   descriptor_of(to_pfn(block))->owner = kOwnerKmallocLarge;
   return pages_->to_virt<void>(block);
 }

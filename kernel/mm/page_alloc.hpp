@@ -108,6 +108,16 @@ struct ContigRequest {
   uint64_t boundary = 0;       // bytes, power of two; the range may not cross a multiple
   uint64_t max_addr = 0;       // the range must end at or below this (0: no limit)
   gfp_t flags = GFP_KERNEL;    // zone limit and __GFP_ZERO apply as for alloc_pages
+
+  // What alloc_contig refuses as misuse (InvalidArgument) when false: a
+  // frame count of 0, an align or boundary that is not a power of two >= 4096.
+  constexpr bool valid(uint64_t frame_count) const {
+    const uint64_t a = align == 0 ? kPageSize : align;
+    // Not std::has_single_bit: without SSE that becomes a libgcc popcount call.
+    auto pow2 = [](uint64_t v) { return v != 0 && (v & (v - 1)) == 0; };
+    return frame_count != 0 && pow2(a) && a >= kPageSize &&
+           (boundary == 0 || (pow2(boundary) && boundary >= kPageSize));
+  }
 };
 
 struct PageCounters {
@@ -134,6 +144,15 @@ class PageAllocator {
   // Fast path (inline, no lock, no atomic RMW, no call): a small order popped
   // from this CPU's cache. Everything else: alloc_slow.
   PF_FAST_PATH PhysAddr alloc_pages(Order order, gfp_t flags, const void* caller = nullptr) {
+    return alloc_pages_or(order, flags, caller,
+                          [this](Order o, gfp_t f, const void* c) PF_FAST_LAMBDA { return alloc_slow(o, f, c); });
+  }
+  // The same fast path, with `slow(order, flags, caller)` in alloc_slow's
+  // place: reclaim.hpp's Reclaimer passes one that calls alloc_slow and, if
+  // that fails, reclaims the slab caches and retries, so the retry costs the
+  // fast path nothing (the page layer itself never calls the slab layer).
+  template <typename Slow>
+  PF_FAST_PATH PhysAddr alloc_pages_or(Order order, gfp_t flags, const void* caller, Slow slow) {
     const unsigned k = order.value;
     const size_t cpu = platform::cpu_id();  // < kCpuIdBound; caches of no owner are closed
     if (__builtin_expect(k < kPcpOrders, 1)) {
@@ -158,7 +177,7 @@ class PageAllocator {
         c.gate.leave();
       }
     }
-    return alloc_slow(order, flags, caller);
+    return slow(order, flags, caller);
   }
   // Misuse (double free, wrong order, tail frame, reserved or foreign frame,
   // misalignment) is reported by name and the call is refused; so is the
@@ -203,6 +222,8 @@ class PageAllocator {
   size_t alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out);
 
   PhysAddr alloc_contig(uint64_t frame_count, const ContigRequest& request);
+  // (The Reclaimer calls alloc_slow from the slow path it gives alloc_pages_or.)
+  friend class Reclaimer;
   void free_contig(PhysAddr phys, uint64_t frame_count, const void* caller = nullptr);
 
   // Per-CPU caches back to the buddy: every CPU (and the shared cache), or
@@ -275,6 +296,8 @@ class PageAllocator {
   void set_fail_after(uint64_t n);
   // Page allocations counted since the last set_fail_after(n != 0).
   uint64_t fail_after_calls() const { return fail_calls_.load(std::memory_order_relaxed); }
+  // set_fail_after(n != 0) is in force (reclaim.hpp retries no failure then).
+  bool fail_armed() const { return fail_at_.load(std::memory_order_relaxed) != 0; }
 
   unsigned cpu_count() const { return cpu_count_; }
   // Frames sitting in CPU `cpu`'s page caches (all zones and orders), read

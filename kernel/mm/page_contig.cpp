@@ -31,8 +31,6 @@ using detail::peek;
 
 namespace {
 constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
-// Not std::has_single_bit: without SSE that becomes a libgcc popcount call.
-constexpr bool power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 }  // namespace
 
 bool PageAllocator::find_contig(Zone zone, uint64_t frames, uint64_t align, uint64_t boundary,
@@ -106,8 +104,7 @@ PhysAddr PageAllocator::alloc_contig(uint64_t frame_count, const ContigRequest& 
   const void* caller = PF_CALLER;
   const uint64_t align = request.align == 0 ? kPageSize : request.align;
   const uint64_t boundary = request.boundary;
-  if (frame_count == 0 || !power_of_two(align) || align < kPageSize ||
-      (boundary != 0 && (!power_of_two(boundary) || boundary < kPageSize))) {
+  if (!request.valid(frame_count)) {
     report({.code = ErrorCode::InvalidArgument,
             .detail = "alloc_contig: frame count 0, or align/boundary not a power of two >= 4096",
             .address = align, .caller = caller});

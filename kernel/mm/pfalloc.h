@@ -41,9 +41,22 @@ typedef unsigned int gfp_t;
 #define __GFP_THISZONE   0x08u /* do not fall back to a lower zone */
 #define __GFP_NOWARN     0x10u /* no log line when the request fails */
 #define __GFP_NORETRY    0x20u /* fail at once rather than drain every CPU's page
-                                  cache first (a try with a cheaper fallback) */
-#define GFP_KERNEL       0x00u
-#define GFP_ATOMIC       0x00u /* the allocator never sleeps: same as KERNEL */
+                                  cache first (a try with a cheaper fallback);
+                                  implies __GFP_NORECLAIM */
+#define __GFP_NORECLAIM  0x40u /* fail rather than reclaim from the slab caches
+                                  (see "Out of memory" below) */
+/* Out of memory: before an allocation says no, the page layer drains every
+ * CPU's page cache (unless __GFP_NORETRY). If that is not enough and the
+ * flags allow it, the call then reclaims what the slab layer keeps for speed
+ * (every per-CPU object array, depot and empty slab, as pf_reclaim) and runs
+ * once more; only a failure for lack of memory is retried, never a refused
+ * (misused) call, and none while fault injection is armed. Reclaim stops
+ * every other CPU's caches and calls pfalloc_hook_sync_cpus, so it must not
+ * run in an interrupt handler or with interrupts masked: allocate there with
+ * GFP_ATOMIC (or GFP_NOWAIT). The allocator never sleeps either way. */
+#define GFP_KERNEL       0x00u             /* may reclaim */
+#define GFP_ATOMIC       __GFP_NORECLAIM   /* interrupt handlers, interrupts masked */
+#define GFP_NOWAIT       __GFP_NORECLAIM
 #define GFP_DMA          __GFP_DMA
 #define GFP_DMA32        __GFP_DMA32
 
@@ -146,8 +159,11 @@ void pf_fork_child(void);
 
 /* Return every per-CPU cached page to the buddy (all CPUs). */
 void pf_drain_pages(void);
-/* Under memory pressure: empty every per-CPU object and page cache and give
- * every empty slab back to the buddy. Returns the frames released. */
+/* Empty every per-CPU object and page cache and give every empty slab back
+ * to the buddy. Returns the frames the slab layer released. A failing
+ * allocation that may reclaim (GFP_KERNEL) does this itself before it says
+ * no; call it to give memory back ahead of need, or from a context where
+ * allocations use GFP_ATOMIC. Not from an interrupt handler. */
 size_t pf_reclaim(void);
 
 /* ---- Objects (the slab layer) ---------------------------------------------- */

@@ -16,7 +16,10 @@
 // to min_order_ (the smallest order holding one object: 0 for objects up to
 // a page), so an allocation fails only when no block of min_order_ exists.
 // The preferred attempt neither warns nor drains the CPUs' page caches
-// (__GFP_NOWARN | __GFP_NORETRY). Each slab records its own order, object
+// (__GFP_NOWARN | __GFP_NORETRY). When even the fallback fails (or a large
+// block cannot be had), an allocation that may reclaim gives back what
+// every cache keeps for speed and runs once more (slab_reclaim.cpp; the
+// design is in reclaim.hpp). Each slab records its own order, object
 // count and object bytes (struct slab_detail::Slab), and every per-slab
 // computation (lookup, freelist, tail tags, verify) uses those. Objects
 // start at block + colour and sit `stride` bytes apart. The slab header
@@ -156,6 +159,11 @@ namespace pf {
 class PageAllocator;
 class SlabAllocator;
 class KmemCache;
+
+// May an allocation with these flags that failed for lack of memory
+// reclaim the slab caches and run once more (reclaim.hpp)? Not under
+// __GFP_NORECLAIM (GFP_ATOMIC, GFP_NOWAIT) nor __GFP_NORETRY.
+constexpr bool may_reclaim(gfp_t flags) { return (flags & (__GFP_NORECLAIM | __GFP_NORETRY)) == 0; }
 
 using ObjectCtor = void (*)(void*);
 
@@ -542,6 +550,16 @@ class SlabAllocator {
   size_t cache_shrink(KmemCache* cache);
   // cache_shrink for every cache, the bootstrap caches included.
   size_t shrink_all();
+  // shrink_all, then every CPU's page cache back to the buddy (pf_reclaim).
+  // Returns the frames the slab layer released.
+  size_t reclaim();
+  // Direct reclaim (reclaim.hpp has the design; slab_reclaim.cpp): for a
+  // call that has just failed for lack of memory, nothing held, reclaim()
+  // if `flags` may reclaim and no fault injection is armed on either layer.
+  // Returns the frames released; 0: no retry (nothing to retry for).
+  size_t reclaim_for_retry(gfp_t flags);
+  // The line a retry logs (nothing under __GFP_NOWARN in `flags`).
+  static void note_retry(const char* call, gfp_t flags, size_t released, bool succeeded);
 
   // ---- kmalloc family (pfalloc.h semantics; capi.cpp forwards to these) -----
   // `caller` is recorded by debug caches and named in reports; the C API
@@ -582,6 +600,8 @@ class SlabAllocator {
   // the slab layer's page allocations instead: slab growth, large blocks.)
   void set_fail_after(uint64_t n);
   uint64_t fail_after_calls() const { return fail_calls_.load(std::memory_order_relaxed); }
+  // set_fail_after(n != 0) is in force (reclaim.hpp retries no failure then).
+  bool fail_armed() const { return fail_at_.load(std::memory_order_relaxed) != 0; }
 
   // ---- introspection ---------------------------------------------------------
   KmemCache* kmalloc_cache(size_t class_index) const { return kmalloc_caches_[class_index]; }
@@ -922,6 +942,11 @@ class SlabAllocator {
   void report_object_error(ErrorCode code, const char* detail, const void* p,
                            const KmemCache* c, const void* caller) const;
   void* kmalloc_large(size_t size, size_t align, gfp_t flags);
+  // The retries after reclaim (slab_reclaim.cpp): alloc_slow, cache_alloc_slow
+  // and kmalloc_large call them when their page request failed.
+  [[gnu::noinline, gnu::cold]] void* alloc_retry(KmemCache* c, gfp_t flags, const void* caller,
+                                                 size_t requested);
+  [[gnu::noinline, gnu::cold]] void* kmalloc_large_retry(size_t size, size_t align, gfp_t flags);
   // Usable bytes of the allocation at p, or 0 after reporting why p is not one.
   size_t usable_size(const void* p, const char* op, const void* caller) const;
   struct VerifyFailure {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "hosted/hosted.hpp"
 #include "kernel/mm/pfalloc.h"
@@ -226,6 +227,31 @@ TEST_F(CApi, BulkCallsHandOutAndTakeBackWholeBatches) {
 
 // pf_add_memory's refusals through the C API (the hot-add itself is
 // hotadd_test.cpp's: this process's window ends at 67 MiB).
+// The C API allocates through a Reclaimer (reclaim.hpp; reclaim_test.cpp
+// has the cases): with the buddy empty and the slab caches holding freed
+// objects, GFP_ATOMIC fails and GFP_KERNEL reclaims and succeeds.
+TEST_F(CApi, OutOfMemoryReclaimsTheSlabCachesForKernelNotAtomic) {
+  std::vector<void*> objs;
+  for (int i = 0; i < 64; ++i) objs.push_back(kmalloc(4096, GFP_KERNEL));
+  for (void* p : objs) ASSERT_NE(p, nullptr);
+  for (void* p : objs) kfree(p);
+  // Every free frame, without reclaim (GFP_ATOMIC): the slab caches keep theirs.
+  std::vector<pf_phys_t> taken;
+  for (pf_phys_t p; (p = alloc_pages(0, GFP_ATOMIC | __GFP_NOWARN)) != 0;) taken.push_back(p);
+  pf_counters c{};
+  pf_get_counters(&c);
+  ASSERT_EQ(c.free_frames, 0u);
+  EXPECT_EQ(alloc_pages(0, GFP_ATOMIC | __GFP_NOWARN), 0u);
+  EXPECT_EQ(kmalloc(700, GFP_ATOMIC | __GFP_NOWARN), nullptr);
+  const pf_phys_t page = alloc_pages(0, GFP_KERNEL | __GFP_NOWARN);
+  EXPECT_NE(page, 0u);
+  void* obj = kmalloc(700, GFP_KERNEL | __GFP_NOWARN);
+  EXPECT_NE(obj, nullptr);
+  kfree(obj);
+  if (page != 0) free_pages(page, 0);
+  for (pf_phys_t p : taken) free_pages(p, 0);
+}
+
 TEST_F(CApi, AddMemoryRefusalsAreNamed) {
   test::LogCapture log;
   EXPECT_EQ(pf_add_memory(80 * MiB + 12, 4 * MiB), PF_ERR_HOTPLUG_MISALIGNED);
