@@ -49,7 +49,7 @@
 #include "kernel/mm/types.hpp"
 
 namespace pf::hosted {
-__thread unsigned t_cpu_slot __attribute__((tls_model("initial-exec"))) = kSlotUnclaimed;
+__thread unsigned t_cpu_slot __attribute__((tls_model(PF_HOSTED_TLS_MODEL))) = kSlotUnclaimed;
 }  // namespace pf::hosted
 
 namespace {

@@ -3,7 +3,7 @@
 // for the CPU-slot protocol behind cpu_id().
 //
 // No interrupts: irq_save/restore are empty. cpu_id() reads the thread's
-// claimed slot from initial-exec TLS (one load); the thread's first slow
+// claimed slot from TLS (one load; local-exec in executables); the thread's first slow
 // path claims one (cpu_id_claim, out of line). Under ThreadSanitizer (PFALLOC_TSAN, set by the
 // Makefile's tsan flavour) the gate's owner store is seq_cst, so the
 // owner/stopper handshake is a plain Dekker pair TSan understands, instead
@@ -20,7 +20,16 @@ namespace pf::hosted {
 // (hosted/platform.cpp); every such value stays below kCpuIdBound, because
 // the fast paths of both layers index their (closed) gates with it untested.
 inline constexpr unsigned kSlotUnclaimed = kMaxCpus;
-extern __thread unsigned t_cpu_slot __attribute__((tls_model("initial-exec")));
+// The slot's TLS model: local-exec (`mov %fs:OFFSET`, one instruction per
+// fast path) in an executable, PIE included; initial-exec (an offset loaded
+// from the GOT first) in code built for a shared object (-fPIC without
+// -fPIE: the LD_PRELOAD library), where local-exec cannot link.
+#if defined(__PIC__) && !defined(__PIE__)
+#define PF_HOSTED_TLS_MODEL "initial-exec"
+#else
+#define PF_HOSTED_TLS_MODEL "local-exec"
+#endif
+extern __thread unsigned t_cpu_slot __attribute__((tls_model(PF_HOSTED_TLS_MODEL)));
 [[gnu::noinline, gnu::cold]] unsigned claim_slot();
 }  // namespace pf::hosted
 

@@ -191,6 +191,30 @@ void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_n
     const bool inside = first < count && lookup_base(first, first_new, new_lo) <= lo && range_end_[first] >= hi;
     t.direct[c] = inside ? direct_entry(ranges_[first], lookup_base(first, first_new, new_lo)) : kMixedChunk;
     t.row[c] = inside ? static_cast<uint8_t>((static_cast<unsigned>(ranges_[first].zone) + 1) * kStackRowBytes) : 0;
+    // One edge inside the chunk: each side inside one range or none.
+    uint64_t at = 0;
+    uintptr_t below = kMixedChunk, above = kMixedChunk;
+    if (!inside && first < count) {
+      const uint64_t base = lookup_base(first, first_new, new_lo), end = range_end_[first];
+      if (base <= lo) {  // range `first` holds [lo, end), end < hi
+        const bool next = first + 1 < count;
+        const uint64_t next_base = next ? lookup_base(first + 1, first_new, new_lo) : ~uint64_t{0};
+        if (next_base >= hi) {  // nothing else in the chunk
+          at = end;
+          below = direct_entry(ranges_[first], base);
+        } else if (next_base == end && range_end_[first + 1] >= hi) {  // the next one holds the rest
+          at = end;
+          below = direct_entry(ranges_[first], base);
+          above = direct_entry(ranges_[first + 1], next_base);
+        }
+      } else if (base < hi && end >= hi) {  // nothing below base, range `first` from there on
+        at = base;
+        above = direct_entry(ranges_[first], base);
+      }
+    }
+    t.split_at[c] = at;
+    t.split_lo[c] = below;
+    t.split_hi[c] = above;
   }
 }
 

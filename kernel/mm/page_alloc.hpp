@@ -71,6 +71,10 @@
 //   lookup_->direct[c] == uintptr(r.desc) - r.base * 16 + 1 and
 //     lookup_->row[c] == (1 + r.zone) * 64 if chunk c lies inside one
 //     range r, both 0 (kMixedChunk) otherwise (RangeLookup);
+//   lookup_->split_lo[c] / split_hi[c], where not kMixedChunk, == the
+//     direct entry of the range holding all of [c << shift, split_at[c]) /
+//     [split_at[c], (c + 1) << shift) (a chunk one edge cuts), and all three
+//     are 0 for a chunk inside one range;
 //   a hot-added range's first hotplug frames are Reserved (kReservedHotplugMeta).
 #pragma once
 
@@ -248,9 +252,10 @@ class PageAllocator {
 
   // For the layers above.
   // nullptr if not managed. Inline: the slab layer's frees start here. One
-  // load for a frame in a chunk of one range (RangeLookup::direct), the
-  // range walk for the rest (a mixed chunk: the top's, a hole's), inline
-  // too, so that a slab in a mixed chunk costs what it did before.
+  // load for a frame in a chunk of one range (RangeLookup::direct), three
+  // for a chunk one range edge cuts (RangeLookup::split_*: the top's, the
+  // first range's, a zone limit's), the range walk for the rest (a chunk
+  // with several edges), inline too.
   PF_FAST_PATH FrameDescriptor* descriptor(Pfn pfn) const {
     return with_descriptor(
         pfn, [](FrameDescriptor* d) PF_FAST_LAMBDA { return d; },
@@ -262,8 +267,21 @@ class PageAllocator {
   // (a direct entry names a real descriptor): here it costs nothing.
   template <typename Found, typename Missing>
   PF_FAST_PATH auto with_descriptor(Pfn pfn, Found found, Missing missing) const -> decltype(missing()) {
-    const uintptr_t e = direct_entry_of(pfn.value);
-    if (__builtin_expect(e != kMixedChunk, 1)) return found(entry_descriptor(e, pfn.value));
+    const RangeLookup* t = detail::load_acquire(lookup_);
+    const uint64_t c = pfn.value >> t->shift;
+    if (__builtin_expect(c < kChunkSlots, 1)) {
+      uintptr_t e = t->direct[c];
+      if (__builtin_expect(e == kMixedChunk, 0)) {
+        // A chunk one edge cuts: the direct entry of pfn's side, if a range
+        // holds it. (The empty asm keeps GCC from sharing &t->direct[c]
+        // with these addresses, which costs the direct path an instruction.)
+        uint64_t i = c;
+        asm("" : "+r"(i));
+        e = pfn.value < t->split_at[i] ? t->split_lo[i] : t->split_hi[i];
+      }
+      // One call of found() for both: its body (a whole free) is not copied.
+      if (__builtin_expect(e != kMixedChunk, 1)) return found(entry_descriptor(e, pfn.value));
+    }
     Range* r = find_range(pfn.value);
     return r != nullptr ? found(&r->desc[pfn.value - r->base]) : missing();
   }
@@ -347,7 +365,7 @@ class PageAllocator {
 
  private:
   static constexpr unsigned kChunkSlots = 1024;
-  // The pfn index, immutable once published (11 KiB). Frames are cut into
+  // The pfn index, immutable once published (35 KiB). Frames are cut into
   // kChunkSlots chunks of 2^shift frames (the smallest shift that covers
   // the last range). Per chunk c, frames [c << shift, (c + 1) << shift):
   //   first[c] <= the first i with range_end_[i] > c << shift (a lower bound
@@ -361,13 +379,25 @@ class PageAllocator {
   //     row[c] == (1 + r.zone) * kStackRowBytes, where r's zone's stacks
   //       sit in a CpuCache (stack_at), loaded beside direct[c];
   //   otherwise (a range boundary or frames of no range: a hole, past the
-  //   top) direct[c] == kMixedChunk and row[c] == 0: walk (find_range).
+  //   top) direct[c] == kMixedChunk and row[c] == 0: walk (find_range),
+  //   unless one edge e cuts the chunk (frames [lo, e) and [e, hi) each lie
+  //   inside one range or none: the chunk of the top, of the first range's
+  //   start, of a zone limit that is not chunk-aligned): then
+  //     split_at[c] == e, and split_lo[c] / split_hi[c] == the direct entry
+  //     of the range holding [lo, e) / [e, hi), kMixedChunk for a side no
+  //     range holds (a hole: walk, which finds nothing);
+  //   split_at[c] == 0 and both sides kMixedChunk for every other chunk.
+  //   (Only the slab layer's lookup, with_descriptor, reads them; the page
+  //   frees' locate walks in any mixed chunk.)
   // A zeroed table is all mixed.
   static constexpr uintptr_t kMixedChunk = 0, kDirectTag = 1;
   struct RangeLookup {
     uint8_t shift = 63;                // frames per chunk: 2^shift
     uint8_t addr_shift = 63;           // shift + kPageShift: the chunk of an address
     uintptr_t direct[kChunkSlots] = {};
+    uint64_t split_at[kChunkSlots] = {};
+    uintptr_t split_lo[kChunkSlots] = {};
+    uintptr_t split_hi[kChunkSlots] = {};
     uint8_t row[kChunkSlots] = {};
     uint16_t first[kChunkSlots] = {};
   };
@@ -518,18 +548,12 @@ class PageAllocator {
   uint64_t release_run(Range& r, uint64_t from, uint64_t to);
 
   // --- lookup
-  // The lookup's direct entry for a frame (RangeLookup): not kMixedChunk
-  // for a frame in a direct chunk, kMixedChunk for every other frame
-  // (managed or not: ask find_range). Two loads that do not depend on pfn
-  // (lookup_, its shift), then the one that does. A reader holding a lookup
-  // a hot-add has since replaced still gets right answers: ranges never
-  // move, and a chunk that lay inside one range then still does.
-  PF_FAST_PATH uintptr_t direct_entry_of(uint64_t pfn) const {
-    const RangeLookup* t = detail::load_acquire(lookup_);
-    const uint64_t c = pfn >> t->shift;
-    return __builtin_expect(c < kChunkSlots, 1) ? t->direct[c] : kMixedChunk;
-  }
-  // Of a direct entry `e` of pfn's chunk.
+  // A reader of the lookup (with_descriptor, locate) loads lookup_ and its
+  // shift, which do not depend on pfn, then the entry that does. A reader
+  // holding a lookup a hot-add has since replaced still gets right answers:
+  // ranges never move, and a chunk (or a side of a chunk) that lay inside
+  // one range then still does.
+  // Of a direct entry `e` of pfn's chunk (or of pfn's side of it).
   static FrameDescriptor* entry_descriptor(uintptr_t e, uint64_t pfn) {
     return reinterpret_cast<FrameDescriptor*>(e - kDirectTag + pfn * sizeof(FrameDescriptor));
   }

@@ -12,7 +12,7 @@
 //      append_ranges() pf_init uses), room for its metadata plus one frame;
 //   2. the metadata, in the range's own first frames and nowhere else:
 //        [lo, lo + M): descriptors of every frame of [lo, hi) (16 bytes each),
-//                      a RangeLookup (11 KiB, 64-byte aligned), and, for each
+//                      a RangeLookup (35 KiB, 64-byte aligned), and, for each
 //                      zone this range opens, every CPU's cache slots;
 //      nothing else of the range is touched (in the hosted build the frames
 //      past the metadata stay untouched MAP_NORESERVE memory);

@@ -245,7 +245,8 @@ bool PageAllocator::verify_caches(VerifyTally& t) const {
 // the last range, and the direct entries are exact: a chunk inside one
 // range r has direct == uintptr(r.desc) - r.base * 16 + 1 (so its frame p's
 // descriptor is &r.desc[p - r.base]) and row == (1 + r.zone) * 64, every
-// other chunk kMixedChunk and row 0.
+// other chunk kMixedChunk and row 0; a split side's entry (a chunk one
+// edge cuts) names the range holding that whole side.
 bool PageAllocator::verify_lookup(uint32_t count) const {
   const RangeLookup* t = detail::load_acquire(lookup_);
   if (count == 0) return true;
@@ -263,8 +264,24 @@ bool PageAllocator::verify_lookup(uint32_t count) const {
     if (!inside) {
       if (e != kMixedChunk || t->row[c] != 0)
         return verify_fail("range lookup has a direct entry for a chunk that is not inside one range", lo);
+      // A split's sides: each one that has an entry lies inside the range
+      // the entry names (whose descriptors it gives, first and last frame).
+      const uint64_t at = t->split_at[c];
+      const uintptr_t sides[2] = {t->split_lo[c], t->split_hi[c]};
+      const uint64_t from[2] = {lo, at}, to[2] = {at, hi};
+      if ((sides[0] != kMixedChunk || sides[1] != kMixedChunk) && !(lo < at && at < hi))
+        return verify_fail("range lookup's split point lies outside its chunk", lo);
+      for (int k = 0; k < 2; ++k) {
+        if (sides[k] == kMixedChunk) continue;
+        const Range* side = find_range(from[k]);
+        if (side == nullptr || side->end < to[k] || side->base > from[k] || sides[k] != direct_entry(*side, side->base) ||
+            entry_descriptor(sides[k], to[k] - 1) != &side->desc[to[k] - 1 - side->base])
+          return verify_fail("range lookup's split entry does not name the range holding its side", from[k]);
+      }
       continue;
     }
+    if (t->split_at[c] != 0 || t->split_lo[c] != kMixedChunk || t->split_hi[c] != kMixedChunk)
+      return verify_fail("range lookup has a split for a chunk inside one range", lo);
     if (e != direct_entry(*r, r->base) || entry_descriptor(e, lo) != &r->desc[lo - r->base] ||
         entry_descriptor(e, hi - 1) != &r->desc[hi - 1 - r->base])
       return verify_fail("range lookup's direct entry does not name its range's descriptors", lo);

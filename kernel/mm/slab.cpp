@@ -1195,6 +1195,20 @@ void SlabAllocator::cache_free_slow(KmemCache* c, void* obj, const void* caller)
   free_object(c, where.slab, obj, caller);
 }
 
+// free_object's misses. The fast path found obj in a slab of c; it is
+// looked up again here rather than kept live there. Should the slab have
+// changed meanwhile (only a racing misuse can do that), the free is judged
+// afresh as a kmem_cache_free into c.
+void SlabAllocator::free_slow_at(KmemCache* c, void* obj, const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
+  const Located where = locate(obj);
+  if (__builtin_expect(where.target == Target::SlabObject && where.slab->cache == c, 1)) {
+    free_slow(c, where.slab, obj, caller);
+    return;
+  }
+  cache_free_slow(c, obj, caller);
+}
+
 // The object's slab is s, a slab of c; everything the fast path did not
 // serve: not an object start, debug or retired caches (straight to the
 // slab), init_on_free, a full array (flush), the immediate double free,
@@ -1347,6 +1361,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->colour_count_ = (flags & SLAB_NO_COLOUR) ? 1 : l.leftover / c->colour_step_ + 1;
   c->next_colour_.store(0, std::memory_order_relaxed);
   c->stride_magic_ = ~uint64_t{0} / c->stride_ + 1;
+  c->link_span_ = kPageSize << c->order_;
   c->slab_bytes_ = uint64_t{c->objs_per_slab_} * c->stride_;
   c->reserve_empty_ = l.order == 0 ? 2 : 1;
   c->partial_ = c->full_ = c->empty_ = SlabList{};

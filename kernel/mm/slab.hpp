@@ -426,6 +426,11 @@ class KmemCache {
   uint32_t colour_step_ = 0;
   uint32_t colour_count_ = 1;
   uint64_t stride_magic_ = 0;  // ceil(2^64 / stride): exact division test and index
+  // kPageSize << order_ (order_ >= min_order_): every slab of the cache lies
+  // in one naturally aligned region of this many bytes, so two addresses of
+  // one slab differ only below it: (a ^ b) < link_span_ (free_object's
+  // already-free test, which needs neither the slab's base nor its bytes).
+  uint64_t link_span_ = 0;
   uint64_t slab_bytes_ = 0;    // objs_per_slab_ * stride_ (preferred layout)
   uint8_t order_ = 0;          // preferred slab order
   uint8_t min_order_ = 0;      // fallback slab order (<= order_)
@@ -743,7 +748,7 @@ class SlabAllocator {
     // slab's freelist) goes to the slow path, which makes sure and names it.
     uintptr_t* slot = link_slot(c, obj);
     const uintptr_t key = c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
-    if (__builtin_expect(at_object_start(c, s, obj) && !looks_free(c, s, *slot ^ key), 1)) {
+    if (__builtin_expect(at_object_start_in_block(c, s, obj) && !looks_free_near(c, obj, *slot ^ key), 1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
@@ -761,7 +766,7 @@ class SlabAllocator {
         g.leave();
       }
     }
-    free_slow(c, s, obj, caller);
+    free_slow_at(c, obj, caller);
   }
   // ---- double-free detection through the free-list slot ----
   // Every free object's link slot (free_offset_) says where it is, encoded
@@ -798,11 +803,23 @@ class SlabAllocator {
   PF_FAST_PATH static bool looks_free(const KmemCache*, const Slab* s, uintptr_t v) {
     return v <= kInArray || v - reinterpret_cast<uintptr_t>(s->base) < s->bytes;
   }
+  // The fast path's form, from obj alone: v <= kInArray, or v lies in obj's
+  // aligned region of link_span_ bytes, which holds obj's whole slab; so
+  // whatever looks_free accepts (a link to an object of the slab, or the
+  // slot's own address: kInDepot), this accepts too. It may accept more
+  // (the slab's colour or tail): the slow path then finds it not free.
+  PF_FAST_PATH static bool looks_free_near(const KmemCache* c, const void* obj, uintptr_t v) {
+    return v <= kInArray || (v ^ reinterpret_cast<uintptr_t>(obj)) < c->link_span_;
+  }
   // Is obj on s's freelist? (node lock held; walks at most objs_per_slab links)
   bool on_freelist_locked(const KmemCache* c, const Slab* s, const void* obj) const;
   [[gnu::noinline, gnu::cold]] void* alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
                                                 size_t requested);
   [[gnu::noinline, gnu::cold]] void free_slow(KmemCache* c, Slab* s, void* obj, const void* caller);
+  // free_slow for free_object's misses: finds obj's slab again (it is a
+  // slab of c), so that the fast path keeps neither the header nor more
+  // registers live than its checks need.
+  [[gnu::noinline, gnu::cold]] void free_slow_at(KmemCache* c, void* obj, const void* caller);
   [[gnu::noinline, gnu::cold]] void cache_free_slow(KmemCache* c, void* obj, const void* caller);
   [[gnu::noinline, gnu::cold]] void kfree_slow(const void* p, const void* caller);
   [[gnu::noinline, gnu::cold]] void* kmalloc_slow(size_t size, gfp_t flags, const void* caller);
@@ -847,10 +864,27 @@ class SlabAllocator {
   // offset is a multiple of stride iff offset * m mod 2^64 < m (Lemire, Kaser
   // and Kurz, "Faster remainder by direct computation"), for offsets < 2^32.
   // (A p below base wraps to an offset above any slab's bytes.)
+  // For offset < bytes <= B (B: the largest slab) the product is k * e < B
+  // for a multiple k * stride (e = m * stride - 2^64 < stride) and at least
+  // m >= 2^64 / B otherwise, so any bound between B and 2^64 / B tells them
+  // apart: 2^32, i.e. "the high half is zero", which needs no register for m.
+  static constexpr uint64_t kMaxSlabBytes = kPageSize << kMaxSlabOrder;
+  static_assert(kMaxSlabBytes <= (uint64_t{1} << 24), "2^32 must lie between B and 2^64 / B with room");
+  PF_FAST_PATH static bool stride_multiple(const KmemCache* c, uint64_t offset) {
+    return ((offset * c->stride_magic_) >> 32) == 0;
+  }
   PF_FAST_PATH static bool at_object_start(const KmemCache* c, const Slab* s, const void* p) {
     const uint64_t offset = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(s->base);
     if (offset >= s->bytes) return false;
-    return offset * c->stride_magic_ < c->stride_magic_;
+    return stride_multiple(c, offset);
+  }
+  // The same for a p known to lie in s's block (its frame's descriptor names
+  // s), in 32 bits: p - base is then above -2^32 + B and below B, so its
+  // low half alone is below bytes exactly when p is in [base, base + bytes).
+  PF_FAST_PATH static bool at_object_start_in_block(const KmemCache* c, const Slab* s, const void* p) {
+    const uint32_t offset = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p)) -
+                            static_cast<uint32_t>(reinterpret_cast<uintptr_t>(s->base));
+    return offset < s->bytes && stride_multiple(c, offset);
   }
   static uint32_t object_index(const KmemCache* c, const Slab* s, const void* p);
 

@@ -151,6 +151,9 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
                     c->fast_limit_ == (c->retired_ ? 0 : c->cpu_limit_)
               : c->fast_cpu_ == slab_detail::kNoCpuArrays && c->fast_limit_ == 0,
         "fast-path view of the per-CPU arrays differs from the cache's state", c);
+  // free_object's already-free test (looks_free_near) covers every slab.
+  check(c->link_span_ == kPageSize << c->order_ && c->min_order_ <= c->order_,
+        "link span is not the region of the cache's largest slab", c);
   for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu)
     check(slab_detail::kNoCpuArrays[cpu].array.size() == 0 &&
               slab_detail::kNoCpuArrays[cpu].array.slots == nullptr,

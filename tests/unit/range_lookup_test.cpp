@@ -1,7 +1,8 @@
 // range_lookup_test.cpp — the pfn -> descriptor lookup every free starts with
 // (PageAllocator::descriptor, page_alloc.hpp RangeLookup): one load for a
 // frame in a chunk that lies inside one range (a direct entry), the range
-// walk for a chunk that holds a range boundary or a hole (a mixed chunk).
+// walk for a chunk that holds a range boundary or a hole (a mixed chunk),
+// but for a chunk one edge cuts (a split: the direct entry of each side).
 // Checked frame by frame against the range table on a QEMU/E820-like map
 // whose holes fall inside chunks (the 640 KiB hole, a reserved run a few
 // frames long, a one-frame gap between two usable entries, a top that is not
@@ -63,6 +64,34 @@ TEST(RangeLookup, EveryFrameOfAMapWithHolesInsideChunks) {
   EXPECT_EQ(pages.descriptor(Pfn{frames_of(kTop)}), nullptr) << "the top";
   EXPECT_EQ(pages.descriptor(Pfn{uint64_t{1} << 39}), nullptr) << "beyond the lookup's reach";
   EXPECT_EQ(pages.descriptor(Pfn{~uint64_t{0} >> kPageShift}), nullptr);
+}
+
+// Chunks one edge cuts (RangeLookup::split_*): ~200 MiB, chunks of 64
+// frames (256 KiB); the first range starts 3 frames into its chunk (a hole
+// below the edge, the range above), the top ends 7 frames into its chunk
+// (the range below, nothing above), and a one-frame gap cuts a chunk twice
+// (the walk). Every frame around them resolves exactly, through the split
+// entries where one edge cuts the chunk; verify() checks each split entry
+// against its range. (Two ranges meeting inside a chunk: hotadd_test.cpp.)
+const Region kSplitMap[] = {
+    {.base = 1 * MiB + 12 * KiB, .length = 99 * MiB - 4 * KiB, .type = RegionType::Usable},
+    {.base = 100 * MiB + 12 * KiB, .length = 100 * MiB + 16 * KiB, .type = RegionType::Usable},
+};
+constexpr uint64_t kSplitTop = 200 * MiB + 28 * KiB;
+
+TEST(RangeLookup, EveryFrameOfAMapWhoseEdgesCutChunksOnce) {
+  test::Machine m(std::span<const Region>(kSplitMap), {}, {.cpu_count = 2});
+  ASSERT_TRUE(m.ok());
+  const PageAllocator& pages = m.pages();
+  EXPECT_TRUE(Verified(pages));
+  EXPECT_TRUE(DescriptorsExact(pages, 0, frames_of(kSplitTop) + 4 * 64));
+  EXPECT_EQ(pages.descriptor(Pfn{frames_of(1 * MiB + 8 * KiB)}), nullptr) << "below the first range, same chunk";
+  EXPECT_NE(pages.descriptor(Pfn{frames_of(1 * MiB + 12 * KiB)}), nullptr) << "the first range's first frame";
+  EXPECT_NE(pages.descriptor(Pfn{frames_of(kSplitTop) - 1}), nullptr) << "the top frame";
+  EXPECT_EQ(pages.descriptor(Pfn{frames_of(kSplitTop)}), nullptr) << "past the top, same chunk";
+  EXPECT_NE(pages.descriptor(Pfn{frames_of(100 * MiB + 4 * KiB)}), nullptr);
+  EXPECT_EQ(pages.descriptor(Pfn{frames_of(100 * MiB + 8 * KiB)}), nullptr) << "the one-frame gap";
+  EXPECT_NE(pages.descriptor(Pfn{frames_of(100 * MiB + 12 * KiB)}), nullptr);
 }
 
 TEST(RangeLookup, EveryFrameIsHandedOutAndFreedOnceWhateverItsChunk) {
