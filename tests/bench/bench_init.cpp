@@ -6,19 +6,22 @@
 // Both sides run on warm memory: each map's hosted window is created once,
 // and every run starts with one untimed init (first touch of the descriptor
 // pages would otherwise be measured, and that is the host kernel's
-// page-fault cost, not ours). The floor writes the very bytes init writes
-// first: each range's descriptor array, where bootmem placed it in that
-// map's window (the first init records them), with one untimed pass. Not a
-// separate buffer of the same size: on these VMs two equal, warm 1 GiB
+// page-fault cost, not ours). The floor is one memset of 16 bytes per frame
+// of every range (what init must clear), in that map's window from the
+// first descriptor array on (the first init records where: init puts every
+// array in one span when it can, and then these are exactly its bytes),
+// with one untimed pass. One call: a large memset streams past the caches
+// and several smaller ones do not, so splitting the floor would flatter us.
+// In the window, not a separate buffer: on these VMs two equal, warm 1 GiB
 // buffers in one process take up to 2x apart to memset (what backs them on
 // the host differs), so a separate floor measured which memory each side
 // got rather than what init costs over a memset. A 256 GiB map has 1 GiB of
 // descriptors, so the windows live for the whole run (~1.1 GiB resident).
+
 #include <cstring>
 #include <map>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "registry.hpp"
 
@@ -29,18 +32,13 @@ namespace {
 enum class Shape { OneRange, E820 };
 const char* shape_name(Shape s) { return s == Shape::OneRange ? "one_range" : "e820"; }
 
-struct DescriptorArray {
-  std::byte* at;
-  size_t bytes;  // 16 per frame of its range, as init clears it
-};
-
 struct InitSetup {
   std::unique_ptr<BenchMachine> machine;  // map + window, allocator not initialised
   std::string why;                        // why machine is null
   uint64_t usable_frames = 0;
   uint64_t reserved_frames = 0;           // after init: descriptors and the like
-  std::vector<DescriptorArray> arrays;    // where the first init put them
-  uint64_t array_bytes = 0;               // their sum: the floor's bytes
+  std::byte* floor_at = nullptr;          // the first descriptor array
+  uint64_t floor_bytes = 0;               // 16 per frame of every range
 };
 
 // The map's window, and one verified init that records where the descriptor
@@ -60,12 +58,18 @@ InitSetup& init_setup(uint64_t gib, Shape shape) {
       return s;
     }
     s.reserved_frames = pa->counters().reserved_frames;
+    PhysAddr first{~uint64_t{0}};
     for (size_t i = 0; i < pa->range_count(); ++i) {
       const PageAllocator::RangeInfo r = pa->range_info(i);
-      const size_t bytes = (r.end - r.base) / kPageSize * sizeof(FrameDescriptor);
-      s.arrays.push_back({s.machine->memory().to_virt<std::byte>(r.descriptors), bytes});
-      s.array_bytes += bytes;
+      if (r.descriptors < first) first = r.descriptors;
+      s.floor_bytes += (r.end - r.base) / kPageSize * sizeof(FrameDescriptor);
     }
+    if (first + s.floor_bytes > s.machine->memory().high()) {
+      s.machine.reset();
+      s.why = "the floor's bytes run past the window";
+      return s;
+    }
+    s.floor_at = s.machine->memory().to_virt<std::byte>(first);
   }
   return s;
 }
@@ -117,15 +121,15 @@ void add_floor(uint64_t gib, Shape shape) {
           state.SkipWithError(s.why.c_str());
           return;
         }
-        // No allocator lives on these arrays now: ours' runs end with theirs.
-        for (const DescriptorArray& a : s.arrays) std::memset(a.at, 1, a.bytes);  // untimed
+        // No allocator lives in the window now: ours' runs end with theirs.
+        std::memset(s.floor_at, 1, s.floor_bytes);  // untimed
         for (auto _ : state) {
-          for (const DescriptorArray& a : s.arrays) std::memset(a.at, 0, a.bytes);
+          std::memset(s.floor_at, 0, s.floor_bytes);
           benchmark::ClobberMemory();
         }
         state.counters[kOpsCounter] = 1;
         state.counters["usable_frames"] = static_cast<double>(s.usable_frames);
-        state.counters["floor_bytes"] = static_cast<double>(s.array_bytes);
+        state.counters["floor_bytes"] = static_cast<double>(s.floor_bytes);
       })
       ->Unit(benchmark::kMillisecond);
 }
