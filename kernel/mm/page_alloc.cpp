@@ -90,6 +90,10 @@ constexpr uint32_t reclaim_reason(RegionType t) {
 constexpr uint64_t kReleaseChunkFrames = uint64_t{1} << 14;
 constexpr uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 constexpr uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+// Whole frames of r's descriptor array.
+uint64_t descriptor_frames(const Range& r) {
+  return ((r.end - r.base) * sizeof(FrameDescriptor) + kPageSize - 1) >> kPageShift;
+}
 
 }  // namespace
 
@@ -293,13 +297,24 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
 
 int PageAllocator::place_metadata(const MemoryMap& map, const PageAllocatorConfig& config) {
   bootmem_.reset(map, config.bootmem_limit);
+  // Every range's descriptor array in one bootmem span, in range order, when
+  // one fits (where bootmem puts memory nobody prefers: Normal first, lowest
+  // address), so populate() clears them all with one memset. A large clear
+  // streams past the caches; one clear per range does not once the arrays
+  // are smaller than the last-level cache (32 MiB on the bench machine): a
+  // 256 GiB E820-like map has 32 MiB arrays (8 GiB ranges) and cleared them
+  // ~1.3x slower one by one than in one call, 16 MiB pieces 2x. Else each
+  // array goes in its own range unless that is DMA memory (bootmem's policy).
+  uint64_t all_frames = 0;
+  for (uint32_t i = 0; i < range_count_; ++i) all_frames += descriptor_frames(ranges_[i]);
+  uint64_t next = bootmem_.alloc(all_frames, BootMem::Span{});
   descriptor_bytes_ = 0;
   for (uint32_t i = 0; i < range_count_; ++i) {
     Range& r = ranges_[i];
-    const uint64_t bytes = (r.end - r.base) * sizeof(FrameDescriptor);
-    const uint64_t frames = (bytes + kPageSize - 1) >> kPageShift;
-    const uint64_t at = bootmem_.alloc(frames, BootMem::Span{r.base, r.end - r.base});
+    const uint64_t frames = descriptor_frames(r);
+    const uint64_t at = next != 0 ? next : bootmem_.alloc(frames, BootMem::Span{r.base, r.end - r.base});
     if (at == 0) return PF_ERR_NO_ROOM_FOR_DESCRIPTORS;
+    if (next != 0) next += frames;
     r.desc = phys_.to_virt<FrameDescriptor>(pf::to_phys(Pfn{at}));
     descriptor_bytes_ += frames << kPageShift;
   }
@@ -358,9 +373,14 @@ void PageAllocator::free_span_at_init(Range& r, uint64_t from, uint64_t to) {
 }
 
 void PageAllocator::populate(const MemoryMap& map) {
-  for (uint32_t i = 0; i < range_count_; ++i) {
-    Range& r = ranges_[i];
-    __builtin_memset(static_cast<void*>(r.desc), 0, (r.end - r.base) * sizeof(FrameDescriptor));
+  // The descriptor arrays (whole frames each), adjacent ones with one memset
+  // (place_metadata puts them all in one span when it can: see there why).
+  for (uint32_t i = 0; i < range_count_;) {
+    auto* const from = reinterpret_cast<std::byte*>(ranges_[i].desc);
+    std::byte* to = from + (descriptor_frames(ranges_[i]) << kPageShift);
+    for (++i; i < range_count_ && reinterpret_cast<std::byte*>(ranges_[i].desc) == to; ++i)
+      to += descriptor_frames(ranges_[i]) << kPageShift;
+    __builtin_memset(from, 0, static_cast<size_t>(to - from));
   }
   const std::span<const BootMem::Span> taken = bootmem_.taken();
   uint32_t ri = 0;

@@ -160,7 +160,7 @@ const std::vector<Section>& sections() {
       {"xthread.", "Cross-thread: one thread allocates, another frees (workload 5)",
        "per item, wall-clock, batches of 256 handed over a ring", {}},
       {"init.", "Initialisation vs the memset floor (workloads 6 and 7)",
-       "per initialisation of the whole map; the floor is a memset of 16 bytes per usable frame",
+       "per initialisation of the whole map; the floor is one memset of 16 bytes per frame of every range, in the same window from the first descriptor array on",
        {{"desc_bytes_per_frame", "descriptor B/frame"},
         {"reserved_bytes_per_frame", "reserved B/frame"}}},
   };

@@ -6,6 +6,7 @@
 // after each step.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -150,6 +151,70 @@ TEST(Buddy, InitFreesEachSpanAsMaximalAlignedBlocks) {
   EXPECT_TRUE(Verified(pages));
 }
 
+// init clears each range's descriptors piece by piece, just before it marks
+// or frees that piece's frames (populate, page_alloc.cpp). A fresh window
+// reads zero wherever a clear was missed, so here init runs a second time
+// over descriptor arrays full of garbage, on a map whose ranges span several
+// pieces and have unaligned edges, reclaimable classes (adjacent to usable
+// memory and not), an extra reserved range and holes: it must leave every
+// descriptor byte as the init on fresh memory did.
+TEST(Buddy, InitRewritesEveryDescriptorWhateverItsMemoryHeld) {
+  using namespace test::region_letters;
+  MemoryMap map;
+  for (const Region& r : {Region{0, 0x9f000, U}, Region{0x9f000, 0x1000, R},
+                          Region{1 * MiB, 200 * MiB + 20 * KiB, U},
+                          Region{201 * MiB + 20 * KiB, 300 * KiB, A}, Region{202 * MiB, 1 * MiB, N},
+                          Region{512 * MiB + 12 * KiB, 188 * MiB - 12 * KiB, U},
+                          Region{700 * MiB, 200 * MiB, L}, Region{960 * MiB, 36 * KiB, A},
+                          Region{4 * GiB, 300 * MiB + 4 * KiB, U}})
+    ASSERT_EQ(map.add(r), MapStatus::Ok);
+  ASSERT_EQ(map.reserve(4 * GiB + 64 * MiB + 8 * KiB, 3 * MiB), MapStatus::Ok);
+  ASSERT_TRUE(map.normalise());
+  hosted::HostedMemory mem;
+  ASSERT_TRUE(mem.reserve(PhysAddr{0}, PhysAddr{4 * GiB + 301 * MiB}));
+  const PageAllocatorConfig config{.direct_map_offset = mem.direct_map_offset(), .cpu_count = 2};
+
+  struct Array {
+    std::byte* at;
+    std::vector<std::byte> fresh;  // as the init on fresh memory left it
+  };
+  std::vector<Array> arrays;
+  PageCounters fresh_counters;
+  {
+    PageAllocator pages;
+    ASSERT_EQ(pages.init(map, config), PF_OK);
+    ASSERT_TRUE(Verified(pages));
+    ASSERT_GE(pages.range_count(), 5u);
+    for (size_t i = 0; i < pages.range_count(); ++i) {
+      const auto r = pages.range_info(i);
+      std::byte* at = mem.to_virt<std::byte>(r.descriptors);
+      const size_t bytes = (r.end - r.base) / kPageSize * sizeof(FrameDescriptor);
+      arrays.push_back({at, std::vector<std::byte>(at, at + bytes)});
+    }
+    fresh_counters = pages.counters();
+    EXPECT_GT(fresh_counters.reserved_frames, 0u);
+    // One span holds every array, in range order (populate clears it with one memset).
+    for (size_t i = 1; i < arrays.size(); ++i)
+      EXPECT_EQ(arrays[i].at, arrays[i - 1].at + (arrays[i - 1].fresh.size() + kPageSize - 1) / kPageSize * kPageSize)
+          << "range " << i;
+  }
+  for (const Array& a : arrays) std::memset(a.at, 0xa5, a.fresh.size());
+
+  PageAllocator pages;
+  ASSERT_EQ(pages.init(map, config), PF_OK);
+  EXPECT_TRUE(Verified(pages));
+  EXPECT_EQ(pages.counters(), fresh_counters);
+  ASSERT_EQ(pages.range_count(), arrays.size());
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    const Array& a = arrays[i];
+    ASSERT_EQ(mem.to_virt<std::byte>(pages.range_info(i).descriptors), a.at) << "range " << i;
+    const auto differs = std::mismatch(a.fresh.begin(), a.fresh.end(), a.at).first;
+    EXPECT_EQ(differs, a.fresh.end()) << "range " << i << ": descriptor "
+                                      << (differs - a.fresh.begin()) / sizeof(FrameDescriptor)
+                                      << " differs from the fresh init's";
+  }
+}
+
 TEST(Buddy, InitRejectsBadConfigurationsAndMaps) {
   hosted::HostedMemory mem;
   ASSERT_TRUE(mem.reserve(PhysAddr{0}, PhysAddr{64 * MiB}));
@@ -205,6 +270,28 @@ TEST(Buddy, BootmemLimitKeepsMetadataBelowIt) {
   EXPECT_EQ(normal.zone, Zone::Normal);
   EXPECT_GE(normal.descriptors, normal.base);
   EXPECT_LT(normal.descriptors, normal.end);
+}
+
+// When no usable entry holds every descriptor array at once, each goes in
+// its own range (its usable part), as bootmem prefers.
+TEST(Buddy, DescriptorsGoRangeByRangeWhenNoSpanHoldsThemAll) {
+  using namespace test::region_letters;
+  // Two ranges of 258 MiB, each mostly loader memory (never used by
+  // bootmem): arrays of ~1 MiB each, usable parts of 1.5 MiB.
+  auto m = std::make_unique<Machine>(std::initializer_list<Region>{
+      {16 * MiB, 1 * MiB + 512 * KiB, U}, {17 * MiB + 512 * KiB, 256 * MiB + 512 * KiB, L},
+      {4 * GiB, 1 * MiB + 512 * KiB, U}, {4 * GiB + 1 * MiB + 512 * KiB, 256 * MiB + 512 * KiB, L}});
+  ASSERT_TRUE(m->ok());
+  PageAllocator& pages = m->pages();
+  ASSERT_EQ(pages.range_count(), 2u);
+  for (size_t i = 0; i < pages.range_count(); ++i) {
+    const auto r = pages.range_info(i);
+    EXPECT_GT(r.descriptor_bytes, 1 * MiB) << "range " << i;
+    EXPECT_GE(r.descriptors, r.base) << "range " << i;
+    EXPECT_LE(r.descriptors + r.descriptor_bytes, r.base + 1 * MiB + 512 * KiB) << "range " << i;
+  }
+  EXPECT_EQ(pages.reserved_frames(kReservedBootloaderReclaimable), 2 * ((256 * MiB + 512 * KiB) >> kPageShift));
+  EXPECT_TRUE(Verified(pages));
 }
 
 // ---- split and coalesce ------------------------------------------------------
