@@ -448,15 +448,24 @@ class PageAllocator {
   // home CPU (or a stopper holding its data) collects it. kRemoteCap is
   // the burst a remote CPU can free before it must stop the home CPU: at
   // 128, a producer/consumer pair of threads stopped the home so often
-  // that a cross-thread page free cost 2x (133 ns against 67 ns at 512);
-  // 4 KiB of tokens per CPU and buffer.
+  // that a cross-thread page free cost 2x (133 ns against 67 ns at 512).
+  // At 512 it still fed on itself: once the freeing thread fell behind, the
+  // allocating one idled (its bench ring full) and collected nothing, so
+  // every second batch of 256 frees filled the queue and the freer stopped
+  // the home (a membarrier) and collected 512 tokens into a stack of 128,
+  // draining the rest to the zone for the home to refill: the freer's work
+  // per page grew and it stayed behind (xthread.pages slow in 3 to 7 of 10
+  // repetitions at 200-290 ns/page against ~60). At 2048 the queue absorbs
+  // such a burst (the bench's 8 batches in flight), no stop happens in
+  // steady state and the slow mode went away. 16 KiB of tokens per CPU and
+  // buffer; placed untouched (nothing clears buf).
   // Two token buffers: remote frees fill buf[fill] under the lock; a
   // collect swaps them under the lock (O(1)) and walks the full one with
   // only the home CPU's data held, so remote frees go on meanwhile instead
   // of spinning on the lock for the whole walk (page_pcp.cpp).
   // A token is (pfn << 2) | order: the order the claim saw, so the frames
   // it counts can be uncounted whatever became of the block.
-  static constexpr uint32_t kRemoteCap = 512;
+  static constexpr uint32_t kRemoteCap = 2048;
   static_assert(kPcpOrders <= 4, "a token keeps the order in 2 bits");
   static constexpr uint64_t token(uint64_t pfn, unsigned order) { return pfn << 2 | order; }
   static constexpr uint64_t token_pfn(uint64_t t) { return t >> 2; }
