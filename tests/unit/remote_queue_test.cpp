@@ -26,8 +26,9 @@ using test::LeaveAsFound;
 using test::Machine;
 using test::Verified;
 
-// Far beyond a remote queue's capacity (512 tokens per buffer): the freeing
-// CPU finds the queue full several times over and must collect it itself.
+// Beyond a remote queue's capacity (2048 tokens per buffer, kRemoteCap): the
+// freeing CPU finds the queue full twice and must collect it itself (more
+// would not fit 64 MiB with orders 0..2 mixed).
 constexpr size_t kBurst = 5000;
 
 struct NoReports {
