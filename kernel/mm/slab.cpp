@@ -987,8 +987,8 @@ void* SlabAllocator::alloc_slow(KmemCache* c, gfp_t flags, const void* caller, s
   }
   report_finding(finding, c, caller);
   if (obj == nullptr) return alloc_retry(c, flags, caller, requested);  // no slab could grow
-  if (obj != nullptr) *link_slot(c, obj) = 0;
-  if (obj != nullptr && ((flags & __GFP_ZERO) || c->init_on_alloc_))
+  *link_slot(c, obj) = 0;
+  if ((flags & __GFP_ZERO) || c->init_on_alloc_)
     __builtin_memset(obj, 0, c->object_size_);
   return obj;
 }
@@ -1120,7 +1120,7 @@ void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* cal
   }
   void* obj = alloc_direct(c, flags, caller, requested);
   if (obj == nullptr) return alloc_retry(c, flags, caller, requested);  // no slab could grow
-  if (obj != nullptr && !c->debug_ && ((flags & __GFP_ZERO) || c->init_on_alloc_))
+  if (!c->debug_ && ((flags & __GFP_ZERO) || c->init_on_alloc_))
     __builtin_memset(obj, 0, c->object_size_);
   return obj;
 }
