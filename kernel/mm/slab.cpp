@@ -20,7 +20,8 @@
 // say) moves between the arrays and the depot by copying pointers; only
 // what the depot cannot hold goes to the slabs. The depot's objects and the
 // empty slabs kept for reuse share one budget (the cache's reserve, see
-// keep_empty_locked), and cache_shrink / pf_reclaim give both back. The
+// keep_empty_locked; it grows a slab whenever one given back past it had to
+// be grown again), and cache_shrink / pf_reclaim give both back. The
 // per-object work left is what the hardening needs: check and rewrite each
 // object's mark ("in an array", "in the depot") at each move, decode and
 // check each link taken from a slab. A free from another CPU goes into the
@@ -192,14 +193,21 @@ constexpr uint32_t kBulkStep = 256;
 constexpr uint32_t kBulkDepotObjects = 16;
 constexpr uint64_t kReserveShare = 64;
 constexpr uint64_t kBurstObjects = 1024;
+// The byte bounds alone, in slabs: what the reserve may grow to
+// (KmemCache::reserve_max_, see keep_empty_locked). At most
+// kEmptyReserveBytes / kPageSize, so it fits the record's 16 bits.
+uint32_t empty_reserve_cap(uint64_t slab_bytes, uint64_t managed_bytes) {
+  uint64_t bytes = managed_bytes / kReserveShare;
+  if (bytes > kEmptyReserveBytes) bytes = kEmptyReserveBytes;
+  return slab_bytes == 0 ? 0 : static_cast<uint32_t>(bytes / slab_bytes);
+}
+static_assert(kEmptyReserveBytes / kPageSize <= 0xffff, "KmemCache::reserve_max_ is 16 bits");
 uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned cpu_count,
                            uint64_t slab_bytes, uint32_t floor, uint64_t managed_bytes) {
   uint64_t objects = 2 * uint64_t{cpu_limit} * (cpu_count + 1);
   if (objects < kBurstObjects) objects = kBurstObjects;
   const uint64_t want = (objects + objs_per_slab - 1) / objs_per_slab;
-  uint64_t bytes = managed_bytes / kReserveShare;
-  if (bytes > kEmptyReserveBytes) bytes = kEmptyReserveBytes;
-  const uint64_t cap = slab_bytes == 0 ? 0 : bytes / slab_bytes;
+  const uint64_t cap = empty_reserve_cap(slab_bytes, managed_bytes);
   const uint64_t n = want < cap ? want : cap;
   return n > floor ? static_cast<uint32_t>(n) : floor;
 }
@@ -388,12 +396,22 @@ void SlabAllocator::put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** r
 }
 
 // Whether one more empty slab may be kept: the empty slabs and the depot's
-// objects share the cache's reserve, reserve_empty_ slabs' worth of
-// objects, so what a cache keeps for the next burst is bounded the same
-// whichever of the two holds it.
-bool SlabAllocator::keep_empty_locked(const KmemCache* c) {
-  return (uint64_t{c->empty_.count} + 1) * c->objs_per_slab_ + c->depot_count_ <=
-         uint64_t{c->reserve_empty_} * c->objs_per_slab_;
+// objects share the cache's reserve, reserve_empty_ + reserve_extra_ slabs'
+// worth of objects, so what a cache keeps for the next burst is bounded the
+// same whichever of the two holds it. A slab refused here goes back to the
+// buddy; should the cache then have to grow one (add_slab_locked), the
+// reserve was smaller than the swing between its frees and its allocations
+// and grows by a slab (reserve_extra_), up to reserve_max_. Without that, a
+// steady swing wider than the reserve (one thread frees a ring of 2048
+// 64-byte objects that another allocates, and the two take turns: the
+// cross-thread object bench on a busy machine) gave 16 slabs back and grew
+// 16 again for every 2048 objects, each through the page allocator (a
+// remote free of the page) and kmem_slab (its header).
+bool SlabAllocator::keep_empty_locked(KmemCache* c) {
+  const bool keep = (uint64_t{c->empty_.count} + 1) * c->objs_per_slab_ + c->depot_count_ <=
+                    (uint64_t{c->reserve_empty_} + c->reserve_extra_) * c->objs_per_slab_;
+  if (!keep) c->gave_back_ = true;
+  return keep;
 }
 
 // After objects went back to s: an empty slab joins the reserve of empty
@@ -417,6 +435,10 @@ void SlabAllocator::settle_locked(KmemCache* c, Slab* s, bool was_full, Slab** r
 // ---- growing and releasing slabs (no node lock held) ------------------------
 
 void SlabAllocator::add_slab_locked(KmemCache* c, Slab* s) {
+  // A slab given back since the last one grew was needed again: one more
+  // kept next time (keep_empty_locked).
+  if (c->gave_back_ && uint32_t{c->reserve_empty_} + c->reserve_extra_ < c->reserve_max_) ++c->reserve_extra_;
+  c->gave_back_ = false;
   ++c->slab_count_;
   c->total_objects_ += s->objects;
   if (s->order != c->order_) ++c->fallback_slabs_;
@@ -557,6 +579,9 @@ size_t SlabAllocator::release_empty_slabs(KmemCache* c) {
       drop_slab_locked(c, s);
     }
     c->empty_ = SlabList{};
+    // Shrink and reclaim start the reserve over from its base.
+    c->reserve_extra_ = 0;
+    c->gave_back_ = false;
   }
   return release_slabs(c, chain);
 }
@@ -1364,6 +1389,8 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->link_span_ = kPageSize << c->order_;
   c->slab_bytes_ = uint64_t{c->objs_per_slab_} * c->stride_;
   c->reserve_empty_ = l.order == 0 ? 2 : 1;
+  c->reserve_extra_ = c->reserve_max_ = 0;  // no adaptive reserve (bootstrap and debug caches)
+  c->gave_back_ = false;
   c->partial_ = c->full_ = c->empty_ = SlabList{};
   c->slab_count_ = c->inuse_ = c->total_objects_ = c->fallback_slabs_ = 0;
   c->retired_ = false;
@@ -1400,6 +1427,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   // (memory short or fragmented) SLAB's tunables and no depot, whose block
   // is smaller, before failing.
   const uint64_t managed = pages_->counters().managed_frames * kPageSize;
+  c->reserve_max_ = static_cast<uint16_t>(empty_reserve_cap(c->slab_bytes_, managed));
   const uint32_t floor = cpu_limit_floor(c->stride_);
   const uint32_t depot =
       c->stride_ <= kDepotMaxStride ? depot_limit_for(c->reserve_empty_ * c->objs_per_slab_, managed) : 0;

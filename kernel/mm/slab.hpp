@@ -393,8 +393,11 @@ class KmemCache {
   unsigned min_slab_order() const { return min_order_; }
   size_t min_objects_per_slab() const { return min_objs_; }
   // Empty slabs kept for reuse rather than given back as they empty (shrink
-  // and pf_reclaim give them back); see empty_reserve_for in slab.cpp.
-  size_t empty_reserve() const { return reserve_empty_; }
+  // and pf_reclaim give them back): the base reserve (empty_reserve_for in
+  // slab.cpp) plus what the cache has added to it since its last shrink
+  // (reserve_extra_, see keep_empty_locked). Read without the node lock: a
+  // snapshot, for tests and statistics.
+  size_t empty_reserve() const { return size_t{reserve_empty_} + reserve_extra_; }
   bool off_slab() const { return off_slab_; }
   bool has_cpu_arrays() const { return cpu_ != nullptr; }
   unsigned flags() const { return flags_; }
@@ -475,6 +478,16 @@ class KmemCache {
 
   // Shared state, under node_lock_.
   alignas(64) mutable SpinLock node_lock_;
+  // The reserve's adaptive part (keep_empty_locked in slab.cpp): a slab given
+  // back past the reserve (gave_back_) and then grown again says the reserve
+  // was too small for this cache's swing, so it grows by one slab, up to
+  // reserve_max_ slabs in all (the byte bounds of empty_reserve_for);
+  // cache_shrink and pf_reclaim reset it.
+  //   reserve_empty_ + reserve_extra_ <= max(reserve_empty_, reserve_max_)  (verify())
+  // (In the bytes after the lock, which would otherwise be padding.)
+  uint16_t reserve_extra_ = 0;
+  uint16_t reserve_max_ = 0;
+  bool gave_back_ = false;
   SlabList partial_, full_, empty_;
   uint64_t slab_count_ = 0;
   uint64_t inuse_ = 0;  // sum of slab inuse
@@ -950,7 +963,7 @@ class SlabAllocator {
   uint32_t take_depot_locked(KmemCache* c, void** out, uint32_t want, Finding* f);
   uint32_t put_depot_locked(KmemCache* c, void* const* e, uint32_t n, void** duplicate);
   size_t drain_depot(KmemCache* c);  // frames released
-  static bool keep_empty_locked(const KmemCache* c);
+  static bool keep_empty_locked(KmemCache* c);
   void report_flush_duplicate(KmemCache* c, void* duplicate, const void* caller);
   // requested: what kmalloc was asked for (debug caches track it); 0: the object size.
   void* alloc_direct(KmemCache* c, gfp_t flags, const void* caller, size_t requested);

@@ -172,6 +172,10 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
                                         reinterpret_cast<const std::byte*>(c->depot_ + c->depot_limit_) <=
                                             c->cpu_ + (kPageSize << c->cpu_block_order_)),
         "depot count above its limit, or its entries outside the arrays' block", c);
+  // The reserve grows from its base up to reserve_max_ slabs at most.
+  check(uint32_t{c->reserve_empty_} + c->reserve_extra_ <=
+            (c->reserve_max_ > c->reserve_empty_ ? c->reserve_max_ : c->reserve_empty_),
+        "empty-slab reserve grown past its bound", c);
   const uint32_t depot_entries = c->depot_count_ <= c->depot_limit_ ? c->depot_count_ : 0;
   uint64_t slabs = 0, inuse = 0, matched_entries = 0, matched_depot = 0, objects = 0, fallback = 0;
   const struct {
