@@ -642,17 +642,27 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
   const uint32_t n = s->objects;
   std::byte* obj = s->base;
   const uintptr_t in_array = kInArray ^ key;
+  // Unrolled: at 2-4 KiB the loop runs 8-16 times per slab.
+#pragma GCC unroll 4
   for (void** dst = out + take; dst != out; obj += stride) {
     const auto slot = reinterpret_cast<uintptr_t>(obj + link);
     *reinterpret_cast<uintptr_t*>(slot) = in_array ^ slot;  // mark_in_array
     *--dst = obj;
   }
-  s->freelist = take < n ? obj : nullptr;
+  // The whole slab taken (a big-object refill): nothing left to link, and
+  // no need for where the loop stopped.
+  if (take == n) {
+    s->freelist = nullptr;
+    goto linked;
+  }
+  obj = s->base + size_t{take} * stride;
+  s->freelist = obj;
   for (uint32_t i = take; i < n; ++i, obj += stride) {
     auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
     const uintptr_t next = i + 1 < n ? reinterpret_cast<uintptr_t>(obj + stride) : 0;
     *slot = next ^ key ^ reinterpret_cast<uintptr_t>(slot);
   }
+linked:
   s->inuse = take;
   s->head->aux = static_cast<uint16_t>(take);
   c->inuse_ += take;
@@ -848,8 +858,10 @@ void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32
     const uint32_t start = i;
     const uint32_t stop = n - i > s->inuse ? i + s->inuse : n;
     uint32_t dropped = 0;
-    for (; i < stop; ++i) {
-      auto* obj = static_cast<std::byte*>(e[i]);
+    // By pointer: the index is worked out once the run ends.
+    void* const* p = e + i;
+    for (void* const* const last = e + stop; p != last; ++p) {
+      auto* obj = static_cast<std::byte*>(*p);
       if (reinterpret_cast<uintptr_t>(obj) - base >= span) break;
       auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
       const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
@@ -862,6 +874,7 @@ void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32
       *slot = reinterpret_cast<uintptr_t>(head) ^ k;
       head = obj;
     }
+    i = static_cast<uint32_t>(p - e);
     if (i == start) {
       duplicate = e[i++];  // its slab has nothing in use: a duplicate
       continue;
