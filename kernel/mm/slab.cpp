@@ -448,6 +448,8 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
   }
   if (block.is_null()) block = pages_->alloc_pages(order, flags & __GFP_NOWARN);
   if (block.is_null()) return nullptr;
+  // The block may lie in memory hot-added since the copy was taken.
+  detail::store_release(lookup_, pages_->lookup_table());
   std::byte* mem = pages_->to_virt(block);
   Slab* s;
   if (c->off_slab_) {
@@ -1637,6 +1639,7 @@ int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   freelist_seed_ = config.freelist_seed;
   pages_ = &pages;
   phys_ = pages.phys_map();
+  detail::store_release(lookup_, pages.lookup_table());
   next_id_ = 1;
   caches_ = caches_tail_ = nullptr;
   kmalloc_caches_ = {};
