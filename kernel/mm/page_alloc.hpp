@@ -267,7 +267,30 @@ class PageAllocator {
   // (a direct entry names a real descriptor): here it costs nothing.
   template <typename Found, typename Missing>
   PF_FAST_PATH auto with_descriptor(Pfn pfn, Found found, Missing missing) const -> decltype(missing()) {
-    const RangeLookup* t = detail::load_acquire(lookup_);
+    return with_descriptor_in(
+        detail::load_acquire(lookup_), [this]() PF_FAST_LAMBDA { return this; }, pfn, found, missing);
+  }
+  // The published lookup table, opaque, for a caller that keeps its own
+  // copy to save a load on its hot path (the slab layer's frees:
+  // SlabAllocator::lookup_), and the lookup through such a copy (self()
+  // gives the allocator, which only the walk needs: a caller that holds a
+  // pointer to it loads that pointer on the walk's path alone). Every table
+  // once published stays right for every frame it knew (ranges never move,
+  // and the tables hot-adds replace are never freed); frames of a later
+  // range fall to the walk (find_range, through the current table). So a
+  // copy that is not the current table is slower for hot-added memory,
+  // never wrong.
+  const void* lookup_table() const { return detail::load_acquire(lookup_); }
+  // t was published by this allocator: the current table or pf_init's, or
+  // (after a hot-add) one it replaced (verify() of a holder of a copy).
+  bool lookup_was_published(const void* t) const {
+    return t == detail::load_acquire(lookup_) || t == &lookup0_ ||
+           (t != nullptr && detail::load_relaxed(hotplug_ranges_) != 0);
+  }
+  template <typename Self, typename Found, typename Missing>
+  PF_FAST_PATH static auto with_descriptor_in(const void* table, Self self, Pfn pfn, Found found,
+                                              Missing missing) -> decltype(missing()) {
+    const RangeLookup* t = static_cast<const RangeLookup*>(table);
     const uint64_t c = pfn.value >> t->shift;
     if (__builtin_expect(c < kChunkSlots, 1)) {
       uintptr_t e = t->direct[c];
@@ -282,7 +305,7 @@ class PageAllocator {
       // One call of found() for both: its body (a whole free) is not copied.
       if (__builtin_expect(e != kMixedChunk, 1)) return found(entry_descriptor(e, pfn.value));
     }
-    Range* r = find_range(pfn.value);
+    Range* r = self()->find_range(pfn.value);
     return r != nullptr ? found(&r->desc[pfn.value - r->base]) : missing();
   }
   const PhysMap& phys_map() const { return phys_; }

@@ -718,11 +718,13 @@ class SlabAllocator {
   }
   // hit(s) when p's frame carries a slab (s its header), else miss(): one
   // descriptor read, and no test of the descriptor pointer on the direct
-  // lookup's path (PageAllocator::with_descriptor).
+  // lookup's path (PageAllocator::with_descriptor_in), through this
+  // allocator's copy of the lookup (lookup_): pages_ is loaded on the
+  // walk's path only.
   template <typename Hit, typename Miss>
   PF_FAST_PATH auto with_slab(const void* p, Hit hit, Miss miss) const -> decltype(miss()) {
-    return pages_->with_descriptor(
-        to_pfn(phys_.to_phys(p)),
+    return PageAllocator::with_descriptor_in(
+        detail::load_acquire(lookup_), [this]() PF_FAST_LAMBDA { return pages_; }, to_pfn(phys_.to_phys(p)),
         [&](const FrameDescriptor* d) PF_FAST_LAMBDA {
           if (__builtin_expect(carries_slab(*d), 1)) return hit(slab_detail::header_of(*d));
           return miss();
@@ -1014,6 +1016,16 @@ class SlabAllocator {
   ClosedCpuGate gates_[kCpuIdBound];
   PageAllocator* pages_ = nullptr;
   PhysMap phys_;
+  // A copy of pages_->lookup_table(), so a free finds its descriptor one
+  // load sooner (not through pages_). Set by init, refreshed by grow()
+  // (release; the fast paths load it with acquire: plain moves on x86).
+  // Invariant (verify()): while pages_ != nullptr,
+  //   pages_->lookup_was_published(lookup_): the current table or one it
+  // replaced, which answers right for every frame it knew, and sends the
+  // frames of later hot-adds to the walk (page_alloc.hpp). A slab in
+  // hot-added memory is grown after the add is published, and grow()
+  // refreshes the copy, so such slabs are found directly too.
+  const void* lookup_ = nullptr;
   unsigned cpu_count_ = 0;  // 0 until init: every call takes the slow path
   unsigned fork_self_ = 0;      // fork_prepare's CPU, for fork_release
   unsigned long fork_irq_ = 0;

@@ -109,6 +109,10 @@ bool SlabAllocator::verify() const {
     else if (kmalloc_by_size_[i] == nullptr && fast_cpus_.load(std::memory_order_relaxed) != 0)
       fail = {.detail = "kmalloc size table entry is null while the fast paths are open",
               .address = i * 8 + 8};
+  // The frees' copy of the page allocator's lookup (lookup_ in slab.hpp).
+  if (fail.detail == nullptr && !pages_->lookup_was_published(detail::load_acquire(lookup_)))
+    fail = {.detail = "the slab layer's copy of the pfn lookup is no table the page allocator published",
+            .address = reinterpret_cast<uintptr_t>(detail::load_acquire(lookup_))};
   // The fast paths' only range test is a closed gate (gates_ in slab.hpp):
   // gates_[i] closed <=> i >= fast_cpus_, for every value cpu_id() can take.
   // Read under each gate's lock (set_fast_paths writes it there).

@@ -230,6 +230,51 @@ TEST(HotAdd, KmallocGrowsIntoTheAddedRange) {
   EXPECT_TRUE(Verified(pages));
 }
 
+// The slab layer's frees find descriptors through their own copy of the
+// page allocator's lookup (SlabAllocator::lookup_), taken at init and
+// refreshed when a slab grows. Before any slab grows in the added range the
+// copy is pf_init's table, which knows nothing of it: frees there must still
+// be served (the walk), misuse there still named, and verify() clean.
+TEST(HotAdd, SlabFreesThroughAnOlderLookupStillFindTheAddedRange) {
+  HotMachine m({test::usable(1 * MiB, 32 * MiB)}, 1 * GiB);
+  ASSERT_TRUE(m.ok());
+  PageAllocator& pages = m.pages();
+  SlabAllocator slab;
+  ASSERT_EQ(slab.init(pages, SlabConfig{.cpu_count = 4}), PF_OK);
+  const std::vector<PhysAddr> old = take_all(pages, 0);  // the machine is full
+  const uint64_t base = 256 * MiB, bytes = 32 * MiB;
+  ASSERT_EQ(pages.add_memory(PhysAddr{base}, bytes), PF_OK);
+  // Large blocks: whole buddy blocks, no slab grows.
+  void* big = slab.kmalloc(64 * KiB, GFP_KERNEL);
+  ASSERT_NE(big, nullptr);
+  EXPECT_TRUE(inside(pages.to_phys(big), base, bytes));
+  EXPECT_TRUE(test::VerifiedBy(slab, "slab verify() with pf_init's lookup copied"));
+  const PhysAddr plain = pages.alloc_pages(Order{0}, GFP_KERNEL);
+  ASSERT_FALSE(plain.is_null());
+  EXPECT_TRUE(inside(plain, base, bytes));
+  {
+    test::ErrorRecorder rec;
+    slab.kfree(pages.to_virt(plain));  // a plain page in the added range: named, refused
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabNotSlabPage);
+  }
+  pages.free_pages(plain, Order{0});
+  slab.kfree(big);
+  // Then slabs grow there (the copy follows), and their objects come back.
+  std::vector<void*> objects;
+  for (int i = 0; i < 2048; ++i) {
+    void* p = slab.kmalloc(256, GFP_KERNEL);
+    ASSERT_NE(p, nullptr);
+    objects.push_back(p);
+  }
+  EXPECT_TRUE(inside(pages.to_phys(objects.back()), base, bytes));
+  EXPECT_TRUE(test::VerifiedBy(slab, "slab verify()"));
+  for (void* p : objects) slab.kfree(p);
+  slab.shrink_all();
+  give_all(pages, old, 0);
+  EXPECT_EQ(slab.teardown(), 0u);
+  EXPECT_TRUE(Verified(pages));
+}
+
 // ---- what the metadata is ------------------------------------------------------
 
 TEST(HotAdd, FreeingAMetadataFrameIsRefusedByName) {
