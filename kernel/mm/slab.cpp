@@ -220,7 +220,8 @@ uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned 
 // batch's time is the fast paths' stores into each object (the free's mark,
 // the allocation's clear: at a 4 KiB stride every slot falls in one L1 set
 // and 1/64 of the L2 sets, so each store fetches its line from L3), more
-// than these slow paths.
+// than these slow paths. (The slots are spread over the objects' lines
+// since: slab_detail::LinkAt.)
 constexpr uint32_t kDepotMaxStride = 1024;
 // Objects the depot holds at most: one burst (kBurstObjects), within the
 // cache's reserve (reserve_empty slabs' worth of objects: the depot and the
@@ -287,14 +288,14 @@ uint32_t SlabAllocator::object_index(const KmemCache* c, const Slab* s, const vo
 // ---- freelist links ---------------------------------------------------------
 
 void* SlabAllocator::free_link_get(const KmemCache* c, const void* obj) {
-  const auto* slot = reinterpret_cast<const uintptr_t*>(static_cast<const std::byte*>(obj) + c->free_offset_);
+  const auto* slot = reinterpret_cast<const uintptr_t*>(c->link_at().slot(obj));
   uintptr_t v = *slot;
   if (c->freelist_key_ != 0) v ^= c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
   return reinterpret_cast<void*>(v);
 }
 
 void SlabAllocator::free_link_set(const KmemCache* c, void* obj, void* next) {
-  auto* slot = reinterpret_cast<uintptr_t*>(static_cast<std::byte*>(obj) + c->free_offset_);
+  auto* slot = reinterpret_cast<uintptr_t*>(c->link_at().slot(obj));
   uintptr_t v = reinterpret_cast<uintptr_t>(next);
   if (c->freelist_key_ != 0) v ^= c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
   *slot = v;
@@ -572,7 +573,7 @@ size_t SlabAllocator::release_empty_slabs(KmemCache* c) {
 uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f) {
   uint32_t got = 0;
   const uintptr_t key = c->freelist_key_;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   while (got < want) {
     Slab* s = c->partial_.head != nullptr ? c->partial_.head : c->empty_.head;
     if (s == nullptr) break;
@@ -591,7 +592,7 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
     std::byte* obj = static_cast<std::byte*>(s->freelist);
     uint32_t i = 0;
     for (; i < take && obj != nullptr; ++i) {
-      auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+      auto* slot = reinterpret_cast<uintptr_t*>(link.slot(obj));
       auto* next = reinterpret_cast<std::byte*>(*slot ^ key ^ reinterpret_cast<uintptr_t>(slot));
       *slot = kInArray ^ key ^ reinterpret_cast<uintptr_t>(slot);  // mark_in_array
       out[want - 1 - got - i] = obj;
@@ -637,19 +638,19 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
 [[gnu::always_inline]] inline void SlabAllocator::take_empty_locked(KmemCache* c, Slab* s, void** out,
                                                                    uint32_t take) {
   const uintptr_t key = c->freelist_key_;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   const uint32_t stride = c->stride_;
   const uint32_t n = s->objects;
   std::byte* obj = s->base;
   const uintptr_t in_array = kInArray ^ key;
   for (void** dst = out + take; dst != out; obj += stride) {
-    const auto slot = reinterpret_cast<uintptr_t>(obj + link);
+    const uintptr_t slot = link.slot(obj);
     *reinterpret_cast<uintptr_t*>(slot) = in_array ^ slot;  // mark_in_array
     *--dst = obj;
   }
   s->freelist = take < n ? obj : nullptr;
   for (uint32_t i = take; i < n; ++i, obj += stride) {
-    auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+    auto* slot = reinterpret_cast<uintptr_t*>(link.slot(obj));
     const uintptr_t next = i + 1 < n ? reinterpret_cast<uintptr_t>(obj + stride) : 0;
     *slot = next ^ key ^ reinterpret_cast<uintptr_t>(slot);
   }
@@ -696,9 +697,9 @@ uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* 
 // ---- the depot ----------------------------------------------------------------
 // A depot entry's link slot holds the cache's key itself: encoded like a
 // link, that decodes to the slot's own address (kInDepot), which lies in
-// the object (free_offset_ < stride) and so in its slab, yet is no link a
-// freelist holds (a link names another object's start, never a slot of
-// its own: for free_offset_ == 0 the object itself). So the fast path's
+// the object (slab_detail::LinkAt: its offset + 8 <= stride) and so in its
+// slab, yet is no link a freelist holds (a link names another object's
+// start, never a slot of its own: at offset 0 the object itself). So the fast path's
 // looks_free sends a second free of a depot object to the slow path,
 // which names it (free_slow), and the moves test one word for it. Every
 // move checks the mark it expects and writes the next one, so the second
@@ -727,14 +728,14 @@ uint32_t SlabAllocator::take_depot_locked(KmemCache* c, void** out, uint32_t wan
   const uint32_t take = n < want ? n : want;
   const uintptr_t key = c->freelist_key_;
   const uintptr_t in_array = kInArray ^ key;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   void** dst = out + (want - take);
   __builtin_memcpy(dst, c->depot_ + (n - take), take * sizeof(void*));
   c->depot_count_ = n - take;
   void* duplicate = nullptr;
 #pragma GCC unroll 4
   for (uint32_t i = 0; i < take; ++i) {
-    const auto slot = reinterpret_cast<uintptr_t>(dst[i]) + link;
+    const uintptr_t slot = link.slot(dst[i]);
     if (__builtin_expect(*reinterpret_cast<uintptr_t*>(slot) != key, 0)) {
       duplicate = dst[i];
       dst[i] = nullptr;
@@ -762,13 +763,13 @@ uint32_t SlabAllocator::put_depot_locked(KmemCache* c, void* const* e, uint32_t 
   const uint32_t take = n < room ? n : room;
   const uintptr_t key = c->freelist_key_;
   const uintptr_t in_array = kInArray ^ key;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   void** dst = c->depot_ + top;
   __builtin_memcpy(dst, e, take * sizeof(void*));
   bool dropped = false;
 #pragma GCC unroll 4
   for (uint32_t i = 0; i < take; ++i) {
-    const auto slot = reinterpret_cast<uintptr_t>(dst[i]) + link;
+    const uintptr_t slot = link.slot(dst[i]);
     if (__builtin_expect((*reinterpret_cast<uintptr_t*>(slot) ^ slot) != in_array, 0)) {
       *duplicate = dst[i];  // given on already: a second entry of one object
       dst[i] = nullptr;
@@ -832,7 +833,7 @@ template <bool kFromDepot>
 void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32_t n, Slab** release) {
   void* duplicate = nullptr;
   const uintptr_t key = c->freelist_key_;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   for (uint32_t i = 0; i < n;) {
     Slab* s = slab_of(e[i]);  // one descriptor read per run (entries sit in slabs)
     if (s == nullptr || s->cache != c) {
@@ -851,7 +852,7 @@ void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32
     for (; i < stop; ++i) {
       auto* obj = static_cast<std::byte*>(e[i]);
       if (reinterpret_cast<uintptr_t>(obj) - base >= span) break;
-      auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+      auto* slot = reinterpret_cast<uintptr_t*>(link.slot(obj));
       const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
       const uintptr_t mark = kFromDepot ? reinterpret_cast<uintptr_t>(slot) : kInArray;  // decoded
       if (__builtin_expect((*slot ^ k) != mark, 0)) {
@@ -1349,6 +1350,9 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
     end = size < sizeof(void*) ? sizeof(void*) : size;
   }
   c->stride_ = static_cast<uint32_t>(align_up(end, a));
+  // The link slot spreads over the object's lines when it lives in the
+  // object (slab_detail::LinkAt).
+  c->spread_mask_ = c->free_offset_ == 0 ? slab_detail::spread_mask_for(c->stride_) : 0;
   const Layout l = choose_layout(c->stride_, bootstrap);
   if (l.objects == 0) return false;
   c->order_ = static_cast<uint8_t>(l.order);
