@@ -205,24 +205,21 @@ uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned 
 }
 
 // Caches of objects up to kDepotMaxStride bytes have a depot. Bigger ones
-// give their objects straight back to their slabs: measured on a batch of
-// 1024 objects of 2-4 KiB, the depot's moves (a check and a mark in each
-// object, in the depot's last-in first-out order, each object on its own
-// cache line and page) cost more time in cache misses than the slab path's
-// per-slab work saves (4 KiB: 24 -> 35 ns per object, with 30% fewer
-// instructions), while an empty slab's objects are taken in address order.
-// Measured again on 3cb6280 (same run, CPU time): 2 KiB 17 -> 22 ns, 4 KiB
-// 22 -> 35 ns with the depot. What the slab path itself costs there is
-// small: dropping its own touches of the objects (the marks take_empty_locked
-// writes, the marks return_to_slabs_locked reads) saved at most 1.5 ns of
-// ~22 at 4 KiB, while dropping the fast paths' marks as well saved 8-10 ns
-// (dropping only the free's read of the slot: about 1 ns). At 2-4 KiB a
-// batch's time is the fast paths' stores into each object (the free's mark,
-// the allocation's clear: at a 4 KiB stride every slot falls in one L1 set
-// and 1/64 of the L2 sets, so each store fetches its line from L3), more
-// than these slow paths. (The slots are spread over the objects' lines
-// since: slab_detail::LinkAt.)
-constexpr uint32_t kDepotMaxStride = 1024;
+// give their objects straight back to their slabs. History: with every
+// free object's link slot at one offset, the depot cost time at 2-4 KiB:
+// its moves (a check and a mark in each object, in last-in first-out
+// order) missed the caches more than the slab path's per-slab work saved
+// (3cb6280, CPU time: 2 KiB 17 -> 22 ns, 4 KiB 22 -> 35 ns per object with
+// the depot, though with 30% fewer instructions), and most of a batch's
+// time was the fast paths' own touches of the slots (at a 4 KiB stride
+// every slot fell in one L1 set and 1/64 of the L2 sets, so each came from
+// L3: a build without the marks took 8-10 ns less). Since the slots are
+// spread over the objects' lines (slab_detail::LinkAt) a batch of 1024
+// objects stays in L2, and the depot pays up to 4 KiB too (i9-spread,
+// alternating runs, CPU time per object of slab.batch1024, cache/kmalloc:
+// 2 KiB 7.7/8.7 -> 6.4/7.8 ns, 4 KiB 8.3/9.2 -> 7.5/8.5 ns; before the
+// spread 18.5/19.0 and 27.8/30.0).
+constexpr uint32_t kDepotMaxStride = 4096;
 // Objects the depot holds at most: one burst (kBurstObjects), within the
 // cache's reserve (reserve_empty slabs' worth of objects: the depot and the
 // empty slabs kept share that budget, see keep_empty_locked), with its

@@ -515,7 +515,7 @@ class KmemCache {
   // The depot (Bonwick's magazine depot, SLAB's shared array): free objects
   // a full per-CPU array gave back, taken again by an empty one on any CPU,
   // so a burst moves between the arrays and the depot by copying pointers,
-  // not through the slabs (caches of objects up to 1 KiB: kDepotMaxStride).
+  // not through the slabs (caches of objects up to 4 KiB: kDepotMaxStride).
   // depot_limit_ entries in the arrays' block after the CPUs' entries (0: no
   // depot); depot_count_ is under node_lock_.
   void** depot_ = nullptr;

@@ -104,7 +104,7 @@ TEST_F(SlabDepot, ABurstBiggerThanAnArrayComesBackFromTheDepotOnAnyCpu) {
 }
 
 TEST_F(SlabDepot, BigObjectsHaveNoDepot) {
-  KmemCache* big = slab_.cache_create("nodepot", 2048, 0, 0, nullptr);
+  KmemCache* big = slab_.cache_create("nodepot", 8192, 0, 0, nullptr);  // above kDepotMaxStride
   ASSERT_NE(big, nullptr);
   EXPECT_EQ(slab_.stats(big).depot_limit, 0u);
   std::vector<void*> objs;
