@@ -213,23 +213,21 @@ uint32_t empty_reserve_for(uint32_t objs_per_slab, uint32_t cpu_limit, unsigned 
 }
 
 // Caches of objects up to kDepotMaxStride bytes have a depot. Bigger ones
-// give their objects straight back to their slabs: measured on a batch of
-// 1024 objects of 2-4 KiB, the depot's moves (a check and a mark in each
-// object, in the depot's last-in first-out order, each object on its own
-// cache line and page) cost more time in cache misses than the slab path's
-// per-slab work saves (4 KiB: 24 -> 35 ns per object, with 30% fewer
-// instructions), while an empty slab's objects are taken in address order.
-// Measured again on 3cb6280 (same run, CPU time): 2 KiB 17 -> 22 ns, 4 KiB
-// 22 -> 35 ns with the depot. What the slab path itself costs there is
-// small: dropping its own touches of the objects (the marks take_empty_locked
-// writes, the marks return_to_slabs_locked reads) saved at most 1.5 ns of
-// ~22 at 4 KiB, while dropping the fast paths' marks as well saved 8-10 ns
-// (dropping only the free's read of the slot: about 1 ns). At 2-4 KiB a
-// batch's time is the fast paths' stores into each object (the free's mark,
-// the allocation's clear: at a 4 KiB stride every slot falls in one L1 set
-// and 1/64 of the L2 sets, so each store fetches its line from L3), more
-// than these slow paths.
-constexpr uint32_t kDepotMaxStride = 1024;
+// give their objects straight back to their slabs. History: with every
+// free object's link slot at one offset, the depot cost time at 2-4 KiB:
+// its moves (a check and a mark in each object, in last-in first-out
+// order) missed the caches more than the slab path's per-slab work saved
+// (3cb6280, CPU time: 2 KiB 17 -> 22 ns, 4 KiB 22 -> 35 ns per object with
+// the depot, though with 30% fewer instructions), and most of a batch's
+// time was the fast paths' own touches of the slots (at a 4 KiB stride
+// every slot fell in one L1 set and 1/64 of the L2 sets, so each came from
+// L3: a build without the marks took 8-10 ns less). Since the slots are
+// spread over the objects' lines (slab_detail::LinkAt) a batch of 1024
+// objects stays in L2, and the depot pays up to 4 KiB too (i9-spread,
+// alternating runs, CPU time per object of slab.batch1024, cache/kmalloc:
+// 2 KiB 7.7/8.7 -> 6.4/7.8 ns, 4 KiB 8.3/9.2 -> 7.5/8.5 ns; before the
+// spread 18.5/19.0 and 27.8/30.0).
+constexpr uint32_t kDepotMaxStride = 4096;
 // Objects the depot holds at most: one burst (kBurstObjects), within the
 // cache's reserve (reserve_empty slabs' worth of objects: the depot and the
 // empty slabs kept share that budget, see keep_empty_locked), with its
@@ -295,14 +293,14 @@ uint32_t SlabAllocator::object_index(const KmemCache* c, const Slab* s, const vo
 // ---- freelist links ---------------------------------------------------------
 
 void* SlabAllocator::free_link_get(const KmemCache* c, const void* obj) {
-  const auto* slot = reinterpret_cast<const uintptr_t*>(static_cast<const std::byte*>(obj) + c->free_offset_);
+  const auto* slot = reinterpret_cast<const uintptr_t*>(c->link_at().slot(obj));
   uintptr_t v = *slot;
   if (c->freelist_key_ != 0) v ^= c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
   return reinterpret_cast<void*>(v);
 }
 
 void SlabAllocator::free_link_set(const KmemCache* c, void* obj, void* next) {
-  auto* slot = reinterpret_cast<uintptr_t*>(static_cast<std::byte*>(obj) + c->free_offset_);
+  auto* slot = reinterpret_cast<uintptr_t*>(c->link_at().slot(obj));
   uintptr_t v = reinterpret_cast<uintptr_t>(next);
   if (c->freelist_key_ != 0) v ^= c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
   *slot = v;
@@ -599,7 +597,7 @@ size_t SlabAllocator::release_empty_slabs(KmemCache* c) {
 uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f) {
   uint32_t got = 0;
   const uintptr_t key = c->freelist_key_;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   while (got < want) {
     Slab* s = c->partial_.head != nullptr ? c->partial_.head : c->empty_.head;
     if (s == nullptr) break;
@@ -618,7 +616,7 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
     std::byte* obj = static_cast<std::byte*>(s->freelist);
     uint32_t i = 0;
     for (; i < take && obj != nullptr; ++i) {
-      auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+      auto* slot = reinterpret_cast<uintptr_t*>(link.slot(obj));
       auto* next = reinterpret_cast<std::byte*>(*slot ^ key ^ reinterpret_cast<uintptr_t>(slot));
       *slot = kInArray ^ key ^ reinterpret_cast<uintptr_t>(slot);  // mark_in_array
       out[want - 1 - got - i] = obj;
@@ -664,7 +662,7 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
 [[gnu::always_inline]] inline void SlabAllocator::take_empty_locked(KmemCache* c, Slab* s, void** out,
                                                                    uint32_t take) {
   const uintptr_t key = c->freelist_key_;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   const uint32_t stride = c->stride_;
   const uint32_t n = s->objects;
   std::byte* obj = s->base;
@@ -672,7 +670,7 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
   // Unrolled: at 2-4 KiB the loop runs 8-16 times per slab.
 #pragma GCC unroll 4
   for (void** dst = out + take; dst != out; obj += stride) {
-    const auto slot = reinterpret_cast<uintptr_t>(obj + link);
+    const uintptr_t slot = link.slot(obj);
     *reinterpret_cast<uintptr_t*>(slot) = in_array ^ slot;  // mark_in_array
     *--dst = obj;
   }
@@ -685,7 +683,7 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
   obj = s->base + size_t{take} * stride;
   s->freelist = obj;
   for (uint32_t i = take; i < n; ++i, obj += stride) {
-    auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+    auto* slot = reinterpret_cast<uintptr_t*>(link.slot(obj));
     const uintptr_t next = i + 1 < n ? reinterpret_cast<uintptr_t>(obj + stride) : 0;
     *slot = next ^ key ^ reinterpret_cast<uintptr_t>(slot);
   }
@@ -733,9 +731,9 @@ uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* 
 // ---- the depot ----------------------------------------------------------------
 // A depot entry's link slot holds the cache's key itself: encoded like a
 // link, that decodes to the slot's own address (kInDepot), which lies in
-// the object (free_offset_ < stride) and so in its slab, yet is no link a
-// freelist holds (a link names another object's start, never a slot of
-// its own: for free_offset_ == 0 the object itself). So the fast path's
+// the object (slab_detail::LinkAt: its offset + 8 <= stride) and so in its
+// slab, yet is no link a freelist holds (a link names another object's
+// start, never a slot of its own: at offset 0 the object itself). So the fast path's
 // looks_free sends a second free of a depot object to the slow path,
 // which names it (free_slow), and the moves test one word for it. Every
 // move checks the mark it expects and writes the next one, so the second
@@ -764,14 +762,14 @@ uint32_t SlabAllocator::take_depot_locked(KmemCache* c, void** out, uint32_t wan
   const uint32_t take = n < want ? n : want;
   const uintptr_t key = c->freelist_key_;
   const uintptr_t in_array = kInArray ^ key;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   void** dst = out + (want - take);
   __builtin_memcpy(dst, c->depot_ + (n - take), take * sizeof(void*));
   c->depot_count_ = n - take;
   void* duplicate = nullptr;
 #pragma GCC unroll 4
   for (uint32_t i = 0; i < take; ++i) {
-    const auto slot = reinterpret_cast<uintptr_t>(dst[i]) + link;
+    const uintptr_t slot = link.slot(dst[i]);
     if (__builtin_expect(*reinterpret_cast<uintptr_t*>(slot) != key, 0)) {
       duplicate = dst[i];
       dst[i] = nullptr;
@@ -799,13 +797,13 @@ uint32_t SlabAllocator::put_depot_locked(KmemCache* c, void* const* e, uint32_t 
   const uint32_t take = n < room ? n : room;
   const uintptr_t key = c->freelist_key_;
   const uintptr_t in_array = kInArray ^ key;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   void** dst = c->depot_ + top;
   __builtin_memcpy(dst, e, take * sizeof(void*));
   bool dropped = false;
 #pragma GCC unroll 4
   for (uint32_t i = 0; i < take; ++i) {
-    const auto slot = reinterpret_cast<uintptr_t>(dst[i]) + link;
+    const uintptr_t slot = link.slot(dst[i]);
     if (__builtin_expect((*reinterpret_cast<uintptr_t*>(slot) ^ slot) != in_array, 0)) {
       *duplicate = dst[i];  // given on already: a second entry of one object
       dst[i] = nullptr;
@@ -869,7 +867,7 @@ template <bool kFromDepot>
 void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32_t n, Slab** release) {
   void* duplicate = nullptr;
   const uintptr_t key = c->freelist_key_;
-  const uint32_t link = c->free_offset_;
+  const slab_detail::LinkAt link = c->link_at();
   for (uint32_t i = 0; i < n;) {
     Slab* s = slab_of(e[i]);  // one descriptor read per run (entries sit in slabs)
     if (s == nullptr || s->cache != c) {
@@ -890,7 +888,7 @@ void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32
     for (void* const* const last = e + stop; p != last; ++p) {
       auto* obj = static_cast<std::byte*>(*p);
       if (reinterpret_cast<uintptr_t>(obj) - base >= span) break;
-      auto* slot = reinterpret_cast<uintptr_t*>(obj + link);
+      auto* slot = reinterpret_cast<uintptr_t*>(link.slot(obj));
       const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
       const uintptr_t mark = kFromDepot ? reinterpret_cast<uintptr_t>(slot) : kInArray;  // decoded
       if (__builtin_expect((*slot ^ k) != mark, 0)) {
@@ -1389,6 +1387,9 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
     end = size < sizeof(void*) ? sizeof(void*) : size;
   }
   c->stride_ = static_cast<uint32_t>(align_up(end, a));
+  // The link slot spreads over the object's lines when it lives in the
+  // object (slab_detail::LinkAt).
+  c->spread_mask_ = c->free_offset_ == 0 ? slab_detail::spread_mask_for(c->stride_) : 0;
   const Layout l = choose_layout(c->stride_, bootstrap);
   if (l.objects == 0) return false;
   c->order_ = static_cast<uint8_t>(l.order);

@@ -57,6 +57,8 @@
 //              every per-CPU or depot entry is an object of this cache that is
 //              on no freelist and in no other entry; depot_count_ <= depot_limit_;
 //              a depot entry's link slot decodes to its own address (kInDepot);
+//              spread_mask == spread_mask_for(stride) iff free_offset == 0,
+//              else 0 (where the link slot lies: slab_detail::LinkAt);
 //   active objects (slabinfo) == inuse - objects in per-CPU arrays - depot, exactly.
 //
 // Object caching: a constructor runs once per object when its slab is
@@ -313,6 +315,44 @@ struct SlabList {
   uint64_t count = 0;
 };
 
+// Where a free object's link slot lies (every use: the fast paths' marks,
+// the freelist links, the depot's, verify): at
+//   obj + (((obj >> kSpreadShift) & spread_mask) | free_offset)
+// of its cache (KmemCache::link_at). One of the two is 0: caches whose
+// link lives in the object (free_offset 0: no constructor, no
+// init_on_free, not debug) spread it over the object's first lines by
+// address bits 12 and up, so the slots of objects a page or more apart
+// fall in different cache sets (at a 4 KiB stride a fixed slot puts every
+// one in one L1 set and 1/64 of the L2 sets: a batch's marks then come
+// from L3); the others keep it at free_offset (past the constructed
+// state, the bytes init_on_free wipes, or a debug cache's redzone).
+// spread_mask == spread_mask_for(stride) when free_offset == 0, else 0
+// (verify()); it selects whole lines within the stride's largest power of
+// two, at most a page (64 lines: every L1 set), so the slot lies in the
+// object (offset + 8 <= stride) at its alignment, never at another
+// object's start.
+inline constexpr unsigned kSpreadShift = 6;
+constexpr uint32_t spread_mask_for(uint64_t stride) {
+  uint64_t p = 64;
+  while (p * 2 <= stride && p < kPageSize) p *= 2;
+  return static_cast<uint32_t>((p - 1) & ~uint64_t{63});
+}
+static_assert(spread_mask_for(8) == 0 && spread_mask_for(127) == 0 && spread_mask_for(128) == 0x40 &&
+              spread_mask_for(1024) == 0x3c0 && spread_mask_for(3072) == 0x7c0 &&
+              spread_mask_for(4096) == 0xfc0 && spread_mask_for(65536) == 0xfc0);
+// Mask bits 6 and up only: address bits 12 and up, never the object's own
+// offset within its page, so the spread is the same whichever of a page's
+// objects it is, and a multiple of 64 (the slot keeps obj's alignment).
+static_assert((kSpreadShift + 6) >= 12 && spread_mask_for(kPageSize) % 64 == 0);
+struct LinkAt {
+  uint32_t spread_mask;
+  uint32_t free_offset;
+  PF_FAST_PATH uintptr_t slot(uintptr_t obj) const {
+    return obj + (((obj >> kSpreadShift) & spread_mask) | free_offset);
+  }
+  PF_FAST_PATH uintptr_t slot(const void* obj) const { return slot(reinterpret_cast<uintptr_t>(obj)); }
+};
+
 // Debug caches: per-object metadata after the freelist link.
 inline constexpr uint32_t kStateFree = 0xf4ee0b1e;
 inline constexpr uint32_t kStateAllocated = 0xa110c8ed;
@@ -407,6 +447,13 @@ class KmemCache {
   // Where a free object keeps its freelist link; debug caches: where the
   // right redzone ends (0 otherwise). For tests and debuggers.
   size_t free_offset() const { return free_offset_; }
+  // Where a free obj of this cache keeps its link (free_offset() spread by
+  // the object's address: slab_detail::LinkAt). For tests and debuggers.
+  size_t spread_mask() const { return spread_mask_; }
+  size_t link_offset(const void* obj) const {
+    return link_at().slot(obj) - reinterpret_cast<uintptr_t>(obj);
+  }
+  PF_FAST_PATH slab_detail::LinkAt link_at() const { return {spread_mask_, free_offset_}; }
   size_t redzone_end() const { return redzone_end_; }
 
  private:
@@ -425,6 +472,7 @@ class KmemCache {
   uint32_t align_ = 0;         // object alignment (power of two >= 8)
   uint32_t stride_ = 0;        // distance between objects
   uint32_t free_offset_ = 0;   // where a free object keeps its freelist link
+  uint32_t spread_mask_ = 0;   // and how it spreads (slab_detail::LinkAt)
   uint32_t objs_per_slab_ = 0;
   uint32_t colour_step_ = 0;
   uint32_t colour_count_ = 1;
@@ -470,7 +518,7 @@ class KmemCache {
   // The depot (Bonwick's magazine depot, SLAB's shared array): free objects
   // a full per-CPU array gave back, taken again by an empty one on any CPU,
   // so a burst moves between the arrays and the depot by copying pointers,
-  // not through the slabs (caches of objects up to 1 KiB: kDepotMaxStride).
+  // not through the slabs (caches of objects up to 4 KiB: kDepotMaxStride).
   // depot_limit_ entries in the arrays' block after the CPUs' entries (0: no
   // depot); depot_count_ is under node_lock_.
   void** depot_ = nullptr;
@@ -706,7 +754,7 @@ class SlabAllocator {
   popped:
     // No longer in an array (see looks_free). Not through link_slot: obj
     // came from the array, and the plain address folds into the store.
-    *reinterpret_cast<uintptr_t*>(static_cast<std::byte*>(obj) + c->free_offset_) = 0;
+    *reinterpret_cast<uintptr_t*>(c->link_at().slot(obj)) = 0;
     if (flags & __GFP_ZERO) __builtin_memset(obj, 0, c->object_size_);
     return obj;
   }
@@ -784,7 +832,7 @@ class SlabAllocator {
     free_slow_at(c, obj, caller);
   }
   // ---- double-free detection through the free-list slot ----
-  // Every free object's link slot (free_offset_) says where it is, encoded
+  // Every free object's link slot (slab_detail::LinkAt) says where it is, encoded
   // with the cache's key and the slot's own address: on a slab's freelist it
   // holds the next free object (or null); in a per-CPU array it holds
   // kInArray (odd: no object address). Handing an object out clears it. So
@@ -795,7 +843,7 @@ class SlabAllocator {
   // never handed out twice. Only two frees racing on two CPUs can both pass.
   static constexpr uintptr_t kInArray = 1;
   PF_FAST_PATH static uintptr_t* link_slot(const KmemCache* c, void* obj) {
-    auto* slot = reinterpret_cast<uintptr_t*>(static_cast<std::byte*>(obj) + c->free_offset_);
+    auto* slot = reinterpret_cast<uintptr_t*>(c->link_at().slot(obj));
     // No instruction: hides where obj came from, so GCC does not judge the
     // slot's bounds by whatever the caller passed (a stack int to kfree, say:
     // refused before the slot is read, but GCC cannot see that).

@@ -155,6 +155,13 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
                     c->fast_limit_ == (c->retired_ ? 0 : c->cpu_limit_)
               : c->fast_cpu_ == slab_detail::kNoCpuArrays && c->fast_limit_ == 0,
         "fast-path view of the per-CPU arrays differs from the cache's state", c);
+  // The link slot's place (slab_detail::LinkAt): spread over the object's
+  // lines exactly when it lives in the object, within the stride.
+  check(c->spread_mask_ == (c->free_offset_ == 0 ? slab_detail::spread_mask_for(c->stride_) : 0) &&
+            (c->debug_ ? c->free_offset_ == c->redzone_end_
+                       : c->free_offset_ == 0 || c->free_offset_ >= c->object_size_) &&
+            uint64_t{c->free_offset_} + c->spread_mask_ + sizeof(void*) <= c->stride_,
+        "link slot's offset or spread does not match the cache's layout", c);
   // free_object's already-free test (looks_free_near) covers every slab.
   check(c->link_span_ == kPageSize << c->order_ && c->min_order_ <= c->order_,
         "link span is not the region of the cache's largest slab", c);
@@ -301,7 +308,7 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
         check(!(bits[i / 64] & (uint64_t{1} << (i % 64))),
               "depot entry is also on the freelist, in an array, or twice in the depot", e);
         bits[i / 64] |= uint64_t{1} << (i % 64);
-        const auto* slot = reinterpret_cast<const uintptr_t*>(static_cast<const std::byte*>(e) + c->free_offset_);
+        const auto* slot = reinterpret_cast<const uintptr_t*>(c->link_at().slot(e));
         check(*slot == c->freelist_key_, "depot entry's link slot does not say it is in the depot", e);
       }
     }

@@ -36,7 +36,8 @@ class SlabDepot : public test::SlabFixture {
     ASSERT_NE(c_, nullptr);
     st_ = slab_.stats(c_);
     ASSERT_GT(st_.depot_limit, 2 * st_.cpu_batch) << "the cache has a depot";
-    ASSERT_EQ(c_->free_offset(), 0u);  // the link slot is the object's first word
+    ASSERT_EQ(c_->free_offset(), 0u);  // the link slot is in the object, spread by its address
+    ASSERT_EQ(c_->spread_mask(), 0x3c0u);
   }
   void TearDown() override {
     EXPECT_TRUE(hosted::set_this_thread_cpu(0));
@@ -103,7 +104,7 @@ TEST_F(SlabDepot, ABurstBiggerThanAnArrayComesBackFromTheDepotOnAnyCpu) {
 }
 
 TEST_F(SlabDepot, BigObjectsHaveNoDepot) {
-  KmemCache* big = slab_.cache_create("nodepot", 2048, 0, 0, nullptr);
+  KmemCache* big = slab_.cache_create("nodepot", 8192, 0, 0, nullptr);  // above kDepotMaxStride
   ASSERT_NE(big, nullptr);
   EXPECT_EQ(slab_.stats(big).depot_limit, 0u);
   std::vector<void*> objs;
@@ -202,7 +203,7 @@ void* two_entries(SlabAllocator& slab, KmemCache* c) {
   void* p = slab.cache_alloc(c, GFP_KERNEL);
   EXPECT_TRUE(hosted::set_this_thread_cpu(0));
   slab.cache_free(c, p);
-  *static_cast<uintptr_t*>(p) = 0;  // use after free: the mark is gone
+  *reinterpret_cast<uintptr_t*>(static_cast<char*>(p) + c->link_offset(p)) = 0;  // use after free: the mark is gone
   EXPECT_TRUE(hosted::set_this_thread_cpu(1));
   slab.cache_free(c, p);  // not seen as a double free: the race
   return p;
