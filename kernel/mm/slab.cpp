@@ -595,9 +595,14 @@ size_t SlabAllocator::release_empty_slabs(KmemCache* c) {
 // Objects go to out[want - 1], out[want - 2], ... (pops come from the top, so
 // the lowest address goes out first); returns how many were taken.
 uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f) {
+  // One copy of the loops per form of the slot (LinkAt::visit).
+  return c->link_at().visit([&](const auto link) { return take_objects_locked(c, out, want, f, link); });
+}
+
+template <typename Link>
+uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f, Link link) {
   uint32_t got = 0;
   const uintptr_t key = c->freelist_key_;
-  const slab_detail::LinkAt link = c->link_at();
   while (got < want) {
     Slab* s = c->partial_.head != nullptr ? c->partial_.head : c->empty_.head;
     if (s == nullptr) break;
@@ -609,7 +614,7 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
     const uint32_t room = want - got;
     const uint32_t take = avail < room ? avail : room;
     if (s->inuse == 0 && !c->random_) {
-      take_empty_locked(c, s, out + (want - got - take), take);
+      take_empty_locked(c, s, out + (want - got - take), take, link);
       got += take;
       continue;
     }
@@ -659,10 +664,10 @@ uint32_t SlabAllocator::take_objects_locked(KmemCache* c, void** out, uint32_t w
 // take_objects_locked walks their lists.) Inlined into its one caller: at
 // 2-4 KiB a refill takes 8 slabs of 8-16 objects, and a call per slab showed
 // in the batch's instruction count.
+template <typename Link>
 [[gnu::always_inline]] inline void SlabAllocator::take_empty_locked(KmemCache* c, Slab* s, void** out,
-                                                                   uint32_t take) {
+                                                                   uint32_t take, Link link) {
   const uintptr_t key = c->freelist_key_;
-  const slab_detail::LinkAt link = c->link_at();
   const uint32_t stride = c->stride_;
   const uint32_t n = s->objects;
   std::byte* obj = s->base;
@@ -762,21 +767,23 @@ uint32_t SlabAllocator::take_depot_locked(KmemCache* c, void** out, uint32_t wan
   const uint32_t take = n < want ? n : want;
   const uintptr_t key = c->freelist_key_;
   const uintptr_t in_array = kInArray ^ key;
-  const slab_detail::LinkAt link = c->link_at();
   void** dst = out + (want - take);
   __builtin_memcpy(dst, c->depot_ + (n - take), take * sizeof(void*));
   c->depot_count_ = n - take;
   void* duplicate = nullptr;
+  // One copy of the loop per form of the slot (LinkAt::visit).
+  c->link_at().visit([&](const auto link) {
 #pragma GCC unroll 4
-  for (uint32_t i = 0; i < take; ++i) {
-    const uintptr_t slot = link.slot(dst[i]);
-    if (__builtin_expect(*reinterpret_cast<uintptr_t*>(slot) != key, 0)) {
-      duplicate = dst[i];
-      dst[i] = nullptr;
-      continue;
+    for (uint32_t i = 0; i < take; ++i) {
+      const uintptr_t slot = link.slot(dst[i]);
+      if (__builtin_expect(*reinterpret_cast<uintptr_t*>(slot) != key, 0)) {
+        duplicate = dst[i];
+        dst[i] = nullptr;
+        continue;
+      }
+      *reinterpret_cast<uintptr_t*>(slot) = in_array ^ slot;  // mark_in_array
     }
-    *reinterpret_cast<uintptr_t*>(slot) = in_array ^ slot;  // mark_in_array
-  }
+  });
   if (__builtin_expect(duplicate == nullptr, 1)) return take;
   if (f != nullptr && f->code == ErrorCode::Count)
     *f = {ErrorCode::SlabDelayedDoubleFree,
@@ -797,21 +804,23 @@ uint32_t SlabAllocator::put_depot_locked(KmemCache* c, void* const* e, uint32_t 
   const uint32_t take = n < room ? n : room;
   const uintptr_t key = c->freelist_key_;
   const uintptr_t in_array = kInArray ^ key;
-  const slab_detail::LinkAt link = c->link_at();
   void** dst = c->depot_ + top;
   __builtin_memcpy(dst, e, take * sizeof(void*));
   bool dropped = false;
+  // One copy of the loop per form of the slot (LinkAt::visit).
+  c->link_at().visit([&](const auto link) {
 #pragma GCC unroll 4
-  for (uint32_t i = 0; i < take; ++i) {
-    const uintptr_t slot = link.slot(dst[i]);
-    if (__builtin_expect((*reinterpret_cast<uintptr_t*>(slot) ^ slot) != in_array, 0)) {
-      *duplicate = dst[i];  // given on already: a second entry of one object
-      dst[i] = nullptr;
-      dropped = true;
-      continue;
+    for (uint32_t i = 0; i < take; ++i) {
+      const uintptr_t slot = link.slot(dst[i]);
+      if (__builtin_expect((*reinterpret_cast<uintptr_t*>(slot) ^ slot) != in_array, 0)) {
+        *duplicate = dst[i];  // given on already: a second entry of one object
+        dst[i] = nullptr;
+        dropped = true;
+        continue;
+      }
+      *reinterpret_cast<uintptr_t*>(slot) = key;  // kInDepot
     }
-    *reinterpret_cast<uintptr_t*>(slot) = key;  // kInDepot
-  }
+  });
   c->depot_count_ = top + (__builtin_expect(dropped, 0) ? compact(dst, take) : take);
   return take;
 }
@@ -865,9 +874,16 @@ void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames
 // keeps the slab's counts true; it is returned, to be reported.
 template <bool kFromDepot>
 void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32_t n, Slab** release) {
+  // One copy of the loops per form of the slot (LinkAt::visit).
+  return c->link_at().visit(
+      [&](const auto link) { return return_to_slabs_locked<kFromDepot>(c, e, n, release, link); });
+}
+
+template <bool kFromDepot, typename Link>
+void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32_t n, Slab** release,
+                                            Link link) {
   void* duplicate = nullptr;
   const uintptr_t key = c->freelist_key_;
-  const slab_detail::LinkAt link = c->link_at();
   for (uint32_t i = 0; i < n;) {
     Slab* s = slab_of(e[i]);  // one descriptor read per run (entries sit in slabs)
     if (s == nullptr || s->cache != c) {
@@ -1059,7 +1075,11 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
       n += got;
     }
     report_finding(finding, c, caller);
-    for (size_t i = 0; i < n; ++i) *link_slot(c, out[i]) = 0;
+    // Handed out: the slots cleared (see looks_free), one copy of the loop
+    // per form of the slot (LinkAt::visit).
+    c->link_at().visit([&](const auto link) {
+      for (size_t i = 0; i < n; ++i) *reinterpret_cast<uintptr_t*>(link.slot(out[i])) = 0;
+    });
     if (flags & __GFP_ZERO)
       for (size_t i = 0; i < n; ++i) __builtin_memset(out[i], 0, c->object_size_);
   }
@@ -1113,11 +1133,12 @@ void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* obj
       const uint32_t inuse = s->inuse;
       // The run: objects of s, at object starts, not looking free (a
       // duplicate in this call, say), at most as many as s counts in use.
-      auto run = [&](uint32_t most, auto put) {
+      // One copy per form of the slot (LinkAt::visit) and per destination.
+      auto run = [&](uint32_t most, auto link, auto put) {
         for (; i < count && freed < most; ++i) {
           auto* o = static_cast<std::byte*>(objects[i]);
           if (reinterpret_cast<uintptr_t>(o) - base >= span || !at_object_start(c, s, o)) break;
-          uintptr_t* slot = link_slot(c, o);
+          auto* slot = reinterpret_cast<uintptr_t*>(link.slot(o));
           const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
           if (looks_free(c, s, *slot ^ k)) break;
           put(o, slot, k);
@@ -1125,15 +1146,19 @@ void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* obj
         }
       };
       if (room != 0) {
-        run(room < inuse ? room : inuse, [&](std::byte* o, uintptr_t* slot, uintptr_t) {
-          *slot = key;  // kInDepot
-          depot[freed] = o;
+        c->link_at().visit([&](const auto link) {
+          run(room < inuse ? room : inuse, link, [&](std::byte* o, uintptr_t* slot, uintptr_t) {
+            *slot = key;  // kInDepot
+            depot[freed] = o;
+          });
         });
         c->depot_count_ += freed;
       } else {
-        run(inuse, [&](std::byte* o, uintptr_t* slot, uintptr_t k) {
-          *slot = reinterpret_cast<uintptr_t>(head) ^ k;
-          head = o;
+        c->link_at().visit([&](const auto link) {
+          run(inuse, link, [&](std::byte* o, uintptr_t* slot, uintptr_t k) {
+            *slot = reinterpret_cast<uintptr_t>(head) ^ k;
+            head = o;
+          });
         });
         if (freed != 0) give_back_locked(c, s, head, freed, &release);
       }

@@ -351,6 +351,34 @@ struct LinkAt {
     return obj + (((obj >> kSpreadShift) & spread_mask) | free_offset);
   }
   PF_FAST_PATH uintptr_t slot(const void* obj) const { return slot(reinterpret_cast<uintptr_t>(obj)); }
+  // The formula with one field known to be 0 (constant-folded out): a
+  // spreading cache's slots (spread_mask != 0, so free_offset == 0) are
+  // obj + ((obj >> 6) & mask), no `or`; the others' are obj + free_offset,
+  // a plain addressing mode. Loops over many objects take one of them per
+  // call (visit) and so work from registers only; kmalloc's allocation fast
+  // path takes spread_only() alone (SlabAllocator::alloc_object).
+  struct SpreadOnly {
+    uint32_t spread_mask;
+    PF_FAST_PATH uintptr_t slot(uintptr_t obj) const { return LinkAt{spread_mask, 0}.slot(obj); }
+    PF_FAST_PATH uintptr_t slot(const void* obj) const { return slot(reinterpret_cast<uintptr_t>(obj)); }
+  };
+  struct OffsetOnly {
+    uint32_t free_offset;
+    PF_FAST_PATH uintptr_t slot(uintptr_t obj) const { return LinkAt{0, free_offset}.slot(obj); }
+    PF_FAST_PATH uintptr_t slot(const void* obj) const { return slot(reinterpret_cast<uintptr_t>(obj)); }
+  };
+  // Only where free_offset == 0 (the caller knows it: spread_mask != 0, or
+  // a cache the fast paths serve without a constructor).
+  PF_FAST_PATH SpreadOnly spread_only() const { return {spread_mask}; }
+  // Only where spread_mask == 0.
+  PF_FAST_PATH OffsetOnly offset_only() const { return {free_offset}; }
+  // f(form) with the form that gives this cache's slots exactly (f generic:
+  // one copy of its loop per form, chosen once per call).
+  template <typename F>
+  PF_FAST_PATH decltype(auto) visit(F&& f) const {
+    if (spread_mask != 0) return f(spread_only());
+    return f(offset_only());
+  }
 };
 
 // Debug caches: per-object metadata after the freelist link.
@@ -510,6 +538,9 @@ class KmemCache {
   // otherwise fast_cpu_ == kNoCpuArrays and fast_limit_ == 0 (empty arrays
   // with no room), so their ordinary tests send every call to the slow path
   // (a retired cache's arrays are drained and its frees go to the slabs).
+  // A cache with arrays is neither debug nor init_on_free, so one served
+  // without a constructor (every kmalloc cache: ctor_ == nullptr) has
+  // free_offset_ == 0 (kmalloc's pop clears LinkAt::spread_only's slot).
   slab_detail::CpuArrayLine* fast_cpu_ = slab_detail::kNoCpuArrays;
   uint32_t fast_limit_ = 0;
   uint32_t cpu_limit_ = 0;
@@ -632,7 +663,7 @@ class SlabAllocator {
   // passes its own caller, C++ callers may leave it out.
   PF_FAST_PATH void* kmalloc(size_t size, gfp_t flags, const void* caller = nullptr) {
     if (__builtin_expect(size - 1 < kKmallocMaxSize && (flags & (__GFP_DMA | __GFP_DMA32)) == 0, 1))
-      return alloc_object<true>(kmalloc_by_size_[(size - 1) >> 3], flags, caller, size);
+      return alloc_object<true, true>(kmalloc_by_size_[(size - 1) >> 3], flags, caller, size);
     return kmalloc_slow(size, flags, caller);
   }
   // An object aligned to `align` (a power of two; above 4096 a block aligned
@@ -730,8 +761,10 @@ class SlabAllocator {
   // empty one (KmemCache::fast_cpu_), so `n != 0` is the only test of it.
   // kNonNull: c is known not to be null while the gates are open (kmalloc's
   // table, see fast_cpus_; c is read only once enter() succeeded), so that
-  // test is left out.
-  template <bool kNonNull = false>
+  // test is left out. kKmalloc: c is a kmalloc cache (no constructor), so
+  // one the fast paths serve keeps its link in the object (free_offset_ ==
+  // 0, see fast_cpu_) and a popped object's slot is LinkAt::spread_only's.
+  template <bool kNonNull = false, bool kKmalloc = false>
   PF_FAST_PATH void* alloc_object(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
     const unsigned cpu = platform::cpu_id();  // < kCpuIdBound; gates of no owner are closed
     void* obj;
@@ -754,7 +787,7 @@ class SlabAllocator {
   popped:
     // No longer in an array (see looks_free). Not through link_slot: obj
     // came from the array, and the plain address folds into the store.
-    *reinterpret_cast<uintptr_t*>(c->link_at().slot(obj)) = 0;
+    *reinterpret_cast<uintptr_t*>(kKmalloc ? c->link_at().spread_only().slot(obj) : c->link_at().slot(obj)) = 0;
     if (flags & __GFP_ZERO) __builtin_memset(obj, 0, c->object_size_);
     return obj;
   }
@@ -1009,6 +1042,8 @@ class SlabAllocator {
   // kInDepot), else array entries (kInArray). Returns a duplicate dropped.
   template <bool kFromDepot>
   void* return_to_slabs_locked(KmemCache* c, void* const* e, uint32_t n, Slab** release);
+  template <bool kFromDepot, typename Link>
+  void* return_to_slabs_locked(KmemCache* c, void* const* e, uint32_t n, Slab** release, Link link);
   // Depot <-> array moves under the node lock (see slab.cpp).
   uint32_t take_depot_locked(KmemCache* c, void** out, uint32_t want, Finding* f);
   uint32_t put_depot_locked(KmemCache* c, void* const* e, uint32_t n, void** duplicate);
@@ -1026,7 +1061,10 @@ class SlabAllocator {
   void put_object_locked(KmemCache* c, Slab* s, void* obj, Slab** release);
   // Up to `want` objects for a per-CPU array, whole freelist runs at a time.
   uint32_t take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f);
-  void take_empty_locked(KmemCache* c, Slab* s, void** out, uint32_t take);
+  template <typename Link>
+  uint32_t take_objects_locked(KmemCache* c, void** out, uint32_t want, Finding* f, Link link);
+  template <typename Link>
+  void take_empty_locked(KmemCache* c, Slab* s, void** out, uint32_t take, Link link);
   void settle_locked(KmemCache* c, Slab* s, bool was_full, Slab** release);
   void list_move_locked(KmemCache* c, Slab* s, uint8_t to);
   static slab_detail::SlabList& list_of(KmemCache* c, uint8_t id);

@@ -155,6 +155,10 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
                     c->fast_limit_ == (c->retired_ ? 0 : c->cpu_limit_)
               : c->fast_cpu_ == slab_detail::kNoCpuArrays && c->fast_limit_ == 0,
         "fast-path view of the per-CPU arrays differs from the cache's state", c);
+  // kmalloc's pop clears the slot without free_offset_ (alloc_object<.., true>).
+  check((!c->kmalloc_ || c->ctor_ == nullptr) &&
+            (c->fast_cpu_ == slab_detail::kNoCpuArrays || c->ctor_ != nullptr || c->free_offset_ == 0),
+        "a cache the fast paths serve without a constructor keeps its link past the object's start", c);
   // The link slot's place (slab_detail::LinkAt): spread over the object's
   // lines exactly when it lives in the object, within the stride.
   check(c->spread_mask_ == (c->free_offset_ == 0 ? slab_detail::spread_mask_for(c->stride_) : 0) &&

@@ -82,6 +82,58 @@ TEST_F(SlabSpread, SlotsOfPageSizedObjectsLandOnDistinctLinesAndSets) {
   EXPECT_EQ(slab_.cache_destroy(c), 0u);
 }
 
+// The loops' forms of the formula (LinkAt::visit: spread only, offset
+// only) and kmalloc's pop (spread_only) put every slot exactly where
+// LinkAt::slot does, whatever the layout; and a kmalloc object handed out
+// again from this CPU's array has its slot cleared (a free of it is no
+// double free).
+TEST_F(SlabSpread, SlotFormsAgreeWithTheFormula) {
+  std::vector<KmemCache*> made = {
+      slab_.cache_create("form-4k", 4096, 0, 0, nullptr),
+      slab_.cache_create("form-ctor", 4096, 0, 0, [](void*) {}),
+      slab_.cache_create("form-debug", 1000, 0, SLAB_DEBUG, nullptr),
+      slab_.cache_create("form-3k", 3072, 0, 0, nullptr),
+      slab_.cache_create("form-64", 64, 0, 0, nullptr),
+      slab_.cache_create("form-ctor-64", 64, 0, 0, [](void*) {}),
+  };
+  std::vector<const KmemCache*> all(made.begin(), made.end());
+  for (size_t size = 8; size <= 8192; size *= 2) all.push_back(slab_.kmalloc_cache_for(size));
+  for (const KmemCache* c : all) {
+    ASSERT_NE(c, nullptr);
+    const slab_detail::LinkAt link = c->link_at();
+    for (uintptr_t obj = 0x10000000; obj < 0x10000000 + (uintptr_t{1} << 20); obj += 64 * 7) {
+      EXPECT_EQ(link.visit([&](const auto form) { return form.slot(obj); }), link.slot(obj)) << c->name();
+      if (c->spread_mask() != 0) {
+        EXPECT_EQ(link.spread_only().slot(obj), link.slot(obj)) << c->name();
+      } else {
+        EXPECT_EQ(link.offset_only().slot(obj), link.slot(obj)) << c->name();
+      }
+    }
+  }
+  // kmalloc caches have no constructor: those the fast paths serve keep the
+  // link in the object (what kmalloc's pop relies on; verify() checks it).
+  for (size_t size = 8; size <= 8192; size *= 2) {
+    const KmemCache* c = slab_.kmalloc_cache_for(size);
+    if (c->has_cpu_arrays()) {
+      EXPECT_EQ(c->free_offset(), 0u) << c->name();
+    }
+  }
+  ASSERT_TRUE(hosted::set_this_thread_cpu(0));
+  test::ErrorRecorder rec;
+  for (size_t size : {64, 1024, 4096}) {
+    void* p = slab_.kmalloc(size, GFP_KERNEL);
+    ASSERT_NE(p, nullptr);
+    slab_.kfree(p);
+    void* q = slab_.kmalloc(size, GFP_KERNEL);
+    ASSERT_EQ(q, p) << "the pop of this CPU's array";
+    EXPECT_EQ(*reinterpret_cast<const uintptr_t*>(slot_of(slab_.kmalloc_cache_for(size), q)), 0u);
+    slab_.kfree(q);
+  }
+  EXPECT_EQ(rec.count(), 0u) << rec.last_message();
+  EXPECT_TRUE(Clean());
+  for (KmemCache* c : made) EXPECT_EQ(slab_.cache_destroy(c), 0u);
+}
+
 // Two objects freed twice, with their slots off the objects' first word:
 // found on top of this CPU's array, deeper in it, after a full array gave
 // them on (to the depot if the cache has one, else to their slabs) and on
