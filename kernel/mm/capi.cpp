@@ -176,6 +176,7 @@ void* krealloc(void* p, size_t new_size, gfp_t flags) {
   return g_slab.krealloc(p, new_size, flags, PF_CALLER);
 }
 void kfree(const void* p) { g_slab.kfree(p, PF_CALLER); }
+void kfree_sized(const void* p, size_t size) { g_slab.kfree_sized(p, size, PF_CALLER); }
 size_t ksize(const void* p) { return g_slab.ksize(p, PF_CALLER); }
 
 void pf_get_counters(struct pf_counters* out) {

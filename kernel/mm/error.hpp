@@ -37,6 +37,7 @@ namespace pf {
   X(SlabWrongCache, "slab-wrong-cache")                                            \
   X(SlabCacheHandle, "slab-cache-handle")                                          \
   X(SlabInternalObject, "slab-internal-object")                                    \
+  X(SlabWrongSize, "slab-wrong-size")                                              \
   /* objects: debug mode */                                                        \
   X(SlabDelayedDoubleFree, "slab-delayed-double-free")                             \
   X(SlabRedzoneOverwritten, "slab-redzone-overwritten")                            \

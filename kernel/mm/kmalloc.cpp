@@ -92,6 +92,58 @@ void SlabAllocator::kfree_slow(const void* p, const void* caller) {
   report_bad_pointer(where, p, "kfree", caller);
 }
 
+// kfree_sized's misses (slab.hpp): p is not an object of size's kmalloc
+// class (or size is none). Misuse kfree would name is named first, as kfree
+// names it; then a size above ksize(p) is refused; anything else is freed
+// as kfree frees it.
+void SlabAllocator::kfree_sized_slow(const void* p, size_t size, const void* caller) {
+  if (p == nullptr) return;
+  if (caller == nullptr) caller = PF_CALLER;
+  void* obj = const_cast<void*>(p);
+  const Located where = locate(p);
+  size_t have = 0;
+  if (where.target == Target::SlabObject) {
+    Slab* s = where.slab;
+    KmemCache* c = s->cache;
+    // The allocator's own records, interior pointers and objects already
+    // free: free_object's slow path names them (and frees nothing).
+    if (c == &cache_cache_ || c == &slab_cache_ || !at_object_start(c, s, p)) {
+      free_object(c, s, obj, caller);
+      return;
+    }
+    if (c->debug_) {
+      const slab_detail::Track* t = track_of(c, p);
+      if (t->state != slab_detail::kStateAllocated) {
+        free_object(c, s, obj, caller);
+        return;
+      }
+      have = t->requested;
+    } else {
+      if (looks_free(c, s, obj)) {
+        free_object(c, s, obj, caller);
+        return;
+      }
+      have = c->object_size_;
+    }
+    if (__builtin_expect(size <= have, 1)) {
+      free_object(c, s, obj, caller);
+      return;
+    }
+  } else if (where.target == Target::LargeBlock &&
+             p == pages_->to_virt<void>(to_phys(where.head_pfn)) &&
+             size > Order{frame_order(*where.head)}.bytes()) {
+    have = Order{frame_order(*where.head)}.bytes();
+  } else {
+    kfree_slow(p, caller);  // a large block, or a pointer kfree refuses
+    return;
+  }
+  char detail[112];
+  TextBuffer t(detail, sizeof detail);
+  t.str("kfree_sized: size ").dec(size).str(" is above the object's ").dec(have).str(" bytes");
+  report_object_error(ErrorCode::SlabWrongSize, detail, p,
+                      where.target == Target::SlabObject ? where.slab->cache : nullptr, caller);
+}
+
 size_t SlabAllocator::usable_size(const void* p, const char* op, const void* caller) const {
   const Located where = locate(p);
   if (where.target == Target::SlabObject) {

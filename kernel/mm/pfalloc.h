@@ -13,7 +13,7 @@
  * fatal (pfalloc_hook_fatal).
  *
  * Per-CPU fast paths (alloc_pages/free_pages of orders 0..3, kmalloc/kfree,
- * kmem_cache_alloc/free) take no lock and execute no atomic read-modify-write:
+ * kfree_sized, kmem_cache_alloc/free) take no lock and execute no atomic read-modify-write:
  * the caller owns its CPU's caches (interrupts masked on that CPU; see
  * kernel/mm/cpu_cache.hpp for the protocol). Lock order of the slow paths,
  * outermost first: list of caches -> per-CPU object-cache gates -> a cache's
@@ -195,6 +195,15 @@ void* kzalloc(size_t size, gfp_t flags);
 void* kcalloc(size_t n, size_t size, gfp_t flags); /* 0 on n*size overflow */
 void* krealloc(void* p, size_t new_size, gfp_t flags);
 void kfree(const void* p); /* kfree(NULL) does nothing */
+/* kfree with the size the caller asked kmalloc/kzalloc/kcalloc/krealloc for
+ * (C23's free_sized): any size of the object's size class finds its cache
+ * without a lookup, the faster free. kfree_sized(NULL, n) does nothing. A
+ * size of another class (kmalloc_aligned objects, blocks above 8 KiB, size
+ * 0, an object krealloc shrank in place) is still freed as kfree frees it
+ * when size <= ksize(p); above ksize(p) it is misuse: slab-wrong-size,
+ * nothing freed. Every misuse kfree names is named alike. With slab_debug,
+ * ksize is the requested size. */
+void kfree_sized(const void* p, size_t size);
 size_t ksize(const void* p);
 
 /* ---- Introspection --------------------------------------------------------- */

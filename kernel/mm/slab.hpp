@@ -102,6 +102,7 @@
 //                          alloc_pages block, or a large block given to
 //                          kmem_cache_free;
 //   slab-wrong-cache       kmem_cache_free with another cache than the object's;
+//   slab-wrong-size        kfree_sized with a size above ksize(p) (nothing freed);
 //   slab-cache-handle      kfree of a kmem_cache handle (slab-internal-object:
 //                          of a slab header);
 //   slab-double-free       also later: every free object's link slot is
@@ -687,6 +688,39 @@ class SlabAllocator {
           if (p != nullptr) kfree_slow(p, caller);
         });
   }
+  // kfree with the size the caller asked kmalloc/kzalloc/kcalloc/krealloc
+  // for (C23's free_sized, C++14's sized delete): any size of the object's
+  // kmalloc class names its cache, kmalloc_by_size_[(size - 1) >> 3], before
+  // p is looked up, so the push waits on p's descriptor and header (the
+  // s->cache == c test) but not on the cache's arrays (cache_free's fast
+  // path, same checks). kfree_sized(nullptr, n) does nothing.
+  // A size whose class is not the object's cache (kmalloc_aligned objects,
+  // large blocks, size 0 or above kKmallocMaxSize, an object krealloc shrank
+  // in place, an object of a kmem_cache) goes to kfree_sized_slow: freed
+  // exactly as kfree frees it when size <= ksize(p); above ksize(p) it is
+  // misuse, reported as slab-wrong-size and refused (nothing freed). Every
+  // misuse kfree names (double free, not an object start, bad pointer, ...)
+  // is named alike, before the size is judged. Debug caches: ksize is the
+  // requested size, so a size of another class above the tracked request is
+  // reported; one of the same class as the object's is accepted (the fast
+  // path's rule, the same in every mode).
+  PF_FAST_PATH void kfree_sized(const void* p, size_t size, const void* caller = nullptr) {
+    if (__builtin_expect(size - 1 < kKmallocMaxSize, 1)) {
+      // Null only before init (fast_cpus_ == 0): no slab's cache is null,
+      // so the test below sends every such call to the slow path.
+      KmemCache* const c = kmalloc_by_size_[(size - 1) >> 3];
+      auto miss = [&]() PF_FAST_LAMBDA { kfree_sized_slow(p, size, caller); };
+      with_slab(
+          p,
+          [&](Slab* s) PF_FAST_LAMBDA {
+            if (__builtin_expect(s->cache == c, 1)) return free_object(c, s, const_cast<void*>(p), caller);
+            miss();
+          },
+          miss);
+      return;
+    }
+    kfree_sized_slow(p, size, caller);
+  }
   // Usable bytes at p (>= the request); 0 (and a report) for a bad pointer.
   size_t ksize(const void* p, const void* caller = nullptr) const;
 
@@ -918,6 +952,7 @@ class SlabAllocator {
   [[gnu::noinline, gnu::cold]] void free_slow_at(KmemCache* c, void* obj, const void* caller);
   [[gnu::noinline, gnu::cold]] void cache_free_slow(KmemCache* c, void* obj, const void* caller);
   [[gnu::noinline, gnu::cold]] void kfree_slow(const void* p, const void* caller);
+  [[gnu::noinline, gnu::cold]] void kfree_sized_slow(const void* p, size_t size, const void* caller);
   [[gnu::noinline, gnu::cold]] void* kmalloc_slow(size_t size, gfp_t flags, const void* caller);
   bool fail_injected() {
     const uint64_t at = fail_at_.load(std::memory_order_relaxed);

@@ -102,7 +102,7 @@ void add_debug_cost(size_t size, const DebugVariant& v, bool batch) {
 }  // namespace
 
 void register_slab_benchmarks(const RegisterOptions&) {
-  add_all_sizes<OursKmalloc, OursCache, Glibc, Mimalloc, Jemalloc, Tcmalloc>();
+  add_all_sizes<OursKmalloc, OursKmallocSized, OursCache, Glibc, Mimalloc, Jemalloc, Tcmalloc>();
   for (bool batch : {false, true})
     for (size_t size : kDebugSizes)
       for (const DebugVariant& v : kDebugVariants) add_debug_cost(size, v, batch);

@@ -99,6 +99,8 @@ bool ours_objects(size_t size) {
   if (slab->init(m->pages(), SlabConfig{.cpu_count = kBenchCpus}) != PF_OK) return false;
   OursKmalloc k{slab.get()};
   bool ok = object_cases(k, size);
+  OursKmallocSized ks{slab.get()};
+  ok = ok && object_cases(ks, size);
   KmemCache* cache = slab->cache_create("bench", size, 0, 0, nullptr);
   if (cache == nullptr) return false;
   OursCache c{slab.get(), cache};
@@ -173,6 +175,8 @@ std::string pair_summary(const std::vector<Result>& results) {
   for (const char* size : {"64", "1024", "4096"}) {
     const std::string c = std::string("slab.pair.") + size;
     s += line(std::string("kmalloc+kfree pair (") + size + " B)", c, "kmalloc", kObjectPeers,
+              std::size(kObjectPeers));
+    s += line(std::string("kmalloc+kfree_sized pair (") + size + " B)", c, "kmalloc-sized", kObjectPeers,
               std::size(kObjectPeers));
     s += line(std::string("kmem_cache_alloc+kmem_cache_free pair (") + size + " B)", c, "cache", kObjectPeers,
               std::size(kObjectPeers));

@@ -93,7 +93,7 @@ std::string describe_machine() {
 namespace {
 
 // Our rows; the bulk calls (issue 9) are reported beside, with no target.
-const char* const kOurs[] = {"ours", "kmalloc", "cache", "ours-bulk", "cache-bulk"};
+const char* const kOurs[] = {"ours", "kmalloc", "kmalloc-sized", "cache", "ours-bulk", "cache-bulk"};
 const char* const kPeers[] = {"ideal", "memset", "glibc", "mimalloc", "jemalloc", "tcmalloc", "mmap"};
 const char* const kPeerColours[] = {"#000000", "#000000", "#1f77b4", "#ff7f0e",
                                     "#2ca02c", "#d62728", "#9467bd"};
@@ -317,7 +317,7 @@ std::vector<Verdict> check_targets(const Index& idx, const std::string& unit) {
     const Result* tc = idx.find(c, "tcmalloc");
     if (mi == nullptr && tc == nullptr) continue;
     const Result* best = (mi == nullptr || (tc != nullptr && tc->per_op < mi->per_op)) ? tc : mi;
-    for (const char* o : {"kmalloc", "cache"}) {
+    for (const char* o : {"kmalloc", "kmalloc-sized", "cache"}) {
       const Result* ours = idx.find(c, o);
       if (ours == nullptr) continue;
       const double r = ours->per_op / best->per_op;

@@ -20,6 +20,15 @@ struct OursKmalloc {
   void obj_free(void* p, size_t) { slab->kfree(p); }
 };
 
+// kfree_sized: the size class names the cache before the pointer's lookup,
+// as the peers' sized frees (tc_free_sized, sdallocx) know theirs.
+struct OursKmallocSized {
+  static constexpr const char* kName = "kmalloc-sized";
+  SlabAllocator* slab;
+  void* obj_alloc(size_t n) { return slab->kmalloc(n, GFP_KERNEL); }
+  void obj_free(void* p, size_t n) { slab->kfree_sized(p, n); }
+};
+
 struct OursCache {
   static constexpr const char* kName = "cache";
   SlabAllocator* slab;
@@ -29,7 +38,8 @@ struct OursCache {
 };
 
 template <typename P>
-inline constexpr bool kIsOurSlab = std::is_same_v<P, OursKmalloc> || std::is_same_v<P, OursCache>;
+inline constexpr bool kIsOurSlab =
+    std::is_same_v<P, OursKmalloc> || std::is_same_v<P, OursKmallocSized> || std::is_same_v<P, OursCache>;
 
 // A SlabAllocator with `config` on `machine` for the body; afterwards its
 // verify() must be clean and teardown must find no live object.
@@ -70,8 +80,8 @@ void with_objects(benchmark::State& state, uint64_t ram_bytes, size_t object_siz
   if constexpr (kIsOurSlab<P>) {
     on_fresh_machine(state, ram_bytes, [&](BenchMachine& machine) {
       with_slab(state, machine, SlabConfig{.cpu_count = kBenchCpus}, [&](SlabAllocator& slab) -> size_t {
-        if constexpr (std::is_same_v<P, OursKmalloc>) {
-          OursKmalloc a{&slab};
+        if constexpr (!std::is_same_v<P, OursCache>) {
+          P a{&slab};
           body(a);
           return 0;
         } else {

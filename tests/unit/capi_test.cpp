@@ -137,6 +137,28 @@ TEST_F(CApi, KmallocFamily) {
   kfree(big);
 }
 
+TEST_F(CApi, KfreeSizedFreesAndRefusesATooLargeSize) {
+  for (size_t size : {size_t{1}, size_t{40}, size_t{700}, size_t{8192}, size_t{20000}}) {
+    void* p = kmalloc(size, GFP_KERNEL);
+    ASSERT_NE(p, nullptr);
+    kfree_sized(p, size);
+  }
+  kfree_sized(nullptr, 64);
+  test::ErrorRecorder rec;
+  test::LogCapture quiet;
+  void* p = kmalloc(40, GFP_KERNEL);
+  ASSERT_NE(p, nullptr);
+  kfree_sized(p, 4000);  // refused: still live
+  ASSERT_EQ(rec.count(), 1u);
+  EXPECT_EQ(rec.last().code, ErrorCode::SlabWrongSize);
+  EXPECT_NE(rec.last().caller, nullptr);
+  kfree_sized(p, 33);  // a size of its class
+  EXPECT_EQ(rec.count(), 1u);
+  kfree_sized(p, 40);
+  ASSERT_EQ(rec.count(), 2u);
+  EXPECT_EQ(rec.last().code, ErrorCode::SlabDoubleFree);
+}
+
 TEST_F(CApi, CachesKeepConstructedObjects) {
   static int constructed = 0;
   kmem_cache* c = kmem_cache_create("capi_test", 48, 16, 0, [](void* p) {

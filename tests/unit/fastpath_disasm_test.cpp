@@ -2,7 +2,7 @@
 // freeing to its own cache executes no atomic read-modify-write and no
 // out-of-line call, checked on the machine code of this very binary.
 //
-// The fast paths are inlined into the C API entry points (capi.cpp): the six
+// The fast paths are inlined into the C API entry points (capi.cpp): the seven
 // symbols below. For each, with `nm -S` and `objdump -d` on /proc/self/exe:
 //   1. the symbol exists and has a body (a missing or empty symbol fails,
 //      never passes for want of code to look at);
@@ -360,7 +360,8 @@ TEST_F(FastPathDisassembly, DetectorFailsAMissingSymbol) {
 
 // The rule itself.
 TEST_F(FastPathDisassembly, CApiFastPathsHaveNoLockedInstructionAndNoCall) {
-  for (const char* sym : {"alloc_pages", "free_pages", "kmalloc", "kfree", "kmem_cache_alloc", "kmem_cache_free"}) {
+  for (const char* sym : {"alloc_pages", "free_pages", "kmalloc", "kfree", "kfree_sized", "kmem_cache_alloc",
+                          "kmem_cache_free"}) {
     const Verdict v = examine(sym);
     EXPECT_TRUE(v.ok()) << v.why;
     if (v.ok()) {

@@ -246,6 +246,20 @@ TEST(CApiMisuseDeathTest, EachAlwaysOnClassIsFatalAndNamesTheCaller) {
   EXPECT_DEATH(
       {
         c_api_up();
+        kfree_sized(kmalloc(64, GFP_KERNEL), 65);
+      },
+      "slab-wrong-size.*cache=kmalloc-64.*caller=0x");
+  EXPECT_DEATH(
+      {
+        c_api_up();
+        void* p = kmalloc(64, GFP_KERNEL);
+        kfree_sized(p, 64);
+        kfree_sized(p, 64);
+      },
+      "slab-double-free.*cache=kmalloc-64.*caller=0x");
+  EXPECT_DEATH(
+      {
+        c_api_up();
         kmem_cache* a = kmem_cache_create("c-api-a", 32, 0, 0, nullptr);
         kmem_cache* b = kmem_cache_create("c-api-b", 32, 0, 0, nullptr);
         kmem_cache_free(b, kmem_cache_alloc(a, GFP_KERNEL));
