@@ -618,14 +618,7 @@ class SlabAllocator {
   // (A slab's cache is never null, so s->cache == c also says c != nullptr;
   // a null obj finds no slab and is the slow path's to ignore.)
   PF_FAST_PATH void cache_free(KmemCache* c, void* obj, const void* caller = nullptr) {
-    auto miss = [&]() PF_FAST_LAMBDA { cache_free_slow(c, obj, caller); };
-    with_slab(
-        obj,
-        [&](Slab* s) PF_FAST_LAMBDA {
-          if (__builtin_expect(s->cache == c, 1)) return free_object(c, s, obj, caller);
-          miss();
-        },
-        miss);
+    free_known(c, obj, caller, [&]() PF_FAST_LAMBDA { cache_free_slow(c, obj, caller); });
   }
   // All or nothing, as Linux: count, or 0 with nothing allocated.
   size_t cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
@@ -708,15 +701,8 @@ class SlabAllocator {
     if (__builtin_expect(size - 1 < kKmallocMaxSize, 1)) {
       // Null only before init (fast_cpus_ == 0): no slab's cache is null,
       // so the test below sends every such call to the slow path.
-      KmemCache* const c = kmalloc_by_size_[(size - 1) >> 3];
-      auto miss = [&]() PF_FAST_LAMBDA { kfree_sized_slow(p, size, caller); };
-      with_slab(
-          p,
-          [&](Slab* s) PF_FAST_LAMBDA {
-            if (__builtin_expect(s->cache == c, 1)) return free_object(c, s, const_cast<void*>(p), caller);
-            miss();
-          },
-          miss);
+      free_known(kmalloc_by_size_[(size - 1) >> 3], const_cast<void*>(p), caller,
+                 [&]() PF_FAST_LAMBDA { kfree_sized_slow(p, size, caller); });
       return;
     }
     kfree_sized_slow(p, size, caller);
@@ -860,6 +846,20 @@ class SlabAllocator {
     static_assert(static_cast<unsigned>(FrameState::Tail) == 0 && is_power_of_two(kSlab),
                   "carries_slab tests Tail-or-Slab as (state & ~Slab) == 0");
     return (static_cast<unsigned>(frame_state(d)) & ~kSlab) == 0 && slab_detail::header_of(d) != nullptr;
+  }
+  // A free whose cache c is known before obj is looked up (cache_free,
+  // kfree_sized): obj's slab must be one of c's, else miss() (the caller's
+  // slow path, which finds out what obj is and names any misuse). The push
+  // uses c's arrays, so its address does not wait on obj's lookup.
+  template <typename Miss>
+  PF_FAST_PATH void free_known(KmemCache* c, void* obj, const void* caller, Miss miss) {
+    with_slab(
+        obj,
+        [&](Slab* s) PF_FAST_LAMBDA {
+          if (__builtin_expect(s->cache == c, 1)) return free_object(c, s, obj, caller);
+          miss();
+        },
+        miss);
   }
   // s is obj's slab (by its frame), c is s's cache. Push onto this CPU's
   // array; a cache the fast paths may not serve has no room there
