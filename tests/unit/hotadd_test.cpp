@@ -195,15 +195,32 @@ TEST(HotAdd, EveryOrderIsServedFromTheAddedRange) {
   EXPECT_TRUE(Verified(pages));
 }
 
-TEST(HotAdd, KmallocGrowsIntoTheAddedRange) {
-  HotMachine m({test::usable(1 * MiB, 32 * MiB)}, 1 * GiB);
-  ASSERT_TRUE(m.ok());
+// A 32 MiB machine taken whole (every frame held), a slab layer over it,
+// and 32 MiB added at 256 MiB: everything the slab layer grows from then on
+// lies in the added range. TearDown frees what was held and checks that
+// nothing leaked.
+class SlabOverAddedRange : public ::testing::Test {
+ protected:
+  static constexpr uint64_t base = 256 * MiB, bytes = 32 * MiB;
+  HotMachine m{{test::usable(1 * MiB, 32 * MiB)}, 1 * GiB};
   PageAllocator& pages = m.pages();
   SlabAllocator slab;
-  ASSERT_EQ(slab.init(pages, SlabConfig{.cpu_count = 4}), PF_OK);
-  const std::vector<PhysAddr> old = take_all(pages, 0);  // the machine is full
-  const uint64_t base = 256 * MiB, bytes = 32 * MiB;
-  ASSERT_EQ(pages.add_memory(PhysAddr{base}, bytes), PF_OK);
+  std::vector<PhysAddr> held;
+  void SetUp() override {
+    ASSERT_TRUE(m.ok());
+    ASSERT_EQ(slab.init(pages, SlabConfig{.cpu_count = 4}), PF_OK);
+    held = take_all(pages, 0);
+    ASSERT_EQ(pages.add_memory(PhysAddr{base}, bytes), PF_OK);
+  }
+  void TearDown() override {
+    slab.shrink_all();
+    give_all(pages, held, 0);
+    EXPECT_EQ(slab.teardown(), 0u);
+    EXPECT_TRUE(Verified(pages));
+  }
+};
+
+TEST_F(SlabOverAddedRange, KmallocGrowsIntoIt) {
   std::vector<void*> objects;
   for (size_t size : {8u, 64u, 200u, 1024u, 4096u, 8192u, 20000u, 1u << 20}) {
     // Slab sizes: enough objects that new slabs must be made (the first
@@ -224,10 +241,6 @@ TEST(HotAdd, KmallocGrowsIntoTheAddedRange) {
   EXPECT_TRUE(Verified(pages));
   EXPECT_TRUE(test::VerifiedBy(slab, "slab verify()"));
   for (void* p : objects) slab.kfree(p);
-  slab.shrink_all();
-  give_all(pages, old, 0);
-  EXPECT_EQ(slab.teardown(), 0u);
-  EXPECT_TRUE(Verified(pages));
 }
 
 // The slab layer's frees find descriptors through their own copy of the
@@ -235,15 +248,7 @@ TEST(HotAdd, KmallocGrowsIntoTheAddedRange) {
 // refreshed when a slab grows. Before any slab grows in the added range the
 // copy is pf_init's table, which knows nothing of it: frees there must still
 // be served (the walk), misuse there still named, and verify() clean.
-TEST(HotAdd, SlabFreesThroughAnOlderLookupStillFindTheAddedRange) {
-  HotMachine m({test::usable(1 * MiB, 32 * MiB)}, 1 * GiB);
-  ASSERT_TRUE(m.ok());
-  PageAllocator& pages = m.pages();
-  SlabAllocator slab;
-  ASSERT_EQ(slab.init(pages, SlabConfig{.cpu_count = 4}), PF_OK);
-  const std::vector<PhysAddr> old = take_all(pages, 0);  // the machine is full
-  const uint64_t base = 256 * MiB, bytes = 32 * MiB;
-  ASSERT_EQ(pages.add_memory(PhysAddr{base}, bytes), PF_OK);
+TEST_F(SlabOverAddedRange, FreesThroughAnOlderLookupStillFindIt) {
   // Large blocks: whole buddy blocks, no slab grows.
   void* big = slab.kmalloc(64 * KiB, GFP_KERNEL);
   ASSERT_NE(big, nullptr);
@@ -269,10 +274,6 @@ TEST(HotAdd, SlabFreesThroughAnOlderLookupStillFindTheAddedRange) {
   EXPECT_TRUE(inside(pages.to_phys(objects.back()), base, bytes));
   EXPECT_TRUE(test::VerifiedBy(slab, "slab verify()"));
   for (void* p : objects) slab.kfree(p);
-  slab.shrink_all();
-  give_all(pages, old, 0);
-  EXPECT_EQ(slab.teardown(), 0u);
-  EXPECT_TRUE(Verified(pages));
 }
 
 // ---- what the metadata is ------------------------------------------------------
