@@ -1,7 +1,8 @@
 // malloc.cpp — the C allocation entry points of libpfalloc.so (LD_PRELOAD):
 // malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc,
-// memalign, valloc, pvalloc, malloc_usable_size. C++'s operators reach them
-// through libstdc++. Semantics are glibc 2.36's (see each function); the
+// memalign, valloc, pvalloc, malloc_usable_size, and C23's free_sized and
+// free_aligned_sized. C++'s operators reach them through libstdc++, but for
+// the sized deletes (delete.cpp). Semantics are glibc 2.36's (see each function); the
 // size paths and the big-block table are described in shim.hpp.
 //
 // Fast paths: malloc of at most 8 KiB is one load (ready), one compare and
@@ -27,6 +28,8 @@
 #include <string.h>
 
 #include "hosted/preload/shim.hpp"
+#include "kernel/mm/error.hpp"
+#include "kernel/mm/text.hpp"
 
 #define PF_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -34,14 +37,6 @@ using namespace pf::preload;
 using pf::kPageSize;
 
 namespace {
-
-// The size kmalloc is asked for, so the object is aligned as malloc must be.
-PF_FAST_PATH size_t abi_size(size_t n) {
-  const size_t r = (n + 15) & ~size_t{15};
-  return n > 16 ? r : n;
-}
-
-constexpr bool page_aligned(const void* p) { return (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) == 0; }
 
 // calloc above this size zeroes by discarding pages (glibc's mmap threshold).
 constexpr size_t kZeroByDiscard = 128 * 1024;
@@ -90,22 +85,21 @@ void* aligned(size_t align, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  // malloc's own alignment: 8, and 16 for sizes above 8.
   if (align <= 8) return malloc_slow(size, false);
   if (align == 16) return malloc_slow(size > 8 ? size : 16, false);
-  if (align > kVirtAlign) {
+  const size_t n = aligned_request(align, size);
+  if (align > kVirtAlign || n == 0) {
     errno = ENOMEM;
     return nullptr;
   }
-  size_t n = size != 0 ? size : 1;
-  if (n > ~size_t{0} - (align - 1)) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  n = (n + align - 1) & ~(align - 1);
-  if (align > kPageSize && n <= kSlabMax) n = kSlabMax + 1;  // a block, not a slab object
   if (n <= kBigMin) return kmalloc_growing(n, kGfp);
   return big_alloc(n, align, false);
+}
+
+// glibc 2.36's memalign: an alignment that is not a power of two is
+// rounded up to one (the caller checked it is at most SIZE_MAX / 2 + 1).
+constexpr size_t memalign_alignment(size_t align) {
+  return align != 0 && (align & (align - 1)) != 0 ? size_t{1} << (64 - __builtin_clzll(align)) : align;
 }
 
 size_t usable(const void* p) {
@@ -124,6 +118,29 @@ size_t usable(const void* p) {
 
 }  // namespace
 
+// Sized frees (shim.hpp): a page-aligned pointer may start a big block; one
+// freed with a size above its frames is misuse, named as kfree_sized names
+// it for a slab object (and refused). Everything else is kfree_sized's,
+// which starts the allocator first, as free_slow does, so that it can name
+// a pointer that is none of ours.
+void pf::preload::free_request_slow(void* p, size_t request) {
+  if (p == nullptr || !ready()) return;
+  if (page_aligned(p))
+    if (const size_t have = big_size(p)) {
+      if (request > have) {
+        char detail[112];
+        pf::TextBuffer t(detail, sizeof detail);
+        t.str("sized free: size ").dec(request).str(" is above the block's ").dec(have).str(" bytes");
+        pf::report(pf::ErrorReport{.code = pf::ErrorCode::SlabWrongSize, .detail = t.c_str(),
+                                   .address = reinterpret_cast<uintptr_t>(p), .address_is_virtual = true,
+                                   .caller = PF_CALLER});
+        return;
+      }
+      if (big_free(p)) return;  // else a racing free took it: kfree_sized names the pointer
+    }
+  kfree_sized(p, request);
+}
+
 PF_EXPORT void* malloc(size_t n) noexcept {
   if (__builtin_expect(n - 1 < kSlabMax && g_ready.load(std::memory_order_acquire), 1))
     if (void* p = kmalloc(abi_size(n), kGfp)) return p;
@@ -136,6 +153,21 @@ PF_EXPORT void free(void* p) noexcept {
     if (p != nullptr && !granule_has_big(p)) return kfree(p);  // a 4 KiB object, say
   }
   free_slow(p);
+}
+
+// C23 (glibc 2.36 declares neither; C linkage as every other entry point).
+// free_sized(p, n): p from malloc(n), calloc(m, k) with m * k == n, or
+// realloc(_, n); free_aligned_sized(p, a, n): p from aligned_alloc(a, n).
+// Both accept whatever free() accepts, with any size up to the usable one
+// (shim.hpp), and refuse a larger one by name.
+PF_EXPORT void free_sized(void* p, size_t size) noexcept { free_request(p, malloc_request(size)); }
+
+PF_EXPORT void free_aligned_sized(void* p, size_t align, size_t size) noexcept {
+  // An alignment aligned_alloc would refuse, or that no block can have (so
+  // p is no block of aligned_alloc's): judged by the size alone.
+  const size_t a = align <= kVirtAlign ? memalign_alignment(align) : 0;
+  const size_t request = a != 0 ? aligned_request(a, size) : 0;
+  free_request(p, request != 0 ? request : malloc_request(size));
 }
 
 // n * size overflowing is ENOMEM (glibc).
@@ -225,8 +257,7 @@ PF_EXPORT void* memalign(size_t align, size_t size) noexcept {
     errno = EINVAL;
     return nullptr;
   }
-  if (align != 0 && (align & (align - 1)) != 0) align = size_t{1} << (64 - __builtin_clzll(align));
-  return aligned(align, size);
+  return aligned(memalign_alignment(align), size);
 }
 
 PF_EXPORT void* aligned_alloc(size_t align, size_t size) noexcept { return memalign(align, size); }

@@ -1,10 +1,12 @@
 # preload.mk — the LD_PRELOAD malloc (issue 13): `make preload` builds
 # $(BUILD)/preload/libpfalloc.so from the core, hosted/platform.cpp and
 # hosted/preload/*.cpp; `make test-preload-unit` runs the shim's GoogleTests
-# (tests/preload/shim_test.cpp) with the library preloaded.
+# (tests/preload/shim_test.cpp) with the library preloaded, and the test
+# programs it runs (tests/preload/sized_free.c, sized_replaced.cpp).
 #
 # Flags: position independent, every symbol hidden but the malloc family
-# (PF_EXPORT in malloc.cpp) and pfalloc_preload_get_info, initial-exec TLS
+# (PF_EXPORT in malloc.cpp), the sized deletes (delete.cpp) and
+# pfalloc_preload_get_info, initial-exec TLS
 # (the library's TLS is static: it is loaded at start-up), no exceptions or
 # RTTI, and linked with gcc, not g++: the library needs no C++ runtime (the
 # link fails on any stray libstdc++ symbol: -Wl,--no-undefined).
@@ -40,7 +42,20 @@ $(PRELOAD_DIR)/tests/%.o: tests/preload/%.cpp | host-deps
 $(PRELOAD_TEST): $(PRELOAD_DIR)/tests/shim_test.o
 	$(CXX) $(HOST_CXXFLAGS) $^ -lgtest -lgtest_main $(HOST_LDLIBS) -ldl -o $@
 
-test-preload-unit: $(PRELOAD_LIB) $(PRELOAD_TEST)
+# Programs the suite runs beside it (Shim.CSizedFrees*, Shim.SizedDelete*):
+# C calling C23's free_sized/free_aligned_sized through its own (weak)
+# declarations (glibc 2.36 defines neither: only the preloaded shim does),
+# and C++ replacing the unsized delete only.
+PRELOAD_SIZED_FREE := $(PRELOAD_DIR)/sized_free
+PRELOAD_SIZED_REPLACED := $(PRELOAD_DIR)/sized_replaced
+$(PRELOAD_SIZED_FREE): tests/preload/sized_free.c
+	@mkdir -p $(@D)
+	gcc -std=gnu11 -O2 -g $(WARN) $< -o $@
+$(PRELOAD_SIZED_REPLACED): tests/preload/sized_replaced.cpp
+	@mkdir -p $(@D)
+	$(CXX) -std=c++20 -O2 -g $(WARN) $< -ldl -o $@
+
+test-preload-unit: $(PRELOAD_LIB) $(PRELOAD_TEST) $(PRELOAD_SIZED_FREE) $(PRELOAD_SIZED_REPLACED)
 	LD_PRELOAD=$(abspath $(PRELOAD_LIB)) $(PRELOAD_TEST) --gtest_brief=1
 
 -include $(PRELOAD_OBJS:.o=.d) $(PRELOAD_DIR)/tests/shim_test.d

@@ -80,6 +80,59 @@ PF_FAST_PATH bool granule_has_big(const void* p) {
   return off < g_view.mem_bytes && g_big_table[off >> kGranuleShift].load(std::memory_order_relaxed) != 0;
 }
 
+// The size malloc(n) asks kmalloc for, n <= kSlabMax, so the object is
+// aligned as malloc must be (malloc.cpp: every class above 16 bytes is a
+// multiple of 16 but 24, so 17..24 becomes 32).
+PF_FAST_PATH size_t abi_size(size_t n) {
+  const size_t r = (n + 15) & ~size_t{15};
+  return n > 16 ? r : n;
+}
+
+constexpr bool page_aligned(const void* p) { return (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) == 0; }
+
+// ---- Sized frees (free_sized, free_aligned_sized, C++ sized delete) ----------
+// The caller names the request its allocation made: what malloc.cpp asked
+// kmalloc for (a slab object or a large block) or big_alloc for (a big
+// block); it is what kfree_sized wants, so an object of the class it names
+// is freed by the class's cache without a lookup. Every pointer free()
+// accepts is accepted with a size at most its usable size (an object
+// realloc shrank in place, an aligned block freed with its plain size):
+// the big-block table first for page-aligned pointers, as free() does,
+// then kfree_sized, which frees anything kfree frees when size <= ksize(p)
+// and names every pointer kfree names alike. A size above the usable size
+// is misuse: slab-wrong-size, nothing freed (fatal here, as all misuse).
+
+// The request malloc(n) / calloc / realloc made for n bytes: kmalloc's for
+// n <= kSlabMax (malloc(0) asked for 1); above, n itself is all kfree_sized
+// or the big table need (the block is at least n, and the lookup finds it).
+PF_FAST_PATH size_t malloc_request(size_t n) { return n - 1 < kSlabMax ? abi_size(n) : (n != 0 ? n : 1); }
+
+// The request malloc.cpp's aligned(align, size) makes (memalign & co.):
+// kmalloc's size up to kBigMin, big_alloc's above; align a power of two;
+// 0 if the rounding overflows. malloc's own alignment (8, and 16 for sizes
+// above 8) is malloc's request; a larger one rounds the size up to it (and
+// above a page, past kSlabMax: a whole block, aligned to its size).
+constexpr size_t aligned_request(size_t align, size_t size) {
+  if (align <= 8) return malloc_request(size);
+  if (align == 16) return malloc_request(size > 8 ? size : 16);
+  size_t n = size != 0 ? size : 1;
+  if (n > ~size_t{0} - (align - 1)) return 0;
+  n = (n + align - 1) & ~(align - 1);
+  if (align > kPageSize && n <= kSlabMax) n = kSlabMax + 1;
+  return n;
+}
+
+[[gnu::noinline]] void free_request_slow(void* p, size_t request);
+// free() with the allocation's request (above). The same dispatch as free():
+// one load and kfree_sized's per-CPU push for a pointer not page aligned.
+PF_FAST_PATH void free_request(void* p, size_t request) {
+  if (__builtin_expect(g_ready.load(std::memory_order_acquire), 1)) {
+    if (__builtin_expect(!page_aligned(p), 1)) return kfree_sized(p, request);
+    if (p != nullptr && !granule_has_big(p)) return kfree_sized(p, request);
+  }
+  free_request_slow(p, request);
+}
+
 // Big blocks (> kBigMin): naturally aligned to at least `align`.
 void* big_alloc(size_t size, size_t align, bool zero);
 // True (and the block freed) if p is the start of a live big block.

@@ -8,7 +8,10 @@
 // across the slab / large / big / contiguous boundaries, huge and zero sizes
 // as glibc answers them, calloc zeroing dirty memory, fork with threads
 // running, CPU slots handed back at thread exit and more threads than slots,
-// one mapping however the program allocates, misuse aborting by name.
+// one mapping however the program allocates, misuse aborting by name, and
+// the sized frees (C23 free_sized / free_aligned_sized from a C program,
+// C++ sized delete, a wrong size aborting, a program's own unsized delete
+// still reached).
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <string>
 #include <cstdint>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -492,9 +497,9 @@ TEST(Shim, OneMappingHoweverItAllocates) {
   EXPECT_EQ(mapping_count(), before);
 }
 
-// Runs this binary again with `env` added, only test `filter` (a helper that
-// skips itself unless SHIM_HELPER is set); returns its stderr and exit status.
-std::string run_helper(const char* filter, std::vector<std::string> env, int* status) {
+// Runs `argv` (argv[0] a path) with `env` and the shim preloaded; returns
+// its stdout and stderr, interleaved, and its exit status.
+std::string run_program(std::vector<std::string> argv, std::vector<std::string> env, int* status) {
   int fds[2];
   if (pipe(fds) != 0) return "pipe failed";
   const pid_t pid = fork();
@@ -503,16 +508,16 @@ std::string run_helper(const char* filter, std::vector<std::string> env, int* st
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     std::vector<char*> envp;
-    env.push_back("SHIM_HELPER=1");
     for (std::string& e : env) envp.push_back(e.data());
     if (const char* pre = getenv("LD_PRELOAD")) {
       static std::string ld = std::string("LD_PRELOAD=") + pre;
       envp.push_back(ld.data());
     }
     envp.push_back(nullptr);
-    std::string f = std::string("--gtest_filter=") + filter;
-    char* argv[] = {const_cast<char*>("shim_test"), f.data(), nullptr};
-    execve("/proc/self/exe", argv, envp.data());
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
   close(fds[1]);
@@ -522,6 +527,22 @@ std::string run_helper(const char* filter, std::vector<std::string> env, int* st
   close(fds[0]);
   waitpid(pid, status, 0);
   return out;
+}
+
+// Runs this binary again with `env` added, only test `filter` (a helper that
+// skips itself unless SHIM_HELPER is set); returns its stderr and exit status.
+std::string run_helper(const char* filter, std::vector<std::string> env, int* status) {
+  env.push_back("SHIM_HELPER=1");
+  return run_program({"/proc/self/exe", std::string("--gtest_filter=") + filter}, std::move(env), status);
+}
+
+// A test program built beside this binary (tests/preload/preload.mk).
+std::string beside_me(const char* name) {
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return name;
+  std::string dir(path, static_cast<size_t>(n));
+  return dir.substr(0, dir.rfind('/') + 1) + name;
 }
 
 bool helper() { return getenv("SHIM_HELPER") != nullptr; }
@@ -617,6 +638,149 @@ TEST(ShimDeathTest, InvalidFreesAbortByName) {
         free(r);
       },
       "pfalloc: ");
+}
+
+// ---- Sized frees: C23 free_sized / free_aligned_sized, C++14 sized delete --
+
+// Where `symbol` is defined in the global scope: the shim, for each sized free.
+std::string defined_in(const char* symbol) {
+  Dl_info where{};
+  void* f = dlsym(RTLD_DEFAULT, symbol);
+  if (f == nullptr || dladdr(f, &where) == 0 || where.dli_fname == nullptr) return "(nowhere)";
+  return where.dli_fname;
+}
+
+TEST(Shim, SizedFreesAreTheShims) {
+  for (const char* symbol : {"free_sized", "free_aligned_sized", "_ZdlPvm", "_ZdaPvm", "_ZdlPvmSt11align_val_t",
+                             "_ZdaPvmSt11align_val_t"})
+    EXPECT_NE(defined_in(symbol).find("libpfalloc.so"), std::string::npos) << symbol << ": " << defined_in(symbol);
+  // The unsized ones stay libstdc++'s (they reach our free).
+  EXPECT_NE(defined_in("_ZdlPv").find("libstdc++"), std::string::npos) << defined_in("_ZdlPv");
+}
+
+template <class T>
+T* hide(T* p) {
+  asm volatile("" : "+r"(p) : : "memory");
+  return p;
+}
+
+// A slab object freed by its size is back in this thread's per-CPU array:
+// the next allocation of its class returns it (so the free was pfalloc's,
+// not glibc's); larger blocks are freed and the heap stays consistent.
+TEST(Shim, SizedDeleteFreesEveryPathToThePool) {
+  const uint64_t big_before = info().big_live;
+  for (size_t n : kSizes) {
+    void* p = hide(::operator new(n));
+    memset(p, 1, n);
+    ::operator delete(p, n);
+    if (n <= 8 * KiB) EXPECT_EQ(hide(::operator new(n)), p) << n;
+    else p = hide(::operator new(n));
+    ::operator delete(p, n);
+    void* a = hide(::operator new[](n));
+    ::operator delete[](a, n);
+    for (size_t al : {size_t{16}, size_t{32}, size_t{64}, size_t{4096}, size_t{16384}, 2 * MiB}) {
+      void* q = hide(::operator new(n, std::align_val_t{al}));
+      ASSERT_TRUE(aligned_to(q, al)) << n << " " << al;
+      ::operator delete(q, n, std::align_val_t{al});
+      if (n <= 4 * KiB && al <= 4096) EXPECT_EQ(hide(::operator new(n, std::align_val_t{al})), q) << n << " " << al;
+      else q = hide(::operator new(n, std::align_val_t{al}));
+      ::operator delete(q, n, std::align_val_t{al});
+      void* r = hide(::operator new[](n, std::align_val_t{al}));
+      ::operator delete[](r, n, std::align_val_t{al});
+    }
+  }
+  EXPECT_EQ(info().big_live, big_before);
+}
+
+struct Obj100 {
+  char bytes[100];
+};
+struct ObjWithDtor {  // new[] keeps a count in front: delete[] passes the size
+  ~ObjWithDtor() { bytes[0] = 0; }
+  char bytes[40];
+};
+struct alignas(64) Obj64 {
+  char bytes[200];
+};
+
+// What the compiler emits (-fsized-deallocation, the default from C++14).
+TEST(Shim, DeleteExpressionsAreSized) {
+  Obj100* o = hide(new Obj100);
+  delete o;
+  EXPECT_EQ(hide(new Obj100), o);  // back through kfree_sized
+  delete o;
+  ObjWithDtor* v = hide(new ObjWithDtor[7]);
+  delete[] v;
+  Obj64* a = hide(new Obj64);
+  EXPECT_TRUE(aligned_to(a, 64));
+  delete a;
+  EXPECT_EQ(hide(new Obj64), a);
+  delete a;
+  // Containers: std::allocator deallocates with the size.
+  std::vector<std::string> strings;
+  for (int i = 0; i < 1000; ++i) strings.push_back(std::string(static_cast<size_t>(i % 300), 'x'));
+  strings.clear();
+  strings.shrink_to_fit();
+}
+
+TEST(ShimDeathTest, SizedDeleteWithTooLargeASizeAbortsByName) {
+  EXPECT_DEATH(::operator delete(hide(::operator new(100)), 1000), "pfalloc: slab-wrong-size: kfree_sized: size");
+  EXPECT_DEATH(::operator delete[](hide(::operator new[](5000)), 100000), "pfalloc: slab-wrong-size");
+  EXPECT_DEATH(::operator delete(hide(::operator new(64, std::align_val_t{64})), 65, std::align_val_t{64}),
+               "pfalloc: slab-wrong-size");
+  EXPECT_DEATH(::operator delete(hide(::operator new(3 * MiB)), 5 * MiB),
+               "pfalloc: slab-wrong-size: sized free: size 5242880 is above the block's 4194304 bytes");
+  EXPECT_DEATH(
+      {
+        void* p = hide(::operator new(40));
+        ::operator delete(p, 40);
+        ::operator delete(p, 40);
+      },
+      "pfalloc: slab-double-free");
+  EXPECT_DEATH(
+      {
+        int on_stack = 0;
+        ::operator delete(hide(&on_stack), sizeof on_stack);
+      },
+      "pfalloc: [a-z-]+: kfree: pointer is not in memory this allocator manages");
+}
+
+// tests/preload/sized_free.c: free_sized and free_aligned_sized from C,
+// every allocation path; at exit, no big block live and pf_verify clean.
+TEST(Shim, CSizedFreesEveryPath) {
+  int status = 0;
+  const std::string out = run_program({beside_me("sized_free")}, {"PFALLOC_STATS=1"}, &status);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("sized_free: ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("big blocks live 0,"), std::string::npos) << out;
+  EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
+}
+
+TEST(Shim, CSizedFreeMisuseAbortsByName) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"wrong-size", "pfalloc: slab-wrong-size: kfree_sized: size 1008 is above the object's 128 bytes"},
+      {"wrong-size-big", "pfalloc: slab-wrong-size: sized free: size 5242880 is above the block's 4194304 bytes"},
+      {"wrong-size-aligned", "pfalloc: slab-wrong-size: kfree_sized: size 128 is above the object's 64 bytes"},
+      {"double-free", "pfalloc: slab-double-free"},
+      {"foreign", "kfree: pointer is not in memory this allocator manages"}};
+  for (const auto& [what, expect] : cases) {
+    int status = 0;
+    const std::string out = run_program({beside_me("sized_free"), what}, {}, &status);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT) << what << ":\n" << out;
+    EXPECT_NE(out.find(expect), std::string::npos) << what << ":\n" << out;
+  }
+}
+
+// tests/preload/sized_replaced.cpp: a program that replaces the unsized
+// new/delete only; its sized deletes (the shim's) must call its replacement.
+TEST(Shim, SizedDeleteReachesAProgramsReplacement) {
+  int status = 0;
+  const std::string out = run_program({beside_me("sized_replaced")}, {"PFALLOC_STATS=1"}, &status);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("sized_replaced: ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
 }
 
 }  // namespace
