@@ -40,11 +40,13 @@ PRELOAD_CONTROL := $(PRELOAD_DIR)/corrupting_malloc.so
 PRELOAD_PY := /usr/bin/python3
 # With the project's own shim: build it and pass its GoogleTests first
 # (p13-shim's `preload` and `test-preload-unit`), and demand its exit-time
-# statistics (buddyinfo and slabinfo) under PFALLOC_STATS=1, which proves it
-# is the allocator in use. Another SHIM is just run.
+# statistics (buddyinfo and slabinfo, then a clean pf_verify) under
+# PFALLOC_STATS=1, which proves it is the allocator in use. Another SHIM is
+# just run.
 PRELOAD_IS_PFALLOC := $(filter libpfalloc.so,$(notdir $(SHIM)))
 PRELOAD_SHIM_DEPS := $(if $(filter $(abspath $(PFALLOC_SHIM)),$(abspath $(SHIM))),preload test-preload-unit)
-PRELOAD_STATS_ARGS := --stats-env PFALLOC_STATS=1 --stats-expect '^Node 0, zone' --stats-expect '^slabinfo - version'
+PRELOAD_STATS_ARGS := --stats-env PFALLOC_STATS=1 --stats-expect '^Node 0, zone' --stats-expect '^slabinfo - version' \
+  --stats-expect '^verify: clean'
 PRELOAD_STATS := $(if $(PRELOAD_IS_PFALLOC),$(PRELOAD_STATS_ARGS))
 
 LIBDIR := /usr/lib/x86_64-linux-gnu
