@@ -99,15 +99,18 @@ bool is_default(const char* symbol, void** where) {
     reinterpret_cast<void (*)(void*, std::align_val_t)>(f)(p, al);
 }
 
-// True (after calling the program's replacement) unless c is all defaults.
-PF_FAST_PATH bool replaced(Chain c, void* p, std::align_val_t al = std::align_val_t{0}) {
+// The first sized delete, and every one while some chain is replaced: the
+// program's chain for c if it replaced it, else the sized free. Out of line,
+// so the fast path keeps nothing live across a call.
+[[gnu::noinline]] void delete_slow(Chain c, void* p, size_t request, std::align_val_t al) {
   unsigned state = g_cxx.load(std::memory_order_acquire);
-  if (__builtin_expect(state == kLookedUp, 1)) return false;
   if (state == 0) state = look_up();
-  if ((state & replaced_bit(c)) == 0) return false;
-  call_replaced(c, p, al);
-  return true;
+  if ((state & replaced_bit(c)) != 0) return call_replaced(c, p, al);
+  free_request(p, request);
 }
+
+// True once the look-up found every chain a runtime's default.
+PF_FAST_PATH bool all_default() { return __builtin_expect(g_cxx.load(std::memory_order_acquire) == kLookedUp, 1); }
 
 // libstdc++'s new(n) is malloc(n ? n : 1); new(n, al) is aligned_alloc(al,
 // (n ? n : 1) rounded up to al) (al a power of two, else bad_alloc).
@@ -127,21 +130,21 @@ PF_FAST_PATH size_t aligned_new_request(size_t n, std::align_val_t al) {
 #pragma GCC diagnostic ignored "-Wsized-deallocation"
 
 PF_EXPORT_CXX void operator delete(void* p, std::size_t n) noexcept {
-  if (replaced(kPlain, p)) return;
-  free_request(p, malloc_request(n));
+  if (all_default()) return free_request(p, malloc_request(n));
+  delete_slow(kPlain, p, malloc_request(n), std::align_val_t{0});
 }
 
 PF_EXPORT_CXX void operator delete[](void* p, std::size_t n) noexcept {
-  if (replaced(kArray, p)) return;
-  free_request(p, malloc_request(n));
+  if (all_default()) return free_request(p, malloc_request(n));
+  delete_slow(kArray, p, malloc_request(n), std::align_val_t{0});
 }
 
 PF_EXPORT_CXX void operator delete(void* p, std::size_t n, std::align_val_t al) noexcept {
-  if (replaced(kAligned, p, al)) return;
-  free_request(p, aligned_new_request(n, al));
+  if (all_default()) return free_request(p, aligned_new_request(n, al));
+  delete_slow(kAligned, p, aligned_new_request(n, al), al);
 }
 
 PF_EXPORT_CXX void operator delete[](void* p, std::size_t n, std::align_val_t al) noexcept {
-  if (replaced(kAlignedArray, p, al)) return;
-  free_request(p, aligned_new_request(n, al));
+  if (all_default()) return free_request(p, aligned_new_request(n, al));
+  delete_slow(kAlignedArray, p, aligned_new_request(n, al), al);
 }

@@ -105,7 +105,9 @@ constexpr bool page_aligned(const void* p) { return (reinterpret_cast<uintptr_t>
 // The request malloc(n) / calloc / realloc made for n bytes: kmalloc's for
 // n <= kSlabMax (malloc(0) asked for 1); above, n itself is all kfree_sized
 // or the big table need (the block is at least n, and the lookup finds it).
-PF_FAST_PATH size_t malloc_request(size_t n) { return n - 1 < kSlabMax ? abi_size(n) : (n != 0 ? n : 1); }
+PF_FAST_PATH size_t malloc_request(size_t n) {
+  return __builtin_expect(n - 1 < kSlabMax, 1) ? abi_size(n) : (n != 0 ? n : 1);
+}
 
 // The request malloc.cpp's aligned(align, size) makes (memalign & co.):
 // kmalloc's size up to kBigMin, big_alloc's above; align a power of two;
