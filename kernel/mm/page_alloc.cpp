@@ -186,6 +186,24 @@ void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_n
   while ((last >> shift) >= kChunkSlots) ++shift;
   t.shift = static_cast<uint8_t>(shift);
   t.addr_shift = static_cast<uint8_t>(shift + kPageShift);
+  // The main range (RangeLookup): the largest of the highest zone with
+  // memory, where GFP_KERNEL's pages (and so most slabs) come from first.
+  uint32_t main = count;
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint64_t frames = range_end_[i] - lookup_base(i, first_new, new_lo);
+    if (main == count || ranges_[i].zone > ranges_[main].zone ||
+        (ranges_[i].zone == ranges_[main].zone && frames > range_end_[main] - lookup_base(main, first_new, new_lo)))
+      main = i;
+  }
+  if (main < count) {
+    const Range& m = ranges_[main];
+    t.main_base = lookup_base(main, first_new, new_lo);
+    t.main_frames = range_end_[main] - t.main_base;
+    t.main_phys = t.main_base << kPageShift;
+    t.main_bytes = t.main_frames << kPageShift;
+    t.main_desc = m.desc;
+    t.main_row = static_cast<uint8_t>((static_cast<unsigned>(m.zone) + 1) * kStackRowBytes);
+  }
   uint32_t first = 0;
   for (uint64_t c = 0; c < kChunkSlots; ++c) {
     const uint64_t lo = c << shift, hi = (c + 1) << shift;

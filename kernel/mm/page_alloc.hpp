@@ -20,8 +20,10 @@
 //
 // The order-0 pair's cost follows its chain of loads that depend on the
 // address being freed: free_pages (and descriptor(), where every slab free
-// starts) loads one lookup entry for the address's chunk (RangeLookup: a
-// biased descriptor base and the zone's stack row, no Range), then the
+// starts) finds a frame of the main range (RangeLookup::main_*) from the
+// address alone, with no lookup load that depends on it, and any other
+// frame from one lookup entry for the address's chunk (a biased descriptor
+// base and the zone's stack row, no Range); then it loads the
 // descriptor's second word, checked against this CPU's expected word in one
 // compare (frame_word); alloc_pages pops an {address, descriptor} slot and
 // writes that word in one store, which the next free's load is forwarded
@@ -75,6 +77,8 @@
 //     direct entry of the range holding all of [c << shift, split_at[c]) /
 //     [split_at[c], (c + 1) << shift) (a chunk one edge cuts), and all three
 //     are 0 for a chunk inside one range;
+//   lookup_->main_* name one range m whole (base, frames, bytes, m.desc,
+//     its zone's row), or are all 0 (RangeLookup);
 //   a hot-added range's first hotplug frames are Reserved (kReservedHotplugMeta).
 #pragma once
 
@@ -251,8 +255,10 @@ class PageAllocator {
   bool verify() const;
 
   // For the layers above.
-  // nullptr if not managed. Inline: the slab layer's frees start here. One
-  // load for a frame in a chunk of one range (RangeLookup::direct), three
+  // nullptr if not managed. Inline: the slab layer's frees start here. No
+  // load but the table's own fields for a frame of the main range
+  // (RangeLookup::main_*), one for a frame in a chunk of one range
+  // (RangeLookup::direct), three
   // for a chunk one range edge cuts (RangeLookup::split_*: the top's, the
   // first range's, a zone limit's), the range walk for the rest (a chunk
   // with several edges), inline too.
@@ -287,10 +293,16 @@ class PageAllocator {
     return t == detail::load_acquire(lookup_) || t == &lookup0_ ||
            (t != nullptr && detail::load_relaxed(hotplug_ranges_) != 0);
   }
+  // A frame of the table's main range first (RangeLookup::main_*: its
+  // descriptor from the address and fields of the table, which do not
+  // depend on the address, so no load of the lookup lies on the free's
+  // chain), then the chunk entry.
   template <typename Self, typename Found, typename Missing>
   PF_FAST_PATH static auto with_descriptor_in(const void* table, Self self, Pfn pfn, Found found,
                                               Missing missing) -> decltype(missing()) {
     const RangeLookup* t = static_cast<const RangeLookup*>(table);
+    const uint64_t off = pfn.value - t->main_base;  // wraps for a frame below it
+    if (__builtin_expect(off < t->main_frames, 1)) return found(t->main_desc + off);
     const uint64_t c = pfn.value >> t->shift;
     if (__builtin_expect(c < kChunkSlots, 1)) {
       uintptr_t e = t->direct[c];
@@ -413,8 +425,25 @@ class PageAllocator {
   //   (Only the slab layer's lookup, with_descriptor, reads them; the page
   //   frees' locate walks in any mixed chunk.)
   // A zeroed table is all mixed.
+  //
+  // Before any chunk, the main range m (fill_lookup: the largest range of
+  // the highest zone that has memory, where GFP_KERNEL's pages and slabs
+  // come from first; none while there is no range):
+  //   main_base == m.base, main_frames == m.end - m.base,
+  //   main_phys == m.base << kPageShift, main_bytes == main_frames << kPageShift,
+  //   main_desc == m.desc, main_row == (1 + m.zone) * kStackRowBytes;
+  //   all 0 if none (main_frames == 0: no frame passes the test).
+  // A frame p of m has descriptor main_desc + (p - main_base): the only
+  // load on its way is the descriptor's own (the table's fields do not
+  // depend on p), and one unsigned compare refuses every other frame, which
+  // goes on to its chunk as before. m's chunks keep their entries (the
+  // walk's hints, a reader holding an older table, verify()).
   static constexpr uintptr_t kMixedChunk = 0, kDirectTag = 1;
   struct RangeLookup {
+    uint64_t main_base = 0, main_frames = 0;
+    uint64_t main_phys = 0, main_bytes = 0;
+    FrameDescriptor* main_desc = nullptr;
+    uint8_t main_row = 0;
     uint8_t shift = 63;                // frames per chunk: 2^shift
     uint8_t addr_shift = 63;           // shift + kPageShift: the chunk of an address
     uintptr_t direct[kChunkSlots] = {};
@@ -592,16 +621,24 @@ class PageAllocator {
 
   // The descriptor of the frame at page-aligned address `phys`, and the
   // byte offset of its zone's row of stacks in a CpuCache (stack_at); false
-  // for a frame no range holds. A direct chunk's frame in one load, all from
+  // for a frame no range holds. The main range's frame from the table's
+  // fields (RangeLookup::main_*), a direct chunk's frame in one load, all from
   // the address (pfn * 16 == phys >> 8); a mixed chunk's (the chunk of the
   // top, of a hole, of a zone limit that is not chunk-aligned) through the
   // range walk, still inline, so that its frees stay on the fast path.
   PF_FAST_PATH bool locate(uint64_t phys, FrameDescriptor*& d, size_t& row) const {
+    static_assert(sizeof(FrameDescriptor) == uint64_t{1} << (kPageShift - 8));
     const RangeLookup* t = detail::load_acquire(lookup_);
+    const uint64_t off = phys - t->main_phys;  // the main range first (RangeLookup)
+    if (__builtin_expect(off < t->main_bytes, 1)) {
+      // Page-aligned: off >> 8 == (off >> kPageShift) * sizeof(FrameDescriptor).
+      d = reinterpret_cast<FrameDescriptor*>(reinterpret_cast<uintptr_t>(t->main_desc) + (off >> 8));
+      row = t->main_row;
+      return true;
+    }
     const uint64_t c = phys >> t->addr_shift;
     const uintptr_t e = __builtin_expect(c < kChunkSlots, 1) ? t->direct[c] : kMixedChunk;
     if (__builtin_expect(e != kMixedChunk, 1)) {  // then c < kChunkSlots
-      static_assert(sizeof(FrameDescriptor) == uint64_t{1} << (kPageShift - 8));
       d = reinterpret_cast<FrameDescriptor*>(e - kDirectTag + (phys >> 8));
       row = t->row[c];
       return true;

@@ -251,6 +251,19 @@ bool PageAllocator::verify_lookup(uint32_t count) const {
   const RangeLookup* t = detail::load_acquire(lookup_);
   if (count == 0) return true;
   if (t->addr_shift != t->shift + kPageShift) return verify_fail("range lookup's two shifts disagree", 0);
+  // The main range: a range's own base, size, descriptors and row, in
+  // frames and in bytes alike (or none at all).
+  if (t->main_frames != 0) {
+    const Range* m = find_range(t->main_base);
+    if (m == nullptr || m->base != t->main_base || m->end - m->base != t->main_frames ||
+        m->desc != t->main_desc || t->main_phys != t->main_base << kPageShift ||
+        t->main_bytes != t->main_frames << kPageShift ||
+        t->main_row != (static_cast<unsigned>(m->zone) + 1) * kStackRowBytes)
+      return verify_fail("range lookup's main range is not a range", t->main_base);
+  } else if (t->main_base != 0 || t->main_phys != 0 || t->main_bytes != 0 || t->main_desc != nullptr ||
+             t->main_row != 0) {
+    return verify_fail("range lookup has a main range of no frames", t->main_base);
+  }
   if (((ranges_[count - 1].end - 1) >> t->shift) >= kChunkSlots)
     return verify_fail("range lookup does not reach the last range", ranges_[count - 1].base);
   uint32_t first = 0;

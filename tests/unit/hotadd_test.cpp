@@ -389,6 +389,39 @@ TEST(HotAdd, TheLookupStaysExactAcrossHolesAndNewChunkSizes) {
   EXPECT_EQ(pages.counters().free_frames, free0 + added - meta);
 }
 
+// A hot-add larger than every range of its zone becomes the new table's
+// main range (RangeLookup::main_*, found before any chunk). A copy of the
+// table it replaced (as the slab layer keeps one) still answers every
+// frame exactly: the old main range's through its fields, the added ones
+// through the walk; so does the new table, the new main range's frames
+// through its fields, the old main range's through its chunks.
+TEST(HotAdd, ALargerAddBecomesTheMainRangeAndOldCopiesStayExact) {
+  HotMachine m({test::usable(1 * MiB, 63 * MiB)}, 1 * GiB);
+  ASSERT_TRUE(m.ok());
+  PageAllocator& pages = m.pages();
+  const void* old = pages.lookup_table();
+  ASSERT_EQ(pages.add_memory(PhysAddr{256 * MiB + 4 * KiB}, 256 * MiB - 4 * KiB), PF_OK);
+  ASSERT_NE(pages.lookup_table(), old);
+  EXPECT_TRUE(Verified(pages));
+  const uint64_t end = frames_of(512 * MiB) + 2048;
+  EXPECT_TRUE(test::DescriptorsExact(pages, 0, end));
+  for (const void* table : {old, pages.lookup_table()})
+    for (uint64_t p = 0; p < end; ++p) {
+      const FrameDescriptor* got = PageAllocator::with_descriptor_in(
+          table, [&]() { return &pages; }, Pfn{p}, [](FrameDescriptor* d) { return d; },
+          []() { return static_cast<FrameDescriptor*>(nullptr); });
+      ASSERT_EQ(got, pages.descriptor(Pfn{p})) << std::hex << "frame 0x" << p << (table == old ? " (old table)" : "");
+    }
+  // Pages of the new main range and of the old one out and back.
+  const std::vector<PhysAddr> all = take_all(pages, 0);
+  bool added = false, first = false;
+  for (PhysAddr p : all) (p.value >= 256 * MiB ? added : first) = true;
+  EXPECT_TRUE(added && first);
+  give_all(pages, all, 0);
+  pages.drain_cpu_caches();
+  EXPECT_TRUE(Verified(pages));
+}
+
 TEST(HotAdd, TheSmallestRangeIsItsMetadataPlusOneFrame) {
   HotMachine m({test::usable(1 * MiB, 32 * MiB)}, 1 * GiB);
   ASSERT_TRUE(m.ok());

@@ -94,6 +94,77 @@ TEST(RangeLookup, EveryFrameOfAMapWhoseEdgesCutChunksOnce) {
   EXPECT_NE(pages.descriptor(Pfn{frames_of(100 * MiB + 12 * KiB)}), nullptr);
 }
 
+// The main range (RangeLookup::main_*, found before any chunk): the
+// largest range of the highest zone with memory, here the small Normal one
+// above 4 GiB rather than the larger DMA32 one. Every frame resolves the
+// same through it and through the chunks (its edges and the frames around
+// them, a foreign frame far below and above it), through the published
+// table as the slab layer's copy reads it; pages of both zones go out and
+// come back through the page frees' fast path (the main range's without
+// any chunk entry), and verify() checks the main range's fields.
+const Region kTwoZoneMap[] = {
+    {.base = 1 * MiB, .length = 3 * GiB - 1 * MiB, .type = RegionType::Usable},
+    {.base = 4 * GiB + 8 * KiB, .length = 512 * MiB - 12 * KiB, .type = RegionType::Usable},
+};
+constexpr uint64_t kTwoZoneTop = 4 * GiB + 512 * MiB - 4 * KiB;
+
+TEST(RangeLookup, TheMainRangeAndEveryOtherFrameResolveAlike) {
+  test::Machine m(std::span<const Region>(kTwoZoneMap), {}, {.cpu_count = 2});
+  ASSERT_TRUE(m.ok());
+  PageAllocator& pages = m.pages();
+  EXPECT_TRUE(Verified(pages));
+  // Around every edge: the DMA32 range's top, the gap up to 4 GiB, the
+  // Normal range's (main) first and last frames, and beyond.
+  EXPECT_TRUE(DescriptorsExact(pages, frames_of(3 * GiB) - 4096, frames_of(4 * GiB) + 4096));
+  EXPECT_TRUE(DescriptorsExact(pages, frames_of(kTwoZoneTop) - 4096, frames_of(kTwoZoneTop) + 4096));
+  EXPECT_TRUE(DescriptorsExact(pages, 0, 4096));
+  EXPECT_EQ(pages.descriptor(Pfn{frames_of(4 * GiB + 4 * KiB)}), nullptr) << "one frame below the main range";
+  EXPECT_NE(pages.descriptor(Pfn{frames_of(4 * GiB + 8 * KiB)}), nullptr) << "its first frame";
+  EXPECT_NE(pages.descriptor(Pfn{frames_of(kTwoZoneTop) - 1}), nullptr) << "its last frame";
+  EXPECT_EQ(pages.descriptor(Pfn{frames_of(kTwoZoneTop)}), nullptr) << "its end";
+  EXPECT_EQ(pages.descriptor(Pfn{~uint64_t{0} >> kPageShift}), nullptr) << "the highest frame number there is";
+  // The slab layer's way in: a copy of the published table, any address.
+  const void* table = pages.lookup_table();
+  auto through_copy = [&](uint64_t pfn) {
+    return PageAllocator::with_descriptor_in(
+        table, [&]() { return &pages; }, Pfn{pfn}, [](FrameDescriptor* d) { return d; },
+        []() { return static_cast<FrameDescriptor*>(nullptr); });
+  };
+  for (uint64_t pfn : {uint64_t{0}, frames_of(1 * MiB), frames_of(3 * GiB) - 1, frames_of(3 * GiB),
+                       frames_of(4 * GiB + 4 * KiB), frames_of(4 * GiB + 8 * KiB), frames_of(kTwoZoneTop) - 1,
+                       frames_of(kTwoZoneTop), uint64_t{1} << 39, ~uint64_t{0} >> kPageShift})
+    EXPECT_EQ(through_copy(pfn), pages.descriptor(Pfn{pfn})) << std::hex << pfn;
+
+  // Pages of both zones out and back: Normal's (GFP_KERNEL) through the
+  // main range, DMA32's through their chunks; then double frees by name.
+  const test::PageSnapshot before = test::PageSnapshot::of(pages);
+  std::vector<PhysAddr> out;
+  for (const gfp_t zone : {gfp_t{GFP_KERNEL}, gfp_t{GFP_DMA32 | __GFP_THISZONE}})
+    for (int i = 0; i < 3000; ++i) {
+      const PhysAddr p = pages.alloc_pages(Order{0}, zone | __GFP_NOWARN);
+      ASSERT_FALSE(p.is_null());
+      out.push_back(p);
+    }
+  EXPECT_GE(out.front().value, 4 * GiB);
+  EXPECT_LT(out.back().value, 4 * GiB);
+  for (PhysAddr p : out) pages.free_pages(p, Order{0});
+  {
+    test::ErrorRecorder rec;
+    pages.free_pages(out.front(), Order{0});
+    EXPECT_EQ(rec.last_code(), ErrorCode::PageDoubleFree);
+    pages.free_pages(out.back(), Order{0});
+    EXPECT_EQ(rec.last_code(), ErrorCode::PageDoubleFree);
+    pages.free_pages(PhysAddr{4 * GiB + 4 * KiB}, Order{0});
+    EXPECT_EQ(rec.last_code(), ErrorCode::PageOutsideManaged);
+    pages.free_pages(PhysAddr{kTwoZoneTop}, Order{0});
+    EXPECT_EQ(rec.last_code(), ErrorCode::PageOutsideManaged);
+    EXPECT_EQ(rec.count(), 4u);
+  }
+  pages.drain_cpu_caches();
+  EXPECT_EQ(test::PageSnapshot::of(pages).total, before.total);
+  EXPECT_TRUE(Verified(pages));
+}
+
 TEST(RangeLookup, EveryFrameIsHandedOutAndFreedOnceWhateverItsChunk) {
   test::Machine m(std::span<const Region>(kMap), {}, {.cpu_count = 2});
   ASSERT_TRUE(m.ok());
