@@ -719,21 +719,36 @@ void test_smp_ticks_out_of_memory(Context& ctx) {
   held.take_all();
   // Exhausted: this CPU's ticks now fail (a frame freed by a tick goes to
   // this CPU's cache and is taken by the next tick, so take what they free).
+  // The loop asks with __GFP_NORETRY, so its last, failing call does not
+  // drain every CPU's cache: a drain syncs every CPU, and with many vCPUs on
+  // few host cores that starves this CPU of the very ticks the case waits
+  // for (-smp 8: 70 ticks a second with the drain, 280 without). A tick
+  // that fails still drains (the allocator's last resort).
+  // The window is counted in this CPU's ticks, not wall time: under TCG with
+  // more vCPUs than host cores a CPU may see a few ticks a second (-smp 16 on
+  // 2 loaded cores: 77 ticks in 20 s). Each failure backs off kTickBackoff
+  // (16) ticks, so 5 failures need at least 85 ticks; 400 leaves room for
+  // ticks served by frames drained from other CPUs' caches. 60 s of wall
+  // time bounds a CPU whose timer stopped (smp_cpus_online checks it ticks).
   arch::PerCpu& me = arch::this_cpu();
   const uint64_t failures_before = me.timer_alloc_failures.load();
-  const uint64_t deadline = arch::rdtsc() + arch::tsc_hz();  // 1 s at most
-  while (me.timer_alloc_failures.load() < failures_before + 5 && arch::rdtsc() < deadline) {
+  const uint64_t ticks_before = me.timer_ticks.load();
+  const uint64_t start = arch::rdtsc(), deadline = start + arch::tsc_hz() * 60;
+  while (me.timer_alloc_failures.load() < failures_before + 5 && me.timer_ticks.load() < ticks_before + 400 &&
+         arch::rdtsc() < deadline) {
     idle_wait();
-    for (PhysAddr p; !(p = pages.alloc_pages(Order{0}, __GFP_NOWARN)).is_null();) held.push(p, 0);
+    for (PhysAddr p; !(p = pages.alloc_pages(Order{0}, __GFP_NOWARN | __GFP_NORETRY)).is_null();) held.push(p, 0);
   }
   set_tick_allocations(false);
   const uint64_t failed_ticks = me.timer_alloc_failures.load() - failures_before;
+  const uint64_t ticks = me.timer_ticks.load() - ticks_before;
   PF_CHECK(ctx, failed_ticks >= 5);
   const uint64_t blocks = held.blocks;
   PF_CHECK(ctx, blocks > 0);
   held.free_all();
   LogLine().text().str("    ").dec(blocks).str(" blocks held; ").dec(failed_ticks)
-      .str(" ticks met out of memory on this CPU").nl();
+      .str(" of its ticks met out of memory on this CPU (").dec(ticks).str(" ticks in ")
+      .dec((arch::rdtsc() - start) * 1000 / arch::tsc_hz()).str(" ms)").nl();
 }
 
 // smp_sync_cpus: every other online CPU answers (its generation reaches the
