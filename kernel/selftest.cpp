@@ -239,6 +239,12 @@ void test_all_frames_pattern(Context& ctx) {
       .dec(blocks).str(" blocks, ").dec(checked).str(" words checked").nl();
 }
 
+// Whether a leaf's executability is as meant. Without NX (no CPUID
+// 0x80000001 EDX bit 20: -cpu qemu64,-nx, old CPUs) EFER.NXE stays off and
+// PTE bit 63 is reserved: every page is executable, and must be, since a
+// set bit 63 would fault as a reserved bit. W^X then holds for writes only.
+bool exec_as_meant(bool executable, bool meant) { return executable == (meant || !kernel().nx); }
+
 // The direct map covers exactly the planned RAM ranges, at phys + base,
 // never executable, writable except the image's read-only alias; the map's
 // own entries agree frame by frame at their edges; frame 0, holes and
@@ -269,7 +275,7 @@ void test_direct_map_exact(Context& ctx) {
     const uint64_t phys = l.virt - arch::kDirectMapBase;
     if (l.phys != phys) bad_translation = true;
     const bool in_ro = phys >= k.readonly_alias.base && phys < k.readonly_alias.end;
-    if (l.executable || l.writable == in_ro) bad_perm = true;
+    if (!exec_as_meant(l.executable, false) || l.writable == in_ro) bad_perm = true;
     if (phys == run_end && run_end != run_begin) {
       run_end += l.size;
     } else {
@@ -329,11 +335,11 @@ void test_image_wx(Context& ctx) {
     if (l.phys != arch::kernel_virt_to_phys(l.virt)) ++wrong;
     if (l.virt == guard1 || l.virt == guard2) ++guards;
     if (l.virt >= text && l.virt < text_end) {
-      if (l.writable || !l.executable) ++wrong;
+      if (l.writable || !exec_as_meant(l.executable, true)) ++wrong;
     } else if (l.virt >= ro && l.virt < ro_end) {
-      if (l.writable || l.executable) ++wrong;
+      if (l.writable || !exec_as_meant(l.executable, false)) ++wrong;
     } else if (l.virt >= data && l.virt < bss_end) {
-      if (!l.writable || l.executable) ++wrong;
+      if (!l.writable || !exec_as_meant(l.executable, false)) ++wrong;
     } else {
       ++outside;
     }
@@ -346,7 +352,8 @@ void test_image_wx(Context& ctx) {
   PF_CHECK(ctx, guards == 0);
   PF_CHECK(ctx, pages == expected);
   arch::walk_leaves(root, arch::kDirectMapBase, 0, ~uint64_t{0}, [&](const arch::Leaf& l) {
-    if (l.writable && l.executable) ++wx;
+    // Without NX: no level of any leaf's walk may set the reserved bit 63.
+    if (k.nx ? l.writable && l.executable : !l.executable) ++wx;
   });
   PF_CHECK(ctx, wx == 0);
 }
@@ -676,7 +683,7 @@ void test_smp_cpus_online(Context& ctx) {
       const arch::PerCpu& c = arch::g_cpus[i];
       known = (l.virt > c.stack_guard && l.virt < c.stack_top) || (l.virt > c.ist_guard && l.virt < c.ist_top);
     }
-    if (!known || l.size != arch::k4KiB || !l.writable || l.executable) ++stray;
+    if (!known || l.size != arch::k4KiB || !l.writable || !exec_as_meant(l.executable, false)) ++stray;
   });
   PF_CHECK(ctx, stray == 0);
   uint64_t stack_pages = 0;
@@ -686,7 +693,8 @@ void test_smp_cpus_online(Context& ctx) {
   }
   PF_CHECK(ctx, leaves == 1 + stack_pages);
   const arch::Translation t = arch::translate(k.address_space_root, arch::kDirectMapBase, s.lapic_virt);
-  PF_CHECK(ctx, t.present && t.phys == s.lapic_phys && t.uncached && t.writable && !t.executable);
+  PF_CHECK(ctx, t.present && t.phys == s.lapic_phys && t.uncached && t.writable &&
+                exec_as_meant(t.executable, false));
   PF_CHECK(ctx, s.lapic_phys == (arch::rdmsr(arch::kMsrApicBase) & ~uint64_t{0xfff}));
   if (s.cpu_count > 1) {
     PF_CHECK(ctx, s.trampoline_used != 0 && s.trampoline_used + 4 * kPageSize <= 1 * MiB);
