@@ -10,7 +10,7 @@
 #   make test-kernel   every row of the boot table below (part of `make test`):
 #                      the test kernel by Multiboot1 on pc and q35 machines of
 #                      several sizes, with -smp 2 and -smp 4, with a module,
-#                      with slab-debug, on a CPU without NX; by GRUB (Multiboot2, one hybrid ISO)
+#                      with slab-debug, on CPUs without NX or local APIC; by GRUB (Multiboot2, one hybrid ISO)
 #                      under SeaBIOS and under OVMF (UEFI); and the boots that
 #                      must go wrong in the agreed way (fail-demo exit 35,
 #                      fatal/fault/stack-overflow demos exit 37). Each row is
@@ -143,6 +143,10 @@ $(call kernel_boot, pc-6G,          multiboot1, test,                 pass,     
 # A CPU without NX (EFER.NXE off, PTE bit 63 reserved): the tables must set no
 # NX bit anywhere, and the self-tests accept that every page is executable.
 $(call kernel_boot, no-nx,          multiboot1, test,                 pass,            -M pc -m 128M -smp 2 -global qemu64-x86_64-cpu.nx=off)
+# A CPU without a local APIC: interrupts stay off and one CPU runs; the PICs
+# are still remapped and masked (the BIOS leaves IRQ 0 at vector 8, which
+# took the PIT's tick for a #DF), and the cases that need the timer are skipped.
+$(call kernel_boot, no-apic,        multiboot1, test,                 pass,            -M pc -m 128M -global qemu64-x86_64-cpu.apic=off)
 # The kernel checks the module's bytes at boot and again after the tests.
 $(call kernel_boot, module,         multiboot1, test expect-module,   pass,            -M q35 -m 256M)
 # Every case again with SLAB_DEBUG on every cache (the boot-time debug option).

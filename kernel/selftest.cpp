@@ -1017,6 +1017,11 @@ void test_smp_stress(Context& ctx) {
 struct KernelCase {
   const char* name;
   conformance::CaseFn fn;
+  // Needs the local APIC (its timer ticks, IPIs): on a CPU without one
+  // (-cpu qemu64,-apic) the kernel keeps interrupts off and one CPU
+  // (smp_start), and such a case would wait in hlt for ever; it is skipped,
+  // named in the log.
+  bool needs_apic = false;
 };
 constexpr KernelCase kKernelCases[] = {
     {"kernel_direct_map_exact", &test_direct_map_exact},
@@ -1028,10 +1033,10 @@ constexpr KernelCase kKernelCases[] = {
     {"kernel_slab_misuse", &test_slab_misuse},
     {"kernel_slab_debug_misuse", &test_slab_debug_misuse},
     {"kernel_all_frames_pattern", &test_all_frames_pattern},
-    {"smp_cpus_online", &test_smp_cpus_online},
-    {"smp_sync_cpus", &test_smp_sync_cpus},
-    {"smp_ticks_out_of_memory", &test_smp_ticks_out_of_memory},
-    {"smp_stress_cross_cpu_frees", &test_smp_stress},
+    {"smp_cpus_online", &test_smp_cpus_online, true},
+    {"smp_sync_cpus", &test_smp_sync_cpus, true},
+    {"smp_ticks_out_of_memory", &test_smp_ticks_out_of_memory, true},
+    {"smp_stress_cross_cpu_frees", &test_smp_stress, true},
     // After everything else has allocated and written memory:
     {"kernel_image_unchanged", &test_image_unchanged},
     {"kernel_modules_intact", &test_modules_intact},
@@ -1093,7 +1098,14 @@ void run_selftest(Kernel& k) {
     run_case(k, c.name, c.fn, seed++);
   }
   if (k.options.fail_demo) run_case(k, "fail_demo", &test_fail_demo, seed++);
-  for (const KernelCase& c : kKernelCases) run_case(k, c.name, c.fn, seed++);
+  for (const KernelCase& c : kKernelCases) {
+    if (c.needs_apic && !arch::cpu_has_apic()) {
+      LogLine().text().str("[SKIP] ").str(c.name).str(": this CPU has no local APIC").nl();
+      ++seed;
+      continue;
+    }
+    run_case(k, c.name, c.fn, seed++);
+  }
   // The same cases on every other CPU, one CPU at a time.
   for (unsigned i = 1; i < k.smp.cpu_count; ++i) {
     if (arch::g_cpus[i].state.load() != arch::CpuState::Online) continue;
