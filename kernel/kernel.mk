@@ -165,6 +165,9 @@ $(call kernel_boot, fail-demo,      multiboot1, test fail-demo,       fail fail_
 # reported (not a silent triple fault): both must end the run with code 37.
 $(call kernel_boot, fatal-demo,     multiboot1, run fatal-demo,       fatal ^\*\*\* pfalloc fatal: pfalloc: page-double-free, -M pc -m 128M)
 $(call kernel_boot, fault-demo,     multiboot1, run fault-demo,       fatal ^\*\*\* CPU exception 14 \(#PF page fault\) error=0x3[[:space:]], -M pc -m 128M)
+# A CPU QEMU stripped of SSE2 (architectural on x86-64; lfence needs it) is
+# refused by boot.S with a message, not a triple fault.
+$(call kernel_boot, no-sse2-demo,   multiboot1, test,                 fatal ^pfalloc: this CPU has no SSE2, -M pc -m 128M -global qemu64-x86_64-cpu.sse2=off)
 # A kernel stack overflow hits the guard page; the page fault cannot push its
 # frame there, so the CPU raises #DF, which runs on its own stack (IST 1).
 $(call kernel_boot, stack-overflow-demo, multiboot1, run stack-overflow-demo, fatal ^\*\*\* CPU exception 8 \(#DF double fault\), -M pc -m 128M)
