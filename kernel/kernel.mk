@@ -136,6 +136,8 @@ KERNEL_TEST_ISOS :=
 
 #  name                 loader      command line          expectation      QEMU arguments            extra line
 $(call kernel_boot, pc-128M,        multiboot1, test,                 pass,            -M pc -m 128M)
+# The smallest machine the cases fit: no free block of the largest order.
+$(call kernel_boot, pc-8M,          multiboot1, test,                 pass,            -M pc -m 8M)
 # RAM above 4 GiB behind the PCI hole.
 $(call kernel_boot, q35-3G,         multiboot1, test,                 pass,            -M q35 -m 3G)
 # -cpu max offers 1 GiB pages, so this boot builds its direct map with them.
