@@ -138,6 +138,8 @@ KERNEL_TEST_ISOS :=
 $(call kernel_boot, pc-128M,        multiboot1, test,                 pass,            -M pc -m 128M)
 # The smallest machine the cases fit: no free block of the largest order.
 $(call kernel_boot, pc-8M,          multiboot1, test,                 pass,            -M pc -m 8M)
+# The `run` report on a 4 MiB machine: no block of order 9 for its timings.
+$(call kernel_boot, run-4M,         multiboot1, run,                  run,             -M pc -m 4M)
 # RAM above 4 GiB behind the PCI hole.
 $(call kernel_boot, q35-3G,         multiboot1, test,                 pass,            -M q35 -m 3G)
 # -cpu max offers 1 GiB pages, so this boot builds its direct map with them.
