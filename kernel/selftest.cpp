@@ -714,6 +714,28 @@ struct ApRun {
 constexpr const char* kApKernelCases[] = {"kernel_direct_map_exact", "kernel_fault_probes",
                                            "kernel_c_api", "kernel_page_misuse", "kernel_slab_misuse"};
 
+// Tick allocations off, and no tick still inside one: a tick counts itself
+// on entry (timer_ticks) and the next cannot start before its EOI, so once
+// every online CPU has counted one more tick, any tick running at the switch
+// is over. Else a tick descheduled mid-allocation (TCG, -smp 16) still holds
+// a block of up to 4 frames when the runner counts free frames after the
+// case. Then the back-off a failed tick left (kTickBackoff) is cleared, so
+// the next case's ticks allocate from their first one (a short stress on a
+// loaded host saw none). Bounded by 10 s for a timer that stopped.
+void stop_tick_allocations() {
+  set_tick_allocations(false);
+  const Smp& s = kernel().smp;
+  uint64_t seen[kMaxCpus];
+  for (unsigned i = 0; i < s.cpu_count; ++i) seen[i] = arch::g_cpus[i].timer_ticks.load();
+  const uint64_t deadline = arch::rdtsc() + arch::tsc_hz() * 10;
+  for (unsigned i = 0; i < s.cpu_count; ++i) {
+    if (arch::g_cpus[i].state.load() != arch::CpuState::Online) continue;
+    while (arch::g_cpus[i].timer_ticks.load() <= seen[i] && arch::rdtsc() < deadline) idle_wait();
+  }
+  // No CPU reads it now: tick_allocate runs only while tick allocations are on.
+  for (unsigned i = 0; i < s.cpu_count; ++i) arch::g_cpus[i].tick_backoff = 0;
+}
+
 // Out of memory in atomic context: with every frame this CPU can reach
 // allocated, its timer ticks go on allocating and get null (counted, not a
 // crash, not a report); other CPUs' ticks carry on from their caches. Then
@@ -747,7 +769,7 @@ void test_smp_ticks_out_of_memory(Context& ctx) {
     idle_wait();
     for (PhysAddr p; !(p = pages.alloc_pages(Order{0}, __GFP_NOWARN | __GFP_NORETRY)).is_null();) held.push(p, 0);
   }
-  set_tick_allocations(false);
+  stop_tick_allocations();
   const uint64_t failed_ticks = me.timer_alloc_failures.load() - failures_before;
   const uint64_t ticks = me.timer_ticks.load() - ticks_before;
   PF_CHECK(ctx, failed_ticks >= 5);
@@ -967,8 +989,8 @@ void test_smp_stress(Context& ctx) {
   st.deadline = start + arch::tsc_hz() / 1000 * kStressMs;
   set_tick_allocations(true);
   run_on_all(&stress_body, nullptr);
-  set_tick_allocations(false);
   const uint64_t us = arch::cycles_to_us(arch::rdtsc() - start);
+  stop_tick_allocations();
 
   CpuTally sum;
   LogLine().text().str("    cpu      ops   pages objects  oom  sent-remote freed-remote freed-local  ticks tick-allocs in-alloc")
