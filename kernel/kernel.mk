@@ -10,7 +10,7 @@
 #   make test-kernel   every row of the boot table below (part of `make test`):
 #                      the test kernel by Multiboot1 on pc and q35 machines of
 #                      several sizes, with -smp 2 and -smp 4, with a module,
-#                      with slab-debug; by GRUB (Multiboot2, one hybrid ISO)
+#                      with slab-debug, on CPUs without NX or local APIC; by GRUB (Multiboot2, one hybrid ISO)
 #                      under SeaBIOS and under OVMF (UEFI); and the boots that
 #                      must go wrong in the agreed way (fail-demo exit 35,
 #                      fatal/fault/stack-overflow demos exit 37). Each row is
@@ -136,10 +136,21 @@ KERNEL_TEST_ISOS :=
 
 #  name                 loader      command line          expectation      QEMU arguments            extra line
 $(call kernel_boot, pc-128M,        multiboot1, test,                 pass,            -M pc -m 128M)
+# The smallest machine the cases fit: no free block of the largest order.
+$(call kernel_boot, pc-8M,          multiboot1, test,                 pass,            -M pc -m 8M)
+# The `run` report on a 4 MiB machine: no block of order 9 for its timings.
+$(call kernel_boot, run-4M,         multiboot1, run,                  run,             -M pc -m 4M)
 # RAM above 4 GiB behind the PCI hole.
 $(call kernel_boot, q35-3G,         multiboot1, test,                 pass,            -M q35 -m 3G)
 # -cpu max offers 1 GiB pages, so this boot builds its direct map with them.
 $(call kernel_boot, pc-6G,          multiboot1, test,                 pass,            -m 6G -cpu max)
+# A CPU without NX (EFER.NXE off, PTE bit 63 reserved): the tables must set no
+# NX bit anywhere, and the self-tests accept that every page is executable.
+$(call kernel_boot, no-nx,          multiboot1, test,                 pass,            -M pc -m 128M -smp 2 -global qemu64-x86_64-cpu.nx=off)
+# A CPU without a local APIC: interrupts stay off and one CPU runs; the PICs
+# are still remapped and masked (the BIOS leaves IRQ 0 at vector 8, which
+# took the PIT's tick for a #DF), and the cases that need the timer are skipped.
+$(call kernel_boot, no-apic,        multiboot1, test,                 pass,            -M pc -m 128M -global qemu64-x86_64-cpu.apic=off)
 # The kernel checks the module's bytes at boot and again after the tests.
 $(call kernel_boot, module,         multiboot1, test expect-module,   pass,            -M q35 -m 256M)
 # Every case again with SLAB_DEBUG on every cache (the boot-time debug option).
@@ -158,6 +169,9 @@ $(call kernel_boot, fail-demo,      multiboot1, test fail-demo,       fail fail_
 # reported (not a silent triple fault): both must end the run with code 37.
 $(call kernel_boot, fatal-demo,     multiboot1, run fatal-demo,       fatal ^\*\*\* pfalloc fatal: pfalloc: page-double-free, -M pc -m 128M)
 $(call kernel_boot, fault-demo,     multiboot1, run fault-demo,       fatal ^\*\*\* CPU exception 14 \(#PF page fault\) error=0x3[[:space:]], -M pc -m 128M)
+# A CPU QEMU stripped of SSE2 (architectural on x86-64; lfence needs it) is
+# refused by boot.S with a message, not a triple fault.
+$(call kernel_boot, no-sse2-demo,   multiboot1, test,                 fatal ^pfalloc: this CPU has no SSE2, -M pc -m 128M -global qemu64-x86_64-cpu.sse2=off)
 # A kernel stack overflow hits the guard page; the page fault cannot push its
 # frame there, so the CPU raises #DF, which runs on its own stack (IST 1).
 $(call kernel_boot, stack-overflow-demo, multiboot1, run stack-overflow-demo, fatal ^\*\*\* CPU exception 8 \(#DF double fault\), -M pc -m 128M)

@@ -325,6 +325,9 @@ void smp_discover(Kernel& k) {
 
 bool smp_start(Kernel& k) {
   Smp& s = k.smp;
+  // The 8259s first, APIC or not: the BIOS leaves the master PIC's lines at
+  // vectors 8-15, so an unmasked PIT tick would be taken for a #DF.
+  arch::pic_remap_and_mask();
   if (!arch::cpu_has_apic()) {
     s.error = "this CPU has no local APIC: interrupts stay off, one CPU";
     return false;
@@ -336,7 +339,6 @@ bool smp_start(Kernel& k) {
     return false;
   }
   arch::lapic_set_base(s.lapic_virt);
-  arch::pic_remap_and_mask();
   arch::set_irq_handler(arch::kTimerVector, &on_timer);
   arch::set_irq_handler(arch::kSyncVector, &on_sync);
   arch::lapic_init_this_cpu(true);

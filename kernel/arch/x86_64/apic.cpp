@@ -74,6 +74,7 @@ uint64_t lapic_phys_base() { return rdmsr(kMsrApicBase) & 0x000ffffffffff000ull;
 bool cpu_has_apic() { return (cpuid(1).edx >> 9) & 1; }
 
 void pic_remap_and_mask() {
+  for (unsigned v = 0; v < 16; ++v) set_irq_handler(static_cast<uint8_t>(kPicBase + v), &on_pic_vector);
   outb(kPic1Cmd, 0x11);  // ICW1: init, ICW4 follows
   io_wait();
   outb(kPic2Cmd, 0x11);
@@ -98,7 +99,6 @@ void lapic_set_base(uint64_t virt) { g_lapic = reinterpret_cast<volatile uint32_
 
 void lapic_init_this_cpu(bool boot_cpu) {
   if (!g_handlers_installed) {
-    for (unsigned v = 0; v < 16; ++v) set_irq_handler(static_cast<uint8_t>(kPicBase + v), &on_pic_vector);
     set_irq_handler(kSpuriousVector, &on_spurious);
     set_irq_handler(kWakeVector, &on_wake);
     g_handlers_installed = true;

@@ -29,14 +29,17 @@ inline constexpr uint64_t kApicBaseX2 = uint64_t{1} << 10;
 uint64_t lapic_phys_base();
 bool cpu_has_apic();
 
-// ICW1-4 with the lines at kPicBase..kPicBase+15, then every line masked.
+// ICW1-4 with the lines at kPicBase..kPicBase+15, then every line masked;
+// installs the handlers of those vectors (a spurious IRQ 7/15 is counted).
+// Needed with or without a local APIC: the BIOS leaves the master PIC at
+// vector 8, so without it the PIT's IRQ 0 arrives as a bogus #DF.
 void pic_remap_and_mask();
 
 // `virt`: where the kernel mapped the LAPIC page (uncached).
 void lapic_set_base(uint64_t virt);
 // On the calling CPU: xAPIC mode enabled (IA32_APIC_BASE), software enable
 // with the spurious vector, task priority 0, LINT0/LINT1/error masked except
-// LINT1 (NMI) on the boot CPU. Installs the PIC/spurious/wake handlers once.
+// LINT1 (NMI) on the boot CPU. Installs the spurious/wake handlers once.
 void lapic_init_this_cpu(bool boot_cpu);
 uint32_t lapic_id();
 void lapic_eoi();

@@ -77,6 +77,15 @@ _start:
         btl $29, %edx
         jnc no_long_mode
         movl %edx, %ebp                           // keep the NX bit (20) for EFER below
+        // SSE2 (CPUID 1 EDX bit 26): architectural on x86-64, but QEMU can
+        // take it away (-cpu qemu64,-sse2); rdtsc() orders itself with
+        // lfence, an SSE2 instruction that would fault (#UD) before the IDT
+        // exists: a triple fault instead of this message.
+        movl $1, %eax
+        cpuid
+        movl $no_sse2_text, %esi
+        btl $26, %edx
+        jnc boot_refused
 
         // Zero the boot tables: the loader should have, but nothing depends on it.
         movl $boot_tables_start, %edi
@@ -127,6 +136,7 @@ _start:
 
 no_long_mode:
         movl $no_long_mode_text, %esi
+boot_refused:                                     // %esi: the message
 3:      lodsb
         testb %al, %al
         jz 4f
@@ -168,6 +178,8 @@ boot_info:  .long 0
 boot_tsc:   .quad 0
 no_long_mode_text:
         .asciz "pfalloc: this CPU has no long mode (x86-64); cannot boot\r\n"
+no_sse2_text:
+        .asciz "pfalloc: this CPU has no SSE2 (every x86-64 CPU has it; the kernel uses lfence); cannot boot\r\n"
 
         .section .boot.tables, "aw", @nobits
         .balign 4096
