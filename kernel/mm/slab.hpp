@@ -727,8 +727,8 @@ class SlabAllocator {
     if (__builtin_expect(size - 1 < kKmallocMaxSize, 1)) {
       // Null only before init (fast_cpus_ == 0): no slab's cache is null,
       // so the test below sends every such call to the slow path.
-      free_known(kmalloc_by_size_[(size - 1) >> 3], const_cast<void*>(p), caller,
-                 [&]() PF_FAST_LAMBDA { kfree_sized_slow(p, size, caller); });
+      free_known<true>(kmalloc_by_size_[(size - 1) >> 3], const_cast<void*>(p), caller,
+                       [&]() PF_FAST_LAMBDA { kfree_sized_slow(p, size, caller); });
       return;
     }
     kfree_sized_slow(p, size, caller);
@@ -881,12 +881,13 @@ class SlabAllocator {
   // kfree_sized): obj's slab must be one of c's, else miss() (the caller's
   // slow path, which finds out what obj is and names any misuse). The push
   // uses c's arrays, so its address does not wait on obj's lookup.
-  template <typename Miss>
+  // kKmalloc: c is a kmalloc cache (kfree_sized), see free_object.
+  template <bool kKmalloc = false, typename Miss>
   PF_FAST_PATH void free_known(KmemCache* c, void* obj, const void* caller, Miss miss) {
     with_slab(
         obj,
         [&](Slab* s) PF_FAST_LAMBDA {
-          if (__builtin_expect(s->cache == c, 1)) return free_object(c, s, obj, caller);
+          if (__builtin_expect(s->cache == c, 1)) return free_object<kKmalloc>(c, s, c->fast_cpu_, obj, caller);
           miss();
         },
         miss);
@@ -901,12 +902,21 @@ class SlabAllocator {
   // is looked up (kmem_cache_free), s->cpus when it is not (kfree), so
   // the push's address hangs on one load from the header, not on the cache
   // (both are the same arrays whenever fast_limit_ != 0).
+  // kKmalloc: c is a kmalloc cache (no constructor), so if the fast paths
+  // serve it its link is in the object (free_offset_ == 0, see
+  // KmemCache::fast_cpu_) and LinkAt::spread_only gives the slot, one `or`
+  // less. If they do not (a debug or init_on_free kmalloc cache, whose
+  // free_offset_ may be set), the slot read below may be another word of
+  // the object (a harmless read: the test only decides whether to try the
+  // push), and the push finds no room (fast_limit_ == 0), so the slow path
+  // does everything: nothing is marked through that slot.
+  template <bool kKmalloc = false>
   PF_FAST_PATH void free_object(KmemCache* c, Slab* s, slab_detail::CpuArrayLine* lines, void* obj,
                                 const void* caller) {
     const unsigned cpu = platform::cpu_id();
     // An object that already looks free (in some CPU's array, or on its
     // slab's freelist) goes to the slow path, which makes sure and names it.
-    uintptr_t* slot = link_slot(c, obj);
+    uintptr_t* slot = kKmalloc ? link_slot_at(c->link_at().spread_only(), obj) : link_slot(c, obj);
     const uintptr_t key = c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
     if (__builtin_expect(at_object_start_in_block(c, s, obj) && !looks_free_near(c, obj, *slot ^ key), 1)) {
       IrqOff irq;
@@ -945,7 +955,11 @@ class SlabAllocator {
   // never handed out twice. Only two frees racing on two CPUs can both pass.
   static constexpr uintptr_t kInArray = 1;
   PF_FAST_PATH static uintptr_t* link_slot(const KmemCache* c, void* obj) {
-    auto* slot = reinterpret_cast<uintptr_t*>(c->link_at().slot(obj));
+    return link_slot_at(c->link_at(), obj);
+  }
+  template <typename Link>
+  PF_FAST_PATH static uintptr_t* link_slot_at(Link link, void* obj) {
+    auto* slot = reinterpret_cast<uintptr_t*>(link.slot(obj));
     // No instruction: hides where obj came from, so GCC does not judge the
     // slot's bounds by whatever the caller passed (a stack int to kfree, say:
     // refused before the slot is read, but GCC cannot see that).
