@@ -891,7 +891,7 @@ void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32
       continue;
     }
     const auto base = reinterpret_cast<uintptr_t>(s->base);
-    const uint64_t span = object_bytes(c, s);  // each slab its own (fallback slabs)
+    const uint64_t span = object_bytes_locked(c, s);  // each slab its own (fallback slabs)
     auto* head = static_cast<std::byte*>(s->freelist);
     // At most inuse entries can be objects of s still in use: past that
     // (only duplicates) the run stops, and the next one finds s with

@@ -1056,8 +1056,17 @@ class SlabAllocator {
   }
   // e = m * stride - 2^64 (mod 2^64): in [1, stride] (KmemCache::stride_magic_).
   static uint64_t stride_excess(const KmemCache* c) { return c->stride_magic_ * c->stride_; }
-  // The bytes s's objects span: objects * stride.
-  static uint64_t object_bytes(const KmemCache* c, const Slab* s) { return uint64_t{s->objects} * c->stride_; }
+  // The bytes s's objects span: objects * stride, with no lock held: from
+  // starts (a word of its own, written before the slab is published and
+  // never again), not from objects, whose bit-field word the node lock's
+  // holder rewrites (inuse: a read-modify-write). One division: slow paths.
+  static uint64_t object_bytes(const KmemCache* c, const Slab* s) {
+    return uint64_t{s->starts} / stride_excess(c) * c->stride_;
+  }
+  // The same with c's node lock held: no division.
+  static uint64_t object_bytes_locked(const KmemCache* c, const Slab* s) {
+    return uint64_t{s->objects} * c->stride_;
+  }
   // For any offset below 2^32, with the product above: offset = k * stride
   // gives exactly k * e (no wrap: k * e <= k * stride < 2^32), growing with
   // k since e >= 1, and a non-multiple gives at least m > B >= objects * e.
