@@ -491,7 +491,7 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
   s->head = descriptor_of(to_pfn(block));
   s->cpus = c->cpu_ != nullptr ? reinterpret_cast<slab_detail::CpuArrayLine*>(c->cpu_) : slab_detail::kNoCpuArrays;
   s->inuse = 0;
-  s->bytes = n * c->stride_;
+  s->starts = static_cast<uint32_t>(n * stride_excess(c));
   s->objects = static_cast<uint16_t>(n);
   s->list = kListNone;
   s->order = static_cast<uint8_t>(order.value);
@@ -891,7 +891,7 @@ void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32
       continue;
     }
     const auto base = reinterpret_cast<uintptr_t>(s->base);
-    const uint64_t span = s->bytes;  // each slab its own (fallback slabs)
+    const uint64_t span = object_bytes_locked(c, s);  // each slab its own (fallback slabs)
     auto* head = static_cast<std::byte*>(s->freelist);
     // At most inuse entries can be objects of s still in use: past that
     // (only duplicates) the run stops, and the next one finds s with
@@ -1115,7 +1115,7 @@ void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* obj
     }
     const uintptr_t key = c->freelist_key_;
     const auto base = reinterpret_cast<uintptr_t>(s->base);
-    const uint64_t span = s->bytes;
+    const uint64_t span = object_bytes(c, s);
     Slab* release = nullptr;
     uint32_t freed = 0;
     {
@@ -1137,10 +1137,12 @@ void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* obj
       auto run = [&](uint32_t most, auto link, auto put) {
         for (; i < count && freed < most; ++i) {
           auto* o = static_cast<std::byte*>(objects[i]);
-          if (reinterpret_cast<uintptr_t>(o) - base >= span || !at_object_start(c, s, o)) break;
+          const uintptr_t offset = reinterpret_cast<uintptr_t>(o) - base;
+          if (offset >= span || !starts_object(c, s, static_cast<uint32_t>(offset))) break;
           auto* slot = reinterpret_cast<uintptr_t*>(link.slot(o));
           const uintptr_t k = key ^ reinterpret_cast<uintptr_t>(slot);
-          if (looks_free(c, s, *slot ^ k)) break;
+          const uintptr_t v = *slot ^ k;
+          if (v <= kInArray || v - base < span) break;  // looks_free, span hoisted
           put(o, slot, k);
           ++freed;
         }
@@ -1426,7 +1428,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->colour_step_ = a > 64 ? a : 64;
   c->colour_count_ = (flags & SLAB_NO_COLOUR) ? 1 : l.leftover / c->colour_step_ + 1;
   c->next_colour_.store(0, std::memory_order_relaxed);
-  c->stride_magic_ = ~uint64_t{0} / c->stride_ + 1;
+  c->stride_magic_ = slab_detail::stride_magic_for(c->stride_);
   c->link_span_ = kPageSize << c->order_;
   c->slab_bytes_ = uint64_t{c->objs_per_slab_} * c->stride_;
   c->reserve_empty_ = l.order == 0 ? 2 : 1;

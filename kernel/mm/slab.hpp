@@ -45,7 +45,7 @@
 //              freelist holds distinct objects of this slab, each at an
 //              object boundary;
 //   per slab:  (order, objects) == (order_, objs_per_slab_) (preferred) or
-//              (min_order_, min_objs_) (fallback); bytes == objects * stride;
+//              (min_order_, min_objs_) (fallback); starts == objects * stride excess;
 //              order == head->order;
 //   per slab:  on `full` iff inuse == objects, on `empty` iff inuse == 0,
 //              on `partial` otherwise;
@@ -276,8 +276,13 @@ inline constinit CpuArrayLine kNoCpuArrays[kMaxCpus + 1] = {};
 // preferred one (KmemCache::order_, objs_per_slab_) and, when no block of
 // that order can be had, the minimum one (min_order_, min_objs_: the
 // smallest order holding one object). So each slab records its own:
-//   objects == the objects of its layout; bytes == objects * stride;
+//   objects == the objects of its layout; starts == objects * stride excess (below);
 //   order == head->order; the block is base rounded down to 2^order frames.
+// `starts` is the bound of the free fast path's one-compare object-start
+// test (SlabAllocator::at_object_start_in_block):
+//   starts == objects * stride_excess(cache)  (verify()),
+// stride_excess in [1, stride], so starts <= objects * stride (the slab's
+// object bytes, which the slow paths compute as objects * stride).
 // `cpus` is what kfree needs of the cache, one load from the header rather
 // than two (header -> cache -> arrays): kfree's time is the chain of
 // dependent loads from the pointer to the array it pushes onto.
@@ -286,7 +291,7 @@ inline constinit CpuArrayLine kNoCpuArrays[kMaxCpus + 1] = {};
 //   may push there is still the cache's fast_limit_).
 // Sized to fill the 64 bytes exactly: objects, inuse <= kMaxObjectsPerSlab
 // (13 bits), list < 4, order <= kMaxSlabOrder (4 bits) share one word;
-// bytes, which the fast paths read, has one of its own (no mask).
+// starts, which the fast paths read, has one of its own (no mask).
 struct Slab {
   Slab* next;
   Slab* prev;
@@ -295,7 +300,7 @@ struct Slab {
   void* freelist;          // first free object; the links inside objects may be encoded
   FrameDescriptor* head;   // its block's head descriptor (state Slab)
   CpuArrayLine* cpus;      // the cache's per-CPU arrays (see above)
-  uint32_t bytes;          // objects * stride: this slab's objects are [base, base + bytes)
+  uint32_t starts;         // objects * stride_excess: see above (objects lie in [base, base + objects * stride))
   uint32_t objects : 13;   // objects this slab holds (<= kMaxObjectsPerSlab)
   uint32_t inuse : 13;     // objects not on the freelist; mirrored in head->aux
   uint32_t list : 2;       // which of the cache's lists holds it (kList*)
@@ -381,6 +386,23 @@ struct LinkAt {
     return f(offset_only());
   }
 };
+
+// KmemCache::stride_magic_ for stride d: floor(2^64 / d) + 1, in 64-bit
+// arithmetic (a 128-bit division would be a libgcc call): floor(2^64 / d)
+// is floor((2^64 - 1) / d), one more when d divides 2^64 (the remainder of
+// 2^64 - 1 is then d - 1). Its excess m * d - 2^64 lies in [1, d].
+constexpr uint64_t stride_magic_for(uint64_t d) {
+  return ~uint64_t{0} / d + (~uint64_t{0} % d == d - 1 ? 1 : 0) + 1;
+}
+static_assert(stride_magic_for(64) == (uint64_t{1} << 58) + 1 && stride_magic_for(3) == 0x5555555555555556ull &&
+              stride_magic_for(24) * 24 == 8 && stride_magic_for(4096) * 4096 == 4096 &&
+              stride_magic_for(200) * 200 == 184);
+// Is offset (any 32-bit value) k * d for some k < n, given m =
+// stride_magic_for(d) and starts = n * (m * d mod 2^64)? One multiply and
+// one compare (SlabAllocator::starts_object has the proof).
+PF_FAST_PATH constexpr bool starts_object(uint64_t magic, uint32_t starts, uint32_t offset) {
+  return uint64_t{offset} * magic < starts;
+}
 
 // Debug caches: per-object metadata after the freelist link.
 inline constexpr uint32_t kStateFree = 0xf4ee0b1e;
@@ -505,7 +527,11 @@ class KmemCache {
   uint32_t objs_per_slab_ = 0;
   uint32_t colour_step_ = 0;
   uint32_t colour_count_ = 1;
-  uint64_t stride_magic_ = 0;  // ceil(2^64 / stride): exact division test and index
+  // floor(2^64 / stride) + 1: exact division test and index
+  // (SlabAllocator::stride_multiple); its excess m * stride - 2^64 lies in
+  // [1, stride] (stride_excess), never 0, so that a slab's object starts
+  // are told by one compare (Slab::starts).
+  uint64_t stride_magic_ = 0;
   // kPageSize << order_ (order_ >= min_order_): every slab of the cache lies
   // in one naturally aligned region of this many bytes, so two addresses of
   // one slab differ only below it: (a ^ b) < link_span_ (free_object's
@@ -701,8 +727,8 @@ class SlabAllocator {
     if (__builtin_expect(size - 1 < kKmallocMaxSize, 1)) {
       // Null only before init (fast_cpus_ == 0): no slab's cache is null,
       // so the test below sends every such call to the slow path.
-      free_known(kmalloc_by_size_[(size - 1) >> 3], const_cast<void*>(p), caller,
-                 [&]() PF_FAST_LAMBDA { kfree_sized_slow(p, size, caller); });
+      free_known<true>(kmalloc_by_size_[(size - 1) >> 3], const_cast<void*>(p), caller,
+                       [&]() PF_FAST_LAMBDA { kfree_sized_slow(p, size, caller); });
       return;
     }
     kfree_sized_slow(p, size, caller);
@@ -805,6 +831,10 @@ class SlabAllocator {
     }
     return alloc_slow(c, flags, caller, requested);
   popped:
+    // Arrays hold objects only, never null (verify() checks every entry is
+    // an object of its cache): said so, the caller's test of the result
+    // folds away on this path. No instruction.
+    if (obj == nullptr) __builtin_unreachable();
     // No longer in an array (see looks_free). Not through link_slot: obj
     // came from the array, and the plain address folds into the store.
     *reinterpret_cast<uintptr_t*>(kKmalloc ? c->link_at().spread_only().slot(obj) : c->link_at().slot(obj)) = 0;
@@ -851,12 +881,13 @@ class SlabAllocator {
   // kfree_sized): obj's slab must be one of c's, else miss() (the caller's
   // slow path, which finds out what obj is and names any misuse). The push
   // uses c's arrays, so its address does not wait on obj's lookup.
-  template <typename Miss>
+  // kKmalloc: c is a kmalloc cache (kfree_sized), see free_object.
+  template <bool kKmalloc = false, typename Miss>
   PF_FAST_PATH void free_known(KmemCache* c, void* obj, const void* caller, Miss miss) {
     with_slab(
         obj,
         [&](Slab* s) PF_FAST_LAMBDA {
-          if (__builtin_expect(s->cache == c, 1)) return free_object(c, s, obj, caller);
+          if (__builtin_expect(s->cache == c, 1)) return free_object<kKmalloc>(c, s, c->fast_cpu_, obj, caller);
           miss();
         },
         miss);
@@ -871,25 +902,37 @@ class SlabAllocator {
   // is looked up (kmem_cache_free), s->cpus when it is not (kfree), so
   // the push's address hangs on one load from the header, not on the cache
   // (both are the same arrays whenever fast_limit_ != 0).
+  // kKmalloc: c is a kmalloc cache (no constructor), so if the fast paths
+  // serve it its link is in the object (free_offset_ == 0, see
+  // KmemCache::fast_cpu_) and LinkAt::spread_only gives the slot, one `or`
+  // less. If they do not (a debug or init_on_free kmalloc cache, whose
+  // free_offset_ may be set), the slot read below may be another word of
+  // the object (a harmless read: the test only decides whether to try the
+  // push), and the push finds no room (fast_limit_ == 0), so the slow path
+  // does everything: nothing is marked through that slot.
+  template <bool kKmalloc = false>
   PF_FAST_PATH void free_object(KmemCache* c, Slab* s, slab_detail::CpuArrayLine* lines, void* obj,
                                 const void* caller) {
     const unsigned cpu = platform::cpu_id();
     // An object that already looks free (in some CPU's array, or on its
     // slab's freelist) goes to the slow path, which makes sure and names it.
-    uintptr_t* slot = link_slot(c, obj);
+    uintptr_t* slot = kKmalloc ? link_slot_at(c->link_at().spread_only(), obj) : link_slot(c, obj);
     const uintptr_t key = c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
     if (__builtin_expect(at_object_start_in_block(c, s, obj) && !looks_free_near(c, obj, *slot ^ key), 1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
         CpuArray& a = lines[cpu].array;
-        const uint32_t n = a.size();
+        const size_t n = a.size();
         if (__builtin_expect(n < c->fast_limit_, 1)) {
           // Marked before it is published: a drain that stops this CPU may
           // flush the object (writing its link) as soon as the gate opens.
           *slot = kInArray ^ key;  // mark_in_array
+          // (Not n + 1 by lea with the entry stored at a displacement of
+          // -8: one instruction less, but measured 10-20% slower on the
+          // free-then-allocate pairs, whose next pop loads this entry.)
           a.slots[n] = obj;
-          a.set_size(n + 1);
+          a.set_size(static_cast<uint32_t>(n + 1));
           g.leave();
           return;
         }
@@ -910,7 +953,11 @@ class SlabAllocator {
   // never handed out twice. Only two frees racing on two CPUs can both pass.
   static constexpr uintptr_t kInArray = 1;
   PF_FAST_PATH static uintptr_t* link_slot(const KmemCache* c, void* obj) {
-    auto* slot = reinterpret_cast<uintptr_t*>(c->link_at().slot(obj));
+    return link_slot_at(c->link_at(), obj);
+  }
+  template <typename Link>
+  PF_FAST_PATH static uintptr_t* link_slot_at(Link link, void* obj) {
+    auto* slot = reinterpret_cast<uintptr_t*>(link.slot(obj));
     // No instruction: hides where obj came from, so GCC does not judge the
     // slot's bounds by whatever the caller passed (a stack int to kfree, say:
     // refused before the slot is read, but GCC cannot see that).
@@ -930,8 +977,8 @@ class SlabAllocator {
   // v: the object's slot decoded. A link lands inside its slab; the slow
   // path confirms (an object start, on the freelist), so the fast path
   // tests the range only (the slab's own: slabs of one cache differ in size).
-  PF_FAST_PATH static bool looks_free(const KmemCache*, const Slab* s, uintptr_t v) {
-    return v <= kInArray || v - reinterpret_cast<uintptr_t>(s->base) < s->bytes;
+  PF_FAST_PATH static bool looks_free(const KmemCache* c, const Slab* s, uintptr_t v) {
+    return v <= kInArray || v - reinterpret_cast<uintptr_t>(s->base) < object_bytes(c, s);
   }
   // The fast path's form, from obj alone: v <= kInArray, or v lies in obj's
   // aligned region of link_span_ bytes, which holds obj's whole slab; so
@@ -991,31 +1038,55 @@ class SlabAllocator {
 
   // Descriptor lookup: the buddy's own (inline, see PageAllocator::find_range).
   PF_FAST_PATH FrameDescriptor* descriptor_of(Pfn pfn) const { return pages_->descriptor(pfn); }
-  // offset % stride == 0 without a division: with m = ceil(2^64 / stride),
+  // offset % stride == 0 without a division: with m = floor(2^64 / stride) + 1,
   // offset is a multiple of stride iff offset * m mod 2^64 < m (Lemire, Kaser
   // and Kurz, "Faster remainder by direct computation"), for offsets < 2^32.
   // (A p below base wraps to an offset above any slab's bytes.)
   // For offset < bytes <= B (B: the largest slab) the product is k * e < B
-  // for a multiple k * stride (e = m * stride - 2^64 < stride) and at least
-  // m >= 2^64 / B otherwise, so any bound between B and 2^64 / B tells them
-  // apart: 2^32, i.e. "the high half is zero", which needs no register for m.
+  // for a multiple k * stride (e = m * stride - 2^64, 1 <= e <= stride) and
+  // at least m >= 2^64 / B otherwise, so any bound between B and 2^64 / B
+  // tells them apart: 2^32, i.e. "the high half is zero", which needs no
+  // register for m.
   static constexpr uint64_t kMaxSlabBytes = kPageSize << kMaxSlabOrder;
   static_assert(kMaxSlabBytes <= (uint64_t{1} << 24), "2^32 must lie between B and 2^64 / B with room");
   PF_FAST_PATH static bool stride_multiple(const KmemCache* c, uint64_t offset) {
     return ((offset * c->stride_magic_) >> 32) == 0;
   }
+  // e = m * stride - 2^64 (mod 2^64): in [1, stride] (KmemCache::stride_magic_).
+  static uint64_t stride_excess(const KmemCache* c) { return c->stride_magic_ * c->stride_; }
+  // The bytes s's objects span: objects * stride, with no lock held: from
+  // starts (a word of its own, written before the slab is published and
+  // never again), not from objects, whose bit-field word the node lock's
+  // holder rewrites (inuse: a read-modify-write). One division: slow paths.
+  static uint64_t object_bytes(const KmemCache* c, const Slab* s) {
+    return uint64_t{s->starts} / stride_excess(c) * c->stride_;
+  }
+  // The same with c's node lock held: no division.
+  static uint64_t object_bytes_locked(const KmemCache* c, const Slab* s) {
+    return uint64_t{s->objects} * c->stride_;
+  }
+  // For any offset below 2^32, with the product above: offset = k * stride
+  // gives exactly k * e (no wrap: k * e <= k * stride < 2^32), growing with
+  // k since e >= 1, and a non-multiple gives at least m > B >= objects * e.
+  // So offset is the start of one of s's objects (a multiple k * stride
+  // with k < objects) iff offset * m mod 2^64 < objects * e == s->starts:
+  // the range test and the multiple test in one compare.
+  PF_FAST_PATH static bool starts_object(const KmemCache* c, const Slab* s, uint32_t offset) {
+    return slab_detail::starts_object(c->stride_magic_, s->starts, offset);
+  }
   PF_FAST_PATH static bool at_object_start(const KmemCache* c, const Slab* s, const void* p) {
     const uint64_t offset = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(s->base);
-    if (offset >= s->bytes) return false;
-    return stride_multiple(c, offset);
+    if ((offset >> 32) != 0) return false;
+    return starts_object(c, s, static_cast<uint32_t>(offset));
   }
   // The same for a p known to lie in s's block (its frame's descriptor names
   // s), in 32 bits: p - base is then above -2^32 + B and below B, so its
-  // low half alone is below bytes exactly when p is in [base, base + bytes).
+  // low half is p's offset when p >= base, and otherwise at least 2^32 - B,
+  // which starts_object refuses (it holds for every 32-bit offset).
   PF_FAST_PATH static bool at_object_start_in_block(const KmemCache* c, const Slab* s, const void* p) {
     const uint32_t offset = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p)) -
                             static_cast<uint32_t>(reinterpret_cast<uintptr_t>(s->base));
-    return offset < s->bytes && stride_multiple(c, offset);
+    return starts_object(c, s, offset);
   }
   static uint32_t object_index(const KmemCache* c, const Slab* s, const void* p);
 

@@ -166,6 +166,11 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
                        : c->free_offset_ == 0 || c->free_offset_ >= c->object_size_) &&
             uint64_t{c->free_offset_} + c->spread_mask_ + sizeof(void*) <= c->stride_,
         "link slot's offset or spread does not match the cache's layout", c);
+  // The object-start test (starts_object): m = floor(2^64 / stride) + 1,
+  // whose excess e is in [1, stride] (a slab's starts == objects * e).
+  check(c->stride_magic_ == slab_detail::stride_magic_for(c->stride_) && stride_excess(c) >= 1 &&
+            stride_excess(c) <= c->stride_,
+        "stride magic is not floor(2^64 / stride) + 1", c);
   // free_object's already-free test (looks_free_near) covers every slab.
   check(c->link_span_ == kPageSize << c->order_ && c->min_order_ <= c->order_,
         "link span is not the region of the cache's largest slab", c);
@@ -218,7 +223,7 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
       if (!check(preferred || minimum, "slab order and object count are neither the cache's "
                                        "preferred nor its minimum layout", s))
         break;
-      check(s->bytes == uint64_t{n} * c->stride_, "slab object bytes != objects * stride", s);
+      check(s->starts == uint64_t{n} * stride_excess(c), "slab starts != objects * stride excess", s);
       objects += n;
       if (s->order != c->order_) ++fallback;
       const uint64_t block_bytes = kPageSize << s->order;

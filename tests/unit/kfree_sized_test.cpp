@@ -225,5 +225,40 @@ TEST_F(KfreeSizedDebug, TrackedSizeAndDoubleFrees) {
   EXPECT_EQ(active(100), 0u);
 }
 
+// init_on_free kmalloc caches keep their link past the object's start
+// (free_offset_ != 0) and are not served by the fast paths; kfree_sized's
+// fast path computes a kmalloc cache's slot without free_offset_ (it only
+// matters where the push can succeed), so here it must leave everything to
+// the slow path: frees accepted and wiped, double frees named as kfree names them.
+class KfreeSizedInitOnFree : public KfreeSized {
+ protected:
+  SlabConfig slab_config() const override { return {.cpu_count = kCpus, .init_on_free = true}; }
+};
+
+TEST_F(KfreeSizedInitOnFree, FreesAndDoubleFrees) {
+  test::ErrorRecorder rec;
+  test::LogCapture quiet;
+  for (size_t size : {size_t{8}, size_t{64}, size_t{1000}, size_t{4096}}) {
+    SCOPED_TRACE(size);
+    ASSERT_NE(slab_.kmalloc_cache_for(size)->free_offset(), 0u);
+    std::vector<void*> objs;
+    for (int i = 0; i < 40; ++i) objs.push_back(slab_.kmalloc(size, GFP_KERNEL));
+    for (void* o : objs) ASSERT_NE(o, nullptr);
+    for (void* o : objs) slab_.kfree_sized(o, size);
+    EXPECT_EQ(rec.count(), 0u);
+    EXPECT_EQ(active(size), 0u);
+    rec.clear();
+    slab_.kfree(objs[5]);
+    const ErrorCode by_kfree = rec.last_code();
+    EXPECT_EQ(by_kfree, ErrorCode::SlabDoubleFree);
+    rec.clear();
+    slab_.kfree_sized(objs[5], size);
+    EXPECT_EQ(rec.count(), 1u);
+    EXPECT_EQ(rec.last_code(), by_kfree);
+    rec.clear();
+  }
+  EXPECT_TRUE(Clean());
+}
+
 }  // namespace
 }  // namespace pf
