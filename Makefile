@@ -74,7 +74,16 @@ WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 # The fast-path hooks are inline: each build puts the directory of its own
 # pfalloc_hooks.hpp on the include path (see kernel/mm/platform.hpp).
 HOSTED_HOOKS := -Ihosted/hooks
-HOST_CXXFLAGS := -std=c++20 -g -O2 $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD -MP $(EXTRA_CXXFLAGS)
+# No conditional branch crosses or ends at a 32-byte boundary (GNU as pads
+# the instructions before it; Intel's mitigation for its JCC erratum).
+# The object fast paths are a few dozen instructions with a dozen branches,
+# and on the 2-core Intel Xeon VM that runs `make bench` their speed moved
+# with code layout alone: the kmalloc+kfree_sized pair took 8.1 ns in one
+# build and 5.0 ns with this flag, with the same instructions (callgrind);
+# the other rows were unchanged. Every build of the core (hosted, preload,
+# kernel) uses it; an embedder who builds the core with GCC can add it too.
+BRANCH_ALIGN := -Wa,-mbranches-within-32B-boundaries
+HOST_CXXFLAGS := -std=c++20 -g -O2 $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD -MP $(BRANCH_ALIGN) $(EXTRA_CXXFLAGS)
 HOST_LDLIBS := -pthread
 
 # One object tree per flavour of the hosted build.

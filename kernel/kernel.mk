@@ -40,7 +40,7 @@ KERNEL_OBJS := $(patsubst %.cpp,$(KERNEL_DIR)/%.o,$(KERNEL_CXX_SRCS)) \
 KERNEL_CXXFLAGS := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-statics \
   -fno-use-cxa-atexit -fno-stack-protector -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
   -mcmodel=kernel -fno-asynchronous-unwind-tables -nostdlib -O2 -g $(WARN) -I. \
-  -Ikernel/arch/x86_64/hooks -MMD -MP \
+  -Ikernel/arch/x86_64/hooks -MMD -MP $(BRANCH_ALIGN) \
   $(KERNEL_EXTRA_CXXFLAGS)
 KERNEL_LDFLAGS := -static -no-pie -nostdlib -T linker/kernel.ld -Wl,-z,max-page-size=0x1000 \
   -Wl,--build-id=none -Wl,--no-warn-rwx-segments

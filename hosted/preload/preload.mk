@@ -15,7 +15,7 @@ PRELOAD_DIR := $(BUILD)/preload
 PRELOAD_LIB := $(PRELOAD_DIR)/libpfalloc.so
 PRELOAD_SRCS := $(CORE_SRCS) hosted/platform.cpp $(sort $(wildcard hosted/preload/*.cpp))
 PRELOAD_OBJS := $(patsubst %.cpp,$(PRELOAD_DIR)/obj/%.o,$(PRELOAD_SRCS))
-PRELOAD_CXXFLAGS := -std=c++20 -O2 -g $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD -MP \
+PRELOAD_CXXFLAGS := -std=c++20 -O2 -g $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD -MP $(BRANCH_ALIGN) \
   -fPIC -fvisibility=hidden -fvisibility-inlines-hidden -ftls-model=initial-exec \
   -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-plt $(EXTRA_CXXFLAGS)
 
