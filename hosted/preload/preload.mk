@@ -48,10 +48,10 @@ $(PRELOAD_TEST): $(PRELOAD_DIR)/tests/shim_test.o
 # and C++ replacing the unsized delete only.
 PRELOAD_SIZED_FREE := $(PRELOAD_DIR)/sized_free
 PRELOAD_SIZED_REPLACED := $(PRELOAD_DIR)/sized_replaced
-$(PRELOAD_SIZED_FREE): tests/preload/sized_free.c
+$(PRELOAD_SIZED_FREE): tests/preload/sized_free.c tests/preload/check.h
 	@mkdir -p $(@D)
 	gcc -std=gnu11 -O2 -g $(WARN) $< -o $@
-$(PRELOAD_SIZED_REPLACED): tests/preload/sized_replaced.cpp
+$(PRELOAD_SIZED_REPLACED): tests/preload/sized_replaced.cpp tests/preload/check.h
 	@mkdir -p $(@D)
 	$(CXX) -std=c++20 -O2 -g $(WARN) $< -ldl -o $@
 

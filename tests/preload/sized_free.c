@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
+
 void free_sized(void *p, size_t size) __attribute__((weak));
 void free_aligned_sized(void *p, size_t alignment, size_t size) __attribute__((weak));
 
@@ -27,13 +29,6 @@ void free_aligned_sized(void *p, size_t alignment, size_t size) __attribute__((w
 #define MiB (1024 * KiB)
 
 static int failures;
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (!(c)) {                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);       \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
 
 /* Hides a pointer from the compiler, so no malloc/free pair is elided. */
 static void *opaque(void *p) {

@@ -15,19 +15,14 @@
 
 #include <new>
 
+#include "check.h"
+
 namespace {
 
 constexpr size_t kHeader = 64;
 long g_new, g_delete, g_aligned_new, g_aligned_delete;
 
 int failures;
-#define CHECK(c)                                                           \
-  do {                                                                     \
-    if (!(c)) {                                                            \
-      fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);         \
-      failures++;                                                          \
-    }                                                                      \
-  } while (0)
 
 template <class T>
 T* opaque(T* p) {
