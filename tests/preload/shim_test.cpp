@@ -747,14 +747,21 @@ TEST(ShimDeathTest, SizedDeleteWithTooLargeASizeAbortsByName) {
 
 // tests/preload/sized_free.c: free_sized and free_aligned_sized from C,
 // every allocation path; at exit, no big block live and pf_verify clean.
-TEST(Shim, CSizedFreesEveryPath) {
+// Runs the test program `name` under the shim with PFALLOC_STATS=1: it must
+// exit 0 having printed "<name>: ok", and the shim's exit report must end
+// with a clean pf_verify. Returns its output for further checks.
+std::string run_clean(const char* name) {
   int status = 0;
-  const std::string out = run_program({beside_me("sized_free")}, {"PFALLOC_STATS=1"}, &status);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
-  EXPECT_NE(out.find("sized_free: ok"), std::string::npos) << out;
-  EXPECT_NE(out.find("big blocks live 0,"), std::string::npos) << out;
+  const std::string out = run_program({beside_me(name)}, {"PFALLOC_STATS=1"}, &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_NE(out.find(std::string(name) + ": ok"), std::string::npos) << out;
   EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
+  return out;
+}
+
+TEST(Shim, CSizedFreesEveryPath) {
+  const std::string out = run_clean("sized_free");
+  EXPECT_NE(out.find("big blocks live 0,"), std::string::npos) << out;
 }
 
 TEST(Shim, CSizedFreeMisuseAbortsByName) {
@@ -774,13 +781,6 @@ TEST(Shim, CSizedFreeMisuseAbortsByName) {
 
 // tests/preload/sized_replaced.cpp: a program that replaces the unsized
 // new/delete only; its sized deletes (the shim's) must call its replacement.
-TEST(Shim, SizedDeleteReachesAProgramsReplacement) {
-  int status = 0;
-  const std::string out = run_program({beside_me("sized_replaced")}, {"PFALLOC_STATS=1"}, &status);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
-  EXPECT_NE(out.find("sized_replaced: ok"), std::string::npos) << out;
-  EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
-}
+TEST(Shim, SizedDeleteReachesAProgramsReplacement) { run_clean("sized_replaced"); }
 
 }  // namespace
