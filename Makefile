@@ -83,6 +83,15 @@ HOSTED_HOOKS := -Ihosted/hooks
 # the other rows were unchanged. Every build of the core (hosted, preload,
 # kernel) uses it; an embedder who builds the core with GCC can add it too.
 BRANCH_ALIGN := -Wa,-mbranches-within-32B-boundaries
+# Make tracks files, not flags: each object tree keeps the flags it was
+# built with in a file of its own, rewritten (so newer) only when they
+# change, and its objects depend on it. So a change of flags (BRANCH_ALIGN
+# above, EXTRA_CXXFLAGS on the command line) rebuilds the tree instead of
+# linking objects built the old way. $(file) reads and writes at parse time,
+# with no shell quoting of the flags.
+same_text = $(and $(findstring $(1),$(2)),$(findstring $(2),$(1)))
+flags_stamp = $(1)$(if $(call same_text,$(strip $(file <$(1))),$(strip $(2))),,\
+  $(shell mkdir -p $(dir $(1)))$(file >$(1),$(strip $(2))))
 HOST_CXXFLAGS := -std=c++20 -g -O2 $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD -MP $(BRANCH_ALIGN) $(EXTRA_CXXFLAGS)
 HOST_LDLIBS := -pthread
 
@@ -91,7 +100,8 @@ define host_flavour
 $(1)_CXXFLAGS := $$(HOST_CXXFLAGS) $(2)
 $(1)_OBJS := $$(patsubst %.cpp,$$(BUILD)/$(1)/%.o,$$(CORE_SRCS) $$(BOOT_SRCS) $$(HOSTED_SRCS))
 $(1)_UNIT_OBJS := $$(patsubst %.cpp,$$(BUILD)/$(1)/%.o,$$(UNIT_SRCS))
-$$(BUILD)/$(1)/%.o: %.cpp
+$(1)_FLAGS_STAMP := $$(call flags_stamp,$$(BUILD)/$(1)/flags,$$($(1)_CXXFLAGS))
+$$(BUILD)/$(1)/%.o: %.cpp $$($(1)_FLAGS_STAMP)
 	@mkdir -p $$(@D)
 	$$(CXX) $$($(1)_CXXFLAGS) -c $$< -o $$@
 $$(BUILD)/$(1)/libpfalloc.a: $$($(1)_OBJS)

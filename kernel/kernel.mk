@@ -45,7 +45,8 @@ KERNEL_CXXFLAGS := -std=c++20 -ffreestanding -fno-exceptions -fno-rtti -fno-thre
 KERNEL_LDFLAGS := -static -no-pie -nostdlib -T linker/kernel.ld -Wl,-z,max-page-size=0x1000 \
   -Wl,--build-id=none -Wl,--no-warn-rwx-segments
 
-$(KERNEL_DIR)/%.o: %.cpp
+KERNEL_FLAGS_STAMP := $(call flags_stamp,$(KERNEL_DIR)/flags,$(KERNEL_CXXFLAGS))
+$(KERNEL_DIR)/%.o: %.cpp $(KERNEL_FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(KERNEL_CXXFLAGS) -c $< -o $@
 

@@ -19,7 +19,8 @@ PRELOAD_CXXFLAGS := -std=c++20 -O2 -g $(WARN) -I. $(HOSTED_HOOKS) -pthread -MMD 
   -fPIC -fvisibility=hidden -fvisibility-inlines-hidden -ftls-model=initial-exec \
   -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-plt $(EXTRA_CXXFLAGS)
 
-$(PRELOAD_DIR)/obj/%.o: %.cpp
+PRELOAD_FLAGS_STAMP := $(call flags_stamp,$(PRELOAD_DIR)/obj/flags,$(PRELOAD_CXXFLAGS))
+$(PRELOAD_DIR)/obj/%.o: %.cpp $(PRELOAD_FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(PRELOAD_CXXFLAGS) -c $< -o $@
 
