@@ -17,10 +17,11 @@
 //  - The slab layer retries its own failures (slab_reclaim.cpp): when its
 //    page request failed, it empties its own caches and asks the page layer
 //    again, which is downward. It does so at the ends of its slow paths
-//    (alloc_slow, cache_alloc_slow, kmalloc_large), where it holds nothing,
-//    so kmalloc, kmem_cache_alloc and their bulk, zeroing and realloc forms
-//    retry whether they are called through the C API or on a SlabAllocator
-//    directly, and their fast paths are untouched.
+//    (alloc_slow, cache_alloc_slow, kmalloc_large, cache_create), where it
+//    holds nothing, so kmalloc, kmem_cache_alloc, kmem_cache_create and the
+//    bulk, zeroing and realloc forms retry whether they are called through
+//    the C API or on a SlabAllocator directly, and their fast paths are
+//    untouched.
 //  - Page-level calls (alloc_pages, alloc_pages_bulk, alloc_contig) never
 //    enter the slab layer: the glue above both layers retries them, here.
 //    A Reclaimer binds one PageAllocator and the SlabAllocator on it; the C

@@ -1541,7 +1541,9 @@ KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t ali
     report({.code = ErrorCode::InvalidArgument, .detail = problem, .cache = name, .caller = caller});
     return nullptr;
   }
-  return create_cache(name, size, align, flags, ctor, false);
+  KmemCache* c = create_cache(name, size, align, flags, ctor, false);
+  if (c == nullptr) c = create_retry(name, size, align, flags, ctor);
+  return c;
 }
 
 void SlabAllocator::set_fail_after(uint64_t n) {

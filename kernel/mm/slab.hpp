@@ -1183,11 +1183,13 @@ class SlabAllocator {
   void report_object_error(ErrorCode code, const char* detail, const void* p,
                            const KmemCache* c, const void* caller) const;
   void* kmalloc_large(size_t size, size_t align, gfp_t flags);
-  // The retries after reclaim (slab_reclaim.cpp): alloc_slow, cache_alloc_slow
-  // and kmalloc_large call them when their page request failed.
+  // The retries after reclaim (slab_reclaim.cpp): alloc_slow, cache_alloc_slow,
+  // kmalloc_large and cache_create call them when their page request failed.
   [[gnu::noinline, gnu::cold]] void* alloc_retry(KmemCache* c, gfp_t flags, const void* caller,
                                                  size_t requested);
   [[gnu::noinline, gnu::cold]] void* kmalloc_large_retry(size_t size, size_t align, gfp_t flags);
+  [[gnu::noinline, gnu::cold]] KmemCache* create_retry(const char* name, size_t size, size_t align,
+                                                       unsigned flags, ObjectCtor ctor);
   // Usable bytes of the allocation at p, or 0 after reporting why p is not one.
   size_t usable_size(const void* p, const char* op, const void* caller) const;
   struct VerifyFailure {

@@ -6,7 +6,7 @@
 //
 // The retries start where the slow paths hold nothing: after alloc_slow's
 // CPU-gate hold ended, after cache_alloc_slow's alloc_direct, in
-// kmalloc_large. Never from grow() itself: refill calls it with this CPU's
+// kmalloc_large, after a kmem_cache_create that found no memory. Never from grow() itself: refill calls it with this CPU's
 // gate held, and reclaim stops every CPU's gate and takes the cache-list
 // lock, which comes before the gates in the lock order. A call refused as
 // misuse (no cache, a destroyed one, kmalloc_aligned's bad alignment,
@@ -50,6 +50,18 @@ void* SlabAllocator::alloc_retry(KmemCache* c, gfp_t flags, const void* caller, 
   void* obj = alloc_slow(c, flags | __GFP_NORECLAIM | __GFP_NOWARN, caller, requested);
   note_retry(requested != 0 ? "kmalloc" : "kmem_cache_alloc", flags, released, obj != nullptr);
   return obj;
+}
+
+// kmem_cache_create takes no flags: like Linux's, it may sleep, so it
+// may reclaim (GFP_KERNEL). Its record and its per-CPU arrays come from
+// pages; a creation that found none tries once more after reclaim.
+KmemCache* SlabAllocator::create_retry(const char* name, size_t size, size_t align, unsigned flags,
+                                       ObjectCtor ctor) {
+  const size_t released = reclaim_for_retry(GFP_KERNEL);
+  if (released == 0) return nullptr;
+  KmemCache* c = create_cache(name, size, align, flags, ctor, false);
+  note_retry("kmem_cache_create", GFP_KERNEL, released, c != nullptr);
+  return c;
 }
 
 void* SlabAllocator::kmalloc_large_retry(size_t size, size_t align, gfp_t flags) {

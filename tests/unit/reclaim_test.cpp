@@ -163,6 +163,24 @@ TEST_F(Reclaim, CacheAllocAndBulkRetry) {
   EXPECT_EQ(slab_.cache_destroy(d), 0u);
 }
 
+// kmem_cache_create may reclaim (it takes no flags: it may sleep, as
+// Linux's): its per-CPU arrays are a block from the buddy, which is empty.
+TEST_F(Reclaim, CacheCreateRetries) {
+  arm();
+  LogCapture log;
+  KmemCache* c = slab_.cache_create("reclaim_create", 200, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  EXPECT_NE(log.text().find("kmem_cache_create: retried after reclaiming"), std::string::npos) << log.text();
+  EXPECT_NE(log.text().find("succeeded"), std::string::npos) << log.text();
+  EXPECT_TRUE(c->has_cpu_arrays());
+  void* obj = slab_.cache_alloc(c, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  EXPECT_TRUE(Clean());
+  slab_.cache_free(c, obj);
+  give_back();
+  EXPECT_EQ(slab_.cache_destroy(c), 0u);
+}
+
 // A large kmalloc (a whole block from the buddy), alloc_contig and the
 // bulk page call.
 TEST_F(Reclaim, LargeKmallocContigAndBulkPages) {
