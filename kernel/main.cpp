@@ -33,12 +33,15 @@
 //     fails would run on few machines, and its bugs would hide there, and
 //     whether the first attempt fits would decide where metadata lives;
 //   * nothing is lost: zones cut ranges at 4 GiB anyway (no block spans the
-//     limit), the Normal zone opens with the first add, before the other
-//     CPUs run and before anything asks for it (the page tables take DMA32
-//     frames, the slab layer any). The cost: one hot-add slot per high map
-//     entry (QEMU has one; 128 slots), and a high Usable entry too small
-//     for its own metadata (~36 KiB + 16 B per frame) stays unmanaged
-//     (said on serial, counted in k.high).
+//     limit); the Normal zone opens with the first add, before the other
+//     CPUs run and before the slab layer starts (only the page tables
+//     allocate earlier, and they need DMA32 frames).
+// The costs: one hot-add slot per high map entry (QEMU has one; 128 slots);
+// a high Usable entry too small for its own metadata (descriptors, lookup,
+// the Normal zone's slots for the first) stays unmanaged; so does
+// bootloader- or ACPI-reclaimable memory above 4 GiB, which add_memory cannot
+// take while it is in use (none on the loaders tested). Both are said on
+// serial and counted in k.high (add_high_memory, address_space.cpp).
 #include <cstdint>
 
 #include "kernel/arch/x86_64/console.hpp"
