@@ -226,6 +226,16 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
   const uint64_t image_start = arch::kernel_virt_to_phys(arch::sym(__text_start));
   const uint64_t image_end = arch::sym(__image_phys_end);
   k.boot_region = {boot_start, boot_end};
+  // On a machine with barely 2 MiB the loader puts the image (1 MiB up)
+  // over the firmware's reserved top of RAM, where SeaBIOS keeps the ACPI
+  // tables: say so, since what reads them next only sees bad checksums.
+  for (const Region& r : k.map.raw()) {
+    const uint64_t lo = arch::sym(__image_phys_start);
+    if (r.type == RegionType::Usable || r.base >= image_end || r.base + r.length <= lo) continue;
+    LogLine().text().str("*** the kernel image [").hex(lo).str(", ").hex(image_end)
+        .str(") was loaded over ").str(region_type_name(r.type)).str(" memory [").hex(r.base).str(", ")
+        .hex(r.base + r.length).str("): too little RAM above 1 MiB; firmware data there is lost").nl();
+  }
   k.map.reserve(boot_start, boot_end - boot_start, RegionType::BootloaderReclaimable);
   k.map.reserve(image_start, image_end - image_start, RegionType::Kernel);
   if (!k.map.normalise()) boot_failure("memory map", "more entries than the map holds");
