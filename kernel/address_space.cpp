@@ -15,11 +15,15 @@
 //                            smp.cpp): writable, not executable, 4 KiB pages,
 //                            a guard page below each stack left out.
 //   kMmioBase + ...          the local APIC page: writable, uncached, NX.
+// The direct map covers RAM above 4 GiB too, though the allocator does not
+// manage it yet when the tables are built: add_high_memory (below) hands it
+// over afterwards, and only through this map.
 // Holes, Reserved and Bad entries, and the low virtual half (the identity
 // map the boot tables had) are not mapped.
 #include "kernel/arch/x86_64/cpu.hpp"
 #include "kernel/arch/x86_64/layout.hpp"
 #include "kernel/kernel.hpp"
+#include "kernel/mm/text.hpp"
 
 namespace pf::kernel {
 
@@ -85,7 +89,8 @@ const char* build_address_space(Kernel& k) {
   k.readonly_alias = {arch::kernel_virt_to_phys(arch::sym(__text_start)),
                       arch::kernel_virt_to_phys(arch::sym(__rodata_end))};
 
-  // Table frames must be reachable through the boot direct map: below 4 GiB.
+  // Table frames must be reachable through the boot direct map: below 4 GiB
+  // (where all the allocator manages lies until add_high_memory anyway).
   arch::AddressSpace as(k.pages, __GFP_DMA32 | __GFP_ZERO, k.nx ? arch::kPteNoExecute : 0);
   if (!as.create()) return "no frame for the PML4";
   for (size_t i = 0; i < k.direct_map_count; ++i) {
@@ -111,6 +116,64 @@ const char* build_address_space(Kernel& k) {
       k.pages.release_reserved(PhysAddr{k.boot_region.base}, (k.boot_region.end - k.boot_region.base) >> kPageShift);
   if (k.boot_frames_released != (k.boot_region.end - k.boot_region.base) >> kPageShift)
     return "the boot region was not released in full";
+  return nullptr;
+}
+
+const char* map_within_boot_reach(const MemoryMap& full, uint64_t limit, MemoryMap& out) {
+  for (const Region& r : full.raw()) {
+    Region cut = r;
+    if (region_is_managed(r.type)) {
+      if (r.base >= limit) continue;  // wholly above: hot-added later, or not managed
+      if (r.length > limit - r.base) cut.length = limit - r.base;
+    }
+    if (out.add(cut) == MapStatus::CapacityExceeded) return "the init map has no room for a region";
+  }
+  // The overlays only ever raise a type; above the limit they fall on no
+  // managed memory now and vanish, below it they act as in `full`.
+  for (const Region& r : full.reserved())
+    if (out.reserve(r.base, r.length, r.type) == MapStatus::CapacityExceeded)
+      return "the init map has no room for a reserved range";
+  if (!out.normalise()) return "the init map overflowed";
+  return nullptr;
+}
+
+const char* add_high_memory(Kernel& k) {
+  const uint64_t limit = arch::kBootDirectMapLimit;
+  for (const MapEntry& e : k.map.entries()) {
+    if (!region_is_managed(e.type) || e.end.value <= limit) continue;
+    const uint64_t base = e.base.value > limit ? e.base.value : limit, end = e.end.value;
+    if (e.type != RegionType::Usable) {
+      // Still in use (a module, ACPI tables) and add_memory frees every
+      // frame at once: left out. The loaders used here never put any there.
+      k.high.unmanaged_frames += (end - base) >> kPageShift;
+      LogLine().text().str("*** ").str(region_type_name(e.type)).str(" memory above 4 GiB [")
+          .hex(base).str(", ").hex(end).str(") is not managed").nl();
+      continue;
+    }
+    // add_memory writes the range's first frames through the direct map:
+    // the live tables must map all of it (build_address_space mapped every
+    // RAM entry of k.map; checked here, first and last frame).
+    bool planned = false;
+    for (size_t i = 0; i < k.direct_map_count; ++i)
+      planned = planned || (k.direct_map[i].base <= base && end <= k.direct_map[i].end);
+    const arch::Translation first = arch::translate(k.address_space_root, arch::kDirectMapBase,
+                                                    arch::kDirectMapBase + base);
+    const arch::Translation last = arch::translate(k.address_space_root, arch::kDirectMapBase,
+                                                   arch::kDirectMapBase + end - kPageSize);
+    if (!planned || !first.present || !first.writable || first.phys != base || !last.present ||
+        !last.writable || last.phys != end - kPageSize)
+      return "memory above 4 GiB is not in the direct map";
+    const int status = k.pages.add_memory(PhysAddr{base}, end - base);
+    if (status != PF_OK) {
+      // E.g. an entry too small to hold its own metadata (PF_ERR_HOTPLUG_TOO_SMALL).
+      k.high.refused_frames += (end - base) >> kPageShift;
+      LogLine().text().str("*** add_memory [").hex(base).str(", ").hex(end).str(") returned ")
+          .sdec(status).str(": not managed").nl();
+      continue;
+    }
+    ++k.high.ranges;
+    k.high.added_frames += (end - base) >> kPageShift;
+  }
   return nullptr;
 }
 

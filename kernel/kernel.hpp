@@ -77,7 +77,24 @@ struct Kernel {
   // where firmware is known to scribble; the rest of conventional memory is
   // ordinary RAM, and the AP trampoline must be able to get frames below
   // 1 MiB from the allocator instead of assuming some are free.
-  MemoryMap map{MemmapOptions{.low_reserved_end = 64 * KiB}};
+  static constexpr MemmapOptions kMapOptions{.low_reserved_end = 64 * KiB};
+  MemoryMap map{kMapOptions};
+  // What PageAllocator::init is given: `map` with every region of a managed
+  // type (Usable, the reclaimable classes) cut at arch::kBootDirectMapLimit,
+  // the rest as in `map` (so add_memory still refuses the non-RAM entries
+  // above). Built by map_within_boot_reach; main.cpp says why.
+  MemoryMap init_map{kMapOptions};
+  // Memory above the boot limit, hot-added once the kernel's own tables map
+  // it (add_high_memory). Invariant once it has run: every Usable frame of
+  // `map` at or above the limit is in an added range (added_frames) or in an
+  // entry add_memory refused (refused_frames, said on serial); the
+  // reclaimable classes above the limit are not managed (unmanaged_frames).
+  struct HighMemory {
+    uint64_t ranges = 0;            // add_memory calls that succeeded
+    uint64_t added_frames = 0;      // frames of those ranges, metadata included
+    uint64_t refused_frames = 0;    // Usable frames add_memory refused
+    uint64_t unmanaged_frames = 0;  // BootloaderReclaimable/AcpiReclaimable above the limit
+  } high;
   PageAllocator& pages = global_pages();
   SlabAllocator& slab = global_slab();
 
@@ -107,6 +124,7 @@ struct Kernel {
   uint64_t tsc_init = 0;           // map normalised, PageAllocator::init called
   uint64_t tsc_pages_ready = 0;    // PageAllocator::init returned
   uint64_t tsc_tables_live = 0;    // own page tables loaded, boot tables released
+  uint64_t tsc_high_added = 0;     // memory above the boot limit hot-added
   uint64_t tsc_slab_ready = 0;     // SlabAllocator::init returned
   size_t constructors_run = 0;
 };
@@ -122,6 +140,19 @@ bool is_direct_mapped_type(RegionType t);
 // Builds the kernel's page tables with frames from `k.pages`, loads them and
 // releases the boot region. Returns an error text, or nullptr on success.
 const char* build_address_space(Kernel& k);
+
+// Fills `out` (empty, normalised on return) from `full`: every raw region of
+// a managed type cut at `limit` (bytes), every other region and reserve()
+// overlay as it is. Below `limit` out.entries() equals full.entries(); above
+// it only non-managed entries remain. Returns an error text or nullptr.
+const char* map_within_boot_reach(const MemoryMap& full, uint64_t limit, MemoryMap& out);
+
+// After build_address_space: every Usable entry of k.map at or above
+// arch::kBootDirectMapLimit goes to k.pages.add_memory, lowest first, once
+// the live tables are checked to map it; fills k.high. Returns an error text
+// (a range the tables do not map) or nullptr; a range add_memory refuses is
+// said on serial and counted, not fatal.
+const char* add_high_memory(Kernel& k);
 
 // Maps [virt, virt + size) -> phys in the live kernel tables, writable, not
 // executable, 4 KiB pages; `mmio`: uncached. Returns an error text or nullptr.

@@ -9,7 +9,8 @@
 #                      KERNEL_CMDLINE=run (e.g. `make run QEMU_MACHINE=pc QEMU_MEM=6G`)
 #   make test-kernel   every row of the boot table below (part of `make test`):
 #                      the test kernel by Multiboot1 on pc and q35 machines of
-#                      several sizes, with -smp 2 and -smp 4, with a module,
+#                      several sizes (and with little RAM below 4 GiB),
+#                      with -smp 2 and -smp 4, with a module,
 #                      with slab-debug, on CPUs without NX or local APIC; by GRUB (Multiboot2, one hybrid ISO)
 #                      under SeaBIOS and under OVMF (UEFI); and the boots that
 #                      must go wrong in the agreed way (fail-demo exit 35,
@@ -137,7 +138,9 @@ KERNEL_TEST_ISOS :=
 
 #  name                 loader      command line          expectation      QEMU arguments            extra line
 $(call kernel_boot, pc-128M,        multiboot1, test,                 pass,            -M pc -m 128M)
-# The smallest machine the cases fit: no free block of the largest order.
+# A small machine: no free block of the largest order. (The cases adapt down
+# to -m 2M, where the allocator could not have met some requests; see
+# tests/conformance/page_cases.cpp.)
 $(call kernel_boot, pc-8M,          multiboot1, test,                 pass,            -M pc -m 8M)
 # The `run` report on a 4 MiB machine: no block of order 9 for its timings.
 $(call kernel_boot, run-4M,         multiboot1, run,                  run,             -M pc -m 4M)
@@ -145,6 +148,14 @@ $(call kernel_boot, run-4M,         multiboot1, run,                  run,      
 $(call kernel_boot, q35-3G,         multiboot1, test,                 pass,            -M q35 -m 3G)
 # -cpu max offers 1 GiB pages, so this boot builds its direct map with them.
 $(call kernel_boot, pc-6G,          multiboot1, test,                 pass,            -m 6G -cpu max)
+# Little RAM below 4 GiB (the -M options merge; a field holds no comma): the
+# allocator starts with the 32 MiB the boot tables reach, and the 6 GiB above
+# are hot-added with their metadata inside them (main.cpp). The `run` report
+# (verify() clean) is the cheap check here; 24 MiB of descriptors did not fit
+# below 4 GiB before. The q35 row has no DMA32 zone at all (16 MiB below
+# 4 GiB) and runs every case, on two CPUs, with Normal hot-added.
+$(call kernel_boot, run-low32M-6G,  multiboot1, run,                  run,             -M pc -M max-ram-below-4g=32M -m 6G -smp 2, verify(): clean)
+$(call kernel_boot, q35-low16M,     multiboot1, test,                 pass,            -M q35 -M max-ram-below-4g=16M -m 64M -smp 2, cpus: 2 online)
 # A CPU without NX (EFER.NXE off, PTE bit 63 reserved): the tables must set no
 # NX bit anywhere, and the self-tests accept that every page is executable.
 $(call kernel_boot, no-nx,          multiboot1, test,                 pass,            -M pc -m 128M -smp 2 -global qemu64-x86_64-cpu.nx=off)

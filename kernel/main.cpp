@@ -6,12 +6,42 @@
 //   1. exception handlers before anything can fault;
 //   2. integrity baselines (image, modules) before the allocator exists, so
 //      the tests can prove the allocator never handed that memory out;
-//   3. the allocator runs on the boot tables (first 4 GiB only), so bootmem
-//      and the first page-table frames stay below 4 GiB;
-//   4. the boot tables are released only after CR3 points elsewhere;
-//   5. the CPUs are counted (ACPI) before the allocator, which sizes its
+//   3. the allocator is initialised on the boot tables, which map the first
+//      4 GiB only (arch::kBootDirectMapLimit), with what they reach: the
+//      memory map cut at 4 GiB (k.init_map). Its descriptors, per-CPU caches
+//      and the first page-table frames all lie below 4 GiB;
+//   4. the kernel's own tables map all RAM, 4 GiB and up included; the boot
+//      tables are released only after CR3 points elsewhere;
+//   5. RAM above 4 GiB is then hot-added, one PageAllocator::add_memory per
+//      map entry, lowest first: each added range keeps its own metadata
+//      (descriptors, lookup, the Normal zone's per-CPU slots) in its first
+//      frames, written through the tables of step 4;
+//   6. the CPUs are counted (ACPI) before the allocator, which sizes its
 //      per-CPU caches for them, and started after the slab layer, with
 //      frames the allocator hands out (smp.cpp).
+//
+// Why every range above 4 GiB goes through add_memory, not only when init
+// cannot place its descriptors below 4 GiB (the way Linux's
+// memmap_on_memory keeps a hot-added block's memmap inside the block):
+//   * init on the boot tables can only put metadata where they reach, so
+//     the metadata of high RAM would cost low RAM: 16 bytes per frame
+//     (64 GiB of RAM, 256 MiB of DMA32 memory), and a machine with little
+//     RAM below 4 GiB (firmware holes, max-ram-below-4g) did not boot at
+//     all (PF_ERR_NO_ROOM_FOR_DESCRIPTORS). Metadata inside its own range
+//     needs no low memory whatever the size, and DMA32 stays for devices;
+//   * one boot sequence for every machine: a fallback taken only when init
+//     fails would run on few machines, and its bugs would hide there, and
+//     whether the first attempt fits would decide where metadata lives;
+//   * nothing is lost: zones cut ranges at 4 GiB anyway (no block spans the
+//     limit); the Normal zone opens with the first add, before the other
+//     CPUs run and before the slab layer starts (only the page tables
+//     allocate earlier, and they need DMA32 frames).
+// The costs: one hot-add slot per high map entry (QEMU has one; 128 slots);
+// a high Usable entry too small for its own metadata (descriptors, lookup,
+// the Normal zone's slots for the first) stays unmanaged; so does
+// bootloader- or ACPI-reclaimable memory above 4 GiB, which add_memory cannot
+// take while it is in use (none on the loaders tested). Both are said on
+// serial and counted in k.high (add_high_memory, address_space.cpp).
 #include <cstdint>
 
 #include "kernel/arch/x86_64/console.hpp"
@@ -196,6 +226,16 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
   const uint64_t image_start = arch::kernel_virt_to_phys(arch::sym(__text_start));
   const uint64_t image_end = arch::sym(__image_phys_end);
   k.boot_region = {boot_start, boot_end};
+  // On a machine with barely 2 MiB the loader puts the image (1 MiB up)
+  // over the firmware's reserved top of RAM, where SeaBIOS keeps the ACPI
+  // tables: say so, since what reads them next only sees bad checksums.
+  for (const Region& r : k.map.raw()) {
+    const uint64_t lo = arch::sym(__image_phys_start);
+    if (r.type == RegionType::Usable || r.base >= image_end || r.base + r.length <= lo) continue;
+    LogLine().text().str("*** the kernel image [").hex(lo).str(", ").hex(image_end)
+        .str(") was loaded over ").str(region_type_name(r.type)).str(" memory [").hex(r.base).str(", ")
+        .hex(r.base + r.length).str("): too little RAM above 1 MiB; firmware data there is lost").nl();
+  }
   k.map.reserve(boot_start, boot_end - boot_start, RegionType::BootloaderReclaimable);
   k.map.reserve(image_start, image_end - image_start, RegionType::Kernel);
   if (!k.map.normalise()) boot_failure("memory map", "more entries than the map holds");
@@ -203,8 +243,10 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
   smp_discover(k);  // reads ACPI through the boot tables' direct map
 
   k.tsc_init = arch::rdtsc();
+  if (const char* why = map_within_boot_reach(k.map, arch::kBootDirectMapLimit, k.init_map))
+    boot_failure("memory map below 4 GiB", why);
   const int status = k.pages.init(
-      k.map, PageAllocatorConfig{.direct_map_offset = arch::kDirectMapBase,
+      k.init_map, PageAllocatorConfig{.direct_map_offset = arch::kDirectMapBase,
                                  .cpu_count = k.smp.cpu_count,
                                  .bootmem_limit = arch::kBootDirectMapLimit});
   if (status != PF_OK) {
@@ -215,6 +257,8 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
 
   if (const char* why = build_address_space(k)) boot_failure("page tables", why);
   k.tsc_tables_live = arch::rdtsc();
+  if (const char* why = add_high_memory(k)) boot_failure("memory above 4 GiB", why);
+  k.tsc_high_added = arch::rdtsc();
 
   const int slab_status = k.slab.init(k.pages, SlabConfig{.cpu_count = 0, .debug = k.options.slab_debug});
   if (slab_status != PF_OK) {

@@ -123,12 +123,16 @@ void format_reserved(const Kernel& k, TextBuffer& t) {
   row(t, "kernel image", image);
   row(t, "modules", modules);
   row(t, "descriptors and per-CPU caches (bootmem)", k.pages.reserved_frames(kReservedByBootmem));
+  row(t, "hot-add metadata (inside the added ranges)", k.pages.reserved_frames(kReservedHotplugMeta));
   row(t, "bootloader-reclaimable, not handed back", k.pages.reserved_frames(kReservedBootloaderReclaimable));
   row(t, "acpi-reclaimable, not handed back", k.pages.reserved_frames(kReservedAcpiReclaimable));
   row(t, "acpi-nvs", nvs);
   row(t, "low memory (below low_reserved_end)", low);
   row(t, "firmware-reserved (RAM or device memory)", firmware);
   row(t, "bad", bad);
+  // Above 4 GiB, what add_high_memory could not hand over (none on QEMU).
+  if (k.high.refused_frames != 0) row(t, "usable above 4 GiB, refused by add_memory", k.high.refused_frames);
+  if (k.high.unmanaged_frames != 0) row(t, "reclaimable above 4 GiB, not managed", k.high.unmanaged_frames);
 }
 
 }  // namespace pf::kernel

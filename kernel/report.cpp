@@ -109,12 +109,21 @@ void run_report(Kernel& k) {
 
   section(t, "overhead");
   const uint64_t described = c.managed_frames + c.reserved_frames;
+  // Init's arrays (whole frames each) and, above 4 GiB, the arrays inside
+  // the hot-added ranges (16 bytes per frame of each).
+  const uint64_t added_desc = k.high.added_frames * PageAllocator::descriptor_bytes_per_frame();
+  const uint64_t desc = pages.descriptor_bytes() + added_desc;
+  const uint64_t bp = described ? desc * 10000 / (described * kPageSize) : 0;  // basis points
   t.str("descriptors: ").dec(PageAllocator::descriptor_bytes_per_frame()).str(" bytes per frame, ")
-      .size(pages.descriptor_bytes()).str(" for ").dec(described).str(" frames (")
-      .dec(described ? pages.descriptor_bytes() * 10000 / (described * kPageSize) / 100 : 0).ch('.')
-      .dec_w(described ? pages.descriptor_bytes() * 10000 / (described * kPageSize) % 100 : 0, 2)
+      .size(desc).str(" for ").dec(described).str(" frames (").dec(bp / 100).ch('.')
+      .ch(static_cast<char>('0' + bp % 100 / 10)).ch(static_cast<char>('0' + bp % 10))
       .str("% of the memory they describe)").nl();
-  t.str("bootmem (descriptors + per-CPU caches): ").size(pages.bootmem_bytes()).nl();
+  t.str("bootmem (below 4 GiB: descriptors + per-CPU caches): ").size(pages.bootmem_bytes()).nl();
+  if (k.high.ranges != 0)
+    t.str("hot-added above 4 GiB: ").dec(k.high.ranges).str(k.high.ranges == 1 ? " range, " : " ranges, ")
+        .size(k.high.added_frames << kPageShift).str("; metadata inside them ")
+        .size(pages.hotplug_meta_frames() << kPageShift).str(" (descriptors ").size(added_desc)
+        .str(", lookups, Normal zone's per-CPU slots)").nl();
   t.str("page tables: ").dec(k.mapping.tables).str(" table frames; direct map of ")
       .dec(k.direct_map_count).str(" ranges with ").dec(k.mapping.leaves_1g).str(" x 1 GiB, ")
       .dec(k.mapping.leaves_2m).str(" x 2 MiB, ").dec(k.mapping.leaves_4k)
@@ -136,6 +145,10 @@ void run_report(Kernel& k) {
   ms(t, k.tsc_init - k.tsc_main);
   t.nl().str("boot entry -> own page tables live: ").dec(k.tsc_tables_live - k.tsc_entry).str(" cycles, ");
   ms(t, k.tsc_tables_live - k.tsc_entry);
+  t.nl().str("boot entry -> memory above 4 GiB added: ").dec(k.tsc_high_added - k.tsc_entry).str(" cycles, ");
+  ms(t, k.tsc_high_added - k.tsc_entry);
+  t.nl().str("  of which add_memory: ").dec(k.tsc_high_added - k.tsc_tables_live).str(" cycles, ");
+  ms(t, k.tsc_high_added - k.tsc_tables_live);
   t.nl().str("boot entry -> slab allocator ready: ").dec(k.tsc_slab_ready - k.tsc_entry).str(" cycles, ");
   ms(t, k.tsc_slab_ready - k.tsc_entry);
   t.nl();

@@ -429,6 +429,60 @@ void test_boot_region_released(Context& ctx) {
   PF_CHECK(ctx, still_reserved == 0);
 }
 
+// Every frame of a managed type in the memory map is managed, in the right
+// zone, with its metadata where the boot sequence promised (main.cpp): below
+// 4 GiB for what init took, inside the range itself above (hot-added); the
+// allocator's totals equal the map's, zone by zone, and verify() agrees.
+void test_memory_accounted(Context& ctx) {
+  Kernel& k = kernel();
+  PageAllocator& pages = k.pages;
+  const uint64_t limit = arch::kBootDirectMapLimit;
+  uint64_t in_map = 0, high_usable = 0, undescribed = 0;
+  uint64_t by_zone[kZoneCount] = {};
+  for (const MapEntry& e : k.map.entries()) {
+    if (!region_is_managed(e.type)) continue;
+    in_map += e.frames();
+    if (e.type == RegionType::Usable && e.end.value > limit)
+      high_usable += (e.end.value - (e.base.value > limit ? e.base.value : limit)) >> kPageShift;
+    for (uint64_t p = e.first_pfn().value; p < e.end_pfn().value;) {  // frames per zone
+      const uint64_t end = zone_end_pfn(p) < e.end_pfn().value ? zone_end_pfn(p) : e.end_pfn().value;
+      by_zone[static_cast<unsigned>(zone_for(p))] += end - p;
+      p = end;
+    }
+    for (uint64_t p : {e.first_pfn().value, e.end_pfn().value - 1})
+      if (pages.descriptor(Pfn{p}) == nullptr) ++undescribed;
+  }
+  PF_CHECK(ctx, undescribed == 0);
+  PF_CHECK(ctx, k.high.refused_frames == 0 && k.high.unmanaged_frames == 0);
+  PF_CHECK(ctx, k.high.added_frames == high_usable);
+  PF_CHECK(ctx, (k.high.ranges != 0) == (high_usable != 0));
+  pages.drain_cpu_caches();
+  const PageCounters c = pages.counters();
+  PF_CHECK(ctx, c.managed_frames + c.reserved_frames == in_map);
+  for (unsigned z = 0; z < kZoneCount; ++z) {
+    const PageCounters zc = pages.zone_counters(static_cast<Zone>(z));
+    if (!PF_CHECK(ctx, zc.managed_frames + zc.reserved_frames == by_zone[z]))
+      LogLine().text().str("    zone ").dec(z).str(": allocator ").dec(zc.managed_frames + zc.reserved_frames)
+          .str(" frames, map ").dec(by_zone[z]).nl();
+  }
+  PF_CHECK(ctx, pages.hotplug_meta_frames() == pages.reserved_frames(kReservedHotplugMeta));
+  PF_CHECK(ctx, (pages.hotplug_meta_frames() != 0) == (high_usable != 0));
+  uint64_t misplaced = 0;
+  for (size_t i = 0; i < pages.range_count(); ++i) {
+    const PageAllocator::RangeInfo r = pages.range_info(i);
+    if (r.zone != zone_for(to_pfn(r.base).value) || to_pfn(r.end).value > zone_end_pfn(to_pfn(r.base).value))
+      ++misplaced;
+    // A hot-added range's descriptors lie in its own first frames (those of
+    // the first piece, when add_memory cut it), never below the limit.
+    const bool high = r.base.value >= limit;
+    if (high ? r.descriptors.value < limit || r.descriptors.value >= r.end.value
+             : r.descriptors.value + r.descriptor_bytes > limit)
+      ++misplaced;
+  }
+  PF_CHECK(ctx, misplaced == 0);
+  PF_CHECK(ctx, pages.verify());
+}
+
 // The C API of pfalloc.h reaches the same allocator the kernel set up.
 void test_c_api(Context& ctx) {
   Kernel& k = kernel();
@@ -1050,6 +1104,7 @@ constexpr KernelCase kKernelCases[] = {
     {"kernel_image_wx", &test_image_wx},
     {"kernel_fault_probes", &test_fault_probes},
     {"kernel_boot_region_released", &test_boot_region_released},
+    {"kernel_memory_accounted", &test_memory_accounted},
     {"kernel_c_api", &test_c_api},
     {"kernel_page_misuse", &test_page_misuse},
     {"kernel_slab_misuse", &test_slab_misuse},

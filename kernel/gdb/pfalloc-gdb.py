@@ -40,6 +40,9 @@ OWNER_TAGS = {
     ("Allocated", 0xC0471600): "alloc_contig piece",
     ("Reserved", 0): "bootmem (descriptors, per-CPU caches)",
     ("Reserved", 1): "bootloader-reclaimable",
+    ("Reserved", 2): "acpi-reclaimable",
+    # The kernel hot-adds all RAM above 4 GiB (kernel/main.cpp).
+    ("Reserved", 3): "hot-add metadata",
 }
 MAX_SLAB_ORDER = 5                   # kMaxSlabOrder: bounds the head search
 

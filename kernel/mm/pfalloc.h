@@ -135,8 +135,9 @@ size_t pf_release_reserved(unsigned int region_type);
  * per-CPU cache slots are placed in the range's own first frames (reserved,
  * reason "hot-add metadata"); every other frame goes to the buddy of its zone.
  * Nothing else of the range is touched. Rules: page-aligned; the range lies
- * above every managed range and every non-usable entry of the pf_init map
- * (holes below managed memory are not supported); at most 2^52. Each call
+ * above every managed range (holes below managed memory are not supported)
+ * and overlaps no non-usable entry of the pf_init map (it may lie below one,
+ * e.g. RAM under an MMIO window at the top); at most 2^52. Each call
  * takes one slot of a table of 128 (more if it crosses 16 MiB or 4 GiB).
  * Blocks and alloc_contig allocations never span two added ranges, even
  * adjacent ones. Safe while other CPUs allocate and free; calls are
