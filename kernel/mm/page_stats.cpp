@@ -52,7 +52,7 @@ void PageAllocator::format_zones(TextBuffer& out) const {
       .size(descriptor_bytes_).str(" in all; bootmem placed ").size(bootmem_bytes()).str(" (")
       .dec(cpu_count_).str(" per-CPU page caches)").nl();
   if (const size_t added = kMaxHotplugRanges - hotplug_ranges_left(); added != 0)
-    out.str("hot-added: ").dec(added).str(" ranges, their metadata ")
+    out.str("hot-added: ").dec(added).str(added == 1 ? " range, its metadata " : " ranges, their metadata ")
         .size(hotplug_meta_frames() << kPageShift).str(" (").dec(hotplug_ranges_left())
         .str(" slots left)").nl();
 }

@@ -147,7 +147,7 @@ TEST(HotAdd, AddedFramesAreFreeMinusTheirOwnMetadata) {
   TextBuffer t(text, sizeof text);
   pages.format_zones(t);
   EXPECT_NE(std::string(text).find("range [0x000004000000, 0x000005000000)"), std::string::npos) << text;
-  EXPECT_NE(std::string(text).find("hot-added: 1 ranges"), std::string::npos) << text;
+  EXPECT_NE(std::string(text).find("hot-added: 1 range, its metadata"), std::string::npos) << text;
 
   // Every frame the range added is handed out at order 0 and comes back.
   pages.drain_cpu_caches();
