@@ -2,11 +2,16 @@
 // growth by hot-add, big blocks, fork handlers, PFALLOC_STATS. See shim.hpp
 // for the size paths and the big-block table.
 //
-// The window (one mmap, MAP_NORESERVE, for the life of the process; never
-// munmapped or mprotected in part, only madvised):
-//   [table: 8 bytes per 2 MiB of memory][slack up to kVirtAlign][memory ...]
-// "Physical" address kPhysBase sits at the first kVirtAlign-aligned address
-// past the table, so the direct-map offset is a multiple of kVirtAlign.
+// The window (one mapping, MAP_NORESERVE, for the life of the process; once
+// set up never munmapped or mprotected in part, only madvised):
+//   [table: 8 bytes per 2 MiB of memory][memory ...]
+// "Physical" address kPhysBase sits at a virt_align-aligned address (shim.hpp:
+// HeapView), so the direct-map offset is a multiple of virt_align. The window
+// costs no address space beyond itself (map_window: no slack is kept, and
+// none is held at all when the kernel honours a hint), because ulimit -v and
+// -d count every byte of it. Its size is PFALLOC_MEMORY (default 64 GiB),
+// at most 3/4 of what those limits leave (reservation_room), and 3/4 of it
+// again while mmap refuses.
 //
 // Memory is given to the allocator a slice at a time, in address order:
 // pf_init over the first kFirstSlice, then pf_add_memory over the next slice
@@ -51,6 +56,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -174,27 +180,122 @@ void fork_child() {
   g_grow_lock.unlock();
 }
 
+// The address space a reservation may still take without failing, or ~0
+// if no limit is set: RLIMIT_AS counts every mapping, RLIMIT_DATA every
+// private writable one (the window is both, MAP_NORESERVE or not). What the
+// process holds already comes from /proc/self/statm (its "data" column
+// counts the stack too: an underestimate of the room, which is the safe
+// side). Read with open/read: no malloc, no stdio.
+uint64_t reservation_room() {
+  uint64_t vm_pages = 0, data_pages = 0;
+  const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char text[160];
+    const ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    // size resident shared text lib data dt
+    uint64_t field[7] = {};
+    unsigned f = 0;
+    for (ssize_t i = 0; i < n && f < 7; ++i) {
+      if (text[i] >= '0' && text[i] <= '9')
+        field[f] = field[f] * 10 + static_cast<uint64_t>(text[i] - '0');
+      else if (text[i] == ' ')
+        ++f;
+    }
+    vm_pages = field[0];
+    data_pages = field[5];
+  }
+  uint64_t room = ~uint64_t{0};
+  const auto limit = [&room](int resource, uint64_t used_pages) {
+    rlimit r{};
+    if (getrlimit(resource, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return;
+    const uint64_t used = used_pages * kPageSize;
+    const uint64_t left = r.rlim_cur > used ? r.rlim_cur - used : 0;
+    if (left < room) room = left;
+  };
+  limit(RLIMIT_AS, vm_pages);
+  limit(RLIMIT_DATA, data_pages);
+  return room;
+}
+
+// The window's layout for `mem` bytes of memory (see the top).
+struct Layout {
+  uint64_t virt_align;   // min(kVirtAlign, largest power of two <= mem)
+  uint64_t table_bytes;  // the big-block table, whole pages
+  uint64_t bytes;        // table_bytes + mem: what the window keeps
+};
+Layout layout_for(uint64_t mem) {
+  const uint64_t pow2 = uint64_t{1} << (63 - __builtin_clzll(mem));
+  const uint64_t virt_align = pow2 < kVirtAlign ? pow2 : kVirtAlign;
+  const uint64_t table_bytes = align_up((mem >> kGranuleShift) * sizeof(uint64_t), kPageSize);
+  return {virt_align, table_bytes, table_bytes + mem};
+}
+
+void* map_at(uintptr_t hint, uint64_t bytes) {
+  return mmap(reinterpret_cast<void*>(hint), bytes, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+// Maps l.bytes so that the memory (past the table) starts virt_align
+// aligned; returns the table's address, or 0. Without ever holding more
+// than l.bytes where it can: a limit (ulimit -v, -d) counts every byte of
+// a reservation, slack included. First the exact size, where the kernel
+// puts it; unless that happens to be aligned, the same size again just
+// below it, aligned (mappings are placed top down, so the space below the
+// lowest one is usually free: the hint is honoured). Else, with slack: the
+// size plus virt_align, trimmed at once (one mapping either way).
+uintptr_t map_window(const Layout& l) {
+  void* base = map_at(0, l.bytes);
+  if (base == MAP_FAILED) return 0;
+  uintptr_t table = reinterpret_cast<uintptr_t>(base);
+  if (((table + l.table_bytes) & (l.virt_align - 1)) == 0) return table;
+  munmap(base, l.bytes);
+  const uintptr_t below = ((table + l.table_bytes) & ~(l.virt_align - 1)) - l.table_bytes;
+  if (below < table && below >= l.virt_align) {
+    base = map_at(below, l.bytes);
+    if (base != MAP_FAILED && reinterpret_cast<uintptr_t>(base) == below) return below;
+    if (base != MAP_FAILED) munmap(base, l.bytes);
+  }
+  // mmap's answer is page aligned: virt_align - one page of slack suffices.
+  const uint64_t reserve = l.bytes + l.virt_align - kPageSize;
+  base = map_at(0, reserve);
+  if (base == MAP_FAILED) return 0;
+  const auto window = reinterpret_cast<uintptr_t>(base);
+  table = align_up(window + l.table_bytes, l.virt_align) - l.table_bytes;
+  if (table > window) munmap(base, table - window);
+  if (window + reserve > table + l.bytes)
+    munmap(reinterpret_cast<void*>(table + l.bytes), window + reserve - (table + l.bytes));
+  return table;
+}
+
 bool start() {
   uint64_t mem = parse_size(getenv("PFALLOC_MEMORY"));
   if (mem == 0) mem = kDefaultMemory;
-  if (mem < kMinMemory) mem = kMinMemory;
   if (mem > kMaxMemory) mem = kMaxMemory;
+  // Under ulimit -v or -d the window takes at most 3/4 of the room left,
+  // so that the program's own mappings (thread stacks, files, libraries)
+  // still fit beside it.
+  const uint64_t room = reservation_room();
+  if (mem > room / 4 * 3) mem = room / 4 * 3;
+  if (mem < kMinMemory) mem = kMinMemory;
   mem = align_up(mem, kLargestBlock);
-  void* base = MAP_FAILED;
-  uint64_t table_bytes = 0;
-  // A strict overcommit policy may refuse a large reservation: halve it.
-  for (; mem >= kMinMemory; mem = align_up(mem / 2, kLargestBlock)) {
-    table_bytes = align_up((mem >> kGranuleShift) * sizeof(uint64_t), kPageSize);
-    base = mmap(nullptr, table_bytes + kVirtAlign + mem, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base != MAP_FAILED) break;
+  Layout l{};
+  uintptr_t table = 0;
+  // A limit the room did not see (a strict overcommit policy, another
+  // thread mapping meanwhile) may refuse the reservation: ask for 3/4 as
+  // much until kMinMemory.
+  for (;; mem = align_up(mem / 4 * 3, kLargestBlock)) {
+    if (mem < kMinMemory) mem = kMinMemory;
+    l = layout_for(mem);
+    table = map_window(l);
+    if (table != 0 || mem == kMinMemory) break;
   }
-  if (base == MAP_FAILED) return false;
-  const auto window = reinterpret_cast<uintptr_t>(base);
-  g_big_table = static_cast<std::atomic<uint64_t>*>(base);
-  g_view.mem_virt = align_up(window + table_bytes, kVirtAlign);
+  if (table == 0) return false;
+  g_big_table = reinterpret_cast<std::atomic<uint64_t>*>(table);
+  g_view.mem_virt = table + l.table_bytes;
   g_view.mem_bytes = mem;
   g_view.offset = g_view.mem_virt - kPhysBase;
+  g_view.virt_align = l.virt_align;
 
   // CPU slots: threads beyond them share one locked cache. Each slot costs
   // about 1 KiB per kmalloc class once used (its per-CPU object arrays).
@@ -218,7 +319,7 @@ bool start() {
   config.cpu_count = g_cpus;
   const pf_region region{kPhysBase, first, PF_REGION_USABLE};
   if (pf_init(&config, &region, 1, nullptr, 0) != PF_OK) {
-    munmap(base, table_bytes + kVirtAlign + mem);  // nothing of it was handed out
+    munmap(reinterpret_cast<void*>(table), l.bytes);  // nothing of it was handed out
     return false;
   }
   hosted::set_slot_limit(g_cpus);
@@ -340,7 +441,7 @@ void discard(void* p, size_t bytes) {
 }
 
 void* big_alloc(size_t size, size_t align, bool zero) {
-  if (size > g_view.mem_bytes || align > kVirtAlign) {
+  if (size > g_view.mem_bytes || align > g_view.virt_align) {
     errno = ENOMEM;
     return nullptr;
   }

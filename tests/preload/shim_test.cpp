@@ -8,7 +8,8 @@
 // across the slab / large / big / contiguous boundaries, huge and zero sizes
 // as glibc answers them, calloc zeroing dirty memory, fork with threads
 // running, CPU slots handed back at thread exit and more threads than slots,
-// one mapping however the program allocates, misuse aborting by name, and
+// one mapping however the program allocates, a window that fits under
+// ulimit -v and -d, misuse aborting by name, and
 // the sized frees (C23 free_sized / free_aligned_sized from a C program,
 // C++ sized delete, a wrong size aborting, a program's own unsized delete
 // still reached).
@@ -20,6 +21,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
@@ -499,11 +502,22 @@ TEST(Shim, OneMappingHoweverItAllocates) {
 
 // Runs `argv` (argv[0] a path) with `env` and the shim preloaded; returns
 // its stdout and stderr, interleaved, and its exit status.
-std::string run_program(std::vector<std::string> argv, std::vector<std::string> env, int* status) {
+// A resource limit for the program (setrlimit before exec), if any.
+struct Limit {
+  int resource = -1;
+  rlim_t bytes = 0;
+};
+
+std::string run_program(std::vector<std::string> argv, std::vector<std::string> env, int* status,
+                        Limit limit = {}) {
   int fds[2];
   if (pipe(fds) != 0) return "pipe failed";
   const pid_t pid = fork();
   if (pid == 0) {
+    if (limit.resource >= 0) {
+      const rlimit r{limit.bytes, limit.bytes};
+      if (setrlimit(limit.resource, &r) != 0) _exit(126);
+    }
     dup2(fds[1], STDERR_FILENO);
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
@@ -531,9 +545,9 @@ std::string run_program(std::vector<std::string> argv, std::vector<std::string> 
 
 // Runs this binary again with `env` added, only test `filter` (a helper that
 // skips itself unless SHIM_HELPER is set); returns its stderr and exit status.
-std::string run_helper(const char* filter, std::vector<std::string> env, int* status) {
+std::string run_helper(const char* filter, std::vector<std::string> env, int* status, Limit limit = {}) {
   env.push_back("SHIM_HELPER=1");
-  return run_program({"/proc/self/exe", std::string("--gtest_filter=") + filter}, std::move(env), status);
+  return run_program({"/proc/self/exe", std::string("--gtest_filter=") + filter}, std::move(env), status, limit);
 }
 
 // A test program built beside this binary (tests/preload/preload.mk).
@@ -590,6 +604,66 @@ TEST(Shim, SmallWindowIsAllThereIs) {
   EXPECT_NE(out.find("buddyinfo:\nNode 0, zone   Normal"), std::string::npos) << out;
   EXPECT_NE(out.find("slabinfo - version: 2.1"), std::string::npos) << out;
   EXPECT_NE(out.find("kmalloc-128"), std::string::npos) << out;
+}
+
+// Under ulimit -v (RLIMIT_AS) or -d (RLIMIT_DATA) of 512 MiB: the window
+// once took its size plus 1 GiB of alignment slack, so no window fitted
+// and every malloc said ENOMEM (sort: "memory exhausted"; this binary
+// aborted before main). Now it is sized from the room the limit leaves
+// (at most 3/4 of it), keeps no slack, and leaves the rest to the program.
+constexpr size_t kLimit = 512 * MiB;
+
+TEST(ShimHelper, UnderAMemoryLimit) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.WorksUnderUlimitVAndD";
+  const Info i = info();
+  EXPECT_LE(i.window_bytes, kLimit / 4 * 3);
+  EXPECT_GE(i.window_bytes, kLimit / 4);
+  // The alignments a window this small can hold are still honoured (first,
+  // while the window has room for a slice of their own).
+  void* a = nullptr;
+  ASSERT_EQ(posix_memalign(&a, 64 * MiB, 100), 0);
+  EXPECT_TRUE(aligned_to(a, 64 * MiB));
+  free(a);
+  // A quarter of the limit in one block, then in 1 MiB pieces, touched.
+  void* big = malloc(kLimit / 4);
+  ASSERT_NE(big, nullptr);
+  touch_pages(big, kLimit / 4);
+  std::vector<void*> v;
+  for (int k = 0; k < 64; ++k) {
+    void* p = malloc(1 * MiB);
+    ASSERT_NE(p, nullptr);
+    touch_pages(p, 1 * MiB);
+    v.push_back(p);
+  }
+  // The limit itself: ENOMEM, not a crash.
+  errno = 0;
+  EXPECT_EQ(malloc(opaque(kLimit)), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  // Room is left beside the window: a 64 MiB mapping and 8 threads' stacks.
+  void* m = mmap(nullptr, 64 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  EXPECT_NE(m, MAP_FAILED);
+  if (m != MAP_FAILED) munmap(m, 64 * MiB);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([] {
+      for (int k = 0; k < 1000; ++k) free(malloc(static_cast<size_t>(k) * 7 + 1));
+    });
+  for (std::thread& t : threads) t.join();
+  for (void* p : v) free(p);
+  free(big);
+}
+
+TEST(Shim, WorksUnderUlimitVAndD) {
+  if (helper()) GTEST_SKIP();
+  for (const int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    int status = 0;
+    const std::string out =
+        run_helper("ShimHelper.UnderAMemoryLimit", {"PFALLOC_STATS=1"}, &status, {resource, kLimit});
+    ASSERT_TRUE(WIFEXITED(status)) << out;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+    EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+    EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
+  }
 }
 
 TEST(ShimDeathTest, DoubleFreeAbortsByName) {
