@@ -12,7 +12,7 @@
 // ulimit -v and -d, misuse aborting by name, and
 // the sized frees (C23 free_sized / free_aligned_sized from a C program,
 // C++ sized delete, a wrong size aborting, a program's own unsized delete
-// still reached).
+// or own free still reached).
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -856,5 +856,15 @@ TEST(Shim, CSizedFreeMisuseAbortsByName) {
 // tests/preload/sized_replaced.cpp: a program that replaces the unsized
 // new/delete only; its sized deletes (the shim's) must call its replacement.
 TEST(Shim, SizedDeleteReachesAProgramsReplacement) { run_clean("sized_replaced"); }
+
+// A program with a malloc family of its own: pfalloc is never used (no
+// report at exit), and the shim's sized deletes end in the program's free.
+TEST(Shim, SizedDeleteReachesAProgramsOwnFree) {
+  int status = 0;
+  const std::string out = run_program({beside_me("own_malloc")}, {"PFALLOC_STATS=1"}, &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_NE(out.find("own_malloc: ok"), std::string::npos) << out;
+  EXPECT_EQ(out.find("pfalloc"), std::string::npos) << out;
+}
 
 }  // namespace
