@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -92,6 +93,13 @@ __thread bool t_in_init __attribute__((tls_model("initial-exec"))) = false;
 
 unsigned g_cpus = 0;
 int g_stats_fd = STDERR_FILENO;
+// What g_stats_fd was when the copy was made (st_dev, st_ino): a program
+// that closes every descriptor above 2 (daemons, closefrom) and opens
+// files may get that number back for a file of its own, into which the
+// report must not go.
+bool g_stats_known = false;
+dev_t g_stats_dev;
+ino_t g_stats_ino;
 
 SpinLock g_grow_lock;
 uint64_t g_next_phys = 0;  // grow_lock
@@ -311,6 +319,12 @@ bool start() {
   if (stats_wanted()) {
     const int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 64);
     if (fd >= 0) g_stats_fd = fd;
+    struct stat st{};
+    if (fstat(g_stats_fd, &st) == 0) {
+      g_stats_known = true;
+      g_stats_dev = st.st_dev;
+      g_stats_ino = st.st_ino;
+    }
   }
 
   const uint64_t first = mem < kFirstSlice ? mem : kFirstSlice;
@@ -329,6 +343,7 @@ bool start() {
 }
 
 void write_all(const char* text, size_t n) {
+  if (g_stats_fd < 0) return;
   while (n > 0) {
     const ssize_t w = write(g_stats_fd, text, n);
     if (w <= 0) return;
@@ -341,8 +356,20 @@ void write_all(const char* text, size_t n) {
 // gone by now). A destructor of the library: it runs after the program's
 // atexit handlers and its own destructors (the preloaded library is
 // initialised before the program, so it is finalised after it).
+// The descriptor the report goes to: the copy of stderr made at init if it
+// is still that file, else stderr if stderr is, else none (-1). (Stderr
+// if nothing was recorded: PFALLOC_STATS set by the program itself.)
+int stats_fd() {
+  if (!g_stats_known) return STDERR_FILENO;
+  struct stat st{};
+  for (const int fd : {g_stats_fd, STDERR_FILENO})
+    if (fstat(fd, &st) == 0 && st.st_dev == g_stats_dev && st.st_ino == g_stats_ino) return fd;
+  return -1;
+}
+
 __attribute__((destructor)) void stats_at_exit() {
   if (!g_ready.load(std::memory_order_acquire) || !stats_wanted()) return;
+  g_stats_fd = stats_fd();
   static char buffer[64 * 1024];
   pf_counters c{};
   pf_get_counters(&c);

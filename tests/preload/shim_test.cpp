@@ -9,7 +9,8 @@
 // as glibc answers them, calloc zeroing dirty memory, fork with threads
 // running, CPU slots handed back at thread exit and more threads than slots,
 // one mapping however the program allocates, a window that fits under
-// ulimit -v and -d, misuse aborting by name, and
+// ulimit -v and -d, the PFALLOC_STATS report kept out of the program's
+// files, misuse aborting by name, and
 // the sized frees (C23 free_sized / free_aligned_sized from a C program,
 // C++ sized delete, a wrong size aborting, a program's own unsized delete
 // or own free still reached).
@@ -664,6 +665,49 @@ TEST(Shim, WorksUnderUlimitVAndD) {
     EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
     EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
   }
+}
+
+// PFALLOC_STATS=1 writes its report to a copy of stderr made at init (fd
+// 64 or above: the program may close stderr). A program that closes every
+// descriptor above 2 and opens files got that number back for one of its
+// own, and the report was appended to it. The copy is now checked to be
+// the same file at exit (else stderr is used, if it still is).
+TEST(ShimHelper, ClosesEveryDescriptorAndOpensFiles) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.StatsReportNeverGoesIntoTheProgramsFiles";
+  const char* dir = getenv("SHIM_DIR");
+  ASSERT_NE(dir, nullptr);
+  void* volatile p = malloc(100);  // the heap (and the copy of stderr) exist
+  free(p);
+  for (int fd = 3; fd < 1024; ++fd) close(fd);
+  for (int i = 0; i < 100; ++i) {  // left open at exit, as stdio leaves them
+    const std::string name = std::string(dir) + "/f" + std::to_string(i);
+    const int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "data\n", 5), 5);
+  }
+}
+
+TEST(Shim, StatsReportNeverGoesIntoTheProgramsFiles) {
+  if (helper()) GTEST_SKIP();
+  char dir[] = "/tmp/shim_test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  int status = 0;
+  const std::string out = run_helper("ShimHelper.ClosesEveryDescriptorAndOpensFiles",
+                                     {"PFALLOC_STATS=1", std::string("SHIM_DIR=") + dir}, &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;  // on stderr, which is still the pipe
+  for (int i = 0; i < 100; ++i) {
+    const std::string name = std::string(dir) + "/f" + std::to_string(i);
+    char buf[64] = {};
+    const int fd = open(name.c_str(), O_RDONLY);
+    EXPECT_GE(fd, 0) << name;
+    if (fd < 0) continue;
+    EXPECT_EQ(read(fd, buf, sizeof buf - 1), 5) << name << ": " << buf;
+    close(fd);
+    unlink(name.c_str());
+  }
+  rmdir(dir);
 }
 
 TEST(ShimDeathTest, DoubleFreeAbortsByName) {
