@@ -19,7 +19,8 @@
 // (each as large as everything managed so far, at most kMaxGeometric) and
 // are always large enough for the request that triggered them, descriptors
 // (16 bytes per 4 KiB frame, placed by the core inside the slice) and
-// alignment included. Untouched frames cost nothing, so a program that
+// alignment included. Near the end of the window the rest of it comes with
+// the slice (grow says when). Untouched frames cost nothing, so a program that
 // allocates little pays for kFirstSlice's descriptors (32 KiB) and the
 // slabs it uses, nothing more.
 //
@@ -450,6 +451,13 @@ bool grow(uint64_t need, uint64_t align, uint64_t seen) {
   const uint64_t managed = g_managed.load(std::memory_order_relaxed);
   uint64_t slice = align_up(managed < kMaxGeometric ? managed : kMaxGeometric, kLargestBlock);
   if (slice < want) slice = want;
+  // Near the end of the window the rest comes with this slice: a tail left
+  // smaller than 4 slices would cap the largest block there (blocks never
+  // span two slices) at about half the window; this way the last slice is
+  // at least 5/6 of it (a 584 MiB window, as ulimit -v 800000 gives, held
+  // blocks of 211 MiB at most, now 450). The price: the tail's descriptors
+  // (1/256 of it) are written up to 6x earlier than doubling would.
+  if (end - g_next_phys > slice && end - g_next_phys - slice < 4 * slice) slice = end - g_next_phys;
   if (g_next_phys + slice > end) {
     slice = end - g_next_phys;
     if (slice < want) return false;
