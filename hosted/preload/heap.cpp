@@ -196,14 +196,17 @@ void fork_child() {
 // counts the stack too: an underestimate of the room, which is the safe
 // side). Read with open/read: no malloc, no stdio.
 uint64_t reservation_room() {
-  uint64_t vm_pages = 0, data_pages = 0;
+  rlimit as{}, data{};
+  const bool as_set = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
+  const bool data_set = getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY;
+  if (!as_set && !data_set) return ~uint64_t{0};  // the usual case: no /proc read
+  // size resident shared text lib data dt (pages)
+  uint64_t field[7] = {};
   const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     char text[160];
     const ssize_t n = read(fd, text, sizeof text - 1);
     close(fd);
-    // size resident shared text lib data dt
-    uint64_t field[7] = {};
     unsigned f = 0;
     for (ssize_t i = 0; i < n && f < 7; ++i) {
       if (text[i] >= '0' && text[i] <= '9')
@@ -211,19 +214,15 @@ uint64_t reservation_room() {
       else if (text[i] == ' ')
         ++f;
     }
-    vm_pages = field[0];
-    data_pages = field[5];
   }
   uint64_t room = ~uint64_t{0};
-  const auto limit = [&room](int resource, uint64_t used_pages) {
-    rlimit r{};
-    if (getrlimit(resource, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return;
+  const auto left = [&room](const rlimit& r, uint64_t used_pages) {
     const uint64_t used = used_pages * kPageSize;
-    const uint64_t left = r.rlim_cur > used ? r.rlim_cur - used : 0;
-    if (left < room) room = left;
+    const uint64_t l = r.rlim_cur > used ? r.rlim_cur - used : 0;
+    if (l < room) room = l;
   };
-  limit(RLIMIT_AS, vm_pages);
-  limit(RLIMIT_DATA, data_pages);
+  if (as_set) left(as, field[0]);
+  if (data_set) left(data, field[5]);
   return room;
 }
 
