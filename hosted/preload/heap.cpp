@@ -48,9 +48,10 @@
 //
 // First use: the first malloc (from any thread) runs init() once; others
 // wait for it (a CAS on g_state, then a yield loop). init() never calls
-// malloc or stdio: mmap, getenv, sched_getaffinity, pf_init, pthread_key_create
-// (no allocation in glibc), and pthread_atfork once the heap is ready (in case
-// it allocates).
+// malloc or stdio: mmap/munmap, getenv, getrlimit, open/read/close of
+// /proc/self/statm, sched_getaffinity, fcntl/fstat, pf_init,
+// pthread_key_create (no allocation in glibc), and pthread_atfork once the
+// heap is ready (in case it allocates).
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
