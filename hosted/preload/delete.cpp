@@ -17,7 +17,9 @@
 // libstdc++'s or libc++'s own, or something else) and from then on a
 // replaced chain is called, exactly as libstdc++'s default would; only a
 // chain of defaults, which ends in our free(), is short-cut to the sized
-// free. The dispatch costs one load of g_cxx and a compare.
+// free; if the global free is not ours (the program defines the malloc
+// family itself), no chain is short-cut. The dispatch costs one load of
+// g_cxx and a compare.
 //
 // The look-up runs outside the allocator (no lock of ours is held), from a
 // sized delete, i.e. when the program is running C++ code and its runtime
@@ -74,11 +76,34 @@ bool is_default(const char* symbol, void** where) {
   return dladdr(f, &info) != 0 && info.dli_fname != nullptr && runtime_library(info.dli_fname);
 }
 
+// The global free when it is not ours (else null): a program that defines
+// the malloc family itself (one statically linked with tcmalloc or
+// jemalloc, say) comes first in the global scope, so libstdc++'s new
+// reaches its malloc and the default sized delete its free, while the
+// sized deletes, which it does not define, are still ours. Short-cutting
+// them to kfree_sized handed its blocks to pfalloc, which aborted on the
+// first one ("not in memory this allocator manages"); under glibc the
+// program runs. So then every chain counts as replaced: the default
+// operator it starts with, which ends in the program's free.
+std::atomic<void*> g_foreign_free{nullptr};
+
+void* foreign_free() {
+  void* f = dlsym(RTLD_DEFAULT, "free");
+  Dl_info theirs{}, mine{};
+  // Our own address: this function's (hidden, so not interposed).
+  if (f == nullptr || dladdr(f, &theirs) == 0 || dladdr(reinterpret_cast<void*>(&foreign_free), &mine) == 0 ||
+      theirs.dli_fbase == mine.dli_fbase)
+    return nullptr;
+  return f;
+}
+
 [[gnu::cold, gnu::noinline]] unsigned look_up() {
+  void* const other_free = foreign_free();
+  g_foreign_free.store(other_free, std::memory_order_relaxed);
   bool replaced_link[kChains];
   for (unsigned c = 0; c < kChains; ++c) {
     void* f = nullptr;
-    replaced_link[c] = !is_default(kSymbol[c], &f);
+    replaced_link[c] = !is_default(kSymbol[c], &f) || other_free != nullptr;
     g_target[c].store(f, std::memory_order_relaxed);
   }
   unsigned state = kLookedUp;
@@ -90,9 +115,12 @@ bool is_default(const char* symbol, void** where) {
 }
 
 // The program's chain for c: its first link, as the default sized delete
-// calls it. Reached only when look_up found it replaced (so not null).
+// calls it. Reached only when look_up found it replaced, so not null, or
+// the free not ours (then, without a C++ runtime's operator to call, the
+// program's free, where the default operators end).
 [[gnu::cold, gnu::noinline]] void call_replaced(Chain c, void* p, std::align_val_t al) {
   void* f = g_target[c].load(std::memory_order_relaxed);
+  if (f == nullptr) return reinterpret_cast<void (*)(void*)>(g_foreign_free.load(std::memory_order_relaxed))(p);
   if (c == kPlain || c == kArray)
     reinterpret_cast<void (*)(void*)>(f)(p);
   else

@@ -2,11 +2,16 @@
 // growth by hot-add, big blocks, fork handlers, PFALLOC_STATS. See shim.hpp
 // for the size paths and the big-block table.
 //
-// The window (one mmap, MAP_NORESERVE, for the life of the process; never
-// munmapped or mprotected in part, only madvised):
-//   [table: 8 bytes per 2 MiB of memory][slack up to kVirtAlign][memory ...]
-// "Physical" address kPhysBase sits at the first kVirtAlign-aligned address
-// past the table, so the direct-map offset is a multiple of kVirtAlign.
+// The window (one mapping, MAP_NORESERVE, for the life of the process; once
+// set up never munmapped or mprotected in part, only madvised):
+//   [table: 8 bytes per 2 MiB of memory][memory ...]
+// "Physical" address kPhysBase sits at a virt_align-aligned address (shim.hpp:
+// HeapView), so the direct-map offset is a multiple of virt_align. The window
+// costs no address space beyond itself (map_window: no slack is kept, and
+// none is held at all when the kernel honours a hint), because ulimit -v and
+// -d count every byte of it. Its size is PFALLOC_MEMORY (default 64 GiB),
+// at most 3/4 of what those limits leave (reservation_room), and 3/4 of it
+// again while mmap refuses.
 //
 // Memory is given to the allocator a slice at a time, in address order:
 // pf_init over the first kFirstSlice, then pf_add_memory over the next slice
@@ -14,7 +19,8 @@
 // (each as large as everything managed so far, at most kMaxGeometric) and
 // are always large enough for the request that triggered them, descriptors
 // (16 bytes per 4 KiB frame, placed by the core inside the slice) and
-// alignment included. Untouched frames cost nothing, so a program that
+// alignment included. Near the end of the window the rest of it comes with
+// the slice (grow says when). Untouched frames cost nothing, so a program that
 // allocates little pays for kFirstSlice's descriptors (32 KiB) and the
 // slabs it uses, nothing more.
 //
@@ -42,15 +48,18 @@
 //
 // First use: the first malloc (from any thread) runs init() once; others
 // wait for it (a CAS on g_state, then a yield loop). init() never calls
-// malloc or stdio: mmap, getenv, sched_getaffinity, pf_init, pthread_key_create
-// (no allocation in glibc), and pthread_atfork once the heap is ready (in case
-// it allocates).
+// malloc or stdio: mmap/munmap, getenv, getrlimit, open/read/close of
+// /proc/self/statm, sched_getaffinity, fcntl/fstat, pf_init,
+// pthread_key_create (no allocation in glibc), and pthread_atfork once the
+// heap is ready (in case it allocates).
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -86,6 +95,13 @@ __thread bool t_in_init __attribute__((tls_model("initial-exec"))) = false;
 
 unsigned g_cpus = 0;
 int g_stats_fd = STDERR_FILENO;
+// What g_stats_fd was when the copy was made (st_dev, st_ino): a program
+// that closes every descriptor above 2 (daemons, closefrom) and opens
+// files may get that number back for a file of its own, into which the
+// report must not go.
+bool g_stats_known = false;
+dev_t g_stats_dev;
+ino_t g_stats_ino;
 
 SpinLock g_grow_lock;
 uint64_t g_next_phys = 0;  // grow_lock
@@ -174,27 +190,121 @@ void fork_child() {
   g_grow_lock.unlock();
 }
 
+// The address space a reservation may still take without failing, or ~0
+// if no limit is set: RLIMIT_AS counts every mapping, RLIMIT_DATA every
+// private writable one (the window is both, MAP_NORESERVE or not). What the
+// process holds already comes from /proc/self/statm (its "data" column
+// counts the stack too: an underestimate of the room, which is the safe
+// side). Read with open/read: no malloc, no stdio.
+uint64_t reservation_room() {
+  rlimit as{}, data{};
+  const bool as_set = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
+  const bool data_set = getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY;
+  if (!as_set && !data_set) return ~uint64_t{0};  // the usual case: no /proc read
+  // size resident shared text lib data dt (pages)
+  uint64_t field[7] = {};
+  const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char text[160];
+    const ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    unsigned f = 0;
+    for (ssize_t i = 0; i < n && f < 7; ++i) {
+      if (text[i] >= '0' && text[i] <= '9')
+        field[f] = field[f] * 10 + static_cast<uint64_t>(text[i] - '0');
+      else if (text[i] == ' ')
+        ++f;
+    }
+  }
+  uint64_t room = ~uint64_t{0};
+  const auto left = [&room](const rlimit& r, uint64_t used_pages) {
+    const uint64_t used = used_pages * kPageSize;
+    const uint64_t l = r.rlim_cur > used ? r.rlim_cur - used : 0;
+    if (l < room) room = l;
+  };
+  if (as_set) left(as, field[0]);
+  if (data_set) left(data, field[5]);
+  return room;
+}
+
+// The window's layout for `mem` bytes of memory (see the top).
+struct Layout {
+  uint64_t virt_align;   // min(kVirtAlign, largest power of two <= mem)
+  uint64_t table_bytes;  // the big-block table, whole pages
+  uint64_t bytes;        // table_bytes + mem: what the window keeps
+};
+Layout layout_for(uint64_t mem) {
+  const uint64_t pow2 = uint64_t{1} << (63 - __builtin_clzll(mem));
+  const uint64_t virt_align = pow2 < kVirtAlign ? pow2 : kVirtAlign;
+  const uint64_t table_bytes = align_up((mem >> kGranuleShift) * sizeof(uint64_t), kPageSize);
+  return {virt_align, table_bytes, table_bytes + mem};
+}
+
+void* map_at(uintptr_t hint, uint64_t bytes) {
+  return mmap(reinterpret_cast<void*>(hint), bytes, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+// Maps l.bytes so that the memory (past the table) starts virt_align
+// aligned; returns the table's address, or 0. Without ever holding more
+// than l.bytes where it can: a limit (ulimit -v, -d) counts every byte of
+// a reservation, slack included. First the exact size, where the kernel
+// puts it; unless that happens to be aligned, the same size again just
+// below it, aligned (mappings are placed top down, so the space below the
+// lowest one is usually free: the hint is honoured). Else, with slack: the
+// size plus virt_align, trimmed at once (one mapping either way).
+uintptr_t map_window(const Layout& l) {
+  void* base = map_at(0, l.bytes);
+  if (base == MAP_FAILED) return 0;
+  uintptr_t table = reinterpret_cast<uintptr_t>(base);
+  if (((table + l.table_bytes) & (l.virt_align - 1)) == 0) return table;
+  munmap(base, l.bytes);
+  const uintptr_t below = ((table + l.table_bytes) & ~(l.virt_align - 1)) - l.table_bytes;
+  if (below < table && below >= l.virt_align) {
+    base = map_at(below, l.bytes);
+    if (base != MAP_FAILED && reinterpret_cast<uintptr_t>(base) == below) return below;
+    if (base != MAP_FAILED) munmap(base, l.bytes);
+  }
+  // mmap's answer is page aligned: virt_align - one page of slack suffices.
+  const uint64_t reserve = l.bytes + l.virt_align - kPageSize;
+  base = map_at(0, reserve);
+  if (base == MAP_FAILED) return 0;
+  const auto window = reinterpret_cast<uintptr_t>(base);
+  table = align_up(window + l.table_bytes, l.virt_align) - l.table_bytes;
+  if (table > window) munmap(base, table - window);
+  if (window + reserve > table + l.bytes)
+    munmap(reinterpret_cast<void*>(table + l.bytes), window + reserve - (table + l.bytes));
+  return table;
+}
+
 bool start() {
   uint64_t mem = parse_size(getenv("PFALLOC_MEMORY"));
   if (mem == 0) mem = kDefaultMemory;
-  if (mem < kMinMemory) mem = kMinMemory;
   if (mem > kMaxMemory) mem = kMaxMemory;
+  // Under ulimit -v or -d the window takes at most 3/4 of the room left,
+  // so that the program's own mappings (thread stacks, files, libraries)
+  // still fit beside it.
+  const uint64_t room = reservation_room();
+  if (mem > room / 4 * 3) mem = room / 4 * 3;
+  if (mem < kMinMemory) mem = kMinMemory;
   mem = align_up(mem, kLargestBlock);
-  void* base = MAP_FAILED;
-  uint64_t table_bytes = 0;
-  // A strict overcommit policy may refuse a large reservation: halve it.
-  for (; mem >= kMinMemory; mem = align_up(mem / 2, kLargestBlock)) {
-    table_bytes = align_up((mem >> kGranuleShift) * sizeof(uint64_t), kPageSize);
-    base = mmap(nullptr, table_bytes + kVirtAlign + mem, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base != MAP_FAILED) break;
+  Layout l{};
+  uintptr_t table = 0;
+  // A limit the room did not see (a strict overcommit policy, another
+  // thread mapping meanwhile) may refuse the reservation: ask for 3/4 as
+  // much until kMinMemory.
+  for (;; mem = align_up(mem / 4 * 3, kLargestBlock)) {
+    if (mem < kMinMemory) mem = kMinMemory;
+    l = layout_for(mem);
+    table = map_window(l);
+    if (table != 0 || mem == kMinMemory) break;
   }
-  if (base == MAP_FAILED) return false;
-  const auto window = reinterpret_cast<uintptr_t>(base);
-  g_big_table = static_cast<std::atomic<uint64_t>*>(base);
-  g_view.mem_virt = align_up(window + table_bytes, kVirtAlign);
+  if (table == 0) return false;
+  g_big_table = reinterpret_cast<std::atomic<uint64_t>*>(table);
+  g_view.mem_virt = table + l.table_bytes;
   g_view.mem_bytes = mem;
   g_view.offset = g_view.mem_virt - kPhysBase;
+  g_view.virt_align = l.virt_align;
 
   // CPU slots: threads beyond them share one locked cache. Each slot costs
   // about 1 KiB per kmalloc class once used (its per-CPU object arrays).
@@ -210,6 +320,12 @@ bool start() {
   if (stats_wanted()) {
     const int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 64);
     if (fd >= 0) g_stats_fd = fd;
+    struct stat st{};
+    if (fstat(g_stats_fd, &st) == 0) {
+      g_stats_known = true;
+      g_stats_dev = st.st_dev;
+      g_stats_ino = st.st_ino;
+    }
   }
 
   const uint64_t first = mem < kFirstSlice ? mem : kFirstSlice;
@@ -218,7 +334,7 @@ bool start() {
   config.cpu_count = g_cpus;
   const pf_region region{kPhysBase, first, PF_REGION_USABLE};
   if (pf_init(&config, &region, 1, nullptr, 0) != PF_OK) {
-    munmap(base, table_bytes + kVirtAlign + mem);  // nothing of it was handed out
+    munmap(reinterpret_cast<void*>(table), l.bytes);  // nothing of it was handed out
     return false;
   }
   hosted::set_slot_limit(g_cpus);
@@ -228,6 +344,7 @@ bool start() {
 }
 
 void write_all(const char* text, size_t n) {
+  if (g_stats_fd < 0) return;
   while (n > 0) {
     const ssize_t w = write(g_stats_fd, text, n);
     if (w <= 0) return;
@@ -240,8 +357,20 @@ void write_all(const char* text, size_t n) {
 // gone by now). A destructor of the library: it runs after the program's
 // atexit handlers and its own destructors (the preloaded library is
 // initialised before the program, so it is finalised after it).
+// The descriptor the report goes to: the copy of stderr made at init if it
+// is still that file, else stderr if stderr is, else none (-1). (Stderr
+// if nothing was recorded: PFALLOC_STATS set by the program itself.)
+int stats_fd() {
+  if (!g_stats_known) return STDERR_FILENO;
+  struct stat st{};
+  for (const int fd : {g_stats_fd, STDERR_FILENO})
+    if (fstat(fd, &st) == 0 && st.st_dev == g_stats_dev && st.st_ino == g_stats_ino) return fd;
+  return -1;
+}
+
 __attribute__((destructor)) void stats_at_exit() {
   if (!g_ready.load(std::memory_order_acquire) || !stats_wanted()) return;
+  g_stats_fd = stats_fd();
   static char buffer[64 * 1024];
   pf_counters c{};
   pf_get_counters(&c);
@@ -322,6 +451,13 @@ bool grow(uint64_t need, uint64_t align, uint64_t seen) {
   const uint64_t managed = g_managed.load(std::memory_order_relaxed);
   uint64_t slice = align_up(managed < kMaxGeometric ? managed : kMaxGeometric, kLargestBlock);
   if (slice < want) slice = want;
+  // Near the end of the window the rest comes with this slice: a tail left
+  // smaller than 4 slices would cap the largest block there (blocks never
+  // span two slices) at about half the window; this way the last slice is
+  // at least 5/6 of it (a 584 MiB window, as ulimit -v 800000 gives, held
+  // blocks of 211 MiB at most, now 450). The price: the tail's descriptors
+  // (1/256 of it) are written up to 6x earlier than doubling would.
+  if (end - g_next_phys > slice && end - g_next_phys - slice < 4 * slice) slice = end - g_next_phys;
   if (g_next_phys + slice > end) {
     slice = end - g_next_phys;
     if (slice < want) return false;
@@ -340,7 +476,7 @@ void discard(void* p, size_t bytes) {
 }
 
 void* big_alloc(size_t size, size_t align, bool zero) {
-  if (size > g_view.mem_bytes || align > kVirtAlign) {
+  if (size > g_view.mem_bytes || align > g_view.virt_align) {
     errno = ENOMEM;
     return nullptr;
   }

@@ -21,7 +21,8 @@
 // multiple of A: the smallest class holding such a size is a multiple of A
 // (the classes are 2^k and 3 * 2^k), so its objects are A-aligned. Above
 // 4 KiB the request is made larger than 8 KiB, so it is a whole buddy
-// block, aligned to its own size (>= A). Up to 1 GiB (shim.hpp: kVirtAlign).
+// block, aligned to its own size (>= A). Up to 1 GiB (shim.hpp: kVirtAlign;
+// less in a window smaller than 1 GiB, g_view.virt_align).
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -88,7 +89,7 @@ void* aligned(size_t align, size_t size) {
   if (align <= 8) return malloc_slow(size, false);
   if (align == 16) return malloc_slow(size > 8 ? size : 16, false);
   const size_t n = aligned_request(align, size);
-  if (align > kVirtAlign || n == 0) {
+  if (align > g_view.virt_align || n == 0) {
     errno = ENOMEM;
     return nullptr;
   }

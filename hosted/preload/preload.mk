@@ -49,6 +49,8 @@ $(PRELOAD_TEST): $(PRELOAD_DIR)/tests/shim_test.o
 # and C++ replacing the unsized delete only.
 PRELOAD_SIZED_FREE := $(PRELOAD_DIR)/sized_free
 PRELOAD_SIZED_REPLACED := $(PRELOAD_DIR)/sized_replaced
+# And C++ defining the malloc family itself (Shim.SizedDeleteReachesAProgramsOwnFree).
+PRELOAD_OWN_MALLOC := $(PRELOAD_DIR)/own_malloc
 $(PRELOAD_SIZED_FREE): tests/preload/sized_free.c tests/preload/check.h
 	@mkdir -p $(@D)
 	gcc -std=gnu11 -O2 -g $(WARN) $< -o $@
@@ -56,7 +58,11 @@ $(PRELOAD_SIZED_REPLACED): tests/preload/sized_replaced.cpp tests/preload/check.
 	@mkdir -p $(@D)
 	$(CXX) -std=c++20 -O2 -g $(WARN) $< -ldl -o $@
 
-test-preload-unit: $(PRELOAD_LIB) $(PRELOAD_TEST) $(PRELOAD_SIZED_FREE) $(PRELOAD_SIZED_REPLACED)
+$(PRELOAD_OWN_MALLOC): tests/preload/own_malloc.cpp tests/preload/check.h
+	@mkdir -p $(@D)
+	$(CXX) -std=c++20 -O2 -g $(WARN) $< -ldl -o $@
+
+test-preload-unit: $(PRELOAD_LIB) $(PRELOAD_TEST) $(PRELOAD_SIZED_FREE) $(PRELOAD_SIZED_REPLACED) $(PRELOAD_OWN_MALLOC)
 	LD_PRELOAD=$(abspath $(PRELOAD_LIB)) $(PRELOAD_TEST) --gtest_brief=1
 
 -include $(PRELOAD_OBJS:.o=.d) $(PRELOAD_DIR)/tests/shim_test.d

@@ -36,9 +36,10 @@ inline constexpr size_t kBigMin = 1 * MiB;         // sizes above this are big b
 inline constexpr unsigned kGranuleShift = 21;      // 2 MiB: the smallest big block
 inline constexpr size_t kLargestBlock = kPageSize << kMaxOrder;  // 4 MiB
 // Physical addresses start here: everything is zone Normal (no zone cut
-// inside the window), and the virtual base is aligned to kVirtAlign, so a
-// block aligned to A <= kVirtAlign in physical memory is aligned in virtual
-// memory too.
+// inside the window), and the virtual base is aligned to g_view.virt_align
+// (kVirtAlign, or for a window smaller than that the largest power of two
+// it holds; never below kLargestBlock), so a block aligned to A <=
+// virt_align in physical memory is aligned in virtual memory too.
 inline constexpr uint64_t kPhysBase = 4 * GiB;
 inline constexpr uint64_t kVirtAlign = 1 * GiB;
 // Flags of every allocation: out of memory is an answer here (we grow and
@@ -54,6 +55,11 @@ struct HeapView {
   uintptr_t mem_virt = 0;  // virtual address of kPhysBase
   uint64_t mem_bytes = 0;  // physical memory the window can hold
   uintptr_t offset = 0;    // direct-map offset: virt = phys + offset
+  // The largest alignment honoured: a power of two, kLargestBlock <=
+  // virt_align <= kVirtAlign, mem_virt and offset are multiples of it, and
+  // virt_align <= mem_bytes < 2 * virt_align unless virt_align == kVirtAlign
+  // (so no larger alignment could be had inside the window anyway).
+  uint64_t virt_align = 0;
 };
 extern HeapView g_view;
 extern std::atomic<bool> g_ready;  // true once init is done (and g_view set)

@@ -8,10 +8,12 @@
 // across the slab / large / big / contiguous boundaries, huge and zero sizes
 // as glibc answers them, calloc zeroing dirty memory, fork with threads
 // running, CPU slots handed back at thread exit and more threads than slots,
-// one mapping however the program allocates, misuse aborting by name, and
+// one mapping however the program allocates, a window that fits under
+// ulimit -v and -d, the PFALLOC_STATS report kept out of the program's
+// files, misuse aborting by name, and
 // the sized frees (C23 free_sized / free_aligned_sized from a C program,
 // C++ sized delete, a wrong size aborting, a program's own unsized delete
-// still reached).
+// or own free still reached).
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
@@ -499,11 +503,22 @@ TEST(Shim, OneMappingHoweverItAllocates) {
 
 // Runs `argv` (argv[0] a path) with `env` and the shim preloaded; returns
 // its stdout and stderr, interleaved, and its exit status.
-std::string run_program(std::vector<std::string> argv, std::vector<std::string> env, int* status) {
+// A resource limit for the program (setrlimit before exec), if any.
+struct Limit {
+  int resource = -1;
+  rlim_t bytes = 0;
+};
+
+std::string run_program(std::vector<std::string> argv, std::vector<std::string> env, int* status,
+                        Limit limit = {}) {
   int fds[2];
   if (pipe(fds) != 0) return "pipe failed";
   const pid_t pid = fork();
   if (pid == 0) {
+    if (limit.resource >= 0) {
+      const rlimit r{limit.bytes, limit.bytes};
+      if (setrlimit(limit.resource, &r) != 0) _exit(126);
+    }
     dup2(fds[1], STDERR_FILENO);
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
@@ -531,9 +546,9 @@ std::string run_program(std::vector<std::string> argv, std::vector<std::string> 
 
 // Runs this binary again with `env` added, only test `filter` (a helper that
 // skips itself unless SHIM_HELPER is set); returns its stderr and exit status.
-std::string run_helper(const char* filter, std::vector<std::string> env, int* status) {
+std::string run_helper(const char* filter, std::vector<std::string> env, int* status, Limit limit = {}) {
   env.push_back("SHIM_HELPER=1");
-  return run_program({"/proc/self/exe", std::string("--gtest_filter=") + filter}, std::move(env), status);
+  return run_program({"/proc/self/exe", std::string("--gtest_filter=") + filter}, std::move(env), status, limit);
 }
 
 // A test program built beside this binary (tests/preload/preload.mk).
@@ -556,8 +571,10 @@ TEST(ShimHelper, SmallWindow) {
   EXPECT_EQ(malloc(100 * MiB), nullptr);
   EXPECT_EQ(errno, ENOMEM);
   const size_t maps = mapping_count();
-  // Fill the window with 1 MiB blocks and 100-byte objects, touching each.
+  // Fill the window with 1 MiB blocks and 100-byte objects, touching each
+  // (the vector's room first: it cannot grow in a full window).
   std::vector<void*> v;
+  v.reserve(1 << 20);
   for (void* p; (p = malloc(1 * MiB)) != nullptr;) {
     memset(p, 1, 1 * MiB);
     v.push_back(p);
@@ -568,9 +585,14 @@ TEST(ShimHelper, SmallWindow) {
   for (void* p; (p = malloc(100)) != nullptr;) v.push_back(p);
   EXPECT_EQ(mapping_count(), maps);
   for (void* p : v) free(p);
-  // Everything back: a 16 MiB block fits again (in the last slice, of 32 MiB:
+  // Everything back: a 16 MiB block fits again (in the last slice, of 56 MiB:
   // blocks never span two slices).
   void* big = malloc(16 * MiB);
+  EXPECT_NE(big, nullptr);
+  free(big);
+  // And one of 5/8 of the window: the slices did not stop doubling short of
+  // the window's end, leaving a tail (the largest block was at most 24 MiB).
+  big = malloc(40 * MiB);
   EXPECT_NE(big, nullptr);
   free(big);
   close(STDERR_FILENO);  // as coreutils do at exit: the report must still appear
@@ -590,6 +612,109 @@ TEST(Shim, SmallWindowIsAllThereIs) {
   EXPECT_NE(out.find("buddyinfo:\nNode 0, zone   Normal"), std::string::npos) << out;
   EXPECT_NE(out.find("slabinfo - version: 2.1"), std::string::npos) << out;
   EXPECT_NE(out.find("kmalloc-128"), std::string::npos) << out;
+}
+
+// Under ulimit -v (RLIMIT_AS) or -d (RLIMIT_DATA) of 512 MiB: the window
+// once took its size plus 1 GiB of alignment slack, so no window fitted
+// and every malloc said ENOMEM (sort: "memory exhausted"; this binary
+// aborted before main). Now it is sized from the room the limit leaves
+// (at most 3/4 of it), keeps no slack, and leaves the rest to the program.
+constexpr size_t kLimit = 512 * MiB;
+
+TEST(ShimHelper, UnderAMemoryLimit) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.WorksUnderUlimitVAndD";
+  const Info i = info();
+  EXPECT_LE(i.window_bytes, kLimit / 4 * 3);
+  EXPECT_GE(i.window_bytes, kLimit / 4);
+  // The alignments a window this small can hold are still honoured (first,
+  // while the window has room for a slice of their own).
+  void* a = nullptr;
+  ASSERT_EQ(posix_memalign(&a, 64 * MiB, 100), 0);
+  EXPECT_TRUE(aligned_to(a, 64 * MiB));
+  free(a);
+  // A quarter of the limit in one block, then in 1 MiB pieces, touched.
+  void* big = malloc(kLimit / 4);
+  ASSERT_NE(big, nullptr);
+  touch_pages(big, kLimit / 4);
+  std::vector<void*> v;
+  for (int k = 0; k < 64; ++k) {
+    void* p = malloc(1 * MiB);
+    ASSERT_NE(p, nullptr);
+    touch_pages(p, 1 * MiB);
+    v.push_back(p);
+  }
+  // The limit itself: ENOMEM, not a crash.
+  errno = 0;
+  EXPECT_EQ(malloc(opaque(kLimit)), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  // Room is left beside the window: a 64 MiB mapping and 8 threads' stacks.
+  void* m = mmap(nullptr, 64 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  EXPECT_NE(m, MAP_FAILED);
+  if (m != MAP_FAILED) munmap(m, 64 * MiB);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([] {
+      for (int k = 0; k < 1000; ++k) free(malloc(static_cast<size_t>(k) * 7 + 1));
+    });
+  for (std::thread& t : threads) t.join();
+  for (void* p : v) free(p);
+  free(big);
+}
+
+TEST(Shim, WorksUnderUlimitVAndD) {
+  if (helper()) GTEST_SKIP();
+  for (const int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    int status = 0;
+    const std::string out =
+        run_helper("ShimHelper.UnderAMemoryLimit", {"PFALLOC_STATS=1"}, &status, {resource, kLimit});
+    ASSERT_TRUE(WIFEXITED(status)) << out;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+    EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+    EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
+  }
+}
+
+// PFALLOC_STATS=1 writes its report to a copy of stderr made at init (fd
+// 64 or above: the program may close stderr). A program that closes every
+// descriptor above 2 and opens files got that number back for one of its
+// own, and the report was appended to it. The copy is now checked to be
+// the same file at exit (else stderr is used, if it still is).
+TEST(ShimHelper, ClosesEveryDescriptorAndOpensFiles) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.StatsReportNeverGoesIntoTheProgramsFiles";
+  const char* dir = getenv("SHIM_DIR");
+  ASSERT_NE(dir, nullptr);
+  void* volatile p = malloc(100);  // the heap (and the copy of stderr) exist
+  free(p);
+  for (int fd = 3; fd < 1024; ++fd) close(fd);
+  for (int i = 0; i < 100; ++i) {  // left open at exit, as stdio leaves them
+    const std::string name = std::string(dir) + "/f" + std::to_string(i);
+    const int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "data\n", 5), 5);
+  }
+}
+
+TEST(Shim, StatsReportNeverGoesIntoTheProgramsFiles) {
+  if (helper()) GTEST_SKIP();
+  char dir[] = "/tmp/shim_test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  int status = 0;
+  const std::string out = run_helper("ShimHelper.ClosesEveryDescriptorAndOpensFiles",
+                                     {"PFALLOC_STATS=1", std::string("SHIM_DIR=") + dir}, &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;  // on stderr, which is still the pipe
+  for (int i = 0; i < 100; ++i) {
+    const std::string name = std::string(dir) + "/f" + std::to_string(i);
+    char buf[64] = {};
+    const int fd = open(name.c_str(), O_RDONLY);
+    EXPECT_GE(fd, 0) << name;
+    if (fd < 0) continue;
+    EXPECT_EQ(read(fd, buf, sizeof buf - 1), 5) << name << ": " << buf;
+    close(fd);
+    unlink(name.c_str());
+  }
+  rmdir(dir);
 }
 
 TEST(ShimDeathTest, DoubleFreeAbortsByName) {
@@ -782,5 +907,15 @@ TEST(Shim, CSizedFreeMisuseAbortsByName) {
 // tests/preload/sized_replaced.cpp: a program that replaces the unsized
 // new/delete only; its sized deletes (the shim's) must call its replacement.
 TEST(Shim, SizedDeleteReachesAProgramsReplacement) { run_clean("sized_replaced"); }
+
+// A program with a malloc family of its own: pfalloc is never used (no
+// report at exit), and the shim's sized deletes end in the program's free.
+TEST(Shim, SizedDeleteReachesAProgramsOwnFree) {
+  int status = 0;
+  const std::string out = run_program({beside_me("own_malloc")}, {"PFALLOC_STATS=1"}, &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_NE(out.find("own_malloc: ok"), std::string::npos) << out;
+  EXPECT_EQ(out.find("pfalloc"), std::string::npos) << out;
+}
 
 }  // namespace
