@@ -166,6 +166,8 @@ test-readme: $(README_CORE_OBJS)
 	gcc -static -no-pie -nostdlib -Wl,-Ttext-segment=0xffffffff80000000 -Wl,-e,kernel_entry \
 	  -o $(README_DIR)/embedded.elf $(README_EXAMPLE:.c=.o) $(README_DIR)/embed_stubs.o \
 	  $(README_CORE_OBJS) -lgcc
+	@! readelf -SW $(README_DIR)/embedded.elf | grep -E '\.(init|fini)_array|\.ctors' || \
+	  { echo "the core needs global constructors, which README says it does not"; exit 1; }
 	@echo "README embedding example: $$(wc -l < $(README_EXAMPLE)) lines, compiles and links freestanding with the core"
 
 # Each area adds its own targets and its part of `make test`.
