@@ -7,9 +7,12 @@
 // pfalloc.h, defined anywhere in the embedding kernel and bound by the linker:
 // correct everywhere, at the price of an out-of-line call per hook. A kernel
 // that wants the project's speed writes its own pfalloc_hooks.hpp with the
-// same functions inline (see kernel/arch/x86_64/hooks/ and
-// hosted/hooks/) and puts its directory first on the include path, or links
-// with -flto.
+// same five members (the four functions inline, kGateStoreOrder; see
+// kernel/arch/x86_64/hooks/ and hosted/hooks/) and puts its directory on the
+// include path instead of this one, or links with -flto (with its mem*
+// functions compiled without it: GCC emits calls to them after LTO has
+// dropped their unreferenced definitions). `make test-readme` builds the
+// core with this header.
 //
 // Contract of the three (all must be cheap and must not call the allocator):
 //   irq_save()/irq_restore(s): mask interrupts on this CPU / restore them;
