@@ -182,7 +182,12 @@ void kmem_cache_free(struct kmem_cache* cache, void* object);
 int kmem_cache_alloc_bulk(struct kmem_cache* cache, gfp_t flags, size_t count, void** objects);
 void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects);
 /* Returns the number of live objects it found (0 on a clean destroy); live
- * objects are reported, with their addresses, through the log hook. */
+ * objects are reported, with their addresses, through the log hook.
+ * A handle that is no live cache (destroyed already, or never a cache) is
+ * refused by name (invalid-argument) by kmem_cache_destroy, _shrink, _free,
+ * the bulk calls, and kmem_cache_alloc of a destroyed cache; so are the
+ * bulk calls' null arrays and a kmem_cache_alloc_bulk count above INT_MAX.
+ * (kmem_cache_alloc reads a handle that never was a cache unchecked.) */
 size_t kmem_cache_destroy(struct kmem_cache* cache);
 /* Gives every empty slab back to the buddy; returns frames released. */
 size_t kmem_cache_shrink(struct kmem_cache* cache);

@@ -187,6 +187,88 @@ TEST_F(CApi, ReportsNameTheCallerAndRefuse) {
   EXPECT_EQ(rec.count(), 1u);
 }
 
+// A cache handle that is no live cache: destroyed already (its record
+// still in its slab, or that slab given back by pf_reclaim), a kmalloc
+// object, a plain page, a stack buffer, the inside of a live record. Every
+// call that takes a handle refuses it by name and changes nothing (before
+// the fix, a second kmem_cache_destroy crashed or corrupted, and
+// kmem_cache_alloc of a destroyed cache never returned). Null arrays in the
+// bulk calls and a count an int cannot carry are refused alike.
+TEST_F(CApi, StaleAndForeignCacheHandlesAreRefusedByName) {
+  test::ErrorRecorder rec;
+  struct kmem_cache* live = kmem_cache_create("capi-live", 64, 0, 0, nullptr);
+  ASSERT_NE(live, nullptr);
+  void* obj = kmem_cache_alloc(live, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  struct kmem_cache* dead = kmem_cache_create("capi-dead", 64, 0, 0, nullptr);
+  ASSERT_NE(dead, nullptr);
+  ASSERT_EQ(kmem_cache_destroy(dead), 0u);
+  struct kmem_cache* dead_reclaimed = kmem_cache_create("capi-dead2", 96, 0, 0, nullptr);
+  ASSERT_NE(dead_reclaimed, nullptr);
+  ASSERT_EQ(kmem_cache_destroy(dead_reclaimed), 0u);
+  void* kobj = kzalloc(512, GFP_KERNEL);
+  ASSERT_NE(kobj, nullptr);
+  pf_phys_t page = alloc_pages(0, GFP_KERNEL | __GFP_ZERO);
+  ASSERT_NE(page, 0u);
+  alignas(64) static unsigned char stack_like[1024];
+  auto* interior = reinterpret_cast<struct kmem_cache*>(reinterpret_cast<char*>(live) + 64);
+  ASSERT_EQ(rec.count(), 0u);
+  pf_reclaim();  // dead's record may now be in a slab given back, or not
+  pf_counters mid{};
+  pf_get_counters(&mid);
+
+  const std::vector<struct kmem_cache*> bad = {
+      dead, dead_reclaimed, reinterpret_cast<struct kmem_cache*>(kobj),
+      reinterpret_cast<struct kmem_cache*>(obj),  // an object of `live`
+      reinterpret_cast<struct kmem_cache*>(stack_like), interior};
+  for (size_t i = 0; i < bad.size(); ++i) {
+    struct kmem_cache* h = bad[i];
+    // Each call: exactly one report, invalid-argument.
+    auto refused = [&](const char* what) {
+      EXPECT_EQ(rec.count(), 1u) << what << " with handle " << i;
+      EXPECT_EQ(rec.last_code(), ErrorCode::InvalidArgument) << what << " with handle " << i;
+      rec.clear();
+    };
+    rec.clear();
+    EXPECT_EQ(kmem_cache_destroy(h), 0u) << i;
+    refused("kmem_cache_destroy");
+    EXPECT_EQ(kmem_cache_shrink(h), 0u) << i;
+    refused("kmem_cache_shrink");
+    void* objs[4] = {obj, nullptr, nullptr, nullptr};
+    kmem_cache_free_bulk(h, 1, objs);
+    refused("kmem_cache_free_bulk");
+    EXPECT_EQ(kmem_cache_alloc_bulk(h, GFP_KERNEL, 4, objs), 0) << i;
+    refused("kmem_cache_alloc_bulk");
+    kmem_cache_free(h, obj);
+    refused("kmem_cache_free");
+    // kmem_cache_alloc reads the handle on its fast path: only handles
+    // that were caches (their fast view off) reach the check.
+    if (h == dead || h == dead_reclaimed) {
+      EXPECT_EQ(kmem_cache_alloc(h, GFP_KERNEL), nullptr) << i;
+      refused("kmem_cache_alloc");
+    }
+    EXPECT_EQ(pf_verify(), 0) << i;
+  }
+  rec.clear();
+  EXPECT_EQ(kmem_cache_alloc_bulk(live, GFP_KERNEL, 4, nullptr), 0);
+  kmem_cache_free_bulk(live, 4, nullptr);
+  pf_phys_t* no_pages = nullptr;
+  EXPECT_EQ(alloc_pages_bulk(0, GFP_KERNEL, 4, no_pages), 0u);
+  static void* few[4];
+  EXPECT_EQ(kmem_cache_alloc_bulk(live, GFP_KERNEL, size_t{1} << 31, few), 0);
+  EXPECT_EQ(rec.count(), 4u);
+  pf_counters after{};
+  pf_get_counters(&after);
+  EXPECT_EQ(after.free_frames, mid.free_frames) << "a refused call moved frames";
+  EXPECT_EQ(pf_verify(), 0);
+
+  kmem_cache_free(live, obj);
+  EXPECT_EQ(kmem_cache_destroy(live), 0u);
+  kfree(kobj);
+  free_pages(page, 0);
+  EXPECT_EQ(rec.count(), 4u);
+}
+
 TEST_F(CApi, ReleaseReservedHandsBackEachClassOnce) {
   // Once per process: a repeated run (--gtest_repeat) finds nothing left.
   static bool released = false;
