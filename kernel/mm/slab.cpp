@@ -1061,7 +1061,7 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
                                        const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
   if (count == 0) return 0;
-  if (c == nullptr || !cache_handle_ok(c) || out == nullptr) {
+  if (c == nullptr || out == nullptr || !bulk_handle_ok(c)) {
     report_bad_cache_handle(out == nullptr && c != nullptr && cache_handle_ok(c)
                                 ? "kmem_cache_alloc_bulk: no array for the objects"
                                 : "kmem_cache_alloc_bulk: not a live cache (destroyed, or never one)",
@@ -1124,7 +1124,7 @@ void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* obj
   if (caller == nullptr) caller = PF_CALLER;
   if (count == 0) return;
   // Refused whole, before any object moves: one report, nothing freed.
-  if (c == nullptr || !cache_handle_ok(c) || objects == nullptr) {
+  if (c == nullptr || objects == nullptr || !bulk_handle_ok(c)) {
     report_bad_cache_handle(objects == nullptr && c != nullptr && cache_handle_ok(c)
                                 ? "kmem_cache_free_bulk: no array of objects"
                                 : "kmem_cache_free_bulk: not a live cache (destroyed, or never one)",

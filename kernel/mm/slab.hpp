@@ -690,6 +690,17 @@ class SlabAllocator {
   // fields a free-list link cannot overwrite either); a pointer that was
   // never a cache is read by the fast paths before any check (as in Linux).
   bool cache_handle_ok(const KmemCache* c) const;
+  // The bulk calls' form: a record that names this allocator and has its
+  // fast view on is taken as live without the lookup (two loads); anything
+  // else gets cache_handle_ok. A destroyed record fails the first test
+  // (allocator_ cleared), and so does memory that never was a record,
+  // short of a copy of one; like kmem_cache_alloc, it reads the handle, so
+  // an unmapped one faults. (callgrind, 1024-object bulk rows against the
+  // code before any check: the lookup on every call cost 0.2-0.3
+  // instructions per object, this form 0.05 at 64 B and 0.15 at 1 and 4 KiB.)
+  bool bulk_handle_ok(const KmemCache* c) const {
+    return (c->allocator_ == this && fast(c)) || cache_handle_ok(c);
+  }
   // cache_shrink for every cache, the bootstrap caches included.
   size_t shrink_all();
   // shrink_all, then every CPU's page cache back to the buddy (pf_reclaim).
