@@ -209,6 +209,10 @@ void kfree(const void* p); /* kfree(NULL) does nothing */
  * nothing freed. Every misuse kfree names is named alike. With slab_debug,
  * ksize is the requested size. */
 void kfree_sized(const void* p, size_t size);
+/* The usable size of a live object or large block; anything else (a freed
+ * object, an interior pointer, a kmem_cache handle, ...) is reported by
+ * name as kfree would name it, and gives 0 (krealloc of it: NULL, nothing
+ * freed). */
 size_t ksize(const void* p);
 
 /* ---- Introspection --------------------------------------------------------- */

@@ -96,6 +96,8 @@
 // pf::report() with the caller, and the call refused with nothing changed:
 //   slab-double-free       the object is on top of this CPU's array, or is
 //                          the slab's freelist head, or its slab is empty;
+//                          ksize / krealloc of an object that is free (in an
+//                          array, the depot or on its freelist: object_is_free);
 //   slab-not-object-start  inside a slab (or a large block) but not at an
 //                          object's first byte;
 //   slab-not-a-slab-page   the frame is unmanaged, free, reserved, a plain
@@ -1024,6 +1026,10 @@ class SlabAllocator {
   PF_FAST_PATH static bool looks_free_near(const KmemCache* c, const void* obj, uintptr_t v) {
     return v <= kInArray || (v ^ reinterpret_cast<uintptr_t>(obj)) < c->link_span_;
   }
+  // Is p (an object start of s) free: in a per-CPU array, the depot or on
+  // s's freelist (debug caches: its track says so)? Takes the node lock
+  // only when the slot looks like a link. For ksize and krealloc.
+  bool object_is_free(const KmemCache* c, const Slab* s, const void* p) const;
   // Is obj on s's freelist? (node lock held; walks at most objs_per_slab links)
   bool on_freelist_locked(const KmemCache* c, const Slab* s, const void* obj) const;
   [[gnu::noinline, gnu::cold]] void* alloc_slow(KmemCache* c, gfp_t flags, const void* caller,

@@ -351,6 +351,56 @@ TEST_F(CApi, EveryPageOfTheWindowIsRefusedByEveryFreeUnlessItIsLive) {
   EXPECT_EQ(rec.count(), 0u);
 }
 
+// ksize and krealloc of a freed object whose slab is still in use (in
+// this CPU's array, then on its slab's freelist) and of the allocator's own
+// records: refused by name, nothing handed out or freed (krealloc to a
+// smaller size once returned the freed object itself, and ksize its size).
+TEST_F(CApi, KsizeAndKreallocOfAFreedObjectOrARecordAreRefused) {
+  test::ErrorRecorder rec;
+  void* keep = kmalloc(64, GFP_KERNEL);
+  void* p = kmalloc(64, GFP_KERNEL);
+  struct kmem_cache* c = kmem_cache_create("capi-ksize", 40, 0, 0, nullptr);
+  ASSERT_TRUE(keep != nullptr && p != nullptr && c != nullptr);
+  kfree(p);
+  for (int where = 0; where < 2; ++where) {
+    if (where == 1) {
+      // The arrays drained: p back on its slab's freelist (keep holds the slab).
+      kmem_cache_shrink(c);
+      pf_reclaim();
+      ASSERT_EQ(ksize(keep), 64u);
+    }
+    pf_counters mid{};
+    pf_get_counters(&mid);
+    rec.clear();
+    EXPECT_EQ(ksize(p), 0u) << where;
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabDoubleFree) << where;
+    EXPECT_EQ(krealloc(p, 32, GFP_KERNEL), nullptr) << where;
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabDoubleFree) << where;
+    EXPECT_EQ(krealloc(p, 128, GFP_KERNEL), nullptr) << where;
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabDoubleFree) << where;
+    EXPECT_EQ(rec.count(), 3u) << where;
+    pf_counters after{};
+    pf_get_counters(&after);
+    EXPECT_EQ(after.free_frames, mid.free_frames) << where;
+    EXPECT_EQ(pf_verify(), 0) << where;
+  }
+  rec.clear();
+  EXPECT_EQ(ksize(c), 0u);
+  EXPECT_EQ(rec.last_code(), ErrorCode::SlabCacheHandle);
+  EXPECT_EQ(krealloc(c, 8, GFP_KERNEL), nullptr);
+  EXPECT_EQ(rec.last_code(), ErrorCode::SlabCacheHandle);
+  EXPECT_EQ(rec.count(), 2u);
+  // The next allocations never hand out p twice.
+  void* a = kmalloc(64, GFP_KERNEL);
+  void* b = kmalloc(64, GFP_KERNEL);
+  EXPECT_NE(a, b);
+  kfree(a);
+  kfree(b);
+  kfree(keep);
+  EXPECT_EQ(kmem_cache_destroy(c), 0u);
+  EXPECT_EQ(rec.count(), 2u);
+}
+
 TEST_F(CApi, ReleaseReservedHandsBackEachClassOnce) {
   // Once per process: a repeated run (--gtest_repeat) finds nothing left.
   static bool released = false;
