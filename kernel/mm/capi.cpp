@@ -159,6 +159,15 @@ void kmem_cache_free(struct kmem_cache* cache, void* object) {
   g_slab.cache_free(to_cache(cache), object, PF_CALLER);
 }
 int kmem_cache_alloc_bulk(struct kmem_cache* cache, gfp_t flags, size_t count, void** objects) {
+  // The count comes back as an int: one it cannot carry is refused before
+  // anything is allocated (nor written past a caller's array).
+  if (count > static_cast<size_t>(INT32_MAX)) {
+    report({.code = ErrorCode::InvalidArgument,
+            .detail = "kmem_cache_alloc_bulk: count above INT_MAX (the result is an int)",
+            .address = count,
+            .caller = PF_CALLER});
+    return 0;
+  }
   return static_cast<int>(g_slab.cache_alloc_bulk(to_cache(cache), flags, count, objects, PF_CALLER));
 }
 void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects) {
@@ -167,7 +176,7 @@ void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects
 size_t kmem_cache_destroy(struct kmem_cache* cache) {
   return g_slab.cache_destroy(to_cache(cache), PF_CALLER);
 }
-size_t kmem_cache_shrink(struct kmem_cache* cache) { return g_slab.cache_shrink(to_cache(cache)); }
+size_t kmem_cache_shrink(struct kmem_cache* cache) { return g_slab.cache_shrink(to_cache(cache), PF_CALLER); }
 
 void* kmalloc(size_t size, gfp_t flags) { return g_slab.kmalloc(size, flags, PF_CALLER); }
 void* kzalloc(size_t size, gfp_t flags) { return g_slab.kzalloc(size, flags, PF_CALLER); }

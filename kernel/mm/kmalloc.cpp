@@ -144,11 +144,44 @@ void SlabAllocator::kfree_sized_slow(const void* p, size_t size, const void* cal
                       where.target == Target::SlabObject ? where.slab->cache : nullptr, caller);
 }
 
+bool SlabAllocator::object_is_free(const KmemCache* c, const Slab* s, const void* p) const {
+  if (c->debug_) return track_of(c, p)->state == slab_detail::kStateFree;
+  void* obj = const_cast<void*>(p);
+  if (!looks_free(c, s, obj)) return false;
+  // Make sure, as free_slow does: in an array, in the depot (the slot's own
+  // address), or on the freelist.
+  const uintptr_t* slot = link_slot(c, obj);
+  const uintptr_t v = decode_slot(c, slot);
+  if (v == kInArray || v == reinterpret_cast<uintptr_t>(slot)) return true;
+  LockGuard g(c->node_lock_);
+  return on_freelist_locked(c, s, obj);
+}
+
 size_t SlabAllocator::usable_size(const void* p, const char* op, const void* caller) const {
   const Located where = locate(p);
   if (where.target == Target::SlabObject) {
     const KmemCache* c = where.slab->cache;
-    if (at_object_start(c, where.slab, p)) return c->debug_ ? track_of(c, p)->requested : c->object_size_;
+    if (at_object_start(c, where.slab, p)) {
+      // The allocator's own records are no caller's objects (as kfree says).
+      if (c == &cache_cache_ || c == &slab_cache_) {
+        report_object_error(c == &cache_cache_ ? ErrorCode::SlabCacheHandle : ErrorCode::SlabInternalObject,
+                            c == &cache_cache_ ? "pointer is a kmem_cache handle, not an object"
+                                               : "pointer is the allocator's own slab header",
+                            p, nullptr, caller);
+        return 0;
+      }
+      // A freed object: its size would let krealloc hand it back as is
+      // (a shrink does not move), resurrecting memory the cache will give
+      // to someone else; refused as a second kfree would be.
+      if (object_is_free(c, where.slab, p)) {
+        char detail[112];
+        TextBuffer t(detail, sizeof detail);
+        t.str(op).str(": object is already free (in a per-CPU array, the depot or on its freelist)");
+        report_object_error(ErrorCode::SlabDoubleFree, detail, p, c, caller);
+        return 0;
+      }
+      return c->debug_ ? track_of(c, p)->requested : c->object_size_;
+    }
     report_object_error(ErrorCode::SlabNotObjectStart,
                         "pointer is inside a slab but not at the start of an object", p, c, caller);
     return 0;

@@ -170,6 +170,10 @@ void PageAllocator::report_rejected(const Rejected& r) const {
 
 size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out) {
   size_t n = 0;
+  if (out == nullptr && count != 0) {
+    report({.code = ErrorCode::InvalidArgument, .detail = "alloc_pages_bulk: no array for the blocks"});
+    return 0;
+  }
   const unsigned k = order.value;
   const unsigned zone_plus_one = detail::load_relaxed(first_zone_[flags & kZoneFlags]);
   // (A refused route names an empty zone: refill finds nothing there.)

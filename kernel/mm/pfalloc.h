@@ -183,7 +183,12 @@ void kmem_cache_free(struct kmem_cache* cache, void* object);
 int kmem_cache_alloc_bulk(struct kmem_cache* cache, gfp_t flags, size_t count, void** objects);
 void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects);
 /* Returns the number of live objects it found (0 on a clean destroy); live
- * objects are reported, with their addresses, through the log hook. */
+ * objects are reported, with their addresses, through the log hook.
+ * A handle that is no live cache (destroyed already, or never a cache) is
+ * refused by name (invalid-argument) by kmem_cache_destroy, _shrink, _free,
+ * the bulk calls, and kmem_cache_alloc of a destroyed cache; so are the
+ * bulk calls' null arrays and a kmem_cache_alloc_bulk count above INT_MAX.
+ * (kmem_cache_alloc reads a handle that never was a cache unchecked.) */
 size_t kmem_cache_destroy(struct kmem_cache* cache);
 /* Gives every empty slab back to the buddy; returns frames released. */
 size_t kmem_cache_shrink(struct kmem_cache* cache);
@@ -205,6 +210,10 @@ void kfree(const void* p); /* kfree(NULL) does nothing */
  * nothing freed. Every misuse kfree names is named alike. With slab_debug,
  * ksize is the requested size. */
 void kfree_sized(const void* p, size_t size);
+/* The usable size of a live object or large block; anything else (a freed
+ * object, an interior pointer, a kmem_cache handle, ...) is reported by
+ * name as kfree would name it, and gives 0 (krealloc of it: NULL, nothing
+ * freed). */
 size_t ksize(const void* p);
 
 /* ---- Introspection --------------------------------------------------------- */

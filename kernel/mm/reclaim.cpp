@@ -18,7 +18,7 @@ PhysAddr Reclaimer::alloc_pages_slow(Order order, gfp_t flags, const void* calle
 
 size_t Reclaimer::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out) const {
   size_t n = pages_.alloc_pages_bulk(order, flags, count, out);
-  if (__builtin_expect(n == count, 1) || !order.valid()) return n;
+  if (__builtin_expect(n == count, 1) || !order.valid() || out == nullptr) return n;  // refused: no retry
   const size_t released = slab_.reclaim_for_retry(flags);
   if (released == 0) return n;
   n += pages_.alloc_pages_bulk(order, flags | __GFP_NOWARN, count - n, out + n);

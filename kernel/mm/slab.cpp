@@ -1021,6 +1021,16 @@ void SlabAllocator::release_cpu_arrays(KmemCache* c) {
 }
 
 // ---- allocation and free ------------------------------------------------------
+// The report of a handle cache_handle_ok refused (its name is not read: the
+// record may be gone).
+static void report_bad_cache_handle(const char* detail, const void* handle, const void* caller) {
+  report({.code = ErrorCode::InvalidArgument,
+          .detail = detail,
+          .address = reinterpret_cast<uintptr_t>(handle),
+          .address_is_virtual = true,
+          .caller = caller});
+}
+
 
 // Everything the inline fast path (slab.hpp) does not serve: fault
 // injection, a bad or retired cache, debug caches (no arrays), init_on_*,
@@ -1050,6 +1060,14 @@ void* SlabAllocator::alloc_slow(KmemCache* c, gfp_t flags, const void* caller, s
 size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
                                        const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
+  if (count == 0) return 0;
+  if (c == nullptr || out == nullptr || !bulk_handle_ok(c)) {
+    report_bad_cache_handle(out == nullptr && c != nullptr && cache_handle_ok(c)
+                                ? "kmem_cache_alloc_bulk: no array for the objects"
+                                : "kmem_cache_alloc_bulk: not a live cache (destroyed, or never one)",
+                            c, caller);
+    return 0;
+  }
   size_t n = 0;
   const unsigned cpu = platform::cpu_id();
   if (cpu < fast_cpus_.load(std::memory_order_relaxed) && c != nullptr && fast(c)) {
@@ -1104,7 +1122,16 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
 void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* objects,
                                     const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
-  const bool direct = c != nullptr && fast(c);
+  if (count == 0) return;
+  // Refused whole, before any object moves: one report, nothing freed.
+  if (c == nullptr || objects == nullptr || !bulk_handle_ok(c)) {
+    report_bad_cache_handle(objects == nullptr && c != nullptr && cache_handle_ok(c)
+                                ? "kmem_cache_free_bulk: no array of objects"
+                                : "kmem_cache_free_bulk: not a live cache (destroyed, or never one)",
+                            c, caller);
+    return;
+  }
+  const bool direct = fast(c);
   for (size_t i = 0; i < count;) {
     void* obj = objects[i];
     Slab* s = direct && obj != nullptr ? slab_of(obj) : nullptr;
@@ -1175,6 +1202,10 @@ void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* obj
 
 void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
                                       size_t requested) {
+  if (c != nullptr && !cache_handle_ok(c)) {
+    report_bad_cache_handle("kmem_cache_alloc: not a live cache (destroyed, or never one)", c, caller);
+    return nullptr;
+  }
   if (c == nullptr || c->retired_) {
     report({.code = ErrorCode::InvalidArgument,
             .detail = c == nullptr ? "kmem_cache_alloc: no cache"
@@ -1242,6 +1273,12 @@ void SlabAllocator::cache_free_slow(KmemCache* c, void* obj, const void* caller)
   if (caller == nullptr) caller = PF_CALLER;
   if (c == nullptr) {
     report_object_error(ErrorCode::InvalidArgument, "kmem_cache_free: no cache", obj, nullptr,
+                        caller);
+    return;
+  }
+  if (!cache_handle_ok(c)) {
+    report_object_error(ErrorCode::InvalidArgument,
+                        "kmem_cache_free: not a live cache (destroyed, or never one)", obj, nullptr,
                         caller);
     return;
   }
@@ -1522,8 +1559,18 @@ void SlabAllocator::unlink_cache(KmemCache* c) {
 void SlabAllocator::destroy_empty_cache(KmemCache* c) {
   unlink_cache(c);
   if (c->cpu_ != nullptr) release_cpu_arrays(c);
+  c->allocator_ = nullptr;  // a stale handle is no live cache (cache_handle_ok)
   free_internal(&cache_cache_, c);
 }
+
+bool SlabAllocator::cache_handle_ok(const KmemCache* c) const {
+  if (c == &cache_cache_ || c == &slab_cache_) return true;
+  if (c == nullptr || pages_ == nullptr) return false;
+  const Located where = locate(c);
+  return where.target == Target::SlabObject && where.slab->cache == &cache_cache_ &&
+         at_object_start(&cache_cache_, where.slab, c) && c->allocator_ == this;
+}
+
 
 KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t align,
                                        unsigned flags, ObjectCtor ctor, const void* caller) {
@@ -1561,8 +1608,13 @@ void SlabAllocator::set_fast_paths(bool on) {
   }
 }
 
-size_t SlabAllocator::cache_shrink(KmemCache* c) {
+size_t SlabAllocator::cache_shrink(KmemCache* c, const void* caller) {
   if (c == nullptr || pages_ == nullptr) return 0;
+  if (!cache_handle_ok(c)) {
+    report_bad_cache_handle("kmem_cache_shrink: not a live cache (destroyed, or never one)", c,
+                            caller != nullptr ? caller : PF_CALLER);
+    return 0;
+  }
   const size_t frames = drain_cpu_arrays(c);
   return frames + release_empty_slabs(c);
 }
@@ -1601,6 +1653,11 @@ size_t SlabAllocator::shrink_all() {
 size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
   if (c == nullptr) return 0;
   if (caller == nullptr) caller = PF_CALLER;
+  if (pages_ != nullptr && !cache_handle_ok(c)) {
+    report_bad_cache_handle("kmem_cache_destroy: not a live cache (destroyed already, or never one)",
+                            c, caller);
+    return 0;
+  }
   if (pages_ == nullptr || c == &cache_cache_ || c == &slab_cache_ || c->kmalloc_) {
     report({.code = ErrorCode::InvalidArgument,
             .detail = "kmem_cache_destroy: bootstrap and kmalloc caches go only with teardown()",

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -39,6 +40,7 @@ class CApi : public ::testing::Test {
     ASSERT_TRUE(memory.reserve(PhysAddr{0}, PhysAddr{67 * MiB}));
     pf_config config{};
     config.direct_map_offset = memory.direct_map_offset();
+    offset_ = memory.direct_map_offset();
     config.cpu_count = 2;
     ASSERT_EQ(pf_init(&config, kMap, kMapCount, kKernelImage, 1), PF_OK);
   }
@@ -54,7 +56,9 @@ class CApi : public ::testing::Test {
     EXPECT_EQ(after.free_frames, before_.free_frames);
     EXPECT_EQ(pf_verify(), 0);
   }
+  static void* virt(pf_phys_t p) { return reinterpret_cast<void*>(p + offset_); }
   pf_counters before_{};
+  static inline uintptr_t offset_ = 0;
 };
 
 TEST_F(CApi, InitTookTheMapAndKeptTheKernelOut) {
@@ -185,6 +189,216 @@ TEST_F(CApi, ReportsNameTheCallerAndRefuse) {
   EXPECT_NE(rec.last().caller, nullptr);
   free_pages(p, 1);
   EXPECT_EQ(rec.count(), 1u);
+}
+
+// A cache handle that is no live cache: destroyed already (its record
+// still in its slab, or that slab given back by pf_reclaim), a kmalloc
+// object, a plain page, a stack buffer, the inside of a live record. Every
+// call that takes a handle refuses it by name and changes nothing (before
+// the fix, a second kmem_cache_destroy crashed or corrupted, and
+// kmem_cache_alloc of a destroyed cache never returned). Null arrays in the
+// bulk calls and a count an int cannot carry are refused alike.
+TEST_F(CApi, StaleAndForeignCacheHandlesAreRefusedByName) {
+  test::ErrorRecorder rec;
+  struct kmem_cache* live = kmem_cache_create("capi-live", 64, 0, 0, nullptr);
+  ASSERT_NE(live, nullptr);
+  void* obj = kmem_cache_alloc(live, GFP_KERNEL);
+  ASSERT_NE(obj, nullptr);
+  struct kmem_cache* dead = kmem_cache_create("capi-dead", 64, 0, 0, nullptr);
+  ASSERT_NE(dead, nullptr);
+  ASSERT_EQ(kmem_cache_destroy(dead), 0u);
+  struct kmem_cache* dead_reclaimed = kmem_cache_create("capi-dead2", 96, 0, 0, nullptr);
+  ASSERT_NE(dead_reclaimed, nullptr);
+  ASSERT_EQ(kmem_cache_destroy(dead_reclaimed), 0u);
+  void* kobj = kzalloc(512, GFP_KERNEL);
+  ASSERT_NE(kobj, nullptr);
+  pf_phys_t page = alloc_pages(0, GFP_KERNEL | __GFP_ZERO);
+  ASSERT_NE(page, 0u);
+  alignas(64) static unsigned char stack_like[1024];
+  auto* interior = reinterpret_cast<struct kmem_cache*>(reinterpret_cast<char*>(live) + 64);
+  ASSERT_EQ(rec.count(), 0u);
+  pf_reclaim();  // dead's record may now be in a slab given back, or not
+  pf_counters mid{};
+  pf_get_counters(&mid);
+
+  const std::vector<struct kmem_cache*> bad = {
+      dead, dead_reclaimed, reinterpret_cast<struct kmem_cache*>(kobj),
+      reinterpret_cast<struct kmem_cache*>(obj),  // an object of `live`
+      reinterpret_cast<struct kmem_cache*>(stack_like), interior};
+  for (size_t i = 0; i < bad.size(); ++i) {
+    struct kmem_cache* h = bad[i];
+    // Each call: exactly one report, invalid-argument.
+    auto refused = [&](const char* what) {
+      EXPECT_EQ(rec.count(), 1u) << what << " with handle " << i;
+      EXPECT_EQ(rec.last_code(), ErrorCode::InvalidArgument) << what << " with handle " << i;
+      rec.clear();
+    };
+    rec.clear();
+    EXPECT_EQ(kmem_cache_destroy(h), 0u) << i;
+    refused("kmem_cache_destroy");
+    EXPECT_EQ(kmem_cache_shrink(h), 0u) << i;
+    refused("kmem_cache_shrink");
+    void* objs[4] = {obj, nullptr, nullptr, nullptr};
+    kmem_cache_free_bulk(h, 1, objs);
+    refused("kmem_cache_free_bulk");
+    EXPECT_EQ(kmem_cache_alloc_bulk(h, GFP_KERNEL, 4, objs), 0) << i;
+    refused("kmem_cache_alloc_bulk");
+    kmem_cache_free(h, obj);
+    refused("kmem_cache_free");
+    // kmem_cache_alloc reads the handle on its fast path: only handles
+    // that were caches (their fast view off) reach the check.
+    if (h == dead || h == dead_reclaimed) {
+      EXPECT_EQ(kmem_cache_alloc(h, GFP_KERNEL), nullptr) << i;
+      refused("kmem_cache_alloc");
+    }
+    EXPECT_EQ(pf_verify(), 0) << i;
+  }
+  rec.clear();
+  EXPECT_EQ(kmem_cache_alloc_bulk(live, GFP_KERNEL, 4, nullptr), 0);
+  kmem_cache_free_bulk(live, 4, nullptr);
+  pf_phys_t* no_pages = nullptr;
+  EXPECT_EQ(alloc_pages_bulk(0, GFP_KERNEL, 4, no_pages), 0u);
+  static void* few[4];
+  EXPECT_EQ(kmem_cache_alloc_bulk(live, GFP_KERNEL, size_t{1} << 31, few), 0);
+  EXPECT_EQ(rec.count(), 4u);
+  pf_counters after{};
+  pf_get_counters(&after);
+  EXPECT_EQ(after.free_frames, mid.free_frames) << "a refused call moved frames";
+  EXPECT_EQ(pf_verify(), 0);
+
+  kmem_cache_free(live, obj);
+  EXPECT_EQ(kmem_cache_destroy(live), 0u);
+  kfree(kobj);
+  free_pages(page, 0);
+  EXPECT_EQ(rec.count(), 4u);
+}
+
+// A tester's sweep: every page of the address window (managed memory,
+// the hole, reserved and loader frames, descriptor arrays, per-CPU array
+// blocks, slab headers, kmem_cache records, free frames in the buddy and in
+// per-CPU caches, pieces of live blocks) passed to every public free and
+// lookup call. Each call on anything but a live object or block start the
+// test holds is refused with exactly one named report, and when the sweep
+// is done no frame has moved and verify() is clean.
+TEST_F(CApi, EveryPageOfTheWindowIsRefusedByEveryFreeUnlessItIsLive) {
+  test::ErrorRecorder rec;
+  struct kmem_cache* ctor_cache = kmem_cache_create("sweep-ctor", 200, 0, 0, [](void*) {});
+  struct kmem_cache* big_cache = kmem_cache_create("sweep-big", 3000, 0, 0, nullptr);
+  ASSERT_NE(ctor_cache, nullptr);
+  ASSERT_NE(big_cache, nullptr);
+  std::vector<void*> live;
+  for (int i = 0; i < 64; ++i) live.push_back(kmalloc(64, GFP_KERNEL));
+  void* co = kmem_cache_alloc(ctor_cache, GFP_KERNEL);
+  void* bo = kmem_cache_alloc(big_cache, GFP_KERNEL);
+  void* large = kmalloc(20000, GFP_KERNEL);
+  const pf_phys_t block = alloc_pages(2, GFP_KERNEL);
+  const pf_phys_t contig = alloc_contig(5, 0, 0, 0, GFP_KERNEL);
+  pf_phys_t cached[8];
+  ASSERT_EQ(alloc_pages_bulk(0, GFP_KERNEL, 8, cached), 8u);
+  for (pf_phys_t p : cached) free_pages(p, 0);  // in this CPU's page cache now
+  ASSERT_NE(co, nullptr);
+  ASSERT_NE(bo, nullptr);
+  ASSERT_NE(large, nullptr);
+  ASSERT_NE(block, 0u);
+  ASSERT_NE(contig, 0u);
+  for (void* p : live) ASSERT_NE(p, nullptr);
+  live.push_back(co);
+  live.push_back(bo);
+  live.push_back(large);
+  live.push_back(virt(block));
+  live.push_back(virt(contig));
+  ASSERT_EQ(rec.count(), 0u);
+  pf_counters mid{};
+  pf_get_counters(&mid);
+
+  size_t calls = 0;
+  auto once = [&](const char* what, pf_phys_t p) {
+    ++calls;
+    ASSERT_EQ(rec.count(), 1u) << what << " of phys 0x" << std::hex << p;
+    rec.clear();
+  };
+  for (pf_phys_t p = 0x1000; p < 67 * MiB; p += 4096) {
+    void* v = virt(p);
+    if (std::find(live.begin(), live.end(), v) != live.end()) continue;
+    kfree(v);
+    once("kfree", p);
+    kmem_cache_free(big_cache, v);
+    once("kmem_cache_free", p);
+    EXPECT_EQ(ksize(v), 0u);
+    once("ksize", p);
+    EXPECT_EQ(krealloc(v, 100, GFP_KERNEL), nullptr);
+    once("krealloc", p);
+    free_pages(p, 0);
+    once("free_pages", p);
+    free_contig(p, 1);
+    once("free_contig", p);
+  }
+  EXPECT_GT(calls, 6u * 16000);
+  pf_counters after{};
+  pf_get_counters(&after);
+  EXPECT_EQ(after.free_frames, mid.free_frames);
+  EXPECT_EQ(after.reserved_frames, mid.reserved_frames);
+  EXPECT_EQ(pf_verify(), 0);
+
+  for (size_t i = 0; i < 64; ++i) kfree(live[i]);
+  kmem_cache_free(ctor_cache, co);
+  kmem_cache_free(big_cache, bo);
+  kfree(large);
+  free_pages(block, 2);
+  free_contig(contig, 5);
+  EXPECT_EQ(kmem_cache_destroy(ctor_cache), 0u);
+  EXPECT_EQ(kmem_cache_destroy(big_cache), 0u);
+  EXPECT_EQ(rec.count(), 0u);
+}
+
+// ksize and krealloc of a freed object whose slab is still in use (in
+// this CPU's array, then on its slab's freelist) and of the allocator's own
+// records: refused by name, nothing handed out or freed (krealloc to a
+// smaller size once returned the freed object itself, and ksize its size).
+TEST_F(CApi, KsizeAndKreallocOfAFreedObjectOrARecordAreRefused) {
+  test::ErrorRecorder rec;
+  void* keep = kmalloc(64, GFP_KERNEL);
+  void* p = kmalloc(64, GFP_KERNEL);
+  struct kmem_cache* c = kmem_cache_create("capi-ksize", 40, 0, 0, nullptr);
+  ASSERT_TRUE(keep != nullptr && p != nullptr && c != nullptr);
+  kfree(p);
+  for (int where = 0; where < 2; ++where) {
+    if (where == 1) {
+      // The arrays drained: p back on its slab's freelist (keep holds the slab).
+      kmem_cache_shrink(c);
+      pf_reclaim();
+      ASSERT_EQ(ksize(keep), 64u);
+    }
+    pf_counters mid{};
+    pf_get_counters(&mid);
+    rec.clear();
+    EXPECT_EQ(ksize(p), 0u) << where;
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabDoubleFree) << where;
+    EXPECT_EQ(krealloc(p, 32, GFP_KERNEL), nullptr) << where;
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabDoubleFree) << where;
+    EXPECT_EQ(krealloc(p, 128, GFP_KERNEL), nullptr) << where;
+    EXPECT_EQ(rec.last_code(), ErrorCode::SlabDoubleFree) << where;
+    EXPECT_EQ(rec.count(), 3u) << where;
+    pf_counters after{};
+    pf_get_counters(&after);
+    EXPECT_EQ(after.free_frames, mid.free_frames) << where;
+    EXPECT_EQ(pf_verify(), 0) << where;
+  }
+  rec.clear();
+  EXPECT_EQ(ksize(c), 0u);
+  EXPECT_EQ(rec.last_code(), ErrorCode::SlabCacheHandle);
+  EXPECT_EQ(krealloc(c, 8, GFP_KERNEL), nullptr);
+  EXPECT_EQ(rec.last_code(), ErrorCode::SlabCacheHandle);
+  EXPECT_EQ(rec.count(), 2u);
+  // The next allocations never hand out p twice.
+  void* a = kmalloc(64, GFP_KERNEL);
+  void* b = kmalloc(64, GFP_KERNEL);
+  EXPECT_NE(a, b);
+  kfree(a);
+  kfree(b);
+  kfree(keep);
+  EXPECT_EQ(kmem_cache_destroy(c), 0u);
+  EXPECT_EQ(rec.count(), 2u);
 }
 
 TEST_F(CApi, ReleaseReservedHandsBackEachClassOnce) {
