@@ -54,11 +54,11 @@ PRELOAD_OWN_MALLOC := $(PRELOAD_DIR)/own_malloc
 $(PRELOAD_SIZED_FREE): tests/preload/sized_free.c tests/preload/check.h
 	@mkdir -p $(@D)
 	gcc -std=gnu11 -O2 -g $(WARN) $< -o $@
-$(PRELOAD_SIZED_REPLACED): tests/preload/sized_replaced.cpp tests/preload/check.h
+$(PRELOAD_SIZED_REPLACED): tests/preload/sized_replaced.cpp tests/preload/check.h tests/preload/sized_deletes.hpp
 	@mkdir -p $(@D)
 	$(CXX) -std=c++20 -O2 -g $(WARN) $< -ldl -o $@
 
-$(PRELOAD_OWN_MALLOC): tests/preload/own_malloc.cpp tests/preload/check.h
+$(PRELOAD_OWN_MALLOC): tests/preload/own_malloc.cpp tests/preload/check.h tests/preload/sized_deletes.hpp
 	@mkdir -p $(@D)
 	$(CXX) -std=c++20 -O2 -g $(WARN) $< -ldl -o $@
 

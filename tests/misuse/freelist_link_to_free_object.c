@@ -7,10 +7,8 @@ int main(void) {
   misuse_up();
   enum { N = 48 };
   char* o[N];
-  for (int i = 0; i < N; ++i) CHECK((o[i] = kmalloc(64, GFP_KERNEL)) != NULL);
-  for (int i = 1; i < N; ++i) kfree(o[i]);
-  pf_reclaim(); /* the freed objects go back to their slab's free list */
+  misuse_free_list_of_64(o, N);
   for (int i = 1; i < N; ++i) memcpy(o[i], &o[(i + 7) % N == 0 ? 1 : (i + 7) % N], sizeof(char*));
-  for (int i = 0; i < 2 * N; ++i) CHECK(kmalloc(64, GFP_KERNEL) != NULL);
+  misuse_allocate_64(2 * N);
   return got_through("free-list links overwritten with plain pointers");
 }

@@ -113,6 +113,19 @@ static inline uint64_t free_frames(void) {
   return c.free_frames;
 }
 
+/* n kmalloc(64) objects of one slab, all but o[0] freed and back on their
+ * slab's free list (pf_reclaim empties the CPU's array and the depot into
+ * it); o[0] keeps the slab. For the free-list corruption programs. */
+static inline void misuse_free_list_of_64(char** o, int n) {
+  for (int i = 0; i < n; ++i) CHECK((o[i] = (char*)kmalloc(64, GFP_KERNEL)) != NULL);
+  for (int i = 1; i < n; ++i) kfree(o[i]);
+  pf_reclaim();
+}
+/* `count` kmalloc(64) calls: the free list the program left is walked. */
+static inline void misuse_allocate_64(int count) {
+  for (int i = 0; i < count; ++i) CHECK(kmalloc(64, GFP_KERNEL) != NULL);
+}
+
 /* The misuse was not stopped: say so and fail. */
 static inline int got_through(const char* what) {
   fprintf(stderr, "misuse program: not caught: %s\n", what);

@@ -10,7 +10,6 @@
 // header; every free is checked to be a block start of ours and counted.
 // Prints "own_malloc: ok" and exits 0, or names each failed check and
 // exits 1.
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "check.h"
+#include "sized_deletes.hpp"
 
 namespace {
 
@@ -60,33 +60,8 @@ size_t size_of(const void* p) {
   return n;
 }
 
-bool defined_by_the_shim(const char* symbol) {
-  Dl_info info{};
-  void* f = dlsym(RTLD_DEFAULT, symbol);
-  return f != nullptr && dladdr(f, &info) != 0 && info.dli_fname != nullptr &&
-         strstr(info.dli_fname, "libpfalloc.so") != nullptr;
-}
 
-template <class T>
-T* opaque(T* p) {
-  asm volatile("" : "+r"(p) : : "memory");
-  return p;
-}
 
-struct Plain {
-  char bytes[100];
-};
-struct WithDtor {  // new[] stores a count in front: delete[] is sized
-  ~WithDtor() { bytes[0] = 0; }
-  char bytes[40];
-};
-struct alignas(64) Aligned {
-  char bytes[200];
-};
-struct alignas(128) AlignedWithDtor {
-  ~AlignedWithDtor() { bytes[0] = 0; }
-  char bytes[300];
-};
 
 }  // namespace
 
@@ -124,25 +99,17 @@ size_t malloc_usable_size(void* p) { return p != nullptr ? size_of(p) : 0; }
 }
 
 int main() {
-  CHECK(defined_by_the_shim("_ZdlPvm"));
-  CHECK(defined_by_the_shim("_ZdaPvm"));
-  CHECK(defined_by_the_shim("_ZdlPvmSt11align_val_t"));
-  CHECK(defined_by_the_shim("_ZdaPvmSt11align_val_t"));
+  for (const char* symbol : sized_deletes::kSymbols) CHECK(sized_deletes::defined_by_the_shim(symbol));
   const long allocs0 = g_allocs, frees0 = g_frees;
 
-  delete opaque(new Plain);                       // operator delete(void*, size_t)
-  delete[] opaque(new WithDtor[5]);               // operator delete[](void*, size_t)
-  ::operator delete(opaque(::operator new(10)), 10);
-  delete opaque(new Aligned);                     // operator delete(void*, size_t, align_val_t)
-  delete[] opaque(new AlignedWithDtor[3]);        // operator delete[](void*, size_t, align_val_t)
-  ::operator delete(opaque(::operator new(10, std::align_val_t{256})), 10, std::align_val_t{256});
+  sized_deletes::call_each();
   CHECK(g_allocs - allocs0 == 6);
   CHECK(g_frees - frees0 == 6);
 
   // Containers: every block they free was this program's.
   {
-    std::vector<std::unique_ptr<WithDtor>> v;
-    for (int i = 0; i < 1000; ++i) v.push_back(std::make_unique<WithDtor>());
+    std::vector<std::unique_ptr<sized_deletes::WithDtor>> v;
+    for (int i = 0; i < 1000; ++i) v.push_back(std::make_unique<sized_deletes::WithDtor>());
     std::map<int, std::string> m;
     for (int i = 0; i < 1000; ++i) m[i] = std::string(static_cast<size_t>(i % 200), 'y');
   }

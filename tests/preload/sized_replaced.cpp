@@ -8,7 +8,6 @@
 // themselves are the shim's (the program does not define them; checked by
 // name with dladdr). Prints "sized_replaced: ok" and exits 0, or names each
 // failed check and exits 1.
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <new>
 
 #include "check.h"
+#include "sized_deletes.hpp"
 
 namespace {
 
@@ -24,33 +24,8 @@ long g_new, g_delete, g_aligned_new, g_aligned_delete;
 
 int failures;
 
-template <class T>
-T* opaque(T* p) {
-  asm volatile("" : "+r"(p) : : "memory");
-  return p;
-}
 
-bool defined_by_the_shim(const char* symbol) {
-  Dl_info info{};
-  void* f = dlsym(RTLD_DEFAULT, symbol);
-  return f != nullptr && dladdr(f, &info) != 0 && info.dli_fname != nullptr &&
-         strstr(info.dli_fname, "libpfalloc.so") != nullptr;
-}
 
-struct Plain {
-  char bytes[100];
-};
-struct WithDtor {  // new[] stores a count in front: delete[] is sized
-  ~WithDtor() { bytes[0] = 0; }
-  char bytes[40];
-};
-struct alignas(64) Aligned {
-  char bytes[200];
-};
-struct alignas(128) AlignedWithDtor {
-  ~AlignedWithDtor() { bytes[0] = 0; }
-  char bytes[300];
-};
 
 }  // namespace
 
@@ -83,18 +58,10 @@ void operator delete(void* p, std::align_val_t al) noexcept {
 }
 
 int main() {
-  CHECK(defined_by_the_shim("_ZdlPvm"));
-  CHECK(defined_by_the_shim("_ZdaPvm"));
-  CHECK(defined_by_the_shim("_ZdlPvmSt11align_val_t"));
-  CHECK(defined_by_the_shim("_ZdaPvmSt11align_val_t"));
+  for (const char* symbol : sized_deletes::kSymbols) CHECK(sized_deletes::defined_by_the_shim(symbol));
   const long new0 = g_new, delete0 = g_delete, anew0 = g_aligned_new, adelete0 = g_aligned_delete;
 
-  delete opaque(new Plain);                      // operator delete(void*, size_t)
-  delete[] opaque(new WithDtor[5]);              // operator delete[](void*, size_t)
-  ::operator delete(opaque(::operator new(10)), 10);
-  delete opaque(new Aligned);                    // operator delete(void*, size_t, align_val_t)
-  delete[] opaque(new AlignedWithDtor[3]);       // operator delete[](void*, size_t, align_val_t)
-  ::operator delete(opaque(::operator new(10, std::align_val_t{256})), 10, std::align_val_t{256});
+  sized_deletes::call_each();
 
   CHECK(g_new - new0 == 3);
   CHECK(g_delete - delete0 == 3);
