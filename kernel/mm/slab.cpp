@@ -1031,7 +1031,6 @@ static void report_bad_cache_handle(const char* detail, const void* handle, cons
           .caller = caller});
 }
 
-
 // Everything the inline fast path (slab.hpp) does not serve: fault
 // injection, a bad or retired cache, debug caches (no arrays), init_on_*,
 // an empty array (refill), callers without a CPU (the shared array).
@@ -1570,7 +1569,6 @@ bool SlabAllocator::cache_handle_ok(const KmemCache* c) const {
   return where.target == Target::SlabObject && where.slab->cache == &cache_cache_ &&
          at_object_start(&cache_cache_, where.slab, c) && c->allocator_ == this;
 }
-
 
 KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t align,
                                        unsigned flags, ObjectCtor ctor, const void* caller) {
