@@ -43,12 +43,15 @@ void report(ErrorReport r) {
   if (r.cache != nullptr) t.str(" cache=").str(r.cache);
   if (r.caller != nullptr) t.str(" caller=").hex(reinterpret_cast<uintptr_t>(r.caller));
   r.message = t.c_str();
+
+  // The fatal default: the hook prints the line itself (pfalloc.h), so it is
+  // not logged first (it showed twice: "pfalloc: ..." then "pfalloc fatal:
+  // pfalloc: ...").
+  ErrorHandler h = g_handler.load();
+  if (h == nullptr) platform::fatal(r.message);
   t.nl();
   platform::log(t.c_str(), t.length());
   storage[t.length() - 1] = '\0';  // drop the newline from the handler's copy
-
-  ErrorHandler h = g_handler.load();
-  if (h == nullptr) platform::fatal(r.message);
   h(r, g_context.load());
 }
 
@@ -66,9 +69,7 @@ uint64_t warning_count() { return g_warnings.load(std::memory_order_relaxed); }
   TextBuffer t(storage, sizeof storage);
   t.str("pfalloc: internal assertion failed: ").str(cond).str(" at ").str(file).ch(':').dec(
       static_cast<uint64_t>(line));
-  platform::log(t.c_str(), t.length());
-  platform::log("\n", 1);
-  platform::fatal(t.c_str());
+  platform::fatal(t.c_str());  // which prints it (not logged too: it would show twice)
 }
 
 }  // namespace pf

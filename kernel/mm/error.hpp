@@ -2,8 +2,9 @@
 //
 // One handler for the whole core. report() formats one line ("pfalloc:
 // <name>: <detail> addr=... frame=... cache=... caller=..."), sends it to the
-// log hook and then calls the handler. The default handler is fatal
-// (pfalloc_hook_fatal). A test or the kernel's test mode installs one that
+// log hook and then calls the handler. The default handler is fatal: it
+// hands the line to pfalloc_hook_fatal only (which prints it), not to the
+// log hook first, so a fatal report shows once. A test or the kernel's test mode installs one that
 // records and returns; every caller of report() then leaves the allocator
 // exactly as it was (the bad request is refused, nothing is lost).
 //

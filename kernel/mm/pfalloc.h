@@ -272,7 +272,9 @@ unsigned int pfalloc_hook_cpu_id(void);
  * Called only by slow paths that need another CPU's caches (drains,
  * verify, reclaim). With one CPU online it may do nothing. */
 void pfalloc_hook_sync_cpus(void);
-/* A misuse or broken invariant the handler chose not to survive. */
+/* A misuse or broken invariant the handler chose not to survive. `message`
+ * is the whole report line ("pfalloc: <error-name>: ..."), which is not
+ * logged otherwise: print it. */
 void pfalloc_hook_fatal(const char* message) __attribute__((noreturn));
 /* Diagnostics and reports: text, not NUL-terminated, no newline appended. */
 void pfalloc_hook_log(const char* text, size_t length);

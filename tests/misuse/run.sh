@@ -41,6 +41,7 @@ for p in $(printf '%s\n' "${selected[@]}" | sort); do
       names=${want#error:}
       if [ "$got" != 134 ]; then why="exit status $got, expected 134 (abort by the fatal handler)"
       elif ! grep -Eq "^pfalloc fatal: pfalloc: ($names): " "$err"; then why="no 'pfalloc: $names:' report"
+      elif grep -Eq "^pfalloc: ($names): " "$err"; then why="the report shows twice (logged and fatal)"
       fi ;;
     ok|ok+warn:*)
       if [ "$got" != 0 ]; then why="exit status $got, expected 0"
