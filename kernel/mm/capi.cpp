@@ -100,7 +100,7 @@ void free_pages(pf_phys_t phys, unsigned int order) {
 size_t alloc_pages_bulk(unsigned int order, gfp_t flags, size_t count, pf_phys_t* pages) {
   static_assert(sizeof(PhysAddr) == sizeof(pf_phys_t));
   return g_reclaimer.alloc_pages_bulk(checked_order(order), flags, count,
-                                      reinterpret_cast<PhysAddr*>(pages));
+                                      reinterpret_cast<PhysAddr*>(pages), PF_CALLER);
 }
 
 pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary, uint64_t max_addr,
@@ -188,7 +188,21 @@ void kfree(const void* p) { g_slab.kfree(p, PF_CALLER); }
 void kfree_sized(const void* p, size_t size) { g_slab.kfree_sized(p, size, PF_CALLER); }
 size_t ksize(const void* p) { return g_slab.ksize(p, PF_CALLER); }
 
+// Introspection into a caller's memory: a null destination is refused by
+// name (it was a crash), nothing written.
+static bool refuse_null_output(const char* call, const void* caller) {
+  char detail[96];
+  TextBuffer t(detail, sizeof detail);
+  t.str(call).str(": null destination, nothing written");
+  report({.code = ErrorCode::InvalidArgument, .detail = t.c_str(), .caller = caller});
+  return false;
+}
+
 void pf_get_counters(struct pf_counters* out) {
+  if (out == nullptr) {
+    refuse_null_output("pf_get_counters", PF_CALLER);
+    return;
+  }
   PageCounters c = g_pages.counters();
   out->managed_frames = c.managed_frames;
   out->free_frames = c.free_frames;
@@ -196,12 +210,14 @@ void pf_get_counters(struct pf_counters* out) {
 }
 
 size_t pf_format_buddyinfo(char* buffer, size_t size) {
+  if (buffer == nullptr && size != 0) return refuse_null_output("pf_format_buddyinfo", PF_CALLER);
   TextBuffer t(buffer, size);
   g_pages.format_buddyinfo(t);
   return t.length();
 }
 
 size_t pf_format_slabinfo(char* buffer, size_t size) {
+  if (buffer == nullptr && size != 0) return refuse_null_output("pf_format_slabinfo", PF_CALLER);
   TextBuffer t(buffer, size);
   g_slab.format_slabinfo(t);
   return t.length();

@@ -54,6 +54,8 @@ namespace pf {
   /* structural self-check */                                                      \
   X(VerifyFailed, "verify-failed")                                                 \
   X(InvalidArgument, "invalid-argument")                                           \
+  /* allocation flags outside pfalloc.h's __GFP_* or two zone limits at once */     \
+  X(GfpInvalid, "gfp-invalid-flags")                                               \
   /* memory hot-add (pf_add_memory): refused with a pf_status, logged as a warning */ \
   X(HotplugNotInitialised, "hotplug-not-initialised")                              \
   X(HotplugMisaligned, "hotplug-misaligned")                                       \

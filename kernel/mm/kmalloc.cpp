@@ -37,7 +37,10 @@ void* SlabAllocator::kmalloc_large(size_t size, size_t align, gfp_t flags) {
 // kmalloc's fast path is inline (slab.hpp); here: size 0, large sizes and
 // zone-limited requests.
 void* SlabAllocator::kmalloc_slow(size_t size, gfp_t flags, const void* caller) {
-  (void)caller;
+  if (!gfp_valid(flags)) {
+    report_bad_gfp(flags, "kmalloc", caller != nullptr ? caller : PF_CALLER);
+    return nullptr;
+  }
   if (size == 0) return nullptr;
   return kmalloc_large(size, kPageSize, flags);
 }
@@ -49,6 +52,10 @@ void* SlabAllocator::kmalloc_aligned(size_t size, size_t align, gfp_t flags, con
             .detail = "kmalloc_aligned: alignment is not a power of two",
             .address = align,
             .caller = caller});
+    return nullptr;
+  }
+  if (!gfp_valid(flags)) {
+    report_bad_gfp(flags, "kmalloc_aligned", caller);
     return nullptr;
   }
   if (size == 0) return nullptr;
@@ -210,6 +217,20 @@ void* SlabAllocator::krealloc_aligned(void* p, size_t new_size, size_t align, gf
                                       const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
   if (p == nullptr) return kmalloc_aligned(new_size, align, flags, caller);
+  // Bad arguments are refused before p is looked at, so p stays untouched
+  // (an alignment that is no power of two once let a shrink in place pass,
+  // and krealloc(p, 0, bad) freed p).
+  if (align == 0 || !is_power_of_two(align)) {
+    report({.code = ErrorCode::InvalidArgument,
+            .detail = "krealloc_aligned: alignment is not a power of two",
+            .address = align,
+            .caller = caller});
+    return nullptr;
+  }
+  if (!gfp_valid(flags)) {
+    report_bad_gfp(flags, "krealloc", caller);
+    return nullptr;
+  }
   if (new_size == 0) {
     kfree(p, caller);
     return nullptr;

@@ -444,6 +444,18 @@ PageAllocator::RangeInfo PageAllocator::range_info(size_t i) const {
 
 // ---- alloc_pages / free_pages: the slow paths ------------------------------------
 
+void report_bad_gfp(gfp_t flags, const char* call, const void* caller) {
+  char detail[128];
+  TextBuffer t(detail, sizeof detail);
+  t.str(call);
+  if (flags & kGfpUnknown)
+    t.str(": gfp bits ").hex(flags & kGfpUnknown).str(" are no __GFP_* flag");
+  else
+    t.str(": __GFP_DMA and __GFP_DMA32 together (two zone limits)");
+  t.str(" (flags ").hex(flags).str("), refused");
+  report({.code = ErrorCode::GfpInvalid, .detail = t.c_str(), .caller = caller});
+}
+
 bool PageAllocator::fail_injected() {
   const uint64_t at = peek(fail_at_);
   if (at == 0) return false;
@@ -494,6 +506,10 @@ PhysAddr PageAllocator::alloc_in_zones(Order order, gfp_t flags, bool use_cache)
 // __GFP_NORETRY).
 PhysAddr PageAllocator::alloc_slow(Order order, gfp_t flags, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;  // the code the fast path was inlined into
+  if (__builtin_expect(!gfp_valid(flags), 0)) {
+    report_bad_gfp(flags, "alloc_pages", caller);
+    return PhysAddr{};
+  }
   if (!order.valid()) {
     // A request no block can satisfy is out of memory, not misuse (as in
     // Linux): a null result, warned unless the caller said __GFP_NOWARN.

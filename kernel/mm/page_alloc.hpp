@@ -111,20 +111,35 @@ struct PageAllocatorConfig {
 };
 
 // Where alloc_contig may look.
+// ---- gfp flags: what the calls judge (pfalloc.h) ---------------------------
+// Every bit pfalloc.h defines. Any other bit, or __GFP_DMA with __GFP_DMA32
+// (two zone limits: Linux's GFP_ZONE_BAD), is misuse, refused on the slow
+// paths (report_bad_gfp). kmalloc's fast test includes kGfpUnknown in its
+// zone mask at no cost (one test either way).
+inline constexpr gfp_t kGfpKnown =
+    __GFP_DMA | __GFP_DMA32 | __GFP_ZERO | __GFP_THISZONE | __GFP_NOWARN | __GFP_NORETRY | __GFP_NORECLAIM;
+inline constexpr gfp_t kGfpUnknown = ~kGfpKnown;
+constexpr bool gfp_valid(gfp_t flags) {
+  return (flags & kGfpUnknown) == 0 && (flags & (__GFP_DMA | __GFP_DMA32)) != (__GFP_DMA | __GFP_DMA32);
+}
+// Reports flags gfp_valid refuses (GfpInvalid, naming `call` and the bits).
+[[gnu::cold]] void report_bad_gfp(gfp_t flags, const char* call, const void* caller);
+
 struct ContigRequest {
   uint64_t align = kPageSize;  // bytes, power of two >= 4096
   uint64_t boundary = 0;       // bytes, power of two; the range may not cross a multiple
   uint64_t max_addr = 0;       // the range must end at or below this (0: no limit)
   gfp_t flags = GFP_KERNEL;    // zone limit and __GFP_ZERO apply as for alloc_pages
 
-  // What alloc_contig refuses as misuse (InvalidArgument) when false: a
-  // frame count of 0, an align or boundary that is not a power of two >= 4096.
+  // What alloc_contig refuses as misuse when false: a frame count of 0, an
+  // align or boundary that is not a power of two >= 4096 (InvalidArgument),
+  // flags gfp_valid refuses (GfpInvalid).
   constexpr bool valid(uint64_t frame_count) const {
     const uint64_t a = align == 0 ? kPageSize : align;
     // Not std::has_single_bit: without SSE that becomes a libgcc popcount call.
     auto pow2 = [](uint64_t v) { return v != 0 && (v & (v - 1)) == 0; };
     return frame_count != 0 && pow2(a) && a >= kPageSize &&
-           (boundary == 0 || (pow2(boundary) && boundary >= kPageSize));
+           (boundary == 0 || (pow2(boundary) && boundary >= kPageSize)) && gfp_valid(flags);
   }
 };
 
@@ -227,7 +242,8 @@ class PageAllocator {
   }
   // Fills out[0..n) with blocks of `order`; n < count only when memory runs
   // out (the n blocks are the caller's). One gate/lock hold per cache refill.
-  size_t alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out);
+  size_t alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out,
+                          const void* caller = nullptr);
 
   PhysAddr alloc_contig(uint64_t frame_count, const ContigRequest& request);
   // (The Reclaimer calls alloc_slow from the slow path it gives alloc_pages_or.)

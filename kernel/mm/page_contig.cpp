@@ -104,6 +104,10 @@ PhysAddr PageAllocator::alloc_contig(uint64_t frame_count, const ContigRequest& 
   const void* caller = PF_CALLER;
   const uint64_t align = request.align == 0 ? kPageSize : request.align;
   const uint64_t boundary = request.boundary;
+  if (!gfp_valid(request.flags)) {
+    report_bad_gfp(request.flags, "alloc_contig", caller);
+    return PhysAddr{};
+  }
   if (!request.valid(frame_count)) {
     report({.code = ErrorCode::InvalidArgument,
             .detail = "alloc_contig: frame count 0, or align/boundary not a power of two >= 4096",

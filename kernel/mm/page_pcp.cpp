@@ -168,10 +168,17 @@ void PageAllocator::report_rejected(const Rejected& r) const {
                       "collect (not named)"});
 }
 
-size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out) {
+size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out,
+                                       const void* caller) {
   size_t n = 0;
+  if (caller == nullptr) caller = PF_CALLER;
   if (out == nullptr && count != 0) {
-    report({.code = ErrorCode::InvalidArgument, .detail = "alloc_pages_bulk: no array for the blocks"});
+    report({.code = ErrorCode::InvalidArgument, .detail = "alloc_pages_bulk: no array for the blocks",
+            .caller = caller});
+    return 0;
+  }
+  if (!gfp_valid(flags)) {
+    report_bad_gfp(flags, "alloc_pages_bulk", caller);
     return 0;
   }
   const unsigned k = order.value;
@@ -196,7 +203,7 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
   }
   // The rest one by one: other zones, larger orders, the last-resort drain.
   for (; n < count; ++n) {
-    out[n] = alloc_pages(order, flags | (n == 0 ? 0 : __GFP_NOWARN));
+    out[n] = alloc_pages(order, flags | (n == 0 ? 0 : __GFP_NOWARN), caller);
     if (out[n].is_null()) break;
   }
   return n;

@@ -54,6 +54,13 @@ typedef unsigned int gfp_t;
  * every other CPU's caches and calls pfalloc_hook_sync_cpus, so it must not
  * run in an interrupt handler or with interrupts masked: allocate there with
  * GFP_ATOMIC (or GFP_NOWAIT). The allocator never sleeps either way. */
+/* Flags with a bit outside the __GFP_* above, or with __GFP_DMA and
+ * __GFP_DMA32 together (two zone limits), are misuse: reported as
+ * gfp-invalid-flags, null result (0 from the bulk calls), nothing allocated.
+ * Judged by every call that takes flags, except where a per-CPU fast path
+ * serves the request (alloc_pages of orders 0..3, kmem_cache_alloc, from a
+ * warm cache): that test would cost the fast path, so a bad flag is caught
+ * there only when the call takes its slow path. */
 #define GFP_KERNEL       0x00u             /* may reclaim */
 #define GFP_ATOMIC       __GFP_NORECLAIM   /* interrupt handlers, interrupts masked */
 #define GFP_NOWAIT       __GFP_NORECLAIM
@@ -222,9 +229,11 @@ struct pf_counters {
   uint64_t free_frames;     /* in the buddy or in per-CPU caches */
   uint64_t reserved_frames; /* usable RAM kept out: descriptors, boot data */
 };
+/* A null `out` (or a null buffer with a nonzero size below) is refused
+ * (invalid-argument), nothing written, 0. */
 void pf_get_counters(struct pf_counters* out);
 /* Text in the layout of /proc/buddyinfo and /proc/slabinfo; returns the
- * length written (NUL-terminated, truncated to fit). */
+ * length written (NUL-terminated, truncated to fit; size 0: nothing). */
 size_t pf_format_buddyinfo(char* buffer, size_t size);
 size_t pf_format_slabinfo(char* buffer, size_t size);
 /* Full structural self-check; 0 if clean, else reports and returns -1. */

@@ -8,7 +8,7 @@ namespace pf {
 
 PhysAddr Reclaimer::alloc_pages_slow(Order order, gfp_t flags, const void* caller) const {
   const PhysAddr p = pages_.alloc_slow(order, flags, caller);
-  if (__builtin_expect(!p.is_null(), 1) || !order.valid()) return p;
+  if (__builtin_expect(!p.is_null(), 1) || !order.valid() || !gfp_valid(flags)) return p;  // refused: no retry
   const size_t released = slab_.reclaim_for_retry(flags);
   if (released == 0) return p;
   const PhysAddr q = pages_.alloc_slow(order, flags | __GFP_NOWARN, caller);
@@ -16,12 +16,14 @@ PhysAddr Reclaimer::alloc_pages_slow(Order order, gfp_t flags, const void* calle
   return q;
 }
 
-size_t Reclaimer::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out) const {
-  size_t n = pages_.alloc_pages_bulk(order, flags, count, out);
-  if (__builtin_expect(n == count, 1) || !order.valid() || out == nullptr) return n;  // refused: no retry
+size_t Reclaimer::alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out,
+                                   const void* caller) const {
+  size_t n = pages_.alloc_pages_bulk(order, flags, count, out, caller);
+  if (__builtin_expect(n == count, 1) || !order.valid() || out == nullptr || !gfp_valid(flags))
+    return n;  // refused: no retry
   const size_t released = slab_.reclaim_for_retry(flags);
   if (released == 0) return n;
-  n += pages_.alloc_pages_bulk(order, flags | __GFP_NOWARN, count - n, out + n);
+  n += pages_.alloc_pages_bulk(order, flags | __GFP_NOWARN, count - n, out + n, caller);
   SlabAllocator::note_retry("alloc_pages_bulk", flags, released, n == count);
   return n;
 }

@@ -80,7 +80,8 @@ class Reclaimer {
                                  });
   }
   // The retry asks for the blocks still missing.
-  size_t alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out) const;
+  size_t alloc_pages_bulk(Order order, gfp_t flags, size_t count, PhysAddr* out,
+                          const void* caller = nullptr) const;
   // Inline, so that a report from the page layer names the code that called
   // this, as PageAllocator::alloc_contig alone does.
   PF_FAST_PATH PhysAddr alloc_contig(uint64_t frame_count, const ContigRequest& request) const {

@@ -1036,6 +1036,11 @@ static void report_bad_cache_handle(const char* detail, const void* handle, cons
 // an empty array (refill), callers without a CPU (the shared array).
 void* SlabAllocator::alloc_slow(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
   if (caller == nullptr) caller = PF_CALLER;
+  // (kmalloc's callers' flags were judged before they got here.)
+  if (__builtin_expect(!gfp_valid(flags), 0)) {
+    report_bad_gfp(flags, "kmem_cache_alloc", caller);
+    return nullptr;
+  }
   if (__builtin_expect(fail_at_.load(std::memory_order_relaxed) != 0, 0) && fail_injected())
     return nullptr;
   if (c == nullptr || c->cpu_ == nullptr || c->retired_)
@@ -1059,6 +1064,10 @@ void* SlabAllocator::alloc_slow(KmemCache* c, gfp_t flags, const void* caller, s
 size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, void** out,
                                        const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
+  if (!gfp_valid(flags)) {
+    report_bad_gfp(flags, "kmem_cache_alloc_bulk", caller);
+    return 0;
+  }
   if (count == 0) return 0;
   if (c == nullptr || out == nullptr || !bulk_handle_ok(c)) {
     report_bad_cache_handle(out == nullptr && c != nullptr && cache_handle_ok(c)

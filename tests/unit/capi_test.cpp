@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hosted/hosted.hpp"
+#include "kernel/mm/global.hpp"
 #include "kernel/mm/pfalloc.h"
 #include "tests/unit/support.hpp"
 
@@ -526,6 +527,228 @@ TEST_F(CApi, ForkCallsAroundARealFork) {
   EXPECT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
   kfree(held);
+}
+
+// ---- arguments ----------------------------------------------------------------
+// Every call's bad arguments: a named report and a null result (or, where
+// the request is only more than memory can give, a null result and no
+// report); nothing lost either way (TearDown compares the free frames and
+// runs pf_verify). The misuse programs (tests/misuse) cover the same calls
+// with the default, fatal handler.
+class CApiArgs : public CApi {
+ protected:
+  // Runs `call`; expects exactly one report named `code`, or none for
+  // ErrorCode::Count.
+  template <typename F>
+  void expect(ErrorCode code, const char* what, F call) {
+    const size_t before = rec_.count();
+    call();
+    if (code == ErrorCode::Count) {
+      EXPECT_EQ(rec_.count(), before) << what << ": " << rec_.last_message();
+      return;
+    }
+    ASSERT_EQ(rec_.count(), before + 1) << what;
+    EXPECT_EQ(rec_.last_code(), code) << what << ": " << rec_.last_message();
+    EXPECT_NE(rec_.last().caller, nullptr) << what;
+  }
+  test::ErrorRecorder rec_;
+};
+
+// Bits outside pfalloc.h's __GFP_*, and __GFP_DMA with __GFP_DMA32, used to
+// be ignored (the first zone bit won). Now every call that takes flags
+// refuses them by name; alloc_pages(0..3) and kmem_cache_alloc do on their
+// slow paths (a drained page cache, a new cache's empty arrays here).
+TEST_F(CApiArgs, GfpBitsOutsidePfallocHAreRefusedByName) {
+  const gfp_t bad[] = {0x80u, 0x100u, 0x80000000u, ~0u, __GFP_DMA | __GFP_DMA32,
+                       __GFP_DMA | __GFP_DMA32 | __GFP_ZERO | __GFP_THISZONE | __GFP_NOWARN};
+  const ErrorCode G = ErrorCode::GfpInvalid;
+  char* p = static_cast<char*>(kmalloc(100, GFP_KERNEL));
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 0x5a, 100);
+  const size_t have = ksize(p);
+  struct kmem_cache* c = kmem_cache_create("capi-gfp", 48, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  for (gfp_t f : bad) {
+    SCOPED_TRACE(testing::Message() << "flags 0x" << std::hex << f);
+    expect(G, "kmalloc", [&] { EXPECT_EQ(kmalloc(64, f), nullptr); });
+    expect(G, "kmalloc large", [&] { EXPECT_EQ(kmalloc(64 * KiB, f), nullptr); });
+    expect(G, "kmalloc 0", [&] { EXPECT_EQ(kmalloc(0, f), nullptr); });
+    expect(G, "kzalloc", [&] { EXPECT_EQ(kzalloc(32, f), nullptr); });
+    expect(G, "kcalloc", [&] { EXPECT_EQ(kcalloc(4, 8, f), nullptr); });
+    expect(G, "krealloc grow", [&] { EXPECT_EQ(krealloc(p, 4000, f), nullptr); });
+    expect(G, "krealloc shrink", [&] { EXPECT_EQ(krealloc(p, 16, f), nullptr); });
+    expect(G, "krealloc to 0", [&] { EXPECT_EQ(krealloc(p, 0, f), nullptr); });
+    expect(G, "krealloc of null", [&] { EXPECT_EQ(krealloc(nullptr, 16, f), nullptr); });
+    expect(G, "kmalloc_aligned", [&] { EXPECT_EQ(global_slab().kmalloc_aligned(64, 64, f), nullptr); });
+    expect(G, "alloc_pages order 4", [&] { EXPECT_EQ(alloc_pages(4, f), 0u); });
+    expect(G, "alloc_pages order 11", [&] { EXPECT_EQ(alloc_pages(11, f), 0u); });
+    pf_drain_pages();
+    expect(G, "alloc_pages order 0, cold", [&] { EXPECT_EQ(alloc_pages(0, f), 0u); });
+    pf_phys_t pages[4] = {};
+    expect(G, "alloc_pages_bulk", [&] { EXPECT_EQ(alloc_pages_bulk(0, f, 4, pages), 0u); });
+    expect(G, "alloc_pages_bulk of 0", [&] { EXPECT_EQ(alloc_pages_bulk(0, f, 0, nullptr), 0u); });
+    expect(G, "alloc_contig", [&] { EXPECT_EQ(alloc_contig(2, 0, 0, 0, f), 0u); });
+    expect(G, "kmem_cache_alloc, cold", [&] { EXPECT_EQ(kmem_cache_alloc(c, f), nullptr); });
+    void* objs[4] = {};
+    expect(G, "kmem_cache_alloc_bulk", [&] { EXPECT_EQ(kmem_cache_alloc_bulk(c, f, 4, objs), 0); });
+    EXPECT_NE(rec_.last_message().find("gfp-invalid-flags: kmem_cache_alloc_bulk: "), std::string::npos)
+        << rec_.last_message();
+  }
+  // p untouched by every refused krealloc.
+  EXPECT_EQ(ksize(p), have);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(p[i], 0x5a) << i;
+  kfree(p);
+  EXPECT_EQ(kmem_cache_destroy(c), 0u);
+  EXPECT_EQ(rec_.count(), std::size(bad) * 18);
+}
+
+// Every defined bit and every single zone limit still passes.
+TEST_F(CApiArgs, EveryDefinedGfpCombinationIsAccepted) {
+  for (gfp_t f = 0; f <= 0x7fu; ++f) {
+    if ((f & (__GFP_DMA | __GFP_DMA32)) == (__GFP_DMA | __GFP_DMA32)) continue;
+    void* o = kmalloc(64, f);
+    ASSERT_NE(o, nullptr) << f;
+    kfree(o);
+    const pf_phys_t p = alloc_pages(4, f | __GFP_NOWARN);
+    if (!(f & __GFP_THISZONE) || (f & (__GFP_DMA | __GFP_DMA32))) {
+      EXPECT_NE(p, 0u) << f;  // (__GFP_THISZONE alone: no Normal zone here)
+    }
+    if (p != 0) free_pages(p, 4);
+  }
+  EXPECT_EQ(rec_.count(), 0u);
+}
+
+TEST_F(CApiArgs, PageCallArguments) {
+  const ErrorCode none = ErrorCode::Count, inval = ErrorCode::InvalidArgument;
+  const pf_phys_t p = alloc_pages(2, GFP_KERNEL);
+  ASSERT_NE(p, 0u);
+  // Orders past the largest: out of memory when allocating, misuse when freeing.
+  expect(none, "alloc_pages(UINT_MAX)", [&] { EXPECT_EQ(alloc_pages(~0u, __GFP_NOWARN), 0u); });
+  expect(ErrorCode::PageBadOrder, "free_pages(UINT_MAX)", [&] { free_pages(p, ~0u); });
+  expect(ErrorCode::PageBadOrder, "free_pages(2 + 256)", [&] { free_pages(p, 2 + 256); });
+  pf_phys_t pages[4] = {};
+  expect(none, "alloc_pages_bulk count 0, no array", [&] { EXPECT_EQ(alloc_pages_bulk(0, 0, 0, nullptr), 0u); });
+  expect(inval, "alloc_pages_bulk no array", [&] { EXPECT_EQ(alloc_pages_bulk(0, 0, 4, nullptr), 0u); });
+  expect(none, "alloc_pages_bulk order 11", [&] { EXPECT_EQ(alloc_pages_bulk(11, __GFP_NOWARN, 4, pages), 0u); });
+  expect(none, "alloc_pages_bulk order UINT_MAX",
+         [&] { EXPECT_EQ(alloc_pages_bulk(~0u, __GFP_NOWARN, 4, pages), 0u); });
+  free_pages(p, 2);
+}
+
+TEST_F(CApiArgs, ContigCallArguments) {
+  const ErrorCode none = ErrorCode::Count, inval = ErrorCode::InvalidArgument;
+  expect(inval, "count 0", [&] { EXPECT_EQ(alloc_contig(0, 0, 0, 0, 0), 0u); });
+  expect(inval, "align 3 pages", [&] { EXPECT_EQ(alloc_contig(1, 3 * kPageSize, 0, 0, 0), 0u); });
+  expect(inval, "align 2048", [&] { EXPECT_EQ(alloc_contig(1, 2048, 0, 0, 0), 0u); });
+  expect(inval, "align 1", [&] { EXPECT_EQ(alloc_contig(1, 1, 0, 0, 0), 0u); });
+  expect(inval, "align 2^64 - 1", [&] { EXPECT_EQ(alloc_contig(1, ~uint64_t{0}, 0, 0, 0), 0u); });
+  expect(inval, "boundary 3 pages", [&] { EXPECT_EQ(alloc_contig(1, 0, 3 * kPageSize, 0, 0), 0u); });
+  expect(inval, "boundary 2048", [&] { EXPECT_EQ(alloc_contig(1, 0, 2048, 0, 0), 0u); });
+  // More than memory can give: null, no report.
+  expect(none, "count beyond memory", [&] { EXPECT_EQ(alloc_contig(size_t{1} << 20, 0, 0, 0, __GFP_NOWARN), 0u); });
+  expect(none, "count SIZE_MAX", [&] { EXPECT_EQ(alloc_contig(SIZE_MAX, 0, 0, 0, __GFP_NOWARN), 0u); });
+  expect(none, "align 2^63", [&] { EXPECT_EQ(alloc_contig(1, uint64_t{1} << 63, 0, 0, __GFP_NOWARN), 0u); });
+  expect(none, "max_addr below memory", [&] { EXPECT_EQ(alloc_contig(1, 0, 0, kPageSize, __GFP_NOWARN), 0u); });
+  expect(none, "max_addr below the count",
+         [&] { EXPECT_EQ(alloc_contig(16, 0, 0, 8 * kPageSize, __GFP_NOWARN), 0u); });
+  expect(none, "boundary below the count",
+         [&] { EXPECT_EQ(alloc_contig(16, 0, 8 * kPageSize, 0, __GFP_NOWARN), 0u); });
+  pf_phys_t p = 0;
+  expect(none, "max_addr 0 (no limit), huge boundary",
+         [&] { EXPECT_NE(p = alloc_contig(3, 0, uint64_t{1} << 63, 0, 0), 0u); });
+  ASSERT_NE(p, 0u);
+  expect(inval, "free_contig count 0", [&] { free_contig(p, 0); });
+  expect(ErrorCode::ContigBadFree, "free_contig count + 1", [&] { free_contig(p, 4); });
+  expect(ErrorCode::ContigBadFree, "free_contig count SIZE_MAX", [&] { free_contig(p, SIZE_MAX); });
+  expect(ErrorCode::PageOutsideManaged, "free_contig(0)", [&] { free_contig(0, 3); });
+  expect(ErrorCode::PageMisaligned, "free_contig unaligned", [&] { free_contig(p + 1, 3); });
+  expect(none, "free_contig", [&] { free_contig(p, 3); });
+}
+
+// pf_add_memory's refusals are pf_status codes with a warning, no report.
+TEST_F(CApiArgs, AddMemoryArguments) {
+  const uint64_t warned = warning_count();
+  EXPECT_EQ(pf_add_memory(128 * MiB, 0), PF_ERR_HOTPLUG_TOO_SMALL);
+  EXPECT_EQ(pf_add_memory(128 * MiB, 4 * MiB + 1), PF_ERR_HOTPLUG_MISALIGNED);
+  EXPECT_EQ(pf_add_memory(128 * MiB + 512, 4 * MiB), PF_ERR_HOTPLUG_MISALIGNED);
+  EXPECT_EQ(pf_add_memory(128 * MiB, kPageSize), PF_ERR_HOTPLUG_TOO_SMALL);
+  EXPECT_EQ(pf_add_memory(0, 4 * MiB), PF_ERR_HOTPLUG_OVERLAP);
+  EXPECT_EQ(pf_add_memory(0x9f000, kPageSize), PF_ERR_HOTPLUG_BELOW_TOP);  // the BIOS hole
+  EXPECT_EQ(pf_add_memory(66 * MiB, 4 * MiB), PF_ERR_HOTPLUG_OVERLAP);    // over the ACPI tables
+  EXPECT_EQ(pf_add_memory(0xfffffffffffff000ull, 0x2000), PF_ERR_HOTPLUG_BEYOND_LIMIT);  // wraps
+  EXPECT_EQ(pf_add_memory(kPhysAddrLimit - kPageSize, 2 * kPageSize), PF_ERR_HOTPLUG_BEYOND_LIMIT);
+  EXPECT_EQ(pf_add_memory(4 * MiB, ~uint64_t{0} & ~(kPageSize - 1)), PF_ERR_HOTPLUG_BEYOND_LIMIT);
+  EXPECT_EQ(warning_count(), warned + 10);
+  EXPECT_EQ(rec_.count(), 0u);
+}
+
+TEST_F(CApiArgs, SlabCallArguments) {
+  const ErrorCode none = ErrorCode::Count, inval = ErrorCode::InvalidArgument;
+  auto create = [](const char* name, size_t size, size_t align, unsigned flags) {
+    return [=] { EXPECT_EQ(kmem_cache_create(name, size, align, flags, nullptr), nullptr); };
+  };
+  expect(inval, "create: null name", create(nullptr, 64, 0, 0));
+  expect(inval, "create: empty name", create("", 64, 0, 0));
+  expect(inval, "create: size 0", create("x", 0, 0, 0));
+  expect(inval, "create: size SIZE_MAX", create("x", SIZE_MAX, 0, 0));
+  expect(inval, "create: size 2^32 + 64", create("x", (size_t{1} << 32) + 64, 0, 0));
+  expect(inval, "create: align 3", create("x", 64, 3, 0));
+  expect(inval, "create: align 24", create("x", 64, 24, 0));
+  expect(inval, "create: align 8192", create("x", 64, 8192, 0));
+  expect(inval, "create: align SIZE_MAX", create("x", 64, SIZE_MAX, 0));
+  expect(inval, "create: flag 0x10", create("x", 64, 0, 0x10));
+  expect(inval, "create: flag 2^31", create("x", 64, 0, 0x80000000u));
+  expect(inval, "kmem_cache_alloc(NULL)", [&] { EXPECT_EQ(kmem_cache_alloc(nullptr, 0), nullptr); });
+  expect(none, "kmem_cache_destroy(NULL)", [&] { EXPECT_EQ(kmem_cache_destroy(nullptr), 0u); });
+  expect(none, "kmem_cache_shrink(NULL)", [&] { EXPECT_EQ(kmem_cache_shrink(nullptr), 0u); });
+
+  SlabAllocator& slab = global_slab();
+  for (size_t align : {size_t{0}, size_t{3}, size_t{24}, size_t{4097}, SIZE_MAX})
+    expect(inval, "kmalloc_aligned", [&] { EXPECT_EQ(slab.kmalloc_aligned(64, align, 0), nullptr); });
+  expect(none, "kmalloc_aligned 2^63", [&] { EXPECT_EQ(slab.kmalloc_aligned(64, size_t{1} << 63, 0), nullptr); });
+  void* a = slab.kmalloc_aligned(64, 8192, 0);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % 8192, 0u);
+  kfree(a);
+
+  char* p = static_cast<char*>(kmalloc(48, 0));
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 0x33, 48);
+  for (size_t align : {size_t{0}, size_t{3}, size_t{24}, SIZE_MAX}) {
+    expect(inval, "krealloc_aligned shrink", [&] { EXPECT_EQ(slab.krealloc_aligned(p, 16, align, 0), nullptr); });
+    expect(inval, "krealloc_aligned to 0", [&] { EXPECT_EQ(slab.krealloc_aligned(p, 0, align, 0), nullptr); });
+    expect(inval, "krealloc_aligned grow", [&] { EXPECT_EQ(slab.krealloc_aligned(p, 5000, align, 0), nullptr); });
+  }
+  expect(none, "krealloc_aligned 2^63", [&] { EXPECT_EQ(slab.krealloc_aligned(p, 64, size_t{1} << 63, 0), nullptr); });
+  expect(none, "krealloc huge", [&] { EXPECT_EQ(krealloc(p, SIZE_MAX, __GFP_NOWARN), nullptr); });
+  expect(none, "krealloc 2^40", [&] { EXPECT_EQ(krealloc(p, size_t{1} << 40, __GFP_NOWARN), nullptr); });
+  EXPECT_EQ(ksize(p), 48u);
+  for (int i = 0; i < 48; ++i) ASSERT_EQ(p[i], 0x33) << i;
+  kfree(p);
+  expect(none, "kcalloc overflow", [&] { EXPECT_EQ(kcalloc(SIZE_MAX / 8 + 1, 16, 0), nullptr); });
+  expect(none, "kcalloc SIZE_MAX x SIZE_MAX", [&] { EXPECT_EQ(kcalloc(SIZE_MAX, SIZE_MAX, 0), nullptr); });
+  expect(none, "kcalloc 0", [&] { EXPECT_EQ(kcalloc(0, 16, 0), nullptr); });
+  expect(none, "ksize(NULL)", [&] { EXPECT_EQ(ksize(nullptr), 0u); });
+  expect(none, "kfree(NULL)", [&] { kfree(nullptr); });
+  expect(none, "kfree_sized(NULL)", [&] { kfree_sized(nullptr, 64); });
+}
+
+TEST_F(CApiArgs, IntrospectionArguments) {
+  const ErrorCode none = ErrorCode::Count, inval = ErrorCode::InvalidArgument;
+  expect(inval, "pf_get_counters(NULL)", [&] { pf_get_counters(nullptr); });
+  expect(inval, "buddyinfo(NULL, 64)", [&] { EXPECT_EQ(pf_format_buddyinfo(nullptr, 64), 0u); });
+  expect(inval, "slabinfo(NULL, 64)", [&] { EXPECT_EQ(pf_format_slabinfo(nullptr, 64), 0u); });
+  expect(none, "buddyinfo(NULL, 0)", [&] { EXPECT_EQ(pf_format_buddyinfo(nullptr, 0), 0u); });
+  expect(none, "slabinfo(NULL, 0)", [&] { EXPECT_EQ(pf_format_slabinfo(nullptr, 0), 0u); });
+  char one[1] = {'x'};
+  expect(none, "slabinfo into 1 byte", [&] { EXPECT_EQ(pf_format_slabinfo(one, 1), 0u); });
+  EXPECT_EQ(one[0], '\0');
+  expect(none, "quiescent count of no CPU", [&] { EXPECT_EQ(pf_cpu_quiescent_count(~0u), 0u); });
+  for (unsigned type : {0u, 1u, 2u, 5u, 99u, 0x106u, ~0u})
+    expect(inval, "pf_release_reserved", [&] { EXPECT_EQ(pf_release_reserved(type), 0u); });
+  pf_config again{};
+  expect(none, "pf_init twice", [&] { EXPECT_EQ(pf_init(&again, kMap, 4, nullptr, 0), PF_ERR_BAD_CONFIG); });
+  expect(none, "pf_init(NULL)", [&] { EXPECT_EQ(pf_init(nullptr, kMap, 4, nullptr, 0), PF_ERR_BAD_CONFIG); });
 }
 
 }  // namespace

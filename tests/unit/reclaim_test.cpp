@@ -272,6 +272,29 @@ TEST_F(Reclaim, MisuseIsReportedOnceAndNotRetried) {
   refused("krealloc of an interior pointer",
           [&] { return slab_.krealloc(obj + 8, 100000, GFP_KERNEL) == nullptr; }, 1,
           ErrorCode::SlabNotObjectStart);
+  // Flags outside pfalloc.h's __GFP_* (or two zone limits) on every layer.
+  const ErrorCode gfp = ErrorCode::GfpInvalid;
+  refused("alloc_pages, unknown gfp bit",
+          [&] { return r.alloc_pages(Order{4}, GFP_KERNEL | 0x100u, nullptr).is_null(); }, 1, gfp);
+  refused("alloc_pages, DMA and DMA32",
+          [&] { return r.alloc_pages(Order{4}, GFP_DMA | GFP_DMA32, nullptr).is_null(); }, 1, gfp);
+  refused("bulk, unknown gfp bit",
+          [&] {
+            PhysAddr blocks[2];
+            return r.alloc_pages_bulk(Order{0}, 0x80u, 2, blocks) == 0;
+          },
+          1, gfp);
+  refused("alloc_contig, unknown gfp bit",
+          [&] {
+            ContigRequest req;
+            req.flags = 0x80000000u;
+            return r.alloc_contig(1, req).is_null();
+          },
+          1, gfp);
+  refused("kmalloc, unknown gfp bit", [&] { return slab_.kmalloc(100, 0x200u) == nullptr; }, 1, gfp);
+  refused("kmalloc large, unknown gfp bit", [&] { return slab_.kmalloc(100000, 0x200u) == nullptr; }, 1, gfp);
+  refused("kmem_cache_alloc_bulk, unknown gfp bit",
+          [&] { return slab_.cache_alloc_bulk(slab_.kmalloc_cache(0), 0x200u, 2, objs) == 0; }, 1, gfp);
   refused("kmalloc(0)", [&] { return slab_.kmalloc(0, GFP_KERNEL) == nullptr; }, 0, ErrorCode::Count);
   refused("kmalloc above the largest block",
           [&] { return slab_.kmalloc(size_t{8} << 30, GFP_KERNEL) == nullptr; }, 0, ErrorCode::Count);
