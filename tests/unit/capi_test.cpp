@@ -629,6 +629,8 @@ TEST_F(CApiArgs, PageCallArguments) {
   pf_phys_t pages[4] = {};
   expect(none, "alloc_pages_bulk count 0, no array", [&] { EXPECT_EQ(alloc_pages_bulk(0, 0, 0, nullptr), 0u); });
   expect(inval, "alloc_pages_bulk no array", [&] { EXPECT_EQ(alloc_pages_bulk(0, 0, 4, nullptr), 0u); });
+  expect(inval, "alloc_pages_bulk SIZE_MAX, no array",
+         [&] { EXPECT_EQ(alloc_pages_bulk(0, 0, SIZE_MAX, nullptr), 0u); });
   expect(none, "alloc_pages_bulk order 11", [&] { EXPECT_EQ(alloc_pages_bulk(11, __GFP_NOWARN, 4, pages), 0u); });
   expect(none, "alloc_pages_bulk order UINT_MAX",
          [&] { EXPECT_EQ(alloc_pages_bulk(~0u, __GFP_NOWARN, 4, pages), 0u); });
