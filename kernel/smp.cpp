@@ -25,7 +25,8 @@
 // the allocator included (it masks interrupts only inside its own sections).
 //
 // smp_sync_cpus: a generation counter; each answering CPU executes a full
-// fence and publishes the generation it saw (PerCpu::sync_seen).
+// fence and publishes the generation it saw (PerCpu::sync_seen). A CPU
+// halted in idle_wait (PerCpu::idle) is not asked (see smp_sync_cpus).
 //
 // Locks here: none is held while calling the allocator; the serial line's
 // lock (console.cpp) is innermost everywhere.
@@ -235,7 +236,17 @@ void on_sync(arch::ExceptionFrame&) {
 void set_tick_allocations(bool on) { g_tick_alloc.store(on, std::memory_order_relaxed); }
 bool tick_allocations() { return g_tick_alloc.load(std::memory_order_relaxed); }
 
-void idle_wait() { asm volatile("sti; hlt" : : : "memory"); }
+// Marked idle with a locked exchange (a full barrier after everything this
+// CPU did before), then halted; the first interrupt clears the mark
+// (interrupt_dispatch) before its handler runs. An interrupt between the
+// mark and the hlt clears it too: the CPU then halts unmarked, which only
+// costs it the IPIs an idle CPU is spared.
+void idle_wait() {
+  arch::PerCpu& me = arch::this_cpu();
+  me.idle.exchange(1, std::memory_order_seq_cst);
+  asm volatile("sti; hlt" : : : "memory");
+  if (me.idle.load(std::memory_order_relaxed) != 0) me.idle.exchange(0, std::memory_order_seq_cst);
+}
 
 void smp_service_sync() {
   if (!g_smp_started) return;
@@ -246,24 +257,46 @@ void smp_service_sync() {
   me.sync_seen.store(gen, std::memory_order_release);
 }
 
+// A CPU found idle (PerCpu::idle, read after the generation's locked
+// increment) gets no IPI and is not waited for: it is halted outside the
+// allocator, and it executes a full barrier (the locked exchange that clears
+// the mark) before it runs anything else, so any fast path it enters later
+// sees what the caller stored before calling (pfalloc.h: only CPUs that may
+// be running a fast path must answer; Linux's membarrier skips idle CPUs
+// too). A CPU that goes idle while the caller waits has executed that
+// barrier after the call began, so it is answered as well. Why: every
+// drain, shrink and verify syncs once per CPU or cache, each sync used to
+// IPI every CPU, and waking every halted vCPU for each made a TCG boot's
+// time grow with the cube of the CPU count (-smp 16: most of 106 s).
 void smp_sync_cpus() {
   if (!g_smp_started || kernel().smp.online <= 1) return;
   const unsigned self = arch::this_cpu_index();
   const unsigned n = kernel().smp.cpu_count;
   const uint64_t gen = g_sync_generation.fetch_add(1, std::memory_order_seq_cst) + 1;
-  for (unsigned i = 0; i < n; ++i)
-    if (i != self && arch::g_cpus[i].state.load() == arch::CpuState::Online)
-      arch::lapic_send_fixed(arch::g_cpus[i].apic_id, arch::kSyncVector);
+  bool waiting[kMaxCpus];
+  for (unsigned i = 0; i < n; ++i) {
+    arch::PerCpu& c = arch::g_cpus[i];
+    waiting[i] = false;
+    if (i == self || c.state.load() != arch::CpuState::Online) continue;
+    if (c.idle.load(std::memory_order_seq_cst) != 0) {
+      c.sync_skipped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    waiting[i] = true;
+    arch::lapic_send_fixed(c.apic_id, arch::kSyncVector);
+  }
   for (unsigned i = 0; i < n; ++i) {
     const arch::PerCpu& c = arch::g_cpus[i];
-    if (i == self || c.state.load() != arch::CpuState::Online) continue;
-    while (c.sync_seen.load(std::memory_order_acquire) < gen) {
+    if (!waiting[i]) continue;
+    while (c.sync_seen.load(std::memory_order_acquire) < gen && c.idle.load(std::memory_order_seq_cst) == 0) {
       smp_service_sync();  // another CPU may be waiting for us, masked as we may be
       arch::pause();
     }
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
+
+uint64_t smp_sync_generation() { return g_sync_generation.load(std::memory_order_acquire); }
 
 void smp_discover(Kernel& k) {
   Smp& s = k.smp;
