@@ -511,6 +511,8 @@ void format_cpus(const Kernel& k, TextBuffer& t) {
     t.str("  AP trampoline: ").dec(kTrampolineFrames).str(" frames at ").hex(s.trampoline_used)
         .str(" from alloc_contig(max_addr 1 MiB), ").str(s.trampoline == 0 ? "returned" : "still held")
         .str("; APs up in ").dec(s.bringup_us / 1000).str(" ms").nl();
+  if (const unsigned x2 = arch::lapic_x2apic_found())
+    t.str("  x2APIC mode left on by the firmware on ").dec(x2).str(" CPUs: switched to xAPIC").nl();
   if (s.error != nullptr) t.str("  *** ").str(s.error).nl();
   t.str("  cpu apic state    ticks  tick-allocs  tick-oom  ticks-in-alloc  wake-ipis  pcp-frames  slab-cached").nl();
   for (unsigned i = 0; i < s.cpu_count; ++i) {
