@@ -79,16 +79,16 @@ uint64_t g_boot_cr4 = 0;
 constexpr uint32_t kTickBackoff = 16;
 
 // The same limit machine-wide. A per-CPU back-off alone still lets every
-// CPU's tick drain once per kTickBackoff of its ticks: drains in flight grow
-// with the CPU count, each drain stops every CPU's gate in turn, and the
+// CPU's tick drain: when memory runs out, every CPU's next tick fails and
+// drains at once, each drain stops every CPU's gate in turn, and the
 // drainers spin on each other's gate locks with interrupts masked (-smp 16
-// under TCG: the boot CPU saw 7 ticks a second, smp_ticks_out_of_memory took
-// 25 s; -smp 32 far longer). So while memory is short (the last tick that
-// could drain failed), one tick at a time, machine-wide, makes the full
-// attempt (g_tick_drainer); any other tick allocates a page block only, with
-// __GFP_NORETRY (its own cache and the zones, no drain), which still
-// exercises an atomic allocation and its failure on every CPU.
-std::atomic<bool> g_tick_short{false};
+// under TCG: the boot CPU saw a few ticks a second, smp_ticks_out_of_memory
+// took 25 s; at -smp 32 gdb found 31 CPUs draining at once, 30-60 s). So a
+// tick asks quietly first (__GFP_NORETRY: its own cache and the zones), and
+// only the one tick holding g_tick_drainer, machine-wide, retries the way
+// that drains. kmalloc has no quiet form (a slab that must grow may drain),
+// so a tick calls it only after its quiet page request succeeded (memory was
+// there) or while it holds the token.
 std::atomic<bool> g_tick_drainer{false};
 
 // Allocates and frees on the interrupted CPU: a page block (order 0-2) and a
@@ -100,15 +100,17 @@ void tick_allocate(arch::PerCpu& c, uint64_t tick) {
     return;
   }
   Kernel& k = kernel();
-  bool drainer = true, holds_token = false;
-  if (g_tick_short.load(std::memory_order_relaxed)) {
-    holds_token = !g_tick_drainer.exchange(true, std::memory_order_acquire);
-    drainer = holds_token;
-  }
+  bool token = false;
+  auto take_token = [&token] {
+    if (!token) token = !g_tick_drainer.exchange(true, std::memory_order_acquire);
+    return token;
+  };
   const unsigned order = static_cast<unsigned>(tick % 3);
   const uint64_t tag = (uint64_t{c.index} << 48) ^ tick ^ 0x7ac0000000000000ull;
   bool failed = false;
-  const PhysAddr p = k.pages.alloc_pages(Order{order}, GFP_ATOMIC | __GFP_NOWARN | (drainer ? 0 : __GFP_NORETRY));
+  PhysAddr p = k.pages.alloc_pages(Order{order}, GFP_ATOMIC | __GFP_NOWARN | __GFP_NORETRY);
+  const bool quiet_ok = !p.is_null();
+  if (!quiet_ok && take_token()) p = k.pages.alloc_pages(Order{order}, GFP_ATOMIC | __GFP_NOWARN);
   if (!p.is_null()) {
     auto* w = k.pages.to_virt<volatile uint64_t>(p);
     const uint64_t last = ((kPageSize << order) / 8) - 1;
@@ -120,8 +122,7 @@ void tick_allocate(arch::PerCpu& c, uint64_t tick) {
     failed = true;
   }
   c.timer_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (drainer) {
-    // kmalloc has no quiet form: a slab that must grow may drain.
+  if (quiet_ok || take_token()) {
     const size_t size = size_t{16} << (tick % 8);  // 16 .. 2048 bytes
     auto* o = static_cast<volatile uint64_t*>(k.slab.kmalloc(size, GFP_ATOMIC | __GFP_NOWARN));
     if (o != nullptr) {
@@ -133,9 +134,8 @@ void tick_allocate(arch::PerCpu& c, uint64_t tick) {
       failed = true;
     }
     c.timer_allocs.fetch_add(1, std::memory_order_relaxed);
-    g_tick_short.store(failed, std::memory_order_relaxed);
   }
-  if (holds_token) g_tick_drainer.store(false, std::memory_order_release);
+  if (token) g_tick_drainer.store(false, std::memory_order_release);
   if (failed) {
     c.timer_alloc_failures.fetch_add(1, std::memory_order_relaxed);
     c.tick_backoff = kTickBackoff;
@@ -257,10 +257,7 @@ void on_sync(arch::ExceptionFrame&) {
 
 // ---- public -------------------------------------------------------------------
 
-void set_tick_allocations(bool on) {
-  if (on) g_tick_short.store(false, std::memory_order_relaxed);  // a new run: memory not known short
-  g_tick_alloc.store(on, std::memory_order_relaxed);
-}
+void set_tick_allocations(bool on) { g_tick_alloc.store(on, std::memory_order_relaxed); }
 bool tick_allocations() { return g_tick_alloc.load(std::memory_order_relaxed); }
 
 // Marked idle with a locked exchange (a full barrier after everything this
