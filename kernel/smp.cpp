@@ -23,6 +23,8 @@
 // tick_allocations() is on, allocates and frees a page block and a kmalloc
 // object — atomic context, interrupts masked, on whatever the CPU was doing,
 // the allocator included (it masks interrupts only inside its own sections).
+// It asks quietly first; only one tick at a time, machine-wide, may retry
+// the way that drains every CPU's caches (tick_allocate says why).
 //
 // smp_sync_cpus: a generation counter; each answering CPU executes a full
 // fence and publishes the generation it saw (PerCpu::sync_seen). A CPU
