@@ -187,7 +187,9 @@ void smp_run_demo(Kernel& k);
 // An asymmetric barrier: on return, every other online CPU has executed a
 // full memory barrier since the call began (what a lock-free per-CPU fast
 // path's remote stopper needs; i9-core's pfalloc_hook_sync_cpus). It sends
-// each one an IPI and waits for its answer; it may be called with
+// each one an IPI and waits for its answer, except a CPU halted in
+// idle_wait, which is answered by the barrier it executes on waking (see
+// smp.cpp); it may be called with
 // interrupts masked, by several CPUs at once: a CPU that waits (here, or in
 // the allocator's spin loops, through pfalloc_hook_cpu_relax) answers the
 // others' requests meanwhile (smp_service_sync), so two masked callers
@@ -195,6 +197,8 @@ void smp_run_demo(Kernel& k);
 void smp_sync_cpus();
 // Answers pending smp_sync_cpus requests on this CPU. Cheap when none.
 void smp_service_sync();
+// The last generation smp_sync_cpus handed out (one per call), for the tests.
+uint64_t smp_sync_generation();
 // Sleeps until the next interrupt (interrupts on), for wait loops.
 void idle_wait();
 

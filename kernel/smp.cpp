@@ -23,9 +23,12 @@
 // tick_allocations() is on, allocates and frees a page block and a kmalloc
 // object — atomic context, interrupts masked, on whatever the CPU was doing,
 // the allocator included (it masks interrupts only inside its own sections).
+// It asks quietly first; only one tick at a time, machine-wide, may retry
+// the way that drains every CPU's caches (tick_allocate says why).
 //
 // smp_sync_cpus: a generation counter; each answering CPU executes a full
-// fence and publishes the generation it saw (PerCpu::sync_seen).
+// fence and publishes the generation it saw (PerCpu::sync_seen). A CPU
+// halted in idle_wait (PerCpu::idle) is not asked (see smp_sync_cpus).
 //
 // Locks here: none is held while calling the allocator; the serial line's
 // lock (console.cpp) is innermost everywhere.
@@ -77,6 +80,19 @@ uint64_t g_boot_cr4 = 0;
 // than a period, leave no time for anything else.
 constexpr uint32_t kTickBackoff = 16;
 
+// The same limit machine-wide. A per-CPU back-off alone still lets every
+// CPU's tick drain: when memory runs out, every CPU's next tick fails and
+// drains at once, each drain stops every CPU's gate in turn, and the
+// drainers spin on each other's gate locks with interrupts masked (-smp 16
+// under TCG: the boot CPU saw a few ticks a second, smp_ticks_out_of_memory
+// took 25 s; at -smp 32 gdb found 31 CPUs draining at once, 30-60 s). So a
+// tick asks quietly first (__GFP_NORETRY: its own cache and the zones), and
+// only the one tick holding g_tick_drainer, machine-wide, retries the way
+// that drains. kmalloc has no quiet form (a slab that must grow may drain),
+// so a tick calls it only after its quiet page request succeeded (memory was
+// there) or while it holds the token.
+std::atomic<bool> g_tick_drainer{false};
+
 // Allocates and frees on the interrupted CPU: a page block (order 0-2) and a
 // kmalloc object, each written and read back. Out of memory is counted, not
 // an error: the tick may land while a test has exhausted memory.
@@ -86,10 +102,17 @@ void tick_allocate(arch::PerCpu& c, uint64_t tick) {
     return;
   }
   Kernel& k = kernel();
+  bool token = false;
+  auto take_token = [&token] {
+    if (!token) token = !g_tick_drainer.exchange(true, std::memory_order_acquire);
+    return token;
+  };
   const unsigned order = static_cast<unsigned>(tick % 3);
   const uint64_t tag = (uint64_t{c.index} << 48) ^ tick ^ 0x7ac0000000000000ull;
   bool failed = false;
-  const PhysAddr p = k.pages.alloc_pages(Order{order}, GFP_ATOMIC | __GFP_NOWARN);
+  PhysAddr p = k.pages.alloc_pages(Order{order}, GFP_ATOMIC | __GFP_NOWARN | __GFP_NORETRY);
+  const bool quiet_ok = !p.is_null();
+  if (!quiet_ok && take_token()) p = k.pages.alloc_pages(Order{order}, GFP_ATOMIC | __GFP_NOWARN);
   if (!p.is_null()) {
     auto* w = k.pages.to_virt<volatile uint64_t>(p);
     const uint64_t last = ((kPageSize << order) / 8) - 1;
@@ -100,17 +123,21 @@ void tick_allocate(arch::PerCpu& c, uint64_t tick) {
   } else {
     failed = true;
   }
-  const size_t size = size_t{16} << (tick % 8);  // 16 .. 2048 bytes
-  auto* o = static_cast<volatile uint64_t*>(k.slab.kmalloc(size, GFP_ATOMIC | __GFP_NOWARN));
-  if (o != nullptr) {
-    o[0] = tag;
-    o[size / 8 - 1] = ~tag;
-    if (o[0] != tag || o[size / 8 - 1] != ~tag) platform::fatal("timer tick: an object changed under the tick");
-    k.slab.kfree(const_cast<uint64_t*>(o));
-  } else {
-    failed = true;
+  c.timer_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (quiet_ok || take_token()) {
+    const size_t size = size_t{16} << (tick % 8);  // 16 .. 2048 bytes
+    auto* o = static_cast<volatile uint64_t*>(k.slab.kmalloc(size, GFP_ATOMIC | __GFP_NOWARN));
+    if (o != nullptr) {
+      o[0] = tag;
+      o[size / 8 - 1] = ~tag;
+      if (o[0] != tag || o[size / 8 - 1] != ~tag) platform::fatal("timer tick: an object changed under the tick");
+      k.slab.kfree(const_cast<uint64_t*>(o));
+    } else {
+      failed = true;
+    }
+    c.timer_allocs.fetch_add(1, std::memory_order_relaxed);
   }
-  c.timer_allocs.fetch_add(2, std::memory_order_relaxed);
+  if (token) g_tick_drainer.store(false, std::memory_order_release);
   if (failed) {
     c.timer_alloc_failures.fetch_add(1, std::memory_order_relaxed);
     c.tick_backoff = kTickBackoff;
@@ -235,7 +262,17 @@ void on_sync(arch::ExceptionFrame&) {
 void set_tick_allocations(bool on) { g_tick_alloc.store(on, std::memory_order_relaxed); }
 bool tick_allocations() { return g_tick_alloc.load(std::memory_order_relaxed); }
 
-void idle_wait() { asm volatile("sti; hlt" : : : "memory"); }
+// Marked idle with a locked exchange (a full barrier after everything this
+// CPU did before), then halted; the first interrupt clears the mark
+// (interrupt_dispatch) before its handler runs. An interrupt between the
+// mark and the hlt clears it too: the CPU then halts unmarked, which only
+// costs it the IPIs an idle CPU is spared.
+void idle_wait() {
+  arch::PerCpu& me = arch::this_cpu();
+  me.idle.exchange(1, std::memory_order_seq_cst);
+  asm volatile("sti; hlt" : : : "memory");
+  if (me.idle.load(std::memory_order_relaxed) != 0) me.idle.exchange(0, std::memory_order_seq_cst);
+}
 
 void smp_service_sync() {
   if (!g_smp_started) return;
@@ -246,24 +283,46 @@ void smp_service_sync() {
   me.sync_seen.store(gen, std::memory_order_release);
 }
 
+// A CPU found idle (PerCpu::idle, read after the generation's locked
+// increment) gets no IPI and is not waited for: it is halted outside the
+// allocator, and it executes a full barrier (the locked exchange that clears
+// the mark) before it runs anything else, so any fast path it enters later
+// sees what the caller stored before calling (pfalloc.h: only CPUs that may
+// be running a fast path must answer; Linux's membarrier skips idle CPUs
+// too). A CPU that goes idle while the caller waits has executed that
+// barrier after the call began, so it is answered as well. Why: every
+// drain, shrink and verify syncs once per CPU or cache, each sync used to
+// IPI every CPU, and waking every halted vCPU for each made a TCG boot's
+// time grow with the cube of the CPU count (-smp 16: most of 106 s).
 void smp_sync_cpus() {
   if (!g_smp_started || kernel().smp.online <= 1) return;
   const unsigned self = arch::this_cpu_index();
   const unsigned n = kernel().smp.cpu_count;
   const uint64_t gen = g_sync_generation.fetch_add(1, std::memory_order_seq_cst) + 1;
-  for (unsigned i = 0; i < n; ++i)
-    if (i != self && arch::g_cpus[i].state.load() == arch::CpuState::Online)
-      arch::lapic_send_fixed(arch::g_cpus[i].apic_id, arch::kSyncVector);
+  bool waiting[kMaxCpus];
+  for (unsigned i = 0; i < n; ++i) {
+    arch::PerCpu& c = arch::g_cpus[i];
+    waiting[i] = false;
+    if (i == self || c.state.load() != arch::CpuState::Online) continue;
+    if (c.idle.load(std::memory_order_seq_cst) != 0) {
+      c.sync_skipped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    waiting[i] = true;
+    arch::lapic_send_fixed(c.apic_id, arch::kSyncVector);
+  }
   for (unsigned i = 0; i < n; ++i) {
     const arch::PerCpu& c = arch::g_cpus[i];
-    if (i == self || c.state.load() != arch::CpuState::Online) continue;
-    while (c.sync_seen.load(std::memory_order_acquire) < gen) {
+    if (!waiting[i]) continue;
+    while (c.sync_seen.load(std::memory_order_acquire) < gen && c.idle.load(std::memory_order_seq_cst) == 0) {
       smp_service_sync();  // another CPU may be waiting for us, masked as we may be
       arch::pause();
     }
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
+
+uint64_t smp_sync_generation() { return g_sync_generation.load(std::memory_order_acquire); }
 
 void smp_discover(Kernel& k) {
   Smp& s = k.smp;
@@ -451,6 +510,8 @@ void format_cpus(const Kernel& k, TextBuffer& t) {
     t.str("  AP trampoline: ").dec(kTrampolineFrames).str(" frames at ").hex(s.trampoline_used)
         .str(" from alloc_contig(max_addr 1 MiB), ").str(s.trampoline == 0 ? "returned" : "still held")
         .str("; APs up in ").dec(s.bringup_us / 1000).str(" ms").nl();
+  if (const unsigned x2 = arch::lapic_x2apic_found())
+    t.str("  x2APIC mode left on by the firmware on ").dec(x2).str(" CPUs: switched to xAPIC").nl();
   if (s.error != nullptr) t.str("  *** ").str(s.error).nl();
   t.str("  cpu apic state    ticks  tick-allocs  tick-oom  ticks-in-alloc  wake-ipis  pcp-frames  slab-cached").nl();
   for (unsigned i = 0; i < s.cpu_count; ++i) {

@@ -1,6 +1,8 @@
 // apic.cpp — 8259 PICs and the local APIC. See apic.hpp.
 #include "kernel/arch/x86_64/apic.hpp"
 
+#include <atomic>
+
 #include "kernel/arch/x86_64/cpu.hpp"
 #include "kernel/arch/x86_64/idt.hpp"
 #include "kernel/arch/x86_64/percpu.hpp"
@@ -24,6 +26,7 @@ constexpr uint16_t kPic1Cmd = 0x20, kPic1Data = 0x21, kPic2Cmd = 0xA0, kPic2Data
 volatile uint32_t* g_lapic = nullptr;
 uint32_t g_counts_per_ms = 0;
 bool g_handlers_installed = false;
+std::atomic<unsigned> g_x2apic_found{0};  // CPUs the firmware left in x2APIC mode
 
 uint32_t rd(uint32_t reg) { return g_lapic[reg / 4]; }
 void wr(uint32_t reg, uint32_t v) { g_lapic[reg / 4] = v; }
@@ -107,7 +110,10 @@ void lapic_init_this_cpu(bool boot_cpu) {
   // firmware that left x2APIC mode on must see the APIC disabled first:
   // x2APIC -> xAPIC directly is an invalid transition (#GP).
   const uint64_t base = rdmsr(kMsrApicBase);
-  if (base & kApicBaseX2) wrmsr(kMsrApicBase, base & ~(kApicBaseX2 | kApicBaseEnable));
+  if (base & kApicBaseX2) {
+    wrmsr(kMsrApicBase, base & ~(kApicBaseX2 | kApicBaseEnable));
+    g_x2apic_found.fetch_add(1, std::memory_order_relaxed);
+  }
   wrmsr(kMsrApicBase, (base | kApicBaseEnable) & ~kApicBaseX2);
   wr(kTpr, 0);
   wr(kLvtTimer, kLvtMasked | kTimerVector);
@@ -119,6 +125,8 @@ void lapic_init_this_cpu(bool boot_cpu) {
   wr(kSvr, kSvrEnable | kSpuriousVector);
   lapic_eoi();  // anything left in service by the firmware
 }
+
+unsigned lapic_x2apic_found() { return g_x2apic_found.load(std::memory_order_relaxed); }
 
 uint32_t lapic_id() { return rd(kId) >> 24; }
 void lapic_eoi() { wr(kEoi, 0); }

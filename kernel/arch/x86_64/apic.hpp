@@ -41,6 +41,9 @@ void lapic_set_base(uint64_t virt);
 // with the spurious vector, task priority 0, LINT0/LINT1/error masked except
 // LINT1 (NMI) on the boot CPU. Installs the spurious/wake handlers once.
 void lapic_init_this_cpu(bool boot_cpu);
+// How many CPUs lapic_init_this_cpu found in x2APIC mode (left on by the
+// firmware, e.g. OVMF with many CPUs) and switched to xAPIC.
+unsigned lapic_x2apic_found();
 uint32_t lapic_id();
 void lapic_eoi();
 

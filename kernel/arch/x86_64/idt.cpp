@@ -205,6 +205,12 @@ using pf::arch::ExceptionFrame;
 
 extern "C" void interrupt_dispatch(ExceptionFrame* f) {
   if (f->vector >= 32) {
+    // Interrupts are enabled only after a CPU's GS base is set. A CPU that
+    // was halted in idle_wait is idle no more: the locked exchange is the
+    // full barrier smp_sync_cpus relied on when it skipped this CPU, ahead
+    // of any handler (the timer's allocates).
+    pf::arch::PerCpu& cpu = pf::arch::this_cpu();
+    if (cpu.idle.load(std::memory_order_relaxed) != 0) cpu.idle.exchange(0, std::memory_order_seq_cst);
     if (pf::arch::IrqHandler h = pf::arch::g_irq_handlers[f->vector & 255]) {
       h(*f);
       return;

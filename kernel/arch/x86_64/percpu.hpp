@@ -67,6 +67,15 @@ struct alignas(64) PerCpu {
   uint32_t tick_backoff;  // ticks left to skip allocating after one failed
   // The last sync_cpus generation this CPU has answered (with a full barrier).
   std::atomic<uint64_t> sync_seen;
+  // 1 only from idle_wait's locked store to the first interrupt after it
+  // (interrupt_dispatch clears it, with a locked exchange, before any
+  // handler runs): the CPU is halted, not inside the allocator, and cannot
+  // enter it without a full barrier first. smp_sync_cpus counts such a CPU
+  // as answered without an IPI (see smp.cpp). Owner writes, anyone reads.
+  std::atomic<uint32_t> idle;
+  // smp_sync_cpus calls that found this CPU idle and sent it no IPI (any
+  // CPU adds; for the log and the smp_sync_cpus case).
+  std::atomic<uint64_t> sync_skipped;
   // Set by code that calls the allocator (the SMP stress), so the timer can
   // count ticks that arrived while this CPU was inside an allocator call.
   std::atomic<uint32_t> in_allocator;
