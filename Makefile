@@ -18,7 +18,9 @@ SHELL := /bin/bash
 .DELETE_ON_ERROR:
 
 BUILD ?= build
-JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Jobs at once in `make test`: the CPUs nproc counts, but no more than a
+# container's CPU quota and its memory allow (tools/jobs.sh).
+JOBS ?= $(shell tools/jobs.sh 2>/dev/null || nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
 # ---- tools -----------------------------------------------------------------
@@ -170,8 +172,14 @@ test-readme: $(README_CORE_OBJS)
 	  { echo "the core needs global constructors, which README says it does not"; exit 1; }
 	@echo "README embedding example: $$(wc -l < $(README_EXAMPLE)) lines, compiles and links freestanding with the core"
 
+# JOBS's computation on faked machines and containers (seconds).
+.PHONY: test-jobs
+test-jobs:
+	tools/jobs_test.sh
+	@echo "JOBS here: $(JOBS)"
+
 # Each area adds its own targets and its part of `make test`.
-TEST_PARTS := host-deps test-readme test-host test-asan test-tsan
+TEST_PARTS := host-deps test-jobs test-readme test-host test-asan test-tsan
 -include tests/misuse/misuse.mk
 -include hosted/preload/preload.mk
 -include tests/preload/preload.mk

@@ -65,6 +65,7 @@
 
 #include <atomic>
 
+#include "hosted/cpu_slots.hpp"
 #include "hosted/hosted.hpp"
 #include "hosted/preload/shim.hpp"
 #include "kernel/mm/spinlock.hpp"
@@ -84,7 +85,6 @@ constexpr uint64_t kMinMemory = 16 * MiB;
 // the core's physical-address limit; 16 TiB is far beyond any machine here.
 constexpr uint64_t kMaxMemory = 16 * TiB;
 constexpr uint64_t kFirstSlice = 8 * MiB;
-constexpr unsigned kDefaultMinCpus = 4;
 // pf_add_memory has 128 range slots: with slices of up to 2 GiB a 64 GiB
 // window takes about 40 of them.
 constexpr uint64_t kMaxGeometric = 2 * GiB;
@@ -168,12 +168,14 @@ bool stats_wanted() {
   return e != nullptr && e[0] != '\0' && e[0] != '0';
 }
 
-unsigned online_cpus() {
+// The default slot count (hosted/cpu_slots.hpp) from this process's
+// affinity mask; the raw syscall, which answers the bytes written (glibc's
+// wrapper returns 0). 1024 CPUs fit; a machine with more possible CPUs
+// answers EINVAL, which default_cpu_slots reads as "many".
+unsigned default_cpus(uint64_t env_cpus) {
   unsigned long mask[16] = {};
-  const long bytes = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
-  unsigned n = 0;
-  for (long i = 0; i < bytes / static_cast<long>(sizeof mask[0]); ++i) n += __builtin_popcountl(mask[i]);
-  return n != 0 ? n : 1;
+  const long answer = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
+  return hosted::default_cpu_slots(mask, answer < 0 ? -errno : answer, sizeof mask / sizeof mask[0], env_cpus);
 }
 
 void fork_prepare() {
@@ -308,13 +310,7 @@ bool start() {
 
   // CPU slots: threads beyond them share one locked cache. Each slot costs
   // about 1 KiB per kmalloc class once used (its per-CPU object arrays).
-  uint64_t cpus = parse_size(getenv("PFALLOC_CPUS"));
-  if (cpus == 0) {
-    cpus = 2 * uint64_t{online_cpus()};
-    if (cpus < kDefaultMinCpus) cpus = kDefaultMinCpus;
-  }
-  if (cpus > kMaxCpus) cpus = kMaxCpus;
-  g_cpus = static_cast<unsigned>(cpus);
+  g_cpus = default_cpus(parse_size(getenv("PFALLOC_CPUS")));
   // Programs close stderr on the way out (coreutils' close_stdout): keep a
   // copy (close-on-exec, well above the low numbers) for the report.
   if (stats_wanted()) {

@@ -62,7 +62,12 @@ $(PRELOAD_OWN_MALLOC): tests/preload/own_malloc.cpp tests/preload/check.h tests/
 	@mkdir -p $(@D)
 	$(CXX) -std=c++20 -O2 -g $(WARN) $< -ldl -o $@
 
+# The suite pins down the shim's defaults (window size, slot count): the
+# caller's own PFALLOC_* settings are not passed on (PFALLOC_CPUS=1 or a
+# small PFALLOC_MEMORY made tests fail that are right by default). Helpers
+# that want a setting set it themselves.
+PRELOAD_ENV_VARS := PFALLOC_CPUS PFALLOC_MEMORY PFALLOC_STATS
 test-preload-unit: $(PRELOAD_LIB) $(PRELOAD_TEST) $(PRELOAD_SIZED_FREE) $(PRELOAD_SIZED_REPLACED) $(PRELOAD_OWN_MALLOC)
-	LD_PRELOAD=$(abspath $(PRELOAD_LIB)) $(PRELOAD_TEST) --gtest_brief=1
+	env $(addprefix -u ,$(PRELOAD_ENV_VARS)) LD_PRELOAD=$(abspath $(PRELOAD_LIB)) $(PRELOAD_TEST) --gtest_brief=1
 
 -include $(PRELOAD_OBJS:.o=.d) $(PRELOAD_DIR)/tests/shim_test.d

@@ -5,6 +5,7 @@
 // "2x slower" and "2x faster" are the same distance from the 1x line.
 #include "report.hpp"
 
+#include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -78,13 +79,19 @@ std::string describe_machine() {
     }
   }
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  // Under taskset or a container's cpuset the run had fewer: say so, since
+  // the cross-thread rows need two CPUs to mean what they say.
+  cpu_set_t mask;
+  const int usable = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : 0;
+  char usable_text[48] = "";
+  if (usable > 0 && usable < cores) std::snprintf(usable_text, sizeof usable_text, " (%d usable)", usable);
   const double mem_gib = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
                          static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024 * 1024);
   utsname u{};
   uname(&u);
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%s, %ld cores, %.1f GiB, Linux %s, g++ %s", cpu.c_str(), cores,
-                mem_gib, u.release, __VERSION__);
+  std::snprintf(buf, sizeof buf, "%s, %ld cores%s, %.1f GiB, Linux %s, g++ %s", cpu.c_str(), cores,
+                usable_text, mem_gib, u.release, __VERSION__);
   return buf;
 }
 

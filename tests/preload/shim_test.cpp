@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -503,10 +504,12 @@ TEST(Shim, OneMappingHoweverItAllocates) {
 
 // Runs `argv` (argv[0] a path) with `env` and the shim preloaded; returns
 // its stdout and stderr, interleaved, and its exit status.
-// A resource limit for the program (setrlimit before exec), if any.
+// A resource limit for the program (setrlimit before exec), if any, and
+// the one CPU it may run on (sched_setaffinity before exec), if any.
 struct Limit {
   int resource = -1;
   rlim_t bytes = 0;
+  int only_cpu = -1;
 };
 
 std::string run_program(std::vector<std::string> argv, std::vector<std::string> env, int* status,
@@ -518,6 +521,12 @@ std::string run_program(std::vector<std::string> argv, std::vector<std::string> 
     if (limit.resource >= 0) {
       const rlimit r{limit.bytes, limit.bytes};
       if (setrlimit(limit.resource, &r) != 0) _exit(126);
+    }
+    if (limit.only_cpu >= 0) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(limit.only_cpu, &one);
+      if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(125);
     }
     dup2(fds[1], STDERR_FILENO);
     dup2(fds[1], STDOUT_FILENO);
@@ -612,6 +621,56 @@ TEST(Shim, SmallWindowIsAllThereIs) {
   EXPECT_NE(out.find("buddyinfo:\nNode 0, zone   Normal"), std::string::npos) << out;
   EXPECT_NE(out.find("slabinfo - version: 2.1"), std::string::npos) << out;
   EXPECT_NE(out.find("kmalloc-128"), std::string::npos) << out;
+}
+
+// The default slot count follows the CPUs the process may run on (its
+// affinity mask: taskset, a container's cpuset), not the machine's count:
+// twice them, at least 4, at most 64 (hosted/cpu_slots.hpp; the machines
+// this one cannot be are faked in tests/unit/cpu_slot_test.cpp).
+unsigned expected_default_slots(unsigned cpus) { return std::min(64u, std::max(4u, 2 * cpus)); }
+
+TEST(ShimHelper, OnOneCpu) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.DefaultSlotsFollowTheAffinityMask";
+  cpu_set_t mask;
+  ASSERT_EQ(sched_getaffinity(0, sizeof mask, &mask), 0);
+  EXPECT_EQ(CPU_COUNT(&mask), 1);
+  EXPECT_EQ(info().cpu_count, 4u);
+  // More threads than slots still work on one CPU.
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 12; ++t)
+    ts.emplace_back([] {
+      for (int i = 0; i < 2000; ++i) free(malloc(static_cast<size_t>(i % 700 + 1)));
+    });
+  for (auto& th : ts) th.join();
+  EXPECT_EQ(info().slots_in_use, 1u);
+}
+
+TEST(Shim, DefaultSlotsFollowTheAffinityMask) {
+  if (helper()) GTEST_SKIP();
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) {
+    // More than CPU_SETSIZE (1024) possible CPUs: the shim's mask is refused too.
+    if (getenv("PFALLOC_CPUS") == nullptr) {
+      EXPECT_EQ(info().cpu_count, 64u);
+    }
+    GTEST_SKIP() << "sched_getaffinity: " << strerror(errno);
+  }
+  if (getenv("PFALLOC_CPUS") == nullptr) {
+    EXPECT_EQ(info().cpu_count, expected_default_slots(static_cast<unsigned>(CPU_COUNT(&mask))));
+  }
+  // The highest CPU this process may use, alone: on a machine of several, a
+  // mask whose only CPU is not CPU 0 (a sparse cpuset).
+  int last = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &mask)) last = c;
+  ASSERT_GE(last, 0);
+  Limit one;
+  one.only_cpu = last;
+  int status = 0;
+  const std::string out = run_helper("ShimHelper.OnOneCpu", {}, &status, one);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "CPU " << last << ": " << out;
+  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
 }
 
 // Under ulimit -v (RLIMIT_AS) or -d (RLIMIT_DATA) of 512 MiB: the window

@@ -3,11 +3,16 @@
 // exits, and a thread without a slot is served, correctly, by each
 // instance's shared cache (index cpu_count) instead of a per-CPU one.
 // Every test ends on slot 0 for the main thread, where the others expect it.
+// And the default slot count of the LD_PRELOAD shim (hosted/cpu_slots.hpp)
+// on machines unlike this one, faked through its inputs: the affinity mask
+// as sched_getaffinity(2) answers it, and PFALLOC_CPUS.
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <thread>
 #include <vector>
 
+#include "hosted/cpu_slots.hpp"
 #include "hosted/hosted.hpp"
 #include "kernel/mm/page_alloc.hpp"
 #include "kernel/mm/pfalloc.h"
@@ -62,6 +67,88 @@ TEST(CpuSlot, ThreadsWithoutASlotUseTheSharedCache) {
   EXPECT_EQ(pages.counters().cached_frames, cached);
   pages.drain_cpu_cache(2);  // the shared one
   EXPECT_EQ(pages.counters().cached_frames, 0u);
+}
+
+// ---- the default slot count: default_cpu_slots ---------------------------
+
+// The shim's buffer: 16 longs, 1024 CPUs.
+constexpr unsigned kWords = 16;
+struct Mask {
+  unsigned long w[kWords] = {};
+  void set(unsigned cpu) { w[cpu / 64] |= 1ul << (cpu % 64); }
+  // What the kernel answers for a machine of nr_cpu_ids possible CPUs: its
+  // mask in whole longs.
+  static long answer_for(unsigned nr_cpu_ids) { return (nr_cpu_ids + 63) / 64 * 8; }
+};
+unsigned slots(const Mask& m, long answer, uint64_t env = 0) {
+  return hosted::default_cpu_slots(m.w, answer, kWords, env);
+}
+Mask first_cpus(unsigned n) {
+  Mask m;
+  for (unsigned c = 0; c < n; ++c) m.set(c);
+  return m;
+}
+
+TEST(CpuSlotCount, TwiceTheCpusOfTheMaskAtLeastFourAtMostKMaxCpus) {
+  EXPECT_EQ(slots(first_cpus(1), Mask::answer_for(1)), 4u);  // a 1-CPU container
+  EXPECT_EQ(slots(first_cpus(2), Mask::answer_for(2)), 4u);  // this 2-core VM
+  EXPECT_EQ(slots(first_cpus(3), Mask::answer_for(4)), 6u);
+  EXPECT_EQ(slots(first_cpus(16), Mask::answer_for(16)), 32u);
+  EXPECT_EQ(slots(first_cpus(32), Mask::answer_for(32)), kMaxCpus);
+  EXPECT_EQ(slots(first_cpus(64), Mask::answer_for(64)), kMaxCpus);  // a 64-core box
+  // More CPUs than kMaxCpus, over several words of the mask.
+  EXPECT_EQ(slots(first_cpus(256), Mask::answer_for(256)), kMaxCpus);
+  EXPECT_EQ(slots(first_cpus(1024), Mask::answer_for(1024)), kMaxCpus);
+}
+
+TEST(CpuSlotCount, AMaskSmallerThanTheMachineCountsItsCpusWhereverTheyAre) {
+  // taskset -c 1 on a 2-CPU machine: one CPU, not "CPU number 1, so 2".
+  Mask only1;
+  only1.set(1);
+  EXPECT_EQ(slots(only1, Mask::answer_for(2)), 4u);
+  // A cpuset of CPUs 4-7 of a 64-CPU machine (sysconf would say 64).
+  Mask four;
+  for (unsigned c = 4; c < 8; ++c) four.set(c);
+  EXPECT_EQ(slots(four, Mask::answer_for(64)), 8u);
+  // A sparse cpuset on a 512-CPU machine: CPUs 100, 200, 300, 400, 511.
+  Mask sparse;
+  for (unsigned c : {100u, 200u, 300u, 400u, 511u}) sparse.set(c);
+  EXPECT_EQ(slots(sparse, Mask::answer_for(512)), 10u);
+  // 20 CPUs at the far end of a 1024-CPU mask.
+  Mask far;
+  for (unsigned c = 1004; c < 1024; ++c) far.set(c);
+  EXPECT_EQ(slots(far, Mask::answer_for(1024)), 40u);
+}
+
+TEST(CpuSlotCount, OnlyTheWordsTheKernelWroteCount) {
+  // A 64-CPU machine writes one long; what lies beyond it in the buffer is not
+  // part of the answer (the shim zeroes it, but the count must not rely on it).
+  Mask m = first_cpus(2);
+  m.w[1] = m.w[5] = ~0ul;
+  EXPECT_EQ(slots(m, Mask::answer_for(64)), 4u);
+  // An answer past the buffer (which a kernel never gives) reads the buffer only.
+  EXPECT_EQ(slots(first_cpus(8), 4096), 16u);
+  // An empty mask cannot run anything: read as one CPU.
+  EXPECT_EQ(slots(Mask{}, Mask::answer_for(8)), 4u);
+}
+
+TEST(CpuSlotCount, AnUnreadableMaskGivesEverySlot) {
+  // More than 1024 possible CPUs: the kernel refuses the shim's buffer (EINVAL).
+  // The machine is larger than any mask it could have read: every slot, not the
+  // minimum of four (what the shim once gave a 4096-CPU machine).
+  EXPECT_EQ(slots(Mask{}, -EINVAL), kMaxCpus);
+  // The syscall filtered (seccomp), or any other failure: nothing is known.
+  EXPECT_EQ(slots(Mask{}, -EPERM), kMaxCpus);
+  EXPECT_EQ(slots(Mask{}, -ENOSYS), kMaxCpus);
+}
+
+TEST(CpuSlotCount, PfallocCpusOverridesTheMaskUpToKMaxCpus) {
+  EXPECT_EQ(slots(first_cpus(64), Mask::answer_for(64), 1), 1u);
+  EXPECT_EQ(slots(first_cpus(1), Mask::answer_for(1), 3), 3u);
+  EXPECT_EQ(slots(first_cpus(1), Mask::answer_for(1), 64), 64u);
+  EXPECT_EQ(slots(first_cpus(1), Mask::answer_for(1), 65), kMaxCpus);
+  EXPECT_EQ(slots(first_cpus(1), Mask::answer_for(1), uint64_t{1} << 40), kMaxCpus);
+  EXPECT_EQ(slots(Mask{}, -EINVAL, 2), 2u);
 }
 
 }  // namespace
