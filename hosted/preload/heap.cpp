@@ -421,9 +421,14 @@ bool init() {
     while ((state = g_state.load(std::memory_order_acquire)) == 1) sched_yield();
     return state == 2;
   }
+  // The first malloc of a program must not change errno: start()'s system
+  // calls (the affinity mask, /proc, rlimits, mmap) may set it even on the
+  // way to success.
+  const int saved_errno = errno;
   t_in_init = true;
   const bool ok = start();
   t_in_init = false;
+  errno = saved_errno;
   if (!ok) {
     g_state.store(3, std::memory_order_release);
     return false;
