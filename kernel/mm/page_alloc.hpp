@@ -110,7 +110,6 @@ struct PageAllocatorConfig {
   uint64_t bootmem_limit = 0;
 };
 
-// Where alloc_contig may look.
 // ---- gfp flags: what the calls judge (pfalloc.h) ---------------------------
 // Every bit pfalloc.h defines. Any other bit, or __GFP_DMA with __GFP_DMA32
 // (two zone limits: Linux's GFP_ZONE_BAD), is misuse, refused on the slow
@@ -125,6 +124,7 @@ constexpr bool gfp_valid(gfp_t flags) {
 // Reports flags gfp_valid refuses (GfpInvalid, naming `call` and the bits).
 [[gnu::cold]] void report_bad_gfp(gfp_t flags, const char* call, const void* caller);
 
+// Where alloc_contig may look.
 struct ContigRequest {
   uint64_t align = kPageSize;  // bytes, power of two >= 4096
   uint64_t boundary = 0;       // bytes, power of two; the range may not cross a multiple
