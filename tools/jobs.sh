@@ -53,6 +53,15 @@ ancestors() {
   echo "$base"
 }
 readf() { cat "$1" 2>/dev/null || true; }
+# A cgroup v1 controller's directories, this process's cgroup and its
+# ancestors, under its mount ($controllers, or the plain name a mount may use).
+v1_dirs() {
+  for m in "$cg/$controllers" "$cg/$1"; do
+    [ -d "$m" ] || continue
+    ancestors "$m" "$path"
+    return
+  done
+}
 
 while IFS=: read -r _ controllers path; do
   if [ -z "$controllers" ]; then  # cgroup v2, mounted at sys/fs/cgroup
@@ -64,20 +73,12 @@ while IFS=: read -r _ controllers path; do
   else  # cgroup v1: one mount per controller list
     case ,$controllers, in
       *,cpu,*)
-        for m in "$cg/$controllers" "$cg/cpu"; do
-          [ -d "$m" ] || continue
-          for d in $(ancestors "$m" "$path"); do
-            quota "$(readf "$d/cpu.cfs_quota_us")" "$(readf "$d/cpu.cfs_period_us")"
-          done
-          break
+        for d in $(v1_dirs cpu); do
+          quota "$(readf "$d/cpu.cfs_quota_us")" "$(readf "$d/cpu.cfs_period_us")"
         done ;;
       *,memory,*)
-        for m in "$cg/$controllers" "$cg/memory"; do
-          [ -d "$m" ] || continue
-          for d in $(ancestors "$m" "$path"); do
-            room "$(readf "$d/memory.limit_in_bytes")" "$(readf "$d/memory.usage_in_bytes")"
-          done
-          break
+        for d in $(v1_dirs memory); do
+          room "$(readf "$d/memory.limit_in_bytes")" "$(readf "$d/memory.usage_in_bytes")"
         done ;;
     esac
   fi
