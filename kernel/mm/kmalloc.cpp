@@ -45,19 +45,27 @@ void* SlabAllocator::kmalloc_slow(size_t size, gfp_t flags, const void* caller) 
   return kmalloc_large(size, kPageSize, flags);
 }
 
-void* SlabAllocator::kmalloc_aligned(size_t size, size_t align, gfp_t flags, const void* caller) {
-  if (caller == nullptr) caller = PF_CALLER;
+// The arguments of the aligned calls, judged before anything else (so a
+// krealloc_aligned refusal leaves p untouched): `align` a power of two, the
+// flags gfp_valid. False: reported, naming `call`.
+static bool aligned_args_ok(size_t align, gfp_t flags, const char* call, const void* caller) {
   if (align == 0 || !is_power_of_two(align)) {
-    report({.code = ErrorCode::InvalidArgument,
-            .detail = "kmalloc_aligned: alignment is not a power of two",
-            .address = align,
-            .caller = caller});
-    return nullptr;
+    char detail[96];
+    TextBuffer t(detail, sizeof detail);
+    t.str(call).str(": alignment is not a power of two");
+    report({.code = ErrorCode::InvalidArgument, .detail = t.c_str(), .address = align, .caller = caller});
+    return false;
   }
   if (!gfp_valid(flags)) {
-    report_bad_gfp(flags, "kmalloc_aligned", caller);
-    return nullptr;
+    report_bad_gfp(flags, call, caller);
+    return false;
   }
+  return true;
+}
+
+void* SlabAllocator::kmalloc_aligned(size_t size, size_t align, gfp_t flags, const void* caller) {
+  if (caller == nullptr) caller = PF_CALLER;
+  if (!aligned_args_ok(align, flags, "kmalloc_aligned", caller)) return nullptr;
   if (size == 0) return nullptr;
   if (size <= kKmallocMaxSize && align <= kPageSize && (flags & kZoneFlags) == 0) {
     // The smallest class that fits and is aligned enough; power-of-two
@@ -220,17 +228,7 @@ void* SlabAllocator::krealloc_aligned(void* p, size_t new_size, size_t align, gf
   // Bad arguments are refused before p is looked at, so p stays untouched
   // (an alignment that is no power of two once let a shrink in place pass,
   // and krealloc(p, 0, bad) freed p).
-  if (align == 0 || !is_power_of_two(align)) {
-    report({.code = ErrorCode::InvalidArgument,
-            .detail = "krealloc_aligned: alignment is not a power of two",
-            .address = align,
-            .caller = caller});
-    return nullptr;
-  }
-  if (!gfp_valid(flags)) {
-    report_bad_gfp(flags, "krealloc", caller);
-    return nullptr;
-  }
+  if (!aligned_args_ok(align, flags, "krealloc", caller)) return nullptr;
   if (new_size == 0) {
     kfree(p, caller);
     return nullptr;
