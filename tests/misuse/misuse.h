@@ -105,6 +105,28 @@ static inline int misuse_any_frame_at_or_above(pf_phys_t limit) {
   return above;
 }
 
+/* An outside tester's way to the allocator's own records: scan the managed
+ * window (untouched frames read as zero) for a word. */
+/* The first 8-byte aligned word equal to `value`, other than at `skip`. */
+static inline uintptr_t* misuse_find_word(uintptr_t value, const void* skip) {
+  for (uintptr_t* w = (uintptr_t*)phys_to_virt(MiB); w < (uintptr_t*)phys_to_virt(MISUSE_WINDOW_END); ++w)
+    if (*w == value && (const void*)w != skip) return w;
+  return NULL;
+}
+/* The word holding `a` followed by one holding `b`. */
+static inline uintptr_t* misuse_find_pair(const void* a, const void* b) {
+  for (uintptr_t* w = (uintptr_t*)phys_to_virt(MiB); w + 1 < (uintptr_t*)phys_to_virt(MISUSE_WINDOW_END); ++w)
+    if (w[0] == (uintptr_t)a && w[1] == (uintptr_t)b) return w;
+  return NULL;
+}
+/* The 64-byte record holding `a` and, in the next word, `b` (a slab header
+ * names its cache and its first object so). */
+static inline uintptr_t* misuse_find_record(const void* a, const void* b) {
+  for (uintptr_t* w = (uintptr_t*)phys_to_virt(MiB); w + 1 < (uintptr_t*)phys_to_virt(MISUSE_WINDOW_END); ++w)
+    if (w[0] == (uintptr_t)a && w[1] == (uintptr_t)b) return (uintptr_t*)((uintptr_t)w & ~(uintptr_t)63);
+  return NULL;
+}
+
 /* Free frames now; out-of-memory programs check nothing was lost. */
 static inline uint64_t free_frames(void) {
   struct pf_counters c;
