@@ -51,7 +51,9 @@
 // each has called pf_cpu_service() from its tick or idle loop).
 //
 // Invariants: request's stop bit is set only while gate.lock is held by a
-// stopper (its other bit, closed, see CpuGate::set_closed_locked);
+// stopper (its other bits: closed, see CpuGate::set_closed_locked; owner
+// busy, set only while gate.lock is held by the owner, see
+// CpuGate::set_owner_busy_locked);
 // active == 1 only inside the owner's enter()..leave(), which never blocks,
 // never calls out and never nests (one gate per allocator instance and CPU).
 // Lock order: gates in index order (CpuAccessAll), before any lock of the
@@ -125,10 +127,23 @@ class alignas(64) CpuGate {
     request_.store(closed ? r | kClosed : r & ~kClosed, std::memory_order_release);
   }
   bool closed() const { return (request_.load(std::memory_order_relaxed) & kClosed) != 0; }
+  // The owner's slow path, gate.lock held, is running code that is not the
+  // allocator's (a kmem_cache constructor): while set, the owner's own fast
+  // paths fail enter() (request_ != 0) and its slow paths can tell a call
+  // back into the layer (which would wait for the lock it holds itself)
+  // from an ordinary one. Set and cleared by the owner with gate.lock held,
+  // so no stopper ever sees it (stoppers take the lock first); read by the
+  // owner alone (owner_busy), for its own gate.
+  void set_owner_busy_locked(bool busy) const {
+    const uint32_t r = request_.load(std::memory_order_relaxed);
+    request_.store(busy ? r | kOwnerBusy : r & ~kOwnerBusy, std::memory_order_release);
+  }
+  bool owner_busy() const { return (request_.load(std::memory_order_relaxed) & kOwnerBusy) != 0; }
 
  protected:
-  // request_'s bits: a stopper holds the owner out (CpuAccess); closed.
-  static constexpr uint32_t kStop = 1, kClosed = 2;
+  // request_'s bits: a stopper holds the owner out (CpuAccess); closed;
+  // the owner's slow path runs a constructor (set_owner_busy_locked).
+  static constexpr uint32_t kStop = 1, kClosed = 2, kOwnerBusy = 4;
   constexpr explicit CpuGate(uint32_t request) : request_(request) {}
 
  private:

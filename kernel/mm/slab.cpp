@@ -455,7 +455,7 @@ void SlabAllocator::drop_slab_locked(KmemCache* c, Slab* s) {
 // cache), the fallback is an ordinary request, so the cache fails only when
 // no block of min_order_ can be had. A fallback slab has its own object
 // count and no colour (its leftover is another size).
-SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
+SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags, bool gate_held) {
   Order order{c->order_};
   uint32_t n = c->objs_per_slab_;
   PhysAddr block;
@@ -500,10 +500,26 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags) {
   // or (SLAB_FREELIST_RANDOM) in the order start, start + step, ... mod n
   // with a random start and a random step coprime to n: every object once,
   // at no memory cost.
+  // A constructor is the caller's code: it runs with this CPU's gate held
+  // and marked busy, so that a call it makes back into the slab layer is
+  // refused by name (called_from_ctor) rather than waiting for that lock.
+  const unsigned ctor_cpu = c->ctor_ != nullptr ? this_cpu() : cpu_count_;
+  const bool mark = ctor_cpu < cpu_count_;
+  unsigned long irq = 0;
+  if (mark && !gate_held) {
+    irq = platform::irq_save();
+    gates_[ctor_cpu].lock().lock();
+  }
+  if (mark) gates_[ctor_cpu].set_owner_busy_locked(true);
   std::byte* obj = s->base;
   for (uint32_t i = 0; i < n; ++i, obj += c->stride_) {
     if (c->ctor_ != nullptr) c->ctor_(obj);
     if (c->debug_) debug_populate(c, obj);
+  }
+  if (mark) gates_[ctor_cpu].set_owner_busy_locked(false);
+  if (mark && !gate_held) {
+    gates_[ctor_cpu].lock().unlock();
+    platform::irq_restore(irq);
   }
   uint32_t at = 0, step = 1;
   if (c->random_ && n > 1) {
@@ -707,7 +723,7 @@ linked:
 // out[0, got), "in an array" marks on them: one node-lock hold, the depot
 // first, then the slabs, and, the slabs having none free, one new slab.
 uint32_t SlabAllocator::take_or_grow(KmemCache* c, void** out, uint32_t want, gfp_t flags,
-                                     Finding* f) {
+                                     Finding* f, bool gate_held) {
   uint32_t got;
   {
     LockGuard g(c->node_lock_);
@@ -715,7 +731,7 @@ uint32_t SlabAllocator::take_or_grow(KmemCache* c, void** out, uint32_t want, gf
     if (got < want) got += take_objects_locked(c, out, want - got, f);
   }
   if (got == 0) {
-    Slab* s = grow(c, flags);
+    Slab* s = grow(c, flags, gate_held);
     if (s == nullptr) return 0;
     LockGuard g(c->node_lock_);
     add_slab_locked(c, s);
@@ -728,7 +744,7 @@ uint32_t SlabAllocator::take_or_grow(KmemCache* c, void** out, uint32_t want, gf
 }
 
 uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
-  const uint32_t got = take_or_grow(c, a.entries(), c->cpu_batch_, flags, f);
+  const uint32_t got = take_or_grow(c, a.entries(), c->cpu_batch_, flags, f, true);
   a.set_size(got);
   return got;
 }
@@ -1021,6 +1037,16 @@ void SlabAllocator::release_cpu_arrays(KmemCache* c) {
 }
 
 // ---- allocation and free ------------------------------------------------------
+
+bool SlabAllocator::called_from_ctor(const char* op, const void* caller) const {
+  const unsigned cpu = platform::cpu_id();
+  if (__builtin_expect(cpu >= cpu_count_ || !gates_[cpu].owner_busy(), 1)) return false;
+  char detail[128];
+  TextBuffer t(detail, sizeof detail);
+  t.str(op).str(": called from a kmem_cache constructor (constructors must not call the slab layer)");
+  report({.code = ErrorCode::InvalidArgument, .detail = t.c_str(), .caller = caller});
+  return true;
+}
 // The report of a handle cache_handle_ok refused (its name is not read: the
 // record may be gone).
 static void report_bad_cache_handle(const char* detail, const void* handle, const void* caller) {
@@ -1043,6 +1069,7 @@ void* SlabAllocator::alloc_slow(KmemCache* c, gfp_t flags, const void* caller, s
   }
   if (__builtin_expect(fail_at_.load(std::memory_order_relaxed) != 0, 0) && fail_injected())
     return nullptr;
+  if (called_from_ctor(requested != 0 ? "kmalloc" : "kmem_cache_alloc", caller)) return nullptr;
   if (c == nullptr || c->cpu_ == nullptr || c->retired_)
     return cache_alloc_slow(c, flags, caller, requested);
   const unsigned cpu = this_cpu();
@@ -1069,6 +1096,7 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
     return 0;
   }
   if (count == 0) return 0;
+  if (called_from_ctor("kmem_cache_alloc_bulk", caller)) return 0;
   if (c == nullptr || out == nullptr || !bulk_handle_ok(c)) {
     report_bad_cache_handle(out == nullptr && c != nullptr && cache_handle_ok(c)
                                 ? "kmem_cache_alloc_bulk: no array for the objects"
@@ -1131,6 +1159,7 @@ void SlabAllocator::cache_free_bulk(KmemCache* c, size_t count, void* const* obj
                                     const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
   if (count == 0) return;
+  if (called_from_ctor("kmem_cache_free_bulk", caller)) return;
   // Refused whole, before any object moves: one report, nothing freed.
   if (c == nullptr || objects == nullptr || !bulk_handle_ok(c)) {
     report_bad_cache_handle(objects == nullptr && c != nullptr && cache_handle_ok(c)
@@ -1325,6 +1354,7 @@ void SlabAllocator::free_slow_at(KmemCache* c, void* obj, const void* caller) {
 // callers without a CPU (the shared array).
 void SlabAllocator::free_slow(KmemCache* c, Slab* s, void* obj, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
+  if (called_from_ctor("kfree", caller)) return;
   if (__builtin_expect(c == &cache_cache_ || c == &slab_cache_, 0)) {
     // The allocator's own records: only kmem_cache_destroy frees a cache.
     report_object_error(c == &cache_cache_ ? ErrorCode::SlabCacheHandle
@@ -1617,6 +1647,7 @@ void SlabAllocator::set_fast_paths(bool on) {
 
 size_t SlabAllocator::cache_shrink(KmemCache* c, const void* caller) {
   if (c == nullptr || pages_ == nullptr) return 0;
+  if (called_from_ctor("kmem_cache_shrink", caller != nullptr ? caller : PF_CALLER)) return 0;
   if (!cache_handle_ok(c)) {
     report_bad_cache_handle("kmem_cache_shrink: not a live cache (destroyed, or never one)", c,
                             caller != nullptr ? caller : PF_CALLER);
@@ -1634,6 +1665,7 @@ size_t SlabAllocator::cache_shrink(KmemCache* c, const void* caller) {
 // either unlinked before the walk reaches it or waited for.
 size_t SlabAllocator::shrink_all() {
   if (pages_ == nullptr) return 0;
+  if (called_from_ctor("pf_reclaim", PF_CALLER)) return 0;
   size_t frames = 0;
   KmemCache* c;
   {
@@ -1660,6 +1692,7 @@ size_t SlabAllocator::shrink_all() {
 size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
   if (c == nullptr) return 0;
   if (caller == nullptr) caller = PF_CALLER;
+  if (called_from_ctor("kmem_cache_destroy", caller)) return 0;
   if (pages_ != nullptr && !cache_handle_ok(c)) {
     report_bad_cache_handle("kmem_cache_destroy: not a live cache (destroyed already, or never one)",
                             c, caller);

@@ -65,8 +65,14 @@
 // populated, never on allocation. Free objects keep their constructed state:
 // for caches with a constructor the freelist link is stored past the object
 // (at free_offset >= object size), as Linux does, so it never overwrites it.
-// Constructors may run with this CPU's gate lock held (interrupts masked):
-// they must not call into the slab layer.
+// Constructors run with this CPU's gate lock held (interrupts masked; grow
+// takes it when its caller did not) and the gate marked busy
+// (CpuGate::set_owner_busy_locked): they must not call into the slab layer.
+// Such a call, which would wait for the lock its own CPU holds (or, into
+// the cache being grown, recurse without end), finds its fast path closed
+// by the mark and is refused by name in its slow path (called_from_ctor:
+// invalid-argument; null, nothing freed). Callers without a CPU (the shared
+// gate) are not marked: one of them cannot be told from another.
 //
 // Per-CPU arrays: every cache has cpu_count + 1 (the last shared by callers
 // without a CPU); CPU i's arrays of every cache sit behind the allocator's
@@ -1173,14 +1179,21 @@ class SlabAllocator {
 
   // Slow paths. The node lock is taken inside; callers may hold a CPU lock.
   void* cache_alloc_slow(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
-  Slab* grow(KmemCache* c, gfp_t flags);
+  // gate_held: the caller holds this CPU's gate (refill); constructors run
+  // with it held and marked (see the Constructors paragraph at the top).
+  Slab* grow(KmemCache* c, gfp_t flags, bool gate_held = false);
   // A grown slab joins the cache (empty list, counters); node lock held.
   void add_slab_locked(KmemCache* c, Slab* s);
   // A slab leaves the cache's counters (it is on no list); node lock held.
   void drop_slab_locked(KmemCache* c, Slab* s);
   size_t release_slabs(KmemCache* c, Slab* chain);
   size_t release_empty_slabs(KmemCache* c);
-  uint32_t take_or_grow(KmemCache* c, void** out, uint32_t want, gfp_t flags, Finding* f);
+  uint32_t take_or_grow(KmemCache* c, void** out, uint32_t want, gfp_t flags, Finding* f,
+                        bool gate_held = false);
+  // A call of the slab layer made by a constructor, on the CPU running it
+  // (its gate held and marked by grow): reported (InvalidArgument, naming
+  // `op`) and true, for the caller to refuse; false otherwise. One load.
+  bool called_from_ctor(const char* op, const void* caller) const;
   uint32_t refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f);
   // Gives the n oldest entries to the depot (to_depot, while it has room)
   // and the rest back to their slabs (adding frames released to *frames);

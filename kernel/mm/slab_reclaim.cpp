@@ -30,6 +30,13 @@ size_t SlabAllocator::reclaim() {
 
 size_t SlabAllocator::reclaim_for_retry(gfp_t flags) {
   if (!may_reclaim(flags) || fail_armed() || pages_ == nullptr || pages_->fail_armed()) return 0;
+  // A page allocation by a constructor (allowed: the page layer's locks are
+  // not held) may not reclaim: that stops this CPU's slab caches, whose
+  // gate the constructor's caller holds. It fails instead.
+  {
+    const unsigned cpu = platform::cpu_id();
+    if (cpu < cpu_count_ && gates_[cpu].owner_busy()) return 0;
+  }
   return reclaim();
 }
 

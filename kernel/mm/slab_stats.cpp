@@ -22,7 +22,7 @@ using namespace slab_detail;  // kList*
 
 CacheStats SlabAllocator::stats(const KmemCache* c) const {
   CacheStats st;
-  if (c == nullptr) return st;
+  if (c == nullptr || called_from_ctor("slab statistics", nullptr)) return st;
   {
     CpuAccessAll held(all_gates(), cpu_count_);
     LockGuard node(c->node_lock_);
@@ -48,7 +48,7 @@ CacheStats SlabAllocator::stats(const KmemCache* c) const {
 }
 
 uint64_t SlabAllocator::cpu_cached_objects(unsigned cpu) const {
-  if (cpu >= cpu_count_) return 0;
+  if (cpu >= cpu_count_ || called_from_ctor("slab statistics", nullptr)) return 0;
   uint64_t objects = 0;
   auto add = [&](const KmemCache* c) {
     if (c->cpu_ != nullptr) objects += cpu_array(c, cpu).size();
@@ -66,6 +66,7 @@ uint64_t SlabAllocator::cpu_cached_objects(unsigned cpu) const {
 // alignment), as Linux prints it; sharedfactor and sharedavail are 0 (there
 // is no shared array between the per-CPU arrays and the slabs).
 void SlabAllocator::format_slabinfo(TextBuffer& out) const {
+  if (called_from_ctor("pf_format_slabinfo", PF_CALLER)) return;
   out.str("slabinfo - version: 2.1").nl();
   out.str("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
           " : tunables <limit> <batchcount> <sharedfactor>"
@@ -91,6 +92,8 @@ void SlabAllocator::format_slabinfo(TextBuffer& out) const {
 
 bool SlabAllocator::verify() const {
   if (pages_ == nullptr) return true;
+  // Every CPU's arrays are held for the walk, this CPU's too.
+  if (called_from_ctor("verify", PF_CALLER)) return false;
   VerifyFailure fail;
   {
     LockGuard g(caches_lock_);

@@ -207,6 +207,61 @@ TEST_F(SlabCache, ConstructorRunsOncePerObjectPerSlabLifetime) {
   EXPECT_EQ(slab_.cache_destroy(c), 0u);
 }
 
+// A constructor that calls back into the slab layer (slab.hpp: it must
+// not) ran with this CPU's gate held: the call waited for that lock for
+// ever, or, for a debug cache growing into itself, recursed until memory
+// ran out. Each such call is now refused by name (invalid-argument, null,
+// nothing freed); the outer allocation still succeeds.
+SlabAllocator* g_reentry_slab = nullptr;
+KmemCache* g_reentry_cache = nullptr;
+void* g_reentry_victim = nullptr;
+std::atomic<uint64_t> g_reentry_calls{0};
+void reentering_ctor(void* p) {
+  ++g_reentry_calls;
+  auto* slots = static_cast<void**>(p);
+  slots[0] = g_reentry_slab->kmalloc(32, GFP_KERNEL);
+  slots[1] = g_reentry_slab->cache_alloc(g_reentry_cache, GFP_KERNEL);
+  if (g_reentry_victim != nullptr) g_reentry_slab->kfree(g_reentry_victim);
+}
+
+TEST_F(SlabCache, ConstructorCallingTheSlabLayerIsRefusedByName) {
+  if (platform::cpu_id() >= kCpus) GTEST_SKIP() << "needs a CPU slot of its own";
+  for (unsigned flags : {0u, unsigned{SLAB_DEBUG}}) {
+    SCOPED_TRACE(flags ? "debug cache" : "plain cache");
+    g_reentry_slab = &slab_;
+    g_reentry_calls = 0;
+    g_reentry_victim = slab_.kmalloc(48, GFP_KERNEL);
+    ASSERT_NE(g_reentry_victim, nullptr);
+    void* victim = g_reentry_victim;
+    KmemCache* c = slab_.cache_create("reentry", 64, 0, flags, reentering_ctor);
+    ASSERT_NE(c, nullptr);
+    g_reentry_cache = c;
+    void** o;
+    {
+      test::ErrorRecorder rec;
+      o = static_cast<void**>(slab_.cache_alloc(c, GFP_KERNEL));
+      ASSERT_NE(o, nullptr) << "the outer allocation is served";
+      EXPECT_GT(g_reentry_calls.load(), 0u);
+      EXPECT_EQ(rec.count(), 3 * g_reentry_calls.load()) << "every call from the constructor named";
+      EXPECT_EQ(rec.last_code(), ErrorCode::InvalidArgument);
+      EXPECT_NE(rec.last_message().find("constructor"), std::string::npos) << rec.last_message();
+    }
+    EXPECT_EQ(o[0], nullptr);
+    EXPECT_EQ(o[1], nullptr);
+    // The kfree was refused: the victim is still live, and freed once here.
+    EXPECT_EQ(slab_.ksize(victim), 48u);
+    slab_.kfree(victim);
+    g_reentry_victim = nullptr;
+    // Outside a constructor the same calls work.
+    void* k = slab_.kmalloc(32, GFP_KERNEL);
+    ASSERT_NE(k, nullptr);
+    slab_.kfree(k);
+    ASSERT_TRUE(test::SlabVerified(slab_));
+    slab_.cache_free(c, o);
+    EXPECT_EQ(slab_.cache_destroy(c), 0u);
+  }
+}
+
 // ---- statistics, shrink, destroy ---------------------------------------------------
 
 TEST_F(SlabCache, ActiveCountsAreExactWithObjectsInPerCpuArrays) {
