@@ -173,6 +173,14 @@ bool SlabAllocator::object_is_free(const KmemCache* c, const Slab* s, const void
 }
 
 size_t SlabAllocator::usable_size(const void* p, const char* op, const void* caller) const {
+  // Before init there are no descriptors to look p up in (it was a crash).
+  if (pages_ == nullptr) {
+    char detail[96];
+    TextBuffer t(detail, sizeof detail);
+    t.str(op).str(": the slab allocator is not initialised");
+    report_object_error(ErrorCode::InvalidArgument, t.c_str(), p, nullptr, caller);
+    return 0;
+  }
   const Located where = locate(p);
   if (where.target == Target::SlabObject) {
     const KmemCache* c = where.slab->cache;
@@ -229,6 +237,10 @@ void* SlabAllocator::krealloc_aligned(void* p, size_t new_size, size_t align, gf
   // (an alignment that is no power of two once let a shrink in place pass,
   // and krealloc(p, 0, bad) freed p).
   if (!aligned_args_ok(align, flags, "krealloc", caller)) return nullptr;
+  if (pages_ == nullptr) {  // before init: reported by usable_size, nothing freed
+    usable_size(p, "krealloc", caller);
+    return nullptr;
+  }
   if (new_size == 0) {
     kfree(p, caller);
     return nullptr;

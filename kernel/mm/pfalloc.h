@@ -106,7 +106,12 @@ struct pf_config {
 /* Takes the firmware map and extra reserved ranges (kernel image, boot info,
  * modules, ...), builds the frame descriptors inside usable memory and frees
  * everything else to the buddy. Returns 0, or a negative pf_status; after a
- * failure nothing is set up and pf_init may be called again. */
+ * failure nothing is set up and pf_init may be called again.
+ * Before it succeeds: page allocations give 0, kmalloc / kmem_cache_create /
+ * kmem_cache_alloc / ksize / krealloc are refused by name (invalid-argument),
+ * pf_reclaim, pf_verify and the introspection calls answer with nothing.
+ * kfree, kfree_sized and kmem_cache_free of a non-null pointer must not be
+ * called then: their per-CPU fast paths read the tables pf_init builds. */
 int pf_init(const struct pf_config* config,
             const struct pf_region* regions, size_t region_count,
             const struct pf_region* reserved, size_t reserved_count);

@@ -1245,8 +1245,10 @@ void* SlabAllocator::cache_alloc_slow(KmemCache* c, gfp_t flags, const void* cal
   }
   if (c == nullptr || c->retired_) {
     report({.code = ErrorCode::InvalidArgument,
-            .detail = c == nullptr ? "kmem_cache_alloc: no cache"
-                                   : "kmem_cache_alloc: cache was destroyed",
+            .detail = c != nullptr ? "kmem_cache_alloc: cache was destroyed"
+                      : pages_ != nullptr ? "kmem_cache_alloc: no cache"
+                      : requested != 0 ? "kmalloc: the slab allocator is not initialised"
+                                       : "kmem_cache_alloc: the slab allocator is not initialised",
             .cache = c != nullptr ? c->name_ : nullptr,
             .caller = caller});
     return nullptr;

@@ -21,6 +21,7 @@
 namespace pf {
 
 size_t SlabAllocator::reclaim() {
+  if (pages_ == nullptr) return 0;  // before init: nothing to reclaim (was a crash)
   const size_t released = shrink_all();
   // The blocks just freed may sit in per-CPU page caches, where they
   // neither merge nor serve another CPU.
