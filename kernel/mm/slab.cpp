@@ -803,7 +803,8 @@ uint32_t SlabAllocator::take_depot_locked(KmemCache* c, void** out, uint32_t wan
   if (__builtin_expect(duplicate == nullptr, 1)) return take;
   if (f != nullptr && f->code == ErrorCode::Count)
     *f = {ErrorCode::SlabDelayedDoubleFree,
-          "object was freed twice (found when the depot gave it to a per-CPU array)", duplicate};
+          "object was freed twice, or written after it was freed (its free mark broken; "
+          "found when the depot gave it to a per-CPU array)", duplicate};
   // Close the gap at the top: the objects kept end at out[want - 1].
   const uint32_t got = compact(dst, take);
   __builtin_memmove(out + (want - got), dst, got * sizeof(void*));
@@ -971,7 +972,8 @@ void* SlabAllocator::return_to_slabs_locked(KmemCache* c, void* const* e, uint32
 void SlabAllocator::report_flush_duplicate(KmemCache* c, void* duplicate, const void* caller) {
   if (duplicate == nullptr) return;
   report_object_error(ErrorCode::SlabDelayedDoubleFree,
-                      "object was freed twice (found when a per-CPU array or the depot gave it back)",
+                      "object was freed twice, or written after it was freed (its free mark broken; "
+                      "found when a per-CPU array or the depot gave it back)",
                       duplicate, c, caller);
 }
 
