@@ -237,6 +237,9 @@ void* SlabAllocator::krealloc_aligned(void* p, size_t new_size, size_t align, gf
   // (an alignment that is no power of two once let a shrink in place pass,
   // and krealloc(p, 0, bad) freed p).
   if (!aligned_args_ok(align, flags, "krealloc", caller)) return nullptr;
+  // From a constructor the free of p would be refused after the copy: p
+  // would stay allocated behind the caller's back. Refused whole.
+  if (called_from_ctor("krealloc", caller)) return nullptr;
   if (pages_ == nullptr) {  // before init: reported by usable_size, nothing freed
     usable_size(p, "krealloc", caller);
     return nullptr;

@@ -189,14 +189,15 @@ struct kmem_cache;
 
 /* `ctor` runs once per object as a slab is populated (not on each
  * allocation), with this CPU's object caches locked and interrupts masked:
- * it must not call the slab layer. A call that needs those caches (an
- * object's allocation or free: kmalloc up to 8 KiB, kfree of such an object,
- * kmem_cache_alloc/free and the bulk calls; kmem_cache_shrink/destroy,
- * pf_reclaim, pf_verify, pf_format_slabinfo), made on the CPU running the
- * constructor, is refused by name (invalid-argument: null, 0, nothing freed)
- * instead of waiting for the lock its own CPU holds; a caller without a CPU
- * (PF_NO_CPU) is not checked. Page calls (alloc_pages, free_pages, ...) are
- * allowed; a failing one does not reclaim. */
+ * it must not call the slab layer. A call that needs those caches or comes
+ * before them in the lock order (kmalloc up to 8 KiB, kfree of such an
+ * object, krealloc, kmem_cache_alloc/free and the bulk calls,
+ * kmem_cache_create/shrink/destroy, pf_reclaim, pf_verify,
+ * pf_format_slabinfo), made on the CPU running the constructor, is refused
+ * by name (invalid-argument: null, 0, nothing freed) instead of waiting for
+ * the lock its own CPU holds; a caller without a CPU (PF_NO_CPU) is not
+ * checked. Page calls (alloc_pages, free_pages, ...) are allowed; a failing
+ * one does not reclaim. */
 struct kmem_cache* kmem_cache_create(const char* name, size_t size, size_t align,
                                      unsigned int flags, void (*ctor)(void*));
 void* kmem_cache_alloc(struct kmem_cache* cache, gfp_t flags);

@@ -1616,6 +1616,9 @@ bool SlabAllocator::cache_handle_ok(const KmemCache* c) const {
 KmemCache* SlabAllocator::cache_create(const char* name, size_t size, size_t align,
                                        unsigned flags, ObjectCtor ctor, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
+  // From a constructor (this CPU's gate held): the list of caches comes
+  // before the gates in the lock order.
+  if (called_from_ctor("kmem_cache_create", caller)) return nullptr;
   const char* problem = nullptr;
   if (pages_ == nullptr) problem = "kmem_cache_create: the slab allocator is not initialised";
   else if (name == nullptr || name[0] == '\0') problem = "kmem_cache_create: no name";
