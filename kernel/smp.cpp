@@ -473,31 +473,63 @@ void run_on_all(arch::CpuWork fn, void* arg) {
 namespace {
 // `run` mode's demonstration: every CPU allocates and frees pages and
 // objects for a while (filling its own caches) while every tick allocates.
+//
+// Out of memory ends the demonstration on every CPU (the caches are then as
+// full as they get). Why: a failed kmalloc drains every CPU's caches (kmalloc
+// has no quiet form, see tick_allocate), and on a tiny machine with many
+// CPUs (-smp 16 -m 4M) every CPU failed every request of every round and
+// drained at once, each drain stopping every CPU's gate in turn: the 100 ms
+// demonstration took minutes under TCG (gdb: all 16 CPUs in cache_shrink ->
+// drain_cpu_arrays, spinning on each other's gates). So pages are asked for
+// quietly (__GFP_NORETRY: no drain), kmalloc only right after such a request
+// succeeded (memory was there), and the first failure anywhere stops every
+// CPU: at most the CPUs already inside a kmalloc at that moment drain.
+std::atomic<bool> g_warm_oom{false};
+std::atomic<uint64_t> g_warm_oom_at{0};  // TSC of the first failure
+std::atomic<unsigned> g_warm_oom_cpu{0};
+
 void warm_caches(arch::PerCpu& me, void*) {
   Kernel& k = kernel();
   constexpr unsigned kBlocks = 96;
   PhysAddr pages[kBlocks];
   void* objects[kBlocks];
   const uint64_t until = arch::rdtsc() + arch::tsc_hz() / 10;  // 100 ms
-  while (arch::rdtsc() < until) {
+  while (arch::rdtsc() < until && !g_warm_oom.load(std::memory_order_relaxed)) {
     me.in_allocator.fetch_add(1, std::memory_order_relaxed);
+    bool failed = false;
     for (unsigned i = 0; i < kBlocks; ++i) {
-      pages[i] = k.pages.alloc_pages(Order{i % 2}, __GFP_NOWARN);
-      objects[i] = k.slab.kmalloc(size_t{32} << (i % 5), 0);
+      pages[i] = PhysAddr{};
+      objects[i] = nullptr;
+      if (failed || g_warm_oom.load(std::memory_order_relaxed)) continue;
+      pages[i] = k.pages.alloc_pages(Order{i % 2}, __GFP_NOWARN | __GFP_NORETRY);
+      if (!pages[i].is_null()) objects[i] = k.slab.kmalloc(size_t{32} << (i % 5), __GFP_NOWARN);
+      failed = pages[i].is_null() || objects[i] == nullptr;
     }
     for (unsigned i = 0; i < kBlocks; ++i) {
       if (!pages[i].is_null()) k.pages.free_pages(pages[i], Order{i % 2});
       k.slab.kfree(objects[i]);
     }
     me.in_allocator.fetch_sub(1, std::memory_order_relaxed);
+    if (failed && !g_warm_oom.exchange(true, std::memory_order_relaxed)) {
+      g_warm_oom_at.store(arch::rdtsc(), std::memory_order_relaxed);
+      g_warm_oom_cpu.store(me.index, std::memory_order_relaxed);
+    }
   }
 }
 }  // namespace
 
 void smp_run_demo(Kernel&) {
+  g_warm_oom.store(false, std::memory_order_relaxed);
   set_tick_allocations(true);
+  const uint64_t start = arch::rdtsc();
   run_on_all(&warm_caches, nullptr);
   set_tick_allocations(false);
+  if (g_warm_oom.load(std::memory_order_relaxed)) {
+    LogLine().text().str("cpus: the allocation demo ran out of memory on CPU ")
+        .dec(g_warm_oom_cpu.load(std::memory_order_relaxed)).str(" after ")
+        .dec(arch::cycles_to_us(g_warm_oom_at.load(std::memory_order_relaxed) - start) / 1000)
+        .str(" ms; every CPU stopped there").nl();
+  }
 }
 
 void format_cpus(const Kernel& k, TextBuffer& t) {

@@ -1,5 +1,6 @@
 // timing.hpp — time for the boot report: the TSC, calibrated once against
-// the PIT (channel 2, gated through port 0x61, which needs no interrupts).
+// the PIT (channel 2, gated through port 0x61, which needs no interrupts;
+// channel 0, polled by read-back, on a machine without port 0x61).
 //
 // Invariant after calibrate_tsc(): tsc_hz() > 0 and cycles_to_us() converts
 // TSC deltas with that rate. Under QEMU's TCG both clocks are emulated, so the
@@ -13,8 +14,10 @@ namespace pf::arch {
 // Measures TSC ticks over `ms` milliseconds of PIT time; returns the rate.
 uint64_t calibrate_tsc(unsigned ms = 20);
 uint64_t tsc_hz();
-// Busy-waits `ms` milliseconds of PIT time (channel 2; no interrupts needed).
+// Busy-waits `ms` milliseconds of PIT time (no interrupts needed).
 void pit_delay_ms(unsigned ms);
 uint64_t cycles_to_us(uint64_t cycles);
+// Which PIT channel calibrate_tsc used, for the report.
+const char* pit_source();
 
 }  // namespace pf::arch
