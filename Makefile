@@ -84,7 +84,12 @@ HOSTED_HOOKS := -Ihosted/hooks
 # build and 5.0 ns with this flag, with the same instructions (callgrind);
 # the other rows were unchanged. Every build of the core (hosted, preload,
 # kernel) uses it; an embedder who builds the core with GCC can add it too.
-BRANCH_ALIGN := -Wa,-mbranches-within-32B-boundaries
+# GCC hands it to GNU as; clang's integrated assembler refuses it through
+# -Wa and takes it as a driver option instead (`make CXX=clang++ unit`).
+CXX := g++
+CXX_IS_CLANG := $(findstring clang,$(shell $(CXX) --version 2>/dev/null | head -n1))
+BRANCH_ALIGN_GAS := -Wa,-mbranches-within-32B-boundaries
+BRANCH_ALIGN := $(if $(CXX_IS_CLANG),-mbranches-within-32B-boundaries,$(BRANCH_ALIGN_GAS))
 # Make tracks files, not flags: each object tree keeps the flags it was
 # built with in a file of its own, rewritten (so newer) only when they
 # change, and its objects depend on it. So a change of flags (BRANCH_ALIGN
@@ -115,7 +120,6 @@ $$(BUILD)/$(1)/unit_tests: $$($(1)_UNIT_OBJS) $$(BUILD)/$(1)/libpfalloc.a
 -include $$($(1)_OBJS:.o=.d) $$($(1)_UNIT_OBJS:.o=.d)
 endef
 
-CXX := g++
 # Through variables: $(call) would split -fsanitize=a,b at its comma.
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -O1 -fsanitize=thread -DPFALLOC_TSAN
