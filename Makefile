@@ -84,7 +84,12 @@ HOSTED_HOOKS := -Ihosted/hooks
 # build and 5.0 ns with this flag, with the same instructions (callgrind);
 # the other rows were unchanged. Every build of the core (hosted, preload,
 # kernel) uses it; an embedder who builds the core with GCC can add it too.
-BRANCH_ALIGN := -Wa,-mbranches-within-32B-boundaries
+# GCC hands it to GNU as; clang's integrated assembler refuses it through
+# -Wa and takes it as a driver option instead (`make CXX=clang++ unit`).
+CXX := g++
+CXX_IS_CLANG := $(findstring clang,$(shell $(CXX) --version 2>/dev/null | head -n1))
+BRANCH_ALIGN_GAS := -Wa,-mbranches-within-32B-boundaries
+BRANCH_ALIGN := $(if $(CXX_IS_CLANG),-mbranches-within-32B-boundaries,$(BRANCH_ALIGN_GAS))
 # Make tracks files, not flags: each object tree keeps the flags it was
 # built with in a file of its own, rewritten (so newer) only when they
 # change, and its objects depend on it. So a change of flags (BRANCH_ALIGN
@@ -115,7 +120,6 @@ $$(BUILD)/$(1)/unit_tests: $$($(1)_UNIT_OBJS) $$(BUILD)/$(1)/libpfalloc.a
 -include $$($(1)_OBJS:.o=.d) $$($(1)_UNIT_OBJS:.o=.d)
 endef
 
-CXX := g++
 # Through variables: $(call) would split -fsanitize=a,b at its comma.
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS := -O1 -fsanitize=thread -DPFALLOC_TSAN
@@ -139,38 +143,8 @@ test-tsan: $(BUILD)/tsan/unit_tests
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  $(BUILD)/tsan/unit_tests --gtest_brief=1 --gtest_filter='$(TSAN_FILTER)'
 
-# The README's embedding recipe, followed to the letter: the example compiled
-# as it is shown, then linked freestanding with the core compiled alone (only
-# kernel/mm and kernel/mm/hooks on the include path, README's flags) and
-# tests/readme/embed_stubs.c (the kernel functions the example declares and
-# the mem* functions README lists), -nostdlib and -lgcc. A symbol the core
-# needs that README does not list fails the link. The core's objects are
-# kept, so a rerun only relinks (the first build takes ~15 s on -j2).
-README_DIR := $(BUILD)/readme
-README_EXAMPLE := $(README_DIR)/embedding_example.c
-README_KFLAGS := -O2 -ffreestanding -fno-pie -mno-red-zone -mgeneral-regs-only -mcmodel=kernel
-README_CORE_CXXFLAGS := -std=c++20 -fno-exceptions -fno-rtti $(README_KFLAGS) $(WARN) \
-  -Ikernel/mm -Ikernel/mm/hooks -MMD -MP
-README_CORE_OBJS := $(patsubst kernel/mm/%.cpp,$(README_DIR)/mm/%.o,$(CORE_SRCS))
-README_FLAGS_STAMP := $(call flags_stamp,$(README_DIR)/flags,$(README_CORE_CXXFLAGS))
-$(README_DIR)/mm/%.o: kernel/mm/%.cpp $(README_FLAGS_STAMP)
-	@mkdir -p $(@D)
-	$(CXX) $(README_CORE_CXXFLAGS) -c $< -o $@
--include $(README_CORE_OBJS:.o=.d)
-
-test-readme: $(README_CORE_OBJS)
-	@mkdir -p $(README_DIR)
-	sed -n '/^<!-- embedding-example -->$$/,/^```$$/p' README.md | sed '1,2d;$$d' > $(README_EXAMPLE)
-	@test -s $(README_EXAMPLE) || { echo "README.md has no embedding example block"; exit 1; }
-	gcc -std=c11 -Wall -Wextra -Werror $(README_KFLAGS) -Ikernel/mm -c $(README_EXAMPLE) -o $(README_EXAMPLE:.c=.o)
-	gcc -std=c11 -Wall -Wextra -Werror $(README_KFLAGS) -Ikernel/mm -c tests/readme/embed_stubs.c \
-	  -o $(README_DIR)/embed_stubs.o
-	gcc -static -no-pie -nostdlib -Wl,-Ttext-segment=0xffffffff80000000 -Wl,-e,kernel_entry \
-	  -o $(README_DIR)/embedded.elf $(README_EXAMPLE:.c=.o) $(README_DIR)/embed_stubs.o \
-	  $(README_CORE_OBJS) -lgcc
-	@! readelf -SW $(README_DIR)/embedded.elf | grep -E '\.(init|fini)_array|\.ctors' || \
-	  { echo "the core needs global constructors, which README says it does not"; exit 1; }
-	@echo "README embedding example: $$(wc -l < $(README_EXAMPLE)) lines, compiles and links freestanding with the core"
+# README's embedding recipe (tests/readme/readme.mk).
+-include tests/readme/readme.mk
 
 # JOBS's computation on faked machines and containers (seconds).
 .PHONY: test-jobs

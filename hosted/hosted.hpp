@@ -5,6 +5,8 @@
 // number of mappings in /proc/self/maps does not grow with allocations. The
 // window covers [low, high) of the fake physical address space; frames are
 // reached at phys + direct_map_offset(), and untouched frames cost nothing.
+// direct_map_offset() is a multiple of the largest block (4 MiB), so a
+// block's physical alignment is its virtual alignment, as in a direct map.
 #pragma once
 
 #include <cstddef>

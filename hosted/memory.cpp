@@ -19,14 +19,26 @@ bool HostedMemory::reserve(PhysAddr low, PhysAddr high) {
   low = low.align_down(kPageSize);
   high = high.align_up(kPageSize);
   size_t size = high - low;
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+  // The offset is a multiple of the largest block, so a block's physical
+  // alignment (natural, up to 4 MiB) is its virtual alignment too, as in a
+  // kernel's direct map; kmalloc_aligned above a page relies on it. mmap
+  // promises only a page: map the slack as well and give back what lies
+  // outside the aligned window (untouched and NORESERVE, it costs nothing).
+  constexpr size_t kAlign = size_t{kPageSize} << kMaxOrder;
+  const size_t slack = kAlign - kPageSize;
+  void* p = mmap(nullptr, size + slack, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return false;
-  base_ = p;
+  const uintptr_t got = reinterpret_cast<uintptr_t>(p);
+  // The first address whose distance from `low` is a multiple of kAlign.
+  const uintptr_t start = got + ((low.value - got) & (kAlign - 1));
+  if (start > got) munmap(p, start - got);
+  if (got + size + slack > start + size) munmap(reinterpret_cast<void*>(start + size), got + size + slack - (start + size));
+  base_ = reinterpret_cast<void*>(start);
   size_ = size;
   low_ = low;
   high_ = high;
-  offset_ = reinterpret_cast<uintptr_t>(p) - low.value;
+  offset_ = start - low.value;
   return true;
 }
 

@@ -459,10 +459,14 @@ bool grow(uint64_t need, uint64_t align, uint64_t seen) {
   // blocks of 211 MiB at most, now 450). The price: the tail's descriptors
   // (1/256 of it) are written up to 6x earlier than doubling would.
   if (end - g_next_phys > slice && end - g_next_phys - slice < 4 * slice) slice = end - g_next_phys;
-  if (g_next_phys + slice > end) {
-    slice = end - g_next_phys;
-    if (slice < want) return false;
-  }
+  // The window's last slice is all that is left, even when it is smaller
+  // than `want` (which is generous: a 4 MiB slack twice over): the request
+  // may well fit, and nothing else could ever use that memory. Refusing it
+  // left half of a 16 MiB window unused (malloc(512 KiB) after malloc(7
+  // MiB) was ENOMEM with 8 MiB never managed). If it does not fit, the
+  // caller's next attempt finds the window full and says ENOMEM.
+  if (g_next_phys + slice > end) slice = end - g_next_phys;
+  if (slice == 0) return false;
   if (pf_add_memory(g_next_phys, slice) != PF_OK) return false;
   g_next_phys += slice;
   g_managed.fetch_add(slice, std::memory_order_relaxed);

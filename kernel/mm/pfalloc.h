@@ -86,22 +86,34 @@ struct pf_region {
   uint32_t type;   /* enum pf_region_type; anything else counts as reserved */
 };
 
+/* In C++ the optional fields default to 0, so an initialiser naming only the
+ * fields it sets ({.direct_map_offset = ..., .cpu_count = 4}, as README shows)
+ * draws no -Wmissing-field-initializers from g++ -Wextra, as it draws none in
+ * C; the two fields every caller must set have no default, so forgetting one
+ * of them still warns. The struct stays an aggregate with C's layout (from
+ * C++14 on: in C++11 default member initialisers would end that). */
+#if defined(__cplusplus) && __cplusplus >= 201402L
+#define PF_CONFIG_DEFAULT_0 = 0
+#else
+#define PF_CONFIG_DEFAULT_0
+#endif
 struct pf_config {
   /* Physical memory is reached at phys + direct_map_offset. */
   uintptr_t direct_map_offset;
   /* Frames below this address are never managed (default: 1 MiB). */
-  uint64_t low_reserved_end;
+  uint64_t low_reserved_end PF_CONFIG_DEFAULT_0;
   /* How many CPUs will call in (1..64). */
   unsigned int cpu_count;
   /* Hardening options; 0 (a zeroed config) is the default. */
-  unsigned int slab_debug;    /* nonzero: SLAB_DEBUG for every cache, kmalloc's too */
-  unsigned int init_on_alloc; /* nonzero: objects are zeroed as they are handed out */
-  unsigned int init_on_free;  /* nonzero: objects are wiped as they are freed */
-  unsigned int slab_random;   /* nonzero: SLAB_FREELIST_RANDOM for every cache */
+  unsigned int slab_debug PF_CONFIG_DEFAULT_0;    /* nonzero: SLAB_DEBUG for every cache, kmalloc's too */
+  unsigned int init_on_alloc PF_CONFIG_DEFAULT_0; /* nonzero: objects are zeroed as they are handed out */
+  unsigned int init_on_free PF_CONFIG_DEFAULT_0;  /* nonzero: objects are wiped as they are freed */
+  unsigned int slab_random PF_CONFIG_DEFAULT_0;   /* nonzero: SLAB_FREELIST_RANDOM for every cache */
   /* Seed of the per-cache secrets that encode free-list links; pass
    * something unpredictable (the TSC at boot); 0: a built-in constant. */
-  uint64_t random_seed;
+  uint64_t random_seed PF_CONFIG_DEFAULT_0;
 };
+#undef PF_CONFIG_DEFAULT_0
 
 /* Takes the firmware map and extra reserved ranges (kernel image, boot info,
  * modules, ...), builds the frame descriptors inside usable memory and frees

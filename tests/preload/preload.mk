@@ -6,7 +6,9 @@
 #   make test-preload     (part of `make test`) python3 (JSON, threads),
 #                         perl, sort (plain and --parallel=2), awk, git, gcc
 #                         (its output program runs under the shim too),
-#                         xz -T2 and the project's 8-thread C++ program, each
+#                         xz -T2, sqlite3, tar | gzip, make -j2 of a small
+#                         C project, a bash script and the project's
+#                         8-thread C++ program, each
 #                         run plain and with LD_PRELOAD=$(SHIM); stdout and
 #                         exit statuses must be equal byte for byte. First it
 #                         proves the shim is mapped (and, for pfalloc, prints
@@ -58,7 +60,8 @@ TCMALLOC_SO := $(LIBDIR)/libtcmalloc_minimal.so.4
 
 preload-deps:
 	$(call need_pkgs,$(PRELOAD_PY):python3 perl:perl awk:mawk git:git gcc:gcc g++:g++ xz:xz-utils \
-	  sort:coreutils cmp:diffutils /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev)
+	  sort:coreutils cmp:diffutils /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev sqlite3:sqlite3 \
+	  make:make tar:tar gzip:gzip bash:bash)
 
 $(PRELOAD_PROG): tests/preload/xthread_prog.cpp | preload-deps
 	@mkdir -p $(@D)

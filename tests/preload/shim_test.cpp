@@ -623,6 +623,46 @@ TEST(Shim, SmallWindowIsAllThereIs) {
   EXPECT_NE(out.find("kmalloc-128"), std::string::npos) << out;
 }
 
+// The smallest window (16 MiB) is used whole. The first slice is 8 MiB; the
+// growth that should add the other 8 MiB asked for a slice with generous
+// slack (the request, 4 MiB alignment slack twice), found less than that
+// left and added nothing: malloc(512 KiB) after malloc(7 MiB) was ENOMEM
+// with half the window never managed (file(1) failed so under
+// PFALLOC_MEMORY=16M), and so were two 4 MiB blocks.
+TEST(ShimHelper, SmallestWindow) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.SmallestWindowIsUsedWhole";
+  ASSERT_EQ(info().window_bytes, 16 * MiB);
+  void* a = malloc(7 * MiB);
+  ASSERT_NE(a, nullptr);
+  void* b = malloc(512 * KiB + 8);
+  EXPECT_NE(b, nullptr);
+  EXPECT_EQ(info().managed_bytes, 16 * MiB);
+  free(b);
+  free(a);
+  a = malloc(4 * MiB);
+  b = malloc(4 * MiB);
+  EXPECT_NE(a, nullptr);
+  EXPECT_NE(b, nullptr);
+  free(a);
+  free(b);
+  // 1 MiB blocks: 7 fit in each 8 MiB slice beside its metadata.
+  std::vector<void*> v;
+  v.reserve(64);
+  for (void* p; v.size() < 64 && (p = malloc(1 * MiB)) != nullptr;) v.push_back(p);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_GE(v.size(), 13u);
+  for (void* p : v) free(p);
+}
+
+TEST(Shim, SmallestWindowIsUsedWhole) {
+  if (helper()) GTEST_SKIP();
+  int status = 0;
+  const std::string out = run_helper("ShimHelper.SmallestWindow", {"PFALLOC_MEMORY=16M"}, &status);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+}
+
 // The default slot count follows the CPUs the process may run on (its
 // affinity mask: taskset, a container's cpuset), not the machine's count:
 // twice them, at least 4, at most 64 (hosted/cpu_slots.hpp; the machines

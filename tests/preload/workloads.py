@@ -137,6 +137,59 @@ def gen_gcc(d, p):
         f.write("  return s;\n}\n")
 
 
+def gen_sqlite(d, p):
+    # One script: a table filled by a recursive query, an index, a join,
+    # grouping, string functions and an update; no random(), no dates.
+    n = p["rows"]
+    with open(os.path.join(d, "work.sql"), "w") as f:
+        f.write("create table t(a integer primary key, b text, c integer);\n"
+                "with recursive r(x) as (select 1 union all select x + 1 from r where x < %d)\n"
+                "  insert into t select x, printf('w%%07d-%%s', (x * 7919) %% %d, substr('kalominupe', 1 + x %% 9)),"
+                " (x * 104729) %% 1000 from r;\n"
+                "create index tb on t(b);\n"
+                "create table u as select c, count(*) as n, group_concat(a %% 97, '') as g from t group by c;\n"
+                "select count(*), sum(c), min(b), max(b) from t;\n"
+                "select c, n, length(g) from u order by n desc, c limit 5;\n"
+                "select count(*) from t join u using (c) where t.b like 'w000%%';\n"
+                "update t set b = upper(b) where c < 100;\n"
+                "select count(*), sum(length(b)) from t where b glob 'W*';\n"
+                "select b from t order by b desc limit 3;\n" % (n, n))
+
+
+def gen_tree(d, p):
+    # Files of text and numbers, some compressible, some not, in subdirectories.
+    rng = random.Random(5)
+    for i in range(p["files"]):
+        path = os.path.join(d, "tree", "d%02d" % (i % 8), "f%03d.txt" % i)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            for _ in range(rng.randint(10, p["lines"])):
+                f.write("%s %d\n" % (_word(rng), rng.getrandbits(32)))
+
+
+def gen_make(d, p):
+    # A tiny C project: N objects, a header, a Makefile with a pattern rule.
+    top = os.path.join(d, "proj")
+    os.makedirs(top, exist_ok=True)
+    n = p["units"]
+    with open(os.path.join(top, "units.h"), "w") as f:
+        f.write("".join("unsigned long u%d(unsigned long);\n" % i for i in range(n)))
+    for i in range(n):
+        with open(os.path.join(top, "u%d.c" % i), "w") as f:
+            f.write('#include "units.h"\nunsigned long u%d(unsigned long x) { return x * %d + %d; }\n' % (i, i + 3, i))
+    with open(os.path.join(top, "main.c"), "w") as f:
+        f.write('#include <stdio.h>\n#include "units.h"\nint main(void) {\n  unsigned long s = 0;\n')
+        f.write("".join("  s += u%d(%d);\n" % (i, i) for i in range(n)))
+        f.write('  printf("%lu\\n", s);\n  return 0;\n}\n')
+    objs = " ".join(["main.o"] + ["u%d.o" % i for i in range(n)])
+    with open(os.path.join(top, "Makefile"), "w") as f:
+        f.write("OBJS = %s\napp: $(OBJS)\n\t$(CC) -o $@ $(OBJS)\n%%.o: %%.c units.h\n\t$(CC) -O2 -c $< -o $@\n" % objs)
+
+
+def setup_make(inp, run, p):
+    shutil.copytree(os.path.join(inp, "proj"), os.path.join(run, "proj"))
+
+
 def no_input(d, p):
     pass
 
@@ -215,6 +268,25 @@ WORKLOADS = [
              {"test": {"messages": 3000}, "bench": {"messages": 12000}},
              no_input,
              lambda p: [Step(["{build}/xthread_prog", str(p["messages"])])]),
+    # Test size only (make test-preload), not benchmarked:
+    Workload("sqlite3", "sqlite3: a 20000-row table from a recursive query, index, join, group by, update",
+             {"test": {"rows": 20000}}, gen_sqlite,
+             lambda p: [Step(["sqlite3", ":memory:"], stdin="{input}/work.sql")]),
+    Workload("tar-gzip", "tar | gzip | gzip -d | tar x, and the tree compared",
+             {"test": {"files": 120, "lines": 200}}, gen_tree,
+             lambda p: [Step(["tar", "cf", "-", "-C", "{input}", "tree"]),
+                        Step(["gzip", "-n", "-6", "-c"], stdin="@0"),  # -n: no time stamp in the header
+                        Step(["gzip", "-d", "-c"], stdin="@1"),
+                        Step(["tar", "xf", "-"], stdin="@2"),
+                        Step(["diff", "-r", "{input}/tree", "tree"])]),
+    Workload("make", "make -j2 of a small C project (make, sh, gcc, as, ld), which then runs",
+             {"test": {"units": 12}}, gen_make,
+             lambda p: [Step(["make", "-s", "-j2", "-C", "proj"]),
+                        Step(["./proj/app"])],
+             setup=setup_make),
+    Workload("bash", "bash: arrays, associative arrays, long strings, substitutions, subshells",
+             {"test": {"n": 20000}}, no_input,
+             lambda p: [Step(["bash", os.path.join(HERE, "script.sh"), str(p["n"])])]),
     Workload("true", "start-up: /bin/true", {"bench": {}}, no_input,
              lambda p: [Step(["/bin/true"])], startup=True),
     Workload("python-start", "start-up: python3 -c pass", {"bench": {}}, no_input,

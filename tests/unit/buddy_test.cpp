@@ -837,7 +837,10 @@ TEST_F(BuddyMisuse, DoubleFreeInEveryFreeState) {
   ASSERT_EQ(frame_state(desc(pages(), a)), FrameState::Cached);
   expect_refused(ErrorCode::PageDoubleFree, [&] { pages().free_pages(a, Order{0}); }, "block in a per-CPU cache");
 
-  const auto [b, keep] = buddy_pair(pages(), 5);  // keep, b's buddy, stays allocated for now
+  // keep, b's buddy, stays allocated for now. Not a structured binding: the
+  // lambdas below capture b and keep, which clang before 16 refuses for one.
+  const std::pair<PhysAddr, PhysAddr> pair = buddy_pair(pages(), 5);
+  const PhysAddr b = pair.first, keep = pair.second;
   ASSERT_FALSE(b.is_null());
   pages().free_pages(b, Order{5});
   ASSERT_EQ(frame_state(desc(pages(), b)), FrameState::Free);

@@ -176,11 +176,9 @@ TEST(HotAdd, EveryOrderIsServedFromTheAddedRange) {
     SCOPED_TRACE("order " + std::to_string(k));
     const std::vector<PhysAddr> got = take_all(pages, k);
     ASSERT_FALSE(got.empty());
-    uint64_t frames = 0;
     for (PhysAddr p : got) {
       EXPECT_TRUE(inside(p, base, bytes)) << std::hex << p.value;
       EXPECT_TRUE(block_aligned(to_pfn(p), Order{k}));
-      frames += Order{k}.frames();
       *m.memory().to_virt<uint64_t>(p) = p.value;  // the memory is there
     }
     // The metadata sits in the range's first 4 MiB block; whole blocks of
