@@ -50,6 +50,7 @@
 //   per slab:  on `full` iff inuse == objects, on `empty` iff inuse == 0,
 //              on `partial` otherwise;
 //   per cache: slab_count == |partial| + |full| + |empty|;
+//              array_key == freelist_key ^ kInArray;
 //              total_objects == sum of slab objects; fallback_slabs == the
 //              slabs of the minimum layout (when it differs);
 //              inuse == sum of slab inuse == live objects + objects in per-CPU
@@ -551,6 +552,11 @@ class KmemCache {
   bool kmalloc_ = false;
   bool debug_ = false;
   uint64_t freelist_key_ = 0;  // links are stored as next ^ key ^ slot (every cache)
+  // freelist_key_ ^ SlabAllocator::kInArray (verify()): an object in a
+  // per-CPU array holds array_key_ ^ slot in its slot (its "in an array"
+  // mark), which the push writes and tests with no `xor` of the constant
+  // (SlabAllocator::free_object, looks_free_marked).
+  uint64_t array_key_ = 0;
   uint32_t reserve_empty_ = 1;  // empty slabs kept instead of going back to the buddy
   uint32_t redzone_end_ = 0;    // debug: end of the right redzone
   uint32_t track_offset_ = 0;   // debug: where the object's Track lives
@@ -957,8 +963,10 @@ class SlabAllocator {
     // An object that already looks free (in some CPU's array, or on its
     // slab's freelist) goes to the slow path, which makes sure and names it.
     uintptr_t* slot = kKmalloc ? link_slot_at(c->link_at().spread_only(), obj) : link_slot(c, obj);
-    const uintptr_t key = c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
-    if (__builtin_expect(at_object_start_in_block(c, s, obj) && !looks_free_near(c, obj, *slot ^ key), 1)) {
+    // The slot's "in an array" mark (KmemCache::array_key_); *slot ^ mark is
+    // the slot decoded with bit 0 flipped (looks_free_marked).
+    const uintptr_t mark = c->array_key_ ^ reinterpret_cast<uintptr_t>(slot);
+    if (__builtin_expect(at_object_start_in_block(c, s, obj) && !looks_free_marked(c, obj, *slot ^ mark), 1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
@@ -967,7 +975,7 @@ class SlabAllocator {
         if (__builtin_expect(n < c->fast_limit_, 1)) {
           // Marked before it is published: a drain that stops this CPU may
           // flush the object (writing its link) as soon as the gate opens.
-          *slot = kInArray ^ key;  // mark_in_array
+          *slot = mark;  // mark_in_array
           // (Not n + 1 by lea with the entry stored at a displacement of
           // -8: one instruction less, but measured 10-20% slower on the
           // free-then-allocate pairs, whose next pop loads this entry.)
@@ -1009,7 +1017,7 @@ class SlabAllocator {
   }
   PF_FAST_PATH static void mark_in_array(const KmemCache* c, void* obj) {
     uintptr_t* slot = link_slot(c, obj);
-    *slot = kInArray ^ c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
+    *slot = c->array_key_ ^ reinterpret_cast<uintptr_t>(slot);
   }
   PF_FAST_PATH static bool looks_free(const KmemCache* c, const Slab* s, void* obj) {
     return looks_free(c, s, decode_slot(c, link_slot(c, obj)));
@@ -1027,6 +1035,15 @@ class SlabAllocator {
   // (the slab's colour or tail): the slow path then finds it not free.
   PF_FAST_PATH static bool looks_free_near(const KmemCache* c, const void* obj, uintptr_t v) {
     return v <= kInArray || (v ^ reinterpret_cast<uintptr_t>(obj)) < c->link_span_;
+  }
+  // looks_free_near(c, obj, w ^ kInArray), as the push computes it (w =
+  // *slot ^ array_key_ ^ slot, the decoded slot with bit 0 flipped): w <= 1
+  // iff v <= 1, and flipping bit 0 leaves (v ^ obj) below link_span_ (a
+  // power of two of at least a page) or above it. The same test with no
+  // `xor` of the constant.
+  PF_FAST_PATH static bool looks_free_marked(const KmemCache* c, const void* obj, uintptr_t w) {
+    static_assert(kInArray == 1, "looks_free_marked flips bit 0 only");
+    return w <= 1 || (w ^ reinterpret_cast<uintptr_t>(obj)) < c->link_span_;
   }
   // Is p (an object start of s) free: in a per-CPU array, the depot or on
   // s's freelist (debug caches: its track says so)? Takes the node lock
