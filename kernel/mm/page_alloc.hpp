@@ -187,10 +187,11 @@ class PageAllocator {
         // Never 0 once initialised (a refused route names an empty zone,
         // whose stacks stay empty: see first_zone_).
         PcpStack& s = stack_at(c, first_zone_[flags & kZoneFlags] * kStackRowBytes, k);
-        const uint32_t n = s.size();
-        if (__builtin_expect(n != 0, 1)) {
-          const PcpSlot slot = s.slots[n - 1];
-          s.set_size(n - 1);
+        // n - 1, and whether n was 0, from one `sub` (its borrow).
+        size_t m;
+        if (__builtin_expect(!__builtin_sub_overflow(size_t{s.size()}, size_t{1}, &m), 1)) {
+          const PcpSlot slot = s.slots[m];
+          s.set_size(static_cast<uint32_t>(m));
           store_frame_word(*slot.desc, handed_word(cpu, k));
           c.gate.leave();
           const PhysAddr p{slot.phys};

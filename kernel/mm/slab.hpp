@@ -865,10 +865,12 @@ class SlabAllocator {
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
         CpuArray& a = c->fast_cpu_[cpu].array;
-        const uint32_t n = a.size();
-        if (__builtin_expect(n != 0, 1)) {
-          obj = a.slots[n - 1];
-          a.set_size(n - 1);
+        // n - 1, and whether n was 0, from one `sub` (its borrow); 64-bit,
+        // so the index needs no zero-extending copy.
+        size_t m;
+        if (__builtin_expect(!__builtin_sub_overflow(size_t{a.size()}, size_t{1}, &m), 1)) {
+          obj = a.slots[m];
+          a.set_size(static_cast<uint32_t>(m));
           g.leave();
           goto popped;  // leaves the interrupt mask's scope: restored before the clear
         }
