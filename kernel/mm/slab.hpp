@@ -902,8 +902,9 @@ class SlabAllocator {
   // walk's path only.
   template <typename Hit, typename Miss>
   PF_FAST_PATH auto with_slab(const void* p, Hit hit, Miss miss) const -> decltype(miss()) {
-    return PageAllocator::with_descriptor_in(
-        detail::load_acquire(lookup_), [this]() PF_FAST_LAMBDA { return pages_; }, to_pfn(phys_.to_phys(p)),
+    return PageAllocator::with_descriptor_of_virt(
+        detail::load_acquire(lookup_), [this]() PF_FAST_LAMBDA { return pages_; }, p,
+        [this, p]() PF_FAST_LAMBDA { return to_pfn(phys_.to_phys(p)); },
         [&](const FrameDescriptor* d) PF_FAST_LAMBDA {
           if (__builtin_expect(carries_slab(*d), 1)) return hit(slab_detail::header_of(*d));
           return miss();
