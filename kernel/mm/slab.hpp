@@ -897,7 +897,8 @@ class SlabAllocator {
   }
   // hit(s) when p's frame carries a slab (s its header), else miss(): one
   // descriptor read, and no test of the descriptor pointer on the direct
-  // lookup's path (PageAllocator::with_descriptor_in), through this
+  // lookup's path (PageAllocator::with_descriptor_of_virt: a main-range
+  // frame's descriptor from p itself, no frame number), through this
   // allocator's copy of the lookup (lookup_): pages_ is loaded on the
   // walk's path only.
   template <typename Hit, typename Miss>
