@@ -201,6 +201,7 @@ void PageAllocator::fill_lookup(RangeLookup& t, uint32_t count, uint32_t first_n
     t.main_frames = range_end_[main] - t.main_base;
     t.main_phys = t.main_base << kPageShift;
     t.main_bytes = t.main_frames << kPageShift;
+    t.main_virt = t.main_phys + phys_.offset;
     t.main_desc = m.desc;
     t.main_row = static_cast<uint8_t>((static_cast<unsigned>(m.zone) + 1) * kStackRowBytes);
   }

@@ -187,10 +187,11 @@ class PageAllocator {
         // Never 0 once initialised (a refused route names an empty zone,
         // whose stacks stay empty: see first_zone_).
         PcpStack& s = stack_at(c, first_zone_[flags & kZoneFlags] * kStackRowBytes, k);
-        const uint32_t n = s.size();
-        if (__builtin_expect(n != 0, 1)) {
-          const PcpSlot slot = s.slots[n - 1];
-          s.set_size(n - 1);
+        // n - 1, and whether n was 0, from one `sub` (its borrow).
+        size_t m;
+        if (__builtin_expect(!__builtin_sub_overflow(size_t{s.size()}, size_t{1}, &m), 1)) {
+          const PcpSlot slot = s.slots[m];
+          s.set_size(static_cast<uint32_t>(m));
           store_frame_word(*slot.desc, handed_word(cpu, k));
           c.gate.leave();
           const PhysAddr p{slot.phys};
@@ -319,6 +320,29 @@ class PageAllocator {
     const RangeLookup* t = static_cast<const RangeLookup*>(table);
     const uint64_t off = pfn.value - t->main_base;  // wraps for a frame below it
     if (__builtin_expect(off < t->main_frames, 1)) return found(t->main_desc + off);
+    return with_descriptor_past_main(t, self, pfn, found, missing);
+  }
+  // The same for the frame of a direct-map address p (the slab layer's
+  // frees; the direct map is the same for both layers): the main range's
+  // test on p itself
+  // (main_virt, main_bytes), so p's frame number is worked out only past it
+  // (two instructions fewer on the free's path: no copy of p's physical
+  // address, no frame number).
+  // pfn_of() gives p's frame, past the main range only (the caller's direct
+  // map: a load that stays off the main range's path).
+  template <typename Self, typename PfnOf, typename Found, typename Missing>
+  PF_FAST_PATH static auto with_descriptor_of_virt(const void* table, Self self, const void* p, PfnOf pfn_of,
+                                                   Found found, Missing missing) -> decltype(missing()) {
+    const RangeLookup* t = static_cast<const RangeLookup*>(table);
+    const uint64_t off = reinterpret_cast<uintptr_t>(p) - t->main_virt;  // wraps below it
+    if (__builtin_expect(off < t->main_bytes, 1)) return found(t->main_desc + (off >> kPageShift));
+    return with_descriptor_past_main(t, self, pfn_of(), found, missing);
+  }
+  // with_descriptor_in for a frame outside t's main range.
+  template <typename Self, typename Found, typename Missing>
+  PF_FAST_PATH static auto with_descriptor_past_main(const void* table, Self self, Pfn pfn, Found found,
+                                                     Missing missing) -> decltype(missing()) {
+    const RangeLookup* t = static_cast<const RangeLookup*>(table);  // (declared further down)
     const uint64_t c = pfn.value >> t->shift;
     if (__builtin_expect(c < kChunkSlots, 1)) {
       uintptr_t e = t->direct[c];
@@ -447,6 +471,7 @@ class PageAllocator {
   // come from first; none while there is no range):
   //   main_base == m.base, main_frames == m.end - m.base,
   //   main_phys == m.base << kPageShift, main_bytes == main_frames << kPageShift,
+  //   main_virt == main_phys + the direct map's offset (phys_.offset),
   //   main_desc == m.desc, main_row == (1 + m.zone) * kStackRowBytes;
   //   all 0 if none (main_frames == 0: no frame passes the test).
   // A frame p of m has descriptor main_desc + (p - main_base): the only
@@ -458,6 +483,7 @@ class PageAllocator {
   struct RangeLookup {
     uint64_t main_base = 0, main_frames = 0;
     uint64_t main_phys = 0, main_bytes = 0;
+    uint64_t main_virt = 0;  // with_descriptor_of_virt: the test on a direct-map address
     FrameDescriptor* main_desc = nullptr;
     uint8_t main_row = 0;
     uint8_t shift = 63;                // frames per chunk: 2^shift

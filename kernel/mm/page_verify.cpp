@@ -257,10 +257,11 @@ bool PageAllocator::verify_lookup(uint32_t count) const {
     const Range* m = find_range(t->main_base);
     if (m == nullptr || m->base != t->main_base || m->end - m->base != t->main_frames ||
         m->desc != t->main_desc || t->main_phys != t->main_base << kPageShift ||
-        t->main_bytes != t->main_frames << kPageShift ||
+        t->main_bytes != t->main_frames << kPageShift || t->main_virt != t->main_phys + phys_.offset ||
         t->main_row != (static_cast<unsigned>(m->zone) + 1) * kStackRowBytes)
       return verify_fail("range lookup's main range is not a range", t->main_base);
-  } else if (t->main_base != 0 || t->main_phys != 0 || t->main_bytes != 0 || t->main_desc != nullptr ||
+  } else if (t->main_base != 0 || t->main_phys != 0 || t->main_bytes != 0 || t->main_virt != 0 ||
+             t->main_desc != nullptr ||
              t->main_row != 0) {
     return verify_fail("range lookup has a main range of no frames", t->main_base);
   }

@@ -1473,6 +1473,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
   c->align_ = a;
   c->debug_ = !bootstrap && ((flags & SLAB_DEBUG) || debug_);
   c->freelist_key_ = 0;
+  c->array_key_ = kInArray;
   c->poison_ = c->debug_ && ctor == nullptr;
   c->init_on_alloc_ = !bootstrap && ctor == nullptr && init_on_alloc_;
   c->init_on_free_ = !bootstrap && ctor == nullptr && init_on_free_ && !c->debug_;
@@ -1531,6 +1532,7 @@ bool SlabAllocator::setup_cache(KmemCache* c, const char* name, size_t size, siz
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     c->freelist_key_ = (z ^ (z >> 31)) | 1;
+    c->array_key_ = c->freelist_key_ ^ kInArray;
   }
   c->random_ = !bootstrap && ((flags & SLAB_FREELIST_RANDOM) || freelist_random_);
   c->random_state_.store(c->freelist_key_ * 0x9e3779b97f4a7c15ull, std::memory_order_relaxed);

@@ -50,6 +50,7 @@
 //   per slab:  on `full` iff inuse == objects, on `empty` iff inuse == 0,
 //              on `partial` otherwise;
 //   per cache: slab_count == |partial| + |full| + |empty|;
+//              array_key == freelist_key ^ kInArray;
 //              total_objects == sum of slab objects; fallback_slabs == the
 //              slabs of the minimum layout (when it differs);
 //              inuse == sum of slab inuse == live objects + objects in per-CPU
@@ -557,6 +558,11 @@ class KmemCache {
   bool kmalloc_ = false;
   bool debug_ = false;
   uint64_t freelist_key_ = 0;  // links are stored as next ^ key ^ slot (every cache)
+  // freelist_key_ ^ SlabAllocator::kInArray (verify()): an object in a
+  // per-CPU array holds array_key_ ^ slot in its slot (its "in an array"
+  // mark), which the push writes and tests with no `xor` of the constant
+  // (SlabAllocator::free_object, looks_free_marked).
+  uint64_t array_key_ = 0;
   uint32_t reserve_empty_ = 1;  // empty slabs kept instead of going back to the buddy
   uint32_t redzone_end_ = 0;    // debug: end of the right redzone
   uint32_t track_offset_ = 0;   // debug: where the object's Track lives
@@ -865,10 +871,12 @@ class SlabAllocator {
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
         CpuArray& a = c->fast_cpu_[cpu].array;
-        const uint32_t n = a.size();
-        if (__builtin_expect(n != 0, 1)) {
-          obj = a.slots[n - 1];
-          a.set_size(n - 1);
+        // n - 1, and whether n was 0, from one `sub` (its borrow); 64-bit,
+        // so the index needs no zero-extending copy.
+        size_t m;
+        if (__builtin_expect(!__builtin_sub_overflow(size_t{a.size()}, size_t{1}, &m), 1)) {
+          obj = a.slots[m];
+          a.set_size(static_cast<uint32_t>(m));
           g.leave();
           goto popped;  // leaves the interrupt mask's scope: restored before the clear
         }
@@ -895,13 +903,15 @@ class SlabAllocator {
   }
   // hit(s) when p's frame carries a slab (s its header), else miss(): one
   // descriptor read, and no test of the descriptor pointer on the direct
-  // lookup's path (PageAllocator::with_descriptor_in), through this
+  // lookup's path (PageAllocator::with_descriptor_of_virt: a main-range
+  // frame's descriptor from p itself, no frame number), through this
   // allocator's copy of the lookup (lookup_): pages_ is loaded on the
   // walk's path only.
   template <typename Hit, typename Miss>
   PF_FAST_PATH auto with_slab(const void* p, Hit hit, Miss miss) const -> decltype(miss()) {
-    return PageAllocator::with_descriptor_in(
-        detail::load_acquire(lookup_), [this]() PF_FAST_LAMBDA { return pages_; }, to_pfn(phys_.to_phys(p)),
+    return PageAllocator::with_descriptor_of_virt(
+        detail::load_acquire(lookup_), [this]() PF_FAST_LAMBDA { return pages_; }, p,
+        [this, p]() PF_FAST_LAMBDA { return to_pfn(phys_.to_phys(p)); },
         [&](const FrameDescriptor* d) PF_FAST_LAMBDA {
           if (__builtin_expect(carries_slab(*d), 1)) return hit(slab_detail::header_of(*d));
           return miss();
@@ -963,8 +973,10 @@ class SlabAllocator {
     // An object that already looks free (in some CPU's array, or on its
     // slab's freelist) goes to the slow path, which makes sure and names it.
     uintptr_t* slot = kKmalloc ? link_slot_at(c->link_at().spread_only(), obj) : link_slot(c, obj);
-    const uintptr_t key = c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
-    if (__builtin_expect(at_object_start_in_block(c, s, obj) && !looks_free_near(c, obj, *slot ^ key), 1)) {
+    // The slot's "in an array" mark (KmemCache::array_key_); *slot ^ mark is
+    // the slot decoded with bit 0 flipped (looks_free_marked).
+    const uintptr_t mark = c->array_key_ ^ reinterpret_cast<uintptr_t>(slot);
+    if (__builtin_expect(at_object_start_in_block(c, s, obj) && !looks_free_marked(c, obj, *slot ^ mark), 1)) {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
@@ -973,7 +985,7 @@ class SlabAllocator {
         if (__builtin_expect(n < c->fast_limit_, 1)) {
           // Marked before it is published: a drain that stops this CPU may
           // flush the object (writing its link) as soon as the gate opens.
-          *slot = kInArray ^ key;  // mark_in_array
+          *slot = mark;  // mark_in_array
           // (Not n + 1 by lea with the entry stored at a displacement of
           // -8: one instruction less, but measured 10-20% slower on the
           // free-then-allocate pairs, whose next pop loads this entry.)
@@ -1015,7 +1027,7 @@ class SlabAllocator {
   }
   PF_FAST_PATH static void mark_in_array(const KmemCache* c, void* obj) {
     uintptr_t* slot = link_slot(c, obj);
-    *slot = kInArray ^ c->freelist_key_ ^ reinterpret_cast<uintptr_t>(slot);
+    *slot = c->array_key_ ^ reinterpret_cast<uintptr_t>(slot);
   }
   PF_FAST_PATH static bool looks_free(const KmemCache* c, const Slab* s, void* obj) {
     return looks_free(c, s, decode_slot(c, link_slot(c, obj)));
@@ -1033,6 +1045,15 @@ class SlabAllocator {
   // (the slab's colour or tail): the slow path then finds it not free.
   PF_FAST_PATH static bool looks_free_near(const KmemCache* c, const void* obj, uintptr_t v) {
     return v <= kInArray || (v ^ reinterpret_cast<uintptr_t>(obj)) < c->link_span_;
+  }
+  // looks_free_near(c, obj, w ^ kInArray), as the push computes it (w =
+  // *slot ^ array_key_ ^ slot, the decoded slot with bit 0 flipped): w <= 1
+  // iff v <= 1, and flipping bit 0 leaves (v ^ obj) below link_span_ (a
+  // power of two of at least a page) or above it. The same test with no
+  // `xor` of the constant.
+  PF_FAST_PATH static bool looks_free_marked(const KmemCache* c, const void* obj, uintptr_t w) {
+    static_assert(kInArray == 1, "looks_free_marked flips bit 0 only");
+    return w <= 1 || (w ^ reinterpret_cast<uintptr_t>(obj)) < c->link_span_;
   }
   // Is p (an object start of s) free: in a per-CPU array, the depot or on
   // s's freelist (debug caches: its track says so)? Takes the node lock

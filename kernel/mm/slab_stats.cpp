@@ -174,6 +174,8 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
   check(c->stride_magic_ == slab_detail::stride_magic_for(c->stride_) && stride_excess(c) >= 1 &&
             stride_excess(c) <= c->stride_,
         "stride magic is not floor(2^64 / stride) + 1", c);
+  // The mark the pushes write (KmemCache::array_key_).
+  check(c->array_key_ == (c->freelist_key_ ^ kInArray), "array key is not the freelist key ^ kInArray", c);
   // free_object's already-free test (looks_free_near) covers every slab.
   check(c->link_span_ == kPageSize << c->order_ && c->min_order_ <= c->order_,
         "link span is not the region of the cache's largest slab", c);
