@@ -455,6 +455,11 @@ void SlabAllocator::drop_slab_locked(KmemCache* c, Slab* s) {
 // cache), the fallback is an ordinary request, so the cache fails only when
 // no block of min_order_ can be had. A fallback slab has its own object
 // count and no colour (its leftover is another size).
+// Of the caller's flags the page layer hears __GFP_NOWARN and __GFP_NORETRY
+// (a kmalloc that would rather fail than drain every CPU's page cache must
+// not drain them through its slab's growth); zones play no part (slab
+// memory comes from any zone: kmalloc.cpp), nor __GFP_ZERO (per object).
+static constexpr gfp_t kGrowFlags = __GFP_NOWARN | __GFP_NORETRY;
 SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags, bool gate_held) {
   Order order{c->order_};
   uint32_t n = c->objs_per_slab_;
@@ -466,14 +471,14 @@ SlabAllocator::Slab* SlabAllocator::grow(KmemCache* c, gfp_t flags, bool gate_he
       n = c->min_objs_;
     }
   }
-  if (block.is_null()) block = pages_->alloc_pages(order, flags & __GFP_NOWARN);
+  if (block.is_null()) block = pages_->alloc_pages(order, flags & kGrowFlags);
   if (block.is_null()) return nullptr;
   // The block may lie in memory hot-added since the copy was taken.
   detail::store_release(lookup_, pages_->lookup_table());
   std::byte* mem = pages_->to_virt(block);
   Slab* s;
   if (c->off_slab_) {
-    s = static_cast<Slab*>(alloc_direct(&slab_cache_, flags & __GFP_NOWARN, nullptr, 0));
+    s = static_cast<Slab*>(alloc_direct(&slab_cache_, flags & kGrowFlags, nullptr, 0));
     if (s == nullptr) {
       pages_->free_pages(block, order);
       return nullptr;

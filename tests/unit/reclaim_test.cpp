@@ -13,6 +13,7 @@
 // back (the fixture checks the free count and verify()).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,39 @@ TEST_F(Reclaim, KmallocOfAnotherClassGrowsFromReclaimedSlabs) {
   ASSERT_NE(q, nullptr);
   EXPECT_TRUE(Clean());
   slab_.kfree(q);
+}
+
+// __GFP_NORETRY reaches the page layer through a slab's growth: with the
+// buddy empty and only this CPU's page cache holding frames (order 0, which
+// an 8 KiB object's slab of order 1 or more cannot use undrained), such a
+// kmalloc fails and leaves the page cache as it was; GFP_KERNEL drains it,
+// the freed buddies merge, and the slab grows.
+TEST_F(Reclaim, KmallocNoRetryDoesNotDrainThePageCaches) {
+  ASSERT_EQ(slabs_of(8192), 0u);
+  ASSERT_GT(slab_order(8192), 0u);
+  exhaust();
+  // Back to this CPU's page cache: pairs of buddies, so a drain can merge.
+  std::vector<PhysAddr> kept;
+  for (PhysAddr p : taken_) {
+    if (kept.size() < 4 && (p.value & (2 * kPageSize - 1)) == 0 &&
+        std::find(taken_.begin(), taken_.end(), PhysAddr{p.value + kPageSize}) != taken_.end()) {
+      kept.push_back(p);
+      kept.push_back(PhysAddr{p.value + kPageSize});
+    }
+  }
+  ASSERT_EQ(kept.size(), 4u);
+  std::erase_if(taken_, [&](PhysAddr p) { return std::find(kept.begin(), kept.end(), p) != kept.end(); });
+  for (PhysAddr p : kept) pages().free_pages(p, Order{0});
+  const uint64_t cached = pages().counters().cached_frames;
+  ASSERT_EQ(cached, kept.size()) << "the freed frames should sit in this CPU's page cache";
+  EXPECT_EQ(slab_.kmalloc(8192, __GFP_NORETRY | __GFP_NOWARN), nullptr);
+  EXPECT_EQ(pages().counters().cached_frames, cached) << "__GFP_NORETRY drained the page caches";
+  EXPECT_EQ(slabs_of(8192), 0u);
+  void* p = slab_.kmalloc(8192, GFP_KERNEL | __GFP_NOWARN);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(slabs_of(8192), 1u);
+  EXPECT_TRUE(Clean());
+  slab_.kfree(p);
 }
 
 // A cache of the caller's own, one object and the bulk call (all or
