@@ -323,13 +323,11 @@ class PageAllocator {
     return with_descriptor_past_main(t, self, pfn, found, missing);
   }
   // The same for the frame of a direct-map address p (the slab layer's
-  // frees; the direct map is the same for both layers): the main range's
-  // test on p itself
-  // (main_virt, main_bytes), so p's frame number is worked out only past it
-  // (two instructions fewer on the free's path: no copy of p's physical
-  // address, no frame number).
-  // pfn_of() gives p's frame, past the main range only (the caller's direct
-  // map: a load that stays off the main range's path).
+  // frees; both layers share the direct map): the main range's test is made
+  // on p itself (main_virt, main_bytes), two instructions fewer on the
+  // free's path (no copy of p's physical address, no frame number).
+  // pfn_of() gives p's frame past the main range only (through the caller's
+  // direct map: a load that stays off the main range's path).
   template <typename Self, typename PfnOf, typename Found, typename Missing>
   PF_FAST_PATH static auto with_descriptor_of_virt(const void* table, Self self, const void* p, PfnOf pfn_of,
                                                    Found found, Missing missing) -> decltype(missing()) {
