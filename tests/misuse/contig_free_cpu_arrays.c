@@ -2,15 +2,7 @@
 #include "misuse.h"
 int main(void) {
   misuse_up();
-  struct kmem_cache* c = kmem_cache_create("arr", 200, 0, 0, NULL);
-  CHECK(c != NULL);
-  void* a = kmem_cache_alloc(c, GFP_KERNEL);
-  void* b = kmem_cache_alloc(c, GFP_KERNEL);
-  CHECK(a != NULL && b != NULL);
-  kmem_cache_free(c, a); /* the top two entries of this CPU's array */
-  kmem_cache_free(c, b);
-  uintptr_t* entry = misuse_find_pair(a, b);
-  CHECK(entry != NULL);
+  uintptr_t* entry = misuse_cpu_array_entry();
   free_contig(virt_to_phys(entry) & ~(PAGE - 1), 1);
   return got_through("free_contig of a cache's per-CPU arrays");
 }

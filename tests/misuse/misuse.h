@@ -127,6 +127,35 @@ static inline uintptr_t* misuse_find_record(const void* a, const void* b) {
   return NULL;
 }
 
+/* A word of this CPU's array of a fresh cache of 200-byte objects, found as
+ * an outside tester would: the two words holding two just-freed objects'
+ * addresses (the array's top two entries). */
+static inline uintptr_t* misuse_cpu_array_entry(void) {
+  struct kmem_cache* c = kmem_cache_create("arr", 200, 0, 0, NULL);
+  CHECK(c != NULL);
+  void* a = kmem_cache_alloc(c, GFP_KERNEL);
+  void* b = kmem_cache_alloc(c, GFP_KERNEL);
+  CHECK(a != NULL && b != NULL);
+  kmem_cache_free(c, a);
+  kmem_cache_free(c, b);
+  uintptr_t* entry = misuse_find_pair(a, b);
+  CHECK(entry != NULL);
+  return entry;
+}
+/* The header of the one slab of a fresh cache of `size`-byte objects (no
+ * colour), found as a 64-byte record naming the cache and its first object;
+ * the cache in *cache. */
+static inline uintptr_t* misuse_slab_header(size_t size, struct kmem_cache** cache) {
+  struct kmem_cache* c = kmem_cache_create("hdr", size, 0, SLAB_NO_COLOUR, NULL);
+  CHECK(c != NULL);
+  void* o = kmem_cache_alloc(c, GFP_KERNEL);
+  CHECK(o != NULL);
+  uintptr_t* found = misuse_find_record(c, o);
+  CHECK(found != NULL);
+  if (cache != NULL) *cache = c;
+  return found;
+}
+
 /* Free frames now; out-of-memory programs check nothing was lost. */
 static inline uint64_t free_frames(void) {
   struct pf_counters c;
