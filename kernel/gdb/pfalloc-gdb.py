@@ -117,10 +117,12 @@ def cache_row(sa, c):
     cpu_cached_objs = 0
     has_cpu = int(c["cpu_"]) != 0
     if has_cpu:
-        # One CpuArrayLine per CPU at the start of the block (slab.hpp).
+        # One CpuArrayLine per CPU at the start of the block (slab.hpp),
+        # holding a pair of stacks: `out` (allocations) and `in` (frees).
         lines = c["cpu_"].cast(gdb.lookup_type("pf::slab_detail::CpuArrayLine").pointer())
         for cpu in range(scalar(sa["cpu_count_"])):
-            cpu_cached_objs += scalar(lines[cpu]["array"]["count"])
+            pair = lines[cpu]["array"]
+            cpu_cached_objs += scalar(pair["out"]["count"]) + scalar(pair["in"]["count"])
     slabs = scalar(c["slab_count_"])
     per_slab = scalar(c["objs_per_slab_"])
     return dict(name=c["name_"].string(), id=scalar(c["id_"]),

@@ -4,15 +4,20 @@
 // The fast paths (inline in slab.hpp: cache_alloc, kmalloc, and cache_free,
 // kfree after the O(1) slab lookup) touch only the calling CPU's array,
 // through the allocator's CpuGate of that CPU (cpu_cache.hpp): no lock, no
-// atomic read-modify-write, no call; pop or push one pointer. An empty
-// array is refilled with cpu_batch_ objects from the cache's slabs in one
+// atomic read-modify-write, no call; pop or push one pointer. A CPU's
+// array is a pair of stacks (slab_detail::CpuArray): frees push onto `in`,
+// allocations pop from `out`, and an allocation that finds `out` empty
+// turns the pair (alloc_turn: lock-free, out of line, once per `out`'s
+// worth of allocations). An empty pair is refilled with cpu_batch_ objects
+// (into `out`) from the cache's slabs in one
 // node-lock hold, a slab's freelist at a time (take_objects_locked: a tight
 // loop per slab, its counters and list settled once; an empty slab's
 // objects are taken by address, its freelist not read: take_empty_locked);
-// a full one gives its cpu_batch_ oldest objects back the same way, a run
-// of one slab's objects at a time (flush). Arrays are sized by bytes
-// (cpu_limit_for: up to 1030 small objects, so a burst of 1024 never
-// leaves the array) and batches are whole slabs where a slab fits in one
+// a full `in` turns the pair when `out` is empty, else gives its cpu_batch_
+// oldest objects back the same way, a run of one slab's objects at a time
+// (flush). Pairs are sized by bytes (cpu_limit_for: up to 1032 small
+// objects, 516 a stack, so a burst of 1024 frees never leaves the CPU when
+// `out` is empty) and batches are whole slabs where a slab fits in one
 // (cpu_batch_for). Between the arrays and the slabs sits the cache's depot
 // (Bonwick's magazine depot, SLAB's shared array): a flush moves its
 // objects into the depot while it has room, and a refill takes from the
@@ -130,7 +135,14 @@ Layout min_layout(uint32_t stride, bool on_slab) {
 //     memory, rounded down to a power of two (many CPUs, or a small
 //     machine, get fewer entries each; the block is used, not rounded up).
 // Counts are multiples of 8, so an array's entries fill whole cache lines
-// (its header has a line of its own, see allocate_cpu_arrays).
+// (its header has a line of its own, see allocate_cpu_arrays). The count is
+// the capacity of a CPU's pair of stacks (slab_detail::CpuArray), each
+// stack holding half: the floors are even, so the halves are equal, as a
+// turn needs. (Doubling the entries instead, a full count per stack, would
+// double the arrays' block: on a 4 MiB machine with 16 CPUs, at the floor
+// of 126, 17 lines + 17 * 1 KiB of entries fit an order-3 block and twice
+// the entries need order 4: 32 KiB more per cache, some 640 KiB over the
+// kmalloc caches; the pair keeps the memory of the one array it replaced.)
 uint32_t cpu_limit_floor(uint32_t stride) {
   return stride <= 256 ? 126 : stride <= 1024 ? 62 : stride <= 4096 ? 30 : 14;
 }
@@ -163,16 +175,19 @@ uint32_t cpu_limit_for(uint32_t stride, unsigned cpu_count, uint64_t managed_byt
   return n > floor ? static_cast<uint32_t>(n) : floor;
 }
 
-// Objects a refill takes and a flush gives back: half the array (Linux
-// SLAB's batchcount), rounded to whole slabs when it holds at least
-// one slab: a refill then takes whole empty slabs by address (take_empty_locked)
-// instead of walking the rest of a slab it left partial, and a flush of
-// objects allocated together gives whole slabs back.
+// Objects a refill takes and a flush gives back: half the pair's capacity
+// (Linux SLAB's batchcount: half its one array), rounded to whole slabs when
+// it holds at least one slab: a refill then takes whole empty slabs by
+// address (take_empty_locked) instead of walking the rest of a slab it left
+// partial, and a flush of objects allocated together gives whole slabs back.
+// A refill fills one stack (`out`) and a flush empties part of one (`in`),
+// so the batch is at most one stack's capacity, limit / 2 (limit is even):
+// whole slabs rounded down when rounding to the nearest would not fit.
 uint32_t cpu_batch_for(uint32_t limit, uint32_t objs_per_slab) {
-  const uint32_t half = (limit + 1) / 2;
+  const uint32_t half = limit / 2;
   if (objs_per_slab == 0 || half < objs_per_slab) return half;
   const uint32_t whole = (half + objs_per_slab / 2) / objs_per_slab * objs_per_slab;
-  return whole <= limit ? whole : half;
+  return whole <= half ? whole : half / objs_per_slab * objs_per_slab;
 }
 
 // Empty slabs a cache with per-CPU arrays keeps instead of giving them back
@@ -748,8 +763,8 @@ uint32_t SlabAllocator::take_or_grow(KmemCache* c, void** out, uint32_t want, gf
   return got;
 }
 
-uint32_t SlabAllocator::refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f) {
-  const uint32_t got = take_or_grow(c, a.entries(), c->cpu_batch_, flags, f, true);
+uint32_t SlabAllocator::refill(KmemCache* c, CpuStack<void*>& a, gfp_t flags, Finding* f) {
+  const uint32_t got = take_or_grow(c, a.slots, c->cpu_batch_, flags, f, true);
   a.set_size(got);
   return got;
 }
@@ -868,9 +883,9 @@ size_t SlabAllocator::drain_depot(KmemCache* c) {
 // their slabs, in one node-lock hold; the entries above move down in one
 // memmove. (Descriptor reads need no lock; the slabs of entries in arrays
 // cannot go away, as their objects count as in use.)
-void* SlabAllocator::flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames, bool to_depot) {
+void* SlabAllocator::flush(KmemCache* c, CpuStack<void*>& a, uint32_t n, size_t* frames, bool to_depot) {
   const uint32_t size = a.size();
-  void** e = a.entries();
+  void** e = a.slots;
   Slab* release = nullptr;
   void* duplicate = nullptr;
   {
@@ -990,10 +1005,12 @@ size_t SlabAllocator::drain_cpu_arrays(KmemCache* c) {
     void* duplicate = nullptr;
     {
       auto held = hold(cpu);
-      while (a.size() != 0) {
-        void* d = flush(c, a, a.size(), &frames, false);
-        if (d != nullptr) duplicate = d;
-      }
+      // Both stacks of the pair: `in` (the frees) first, then `out`.
+      for (CpuStack<void*>* st : {&a.in, &a.out})
+        while (st->size() != 0) {
+          void* d = flush(c, *st, st->size(), &frames, false);
+          if (d != nullptr) duplicate = d;
+        }
     }
     report_flush_duplicate(c, duplicate, nullptr);
   }
@@ -1001,8 +1018,9 @@ size_t SlabAllocator::drain_cpu_arrays(KmemCache* c) {
 }
 
 // One block: a line per CPU with its CpuArray (so the fast paths find CPU
-// i's at cpu_ + i * kCpuArrayLine), then each CPU's cpu_limit_ entries,
-// rounded up to whole lines so no two CPUs write one line, then the depot's
+// i's at cpu_ + i * kCpuArrayLine), then each CPU's cpu_limit_ entries (its
+// two stacks, stack_limit each: `out` first, `in` after, until turns swap
+// them), rounded up to whole lines so no two CPUs write one line, then the depot's
 // entries (depot_wanted of them; fewer when the arrays' own block, rounded
 // up to a power of two, has room for at least half of them: the block
 // then does not double for the depot; more, up to depot_wanted, never).
@@ -1020,16 +1038,22 @@ bool SlabAllocator::allocate_cpu_arrays(KmemCache* c, uint32_t depot_wanted) {
   if (block.is_null()) return false;
   descriptor_of(to_pfn(block))->owner = kOwnerSlabMeta;
   std::byte* mem = pages_->to_virt(block);
+  c->cpu_ = mem;
   for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu)
     new (mem + cpu * slab_detail::kCpuArrayLine)
-        slab_detail::CpuArrayLine{CpuArray(reinterpret_cast<void**>(mem + lines + cpu * entries))};
-  c->cpu_ = mem;
+        slab_detail::CpuArrayLine{CpuArray(cpu_entries_of(c, cpu), stack_limit(c))};
   c->cpu_block_order_ = order.value;
   c->depot_limit_ = static_cast<uint32_t>(depot / 8 * 8);
   c->depot_ = c->depot_limit_ != 0 ? reinterpret_cast<void**>(mem + arrays) : nullptr;
   c->depot_count_ = 0;
   set_fast_view(c);
   return true;
+}
+
+void** SlabAllocator::cpu_entries_of(const KmemCache* c, unsigned cpu) const {
+  const uint64_t lines = uint64_t{cpu_count_ + 1} * slab_detail::kCpuArrayLine;
+  const uint64_t entries = align_up(uint64_t{c->cpu_limit_} * sizeof(void*), slab_detail::kCpuArrayLine);
+  return reinterpret_cast<void**>(c->cpu_ + lines + cpu * entries);
 }
 
 void SlabAllocator::release_cpu_arrays(KmemCache* c) {
@@ -1064,6 +1088,38 @@ static void report_bad_cache_handle(const char* detail, const void* handle, cons
           .caller = caller});
 }
 
+void* SlabAllocator::alloc_turn(KmemCache* c, gfp_t flags, const void* caller, size_t requested) {
+  void* obj;
+  if (__builtin_expect(c != nullptr, 1)) {
+    const unsigned cpu = platform::cpu_id();  // < kCpuIdBound; gates of no owner are closed
+    IrqOff irq;
+    CpuGate& g = gates_[cpu];
+    if (__builtin_expect(g.enter(), 1)) {
+      // A cache the fast paths do not serve shows two empty stacks
+      // (kNoCpuArrays): nothing is written there. The turn and the pop,
+      // written out (CpuStackPair::turn, then pop): `out` is empty.
+      CpuArray& a = c->fast_cpu_[cpu].array;
+      const uint32_t n = a.in.size();
+      if (__builtin_expect(a.out.size() == 0 && n != 0, 1)) {
+        void** const slots = a.in.slots;
+        a.in.slots = a.out.slots;
+        a.in.set_size(0);
+        a.out.slots = slots;
+        obj = slots[n - 1];
+        a.out.set_size(n - 1);
+        g.leave();
+        goto popped;  // leaves the interrupt mask's scope
+      }
+      g.leave();
+    }
+  }
+  return alloc_slow(c, flags, caller, requested);
+popped:
+  *link_slot(c, obj) = 0;  // no longer in an array (see looks_free)
+  if (flags & __GFP_ZERO) __builtin_memset(obj, 0, c->object_size_);
+  return obj;
+}
+
 // Everything the inline fast path (slab.hpp) does not serve: fault
 // injection, a bad or retired cache, debug caches (no arrays), init_on_*,
 // an empty array (refill), callers without a CPU (the shared array).
@@ -1085,7 +1141,11 @@ void* SlabAllocator::alloc_slow(KmemCache* c, gfp_t flags, const void* caller, s
   Finding finding;
   {
     auto held = hold(cpu);
-    if (a.size() != 0 || refill(c, a, flags, &finding) != 0) obj = a.pop();
+    // `out` first; empty, the pair turns when `in` holds objects (as the
+    // fast path does: this is the shared array's, or a caller's whose gate
+    // was busy); both empty, a refill fills `out`.
+    if (a.out.size() == 0 && a.in.size() != 0) a.turn();
+    if (a.out.size() != 0 || refill(c, a.out, flags, &finding) != 0) obj = a.out.pop();
   }
   report_finding(finding, c, caller);
   if (obj == nullptr) return alloc_retry(c, flags, caller, requested);  // no slab could grow
@@ -1120,7 +1180,11 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
       CpuGate& g = gates_[cpu];
       if (g.enter()) {
         CpuArray& a = cpu_array(c, cpu);
-        while (n < count && a.size() != 0) out[n++] = a.pop();
+        while (n < count && a.out.size() != 0) out[n++] = a.out.pop();
+        if (n < count && a.in.size() != 0) {  // `in` too, turned
+          a.turn();
+          while (n < count && a.out.size() != 0) out[n++] = a.out.pop();
+        }
         g.leave();
       }
     }
@@ -1408,13 +1472,22 @@ void SlabAllocator::free_slow(KmemCache* c, Slab* s, void* obj, const void* call
   {
     auto held = hold(cpu);
     // Double frees were caught above (looks_free); two racing frees of
-    // one object can still meet here, on top of this CPU's array.
-    if (a.size() != 0 && a.top() == obj) {
+    // one object can still meet here, on top of either stack of this
+    // CPU's pair (`in`, or `out` once a turn moved it there).
+    if ((a.in.size() != 0 && a.in.top() == obj) || (a.out.size() != 0 && a.out.top() == obj)) {
       duplicate = true;
     } else {
-      if (a.size() == c->cpu_limit_) flushed_duplicate = flush(c, a, c->cpu_batch_, nullptr, true);
+      // A full `in`: with `out` empty the pair turns (nothing leaves the
+      // CPU: a burst of up to cpu_limit_ frees stays); else its oldest
+      // cpu_batch_ go to the depot or their slabs.
+      if (a.in.size() >= stack_limit(c)) {
+        if (a.out.size() == 0)
+          a.turn();
+        else
+          flushed_duplicate = flush(c, a.in, c->cpu_batch_, nullptr, true);
+      }
       mark_in_array(c, obj);
-      a.push(obj);
+      a.in.push(obj);
     }
   }
   if (flushed_duplicate != nullptr) report_flush_duplicate(c, flushed_duplicate, caller);

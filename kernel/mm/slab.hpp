@@ -259,29 +259,52 @@ constexpr bool lookup_is_exact() {
 }
 static_assert(lookup_is_exact(), "size -> class lookup must pick the smallest class that fits");
 
-// A per-CPU array of free objects: the per-CPU stack both layers use
-// (cpu_cache.hpp). Guarded by the SlabAllocator's CpuGate of its CPU.
-// A cache's arrays sit in one block: first one 64-byte line per CPU
-// (cpu_count + 1 of them) holding that CPU's CpuArray, then the entries of
-// each CPU (see SlabAllocator::allocate_cpu_arrays). So CPU i's array is at
-// block + i * kCpuArrayLine: a shift, no per-cache stride to load.
-struct alignas(16) CpuArray : CpuStack<void*> {
+// A CPU's per-CPU arrays of free objects in one cache: the per-CPU stack
+// pair both layers use (cpu_cache.hpp, CpuStackPair): frees (kfree,
+// kfree_sized, kmem_cache_free, their slow paths) push onto `in`;
+// allocations (kmalloc, kmem_cache_alloc, the bulk allocation) pop from
+// `out`; an allocation that finds `out` empty while `in` holds objects turns
+// the pair (the two swap roles, nothing is copied), on the fast path itself
+// (a cold branch inside the gate: the CPU's data is the owner's there).
+// Why: a free and the next allocation then touch different words, so the
+// allocation does not wait for the free's stores (store-to-load forwarding
+// of the count and the entry), nor, for kfree, for the chain of loads that
+// finds the array (descriptor -> header -> arrays).
+// Capacity: the two stacks split what one array held (KmemCache::cpu_limit_
+// is the pair's capacity, as slabinfo's "limit"; each stack holds
+// stack_limit(c) == cpu_limit_ / 2), so a CPU keeps as many objects, in as
+// much memory, as before (tiny machines: the arrays' block does not grow).
+// A burst of cpu_limit_ frees still stays on the CPU: a full `in` with an
+// empty `out` turns instead of flushing (free_slow).
+// Guarded by the SlabAllocator's CpuGate of its CPU. A cache's arrays sit in
+// one block: first one 64-byte line per CPU (cpu_count + 1 of them) holding
+// that CPU's CpuArray, then the entries of each CPU, the two stacks' halves
+// side by side (see SlabAllocator::allocate_cpu_arrays). So CPU i's arrays
+// are at block + i * kCpuArrayLine: a shift, no per-cache stride to load.
+// Invariants (verify()), for CPU i with entries E_i (allocate_cpu_arrays):
+//   {out.slots, in.slots} == {E_i, E_i + stack_limit} (in either order: turns
+//   swap them); out.size() <= stack_limit, in.size() <= stack_limit;
+//   every entry of either stack is an object of the cache, marked "in an
+//   array" (looks_free), in no other entry, on no freelist.
+struct alignas(32) CpuArray : CpuStackPair<void*> {
   constexpr CpuArray() = default;
-  explicit CpuArray(void** entries) { slots = entries; }
-  void** entries() { return slots; }
-  void* const* entries() const { return slots; }
+  // The two stacks of one CPU: `stack` entries each, from `entries` on.
+  CpuArray(void** entries, uint32_t stack) {
+    out.slots = entries;
+    in.slots = entries + stack;
+  }
 };
-static_assert(sizeof(CpuArray) == 16);
+static_assert(sizeof(CpuArray) == 32);
 inline constexpr size_t kCpuArrayLine = 64;
 struct alignas(kCpuArrayLine) CpuArrayLine {
   CpuArray array;
 };
 static_assert(sizeof(CpuArrayLine) == kCpuArrayLine);
 // What the fast paths see of a cache without arrays they may use (debug,
-// bootstrap, init_on_*; KmemCache::fast_cpu_): every CPU's array is empty
-// and the cache's fast_limit_ 0, so the pop finds nothing and the push no
-// room and both take the slow path without a test of their own. Never
-// written (verify() checks).
+// bootstrap, init_on_*; KmemCache::fast_cpu_): both stacks of every CPU
+// empty and the cache's fast_limit_ 0, so the pop finds nothing to pop nor
+// to turn and the push no room, and both take the slow path without a test
+// of their own. Never written (verify() checks).
 inline constinit CpuArrayLine kNoCpuArrays[kMaxCpus + 1] = {};
 
 // A slab's header; see the layout comment at the top of this file.
@@ -573,14 +596,15 @@ class KmemCache {
   std::atomic<uint64_t> random_state_{0};
 
   // Per-CPU arrays: cpu_count + 1 of them (the last shared), in one block:
-  // CPU i's CpuArray at cpu_ + i * kCpuArrayLine, its entries after the
-  // lines (slab_detail::CpuArray).
+  // CPU i's CpuArray (a stack pair, `out` and `in`) at cpu_ + i *
+  // kCpuArrayLine, its entries after the lines (slab_detail::CpuArray).
   std::byte* cpu_ = nullptr;
   // The fast paths' view (SlabAllocator::set_fast_view): with arrays they
   // may use (cpu_ != nullptr && cpu_limit_ != 0 && !init_on_alloc_ &&
   // !init_on_free_)
-  //   fast_cpu_ == (CpuArrayLine*)cpu_, fast_limit_ == (retired_ ? 0 : cpu_limit_),
-  // otherwise fast_cpu_ == kNoCpuArrays and fast_limit_ == 0 (empty arrays
+  //   fast_cpu_ == (CpuArrayLine*)cpu_,
+  //   fast_limit_ == (retired_ ? 0 : cpu_limit_ / 2)   (one stack's capacity),
+  // otherwise fast_cpu_ == kNoCpuArrays and fast_limit_ == 0 (empty stacks
   // with no room), so their ordinary tests send every call to the slow path
   // (a retired cache's arrays are drained and its frees go to the slabs).
   // A cache with arrays is neither debug nor init_on_free, so one served
@@ -588,7 +612,11 @@ class KmemCache {
   // free_offset_ == 0 (kmalloc's pop clears LinkAt::spread_only's slot).
   slab_detail::CpuArrayLine* fast_cpu_ = slab_detail::kNoCpuArrays;
   uint32_t fast_limit_ = 0;
+  // Objects one CPU's pair holds at most (both stacks: slabinfo's limit);
+  // even, each stack holds half (SlabAllocator::stack_limit).
   uint32_t cpu_limit_ = 0;
+  // Objects a refill puts in an empty `out` and a flush takes from a full
+  // `in`: cpu_batch_ <= cpu_limit_ / 2 (verify()).
   uint32_t cpu_batch_ = 0;
   uint8_t cpu_block_order_ = 0;
   // The depot (Bonwick's magazine depot, SLAB's shared array): free objects
@@ -855,8 +883,9 @@ class SlabAllocator {
     const unsigned id = platform::cpu_id_claim();
     return id < cpu_count_ ? id : cpu_count_;
   }
-  // Pop from this CPU's array. A cache the fast paths may not serve shows an
-  // empty one (KmemCache::fast_cpu_), so `n != 0` is the only test of it.
+  // Pop from this CPU's `out` stack; when it is empty, alloc_turn. A cache
+  // the fast paths may not serve shows two empty stacks (KmemCache::fast_cpu_),
+  // so `n != 0` is the only test of it.
   // kNonNull: c is known not to be null while the gates are open (kmalloc's
   // table, see fast_cpus_; c is read only once enter() succeeded), so that
   // test is left out. kKmalloc: c is a kmalloc cache (no constructor), so
@@ -874,16 +903,18 @@ class SlabAllocator {
         // n - 1, and whether n was 0, from one `sub` (its borrow); 64-bit,
         // so the index needs no zero-extending copy.
         size_t m;
-        if (__builtin_expect(!__builtin_sub_overflow(size_t{a.size()}, size_t{1}, &m), 1)) {
-          obj = a.slots[m];
-          a.set_size(static_cast<uint32_t>(m));
+        if (__builtin_expect(!__builtin_sub_overflow(size_t{a.out.size()}, size_t{1}, &m), 1)) {
+          obj = a.out.slots[m];
+          a.out.set_size(static_cast<uint32_t>(m));
           g.leave();
           goto popped;  // leaves the interrupt mask's scope: restored before the clear
         }
         g.leave();
       }
     }
-    return alloc_slow(c, flags, caller, requested);
+    // `out` empty (or the gate shut): alloc_turn turns the pair when `in`
+    // holds objects, else takes the slow path.
+    return alloc_turn(c, flags, caller, requested);
   popped:
     // Arrays hold objects only, never null (verify() checks every entry is
     // an object of its cache): said so, the caller's test of the result
@@ -980,7 +1011,11 @@ class SlabAllocator {
       IrqOff irq;
       CpuGate& g = gates_[cpu];
       if (__builtin_expect(g.enter(), 1)) {
-        CpuArray& a = lines[cpu].array;
+        // Frees push onto `in` (the pair's other stack from the one
+        // allocations pop: see slab_detail::CpuArray); fast_limit_ is one
+        // stack's capacity. A full `in` goes to the slow path, which turns
+        // the pair (out empty) or flushes.
+        CpuStack<void*>& a = lines[cpu].array.in;
         const size_t n = a.size();
         if (__builtin_expect(n < c->fast_limit_, 1)) {
           // Marked before it is published: a drain that stops this CPU may
@@ -988,7 +1023,7 @@ class SlabAllocator {
           *slot = mark;  // mark_in_array
           // (Not n + 1 by lea with the entry stored at a displacement of
           // -8: one instruction less, but measured 10-20% slower on the
-          // free-then-allocate pairs, whose next pop loads this entry.)
+          // free-then-allocate pairs, whose next pop loaded this entry.)
           a.slots[n] = obj;
           a.set_size(static_cast<uint32_t>(n + 1));
           g.leave();
@@ -1061,6 +1096,15 @@ class SlabAllocator {
   bool object_is_free(const KmemCache* c, const Slab* s, const void* p) const;
   // Is obj on s's freelist? (node lock held; walks at most objs_per_slab links)
   bool on_freelist_locked(const KmemCache* c, const Slab* s, const void* obj) const;
+  // The fast path's miss: `out` is empty (or the gate was shut). Turns the
+  // pair and pops when `in` holds objects, in the gate as the fast path
+  // does (no lock, no atomic RMW: the CPU's data is the owner's between
+  // enter() and leave()); otherwise alloc_slow. Out of line, not inline in
+  // the fast path: the turn, inline, made kmalloc's inlined body large
+  // enough that GCC stopped inlining its callers' wrappers (the bench's
+  // obj_alloc: +7 instructions per kmalloc+kfree pair under callgrind),
+  // while a turn comes once per refill's worth of allocations (cpu_batch_).
+  [[gnu::noinline]] void* alloc_turn(KmemCache* c, gfp_t flags, const void* caller, size_t requested);
   [[gnu::noinline, gnu::cold]] void* alloc_slow(KmemCache* c, gfp_t flags, const void* caller,
                                                 size_t requested);
   [[gnu::noinline, gnu::cold]] void free_slow(KmemCache* c, Slab* s, void* obj, const void* caller);
@@ -1182,6 +1226,10 @@ class SlabAllocator {
   PF_FAST_PATH CpuArray& cpu_array(const KmemCache* c, unsigned cpu) const {
     return reinterpret_cast<slab_detail::CpuArrayLine*>(c->cpu_)[cpu].array;
   }
+  // The capacity of each stack of c's pairs (slab_detail::CpuArray).
+  static uint32_t stack_limit(const KmemCache* c) { return c->cpu_limit_ / 2; }
+  // CPU cpu's entries (both stacks' halves, E_i of slab_detail::CpuArray).
+  void** cpu_entries_of(const KmemCache* c, unsigned cpu) const;
   // Whether the fast paths serve c, and making it so (KmemCache::fast_cpu_).
   // The view follows the arrays (set when they are made or released, while
   // no fast path can reach the cache); retiring only closes the room
@@ -1194,7 +1242,7 @@ class SlabAllocator {
   static void set_fast_view(KmemCache* c) {
     const bool arrays = may_serve(c);
     c->fast_cpu_ = arrays ? reinterpret_cast<slab_detail::CpuArrayLine*>(c->cpu_) : slab_detail::kNoCpuArrays;
-    c->fast_limit_ = arrays && !c->retired_ ? c->cpu_limit_ : 0;
+    c->fast_limit_ = arrays && !c->retired_ ? stack_limit(c) : 0;
   }
   static void stop_fast(KmemCache* c) { c->fast_limit_ = 0; }
 
@@ -1215,12 +1263,13 @@ class SlabAllocator {
   // (its gate held and marked by grow): reported (InvalidArgument, naming
   // `op`) and true, for the caller to refuse; false otherwise. One load.
   bool called_from_ctor(const char* op, const void* caller) const;
-  uint32_t refill(KmemCache* c, CpuArray& a, gfp_t flags, Finding* f);
+  // Fills an empty stack (a pair's `out`) with cpu_batch_ objects at most.
+  uint32_t refill(KmemCache* c, CpuStack<void*>& a, gfp_t flags, Finding* f);
   // Gives the n oldest entries to the depot (to_depot, while it has room)
   // and the rest back to their slabs (adding frames released to *frames);
   // returns a duplicate it dropped (to report once the caller has
   // unlocked), or nullptr.
-  void* flush(KmemCache* c, CpuArray& a, uint32_t n, size_t* frames, bool to_depot);
+  void* flush(KmemCache* c, CpuStack<void*>& a, uint32_t n, size_t* frames, bool to_depot);
   void give_back_locked(KmemCache* c, Slab* s, void* head, uint32_t freed, Slab** release);
   // Entries e[0, n) back to their slabs; kFromDepot: depot entries (marked
   // kInDepot), else array entries (kInArray). Returns a duplicate dropped.

@@ -155,7 +155,7 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
   // table and no room; the empty table is never written.
   const bool serve = may_serve(c);
   check(serve ? c->fast_cpu_ == reinterpret_cast<const slab_detail::CpuArrayLine*>(c->cpu_) &&
-                    c->fast_limit_ == (c->retired_ ? 0 : c->cpu_limit_)
+                    c->fast_limit_ == (c->retired_ ? 0 : stack_limit(c))
               : c->fast_cpu_ == slab_detail::kNoCpuArrays && c->fast_limit_ == 0,
         "fast-path view of the per-CPU arrays differs from the cache's state", c);
   // kmalloc's pop clears the slot without free_offset_ (alloc_object<.., true>).
@@ -179,16 +179,28 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
   // free_object's already-free test (looks_free_near) covers every slab.
   check(c->link_span_ == kPageSize << c->order_ && c->min_order_ <= c->order_,
         "link span is not the region of the cache's largest slab", c);
-  for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu)
-    check(slab_detail::kNoCpuArrays[cpu].array.size() == 0 &&
-              slab_detail::kNoCpuArrays[cpu].array.slots == nullptr,
+  for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) {
+    const CpuArray& none = slab_detail::kNoCpuArrays[cpu].array;
+    check(none.out.size() == 0 && none.in.size() == 0 && none.out.slots == nullptr && none.in.slots == nullptr,
           "the empty per-CPU array table was written", &slab_detail::kNoCpuArrays[cpu]);
-  if (c->cpu_ != nullptr)
+  }
+  // Each CPU's pair (slab_detail::CpuArray): its two stacks are the two
+  // halves of its entries, in either order (turns swap them), each within
+  // one stack's capacity; a refill fills one stack and a flush takes from
+  // one: cpu_batch_ <= stack_limit.
+  const uint32_t stack = stack_limit(c);
+  if (c->cpu_ != nullptr) {
+    check(c->cpu_limit_ % 2 == 0 && c->cpu_batch_ != 0 && c->cpu_batch_ <= stack,
+          "per-CPU pair capacity odd, or its batch above one stack's capacity", c);
     for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) {
       const CpuArray& a = cpu_array(c, cpu);
-      check(a.size() <= c->cpu_limit_, "per-CPU array count above its limit", &a);
-      cpu_entries += a.size();
+      void* const* e = cpu_entries_of(c, cpu);
+      check((a.out.slots == e && a.in.slots == e + stack) || (a.out.slots == e + stack && a.in.slots == e),
+            "per-CPU stacks are not the two halves of their CPU's entries", &a);
+      check(a.out.size() <= stack && a.in.size() <= stack, "per-CPU stack count above its limit", &a);
+      cpu_entries += uint64_t{a.out.size() <= stack ? a.out.size() : 0} + (a.in.size() <= stack ? a.in.size() : 0);
     }
+  }
   // The depot: in the arrays' block, within its limit; none without arrays.
   check(c->depot_count_ <= c->depot_limit_ &&
             (c->depot_limit_ == 0 ? c->depot_ == nullptr
@@ -295,18 +307,22 @@ SlabAllocator::VerifyFailure SlabAllocator::verify_cache(const KmemCache* c) con
         const auto lo = reinterpret_cast<uintptr_t>(mem);
         for (unsigned cpu = 0; cpu <= cpu_count_; ++cpu) {
           const CpuArray& a = cpu_array(c, cpu);
-          for (uint32_t k = 0; k < a.size() && k < c->cpu_limit_; ++k) {
-            const void* e = a.entries()[k];
-            const auto addr = reinterpret_cast<uintptr_t>(e);
-            if (addr < lo || addr - lo >= block_bytes) continue;
-            ++matched_entries;
-            if (!check(at_object_start(c, s, e), "per-CPU entry is not at an object start", e))
-              continue;
-            const uint32_t i = object_index(c, s, e);
-            check(!(bits[i / 64] & (uint64_t{1} << (i % 64))),
-                  "per-CPU entry is also on the freelist, or twice in the arrays", e);
-            bits[i / 64] |= uint64_t{1} << (i % 64);
-          }
+          for (const CpuStack<void*>* st : {&a.out, &a.in})
+            for (uint32_t k = 0; k < st->size() && k < stack; ++k) {
+              const void* e = st->slots[k];
+              const auto addr = reinterpret_cast<uintptr_t>(e);
+              if (addr < lo || addr - lo >= block_bytes) continue;
+              ++matched_entries;
+              if (!check(at_object_start(c, s, e), "per-CPU entry is not at an object start", e))
+                continue;
+              const uint32_t i = object_index(c, s, e);
+              check(!(bits[i / 64] & (uint64_t{1} << (i % 64))),
+                    "per-CPU entry is also on the freelist, or twice in the arrays", e);
+              bits[i / 64] |= uint64_t{1} << (i % 64);
+              // Its "in an array" mark (looks_free): a free of it is caught.
+              check(decode_slot(c, reinterpret_cast<const uintptr_t*>(c->link_at().slot(e))) == kInArray,
+                    "per-CPU entry's link slot does not say it is in an array", e);
+            }
         }
       }
       // Depot entries in this slab: likewise, and marked "in the depot"

@@ -32,11 +32,14 @@ TEST_F(KfreeSized, EveryClassAndEverySizeWithinItFreesThroughItsCache) {
         void* p = slab_.kmalloc(asked, GFP_KERNEL);
         ASSERT_NE(p, nullptr);
         ASSERT_EQ(slab_.cache_of(p), c) << asked;
+        const uint64_t cached = slab_.stats(c).cpu_cached;
         slab_.kfree_sized(p, told);
         ASSERT_EQ(slab_.stats(c).active_objects, before) << asked << " freed as " << told;
-        // LIFO: the object went to this CPU's array, and comes back first.
+        // The object went to this CPU's arrays (the pair's `in`: it comes
+        // back once `out` runs dry and the pair turns).
+        EXPECT_EQ(slab_.stats(c).cpu_cached, cached + 1) << asked << " freed as " << told;
         void* q = slab_.kmalloc(asked, GFP_KERNEL);
-        EXPECT_EQ(q, p);
+        ASSERT_EQ(slab_.cache_of(q), c) << asked;
         slab_.kfree_sized(q, asked);
       }
     }

@@ -210,6 +210,13 @@ void* two_entries(SlabAllocator& slab, KmemCache* c) {
 }
 
 TEST_F(SlabDepot, SecondEntryOfOneObjectIsDroppedWhenItReachesTheDepot) {
+  // CPUs 0 and 1 each hold one object, so their `out` stacks keep the rest
+  // of a refill: a full `in` there gives its oldest on (p among them)
+  // instead of turning the pair.
+  ASSERT_TRUE(hosted::set_this_thread_cpu(0));
+  void* keep0 = slab_.cache_alloc(c_, GFP_KERNEL);
+  ASSERT_TRUE(hosted::set_this_thread_cpu(1));
+  void* keep1 = slab_.cache_alloc(c_, GFP_KERNEL);
   ASSERT_TRUE(hosted::set_this_thread_cpu(3));
   auto fillers = alloc(2 * st_.cpu_limit);
   void* p;
@@ -240,9 +247,14 @@ TEST_F(SlabDepot, SecondEntryOfOneObjectIsDroppedWhenItReachesTheDepot) {
   EXPECT_TRUE(seen.count(p));
   EXPECT_TRUE(Clean());
   free_all(objs);
+  free_all({keep0, keep1});
 }
 
 TEST_F(SlabDepot, DepotCopyWhoseTwinWasHandedOutIsDroppedWhenTaken) {
+  // CPU 0 holds an object, so its `out` keeps the rest of a refill and a
+  // full `in` gives its oldest on instead of turning (see above).
+  ASSERT_TRUE(hosted::set_this_thread_cpu(0));
+  void* keep0 = slab_.cache_alloc(c_, GFP_KERNEL);
   ASSERT_TRUE(hosted::set_this_thread_cpu(3));
   auto fillers = alloc(st_.cpu_limit);
   void* p;
@@ -271,6 +283,7 @@ TEST_F(SlabDepot, DepotCopyWhoseTwinWasHandedOutIsDroppedWhenTaken) {
   EXPECT_TRUE(Clean());
   free_all(objs);
   slab_.cache_free(c_, q);
+  slab_.cache_free(c_, keep0);
   EXPECT_TRUE(Clean());
 }
 

@@ -474,8 +474,9 @@ TEST_F(SlabCache, CachesTheFastPathsMayNotServeNeverTouchTheSharedEmptyArrays) {
     EXPECT_EQ(slab_.stats(dbg).active_objects, 0u);
     EXPECT_EQ(slab_.stats(plain).active_objects, 0u);
     for (const auto& line : slab_detail::kNoCpuArrays) {
-      EXPECT_EQ(line.array.size(), 0u);
-      EXPECT_EQ(line.array.slots, nullptr);
+      EXPECT_EQ(line.array.size(), 0u);  // both stacks of the pair
+      EXPECT_EQ(line.array.out.slots, nullptr);
+      EXPECT_EQ(line.array.in.slots, nullptr);
     }
     ASSERT_TRUE(Clean());
   }
