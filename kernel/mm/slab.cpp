@@ -1096,17 +1096,11 @@ void* SlabAllocator::alloc_turn(KmemCache* c, gfp_t flags, const void* caller, s
     CpuGate& g = gates_[cpu];
     if (__builtin_expect(g.enter(), 1)) {
       // A cache the fast paths do not serve shows two empty stacks
-      // (kNoCpuArrays): nothing is written there. The turn and the pop,
-      // written out (CpuStackPair::turn, then pop): `out` is empty.
+      // (kNoCpuArrays): nothing is written there.
       CpuArray& a = c->fast_cpu_[cpu].array;
-      const uint32_t n = a.in.size();
-      if (__builtin_expect(a.out.size() == 0 && n != 0, 1)) {
-        void** const slots = a.in.slots;
-        a.in.slots = a.out.slots;
-        a.in.set_size(0);
-        a.out.slots = slots;
-        obj = slots[n - 1];
-        a.out.set_size(n - 1);
+      if (__builtin_expect(a.out.size() == 0 && a.in.size() != 0, 1)) {
+        a.turn();
+        obj = a.out.pop();
         g.leave();
         goto popped;  // leaves the interrupt mask's scope
       }

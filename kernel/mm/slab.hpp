@@ -264,8 +264,8 @@ static_assert(lookup_is_exact(), "size -> class lookup must pick the smallest cl
 // kfree_sized, kmem_cache_free, their slow paths) push onto `in`;
 // allocations (kmalloc, kmem_cache_alloc, the bulk allocation) pop from
 // `out`; an allocation that finds `out` empty while `in` holds objects turns
-// the pair (the two swap roles, nothing is copied), on the fast path itself
-// (a cold branch inside the gate: the CPU's data is the owner's there).
+// the pair (the two swap roles, nothing is copied) in alloc_turn: out of
+// line, but in the gate like the fast path (no lock, no atomic RMW).
 // Why: a free and the next allocation then touch different words, so the
 // allocation does not wait for the free's stores (store-to-load forwarding
 // of the count and the entry), nor, for kfree, for the chain of loads that
