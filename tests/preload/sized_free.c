@@ -10,8 +10,8 @@
  * aligned_alloc, memalign with a rounded alignment, posix_memalign, valloc,
  * pvalloc), each freed by the sized free with its request, and some with a
  * smaller size (what free() accepts, free_sized accepts); a slab object
- * freed by size is the next one malloc returns (it went back to this
- * thread's per-CPU array). Prints "sized_free: ok" and exits 0, or names
+ * freed by size is handed out again by malloc (it went back to this
+ * thread's per-CPU arrays, and comes out once their pair of stacks turns). Prints "sized_free: ok" and exits 0, or names
  * each failed check and exits 1. With an argument: one misuse (the shim
  * aborts, naming it): wrong-size, wrong-size-big, wrong-size-aligned,
  * double-free, foreign. */
@@ -41,6 +41,21 @@ static const size_t sizes[] = {0, 1, 8, 9, 16, 17, 24, 25, 100, 1000, 4095, 4096
                                4 * MiB + 1, 9 * MiB + 123};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Mallocs n bytes until p comes back or 4096 tries are spent (the per-CPU
+ * pair holds 1032 objects at most), then frees what it took by size: 1 if
+ * p came back. */
+static int comes_back(void *p, size_t n) {
+    static void *taken[4096];
+    size_t k = 0;
+    int back = 0;
+    while (k < COUNT(taken) && !back) {
+        taken[k] = opaque(malloc(n));
+        back = taken[k++] == p;
+    }
+    while (k > 0) free_sized(taken[--k], n);
+    return back;
+}
+
 static void by_size(void) {
     for (size_t i = 0; i < COUNT(sizes); i++) {
         size_t n = sizes[i];
@@ -48,12 +63,7 @@ static void by_size(void) {
         CHECK(p != NULL);
         if (n) memset(p, 1, n);
         free_sized(p, n);
-        if (n <= 8 * KiB) {
-            /* LIFO: the object is back in this thread's per-CPU array. */
-            char *q = opaque(malloc(n));
-            CHECK(q == p);
-            free_sized(q, n);
-        }
+        if (n <= 8 * KiB) CHECK(comes_back(p, n));
         /* calloc's request is the product. */
         p = opaque(calloc(n / 4 + 1, 4));
         CHECK(p != NULL);
