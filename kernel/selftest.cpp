@@ -954,6 +954,7 @@ void test_smp_sync_cpus(Context& ctx) {
 constexpr uint32_t kQueueCapacity = 256;
 constexpr uint64_t kStressMaxOps = 400000;   // per CPU
 constexpr uint64_t kStressMs = 1500;         // of emulated time, at most
+constexpr uint64_t kStressStopEvery = 4096;  // operations, on average, per stop of the others
 enum ItemKind : uint32_t { kItemPage = 1, kItemKmalloc = 2, kItemCache = 3 };
 
 struct Item {
@@ -974,6 +975,7 @@ struct CpuTally {
   uint64_t ops = 0, pages = 0, objects = 0, oom = 0;
   uint64_t sent_remote = 0, freed_remote = 0, freed_local = 0, corrupt = 0;
   uint64_t ticks = 0, tick_allocs = 0, ticks_in_alloc = 0;
+  uint64_t stops = 0;  // shrinks, reclaims and verifies: this CPU stopping the others
 };
 
 struct Stress {
@@ -1052,6 +1054,21 @@ void stress_body(arch::PerCpu& me, void*) {
   // deadline did none (t.ops > 0 failed on a CPU that had no turn).
   while (t.ops < kStressMaxOps && (t.ops == 0 || arch::rdtsc() < g_stress.deadline)) {
     ++t.ops;
+    if (rng.below(kStressStopEvery) == 0) {
+      // Stop every other CPU's fast paths while they run theirs: the
+      // gate's stopper side (cpu_cache.hpp), which in this kernel relies on
+      // smp_sync_cpus alone (no "inside" marks on the owners' side).
+      ++t.stops;
+      const uint64_t which = rng.below(8);
+      if (which < 5) {
+        k.slab.cache_shrink(g_stress.cache);
+      } else if (which < 7) {
+        k.slab.reclaim();
+      } else if (!k.slab.verify() || !k.pages.verify()) {
+        ++t.corrupt;
+      }
+      continue;
+    }
     const uint64_t r = rng.below(100);
     if (r < 60) {
       Item it{};
@@ -1153,7 +1170,8 @@ const char* machine_too_small(Kernel& k, const char* name) {
 // All CPUs allocate pages, kmalloc objects and objects of one shared cache,
 // and hand each to a random CPU's queue, which checks and frees it (a
 // cross-CPU free when the producer was another CPU), while every timer tick
-// allocates too. Then: every queue drained, nothing corrupted, every CPU
+// allocates too, and now and then a CPU stops the others (cache_shrink,
+// reclaim, verify) in the middle of their fast paths. Then: every queue drained, nothing corrupted, every CPU
 // freed what reached it, timer allocations happened on every CPU and some
 // ticks landed inside an allocator call; the runner then checks the exact
 // free-frame count and verify().
@@ -1195,6 +1213,7 @@ void test_smp_stress(Context& ctx) {
     sum.freed_local += t.freed_local;
     sum.corrupt += t.corrupt;
     sum.ticks_in_alloc += t.ticks_in_alloc;
+    sum.stops += t.stops;
     PF_CHECK(ctx, t.ops > 0);
     if (!PF_CHECK(ctx, t.tick_allocs > 0))
       LogLine().text().str("    cpu ").dec(i).str(": no timer allocation during the stress").nl();
@@ -1203,11 +1222,15 @@ void test_smp_stress(Context& ctx) {
   LogLine().text().str("    ").dec(st.cpus).str(" CPUs, ").dec(us / 1000).str(" ms: ").dec(sum.ops)
       .str(" operations, ").dec(sum.pages + sum.objects).str(" allocations handed on, ")
       .dec(sum.freed_remote).str(" freed by another CPU, ").dec(sum.ticks_in_alloc)
-      .str(" ticks inside an allocator call").nl();
+      .str(" ticks inside an allocator call, ").dec(sum.stops)
+      .str(" stops of the other CPUs (shrink, reclaim, verify)").nl();
   PF_CHECK(ctx, sum.corrupt == 0);
   PF_CHECK(ctx, sum.freed_local + sum.freed_remote == sum.pages + sum.objects);
   PF_CHECK(ctx, sum.freed_remote == sum.sent_remote);
   if (st.cpus > 1) PF_CHECK(ctx, sum.freed_remote > 0);
+  // (A tiny machine's run may do too few operations for a stop: with many
+  // CPUs in 4 MiB each one meets out of memory.)
+  if (st.cpus > 1 && sum.ops >= 16 * kStressStopEvery) PF_CHECK(ctx, sum.stops > 0);
   PF_CHECK(ctx, sum.ticks_in_alloc > 0);
   {
     // Each CPU's caches as the stress left them (the runner drains them next).

@@ -51,5 +51,8 @@ inline constexpr std::memory_order kGateStoreOrder = std::memory_order_seq_cst;
 #else
 inline constexpr std::memory_order kGateStoreOrder = std::memory_order_relaxed;
 #endif
+// A thread can be preempted inside a fast path, and membarrier(2) answers
+// for it there: the owner must say it is inside.
+inline constexpr bool kGateMarksInside = true;
 
 }  // namespace pf::platform

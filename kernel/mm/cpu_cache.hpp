@@ -51,13 +51,29 @@
 // on the CPU meanwhile; with several CPUs, pfalloc_hook_sync_cpus must make
 // every other online CPU execute a full barrier (an IPI, or waiting until
 // each has called pf_cpu_service() from its tick or idle loop).
+// Kernel without the marks (platform::kGateMarksInside false, as in this
+// project's kernel): where every answer to sync_cpus() is given outside every fast
+// path (an IPI handler or pf_cpu_service() runs with interrupts enabled, a
+// fast path masks them from its test of request to its last store; a spin
+// in a slow path may answer too: fast paths never spin, never call out), the
+// owner need not say it is inside. The stopper sets request, then
+// sync_cpus() returns only after each CPU answered: a fast path that began
+// before the answer ended before it (its stores are published by the
+// answer, a release the stopper acquires), and one that begins after it
+// sees request (the answer's full barrier) and backs out. So enter() is
+// the load of request alone and leave() nothing: two stores fewer on every
+// fast path of both layers, active_ never written, wait_quiet() empty
+// (Linux's local_lock on a kernel without PREEMPT_RT: masking interrupts
+// is the whole lock). The hosted build keeps the marks (a thread can be
+// preempted inside a fast path, and membarrier(2) answers for it there).
 //
 // Invariants: request's stop bit is set only while gate.lock is held by a
 // stopper (its other bits: closed, see CpuGate::set_closed_locked; owner
 // busy, set only while gate.lock is held by the owner, see
 // CpuGate::set_owner_busy_locked);
 // active == 1 only inside the owner's enter()..leave(), which never blocks,
-// never calls out and never nests (one gate per allocator instance and CPU).
+// never calls out and never nests (one gate per allocator instance and CPU);
+// active == 0 always where platform::kGateMarksInside is false.
 // Lock order: gates in index order (CpuAccessAll), before any lock of the
 // layer below.
 #pragma once
@@ -78,6 +94,7 @@ class alignas(64) CpuGate {
   // Owner, fast path, interrupts masked. True: this CPU's data is ours until
   // leave(). False: someone holds it, or the gate is closed; take the slow path.
   PF_FAST_PATH bool enter() {
+    if constexpr (!platform::kGateMarksInside) return unrequested();
     active_.store(1, platform::kGateStoreOrder);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (__builtin_expect(unrequested(), 1)) return true;
@@ -100,7 +117,9 @@ class alignas(64) CpuGate {
     return request_.load(std::memory_order_seq_cst) == 0;
 #endif
   }
-  PF_FAST_PATH void leave() { active_.store(0, std::memory_order_release); }
+  PF_FAST_PATH void leave() {
+    if constexpr (platform::kGateMarksInside) active_.store(0, std::memory_order_release);
+  }
 
   SpinLock& lock() const { return lock_; }
   // Stopper side, gate.lock held (see CpuAccess). Every writer of request_
@@ -111,8 +130,13 @@ class alignas(64) CpuGate {
   // seq_cst (a plain load on x86-64): with the seq_cst store of
   // request_stop() and, under TSan, of enter(), the two sides are a Dekker
   // pair in the C++ model itself; acquire pairs with leave()'s release.
+  // Without the owner's marks (platform::kGateMarksInside false) there is
+  // nothing to wait for: sync_cpus() has returned, so the owner has been
+  // outside every fast path since the stop was requested (see the top of
+  // this file).
   void wait_quiet() const {
-    while (active_.load(std::memory_order_seq_cst) != 0) platform::cpu_relax();
+    if constexpr (platform::kGateMarksInside)
+      while (active_.load(std::memory_order_seq_cst) != 0) platform::cpu_relax();
   }
   void resume() const {
     request_.store(request_.load(std::memory_order_relaxed) & ~kStop, std::memory_order_release);

@@ -7,7 +7,7 @@
 // pfalloc.h, defined anywhere in the embedding kernel and bound by the linker:
 // correct everywhere, at the price of an out-of-line call per hook. A kernel
 // that wants the project's speed writes its own pfalloc_hooks.hpp with the
-// same five members (the four functions inline, kGateStoreOrder; see
+// same six members (the four functions inline, the two constants; see
 // kernel/arch/x86_64/hooks/ and hosted/hooks/) and puts its directory on the
 // include path instead of this one, or links with -flto (with its mem*
 // functions compiled without it: GCC emits calls to them after LTO has
@@ -26,6 +26,13 @@
 //   kGateStoreOrder: the order of the owner's "I am inside" store in
 //     CpuGate::enter() (cpu_cache.hpp): relaxed where pfalloc_hook_sync_cpus
 //     is a real asymmetric barrier, seq_cst where it is not (ThreadSanitizer).
+//   kGateMarksInside: whether the owner makes that store (and its "left"
+//     store) at all. True is always correct. False (two stores fewer on
+//     every fast path) only if every CPU answers pfalloc_hook_sync_cpus
+//     outside every interrupt-masked section of the allocator: an IPI each
+//     CPU takes, or pf_cpu_service() called from its tick and idle loop, or
+//     from the allocator's own spins (pfalloc_hook_cpu_relax), never from an
+//     NMI or other handler that runs while interrupts are masked.
 #pragma once
 
 #include <atomic>
@@ -43,5 +50,6 @@ inline unsigned cpu_id() {
 }
 inline unsigned cpu_id_claim() { return cpu_id(); }
 inline constexpr std::memory_order kGateStoreOrder = std::memory_order_relaxed;
+inline constexpr bool kGateMarksInside = true;
 
 }  // namespace pf::platform

@@ -27,5 +27,10 @@ inline unsigned cpu_id() { return arch::this_cpu_index(); }
 inline unsigned cpu_id_claim() { return cpu_id(); }
 // Interrupts masked + pfalloc_hook_sync_cpus waiting for the other CPUs.
 inline constexpr std::memory_order kGateStoreOrder = std::memory_order_relaxed;
+// No "inside" marks: every answer to smp_sync_cpus comes from the sync IPI's
+// handler, an idle CPU's wake-up, or a spin of the allocator's slow paths
+// (pfalloc_hook_cpu_relax), none inside a fast path (cpu_cache.hpp says why
+// that is enough).
+inline constexpr bool kGateMarksInside = false;
 
 }  // namespace pf::platform
