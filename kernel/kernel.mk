@@ -10,7 +10,8 @@
 #   make test-kernel   every row of the boot table below (part of `make test`):
 #                      the test kernel by Multiboot1 on pc and q35 machines of
 #                      several sizes (and with little RAM below 4 GiB),
-#                      with -smp 2 and -smp 4, with a module,
+#                      with -smp 2 and -smp 4 (and 3 found through the MP
+#                      tables, without ACPI), with a module,
 #                      with slab-debug, on CPUs without NX or local APIC, on -M microvm,
 #                      16 CPUs in 4 MiB (`run`); by GRUB (Multiboot2, one hybrid ISO)
 #                      under SeaBIOS and under OVMF (UEFI); and the boots that
@@ -174,6 +175,10 @@ $(call kernel_boot, slab-debug,     multiboot1, test slab-debug,      pass,     
 # CPUs that are not enabled: they must be neither started nor waited for.
 $(call kernel_boot, q35-smp4,       multiboot1, test,                 pass,            -M q35 -m 512M -smp 4 -smp maxcpus=8, cpus: 4 online)
 $(call kernel_boot, pc-smp2,        multiboot1, test,                 pass,            -M pc -m 256M -smp 2,   cpus: 2 online)
+# No ACPI (acpi=off): the CPUs come from the MP tables SeaBIOS still builds.
+# It lists one processor per socket there (the MP convention of its day),
+# hence one core per socket.
+$(call kernel_boot, pc-mps-smp3,    multiboot1, test,                 pass,            -M pc -machine acpi=off -m 128M -smp 3 -smp sockets=3, cpus: 3 online)
 # Many CPUs on a tiny machine: the `run` demo meets out of memory on every
 # CPU at once; it must stop there, not drain every CPU's caches from every
 # CPU for minutes (it timed out before smp.cpp's warm_caches stopped at the

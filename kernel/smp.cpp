@@ -4,8 +4,9 @@
 //
 // Bring-up, in order (smp_discover before the allocator, smp_start after):
 //   1. ACPI: the RSDP from the Multiboot2 tag, else the BIOS areas; the MADT's
-//      enabled processors. cpu_count = min(found, kMaxCpus) goes to the
-//      allocator, so every CPU that will run has its own caches.
+//      enabled processors (without ACPI: the MP tables' processor entries).
+//      cpu_count = min(found, kMaxCpus) goes to the allocator, so every CPU
+//      that will run has its own caches.
 //   2. The LAPIC page (IA32_APIC_BASE) mapped uncached at kMmioBase; the
 //      8259s remapped and masked; the LAPIC timer calibrated once against
 //      the PIT; this CPU's timer started; interrupts on.
@@ -330,16 +331,23 @@ void smp_discover(Kernel& k) {
   const PhysMap boot_pm{arch::kDirectMapBase};
   const char* hint = k.boot.acpi_rsdp_tag == 15 ? "multiboot2 tag 15 (ACPI 2.0+)"
                                                 : "multiboot2 tag 14 (ACPI 1.0)";
-  if (!arch::acpi_find_cpus(k.boot.acpi_rsdp, hint, boot_pm, arch::kBootDirectMapLimit, s.acpi)) {
-    s.source = s.acpi.error;
-    s.found = 1;
-  } else {
+  const bool madt = arch::acpi_find_cpus(k.boot.acpi_rsdp, hint, boot_pm, arch::kBootDirectMapLimit, s.acpi);
+  const char* const acpi_error = s.acpi.error;
+  if (madt) {
     s.source = "ACPI MADT";
     s.found = static_cast<unsigned>(s.acpi.cpu_count);
+  } else if (arch::mps_find_cpus(boot_pm, arch::kBootDirectMapLimit, s.acpi)) {
+    // No ACPI (QEMU's -machine pc,acpi=off; firmware older than ACPI 2.0's
+    // MADT): the MP tables the BIOS still builds list the same CPUs.
+    s.source = "Intel MP table";
+    s.found = static_cast<unsigned>(s.acpi.cpu_count);
+  } else {
+    s.source = acpi_error;
+    s.found = 1;
   }
   s.cpu_count = s.found > kMaxCpus ? kMaxCpus : s.found;
   if (s.cpu_count == 0) s.cpu_count = 1;
-  // Index 0 is this CPU; the others follow in MADT order.
+  // Index 0 is this CPU; the others follow in table order.
   arch::PerCpu* bsp = &arch::g_cpus[0];
   bsp->apic_id = s.boot_apic_id;
   unsigned next = 1;
@@ -357,17 +365,22 @@ void smp_discover(Kernel& k) {
     if (next < s.cpu_count) arch::g_cpus[next++].apic_id = id;
   }
   if (s.acpi.cpu_count > 0 && !boot_listed) {
-    // A MADT that does not list the CPU we run on cannot be trusted for the others.
-    s.source = "the MADT does not list the boot CPU: boot CPU only";
+    // A list that does not name the CPU we run on cannot be trusted for the others.
+    s.source = s.acpi.mp_floating != 0 ? "the MP table does not list the boot CPU: boot CPU only"
+                                       : "the MADT does not list the boot CPU: boot CPU only";
     s.cpu_count = s.found = 1;
     next = 1;
   }
   s.cpu_count = next;
   LogLine line;
   line->str("cpus: ").dec(s.found).str(" found (").str(s.source).str(")");
-  if (s.acpi.rsdp != 0)
+  if (s.acpi.mp_floating != 0) {
+    line->str(", MP floating pointer at ").hex(s.acpi.mp_floating).str(" from ").str(s.acpi.mp_source)
+        .str("; ACPI: ").str(acpi_error);
+  } else if (s.acpi.rsdp != 0) {
     line->str(", RSDP at ").hex(s.acpi.rsdp).str(" from ").str(s.acpi.rsdp_source).str(", ACPI rev ")
         .dec(s.acpi.revision);
+  }
   if (s.acpi.online_capable != 0) line->str(", ").dec(s.acpi.online_capable).str(" online-capable not started");
   if (s.acpi.disabled != 0) line->str(", ").dec(s.acpi.disabled).str(" disabled");
   line->nl();

@@ -3,7 +3,11 @@
 // found (loader, EBDA, BIOS area), RSDT vs XSDT, which MADT processors count
 // (enabled; online-capable and disabled ones are counted apart, not
 // listed), x2APIC entries, the LAPIC address override, and refusals with a
-// reason (bad checksums, tables out of reach, no MADT, no enabled CPU).
+// reason (bad checksums, tables out of reach, no MADT, no enabled CPU). And
+// the MP tables' reader (mps_find_cpus, for machines without ACPI): where
+// the floating pointer is found (EBDA, top of base memory, BIOS area),
+// processor entries among the other types, a default configuration, and
+// its refusals.
 //
 // acpi.cpp is freestanding and reads memory only through a PhysMap, so the
 // hosted build compiles it here as it is (it is not part of libpfalloc).
@@ -194,6 +198,135 @@ TEST(AcpiMadt, RefusalsNameTheirReason) {
   AcpiCpus out;
   ASSERT_TRUE(acpi_find_cpus(0, "", partial.pm(), kMemory, out)) << out.error;
   EXPECT_EQ(ids(out), (std::vector<uint32_t>{0}));
+}
+
+// ---- MP tables -------------------------------------------------------------
+
+std::vector<unsigned char> mp_floating(uint32_t table, uint8_t default_config = 0) {
+  std::vector<unsigned char> v{'_', 'M', 'P', '_'};
+  le(v, table, 4);
+  v.push_back(1);  // length: one 16-byte unit
+  v.push_back(4);  // spec revision 1.4
+  v.push_back(0);  // checksum
+  v.push_back(default_config);
+  v.insert(v.end(), 4, 0);
+  sum_fix(v, 10, 0, 16);
+  return v;
+}
+std::vector<unsigned char> mp_cpu(uint8_t id, uint8_t flags) {
+  std::vector<unsigned char> e{0, id, 0x14, flags};
+  le(e, 0x600, 4);  // signature
+  le(e, 0, 4);      // features
+  e.insert(e.end(), 8, 0);
+  return e;
+}
+std::vector<unsigned char> mp_other(uint8_t type) { return {type, 1, 2, 3, 4, 5, 6, 7}; }
+std::vector<unsigned char> mp_table(std::initializer_list<std::vector<unsigned char>> entries,
+                                    uint32_t lapic_address = 0xfee00000) {
+  std::vector<unsigned char> v{'P', 'C', 'M', 'P'};
+  size_t body = 0;
+  for (const auto& e : entries) body += e.size();
+  le(v, 44 + body, 2);
+  v.push_back(4);  // spec revision
+  v.push_back(0);  // checksum
+  v.insert(v.end(), 20, 'O');  // OEM and product ids
+  le(v, 0, 4);                 // OEM table
+  le(v, 0, 2);
+  le(v, entries.size(), 2);
+  le(v, lapic_address, 4);
+  le(v, 0, 4);  // extended table length, its checksum, reserved
+  for (const auto& e : entries) v.insert(v.end(), e.begin(), e.end());
+  sum_fix(v, 7, 0, v.size());
+  return v;
+}
+
+constexpr uint64_t kMpTable = 0x84000;
+
+TEST(MpTables, BiosAreaProcessorsAmongTheOtherEntries) {
+  Mem mem;
+  mem.put(kMpTable, mp_table({mp_cpu(0, 3), mp_cpu(1, 1), mp_cpu(2, 0), mp_other(1), mp_other(2),
+                              mp_cpu(5, 1), mp_other(3), mp_other(4)},
+                             0xfee20000));
+  mem.put(0xF5B60, mp_floating(kMpTable));
+  AcpiCpus out;
+  ASSERT_TRUE(mps_find_cpus(mem.pm(), kMemory, out)) << out.error;
+  EXPECT_STREQ(out.mp_source, "BIOS area 0xE0000-0xFFFFF");
+  EXPECT_EQ(out.mp_floating, 0xF5B60u);
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{0, 1, 5}));
+  EXPECT_EQ(out.cpus[2].acpi_uid, 5u) << "the entry's index";
+  EXPECT_EQ(out.disabled, 1u);
+  EXPECT_EQ(out.lapic_address, 0xfee20000u);
+  EXPECT_EQ(out.rsdp, 0u);
+}
+
+TEST(MpTables, EbdaThenTheTopOfBaseMemoryThenTheBiosArea) {
+  Mem mem;
+  mem.put(kMpTable, mp_table({mp_cpu(0, 3), mp_cpu(1, 1)}));
+  mem.put(0x9FC00, mp_floating(kMpTable));  // the last KiB of base memory
+  mem.put(0xF0000, mp_floating(kMpTable));
+  AcpiCpus top;
+  ASSERT_TRUE(mps_find_cpus(mem.pm(), kMemory, top)) << top.error;
+  EXPECT_STREQ(top.mp_source, "the last KiB of base memory");
+  mem.put(0x9E010, mp_floating(kMpTable));
+  mem.b[0x40E] = 0x00;  // EBDA segment 0x9E00
+  mem.b[0x40F] = 0x9E;
+  AcpiCpus ebda;
+  ASSERT_TRUE(mps_find_cpus(mem.pm(), kMemory, ebda)) << ebda.error;
+  EXPECT_STREQ(ebda.mp_source, "EBDA");
+  EXPECT_EQ(ebda.mp_floating, 0x9E010u);
+  EXPECT_EQ(ids(ebda), (std::vector<uint32_t>{0, 1}));
+}
+
+TEST(MpTables, ADefaultConfigurationIsTwoCpus) {
+  Mem mem;
+  mem.put(0xF0000, mp_floating(0, 5));  // configuration 5: ISA + PCI, two CPUs, no table
+  AcpiCpus out;
+  ASSERT_TRUE(mps_find_cpus(mem.pm(), kMemory, out)) << out.error;
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(out.lapic_address, 0xfee00000u);
+}
+
+TEST(MpTables, RefusalsNameTheirReason) {
+  auto error_of = [](Mem& mem) {
+    AcpiCpus out;
+    EXPECT_FALSE(mps_find_cpus(mem.pm(), kMemory, out));
+    return std::string(out.error ? out.error : "");
+  };
+  Mem none;
+  EXPECT_NE(error_of(none).find("no MP floating pointer"), std::string::npos);
+
+  Mem bad_pointer;
+  bad_pointer.put(kMpTable, mp_table({mp_cpu(0, 3)}));
+  bad_pointer.put(0xF0000, mp_floating(kMpTable));
+  bad_pointer.b[0xF0000 + 12] ^= 1;  // a byte changed, the checksum not
+  EXPECT_NE(error_of(bad_pointer).find("no MP floating pointer"), std::string::npos);
+
+  Mem bad_table;
+  bad_table.put(kMpTable, mp_table({mp_cpu(0, 3)}));
+  bad_table.put(0xF0000, mp_floating(kMpTable));
+  bad_table.b[kMpTable + 45] ^= 1;
+  EXPECT_NE(error_of(bad_table).find("configuration table"), std::string::npos);
+
+  Mem no_cpu;
+  no_cpu.put(kMpTable, mp_table({mp_cpu(0, 0), mp_other(2)}));
+  no_cpu.put(0xF0000, mp_floating(kMpTable));
+  EXPECT_NE(error_of(no_cpu).find("no enabled processor"), std::string::npos);
+
+  // An unknown entry type (its length unknown) stops the walk; what came
+  // before it counts.
+  Mem partial;
+  partial.put(kMpTable, mp_table({mp_cpu(0, 3), mp_other(9), mp_cpu(1, 1)}));
+  partial.put(0xF0000, mp_floating(kMpTable));
+  AcpiCpus out;
+  ASSERT_TRUE(mps_find_cpus(partial.pm(), kMemory, out)) << out.error;
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{0}));
+
+  // A table beyond the caller's reach is not read.
+  Mem far;
+  far.put(kMpTable, mp_table({mp_cpu(0, 3)}));
+  far.put(0xF0000, mp_floating(kMpTable));
+  AcpiCpus far_out;
+  EXPECT_FALSE(mps_find_cpus(far.pm(), kMpTable, far_out));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// acpi.cpp — RSDP, RSDT/XSDT and MADT parsing. See acpi.hpp.
+// acpi.cpp — RSDP, RSDT/XSDT and MADT parsing; the MP tables' floating
+// pointer and configuration table. See acpi.hpp.
 //
 // Fields are read byte by byte (kernel/boot/bytes.hpp): firmware tables are
 // packed and need not be aligned. Offsets are those of ACPI 6.5.
@@ -17,6 +18,14 @@ using boot::bytes::u8;
 constexpr size_t kRsdpV1Length = 20, kRsdpV2Length = 36, kHeaderLength = 36;
 constexpr size_t kMadtEntries = 44;  // header, LAPIC address u32 @36, flags u32 @40
 constexpr uint32_t kMaxTableLength = 1u << 20;
+// MP 1.4: the floating pointer (16 bytes per `length` unit; config table
+// address u32 @4, length u8 @8, feature byte 1 @11: 0, or a default
+// configuration's number); the configuration table (base length u16 @4,
+// checksum over it, entry count u16 @34, local APIC address u32 @36,
+// entries from @44: a processor is 20 bytes (APIC id @1, flags @3: bit 0
+// enabled), the other base types 1-4 are 8).
+constexpr size_t kMpFloatingLength = 16, kMpHeaderLength = 44, kMpProcessorLength = 20, kMpOtherLength = 8;
+constexpr uint64_t kDefaultLapicAddress = 0xFEE00000;
 
 bool bytes_equal(const unsigned char* p, const char* s, size_t n) {
   for (size_t i = 0; i < n; ++i)
@@ -60,11 +69,34 @@ struct Reader {
     *length = len;
     return t;
   }
-  // Scans [from, to) on 16-byte boundaries.
-  uint64_t search(uint64_t from, uint64_t to) const {
-    for (uint64_t p = from & ~uint64_t{15}; p + kRsdpV1Length <= to; p += 16)
-      if (valid_rsdp(p)) return p;
+  // Scans [from, to) on 16-byte boundaries for a structure `valid` accepts
+  // that is at least `min_length` bytes long.
+  template <typename Valid>
+  uint64_t search(uint64_t from, uint64_t to, size_t min_length, Valid valid) const {
+    for (uint64_t p = from & ~uint64_t{15}; p + min_length <= to; p += 16)
+      if (valid(p)) return p;
     return 0;
+  }
+  uint64_t search_rsdp(uint64_t from, uint64_t to) const {
+    return search(from, to, kRsdpV1Length, [this](uint64_t p) { return valid_rsdp(p); });
+  }
+  // The BIOS areas both tables are looked for in, in the specifications'
+  // order: the first KiB of the EBDA (its segment is the BIOS data area's
+  // word at 0x40E), [for MP: else the last KiB of base memory,] then the
+  // BIOS ROM. `where` names the area of the structure found.
+  template <typename Valid>
+  uint64_t search_bios(size_t min_length, Valid valid, bool base_memory_top, const char** where) const {
+    const unsigned char* bda = at(0x40E, 2);
+    const uint64_t ebda = bda ? uint64_t{u16(bda, 0)} << 4 : 0;
+    uint64_t found = 0;
+    if (ebda >= 0x80000 && ebda < 0xA0000 && (found = search(ebda, ebda + 1024, min_length, valid)) != 0) {
+      *where = "EBDA";
+    } else if (base_memory_top && (found = search(0x9FC00, 0xA0000, min_length, valid)) != 0) {
+      *where = "the last KiB of base memory";
+    } else if ((found = search(0xE0000, 0x100000, min_length, valid)) != 0) {
+      *where = "BIOS area 0xE0000-0xFFFFF";
+    }
+    return found;
   }
 };
 
@@ -82,7 +114,59 @@ void add_cpu(AcpiCpus& out, uint32_t apic_id, uint32_t uid, uint32_t flags, bool
   }
   out.cpus[out.cpu_count++] = {apic_id, uid, x2};
 }
+bool valid_mp_floating(const Reader& r, uint64_t phys) {
+  const unsigned char* p = r.at(phys, kMpFloatingLength);
+  if (p == nullptr || !bytes_equal(p, "_MP_", 4) || u8(p, 8) == 0) return false;
+  const size_t len = size_t{u8(p, 8)} * 16;
+  const unsigned char* q = r.at(phys, len);
+  return q != nullptr && checksum(q, len) == 0;
+}
 }  // namespace
+
+bool mps_find_cpus(const PhysMap& pm, uint64_t reach, AcpiCpus& out) {
+  const Reader r{pm, reach};
+  const uint64_t fp = r.search_bios(
+      kMpFloatingLength, [&r](uint64_t q) { return valid_mp_floating(r, q); }, true, &out.mp_source);
+  if (fp == 0) {
+    out.error = "no MP floating pointer in the EBDA, the last KiB of base memory or 0xE0000-0xFFFFF";
+    return false;
+  }
+  out.mp_floating = fp;
+  const unsigned char* f = r.at(fp, kMpFloatingLength);
+  if (u8(f, 11) != 0) {
+    // A default configuration (MP 1.4 chapter 5): two processors, local
+    // APIC ids 0 and 1, at the architectural address; no table.
+    out.lapic_address = kDefaultLapicAddress;
+    add_cpu(out, 0, 0, 1, false);
+    add_cpu(out, 1, 1, 1, false);
+    return true;
+  }
+  const uint64_t table = u32(f, 4);
+  const unsigned char* h = r.at(table, kMpHeaderLength);
+  const uint32_t len = h != nullptr ? u16(h, 4) : 0;
+  const unsigned char* t = len >= kMpHeaderLength ? r.at(table, len) : nullptr;
+  if (t == nullptr || !bytes_equal(t, "PCMP", 4) || checksum(t, len) != 0) {
+    out.error = "the MP configuration table is unreadable or fails its checksum";
+    return false;
+  }
+  out.lapic_address = u32(t, 36);
+  const unsigned entries = u16(t, 34);
+  size_t off = kMpHeaderLength;
+  for (unsigned i = 0; i < entries && off < len; ++i) {
+    const uint8_t type = u8(t, off);
+    const size_t size = type == 0 ? kMpProcessorLength : kMpOtherLength;
+    if (type > 4 || off + size > len) break;  // an unknown type's length is unknown: stop there
+    // Flags bit 0: usable. MP has no online-capable processors: a disabled
+    // one is counted as disabled.
+    if (type == 0) add_cpu(out, u8(t, off + 1), i, u8(t, off + 3) & 1, false);
+    off += size;
+  }
+  if (out.cpu_count == 0) {
+    out.error = "the MP configuration table lists no enabled processor";
+    return false;
+  }
+  return true;
+}
 
 bool acpi_find_cpus(uint64_t rsdp_hint, const char* hint_source, const PhysMap& pm,
                     uint64_t reach, AcpiCpus& out) {
@@ -96,14 +180,9 @@ bool acpi_find_cpus(uint64_t rsdp_hint, const char* hint_source, const PhysMap& 
     rsdp = rsdp_hint;
     out.rsdp_source = hint_source;
   } else {
-    // The EBDA's segment is the BIOS data area's word at 0x40E; its first KiB.
-    const unsigned char* bda = r.at(0x40E, 2);
-    const uint64_t ebda = bda ? uint64_t{u16(bda, 0)} << 4 : 0;
-    if (ebda >= 0x80000 && ebda < 0xA0000 && (rsdp = r.search(ebda, ebda + 1024)) != 0) {
-      out.rsdp_source = "EBDA";
-    } else if ((rsdp = r.search(0xE0000, 0x100000)) != 0) {
-      out.rsdp_source = "BIOS area 0xE0000-0xFFFFF";
-    } else {
+    rsdp = r.search_bios(kRsdpV1Length, [&r](uint64_t q) { return r.valid_rsdp(q); }, false,
+                         &out.rsdp_source);
+    if (rsdp == 0) {
       out.error = "no RSDP: none from the boot loader, none in the EBDA or 0xE0000-0xFFFFF";
       return false;
     }

@@ -1,6 +1,9 @@
-// acpi.hpp — just enough ACPI to find the CPUs: the RSDP (from the boot
-// loader, else the BIOS search areas), the RSDT/XSDT, and the MADT's
-// processor entries.
+// acpi.hpp — just enough firmware tables to find the CPUs: ACPI's RSDP
+// (from the boot loader, else the BIOS search areas), the RSDT/XSDT and the
+// MADT's processor entries; and, for a machine without ACPI (QEMU's
+// `-machine pc,acpi=off`, old BIOSes), the Intel MultiProcessor
+// Specification's tables (1.4): the floating pointer in the BIOS search
+// areas and the configuration table's processor entries.
 //
 // Owns nothing; reads firmware tables through a PhysMap that must cover
 // them (the boot tables' direct map: the first 4 GiB; a table above
@@ -39,6 +42,8 @@ struct AcpiCpus {
   size_t disabled = 0;               // neither enabled nor online-capable
   size_t dropped = 0;                // enabled beyond kMaxMadtCpus
   const char* error = nullptr;       // why no CPU list was found (nullptr: found)
+  uint64_t mp_floating = 0;          // mps_find_cpus: the MP floating pointer used
+  const char* mp_source = "none";    // where it was found ("EBDA", ...)
 };
 
 // rsdp_hint: the RSDP the loader passed (0: search the EBDA and
@@ -46,5 +51,13 @@ struct AcpiCpus {
 // Returns false with out.error set when no usable MADT was found.
 bool acpi_find_cpus(uint64_t rsdp_hint, const char* hint_source, const PhysMap& pm,
                     uint64_t reach, AcpiCpus& out);
+
+// The same list from the MP tables, for a machine without ACPI: the enabled
+// processor entries (acpi_uid: the entry's index), the local APIC address;
+// a floating pointer naming one of the default configurations (no table)
+// gives the two CPUs 0 and 1 that those define. `out` must be fresh (or
+// left by a failed acpi_find_cpus: its counts are all 0). Returns false
+// with out.error set when no usable table was found.
+bool mps_find_cpus(const PhysMap& pm, uint64_t reach, AcpiCpus& out);
 
 }  // namespace pf::arch
