@@ -304,11 +304,20 @@ class PageAllocator {
   // copy that is not the current table is slower for hot-added memory,
   // never wrong.
   const void* lookup_table() const { return detail::load_acquire(lookup_); }
+  // The table a holder of a copy keeps while it is bound to no allocator
+  // (the slab layer before init and after teardown: SlabAllocator::lookup_),
+  // so that its frees need no test of their own: no main range (main_bytes
+  // == main_frames == 0: no frame passes that test) and every chunk entry
+  // kMixedChunk (a zeroed table: a frame of any chunk goes to the walk), so
+  // every frame reaches with_descriptor_past_main's walk, which answers
+  // missing() for a null self(). Constant, never published (lookup_was_published
+  // says no), read-only.
+  static constexpr const void* empty_lookup_table() { return &kEmptyLookup; }
   // t was published by this allocator: the current table or pf_init's, or
   // (after a hot-add) one it replaced (verify() of a holder of a copy).
   bool lookup_was_published(const void* t) const {
     return t == detail::load_acquire(lookup_) || t == &lookup0_ ||
-           (t != nullptr && detail::load_relaxed(hotplug_ranges_) != 0);
+           (t != nullptr && t != &kEmptyLookup && detail::load_relaxed(hotplug_ranges_) != 0);
   }
   // A frame of the table's main range first (RangeLookup::main_*: its
   // descriptor from the address and fields of the table, which do not
@@ -355,7 +364,15 @@ class PageAllocator {
       // One call of found() for both: its body (a whole free) is not copied.
       if (__builtin_expect(e != kMixedChunk, 1)) return found(entry_descriptor(e, pfn.value));
     }
-    Range* r = self()->find_range(pfn.value);
+    // Only a holder of a copy bound to no allocator has a null self() (its
+    // copy is empty_lookup_table(), which sends every frame here): no range
+    // then, so missing(). On the walk's path only; for the allocator's own
+    // lookups self() is `this`, already dereferenced (lookup_): the test
+    // folds away. (As a null range, not an early return of missing(): that
+    // second exit cost cache_free_bulk's loop a register, spilling the
+    // lookup's address: +1 instruction per object in callgrind.)
+    const PageAllocator* a = self();
+    Range* r = __builtin_expect(a != nullptr, 1) ? a->find_range(pfn.value) : nullptr;
     return r != nullptr ? found(&r->desc[pfn.value - r->base]) : missing();
   }
   const PhysMap& phys_map() const { return phys_; }
@@ -493,6 +510,8 @@ class PageAllocator {
     uint8_t row[kChunkSlots] = {};
     uint16_t first[kChunkSlots] = {};
   };
+  // empty_lookup_table(): a zeroed table (page_alloc.cpp; 35 KiB of .rodata).
+  static const RangeLookup kEmptyLookup;
   // Enough for every map pf_init's MemoryMap accepts (issue 11, case 7). A
   // run of managed frames starts where a usable region opens or another
   // region, a reservation or the low range ends: at most kRawCapacity +

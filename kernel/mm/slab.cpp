@@ -1375,6 +1375,8 @@ size_t SlabAllocator::free_internal(KmemCache* bootstrap, void* obj) {
 void SlabAllocator::cache_free_slow(KmemCache* c, void* obj, const void* caller) {
   if (obj == nullptr) return;
   if (caller == nullptr) caller = PF_CALLER;
+  // Before init: first, whatever c is (no cache exists; c is not read).
+  if (report_uninitialised("kmem_cache_free", obj, caller)) return;
   if (c == nullptr) {
     report_object_error(ErrorCode::InvalidArgument, "kmem_cache_free: no cache", obj, nullptr,
                         caller);
@@ -1928,6 +1930,9 @@ size_t SlabAllocator::teardown() {
   if (live == 0) {
     PF_ASSERT(slab_cache_.inuse_ == 0 && cache_cache_.inuse_ == 0);
     pages_ = nullptr;
+    // Unbound again (lookup_ in slab.hpp): a later free finds no slab and
+    // is refused by its slow path, not looked up in the page allocator.
+    detail::store_release(lookup_, PageAllocator::empty_lookup_table());
   }
   return live;
 }
