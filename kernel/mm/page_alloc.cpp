@@ -100,8 +100,6 @@ uint64_t descriptor_frames(const Range& r) {
 bool PageAllocator::initialised() const { return initialised_; }
 
 constinit PageAllocator::CpuCache PageAllocator::closed_caches_[kCpuIdBound];
-// empty_lookup_table() (page_alloc.hpp): a zeroed table, read-only.
-constinit const PageAllocator::RangeLookup PageAllocator::kEmptyLookup{};
 
 // ---- init ----------------------------------------------------------------
 

@@ -1867,6 +1867,8 @@ size_t SlabAllocator::report_live_objects(KmemCache* c, ErrorCode code, const ch
 
 int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   if (pages_ != nullptr || !pages.initialised()) return PF_ERR_BAD_CONFIG;
+  // A layer made for an owner (its unbound table the owner's) binds to it only.
+  if (owner_ != nullptr && owner_ != &pages) return PF_ERR_BAD_CONFIG;
   const unsigned cpus = config.cpu_count != 0 ? config.cpu_count : pages.cpu_count();
   if (cpus == 0 || cpus > kMaxCpus) return PF_ERR_BAD_CONFIG;
   cpu_count_ = cpus;
@@ -1932,7 +1934,7 @@ size_t SlabAllocator::teardown() {
     pages_ = nullptr;
     // Unbound again (lookup_ in slab.hpp): a later free finds no slab and
     // is refused by its slow path, not looked up in the page allocator.
-    detail::store_release(lookup_, PageAllocator::empty_lookup_table());
+    detail::store_release(lookup_, unbound_lookup_);
   }
   return live;
 }

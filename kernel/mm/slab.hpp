@@ -665,7 +665,13 @@ class KmemCache {
 
 class SlabAllocator {
  public:
+  // Unbound until init: the frees' copy of the lookup is an empty table
+  // (lookup_). The default one is PageAllocator::empty_lookup_table(); a
+  // slab layer that will be the one layer over `owner` (the C API's) may
+  // use the owner's unbound_lookup_table() instead, which costs no memory.
   constexpr SlabAllocator() = default;
+  explicit constexpr SlabAllocator(const PageAllocator& owner)
+      : lookup_(owner.unbound_lookup_table()), unbound_lookup_(owner.unbound_lookup_table()), owner_(&owner) {}
   SlabAllocator(const SlabAllocator&) = delete;
   SlabAllocator& operator=(const SlabAllocator&) = delete;
 
@@ -1361,11 +1367,15 @@ class SlabAllocator {
   // refreshes the copy, so such slabs are found directly too.
   // While pages_ == nullptr (before init, after a failed init, after a
   // teardown that found nothing live),
-  //   lookup_ == PageAllocator::empty_lookup_table()   (verify())
-  // (never null): it sends every pointer to the walk, which finds nothing
-  // without pages_ (with_slab), so kfree, kfree_sized and kmem_cache_free
-  // reach their slow paths, which refuse them by name (report_uninitialised),
-  // with no test added to their fast paths.
+  //   lookup_ == unbound_lookup_   (verify(); never null)
+  // an empty table (PageAllocator::empty_lookup_table), or the owner's
+  // unbound_lookup_table(), which is empty while the owner is uninitialised
+  // and otherwise finds no frame carrying a slab of this layer (it holds
+  // none: teardown unbinds only when nothing is live). Either way every
+  // pointer goes to miss(): the walk finds nothing without pages_
+  // (with_slab), so kfree, kfree_sized and kmem_cache_free reach their slow
+  // paths, which refuse them by name (report_uninitialised), with no test
+  // added to their fast paths.
   const void* lookup_ = PageAllocator::empty_lookup_table();
   unsigned cpu_count_ = 0;  // 0 until init: every call takes the slow path
   unsigned fork_self_ = 0;      // fork_prepare's CPU, for fork_release
@@ -1398,6 +1408,13 @@ class SlabAllocator {
   // (8 KiB of table; every class is a multiple of 8, so the 8-byte granules
   // lose nothing).
   std::array<KmemCache*, kKmallocMaxSize / 8> kmalloc_by_size_ = {};
+  // What lookup_ holds while unbound (see there), chosen at construction.
+  // Last: no field the fast paths read moves.
+  const void* unbound_lookup_ = PageAllocator::empty_lookup_table();
+  // The page allocator given at construction, the only one init accepts
+  // then (its unbound table must find none of another layer's slabs); null:
+  // any.
+  const PageAllocator* owner_ = nullptr;
 };
 
 }  // namespace pf

@@ -122,5 +122,49 @@ TEST(SlabUninitialised, AfterTeardownFreesAreRefusedAndFreeNothing) {
   EXPECT_EQ(slab->teardown(), 0u);
 }
 
+// The C API's form: a layer made for one page allocator (its unbound table
+// that allocator's init table, no memory of its own): refused alike while
+// the owner is uninitialised (its table empty) and while it is initialised
+// but the layer is not (its table real: a frame it finds carries no slab
+// of this layer); init accepts no other page allocator.
+TEST(SlabUninitialised, ALayerMadeForAnOwnerRefusesFreesThroughTheOwnersTable) {
+  auto owner = std::make_unique<PageAllocator>();
+  auto early = std::make_unique<SlabAllocator>(*owner);
+  expect_null_frees_silent(*early);
+  int local = 0;
+  expect_every_free_refused(*early, &local);
+  expect_every_free_refused(*early, reinterpret_cast<void*>(uintptr_t{0xffff888000100040}));
+  EXPECT_TRUE(SlabVerified(*early));
+
+  auto machine = Machine::with_ram(16 * MiB, 2);
+  ASSERT_TRUE(machine->ok());
+  EXPECT_EQ(early->init(machine->pages(), SlabConfig{.cpu_count = 2}), PF_ERR_BAD_CONFIG);
+  EXPECT_FALSE(early->initialised());
+  EXPECT_TRUE(SlabVerified(*early));
+
+  auto slab = std::make_unique<SlabAllocator>(machine->pages());
+  const uint64_t free_unbound = machine->free_frames();
+  // The owner is initialised, the layer not: every frame of its memory.
+  for (uint64_t phys = 1 * MiB; phys < 17 * MiB; phys += 256 * 1024)
+    expect_every_free_refused(*slab, machine->pages().to_virt<void>(PhysAddr{phys + 64}));
+  EXPECT_EQ(machine->free_frames(), free_unbound);
+  EXPECT_TRUE(SlabVerified(*slab));
+
+  ASSERT_EQ(slab->init(machine->pages(), SlabConfig{.cpu_count = 2}), PF_OK);
+  std::vector<void*> were;
+  for (size_t size : {size_t{64}, size_t{4096}, size_t{65536}}) {
+    void* p = slab->kmalloc(size, GFP_KERNEL);
+    ASSERT_NE(p, nullptr);
+    were.push_back(p);
+  }
+  for (void* p : were) slab->kfree(p);
+  ASSERT_EQ(slab->teardown(), 0u);
+  EXPECT_TRUE(SlabVerified(*slab));
+  EXPECT_EQ(machine->free_frames(), free_unbound);
+  for (void* p : were) expect_every_free_refused(*slab, p);
+  EXPECT_EQ(machine->free_frames(), free_unbound);
+  EXPECT_TRUE(Verified(machine->pages()));
+}
+
 }  // namespace
 }  // namespace pf::test
