@@ -161,10 +161,11 @@ void SlabAllocator::kfree_sized_slow(const void* p, size_t size, const void* cal
                       where.target == Target::SlabObject ? where.slab->cache : nullptr, caller);
 }
 
-// Before init the frees' fast paths find no slab (lookup_ is the empty
-// table) and end here, before anything reads pages_ (locate, the reports'
-// frame number) or a cache: refused by name, nothing freed. (A large
-// block cannot exist either: nothing was handed out.)
+// Unbound (before init, after a failed one or a teardown) the frees' fast
+// paths find no slab (lookup_ is the unbound table) and end here, before
+// anything reads pages_ (locate, the reports' frame number) or a cache:
+// refused by name, nothing freed. (No large block of this layer exists
+// either.)
 bool SlabAllocator::report_uninitialised(const char* op, const void* p, const void* caller) const {
   if (__builtin_expect(pages_ != nullptr, 1)) return false;
   char detail[96];

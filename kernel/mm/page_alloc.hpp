@@ -374,10 +374,10 @@ class PageAllocator {
       if (__builtin_expect(e != kMixedChunk, 1)) return found(entry_descriptor(e, pfn.value));
     }
     // Only a holder of a copy bound to no allocator has a null self() (its
-    // copy an empty table, which sends every frame here; or its owner's
-    // unbound_lookup_table()): no range then, so missing(). On the walk's path only; for the allocator's own
-    // lookups self() is `this`, already dereferenced (lookup_): the test
-    // folds away. (As a null range, not an early return of missing(): that
+    // copy an empty table, which sends every frame here, or its owner's
+    // unbound_lookup_table()): no range then, so missing(). On the walk's
+    // path only; for the allocator's own lookups self() is `this`, already
+    // dereferenced (lookup_): the test folds away. (As a null range, not an early return of missing(): that
     // second exit cost cache_free_bulk's loop a register, spilling the
     // lookup's address: +1 instruction per object in callgrind.)
     const PageAllocator* a = self();

@@ -819,7 +819,7 @@ class SlabAllocator {
     if (__builtin_expect(size - 1 < kKmallocMaxSize, 1)) {
       // Null only before init (fast_cpus_ == 0): no slab's cache is null,
       // so the test below would send every such call to the slow path (and
-      // then no slab is found at all: lookup_ is the empty table).
+      // then no slab is found at all: lookup_ is the unbound table).
       free_known<true>(kmalloc_by_size_[(size - 1) >> 3], const_cast<void*>(p), caller,
                        [&]() PF_FAST_LAMBDA { kfree_sized_slow(p, size, caller); });
       return;
@@ -950,9 +950,10 @@ class SlabAllocator {
   // lookup's path (PageAllocator::with_descriptor_of_virt: a main-range
   // frame's descriptor from p itself, no frame number), through this
   // allocator's copy of the lookup (lookup_): pages_ is loaded on the
-  // walk's path only. Before init (pages_ null, lookup_ the empty table)
-  // every p reaches the walk, which calls miss() without pages_: no
-  // descriptor is read and hit() never runs.
+  // walk's path only. Unbound (pages_ null, lookup_ the unbound table) no
+  // p finds a slab: the empty table sends it to the walk, which calls
+  // miss() without pages_ (no descriptor read), the owner's table finds no
+  // frame carrying one; hit() never runs.
   template <typename Hit, typename Miss>
   PF_FAST_PATH auto with_slab(const void* p, Hit hit, Miss miss) const -> decltype(miss()) {
     return PageAllocator::with_descriptor_of_virt(
