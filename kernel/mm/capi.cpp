@@ -18,7 +18,9 @@ namespace pf {
 namespace {
 // Constant-initialised: no constructor has to run before pf_init().
 constinit PageAllocator g_pages;
-constinit SlabAllocator g_slab;
+// Unbound, its frees look pointers up in g_pages' init table, empty until
+// pf_init succeeds (SlabAllocator::lookup_): they are refused, not a crash.
+constinit SlabAllocator g_slab{g_pages};
 // The map pf_init() builds lives as long as the allocator (reports use it).
 constinit MemoryMap* g_map = nullptr;
 // Both layers, for the page allocations that may reclaim and retry; a

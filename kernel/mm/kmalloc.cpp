@@ -87,6 +87,7 @@ void* SlabAllocator::kcalloc(size_t n, size_t size, gfp_t flags, const void* cal
 // and every bad pointer.
 void SlabAllocator::kfree_slow(const void* p, const void* caller) {
   if (caller == nullptr) caller = PF_CALLER;
+  if (report_uninitialised("kfree", p, caller)) return;
   void* obj = const_cast<void*>(p);
   const Located where = locate(p);
   if (where.target == Target::SlabObject) {
@@ -114,6 +115,7 @@ void SlabAllocator::kfree_slow(const void* p, const void* caller) {
 void SlabAllocator::kfree_sized_slow(const void* p, size_t size, const void* caller) {
   if (p == nullptr) return;
   if (caller == nullptr) caller = PF_CALLER;
+  if (report_uninitialised("kfree_sized", p, caller)) return;
   void* obj = const_cast<void*>(p);
   const Located where = locate(p);
   size_t have = 0;
@@ -157,6 +159,20 @@ void SlabAllocator::kfree_sized_slow(const void* p, size_t size, const void* cal
   t.str("kfree_sized: size ").dec(size).str(" is above the object's ").dec(have).str(" bytes");
   report_object_error(ErrorCode::SlabWrongSize, detail, p,
                       where.target == Target::SlabObject ? where.slab->cache : nullptr, caller);
+}
+
+// Unbound (before init, after a failed one or a teardown) the frees' fast
+// paths find no slab (lookup_ is the unbound table) and end here, before
+// anything reads pages_ (locate, the reports' frame number) or a cache:
+// refused by name, nothing freed. (No large block of this layer exists
+// either.)
+bool SlabAllocator::report_uninitialised(const char* op, const void* p, const void* caller) const {
+  if (__builtin_expect(pages_ != nullptr, 1)) return false;
+  char detail[96];
+  TextBuffer t(detail, sizeof detail);
+  t.str(op).str(": the slab allocator is not initialised (pf_init has not succeeded)");
+  report_object_error(ErrorCode::InvalidArgument, t.c_str(), p, nullptr, caller);
+  return true;
 }
 
 bool SlabAllocator::object_is_free(const KmemCache* c, const Slab* s, const void* p) const {

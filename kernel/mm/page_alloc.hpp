@@ -304,6 +304,24 @@ class PageAllocator {
   // copy that is not the current table is slower for hot-added memory,
   // never wrong.
   const void* lookup_table() const { return detail::load_acquire(lookup_); }
+  // A table a holder of a copy keeps while it is bound to no allocator
+  // (the slab layer before init and after teardown: SlabAllocator::lookup_),
+  // so that its frees need no test of their own: an empty table (a default
+  // RangeLookup: no main range, main_bytes == main_frames == 0, so no frame
+  // passes that test, and every chunk entry kMixedChunk) sends every frame
+  // to with_descriptor_past_main's walk, which answers missing() for a null
+  // self(). Two of them:
+  // empty_lookup_table(): a constant, shared, never published, emitted only
+  // where it is used (35 KiB of .rodata: the hosted tests' and benchmarks'
+  // own slab layers; the kernel never uses it, its memory is counted in
+  // 4 MiB machines: the smp16-4M boot's order-4 allocation failed with it);
+  // unbound_lookup_table(): this allocator's init table lookup0_, which is
+  // empty until init succeeds and again after a failed one (init empties
+  // it), and costs no memory of its own: for the one slab layer bound to
+  // this allocator (the C API's), which after a teardown with nothing live
+  // holds no slab, so a frame that table finds carries none of its slabs.
+  static constexpr const void* empty_lookup_table() { return &kEmptyLookup; }
+  constexpr const void* unbound_lookup_table() const { return &lookup0_; }
   // t was published by this allocator: the current table or pf_init's, or
   // (after a hot-add) one it replaced (verify() of a holder of a copy).
   bool lookup_was_published(const void* t) const {
@@ -355,7 +373,15 @@ class PageAllocator {
       // One call of found() for both: its body (a whole free) is not copied.
       if (__builtin_expect(e != kMixedChunk, 1)) return found(entry_descriptor(e, pfn.value));
     }
-    Range* r = self()->find_range(pfn.value);
+    // Only a holder of a copy bound to no allocator has a null self() (its
+    // copy an empty table, which sends every frame here, or its owner's
+    // unbound_lookup_table()): no range then, so missing(). On the walk's
+    // path only; for the allocator's own lookups self() is `this`, already
+    // dereferenced (lookup_): the test folds away. (As a null range, not an early return of missing(): that
+    // second exit cost cache_free_bulk's loop a register, spilling the
+    // lookup's address: +1 instruction per object in callgrind.)
+    const PageAllocator* a = self();
+    Range* r = __builtin_expect(a != nullptr, 1) ? a->find_range(pfn.value) : nullptr;
     return r != nullptr ? found(&r->desc[pfn.value - r->base]) : missing();
   }
   const PhysMap& phys_map() const { return phys_; }
@@ -493,6 +519,9 @@ class PageAllocator {
     uint8_t row[kChunkSlots] = {};
     uint16_t first[kChunkSlots] = {};
   };
+  // empty_lookup_table(): a default table, defined below the class (inline:
+  // emitted only where it is used).
+  static const RangeLookup kEmptyLookup;
   // Enough for every map pf_init's MemoryMap accepts (issue 11, case 7). A
   // run of managed frames starts where a usable region opens or another
   // region, a reservation or the low range ends: at most kRawCapacity +
@@ -840,5 +869,6 @@ class PageAllocator {
 };
 
 constexpr uint64_t PageAllocator::hotplug_lookup_bytes() { return sizeof(RangeLookup); }
+inline constexpr PageAllocator::RangeLookup PageAllocator::kEmptyLookup{};
 
 }  // namespace pf

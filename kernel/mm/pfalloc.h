@@ -120,10 +120,11 @@ struct pf_config {
  * everything else to the buddy. Returns 0, or a negative pf_status; after a
  * failure nothing is set up and pf_init may be called again.
  * Before it succeeds: page allocations give 0, kmalloc / kmem_cache_create /
- * kmem_cache_alloc / ksize / krealloc are refused by name (invalid-argument),
- * pf_reclaim, pf_verify and the introspection calls answer with nothing.
- * kfree, kfree_sized and kmem_cache_free of a non-null pointer must not be
- * called then: their per-CPU fast paths read the tables pf_init builds. */
+ * kmem_cache_alloc / ksize / krealloc, and kfree / kfree_sized /
+ * kmem_cache_free of a non-null pointer, are refused by name
+ * (invalid-argument; nothing is freed, neither the pointer nor a
+ * kmem_cache_free handle is read), pf_reclaim, pf_verify and the
+ * introspection calls answer with nothing. */
 int pf_init(const struct pf_config* config,
             const struct pf_region* regions, size_t region_count,
             const struct pf_region* reserved, size_t reserved_count);

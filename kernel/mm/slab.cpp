@@ -1375,6 +1375,8 @@ size_t SlabAllocator::free_internal(KmemCache* bootstrap, void* obj) {
 void SlabAllocator::cache_free_slow(KmemCache* c, void* obj, const void* caller) {
   if (obj == nullptr) return;
   if (caller == nullptr) caller = PF_CALLER;
+  // Before init: first, whatever c is (no cache exists; c is not read).
+  if (report_uninitialised("kmem_cache_free", obj, caller)) return;
   if (c == nullptr) {
     report_object_error(ErrorCode::InvalidArgument, "kmem_cache_free: no cache", obj, nullptr,
                         caller);
@@ -1865,6 +1867,8 @@ size_t SlabAllocator::report_live_objects(KmemCache* c, ErrorCode code, const ch
 
 int SlabAllocator::init(PageAllocator& pages, const SlabConfig& config) {
   if (pages_ != nullptr || !pages.initialised()) return PF_ERR_BAD_CONFIG;
+  // A layer made for an owner (its unbound table the owner's) binds to it only.
+  if (owner_ != nullptr && owner_ != &pages) return PF_ERR_BAD_CONFIG;
   const unsigned cpus = config.cpu_count != 0 ? config.cpu_count : pages.cpu_count();
   if (cpus == 0 || cpus > kMaxCpus) return PF_ERR_BAD_CONFIG;
   cpu_count_ = cpus;
@@ -1928,6 +1932,9 @@ size_t SlabAllocator::teardown() {
   if (live == 0) {
     PF_ASSERT(slab_cache_.inuse_ == 0 && cache_cache_.inuse_ == 0);
     pages_ = nullptr;
+    // Unbound again (lookup_ in slab.hpp): a later free finds no slab and
+    // is refused by its slow path, not looked up in the page allocator.
+    detail::store_release(lookup_, unbound_lookup_);
   }
   return live;
 }

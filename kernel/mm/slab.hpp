@@ -116,6 +116,10 @@
 //                          destroyed, or never a cache) given to destroy,
 //                          shrink, cache_free, the bulk calls, or (a destroyed
 //                          one) cache_alloc; a bulk call's null array;
+//                          kfree, kfree_sized, kmem_cache_free of a
+//                          non-null pointer before init (or after a failed
+//                          init, or a teardown): nothing to look it up in
+//                          (lookup_ sends it to the slow path);
 //   slab-cache-handle      kfree of a kmem_cache handle (slab-internal-object:
 //                          of a slab header);
 //   slab-double-free       also later: every free object's link slot is
@@ -661,7 +665,13 @@ class KmemCache {
 
 class SlabAllocator {
  public:
+  // Unbound until init: the frees' copy of the lookup is an empty table
+  // (lookup_). The default one is PageAllocator::empty_lookup_table(); a
+  // slab layer that will be the one layer over `owner` (the C API's) may
+  // use the owner's unbound_lookup_table() instead, which costs no memory.
   constexpr SlabAllocator() = default;
+  explicit constexpr SlabAllocator(const PageAllocator& owner)
+      : lookup_(owner.unbound_lookup_table()), unbound_lookup_(owner.unbound_lookup_table()), owner_(&owner) {}
   SlabAllocator(const SlabAllocator&) = delete;
   SlabAllocator& operator=(const SlabAllocator&) = delete;
 
@@ -688,7 +698,9 @@ class SlabAllocator {
   }
   // Misuse (see error.hpp: slab-*) is reported and the call refused.
   // (A slab's cache is never null, so s->cache == c also says c != nullptr;
-  // a null obj finds no slab and is the slow path's to ignore.)
+  // a null obj finds no slab and is the slow path's to ignore. Before init
+  // no obj finds a slab (lookup_), so c, maybe garbage then, is not read
+  // before the slow path refuses the call.)
   PF_FAST_PATH void cache_free(KmemCache* c, void* obj, const void* caller = nullptr) {
     free_known(c, obj, caller, [&]() PF_FAST_LAMBDA { cache_free_slow(c, obj, caller); });
   }
@@ -806,7 +818,8 @@ class SlabAllocator {
   PF_FAST_PATH void kfree_sized(const void* p, size_t size, const void* caller = nullptr) {
     if (__builtin_expect(size - 1 < kKmallocMaxSize, 1)) {
       // Null only before init (fast_cpus_ == 0): no slab's cache is null,
-      // so the test below sends every such call to the slow path.
+      // so the test below would send every such call to the slow path (and
+      // then no slab is found at all: lookup_ is the unbound table).
       free_known<true>(kmalloc_by_size_[(size - 1) >> 3], const_cast<void*>(p), caller,
                        [&]() PF_FAST_LAMBDA { kfree_sized_slow(p, size, caller); });
       return;
@@ -937,7 +950,10 @@ class SlabAllocator {
   // lookup's path (PageAllocator::with_descriptor_of_virt: a main-range
   // frame's descriptor from p itself, no frame number), through this
   // allocator's copy of the lookup (lookup_): pages_ is loaded on the
-  // walk's path only.
+  // walk's path only. Unbound (pages_ null, lookup_ the unbound table) no
+  // p finds a slab: the empty table sends it to the walk, which calls
+  // miss() without pages_ (no descriptor read), the owner's table finds no
+  // frame carrying one; hit() never runs.
   template <typename Hit, typename Miss>
   PF_FAST_PATH auto with_slab(const void* p, Hit hit, Miss miss) const -> decltype(miss()) {
     return PageAllocator::with_descriptor_of_virt(
@@ -1115,6 +1131,10 @@ class SlabAllocator {
   [[gnu::noinline, gnu::cold]] void cache_free_slow(KmemCache* c, void* obj, const void* caller);
   [[gnu::noinline, gnu::cold]] void kfree_slow(const void* p, const void* caller);
   [[gnu::noinline, gnu::cold]] void kfree_sized_slow(const void* p, size_t size, const void* caller);
+  // The frees' slow paths before init (pages_ null: nothing to look p up
+  // in, nothing was ever handed out): reports `op` refused
+  // (InvalidArgument) and returns true; false once initialised.
+  bool report_uninitialised(const char* op, const void* p, const void* caller) const;
   [[gnu::noinline, gnu::cold]] void* kmalloc_slow(size_t size, gfp_t flags, const void* caller);
   bool fail_injected() {
     const uint64_t at = fail_at_.load(std::memory_order_relaxed);
@@ -1346,7 +1366,18 @@ class SlabAllocator {
   // frames of later hot-adds to the walk (page_alloc.hpp). A slab in
   // hot-added memory is grown after the add is published, and grow()
   // refreshes the copy, so such slabs are found directly too.
-  const void* lookup_ = nullptr;
+  // While pages_ == nullptr (before init, after a failed init, after a
+  // teardown that found nothing live),
+  //   lookup_ == unbound_lookup_   (verify(); never null)
+  // an empty table (PageAllocator::empty_lookup_table), or the owner's
+  // unbound_lookup_table(), which is empty while the owner is uninitialised
+  // and otherwise finds no frame carrying a slab of this layer (it holds
+  // none: teardown unbinds only when nothing is live). Either way every
+  // pointer goes to miss(): the walk finds nothing without pages_
+  // (with_slab), so kfree, kfree_sized and kmem_cache_free reach their slow
+  // paths, which refuse them by name (report_uninitialised), with no test
+  // added to their fast paths.
+  const void* lookup_ = PageAllocator::empty_lookup_table();
   unsigned cpu_count_ = 0;  // 0 until init: every call takes the slow path
   unsigned fork_self_ = 0;      // fork_prepare's CPU, for fork_release
   unsigned long fork_irq_ = 0;
@@ -1378,6 +1409,13 @@ class SlabAllocator {
   // (8 KiB of table; every class is a multiple of 8, so the 8-byte granules
   // lose nothing).
   std::array<KmemCache*, kKmallocMaxSize / 8> kmalloc_by_size_ = {};
+  // What lookup_ holds while unbound (see there), chosen at construction.
+  // Last: no field the fast paths read moves.
+  const void* unbound_lookup_ = PageAllocator::empty_lookup_table();
+  // The page allocator given at construction, the only one init accepts
+  // then (its unbound table must find none of another layer's slabs); null:
+  // any.
+  const PageAllocator* owner_ = nullptr;
 };
 
 }  // namespace pf

@@ -91,7 +91,16 @@ void SlabAllocator::format_slabinfo(TextBuffer& out) const {
 }
 
 bool SlabAllocator::verify() const {
-  if (pages_ == nullptr) return true;
+  if (pages_ == nullptr) {
+    // Unbound: the frees' copy of the lookup is the unbound table (lookup_
+    // in slab.hpp), which sends every pointer to the slow paths' refusal.
+    if (detail::load_acquire(lookup_) == unbound_lookup_ && unbound_lookup_ != nullptr) return true;
+    report({.code = ErrorCode::VerifyFailed,
+            .detail = "the slab layer is not initialised but its copy of the pfn lookup is not its unbound table",
+            .address = reinterpret_cast<uintptr_t>(detail::load_acquire(lookup_)),
+            .address_is_virtual = true});
+    return false;
+  }
   // Every CPU's arrays are held for the walk, this CPU's too.
   if (called_from_ctor("verify", PF_CALLER)) return false;
   VerifyFailure fail;

@@ -1,0 +1,13 @@
+/* kmem_cache_free after a failed pf_init (a map with nothing usable), with
+ * a handle that never was a cache: refused by name, the handle not read. */
+#include "misuse.h"
+int main(void) {
+  const struct pf_region map[] = {{1 * MiB, 64 * MiB, PF_REGION_RESERVED}};
+  struct pf_config config;
+  memset(&config, 0, sizeof config);
+  config.direct_map_offset = misuse_reserve_window();
+  config.cpu_count = 1;
+  CHECK(pf_init(&config, map, 1, NULL, 0) == PF_ERR_NO_USABLE_MEMORY);
+  kmem_cache_free((struct kmem_cache*)(uintptr_t)0xdead0000beef0ull, phys_to_virt(8 * MiB));
+  return got_through("kmem_cache_free after a failed pf_init");
+}
