@@ -233,7 +233,7 @@ size_t kmem_cache_shrink(struct kmem_cache* cache);
  * Larger requests are whole blocks from the buddy, page aligned. */
 void* kmalloc(size_t size, gfp_t flags);
 void* kzalloc(size_t size, gfp_t flags);
-void* kcalloc(size_t n, size_t size, gfp_t flags); /* 0 on n*size overflow */
+void* kcalloc(size_t n, size_t size, gfp_t flags); /* 0 on n*size overflow (bad flags still named) */
 void* krealloc(void* p, size_t new_size, gfp_t flags);
 void kfree(const void* p); /* kfree(NULL) does nothing */
 /* kfree with the size the caller asked kmalloc/kzalloc/kcalloc/krealloc for
