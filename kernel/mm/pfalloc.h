@@ -223,7 +223,9 @@ void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects
  * refused by name (invalid-argument) by kmem_cache_destroy, _shrink, _free,
  * the bulk calls, and kmem_cache_alloc of a destroyed cache; so are the
  * bulk calls' null arrays and a kmem_cache_alloc_bulk count above INT_MAX.
- * (kmem_cache_alloc reads a handle that never was a cache unchecked.) */
+ * (kmem_cache_alloc reads a handle that never was a cache unchecked.)
+ * Two kmem_cache_destroy calls of one cache racing on two CPUs: one
+ * destroys it, the other is refused by name (invalid-argument). */
 size_t kmem_cache_destroy(struct kmem_cache* cache);
 /* Gives every empty slab back to the buddy; returns frames released. */
 size_t kmem_cache_shrink(struct kmem_cache* cache);

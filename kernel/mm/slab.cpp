@@ -1774,12 +1774,31 @@ size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
   if (c == nullptr) return 0;
   if (caller == nullptr) caller = PF_CALLER;
   if (called_from_ctor("kmem_cache_destroy", caller)) return 0;
-  if (pages_ != nullptr && !cache_handle_ok(c)) {
-    report_bad_cache_handle("kmem_cache_destroy: not a live cache (destroyed already, or never one)",
+  // The handle is judged and the destroy claimed in one caches_lock_ hold:
+  // two destroys of one cache racing on two CPUs both passed the check
+  // alone, and the second drained the arrays the first had freed (a crash).
+  enum { kClaimed, kNotLive, kBusy, kBuiltIn } verdict = kBuiltIn;
+  if (pages_ != nullptr) {
+    LockGuard g(caches_lock_);
+    if (!cache_handle_ok(c)) {
+      verdict = kNotLive;
+    } else if (c == &cache_cache_ || c == &slab_cache_ || c->kmalloc_) {
+      verdict = kBuiltIn;
+    } else if (c->destroying_) {
+      verdict = kBusy;
+    } else {
+      c->destroying_ = true;
+      verdict = kClaimed;
+    }
+  }
+  if (verdict == kNotLive || verdict == kBusy) {
+    report_bad_cache_handle(verdict == kNotLive
+                                ? "kmem_cache_destroy: not a live cache (destroyed already, or never one)"
+                                : "kmem_cache_destroy: the cache is being destroyed by another call",
                             c, caller);
     return 0;
   }
-  if (pages_ == nullptr || c == &cache_cache_ || c == &slab_cache_ || c->kmalloc_) {
+  if (verdict == kBuiltIn) {
     report({.code = ErrorCode::InvalidArgument,
             .detail = "kmem_cache_destroy: bootstrap and kmalloc caches go only with teardown()",
             .cache = c->name_,
@@ -1796,6 +1815,10 @@ size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
   if (live != 0) {
     c->retired_ = true;
     stop_fast(c);
+    {
+      LockGuard g(caches_lock_);
+      c->destroying_ = false;  // retired: a later destroy that finds it empty finishes it
+    }
     return report_live_objects(c, ErrorCode::CacheDestroyedWithLiveObjects, "kmem_cache_destroy",
                                caller);
   }

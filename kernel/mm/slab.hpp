@@ -657,6 +657,12 @@ class KmemCache {
   // for 0 before it unlinks. Under caches_lock_.
   uint32_t pins_ = 0;
   bool retired_ = false;  // destroyed while objects were live; see cache_destroy
+  // A cache_destroy is under way (claimed under caches_lock_, which also
+  // covers its handle check): a second destroy of the same handle, racing
+  // on another CPU, is refused by name instead of draining arrays the first
+  // one has freed. Cleared when the destroy leaves the cache retired (a
+  // later destroy may finish it). Under caches_lock_.
+  bool destroying_ = false;
 };
 
 class SlabAllocator {
