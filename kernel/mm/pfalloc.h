@@ -177,7 +177,9 @@ int pf_add_memory(pf_phys_t base, uint64_t bytes);
  * release them. The core keeps no per-thread state: every CPU slot's caches
  * survive intact in the child and serve whichever thread next runs as that
  * CPU (pfalloc_hook_cpu_id). Between prepare and parent/child the calling
- * thread must not allocate (it would wait for itself). No-ops before pf_init. */
+ * thread must not allocate (it would wait for itself); a second
+ * pf_fork_prepare on the CPU that holds the locks (two atfork registrations)
+ * is refused by name (invalid-argument) instead. No-ops before pf_init. */
 void pf_fork_prepare(void);
 void pf_fork_parent(void);
 void pf_fork_child(void);
