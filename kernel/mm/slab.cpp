@@ -1728,12 +1728,31 @@ void SlabAllocator::set_fast_paths(bool on) {
 
 size_t SlabAllocator::cache_shrink(KmemCache* c, const void* caller) {
   if (c == nullptr || pages_ == nullptr) return 0;
-  if (called_from_ctor("kmem_cache_shrink", caller != nullptr ? caller : PF_CALLER)) return 0;
-  if (!cache_handle_ok(c)) {
-    report_bad_cache_handle("kmem_cache_shrink: not a live cache (destroyed, or never one)", c,
-                            caller != nullptr ? caller : PF_CALLER);
+  if (caller == nullptr) caller = PF_CALLER;
+  if (called_from_ctor("kmem_cache_shrink", caller)) return 0;
+  // The handle is judged and the cache pinned in one caches_lock_ hold, as
+  // shrink_all pins what it visits: a destroy claimed before this is named
+  // (the caller raced its own destroy), and one claimed after waits for the
+  // pin before it frees the arrays this drains (it crashed: a shrink that
+  // had passed the check alone drained freed arrays).
+  const char* problem = nullptr;
+  {
+    LockGuard g(caches_lock_);
+    if (!cache_handle_ok(c)) problem = "kmem_cache_shrink: not a live cache (destroyed, or never one)";
+    else if (c->destroying_) problem = "kmem_cache_shrink: the cache is being destroyed";
+    else ++c->pins_;
+  }
+  if (problem != nullptr) {
+    report_bad_cache_handle(problem, c, caller);
     return 0;
   }
+  const size_t frames = shrink_pinned(c);
+  LockGuard g(caches_lock_);
+  --c->pins_;
+  return frames;
+}
+
+size_t SlabAllocator::shrink_pinned(KmemCache* c) {
   const size_t frames = drain_cpu_arrays(c);
   return frames + release_empty_slabs(c);
 }
@@ -1755,7 +1774,7 @@ size_t SlabAllocator::shrink_all() {
     if (c != nullptr) ++c->pins_;
   }
   while (c != nullptr) {
-    frames += cache_shrink(c);
+    frames += shrink_pinned(c);
     KmemCache* next;
     {
       LockGuard g(caches_lock_);
@@ -1765,8 +1784,8 @@ size_t SlabAllocator::shrink_all() {
     }
     c = next;
   }
-  frames += cache_shrink(&slab_cache_);
-  frames += cache_shrink(&cache_cache_);
+  frames += shrink_pinned(&slab_cache_);  // never destroyed: no pin needed
+  frames += shrink_pinned(&cache_cache_);
   return frames;
 }
 
