@@ -227,7 +227,10 @@ void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects
  * bulk calls' null arrays and a kmem_cache_alloc_bulk count above INT_MAX.
  * (kmem_cache_alloc reads a handle that never was a cache unchecked.)
  * Two kmem_cache_destroy calls of one cache racing on two CPUs: one
- * destroys it, the other is refused by name (invalid-argument). */
+ * destroys it, the other is refused by name (invalid-argument); so is a
+ * kmem_cache_shrink that comes while its cache is being destroyed (one
+ * already under way is waited for). kmem_cache_alloc/free and the bulk
+ * calls racing a destroy of their own cache are not checked. */
 size_t kmem_cache_destroy(struct kmem_cache* cache);
 /* Gives every empty slab back to the buddy; returns frames released. */
 size_t kmem_cache_shrink(struct kmem_cache* cache);
