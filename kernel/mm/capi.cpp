@@ -130,17 +130,33 @@ int pf_add_memory(pf_phys_t base, uint64_t bytes) { return g_pages.add_memory(Ph
 
 // prepare records whether it took the locks, so that parent/child release
 // exactly what it took (a fork before pf_init takes and releases nothing).
+// It also records the CPU that holds them: a second prepare on that CPU
+// before parent/child (two atfork registrations, say) would wait forever
+// for locks its own CPU holds, so it is refused by name instead. A prepare
+// on another CPU waits for the holder's release, as it must; a caller
+// without a CPU (PF_NO_CPU) is not checked.
 namespace {
 constinit bool g_fork_held = false;
+constinit std::atomic<unsigned> g_fork_holder{PF_NO_CPU};
 }
 void pf_fork_prepare(void) {
   if (!g_pages.initialised()) return;
+  const unsigned cpu = platform::cpu_id();
+  if (cpu < kMaxCpus && g_fork_holder.load(std::memory_order_relaxed) == cpu) {
+    report({.code = ErrorCode::InvalidArgument,
+            .detail = "pf_fork_prepare: called again before pf_fork_parent/child on this CPU "
+                      "(it would wait for the locks it holds)",
+            .caller = PF_CALLER});
+    return;
+  }
   g_slab.fork_prepare();  // the slab layer's locks, then the page allocator's
   g_fork_held = true;
+  g_fork_holder.store(cpu < kMaxCpus ? cpu : PF_NO_CPU, std::memory_order_relaxed);
 }
 static void fork_release(bool in_child) {
   if (!g_fork_held) return;
   g_fork_held = false;
+  g_fork_holder.store(PF_NO_CPU, std::memory_order_relaxed);
   g_slab.fork_release(in_child);
 }
 void pf_fork_parent(void) { fork_release(false); }

@@ -78,8 +78,14 @@ void* SlabAllocator::kmalloc_aligned(size_t size, size_t align, gfp_t flags, con
 }
 
 void* SlabAllocator::kcalloc(size_t n, size_t size, gfp_t flags, const void* caller) {
-  if (size != 0 && n > ~size_t{0} / size) return nullptr;
-  return kmalloc(n * size, flags | __GFP_ZERO, caller != nullptr ? caller : PF_CALLER);
+  if (caller == nullptr) caller = PF_CALLER;
+  if (size != 0 && n > ~size_t{0} / size) {
+    // The flags are judged even when n * size overflows (kmalloc judges
+    // them on every other path): misuse is named, not hidden by the null.
+    if (!gfp_valid(flags)) report_bad_gfp(flags, "kcalloc", caller);
+    return nullptr;
+  }
+  return kmalloc(n * size, flags | __GFP_ZERO, caller);
 }
 
 // kfree's fast path is inline (slab.hpp): a pointer whose own frame heads

@@ -178,7 +178,9 @@ int pf_add_memory(pf_phys_t base, uint64_t bytes);
  * release them. The core keeps no per-thread state: every CPU slot's caches
  * survive intact in the child and serve whichever thread next runs as that
  * CPU (pfalloc_hook_cpu_id). Between prepare and parent/child the calling
- * thread must not allocate (it would wait for itself). No-ops before pf_init. */
+ * thread must not allocate (it would wait for itself); a second
+ * pf_fork_prepare on the CPU that holds the locks (two atfork registrations)
+ * is refused by name (invalid-argument) instead. No-ops before pf_init. */
 void pf_fork_prepare(void);
 void pf_fork_parent(void);
 void pf_fork_child(void);
@@ -224,7 +226,12 @@ void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects
  * refused by name (invalid-argument) by kmem_cache_destroy, _shrink, _free,
  * the bulk calls, and kmem_cache_alloc of a destroyed cache; so are the
  * bulk calls' null arrays and a kmem_cache_alloc_bulk count above INT_MAX.
- * (kmem_cache_alloc reads a handle that never was a cache unchecked.) */
+ * (kmem_cache_alloc reads a handle that never was a cache unchecked.)
+ * Two kmem_cache_destroy calls of one cache racing on two CPUs: one
+ * destroys it, the other is refused by name (invalid-argument); so is a
+ * kmem_cache_shrink that comes while its cache is being destroyed (one
+ * already under way is waited for). kmem_cache_alloc/free and the bulk
+ * calls racing a destroy of their own cache are not checked. */
 size_t kmem_cache_destroy(struct kmem_cache* cache);
 /* Gives every empty slab back to the buddy; returns frames released. */
 size_t kmem_cache_shrink(struct kmem_cache* cache);
@@ -234,7 +241,7 @@ size_t kmem_cache_shrink(struct kmem_cache* cache);
  * Larger requests are whole blocks from the buddy, page aligned. */
 void* kmalloc(size_t size, gfp_t flags);
 void* kzalloc(size_t size, gfp_t flags);
-void* kcalloc(size_t n, size_t size, gfp_t flags); /* 0 on n*size overflow */
+void* kcalloc(size_t n, size_t size, gfp_t flags); /* 0 on n*size overflow (bad flags still named) */
 void* krealloc(void* p, size_t new_size, gfp_t flags);
 void kfree(const void* p); /* kfree(NULL) does nothing */
 /* kfree with the size the caller asked kmalloc/kzalloc/kcalloc/krealloc for

@@ -1730,12 +1730,31 @@ void SlabAllocator::set_fast_paths(bool on) {
 
 size_t SlabAllocator::cache_shrink(KmemCache* c, const void* caller) {
   if (c == nullptr || pages_ == nullptr) return 0;
-  if (called_from_ctor("kmem_cache_shrink", caller != nullptr ? caller : PF_CALLER)) return 0;
-  if (!cache_handle_ok(c)) {
-    report_bad_cache_handle("kmem_cache_shrink: not a live cache (destroyed, or never one)", c,
-                            caller != nullptr ? caller : PF_CALLER);
+  if (caller == nullptr) caller = PF_CALLER;
+  if (called_from_ctor("kmem_cache_shrink", caller)) return 0;
+  // The handle is judged and the cache pinned in one caches_lock_ hold, as
+  // shrink_all pins what it visits: a destroy claimed before this is named
+  // (the caller raced its own destroy), and one claimed after waits for the
+  // pin before it frees the arrays this drains (it crashed: a shrink that
+  // had passed the check alone drained freed arrays).
+  const char* problem = nullptr;
+  {
+    LockGuard g(caches_lock_);
+    if (!cache_handle_ok(c)) problem = "kmem_cache_shrink: not a live cache (destroyed, or never one)";
+    else if (c->destroying_) problem = "kmem_cache_shrink: the cache is being destroyed";
+    else ++c->pins_;
+  }
+  if (problem != nullptr) {
+    report_bad_cache_handle(problem, c, caller);
     return 0;
   }
+  const size_t frames = shrink_pinned(c);
+  LockGuard g(caches_lock_);
+  --c->pins_;
+  return frames;
+}
+
+size_t SlabAllocator::shrink_pinned(KmemCache* c) {
   const size_t frames = drain_cpu_arrays(c);
   return frames + release_empty_slabs(c);
 }
@@ -1757,7 +1776,7 @@ size_t SlabAllocator::shrink_all() {
     if (c != nullptr) ++c->pins_;
   }
   while (c != nullptr) {
-    frames += cache_shrink(c);
+    frames += shrink_pinned(c);
     KmemCache* next;
     {
       LockGuard g(caches_lock_);
@@ -1767,8 +1786,8 @@ size_t SlabAllocator::shrink_all() {
     }
     c = next;
   }
-  frames += cache_shrink(&slab_cache_);
-  frames += cache_shrink(&cache_cache_);
+  frames += shrink_pinned(&slab_cache_);  // never destroyed: no pin needed
+  frames += shrink_pinned(&cache_cache_);
   return frames;
 }
 
@@ -1776,12 +1795,31 @@ size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
   if (c == nullptr) return 0;
   if (caller == nullptr) caller = PF_CALLER;
   if (called_from_ctor("kmem_cache_destroy", caller)) return 0;
-  if (pages_ != nullptr && !cache_handle_ok(c)) {
-    report_bad_cache_handle("kmem_cache_destroy: not a live cache (destroyed already, or never one)",
+  // The handle is judged and the destroy claimed in one caches_lock_ hold:
+  // two destroys of one cache racing on two CPUs both passed the check
+  // alone, and the second drained the arrays the first had freed (a crash).
+  enum { kClaimed, kNotLive, kBusy, kBuiltIn } verdict = kBuiltIn;
+  if (pages_ != nullptr) {
+    LockGuard g(caches_lock_);
+    if (!cache_handle_ok(c)) {
+      verdict = kNotLive;
+    } else if (c == &cache_cache_ || c == &slab_cache_ || c->kmalloc_) {
+      verdict = kBuiltIn;
+    } else if (c->destroying_) {
+      verdict = kBusy;
+    } else {
+      c->destroying_ = true;
+      verdict = kClaimed;
+    }
+  }
+  if (verdict == kNotLive || verdict == kBusy) {
+    report_bad_cache_handle(verdict == kNotLive
+                                ? "kmem_cache_destroy: not a live cache (destroyed already, or never one)"
+                                : "kmem_cache_destroy: the cache is being destroyed by another call",
                             c, caller);
     return 0;
   }
-  if (pages_ == nullptr || c == &cache_cache_ || c == &slab_cache_ || c->kmalloc_) {
+  if (verdict == kBuiltIn) {
     report({.code = ErrorCode::InvalidArgument,
             .detail = "kmem_cache_destroy: bootstrap and kmalloc caches go only with teardown()",
             .cache = c->name_,
@@ -1798,6 +1836,10 @@ size_t SlabAllocator::cache_destroy(KmemCache* c, const void* caller) {
   if (live != 0) {
     c->retired_ = true;
     stop_fast(c);
+    {
+      LockGuard g(caches_lock_);
+      c->destroying_ = false;  // retired: a later destroy that finds it empty finishes it
+    }
     return report_live_objects(c, ErrorCode::CacheDestroyedWithLiveObjects, "kmem_cache_destroy",
                                caller);
   }

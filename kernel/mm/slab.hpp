@@ -655,12 +655,19 @@ class KmemCache {
   // The allocator's list of caches, under SlabAllocator::caches_lock_.
   KmemCache* next_ = nullptr;
   KmemCache* prev_ = nullptr;
-  // Walkers that hold this cache across a dropped caches_lock_ (shrink_all):
+  // Walkers that hold this cache across a dropped caches_lock_ (shrink_all,
+  // and cache_shrink for the length of its shrink):
   // while pins_ != 0 the cache stays linked and its record alive, so
   // next_ can be followed once the lock is taken again; cache_destroy waits
   // for 0 before it unlinks. Under caches_lock_.
   uint32_t pins_ = 0;
   bool retired_ = false;  // destroyed while objects were live; see cache_destroy
+  // A cache_destroy is under way (claimed under caches_lock_, which also
+  // covers its handle check): a second destroy of the same handle, racing
+  // on another CPU, is refused by name instead of draining arrays the first
+  // one has freed. Cleared when the destroy leaves the cache retired (a
+  // later destroy may finish it). Under caches_lock_.
+  bool destroying_ = false;
 };
 
 class SlabAllocator {
@@ -731,6 +738,9 @@ class SlabAllocator {
   // returns frames released (off-slab header slabs that emptied included).
   // A handle that is no live cache is reported (InvalidArgument), 0.
   size_t cache_shrink(KmemCache* cache, const void* caller = nullptr);
+  // cache_shrink's work on a cache that cannot go away meanwhile (pinned,
+  // or a bootstrap cache): its arrays drained, its empty slabs released.
+  size_t shrink_pinned(KmemCache* cache);
   // May the public calls use `c` as a cache? A bootstrap cache, or a live
   // record: an object start in a slab of the kmem_cache cache whose
   // allocator_ is this allocator (destroy_empty_cache clears it before the

@@ -157,5 +157,51 @@ TEST_F(ShrinkConcurrency, AnotherCacheIsDestroyedWhileShrinkAllIsMidway) {
   EXPECT_TRUE(test::SlabVerified(slab_));
 }
 
+// A handle used while it goes away: two destroys of one cache, or a destroy
+// and a shrink, at the same moment on two CPUs. One destroy wins; the other
+// call is refused by name (invalid-argument) or, a shrink that came first,
+// waited for: never a read of the arrays the destroy frees (both crashed).
+TEST_F(ShrinkConcurrency, DestroyRacingDestroyOrShrinkIsRefusedByName) {
+  struct Counts {
+    std::atomic<unsigned> invalid{0}, other{0};
+  } counts;
+  const ErrorHandlerSlot old = set_error_handler(
+      [](const ErrorReport& r, void* ctx) {
+        auto* c = static_cast<Counts*>(ctx);
+        (r.code == ErrorCode::InvalidArgument ? c->invalid : c->other).fetch_add(1);
+      },
+      &counts);
+  const hosted::LogSinkSlot old_sink = hosted::set_log_sink([](const char*, size_t, void*) {}, nullptr);
+  const int rounds = kUnderTsan ? 60 : 400;
+  unsigned destroy_pairs = 0;
+  for (int round = 0; round < rounds; ++round) {
+    KmemCache* c = slab_.cache_create("racing", 128, 0, 0, nullptr);
+    ASSERT_NE(c, nullptr);
+    void* o = slab_.cache_alloc(c, GFP_KERNEL);
+    ASSERT_NE(o, nullptr);
+    slab_.cache_free(c, o);  // in this CPU's array: the destroy drains it
+    const bool both_destroy = round % 2 == 0;
+    destroy_pairs += both_destroy;
+    std::atomic<int> ready{0};
+    auto call = [&](unsigned cpu, bool destroy) {
+      hosted::set_this_thread_cpu(cpu);
+      ready.fetch_add(1);
+      while (ready.load() < 2) {
+      }
+      if (destroy) slab_.cache_destroy(c); else slab_.cache_shrink(c);
+    };
+    std::thread a(call, 1u, true), b(call, 2u, both_destroy);
+    a.join();
+    b.join();
+    EXPECT_FALSE(slab_.cache_handle_ok(c)) << round;
+  }
+  set_error_handler(old.handler, old.context);
+  hosted::set_log_sink(old_sink);
+  EXPECT_EQ(counts.other.load(), 0u);
+  EXPECT_GE(counts.invalid.load(), destroy_pairs);  // every second destroy
+  EXPECT_LE(counts.invalid.load(), static_cast<unsigned>(rounds));
+  EXPECT_TRUE(test::SlabVerified(slab_));
+}
+
 }  // namespace
 }  // namespace pf
