@@ -38,7 +38,17 @@ int init_global(MemoryMap& map, const PageAllocatorConfig& config, const SlabCon
   if (g_pages.initialised()) return PF_ERR_BAD_CONFIG;
   if (!map.normalised() && !map.normalise()) return PF_ERR_MAP_CAPACITY;
   if (int s = g_pages.init(map, config); s != PF_OK) return s;
-  return g_slab.init(g_pages, slab);
+  const int status = g_slab.init(g_pages, slab);
+  if (status != PF_OK) {
+    // The slab layer's failed init gave back what it took and unbound
+    // itself; nothing else has seen the page allocator yet. It goes back to
+    // its constant-initialised state, so a failed init leaves nothing set
+    // up and may be retried (pfalloc.h), with a map that fits.
+    PF_ASSERT(!g_slab.initialised());
+    g_pages.~PageAllocator();
+    new (&g_pages) PageAllocator();
+  }
+  return status;
 }
 
 }  // namespace pf
@@ -56,9 +66,9 @@ int pf_init(const struct pf_config* config, const struct pf_region* regions, siz
   if (config->cpu_count > kMaxCpus) return PF_ERR_BAD_CONFIG;
   MemmapOptions options;
   options.low_reserved_end = config->low_reserved_end != 0 ? config->low_reserved_end : 1 * MiB;
-  // A failed pf_init leaves nothing set up (g_map back to null; the page
-  // allocator refuses a second init only once it succeeded), so the caller
-  // may retry with a map that fits.
+  // A failed pf_init leaves nothing set up (g_map back to null, both
+  // instances uninitialised: init_global), so the caller may retry with a
+  // map that fits.
   g_map = new (g_map_storage) MemoryMap(options);
   const int status = [&]() -> int {
     for (size_t i = 0; i < region_count; ++i) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -752,6 +753,60 @@ TEST_F(CApiArgs, IntrospectionArguments) {
   pf_config again{};
   expect(none, "pf_init twice", [&] { EXPECT_EQ(pf_init(&again, kMap, 4, nullptr, 0), PF_ERR_BAD_CONFIG); });
   expect(none, "pf_init(NULL)", [&] { EXPECT_EQ(pf_init(nullptr, kMap, 4, nullptr, 0), PF_ERR_BAD_CONFIG); });
+}
+
+// pfalloc.h: "after a failure nothing is set up and pf_init may be called
+// again". Maps of 1, 2, 3, ... frames are offered in turn, in one process,
+// until one fits: the first ones fail in the page allocator (no room for its
+// descriptors), the next ones in the slab layer (no room for the first slabs
+// of its caches, with the page allocator's init already done), and every
+// failure must leave both instances as they were, or the map that fits is
+// refused as a second init. A child process: the global instances are set up
+// once per process, and CApi's suite sets them up its own way.
+[[noreturn]] void init_until_a_map_fits() {
+  const auto fail = [](const char* why, uint64_t frames) {
+    std::fprintf(stderr, "%s (a map of %llu frames)\n", why, static_cast<unsigned long long>(frames));
+    std::_Exit(1);
+  };
+  static hosted::HostedMemory memory;
+  if (!memory.reserve(PhysAddr{0}, PhysAddr{17 * MiB})) fail("no window", 0);
+  pf_config config{};
+  config.direct_map_offset = memory.direct_map_offset();
+  config.cpu_count = 2;
+  uint64_t frames = 1;
+  for (;; ++frames) {
+    if (frames > 4096) fail("no map fits", frames);
+    const pf_region map[] = {{1 * MiB, frames * kPageSize, PF_REGION_USABLE}};
+    const int status = pf_init(&config, map, 1, nullptr, 0);
+    if (status == PF_OK) break;
+    if (status != PF_ERR_NO_USABLE_MEMORY && status != PF_ERR_NO_ROOM_FOR_DESCRIPTORS)
+      fail(status == PF_ERR_BAD_CONFIG ? "refused as a second init" : "an unexpected status", frames);
+    // Nothing set up: no memory, and a page allocation says so.
+    pf_counters c{};
+    pf_get_counters(&c);
+    if (c.managed_frames != 0) fail("memory left managed", frames);
+    if (alloc_pages(0, GFP_KERNEL) != 0) fail("a page allocated", frames);
+  }
+  // The allocator that finally came up works: every free frame can be
+  // allocated and freed again, and a second init is refused.
+  pf_counters before{};
+  pf_get_counters(&before);
+  if (before.managed_frames == 0 || before.managed_frames > frames) fail("managed frames out of the map", frames);
+  std::vector<pf_phys_t> pages;
+  for (pf_phys_t p; (p = alloc_pages(0, GFP_KERNEL)) != 0;) pages.push_back(p);
+  if (pages.size() != before.free_frames) fail("free frames not all allocatable", frames);
+  for (pf_phys_t p : pages) free_pages(p, 0);
+  pf_counters after{};
+  pf_get_counters(&after);
+  if (after.free_frames != before.free_frames || pf_verify() != 0) fail("not as it was", frames);
+  if (pf_init(&config, nullptr, 0, nullptr, 0) != PF_ERR_BAD_CONFIG) fail("a second init not refused", frames);
+  std::fprintf(stderr, "fits from %llu frames\n", static_cast<unsigned long long>(frames));
+  std::_Exit(0);
+}
+
+TEST(CApiInitRetry, EveryFailedInitMayBeRetried) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(init_until_a_map_fits(), ::testing::ExitedWithCode(0), "fits from [0-9]+ frames");
 }
 
 }  // namespace
