@@ -206,6 +206,9 @@ $(call kernel_boot, fault-demo,     multiboot1, run fault-demo,       fatal ^\*\
 # A CPU QEMU stripped of SSE2 (architectural on x86-64; lfence needs it) is
 # refused by boot.S with a message, not a triple fault.
 $(call kernel_boot, no-sse2-demo,   multiboot1, test,                 fatal ^pfalloc: this CPU has no SSE2, -M pc -m 128M -global qemu64-x86_64-cpu.sse2=off)
+# SSE taken away, SSE2 still announced: TCG's lfence needs the SSE bit too,
+# so boot.S checks both (this was a silent triple fault). About 0.3 s.
+$(call kernel_boot, no-sse-demo,    multiboot1, test,                 fatal ^pfalloc: this CPU has no SSE2 or no SSE, -M pc -m 128M -global qemu64-x86_64-cpu.sse=off)
 # A kernel stack overflow hits the guard page; the page fault cannot push its
 # frame there, so the CPU raises #DF, which runs on its own stack (IST 1).
 $(call kernel_boot, stack-overflow-demo, multiboot1, run stack-overflow-demo, fatal ^\*\*\* CPU exception 8 \(#DF double fault\), -M pc -m 128M)
