@@ -193,6 +193,10 @@ $(call kernel_boot, smp16-4M,       multiboot1, test,                 pass,     
 # OUT2's constant high they came out 40 times too slow and the ticks never
 # landed inside an allocator call (smp_stress_cross_cpu_frees failed).
 $(call kernel_boot, microvm,        multiboot1, test,                 pass,            -M microvm -m 128M)
+# -M microvm without ACPI: the CPUs come from qboot's MP table, whose entry
+# count is 0 (the entries are there): the walk follows the table's length;
+# 1 CPU of 2 was found before. About 2 s.
+$(call kernel_boot, microvm-mps-smp2, multiboot1, test,               pass,            -M microvm -M acpi=off -m 64M -smp 2, cpus: 2 online)
 # GRUB (Multiboot2) from one hybrid ISO, under BIOS and under UEFI; under UEFI
 # there is no EBDA, so the RSDP must come from the Multiboot2 ACPI tag.
 $(call kernel_boot, grub-bios,      grub-bios,  test expect-module,   pass,            -M q35 -m 1G)
