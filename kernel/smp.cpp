@@ -417,7 +417,7 @@ bool smp_start(Kernel& k) {
   arch::lapic_init_this_cpu(true);
   s.boot_apic_id = arch::lapic_id();
   arch::g_cpus[0].apic_id = s.boot_apic_id;
-  s.timer_counts_per_ms = arch::lapic_calibrate_timer(10);
+  s.timer_counts_per_ms = arch::lapic_calibrate_timer();
   s.timer_period_us = kTimerPeriodUs;
   g_smp_started = true;
   g_boot_cr4 = arch::read_cr4();

@@ -32,23 +32,31 @@ enum class PitOut : uint8_t { Unknown, Channel2, Channel0, Rtc, None };
 PitOut g_pit_out = PitOut::Unknown;
 const char* g_assumed = "not calibrated";  // PitOut::None: where the rate came from
 
-void start_channel2(uint16_t ticks) {
+// The start_* functions return the TSC read just before the write that
+// starts the count (the high byte; channel 2's gate only pauses a mode 0
+// count), so that a countdown's cycles come out long, not short, when the
+// vCPU stalls around the start (ShortestSample, timing.hpp).
+uint64_t start_channel2(uint16_t ticks) {
   // Gate on, speaker off.
   outb(kPort61, static_cast<uint8_t>((inb(kPort61) & ~0x02) | 0x01));
   outb(kPitCommand, 0xB0);  // channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count)
   outb(kPitChannel2, static_cast<uint8_t>(ticks));
+  const uint64_t tsc = rdtsc();
   outb(kPitChannel2, static_cast<uint8_t>(ticks >> 8));
   // Restart the count by toggling the gate.
   const uint8_t v = inb(kPort61);
   outb(kPort61, static_cast<uint8_t>(v & ~0x01));
   outb(kPort61, static_cast<uint8_t>(v | 0x01));
+  return tsc;
 }
 bool channel2_out() { return (inb(kPort61) & 0x20) != 0; }
 
-void start_channel0(uint16_t ticks) {
+uint64_t start_channel0(uint16_t ticks) {
   outb(kPitCommand, 0x30);  // channel 0, lobyte/hibyte, mode 0: OUT low until terminal count
   outb(kPitChannel0, static_cast<uint8_t>(ticks));
-  outb(kPitChannel0, static_cast<uint8_t>(ticks >> 8));
+  const uint64_t tsc = rdtsc();
+  outb(kPitChannel0, static_cast<uint8_t>(ticks >> 8));  // the count starts with its high byte
+  return tsc;
 }
 bool channel0_out() {
   outb(kPitCommand, 0xE2);  // read-back: status only (count not latched), channel 0
@@ -129,8 +137,7 @@ uint64_t tsc_hz_without_clock() {
 uint64_t measure_pit_countdown(uint16_t ticks) {
   if (g_pit_out == PitOut::Unknown) g_pit_out = pick_pit_out();
   const bool ch2 = g_pit_out == PitOut::Channel2;
-  if (ch2) start_channel2(ticks); else start_channel0(ticks);
-  const uint64_t start = rdtsc();
+  const uint64_t start = ch2 ? start_channel2(ticks) : start_channel0(ticks);
   // OUT rises at terminal count. Bounded: a missing PIT must not hang.
   for (uint64_t spin = 0; !(ch2 ? channel2_out() : channel0_out()) && spin < 100000000; ++spin) {
   }
@@ -158,16 +165,14 @@ uint64_t calibrate_tsc(unsigned ms) {
     g_tsc_hz = tsc_hz_without_clock();
     return g_tsc_hz;
   }
-  // Split into countdowns of at most 50 ms (65535 ticks is ~54.9 ms).
-  uint64_t cycles = 0, ticks_total = 0;
-  while (ms > 0) {
-    const unsigned step = ms > 50 ? 50 : ms;
-    const auto ticks = static_cast<uint16_t>(kPitHz * step / 1000);
-    cycles += measure_pit_countdown(ticks);
-    ticks_total += ticks;
-    ms -= step;
-  }
-  g_tsc_hz = ticks_total ? cycles * kPitHz / ticks_total : 0;
+  // Countdowns of `ms` (at most 50: 65535 ticks is ~54.9 ms), the shortest
+  // kept (ShortestSample, timing.hpp). One countdown of 20 ms, as before,
+  // kept whatever delay the host dealt it: up to 4 ms late, 20% high.
+  const unsigned step = ms == 0 ? 1 : ms > 50 ? 50 : ms;
+  const auto ticks = static_cast<uint16_t>(kPitHz * step / 1000);
+  ShortestSample cycles;
+  while (!cycles.done()) cycles.add(measure_pit_countdown(ticks));
+  g_tsc_hz = cycles.best * kPitHz / ticks;
   if (g_tsc_hz == 0) g_tsc_hz = 1;  // keep divisions defined on a broken PIT
   return g_tsc_hz;
 }
