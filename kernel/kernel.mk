@@ -188,6 +188,11 @@ $(call kernel_boot, run-smp16-4M,   multiboot1, run,                  run,      
 # leave in 4 MiB (one 160000-byte block; up to 288 KiB) are skipped and
 # named, not failed (selftest.cpp, kMemoryNeeds); 22 failed before. About 2 s.
 $(call kernel_boot, smp16-4M,       multiboot1, test,                 pass,            -M pc -m 4M -smp 16, cpus: 16 online)
+# Six CPUs in 3 MiB (~600 KiB free after their stacks): per-CPU page refills
+# in a zone this small take at most 1/64 of it (page_pcp.cpp), not 128 KiB
+# per order, which split the one free order-6 block the 160000-byte
+# krealloc needs (12 failures before). About 2.5 s.
+$(call kernel_boot, smp6-3M,        multiboot1, test,                 pass,            -M pc -m 3M -smp 6, cpus: 6 online)
 # -M microvm has no port 0x61: the PIT's channel 2 cannot be read there, so
 # the TSC and the LAPIC timer are calibrated on channel 0 (timing.cpp); on
 # OUT2's constant high they came out 40 times too slow and the ticks never
