@@ -188,11 +188,24 @@ $(call kernel_boot, run-smp16-4M,   multiboot1, run,                  run,      
 # leave in 4 MiB (one 160000-byte block; up to 288 KiB) are skipped and
 # named, not failed (selftest.cpp, kMemoryNeeds); 22 failed before. About 2 s.
 $(call kernel_boot, smp16-4M,       multiboot1, test,                 pass,            -M pc -m 4M -smp 16, cpus: 16 online)
+# Six CPUs in 3 MiB (~600 KiB free after their stacks): per-CPU page refills
+# in a zone this small take at most 1/64 of it (page_pcp.cpp), not 128 KiB
+# per order, which split the one free order-6 block the 160000-byte
+# krealloc needs (12 failures before). About 2.5 s.
+$(call kernel_boot, smp6-3M,        multiboot1, test,                 pass,            -M pc -m 3M -smp 6, cpus: 6 online)
 # -M microvm has no port 0x61: the PIT's channel 2 cannot be read there, so
 # the TSC and the LAPIC timer are calibrated on channel 0 (timing.cpp); on
 # OUT2's constant high they came out 40 times too slow and the ticks never
 # landed inside an allocator call (smp_stress_cross_cpu_frees failed).
 $(call kernel_boot, microvm,        multiboot1, test,                 pass,            -M microvm -m 128M)
+# -M microvm without ACPI: the CPUs come from qboot's MP table, whose entry
+# count is 0 (the entries are there): the walk follows the table's length;
+# 1 CPU of 2 was found before. About 2 s.
+$(call kernel_boot, microvm-mps-smp2, multiboot1, test,               pass,            -M microvm -M acpi=off -m 64M -smp 2, cpus: 2 online)
+# -M microvm without a PIT: the TSC is measured over a second of the RTC and
+# the LAPIC timer against the TSC; before, OUT read "high" from no PIT at all,
+# the timer came out at 210 counts/ms (62500) and the stress case failed. About 4 s.
+$(call kernel_boot, microvm-nopit,  multiboot1, test,                 pass,            -M microvm -M pit=off -m 64M -smp 2, cpus: 2 online)
 # GRUB (Multiboot2) from one hybrid ISO, under BIOS and under UEFI; under UEFI
 # there is no EBDA, so the RSDP must come from the Multiboot2 ACPI tag.
 $(call kernel_boot, grub-bios,      grub-bios,  test expect-module,   pass,            -M q35 -m 1G)
@@ -206,6 +219,9 @@ $(call kernel_boot, fault-demo,     multiboot1, run fault-demo,       fatal ^\*\
 # A CPU QEMU stripped of SSE2 (architectural on x86-64; lfence needs it) is
 # refused by boot.S with a message, not a triple fault.
 $(call kernel_boot, no-sse2-demo,   multiboot1, test,                 fatal ^pfalloc: this CPU has no SSE2, -M pc -m 128M -global qemu64-x86_64-cpu.sse2=off)
+# SSE taken away, SSE2 still announced: TCG's lfence needs the SSE bit too,
+# so boot.S checks both (this was a silent triple fault). About 0.3 s.
+$(call kernel_boot, no-sse-demo,    multiboot1, test,                 fatal ^pfalloc: this CPU has no SSE2 or no SSE, -M pc -m 128M -global qemu64-x86_64-cpu.sse=off)
 # A kernel stack overflow hits the guard page; the page fault cannot push its
 # frame there, so the CPU raises #DF, which runs on its own stack (IST 1).
 $(call kernel_boot, stack-overflow-demo, multiboot1, run stack-overflow-demo, fatal ^\*\*\* CPU exception 8 \(#DF double fault\), -M pc -m 128M)

@@ -136,7 +136,7 @@ void run_report(Kernel& k) {
   print(t);
 
   section(t, "time");
-  t.str("TSC: ").dec(arch::tsc_hz() / 1000000).str(" MHz (calibrated against the ").str(arch::pit_source()).str(")").nl();
+  t.str("TSC: ").dec(arch::tsc_hz() / 1000000).str(" MHz (").str(arch::clock_source()).str(")").nl();
   t.str("boot entry -> page allocator ready: ").dec(k.tsc_pages_ready - k.tsc_entry).str(" cycles, ");
   ms(t, k.tsc_pages_ready - k.tsc_entry);
   t.nl().str("  of which PageAllocator::init: ").dec(k.tsc_pages_ready - k.tsc_init).str(" cycles, ");

@@ -9,7 +9,8 @@
 //      that will run has its own caches.
 //   2. The LAPIC page (IA32_APIC_BASE) mapped uncached at kMmioBase; the
 //      8259s remapped and masked; the LAPIC timer calibrated once against
-//      the PIT; this CPU's timer started; interrupts on.
+//      the PIT (without one, the TSC: timing.hpp); this CPU's timer
+//      started; interrupts on.
 //   3. A trampoline of 4 frames below 1 MiB *from the allocator*
 //      (alloc_contig, max_addr 1 MiB): the real-mode code and a PML4/PDPT/PD
 //      that identity-map the first 2 MiB and share the kernel's upper half.
@@ -416,7 +417,7 @@ bool smp_start(Kernel& k) {
   arch::lapic_init_this_cpu(true);
   s.boot_apic_id = arch::lapic_id();
   arch::g_cpus[0].apic_id = s.boot_apic_id;
-  s.timer_counts_per_ms = arch::lapic_calibrate_timer(10);
+  s.timer_counts_per_ms = arch::lapic_calibrate_timer();
   s.timer_period_us = kTimerPeriodUs;
   g_smp_started = true;
   g_boot_cr4 = arch::read_cr4();

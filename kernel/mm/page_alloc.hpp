@@ -461,6 +461,20 @@ class PageAllocator {
   static constexpr unsigned kPcpOrders = 4;
   static constexpr uint32_t kPcpBatch[kPcpOrders] = {32, 16, 8, 4};
   static constexpr uint32_t kPcpHigh[kPcpOrders] = {128, 64, 32, 16};
+  // Blocks one refill of `order` takes from a zone of `managed` frames:
+  // kPcpBatch[order] (128 KiB), but at most 1/kPcpZoneShare of the zone's
+  // frames, and at least one block. Why: in a tiny zone a full batch is a
+  // large share of what is free, taken from the smallest blocks up and so
+  // splitting the large ones (-m 3M -smp 6: ~600 KiB free; the refills of
+  // orders 0-3 for a few slabs split the only free order-6 block, and the
+  // 160000-byte kmalloc after them failed with 540 KiB free). Zones of
+  // 8 MiB and more keep the full batches (the DMA zone of a 16 MiB+
+  // machine included); Linux scales its batch with the zone too.
+  static constexpr uint64_t kPcpZoneShare = 64;
+  static constexpr uint32_t pcp_refill_batch(uint64_t managed, unsigned order) {
+    const uint64_t cap = (managed / kPcpZoneShare) >> order;
+    return cap >= kPcpBatch[order] ? kPcpBatch[order] : cap == 0 ? 1 : static_cast<uint32_t>(cap);
+  }
 
  private:
   static constexpr unsigned kChunkSlots = 1024;

@@ -4,7 +4,9 @@
 // state Cached (an {address, descriptor} pair per slot, so a hand-out is a
 // pop and one 8-byte store of the descriptor's second word, frame.hpp
 // hand_out, with no lookup; the address is what alloc_pages returns).
-// Sizing (page_alloc.hpp): an empty stack is refilled with kPcpBatch[k] blocks under one zone-lock hold; a free
+// Sizing (page_alloc.hpp): an empty stack is refilled with kPcpBatch[k]
+// blocks (fewer in a zone under 8 MiB, pcp_refill_batch) under one
+// zone-lock hold; a free
 // that finds the stack at kPcpHigh[k] first drains the kPcpBatch[k] oldest
 // blocks (the bottom of the stack, the coldest) back to the buddy. Order 0:
 // batch 32, high 128 (512 KiB per CPU and zone at most).
@@ -213,8 +215,9 @@ size_t PageAllocator::alloc_pages_bulk(Order order, gfp_t flags, size_t count, P
 uint32_t PageAllocator::refill(PcpStack& s, Zone z, Order order) {
   ZoneArea& zs = zone(z);
   LockGuard guard(zs.lock());
+  const uint32_t batch = pcp_refill_batch(zs.managed(), order.value);
   uint32_t n = 0;
-  for (; n < kPcpBatch[order.value]; ++n) {
+  for (; n < batch; ++n) {
     const ZoneArea::Block b = zs.take(order, FrameState::Cached);
     if (b.range == nullptr) break;
     s.slots[n] = PcpSlot{pf::to_phys(b.pfn).value, &b.range->at(b.pfn)};

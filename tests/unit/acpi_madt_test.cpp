@@ -277,6 +277,22 @@ TEST(MpTables, EbdaThenTheTopOfBaseMemoryThenTheBiosArea) {
   EXPECT_EQ(ids(ebda), (std::vector<uint32_t>{0, 1}));
 }
 
+// QEMU's qboot (-M microvm,acpi=off -smp 2) writes every entry but leaves
+// the entry count 0: the walk follows the table's length, and both CPUs
+// are found (only the first was, as the one CPU of a failed table).
+TEST(MpTables, AnEntryCountOfZeroStillWalksTheWholeTable) {
+  Mem mem;
+  auto t = mp_table({mp_cpu(0, 3), mp_cpu(1, 1), mp_other(1), mp_other(2), mp_other(3)});
+  t[34] = t[35] = 0;
+  t[7] = 0;
+  sum_fix(t, 7, 0, t.size());
+  mem.put(kMpTable, t);
+  mem.put(0x9FC00, mp_floating(kMpTable));
+  AcpiCpus out;
+  ASSERT_TRUE(mps_find_cpus(mem.pm(), kMemory, out)) << out.error;
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{0, 1}));
+}
+
 TEST(MpTables, ADefaultConfigurationIsTwoCpus) {
   Mem mem;
   mem.put(0xF0000, mp_floating(0, 5));  // configuration 5: ISA + PCI, two CPUs, no table

@@ -551,6 +551,58 @@ INSTANTIATE_TEST_SUITE_P(Orders, BuddyFreeOrder,
 
 // ---- per-CPU caches ------------------------------------------------------------
 
+// A refill takes kPcpBatch[k] blocks from a zone of 8 MiB or more, and at
+// most 1/64 of a smaller zone's frames (at least one block).
+TEST(Buddy, PerCpuRefillBatchScalesWithATinyZone) {
+  for (unsigned k = 0; k < PageAllocator::kPcpOrders; ++k) {
+    EXPECT_EQ(PageAllocator::pcp_refill_batch(2048, k), PageAllocator::kPcpBatch[k]) << "8 MiB";
+    EXPECT_EQ(PageAllocator::pcp_refill_batch(1 << 20, k), PageAllocator::kPcpBatch[k]) << "4 GiB";
+    EXPECT_EQ(PageAllocator::pcp_refill_batch(1, k), 1u);
+  }
+  EXPECT_EQ(PageAllocator::pcp_refill_batch(700, 0), 10u);  // -m 3M's zone: 40 KiB per refill
+  EXPECT_EQ(PageAllocator::pcp_refill_batch(700, 3), 1u);
+  for (uint64_t managed = 1; managed < 4096; managed += 37)
+    for (unsigned k = 0; k < PageAllocator::kPcpOrders; ++k) {
+      const uint64_t frames = uint64_t{PageAllocator::pcp_refill_batch(managed, k)} << k;
+      EXPECT_TRUE(frames <= managed / PageAllocator::kPcpZoneShare || frames == (uint64_t{1} << k))
+          << managed << " frames, order " << k;
+    }
+}
+
+// What the scaling is for: a zone of 1.25 MiB, one whole 1 MiB block
+// (order 8) and, beside it, what bootmem left of the first 256 KiB. One
+// refill of every cached order took 4 x 128 KiB from the smallest blocks
+// up: the small ones ran out and the refills split the 1 MiB block, so an
+// order-8 request (no retry) failed with two thirds of the zone free.
+TEST(Buddy, PerCpuRefillsLeaveATinyZonesLargeBlockWhole) {
+  auto m = std::make_unique<Machine>(std::initializer_list<Region>{usable(16 * MiB + 768 * KiB, 1280 * KiB)},
+                                     PageAllocatorConfig{.cpu_count = 1});
+  ASSERT_TRUE(m->ok());
+  PageAllocator& pages = m->pages();
+  LeaveAsFound guard(pages);
+  const uint64_t managed = pages.zone_counters(Zone::Dma32).managed_frames;
+  uint64_t small = 0, refills = 0;
+  for (unsigned k = 0; k < 8; ++k) small += pages.free_blocks(Zone::Dma32, Order{k}) << k;
+  for (unsigned k = 0; k < PageAllocator::kPcpOrders; ++k)
+    refills += uint64_t{PageAllocator::pcp_refill_batch(managed, k)} << k;
+  // The layout this test needs (bootmem's share may change): one order-8
+  // block, fewer small frames than four full batches, room for the scaled ones.
+  ASSERT_EQ(pages.free_blocks(Zone::Dma32, Order{8}), 1u);
+  ASSERT_LT(small, 4u * 32);
+  ASSERT_GE(small, 2 * refills) << "managed " << managed;
+  std::vector<std::pair<PhysAddr, unsigned>> held;
+  for (unsigned k = 0; k < PageAllocator::kPcpOrders; ++k) {
+    const PhysAddr p = pages.alloc_pages(Order{k}, GFP_KERNEL);
+    ASSERT_FALSE(p.is_null()) << "order " << k;
+    held.emplace_back(p, k);
+  }
+  EXPECT_EQ(pages.free_blocks(Zone::Dma32, Order{8}), 1u) << "the 1 MiB block was split by the refills";
+  const PhysAddr big = pages.alloc_pages(Order{8}, GFP_KERNEL | __GFP_NORETRY);
+  EXPECT_FALSE(big.is_null());
+  if (!big.is_null()) pages.free_pages(big, Order{8});
+  for (auto [p, k] : held) pages.free_pages(p, Order{k});
+}
+
 TEST(Buddy, PerCpuCacheStaysBelowItsHighWaterMark) {
   auto m = dma32_machine(16 * MiB, 1);  // one zone, one CPU: one cache stack per order
   ASSERT_TRUE(m->ok());

@@ -150,9 +150,12 @@ bool mps_find_cpus(const PhysMap& pm, uint64_t reach, AcpiCpus& out) {
     return false;
   }
   out.lapic_address = u32(t, 36);
-  const unsigned entries = u16(t, 34);
+  // The walk is bounded by the base table's length, not by its entry count
+  // (u16 @34): QEMU's qboot (-M microvm,acpi=off) writes every entry but
+  // leaves the count 0, and the second CPU of `-smp 2` was never found.
+  // The length is checksummed with the entries; Linux walks it too.
   size_t off = kMpHeaderLength;
-  for (unsigned i = 0; i < entries && off < len; ++i) {
+  for (unsigned i = 0; off < len; ++i) {
     const uint8_t type = u8(t, off);
     const size_t size = type == 0 ? kMpProcessorLength : kMpOtherLength;
     if (type > 4 || off + size > len) break;  // an unknown type's length is unknown: stop there

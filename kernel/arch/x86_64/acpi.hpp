@@ -53,7 +53,8 @@ bool acpi_find_cpus(uint64_t rsdp_hint, const char* hint_source, const PhysMap& 
                     uint64_t reach, AcpiCpus& out);
 
 // The same list from the MP tables, for a machine without ACPI: the enabled
-// processor entries (acpi_uid: the entry's index), the local APIC address;
+// processor entries (acpi_uid: the entry's index) of the base table, walked
+// to its length (its entry count is not trusted), the local APIC address;
 // a floating pointer naming one of the default configurations (no table)
 // gives the two CPUs 0 and 1 that those define. `out` must be fresh (or
 // left by a failed acpi_find_cpus: its counts are all 0). Returns false

@@ -48,8 +48,10 @@ uint32_t lapic_id();
 void lapic_eoi();
 
 // Timer: counts per millisecond at divide-by-16, measured against the PIT
-// over `ms` milliseconds (boot CPU, once). Returns the count.
-uint32_t lapic_calibrate_timer(unsigned ms = 10);
+// (without one, the TSC: calibrate_tsc must have run) over windows of `ms`
+// milliseconds, the fewest kept (ShortestSample, timing.hpp; boot CPU,
+// once). Returns the count.
+uint32_t lapic_calibrate_timer(unsigned ms = 4);
 uint32_t lapic_timer_counts_per_ms();
 // Starts this CPU's timer: periodic, every `period_us`, on kTimerVector.
 void lapic_timer_start(uint32_t period_us);

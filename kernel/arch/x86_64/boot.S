@@ -77,15 +77,18 @@ _start:
         btl $29, %edx
         jnc no_long_mode
         movl %edx, %ebp                           // keep the NX bit (20) for EFER below
-        // SSE2 (CPUID 1 EDX bit 26): architectural on x86-64, but QEMU can
-        // take it away (-cpu qemu64,-sse2); rdtsc() orders itself with
-        // lfence, an SSE2 instruction that would fault (#UD) before the IDT
-        // exists: a triple fault instead of this message.
+        // SSE2 (CPUID 1 EDX bit 26) and SSE (bit 25): architectural on
+        // x86-64, but QEMU can take either away (-cpu qemu64,-sse2 or -sse);
+        // rdtsc() orders itself with lfence, which TCG refuses (#UD) without
+        // the SSE bit as well as without SSE2, and fences are mfence (SSE2):
+        // a fault before the IDT exists is a triple fault, not this message.
+        // (-sse alone, with SSE2 still announced, was a silent triple fault.)
         movl $1, %eax
         cpuid
         movl $no_sse2_text, %esi
-        btl $26, %edx
-        jnc boot_refused
+        andl $(3 << 25), %edx
+        cmpl $(3 << 25), %edx
+        jne boot_refused
 
         // Zero the boot tables: the loader should have, but nothing depends on it.
         movl $boot_tables_start, %edi
@@ -179,7 +182,7 @@ boot_tsc:   .quad 0
 no_long_mode_text:
         .asciz "pfalloc: this CPU has no long mode (x86-64); cannot boot\r\n"
 no_sse2_text:
-        .asciz "pfalloc: this CPU has no SSE2 (every x86-64 CPU has it; the kernel uses lfence); cannot boot\r\n"
+        .asciz "pfalloc: this CPU has no SSE2 or no SSE (every x86-64 CPU has both; the kernel uses lfence and mfence); cannot boot\r\n"
 
         .section .boot.tables, "aw", @nobits
         .balign 4096
