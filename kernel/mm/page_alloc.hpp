@@ -158,7 +158,10 @@ class PageAllocator {
   PageAllocator& operator=(const PageAllocator&) = delete;
 
   // `map` must be normalised. Places the descriptor arrays with bootmem inside
-  // usable memory, marks them Reserved, frees the rest. Returns a pf_status.
+  // usable memory, marks them Reserved, frees the rest. Returns a pf_status:
+  // PF_ERR_BAD_CONFIG, nothing written, also for a direct_map_offset that is
+  // not a multiple of 4096 or puts managed memory's virtual addresses across
+  // 2^64 or at 0.
   int init(const MemoryMap& map, const PageAllocatorConfig& config);
   bool initialised() const;
 
@@ -655,6 +658,9 @@ class PageAllocator {
 
   // --- init (page_alloc.cpp)
   int build_ranges(const MemoryMap& map);
+  // Whether managed memory's direct-map addresses neither wrap nor reach 0
+  // (after build_ranges; init refuses the offset when not).
+  bool direct_map_fits(uint64_t end_frame) const;
   // Cuts frames [lo, hi) into ranges (zone limits, kRangeChunkShift) in
   // slots [*count, ...), advancing *count; false if the table would overflow
   // (nothing written then). Init and hot-add both build ranges with it. The

@@ -98,7 +98,9 @@ struct pf_region {
 #define PF_CONFIG_DEFAULT_0
 #endif
 struct pf_config {
-  /* Physical memory is reached at phys + direct_map_offset. */
+  /* Physical memory is reached at phys + direct_map_offset: a multiple of
+   * 4096, with managed memory's addresses (mod 2^64) neither wrapping past
+   * 2^64 nor reaching 0; else pf_init refuses it (PF_ERR_BAD_CONFIG). */
   uintptr_t direct_map_offset;
   /* Frames below this address are never managed (default: 1 MiB). */
   uint64_t low_reserved_end PF_CONFIG_DEFAULT_0;
@@ -162,7 +164,8 @@ size_t pf_release_reserved(unsigned int region_type);
  * Nothing else of the range is touched. Rules: page-aligned; the range lies
  * above every managed range (holes below managed memory are not supported)
  * and overlaps no non-usable entry of the pf_init map (it may lie below one,
- * e.g. RAM under an MMIO window at the top); at most 2^52. Each call
+ * e.g. RAM under an MMIO window at the top); at most 2^52, its direct-map
+ * addresses not wrapping. Each call
  * takes one slot of a table of 128 (more if it crosses 16 MiB or 4 GiB).
  * Blocks and alloc_contig allocations never span two added ranges, even
  * adjacent ones. Safe while other CPUs allocate and free; calls are
@@ -293,7 +296,8 @@ enum pf_status {
   PF_ERR_NOT_INITIALISED = -5,       /* pf_init has not succeeded */
   PF_ERR_HOTPLUG_MISALIGNED = -6,    /* base or bytes not a multiple of 4096 */
   PF_ERR_HOTPLUG_TOO_SMALL = -7,     /* cannot hold its own metadata plus one frame */
-  PF_ERR_HOTPLUG_BEYOND_LIMIT = -8,  /* ends above the physical address limit (2^52) */
+  PF_ERR_HOTPLUG_BEYOND_LIMIT = -8,  /* ends above the physical address limit (2^52),
+                                        or its direct-map addresses wrap past 2^64 */
   PF_ERR_HOTPLUG_OVERLAP = -9,       /* overlaps managed memory or a non-usable map entry */
   PF_ERR_HOTPLUG_BELOW_TOP = -10,    /* in a hole below managed memory (not supported) */
   PF_ERR_HOTPLUG_CAPACITY = -11      /* the range table is full */
