@@ -315,14 +315,25 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
   // What a hot-add must stay clear of: the non-managed entries above the top.
   const uint64_t top = ranges_[range_count_ - 1].end;
   known_count_ = 0;
-  for (const MapEntry& e : entries) {
-    if (is_managed(e.type) || e.end_pfn().value <= top) continue;
-    const KnownSpan k{max_u64(top, e.first_pfn().value), e.end_pfn().value};
-    if (known_count_ < kKnownSpans)
+  auto know = [&](uint64_t first, uint64_t end) {  // frames
+    if (end <= top) return;
+    const KnownSpan k{max_u64(top, first), end};
+    if (known_count_ < kKnownSpans) {
       known_[known_count_++] = k;
-    else
-      known_[kKnownSpans - 1].end = max_u64(known_[kKnownSpans - 1].end, k.end);
-  }
+      return;
+    }
+    KnownSpan& last = known_[kKnownSpans - 1];  // grows to cover it (the reserved ranges are unsorted)
+    last = {min_u64(last.base, k.base), max_u64(last.end, k.end)};
+  };
+  for (const MapEntry& e : entries)
+    if (!is_managed(e.type)) know(e.first_pfn().value, e.end_pfn().value);
+  // pf_init's reserved ranges (kernel image, boot data, modules) that lie in
+  // a hole of the firmware map are no map entry (normalise keeps a hole a
+  // hole), yet a hot-add over them must be refused as over a reserved entry
+  // (it used to hand their frames out). Widened outward to frames, as
+  // normalise widens them; reserve() clipped them below the limit.
+  for (const Region& r : map.reserved())
+    know(r.base >> kPageShift, (r.base + r.length + kPageSize - 1) >> kPageShift);
 
   for (unsigned z = 0; z < kZoneCount; ++z) {
     uint32_t first = 0;

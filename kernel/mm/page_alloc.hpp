@@ -821,9 +821,11 @@ class PageAllocator {
   uint32_t range_count_ = 0;  // published with a release store (hot-add)
   RangeLookup lookup0_;                      // pf_init's
   const RangeLookup* lookup_ = &lookup0_;    // the published one (acquire/release)
-  // Non-usable map entries above the managed top at init (a hot-add must not
-  // overlap them); past kKnownSpans the last one grows to cover the rest.
-  static constexpr unsigned kKnownSpans = 8;
+  // Non-usable map entries and pf_init's reserved ranges above the managed
+  // top at init (a hot-add must not overlap them); past kKnownSpans the last
+  // one grows to cover the rest (conservative: it may refuse memory between
+  // the spans it joins; room for every reserved range and 16 entries).
+  static constexpr unsigned kKnownSpans = 16 + MemoryMap::kReservedCapacity;
   struct KnownSpan {
     uint64_t base = 0, end = 0;  // frames
   };

@@ -163,9 +163,9 @@ size_t pf_release_reserved(unsigned int region_type);
  * reason "hot-add metadata"); every other frame goes to the buddy of its zone.
  * Nothing else of the range is touched. Rules: page-aligned; the range lies
  * above every managed range (holes below managed memory are not supported)
- * and overlaps no non-usable entry of the pf_init map (it may lie below one,
- * e.g. RAM under an MMIO window at the top); at most 2^52, its direct-map
- * addresses not wrapping. Each call
+ * and overlaps no non-usable entry of the pf_init map nor a range pf_init
+ * was given as reserved (it may lie below one, e.g. RAM under an MMIO window
+ * at the top); at most 2^52, its direct-map addresses not wrapping. Each call
  * takes one slot of a table of 128 (more if it crosses 16 MiB or 4 GiB).
  * Blocks and alloc_contig allocations never span two added ranges, even
  * adjacent ones. Safe while other CPUs allocate and free; calls are
@@ -298,7 +298,8 @@ enum pf_status {
   PF_ERR_HOTPLUG_TOO_SMALL = -7,     /* cannot hold its own metadata plus one frame */
   PF_ERR_HOTPLUG_BEYOND_LIMIT = -8,  /* ends above the physical address limit (2^52),
                                         or its direct-map addresses wrap past 2^64 */
-  PF_ERR_HOTPLUG_OVERLAP = -9,       /* overlaps managed memory or a non-usable map entry */
+  PF_ERR_HOTPLUG_OVERLAP = -9,       /* overlaps managed memory, a non-usable map entry
+                                        or a range pf_init was given as reserved */
   PF_ERR_HOTPLUG_BELOW_TOP = -10,    /* in a hole below managed memory (not supported) */
   PF_ERR_HOTPLUG_CAPACITY = -11      /* the range table is full */
 };
