@@ -181,9 +181,13 @@ int pf_add_memory(pf_phys_t base, uint64_t bytes);
  * release them. The core keeps no per-thread state: every CPU slot's caches
  * survive intact in the child and serve whichever thread next runs as that
  * CPU (pfalloc_hook_cpu_id). Between prepare and parent/child the calling
- * thread must not allocate (it would wait for itself); a second
+ * thread must not allocate or free (it would wait for itself); a second
  * pf_fork_prepare on the CPU that holds the locks (two atfork registrations)
- * is refused by name (invalid-argument) instead. No-ops before pf_init. */
+ * is refused by name (invalid-argument) instead, and so are, on that CPU,
+ * the calls that are no per-CPU fast path: the bulk and contig calls,
+ * pf_release_reserved, pf_add_memory (PF_ERR_BAD_CONFIG), pf_drain_pages,
+ * pf_reclaim, kmem_cache_create/destroy/shrink, pf_format_slabinfo and
+ * pf_verify (-1): null result, nothing done. No-ops before pf_init. */
 void pf_fork_prepare(void);
 void pf_fork_parent(void);
 void pf_fork_child(void);
