@@ -97,6 +97,9 @@ int pf_init(const struct pf_config* config, const struct pf_region* regions, siz
   return status;
 }
 
+// Between pf_fork_prepare and pf_fork_parent/child (defined below).
+static bool refuse_while_fork_held(const char* call, const void* caller);
+
 // An order that does not fit Order's byte must not wrap into a valid one:
 // the core reports kOrderCount as page-order-out-of-range.
 static Order checked_order(unsigned int order) { return Order{order < kOrderCount ? order : kOrderCount}; }
@@ -110,6 +113,7 @@ void free_pages(pf_phys_t phys, unsigned int order) {
 }
 
 size_t alloc_pages_bulk(unsigned int order, gfp_t flags, size_t count, pf_phys_t* pages) {
+  if (refuse_while_fork_held("alloc_pages_bulk", PF_CALLER)) return 0;
   static_assert(sizeof(PhysAddr) == sizeof(pf_phys_t));
   return g_reclaimer.alloc_pages_bulk(checked_order(order), flags, count,
                                       reinterpret_cast<PhysAddr*>(pages), PF_CALLER);
@@ -117,6 +121,7 @@ size_t alloc_pages_bulk(unsigned int order, gfp_t flags, size_t count, pf_phys_t
 
 pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary, uint64_t max_addr,
                        gfp_t flags) {
+  if (refuse_while_fork_held("alloc_contig", PF_CALLER)) return 0;
   ContigRequest req;
   req.align = align != 0 ? align : kPageSize;
   req.boundary = boundary;
@@ -126,17 +131,22 @@ pf_phys_t alloc_contig(size_t frame_count, uint64_t align, uint64_t boundary, ui
 }
 
 void free_contig(pf_phys_t phys, size_t frame_count) {
+  if (refuse_while_fork_held("free_contig", PF_CALLER)) return;
   g_pages.free_contig(PhysAddr{phys}, frame_count, PF_CALLER);
 }
 
 size_t pf_release_reserved(unsigned int region_type) {
+  if (refuse_while_fork_held("pf_release_reserved", PF_CALLER)) return 0;
   // Anything but the two reclaimable classes is refused by the core; a value
   // too wide for RegionType must not wrap onto one of them.
   const RegionType type = region_type <= 0xffu ? static_cast<RegionType>(region_type) : RegionType::Reserved;
   return g_pages.release_reserved(type);
 }
 
-int pf_add_memory(pf_phys_t base, uint64_t bytes) { return g_pages.add_memory(PhysAddr{base}, bytes); }
+int pf_add_memory(pf_phys_t base, uint64_t bytes) {
+  if (refuse_while_fork_held("pf_add_memory", PF_CALLER)) return PF_ERR_BAD_CONFIG;
+  return g_pages.add_memory(PhysAddr{base}, bytes);
+}
 
 // prepare records whether it took the locks, so that parent/child release
 // exactly what it took (a fork before pf_init takes and releases nothing).
@@ -172,12 +182,37 @@ static void fork_release(bool in_child) {
 void pf_fork_parent(void) { fork_release(false); }
 void pf_fork_child(void) { fork_release(true); }
 
-void pf_drain_pages(void) { g_pages.drain_cpu_caches(); }
+// The CPU that holds the fork locks would wait for itself in any call that
+// takes one: the calls that are no per-CPU fast path refuse it by name
+// instead (as a second pf_fork_prepare is refused), with a null result and
+// nothing done. The fast-path calls (alloc_pages, kmalloc, kfree, ...) are
+// not checked: the caller must not allocate there (pfalloc.h). Relaxed: the
+// holder reads its own store; any other CPU reads a value that is not its
+// own id (a CPU that released stored PF_NO_CPU itself).
+static bool refuse_while_fork_held(const char* call, const void* caller) {
+  const unsigned holder = g_fork_holder.load(std::memory_order_relaxed);
+  if (holder == PF_NO_CPU || holder != platform::cpu_id()) return false;
+  char detail[160];
+  TextBuffer t(detail, sizeof detail);
+  t.str(call).str(": called between pf_fork_prepare and pf_fork_parent/child on the CPU that holds "
+                  "the locks (it would wait for itself)");
+  report({.code = ErrorCode::InvalidArgument, .detail = t.c_str(), .caller = caller});
+  return true;
+}
 
-size_t pf_reclaim(void) { return g_slab.reclaim(); }
+void pf_drain_pages(void) {
+  if (refuse_while_fork_held("pf_drain_pages", PF_CALLER)) return;
+  g_pages.drain_cpu_caches();
+}
+
+size_t pf_reclaim(void) {
+  if (refuse_while_fork_held("pf_reclaim", PF_CALLER)) return 0;
+  return g_slab.reclaim();
+}
 
 struct kmem_cache* kmem_cache_create(const char* name, size_t size, size_t align,
                                      unsigned int flags, void (*ctor)(void*)) {
+  if (refuse_while_fork_held("kmem_cache_create", PF_CALLER)) return nullptr;
   return reinterpret_cast<kmem_cache*>(g_slab.cache_create(name, size, align, flags, ctor, PF_CALLER));
 }
 void* kmem_cache_alloc(struct kmem_cache* cache, gfp_t flags) {
@@ -187,6 +222,7 @@ void kmem_cache_free(struct kmem_cache* cache, void* object) {
   g_slab.cache_free(to_cache(cache), object, PF_CALLER);
 }
 int kmem_cache_alloc_bulk(struct kmem_cache* cache, gfp_t flags, size_t count, void** objects) {
+  if (refuse_while_fork_held("kmem_cache_alloc_bulk", PF_CALLER)) return 0;
   // The count comes back as an int: one it cannot carry is refused before
   // anything is allocated (nor written past a caller's array).
   if (count > static_cast<size_t>(INT32_MAX)) {
@@ -199,12 +235,17 @@ int kmem_cache_alloc_bulk(struct kmem_cache* cache, gfp_t flags, size_t count, v
   return static_cast<int>(g_slab.cache_alloc_bulk(to_cache(cache), flags, count, objects, PF_CALLER));
 }
 void kmem_cache_free_bulk(struct kmem_cache* cache, size_t count, void** objects) {
+  if (refuse_while_fork_held("kmem_cache_free_bulk", PF_CALLER)) return;
   g_slab.cache_free_bulk(to_cache(cache), count, objects, PF_CALLER);
 }
 size_t kmem_cache_destroy(struct kmem_cache* cache) {
+  if (refuse_while_fork_held("kmem_cache_destroy", PF_CALLER)) return 0;
   return g_slab.cache_destroy(to_cache(cache), PF_CALLER);
 }
-size_t kmem_cache_shrink(struct kmem_cache* cache) { return g_slab.cache_shrink(to_cache(cache), PF_CALLER); }
+size_t kmem_cache_shrink(struct kmem_cache* cache) {
+  if (refuse_while_fork_held("kmem_cache_shrink", PF_CALLER)) return 0;
+  return g_slab.cache_shrink(to_cache(cache), PF_CALLER);
+}
 
 void* kmalloc(size_t size, gfp_t flags) { return g_slab.kmalloc(size, flags, PF_CALLER); }
 void* kzalloc(size_t size, gfp_t flags) { return g_slab.kzalloc(size, flags, PF_CALLER); }
@@ -246,12 +287,16 @@ size_t pf_format_buddyinfo(char* buffer, size_t size) {
 
 size_t pf_format_slabinfo(char* buffer, size_t size) {
   if (buffer == nullptr && size != 0) return refuse_null_output("pf_format_slabinfo", PF_CALLER);
-  TextBuffer t(buffer, size);
+  TextBuffer t(buffer, size);  // "" when refused below
+  if (refuse_while_fork_held("pf_format_slabinfo", PF_CALLER)) return 0;
   g_slab.format_slabinfo(t);
   return t.length();
 }
 
-int pf_verify(void) { return g_pages.verify() && g_slab.verify() ? 0 : -1; }
+int pf_verify(void) {
+  if (refuse_while_fork_held("pf_verify", PF_CALLER)) return -1;
+  return g_pages.verify() && g_slab.verify() ? 0 : -1;
+}
 
 // One counter per CPU, on its own cache line; bumped with a seq_cst RMW,
 // which is the full barrier pf_cpu_service() promises.

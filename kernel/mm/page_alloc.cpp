@@ -104,13 +104,19 @@ constinit PageAllocator::CpuCache PageAllocator::closed_caches_[kCpuIdBound];
 // ---- init ----------------------------------------------------------------
 
 int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config) {
-  if (initialised_ || !map.normalised() || config.cpu_count == 0 || config.cpu_count > kMaxCpus)
+  // A direct map offset that is not a multiple of the page size would put
+  // every frame at an unaligned virtual address: the metadata's aligned
+  // stores fault (pf_init crashed), and no alignment pfalloc.h promises
+  // (naturally aligned blocks, kmalloc's power-of-two sizes) would hold.
+  if (initialised_ || !map.normalised() || config.cpu_count == 0 || config.cpu_count > kMaxCpus ||
+      config.direct_map_offset % kPageSize != 0)
     return PF_ERR_BAD_CONFIG;
   phys_ = PhysMap{config.direct_map_offset};
   cpu_count_ = config.cpu_count;
   for (unsigned c = 0; c < cpu_count_; ++c) home_words_[c] = frame_word(0, FrameState::Allocated, 0, home_cpu_tag(c));
 
   int status = build_ranges(map);
+  if (status == PF_OK && !direct_map_fits(ranges_[range_count_ - 1].end)) status = PF_ERR_BAD_CONFIG;
   if (status == PF_OK) status = place_metadata(map, config);
   if (status != PF_OK) {
     for (uint32_t i = 0; i < range_count_; ++i) ranges_[i] = Range{};
@@ -131,6 +137,21 @@ int PageAllocator::init(const MemoryMap& map, const PageAllocatorConfig& config)
   initialised_ = true;
   set_fast_paths(peek(fail_at_) == 0);
   return PF_OK;
+}
+
+// Managed memory's virtual addresses, [first + offset, top + offset) mod
+// 2^64, must neither wrap past 2^64 nor include 0 (a frame there would be a
+// null pointer, and the lookups compare addresses as unsigned numbers). An
+// offset that makes them wrap would have pf_init write its metadata at
+// addresses nobody mapped for it; refused (PF_ERR_BAD_CONFIG) before
+// anything is written. An offset below the physical addresses (virtual =
+// phys - X, X <= the first managed byte) stays allowed: modular sums.
+// A hot-add asks the same of the grown span.
+bool PageAllocator::direct_map_fits(uint64_t end_frame) const {
+  const uint64_t first = ranges_[0].base << kPageShift;
+  const uint64_t last = (end_frame << kPageShift) - 1;  // last managed byte
+  const uint64_t v_first = first + phys_.offset, v_last = last + phys_.offset;  // mod 2^64
+  return v_first != 0 && v_first <= v_last;
 }
 
 // The one place ranges are cut: at the zone limits and at every multiple of
@@ -294,14 +315,25 @@ int PageAllocator::build_ranges(const MemoryMap& map) {
   // What a hot-add must stay clear of: the non-managed entries above the top.
   const uint64_t top = ranges_[range_count_ - 1].end;
   known_count_ = 0;
-  for (const MapEntry& e : entries) {
-    if (is_managed(e.type) || e.end_pfn().value <= top) continue;
-    const KnownSpan k{max_u64(top, e.first_pfn().value), e.end_pfn().value};
-    if (known_count_ < kKnownSpans)
+  auto know = [&](uint64_t first, uint64_t end) {  // frames
+    if (end <= top) return;
+    const KnownSpan k{max_u64(top, first), end};
+    if (known_count_ < kKnownSpans) {
       known_[known_count_++] = k;
-    else
-      known_[kKnownSpans - 1].end = max_u64(known_[kKnownSpans - 1].end, k.end);
-  }
+      return;
+    }
+    KnownSpan& last = known_[kKnownSpans - 1];  // grows to cover it (the reserved ranges are unsorted)
+    last = {min_u64(last.base, k.base), max_u64(last.end, k.end)};
+  };
+  for (const MapEntry& e : entries)
+    if (!is_managed(e.type)) know(e.first_pfn().value, e.end_pfn().value);
+  // pf_init's reserved ranges (kernel image, boot data, modules) that lie in
+  // a hole of the firmware map are no map entry (normalise keeps a hole a
+  // hole), yet a hot-add over them must be refused as over a reserved entry
+  // (it used to hand their frames out). Widened outward to frames, as
+  // normalise widens them; reserve() clipped them below the limit.
+  for (const Region& r : map.reserved())
+    know(r.base >> kPageShift, (r.base + r.length + kPageSize - 1) >> kPageShift);
 
   for (unsigned z = 0; z < kZoneCount; ++z) {
     uint32_t first = 0;

@@ -158,7 +158,10 @@ class PageAllocator {
   PageAllocator& operator=(const PageAllocator&) = delete;
 
   // `map` must be normalised. Places the descriptor arrays with bootmem inside
-  // usable memory, marks them Reserved, frees the rest. Returns a pf_status.
+  // usable memory, marks them Reserved, frees the rest. Returns a pf_status:
+  // PF_ERR_BAD_CONFIG, nothing written, also for a direct_map_offset that is
+  // not a multiple of 4096 or puts managed memory's virtual addresses across
+  // 2^64 or at 0.
   int init(const MemoryMap& map, const PageAllocatorConfig& config);
   bool initialised() const;
 
@@ -669,6 +672,9 @@ class PageAllocator {
 
   // --- init (page_alloc.cpp)
   int build_ranges(const MemoryMap& map);
+  // Whether managed memory's direct-map addresses neither wrap nor reach 0
+  // (after build_ranges; init refuses the offset when not).
+  bool direct_map_fits(uint64_t end_frame) const;
   // Cuts frames [lo, hi) into ranges (zone limits, kRangeChunkShift) in
   // slots [*count, ...), advancing *count; false if the table would overflow
   // (nothing written then). Init and hot-add both build ranges with it. The
@@ -829,9 +835,11 @@ class PageAllocator {
   uint32_t range_count_ = 0;  // published with a release store (hot-add)
   RangeLookup lookup0_;                      // pf_init's
   const RangeLookup* lookup_ = &lookup0_;    // the published one (acquire/release)
-  // Non-usable map entries above the managed top at init (a hot-add must not
-  // overlap them); past kKnownSpans the last one grows to cover the rest.
-  static constexpr unsigned kKnownSpans = 8;
+  // Non-usable map entries and pf_init's reserved ranges above the managed
+  // top at init (a hot-add must not overlap them); past kKnownSpans the last
+  // one grows to cover the rest (conservative: it may refuse memory between
+  // the spans it joins; room for every reserved range and 16 entries).
+  static constexpr unsigned kKnownSpans = 16 + MemoryMap::kReservedCapacity;
   struct KnownSpan {
     uint64_t base = 0, end = 0;  // frames
   };

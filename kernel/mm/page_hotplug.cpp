@@ -4,8 +4,9 @@
 //
 // Hot-add of frames [lo, hi):
 //   1. checks, with nothing written: initialised, page-aligned, non-empty,
-//      below 2^kPhysAddrBits, no overlap with a managed range or a
-//      non-usable entry of the init map, not in a hole below the top of
+//      below 2^kPhysAddrBits, direct-map addresses that do not wrap, no
+//      overlap with a managed range, a non-usable entry of the init map or
+//      a range init was given as reserved, not in a hole below the top of
 //      managed memory (the range table is append-only and sorted, see
 //      page_alloc.hpp), a free slot per piece (the range is cut at the zone
 //      limits and every 2^kRangeChunkShift frames, by the same
@@ -86,10 +87,17 @@ int PageAllocator::plan_hotplug(uint64_t lo, uint64_t hi, HotplugPlan& plan) con
                   "add_memory: the range lies in a hole below managed memory (hot-added memory "
                   "must lie above every managed range)");
   }
+  // Above the top: managed memory grown by it must still have direct-map
+  // addresses that neither wrap nor reach 0 (as pf_init checked).
+  if (!direct_map_fits(hi))
+    return refuse(PF_ERR_HOTPLUG_BEYOND_LIMIT, ErrorCode::HotplugBeyondPhysLimit,
+                  "add_memory: the range's direct-map addresses (phys + direct_map_offset) wrap past "
+                  "2^64");
   for (unsigned i = 0; i < known_count_; ++i)
     if (known_[i].base < hi && lo < known_[i].end)
       return refuse(PF_ERR_HOTPLUG_OVERLAP, ErrorCode::HotplugOverlap,
-                    "add_memory: the range overlaps a non-usable entry of the memory map");
+                    "add_memory: the range overlaps a non-usable entry of the memory map or a "
+                    "range pf_init was given as reserved");
   plan.pieces = ranges_needed(lo, hi);
   if (plan.pieces > kMaxHotplugRanges - hotplug_ranges_)
     return refuse(PF_ERR_HOTPLUG_CAPACITY, ErrorCode::HotplugCapacity,

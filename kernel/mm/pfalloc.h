@@ -98,7 +98,9 @@ struct pf_region {
 #define PF_CONFIG_DEFAULT_0
 #endif
 struct pf_config {
-  /* Physical memory is reached at phys + direct_map_offset. */
+  /* Physical memory is reached at phys + direct_map_offset: a multiple of
+   * 4096, with managed memory's addresses (mod 2^64) neither wrapping past
+   * 2^64 nor reaching 0; else pf_init refuses it (PF_ERR_BAD_CONFIG). */
   uintptr_t direct_map_offset;
   /* Frames below this address are never managed (default: 1 MiB). */
   uint64_t low_reserved_end PF_CONFIG_DEFAULT_0;
@@ -161,8 +163,9 @@ size_t pf_release_reserved(unsigned int region_type);
  * reason "hot-add metadata"); every other frame goes to the buddy of its zone.
  * Nothing else of the range is touched. Rules: page-aligned; the range lies
  * above every managed range (holes below managed memory are not supported)
- * and overlaps no non-usable entry of the pf_init map (it may lie below one,
- * e.g. RAM under an MMIO window at the top); at most 2^52. Each call
+ * and overlaps no non-usable entry of the pf_init map nor a range pf_init
+ * was given as reserved (it may lie below one, e.g. RAM under an MMIO window
+ * at the top); at most 2^52, its direct-map addresses not wrapping. Each call
  * takes one slot of a table of 128 (more if it crosses 16 MiB or 4 GiB).
  * Blocks and alloc_contig allocations never span two added ranges, even
  * adjacent ones. Safe while other CPUs allocate and free; calls are
@@ -178,9 +181,13 @@ int pf_add_memory(pf_phys_t base, uint64_t bytes);
  * release them. The core keeps no per-thread state: every CPU slot's caches
  * survive intact in the child and serve whichever thread next runs as that
  * CPU (pfalloc_hook_cpu_id). Between prepare and parent/child the calling
- * thread must not allocate (it would wait for itself); a second
+ * thread must not allocate or free (it would wait for itself); a second
  * pf_fork_prepare on the CPU that holds the locks (two atfork registrations)
- * is refused by name (invalid-argument) instead. No-ops before pf_init. */
+ * is refused by name (invalid-argument) instead, and so are, on that CPU,
+ * the calls that are no per-CPU fast path: the bulk and contig calls,
+ * pf_release_reserved, pf_add_memory (PF_ERR_BAD_CONFIG), pf_drain_pages,
+ * pf_reclaim, kmem_cache_create/destroy/shrink, pf_format_slabinfo and
+ * pf_verify (-1): null result, nothing done. No-ops before pf_init. */
 void pf_fork_prepare(void);
 void pf_fork_parent(void);
 void pf_fork_child(void);
@@ -293,8 +300,10 @@ enum pf_status {
   PF_ERR_NOT_INITIALISED = -5,       /* pf_init has not succeeded */
   PF_ERR_HOTPLUG_MISALIGNED = -6,    /* base or bytes not a multiple of 4096 */
   PF_ERR_HOTPLUG_TOO_SMALL = -7,     /* cannot hold its own metadata plus one frame */
-  PF_ERR_HOTPLUG_BEYOND_LIMIT = -8,  /* ends above the physical address limit (2^52) */
-  PF_ERR_HOTPLUG_OVERLAP = -9,       /* overlaps managed memory or a non-usable map entry */
+  PF_ERR_HOTPLUG_BEYOND_LIMIT = -8,  /* ends above the physical address limit (2^52),
+                                        or its direct-map addresses wrap past 2^64 */
+  PF_ERR_HOTPLUG_OVERLAP = -9,       /* overlaps managed memory, a non-usable map entry
+                                        or a range pf_init was given as reserved */
   PF_ERR_HOTPLUG_BELOW_TOP = -10,    /* in a hole below managed memory (not supported) */
   PF_ERR_HOTPLUG_CAPACITY = -11      /* the range table is full */
 };

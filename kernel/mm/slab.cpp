@@ -1670,14 +1670,18 @@ void SlabAllocator::unlink_cache(KmemCache* c) {
     if (c->prev_ != nullptr) c->prev_->next_ = c->next_; else caches_ = c->next_;
     if (c->next_ != nullptr) c->next_->prev_ = c->prev_; else caches_tail_ = c->prev_;
     c->next_ = c->prev_ = nullptr;
+    // A stale handle is no live cache (cache_handle_ok). Cleared with the
+    // list lock held: a second kmem_cache_destroy racing this one reads it
+    // under that lock (it was a data race, written after the lock was
+    // dropped; TSan, ShrinkConcurrency.DestroyRacingDestroyOrShrink...).
+    c->allocator_ = nullptr;
     return;
   }
 }
 
 void SlabAllocator::destroy_empty_cache(KmemCache* c) {
-  unlink_cache(c);
+  unlink_cache(c);  // clears allocator_
   if (c->cpu_ != nullptr) release_cpu_arrays(c);
-  c->allocator_ = nullptr;  // a stale handle is no live cache (cache_handle_ok)
   free_internal(&cache_cache_, c);
 }
 

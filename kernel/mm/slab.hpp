@@ -743,7 +743,7 @@ class SlabAllocator {
   size_t shrink_pinned(KmemCache* cache);
   // May the public calls use `c` as a cache? A bootstrap cache, or a live
   // record: an object start in a slab of the kmem_cache cache whose
-  // allocator_ is this allocator (destroy_empty_cache clears it before the
+  // allocator_ is this allocator (unlink_cache clears it before the
   // record is freed; it sits at offset 32, where no free-list link slot of
   // that cache can lie: slots are at multiples of 64 there). O(1): one
   // descriptor read. A destroyed record handed out again to a new cache

@@ -229,6 +229,12 @@ TEST(Buddy, InitRejectsBadConfigurationsAndMaps) {
               PF_ERR_BAD_CONFIG);
     EXPECT_EQ(pages.init(map, {.direct_map_offset = mem.direct_map_offset(), .cpu_count = kMaxCpus + 1}),
               PF_ERR_BAD_CONFIG);
+    EXPECT_EQ(pages.init(map, {.direct_map_offset = mem.direct_map_offset() + 8, .cpu_count = 1}),
+              PF_ERR_BAD_CONFIG) << "an offset that is not page aligned (crashed in init)";
+    EXPECT_EQ(pages.init(map, {.direct_map_offset = uintptr_t{0} - 16 * MiB, .cpu_count = 1}),
+              PF_ERR_BAD_CONFIG) << "managed memory's virtual addresses wrap past 2^64 (crashed in init)";
+    EXPECT_EQ(pages.init(map, {.direct_map_offset = uintptr_t{0} - 1 * MiB, .cpu_count = 1}),
+              PF_ERR_BAD_CONFIG) << "the first managed frame at virtual 0";
     EXPECT_EQ(pages.init(map, {.direct_map_offset = mem.direct_map_offset(), .cpu_count = 1,
                                .bootmem_limit = 1 * MiB}),
               PF_ERR_NO_ROOM_FOR_DESCRIPTORS);

@@ -499,6 +499,70 @@ TEST_F(CApi, AddMemoryRefusalsAreNamed) {
   EXPECT_NE(log.text().find("pfalloc: warning: hotplug-overlap"), std::string::npos) << log.text();
 }
 
+// Between pf_fork_prepare and pf_fork_parent, the CPU that holds the locks
+// would wait for itself in every call that takes one (they hung): the calls
+// that are no per-CPU fast path are refused by name, null result, nothing
+// done; after pf_fork_parent the same calls work.
+TEST_F(CApi, CallsOnTheCpuHoldingTheForkLocksAreRefused) {
+  kmem_cache* c = kmem_cache_create("fork-held", 64, 0, 0, nullptr);
+  ASSERT_NE(c, nullptr);
+  void* objs[2] = {};
+  ASSERT_EQ(kmem_cache_alloc_bulk(c, GFP_KERNEL, 2, objs), 2);
+  const pf_phys_t run = alloc_contig(3, 0, 0, 0, GFP_KERNEL);
+  ASSERT_NE(run, 0u);
+  {
+    test::ErrorRecorder rec;
+    pf_fork_prepare();
+    ASSERT_EQ(rec.count(), 0u);
+    pf_phys_t pages[2] = {};
+    void* more[2] = {};
+    char text[256];
+    size_t n = 0;
+    auto refused = [&](const char* call) {
+      EXPECT_EQ(rec.count(), ++n) << call;
+      EXPECT_EQ(rec.last_code(), ErrorCode::InvalidArgument) << call;
+      if (rec.count() > 0) {
+        EXPECT_NE(rec.last_message().find(call), std::string::npos) << rec.last_message();
+      }
+    };
+    EXPECT_EQ(alloc_pages_bulk(0, GFP_KERNEL, 2, pages), 0u);
+    refused("alloc_pages_bulk");
+    EXPECT_EQ(alloc_contig(2, 0, 0, 0, GFP_KERNEL), 0u);
+    refused("alloc_contig");
+    free_contig(run, 3);
+    refused("free_contig");
+    EXPECT_EQ(pf_release_reserved(PF_REGION_ACPI_RECLAIMABLE), 0u);
+    refused("pf_release_reserved");
+    EXPECT_EQ(pf_add_memory(80 * MiB, 4 * MiB), PF_ERR_BAD_CONFIG);
+    refused("pf_add_memory");
+    pf_drain_pages();
+    refused("pf_drain_pages");
+    EXPECT_EQ(pf_reclaim(), 0u);
+    refused("pf_reclaim");
+    EXPECT_EQ(kmem_cache_create("late", 64, 0, 0, nullptr), nullptr);
+    refused("kmem_cache_create");
+    EXPECT_EQ(kmem_cache_alloc_bulk(c, GFP_KERNEL, 2, more), 0);
+    refused("kmem_cache_alloc_bulk");
+    kmem_cache_free_bulk(c, 2, objs);
+    refused("kmem_cache_free_bulk");
+    EXPECT_EQ(kmem_cache_shrink(c), 0u);
+    refused("kmem_cache_shrink");
+    EXPECT_EQ(kmem_cache_destroy(c), 0u);
+    refused("kmem_cache_destroy");
+    EXPECT_EQ(pf_format_slabinfo(text, sizeof text), 0u);
+    EXPECT_EQ(text[0], '\0');
+    refused("pf_format_slabinfo");
+    EXPECT_EQ(pf_verify(), -1);
+    refused("pf_verify");
+    pf_fork_parent();
+    EXPECT_EQ(rec.count(), n) << rec.log();
+  }
+  // Nothing was done: the run and the objects are still the caller's.
+  free_contig(run, 3);
+  kmem_cache_free_bulk(c, 2, objs);
+  EXPECT_EQ(kmem_cache_destroy(c), 0u);
+}
+
 // The fork calls in pthread_atfork's order around a real fork(): the child
 // allocates, frees and verifies; both sides end with every lock free.
 // (Called directly, not registered with pthread_atfork: registration would

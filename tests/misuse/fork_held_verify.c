@@ -1,0 +1,11 @@
+/* pf_verify() between pf_fork_prepare and pf_fork_parent on the CPU that
+ * holds the fork locks: refused by name (invalid-argument), nothing done
+ * (was: a hang, the call waiting for a lock its own CPU held). */
+#include "misuse.h"
+int main(void) {
+  misuse_up();
+  pf_fork_prepare();
+  CHECK(pf_verify() == -1);
+  pf_fork_parent();
+  return got_through("pf_verify() while holding the fork locks");
+}
