@@ -104,7 +104,7 @@ struct pf_config {
   uintptr_t direct_map_offset;
   /* Frames below this address are never managed (default: 1 MiB). */
   uint64_t low_reserved_end PF_CONFIG_DEFAULT_0;
-  /* How many CPUs will call in (1..64). */
+  /* How many CPUs will call in (1..64; 0 counts as 1). */
   unsigned int cpu_count;
   /* Hardening options; 0 (a zeroed config) is the default. */
   unsigned int slab_debug PF_CONFIG_DEFAULT_0;    /* nonzero: SLAB_DEBUG for every cache, kmalloc's too */
