@@ -16,7 +16,7 @@
 // Input format (read front to back; missing bytes read as 0, so every input
 // is valid and seeds can be written by hand — tests/fuzz/corpus/ops/):
 //   u8 config: bits 0-1 the slab instance (0 plain, 1 debug, 2 init, 3 plain)
-//   then operations until the input ends (at most kMaxOps), each a u8 op (op % 20) and its
+//   then operations until the input ends (at most kMaxOps), each a u8 op (op % 22) and its
 //   arguments (see run_op; each argument is one u8 or one u16 LE):
 //     0,1 alloc_pages   2 free any live   3 alloc_contig   4 free a contig/page
 //     5 cache_create    6,7 cache_alloc   8 cache_free     9 cache_destroy
@@ -24,6 +24,7 @@
 //     13 kfree          14 free any live  15 drain page caches
 //     16 shrink         17 switch CPU     18 fault injection (pages or objects) on/off
 //     19 misuse (a refused call: exactly one named report, nothing changed)
+//     20 cache_alloc_bulk / cache_free_bulk              21 reclaim (pf_reclaim)
 //
 // The model (what is checked):
 //   * live allocations never overlap: one interval set over physical
@@ -712,16 +713,25 @@ class Session {
       return;
     }
     expect_no_report("cache_alloc");
-    const CacheStats after = slab_.stats(u.cache);
-    if (u.ctor) {
-      // The constructor runs when a slab is populated, never on allocation.
-      const uint64_t grown = after.total_slabs > before.total_slabs ? after.total_slabs - before.total_slabs : 0;
-      if (g_ctor_calls - ctor_before != grown * after.objects_per_slab)
-        fail("cache %s: %llu constructor calls for %llu new slabs of %llu objects", u.name,
-             (unsigned long long)(g_ctor_calls - ctor_before), (unsigned long long)grown,
-             (unsigned long long)after.objects_per_slab);
-    }
+    check_ctor_calls(u, before, ctor_before);
     if (p == nullptr) return check_slab_oom(u.cache, "cache_alloc");
+    accept_object(slot, p, flags);
+  }
+
+  // The constructor runs when a slab is populated, never on allocation.
+  void check_ctor_calls(const UserCache& u, const CacheStats& before, uint64_t ctor_before) {
+    if (!u.ctor) return;
+    const CacheStats after = slab_.stats(u.cache);
+    const uint64_t grown = after.total_slabs > before.total_slabs ? after.total_slabs - before.total_slabs : 0;
+    if (g_ctor_calls - ctor_before != grown * after.objects_per_slab)
+      fail("cache %s: %llu constructor calls for %llu new slabs of %llu objects", u.name,
+           (unsigned long long)(g_ctor_calls - ctor_before), (unsigned long long)grown,
+           (unsigned long long)after.objects_per_slab);
+  }
+
+  // What an object of user cache `slot` must satisfy; records it.
+  void accept_object(uint64_t slot, void* p, gfp_t flags) {
+    const UserCache& u = caches_[slot];
     const uint64_t phys = pages_.to_phys(p).value;
     if (phys % u.align != 0)
       fail("cache %s: object 0x%llx not aligned to %zu", u.name, (unsigned long long)phys, u.align);
@@ -736,6 +746,70 @@ class Session {
     if (u.ctor && (flags & __GFP_ZERO)) std::memcpy(p, &kConstructed, 8);  // the caller rebuilds it
     add_live({.kind = Kind::Object, .ctor = u.ctor, .cache = static_cast<uint8_t>(slot), .phys = phys,
               .ptr = p, .size = u.size, .extent = u.size});
+  }
+
+  // cache_alloc_bulk / cache_free_bulk (kmem_cache_*_bulk). Bit 0 of the
+  // mode: free, else allocate; count 1 + (mode >> 1) % 32. Allocation is all
+  // or nothing (Linux's rule): count objects, each as cache_alloc promises,
+  // or 0 and nothing allocated. A free takes count live objects of the slot
+  // (fewer if it has fewer). A retired cache (destroyed with live objects)
+  // refuses an allocation (one report, nothing allocated) but takes its
+  // objects back, in bulk as one by one.
+  void op_bulk(Decoder& in) {
+    const uint64_t slot = in.u8() % kUserCaches, mode = in.u8(), fb = in.u8();
+    UserCache& u = caches_[slot];
+    const size_t count = 1 + (mode >> 1) % 32;
+    const gfp_t flags = (fb & 8 ? __GFP_ZERO : 0) | (fb & 16 ? __GFP_NOWARN : 0);
+    const bool free = mode & 1;
+    trace("cache_%s_bulk(slot %llu, %zu, flags 0x%x)%s", free ? "free" : "alloc", (unsigned long long)slot, count,
+          flags, u.cache == nullptr ? " (no cache)" : u.retired ? " (retired)" : "");
+    if (u.cache == nullptr) return nothing_to_do();
+    void* objs[32];
+    if (free) {
+      size_t n = 0;
+      for (long i; n < count && (i = pick(fb, [&](const Live& a) { return a.kind == Kind::Object && a.cache == slot; })) >= 0;)
+        objs[n++] = take_live(static_cast<size_t>(i), "cache_free_bulk").ptr;
+      if (n == 0) return nothing_to_do();
+      slab_.cache_free_bulk(u.cache, n, objs);
+      expect_no_report("cache_free_bulk");
+      return;
+    }
+    if (live_.size() + count > kMaxLive) return nothing_to_do();
+    const uint64_t ctor_before = g_ctor_calls;
+    const CacheStats before = slab_.stats(u.cache);
+    const size_t got = slab_.cache_alloc_bulk(u.cache, flags, count, objs);
+    if (u.retired) {
+      const bool injected = got == 0 && g_reports.count == 0 && injecting();
+      if (!injected && (got != 0 || g_reports.count != 1 || g_reports.last != ErrorCode::InvalidArgument))
+        fail("cache_alloc_bulk on a destroyed cache: got %zu, %u reports, expected 0 and one invalid-argument",
+             got, g_reports.count);
+      g_reports.count = 0;
+      return;
+    }
+    expect_no_report("cache_alloc_bulk");
+    if (got != 0 && got != count) fail("cache_alloc_bulk(%zu) gave %zu: all or nothing", count, got);
+    // 0: nothing allocated (verify() and the frame accounting after the
+    // step check that what it took was given back). No out-of-memory
+    // check as for cache_alloc: the slabs its rollback empties may go back
+    // to the buddy, so a free block afterwards proves nothing.
+    if (got == 0) return;
+    check_ctor_calls(u, before, ctor_before);
+    for (size_t i = 0; i < got; ++i) accept_object(slot, objs[i], flags);
+  }
+
+  // pf_reclaim: every cache shrunk, every CPU's page cache drained. Frees
+  // what the slab layer reports released (and the drained frames).
+  void op_reclaim() {
+    trace("reclaim");
+    checkpoint_ = true;
+    const uint64_t before = pages_.counters().free_frames;
+    const size_t released = slab_.reclaim();
+    expect_no_report("reclaim");
+    const PageCounters c = pages_.counters();
+    if (c.cached_frames != 0) fail("frames left in per-CPU caches after reclaim");
+    if (c.free_frames < before + released)
+      fail("reclaim said %zu frames released; the free count rose by %lld", released,
+           (long long)(c.free_frames - before));
   }
 
   void op_cache_free(Decoder& in) {
@@ -1217,7 +1291,7 @@ class Session {
   }
 
   void run_op(Decoder& in) {
-    switch (in.u8() % 20) {
+    switch (in.u8() % 22) {
       case 0:
       case 1: return op_alloc_pages(in);
       case 2: return op_free_any(in);
@@ -1237,7 +1311,9 @@ class Session {
       case 16: return op_shrink(in);
       case 17: return op_cpu(in);
       case 18: return op_inject(in);
-      default: return op_misuse(in);
+      case 19: return op_misuse(in);
+      case 20: return op_bulk(in);
+      default: return op_reclaim();
     }
   }
 
