@@ -282,6 +282,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool acpi_ok = pf::arch::acpi_find_cpus(hint, "hint", pm, reach, acpi);
   // A hint of 0 means "search" to the reader. (The checks read only below reach.)
   check_acpi(acpi, acpi_ok, hint != 0, hint, reach, ebda);
+  const char* const acpi_error = acpi.error;
   const bool mps_ok = pf::arch::mps_find_cpus(pm, reach, mps);
   bool after_ok = false;
   if (!acpi_ok) after_ok = pf::arch::mps_find_cpus(pm, reach, acpi);  // as smp_discover does
@@ -290,7 +291,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_mps(mps, mps_ok, reach, ebda);
   if (g_verbose) {
     std::fprintf(stderr, "acpi: %s (rsdp %#llx from %s, madt %#llx) cpus %zu oc %zu dis %zu drop %zu\n",
-                 acpi_ok ? "ok" : acpi.error, static_cast<unsigned long long>(acpi.rsdp), acpi.rsdp_source,
+                 acpi_ok ? "ok" : acpi_error, static_cast<unsigned long long>(acpi.rsdp), acpi.rsdp_source,
                  static_cast<unsigned long long>(acpi.madt), acpi.cpu_count, acpi.online_capable,
                  acpi.disabled, acpi.dropped);
     std::fprintf(stderr, "mps: %s (fp %#llx from %s) cpus %zu dis %zu\n", mps_ok ? "ok" : mps.error,

@@ -107,6 +107,17 @@ SEEDS = {
     # smp_discover's order, ACPI's counts must not leak into MP's.
     "acpi_disabled_then_mp": acpi_machine(madt([lapic(0, 0, 2), lapic(1, 1, 0)]))
     + blob(0xF5B60, mp_floating(), MPFP | ALIGN, [(4, 6, False)]) + blob(0x104000, mp_table([mp_cpu(0, 3), mp_cpu(1, 1)]), MPCT),
+    # Refusals, one per reason (the fuzzer grows the rest from these).
+    "acpi_bad_hint": header(flags=3, reach=0x70000) + blob(0x70000, rsdp(2), NONE, [(16, 1, False)])
+    + blob(0x100000, table(b"RSDT", b"\0" * 4), ACPI),
+    "acpi_bad_xsdt": acpi_machine(madt([lapic(0, 0, 1)]), revision=2).replace(b"XSDT", b"XSDX"),
+    "acpi_rsdp_v2_long": header() + blob(0xE0000, rsdp(2)[:20] + struct.pack("<I", 8192) + b"\0" * 12, RSDP | ALIGN),
+    "acpi_broken_madt_entry": acpi_machine(madt([lapic(0, 0, 1), bytes([0, 1]), lapic(1, 1, 1)])),
+    "mp_bad_table": header() + blob(0xF0000, mp_floating(), MPFP | ALIGN, [(4, 1, False)])
+    + blob(0x104000, mp_table([mp_cpu(0, 3)]), NONE),
+    "mp_no_enabled_cpu": mp_machine([mp_cpu(0, 0), mp_other(2), mp_cpu(1, 0)], ebda=0x7000),
+    "mp_short_table": header() + blob(0xF5B60, mp_floating(), MPFP | ALIGN, [(4, 1, False)])
+    + blob(0x104000, b"PCMP" + struct.pack("<HBB", 40, 4, 0) + b"\0" * 36, MPCT),
     # An RSDT of 32768 entries all naming the same 1 MiB "APIC" table whose
     # checksum is bad: each entry used to cost a checksum of the whole table.
     "acpi_many_bad_madts": header()
