@@ -78,6 +78,7 @@ def misuse(kind, k=0): return bytes([19, MISUSE[kind]]) + u16(k)
 def bulk_alloc(slot, n, flags=0): return bytes([20, slot, (n - 1) << 1, flags])   # n 1..32
 def bulk_free(slot, n, k=0): return bytes([20, slot, 1 | (n - 1) << 1, k])
 def reclaim(): return bytes([21])
+def pages_bulk(order, n, flags=0): return bytes([22, 0x80 | order, flags, n - 1])  # n 1..32
 
 
 def pages_every_order():
@@ -170,6 +171,8 @@ def bulk(inst):
     s += cache_create(2, 3000) + bulk_alloc(2, 12) + cpu(1) + bulk_free(2, 5) + kmalloc(size_any(40))
     s += cache_destroy(0, keep_live=True) + bulk_alloc(0, 5) + bulk_free(0, 5) + reclaim()
     s += fail_after(4, objects=True) + bulk_alloc(2, 8) + fail_off() + bulk_alloc(1, 3) + reclaim()
+    s += pages_bulk(0, 32) + pages_bulk(3, 5, ZERO | DMA32) + free_any(2) + pages_bulk(9, 32, NOWARN)
+    s += fail_after(3) + pages_bulk(1, 8) + fail_off() + drain()
     return s
 
 
