@@ -830,6 +830,7 @@ class Session {
     const uint64_t ctor_before = g_ctor_calls;
     const CacheStats before = slab_.stats(u.cache);
     const size_t got = slab_.cache_alloc_bulk(u.cache, flags, count, objs);
+    trace("  = %zu", got);
     if (u.retired) {
       const bool injected = got == 0 && g_reports.count == 0 && injecting();
       if (!injected && (got != 0 || g_reports.count != 1 || g_reports.last != ErrorCode::InvalidArgument))

@@ -176,6 +176,16 @@ def bulk(inst):
     return s
 
 
+def bulk_zero_rollback():
+    # A constructed cache's batch with __GFP_ZERO that cannot grow a slab:
+    # the objects it took must go back constructed (slab.cpp once zeroed
+    # them first), and the next batches must hand out constructed objects.
+    s = bytes([PLAIN]) + cache_create(0, 100, ctor=True) + cache_alloc(0) + cache_alloc(0)
+    s += fail_after(1) + bulk_alloc(0, 32, ZERO) + bulk_alloc(0, 32, ZERO) + bulk_alloc(0, 32, ZERO)
+    s += fail_off() + bulk_alloc(0, 32) + bulk_alloc(0, 32) + bulk_alloc(0, 32)
+    return s
+
+
 SEEDS = {
     "empty": bytes([PLAIN]),
     "pages_every_order": pages_every_order(),
@@ -193,6 +203,7 @@ SEEDS = {
     "bulk_plain": bulk(PLAIN),
     "bulk_debug": bulk(DEBUG),
     "bulk_init": bulk(INIT),
+    "bulk_zero_rollback_ctor": bulk_zero_rollback(),
 }
 
 if __name__ == "__main__":
