@@ -1199,16 +1199,21 @@ size_t SlabAllocator::cache_alloc_bulk(KmemCache* c, gfp_t flags, size_t count, 
     c->link_at().visit([&](const auto link) {
       for (size_t i = 0; i < n; ++i) *reinterpret_cast<uintptr_t*>(link.slot(out[i])) = 0;
     });
-    if (flags & __GFP_ZERO)
-      for (size_t i = 0; i < n; ++i) __builtin_memset(out[i], 0, c->object_size_);
   }
+  // __GFP_ZERO only once the whole batch is had: a failure gives back what
+  // was taken, and an object zeroed and given back would be handed out later
+  // without its constructed state (a cache with a constructor; found by
+  // ops_fuzz). init_on_alloc caches have no constructor: their zeroing in
+  // alloc_object may stay.
   for (; n < count; ++n) {
-    out[n] = alloc_object(c, flags, caller, 0);
+    out[n] = alloc_object(c, flags & ~__GFP_ZERO, caller, 0);
     if (out[n] == nullptr) {
       for (size_t i = 0; i < n; ++i) cache_free(c, out[i], caller);
       return 0;
     }
   }
+  if (flags & __GFP_ZERO)
+    for (size_t i = 0; i < n; ++i) __builtin_memset(out[i], 0, c->object_size_);
   return n;
 }
 

@@ -16,7 +16,7 @@
 // Input format (read front to back; missing bytes read as 0, so every input
 // is valid and seeds can be written by hand — tests/fuzz/corpus/ops/):
 //   u8 config: bits 0-1 the slab instance (0 plain, 1 debug, 2 init, 3 plain)
-//   then operations until the input ends (at most kMaxOps), each a u8 op (op % 20) and its
+//   then operations until the input ends (at most kMaxOps), each a u8 op (op % 23) and its
 //   arguments (see run_op; each argument is one u8 or one u16 LE):
 //     0,1 alloc_pages   2 free any live   3 alloc_contig   4 free a contig/page
 //     5 cache_create    6,7 cache_alloc   8 cache_free     9 cache_destroy
@@ -24,6 +24,7 @@
 //     13 kfree          14 free any live  15 drain page caches
 //     16 shrink         17 switch CPU     18 fault injection (pages or objects) on/off
 //     19 misuse (a refused call: exactly one named report, nothing changed)
+//     20 cache_alloc_bulk / cache_free_bulk   21 reclaim (pf_reclaim)   22 alloc_pages_bulk
 //
 // The model (what is checked):
 //   * live allocations never overlap: one interval set over physical
@@ -79,6 +80,7 @@
 // Single-threaded; the CPU slot is switched with hosted::set_this_thread_cpu.
 // OPS_FUZZ_TRACE=1 build/fuzz/ops_fuzz INPUT prints what an input did.
 #include <algorithm>
+#include <array>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
@@ -208,8 +210,21 @@ std::string buddyinfo(const PageAllocator& pages) {
   return buf;
 }
 
-// Frames the instance's slabs hold, as its slabinfo says (num_slabs * pagesperslab).
-uint64_t slabinfo_frames(const SlabAllocator& slab) {
+// Frames a cache's slabs hold, from its stats: fallback slabs (grown when
+// no block of the preferred order was free) have the minimum layout's pages.
+uint64_t cache_frames(const SlabAllocator& slab, const KmemCache* c) {
+  const CacheStats st = slab.stats(c);
+  return (st.total_slabs - st.fallback_slabs) * st.pages_per_slab + st.fallback_slabs * st.min_pages_per_slab;
+}
+
+// Frames the instance's slabs hold, as its slabinfo says: num_slabs *
+// pagesperslab for a cache whose slabs all have the preferred layout
+// (num_objs == num_slabs * objperslab). slabinfo prints only that layout (as
+// Linux's), so a row with fallback slabs overstates; for those the cache's
+// stats count (the caches it may be: `known` and the kmalloc caches; another
+// one with fallback slabs fails). Multiplying out every row was a harness
+// error that a bulk-allocation run under memory pressure showed.
+uint64_t slabinfo_frames(const SlabAllocator& slab, const KmemCache* const* known = nullptr, size_t nknown = 0) {
   static char buf[32768];
   TextBuffer t(buf, sizeof buf);
   slab.format_slabinfo(t);
@@ -219,11 +234,22 @@ uint64_t slabinfo_frames(const SlabAllocator& slab) {
   line = line ? std::strchr(line + 1, '\n') : nullptr;  // skip the two header lines
   while (line != nullptr && line[1] != '\0') {
     ++line;
-    unsigned long long pages_per_slab = 0, slabs = 0;
-    if (std::sscanf(line, "%*s %*u %*u %*u %*u %llu : tunables %*u %*u %*u : slabdata %*u %llu",
-                    &pages_per_slab, &slabs) != 2)
+    char name[40] = {};
+    unsigned long long objs = 0, per_slab = 0, pages_per_slab = 0, slabs = 0;
+    if (std::sscanf(line, "%39s %*u %llu %*u %llu %llu : tunables %*u %*u %*u : slabdata %*u %llu", name, &objs,
+                    &per_slab, &pages_per_slab, &slabs) != 5)
       fail("cannot parse slabinfo row: %.80s", line);
-    frames += pages_per_slab * slabs;
+    if (objs == per_slab * slabs) {
+      frames += pages_per_slab * slabs;
+    } else {
+      const KmemCache* c = nullptr;
+      for (size_t i = 0; i < kKmallocClassCount && c == nullptr; ++i)
+        if (std::strcmp(slab.kmalloc_cache(i)->name(), name) == 0) c = slab.kmalloc_cache(i);
+      for (size_t i = 0; i < nknown && c == nullptr; ++i)
+        if (known[i] != nullptr && std::strcmp(known[i]->name(), name) == 0) c = known[i];
+      if (c == nullptr) fail("slabinfo row %s has fallback slabs and is no cache the harness knows", name);
+      frames += cache_frames(slab, c);
+    }
     line = std::strchr(line, '\n');
   }
   return frames;
@@ -574,16 +600,39 @@ class Session {
     const PhysAddr p = pages_.alloc_pages(Order{order}, flags);
     expect_no_report("alloc_pages");
     if (p.is_null()) return check_page_oom(order, flags, "alloc_pages");
+    accept_pages(p, order, flags, "alloc_pages");
+  }
+
+  // What a block from alloc_pages(order, flags) must satisfy; records it.
+  void accept_pages(PhysAddr p, unsigned order, gfp_t flags, const char* what) {
     const uint64_t bytes = Order{order}.bytes();
     if (!block_aligned(to_pfn(p), Order{order}) || !p.page_aligned())
-      fail("alloc_pages(order %u) gave 0x%llx: not naturally aligned", order, (unsigned long long)p.value);
+      fail("%s(order %u) gave 0x%llx: not naturally aligned", what, order, (unsigned long long)p.value);
     check_managed(p.value, bytes, "alloc_pages block");
-    check_zone(p.value, bytes, flags, "alloc_pages");
+    check_zone(p.value, bytes, flags, what);
     void* v = pages_.to_virt<void>(p);
     if ((flags & __GFP_ZERO) && !all_zero(v, bytes))
-      fail("alloc_pages(order %u, __GFP_ZERO) at 0x%llx is not zero", order, (unsigned long long)p.value);
+      fail("%s(order %u, __GFP_ZERO) at 0x%llx is not zero", what, order, (unsigned long long)p.value);
     add_live({.kind = Kind::Pages, .order = static_cast<uint8_t>(order), .frames = uint64_t{1} << order,
               .phys = p.value, .ptr = v, .size = bytes, .extent = bytes});
+  }
+
+  // alloc_pages_bulk: count blocks of one order, fewer only when memory runs
+  // out (no block of that order left in any zone the flags allow), each as
+  // alloc_pages promises; they are the caller's whatever the count.
+  void op_pages_bulk(Decoder& in) {
+    const uint64_t ob = in.u8();
+    const unsigned order = static_cast<unsigned>((ob & 0x80) ? (ob & 0x7f) % kOrderCount : ob % 4);
+    const gfp_t flags = decode_flags(in.u8());
+    const size_t count = 1 + in.u8() % 32;
+    trace("alloc_pages_bulk(order %u, %zu, flags 0x%x)", order, count, flags);
+    if (live_.size() + count > kMaxLive) return nothing_to_do();
+    PhysAddr out[32];
+    const size_t got = pages_.alloc_pages_bulk(Order{order}, flags, count, out);
+    expect_no_report("alloc_pages_bulk");
+    if (got > count) fail("alloc_pages_bulk(%zu) gave %zu", count, got);
+    for (size_t i = 0; i < got; ++i) accept_pages(out[i], order, flags, "alloc_pages_bulk");
+    if (got < count) check_page_oom(order, flags, "alloc_pages_bulk");
   }
 
   void op_alloc_contig(Decoder& in) {
@@ -712,16 +761,29 @@ class Session {
       return;
     }
     expect_no_report("cache_alloc");
-    const CacheStats after = slab_.stats(u.cache);
-    if (u.ctor) {
-      // The constructor runs when a slab is populated, never on allocation.
-      const uint64_t grown = after.total_slabs > before.total_slabs ? after.total_slabs - before.total_slabs : 0;
-      if (g_ctor_calls - ctor_before != grown * after.objects_per_slab)
-        fail("cache %s: %llu constructor calls for %llu new slabs of %llu objects", u.name,
-             (unsigned long long)(g_ctor_calls - ctor_before), (unsigned long long)grown,
-             (unsigned long long)after.objects_per_slab);
-    }
+    check_ctor_calls(u, before, ctor_before);
     if (p == nullptr) return check_slab_oom(u.cache, "cache_alloc");
+    accept_object(slot, p, flags);
+  }
+
+  // The constructor runs when a slab is populated, never on allocation: once
+  // per object the new slabs hold. (Counted in objects, not slabs: a slab
+  // grown when no block of the preferred order is free has the minimum
+  // layout's fewer objects; slabs x objects_per_slab was a harness error
+  // that a bulk allocation under memory pressure showed.)
+  void check_ctor_calls(const UserCache& u, const CacheStats& before, uint64_t ctor_before) {
+    if (!u.ctor) return;
+    const CacheStats after = slab_.stats(u.cache);
+    const uint64_t grown = after.total_objects > before.total_objects ? after.total_objects - before.total_objects : 0;
+    if (g_ctor_calls - ctor_before != grown)
+      fail("cache %s: %llu constructor calls for %llu new objects (%llu new slabs, %llu fallback slabs now)",
+           u.name, (unsigned long long)(g_ctor_calls - ctor_before), (unsigned long long)grown,
+           (unsigned long long)(after.total_slabs - before.total_slabs), (unsigned long long)after.fallback_slabs);
+  }
+
+  // What an object of user cache `slot` must satisfy; records it.
+  void accept_object(uint64_t slot, void* p, gfp_t flags) {
+    const UserCache& u = caches_[slot];
     const uint64_t phys = pages_.to_phys(p).value;
     if (phys % u.align != 0)
       fail("cache %s: object 0x%llx not aligned to %zu", u.name, (unsigned long long)phys, u.align);
@@ -736,6 +798,71 @@ class Session {
     if (u.ctor && (flags & __GFP_ZERO)) std::memcpy(p, &kConstructed, 8);  // the caller rebuilds it
     add_live({.kind = Kind::Object, .ctor = u.ctor, .cache = static_cast<uint8_t>(slot), .phys = phys,
               .ptr = p, .size = u.size, .extent = u.size});
+  }
+
+  // cache_alloc_bulk / cache_free_bulk (kmem_cache_*_bulk). Bit 0 of the
+  // mode: free, else allocate; count 1 + (mode >> 1) % 32. Allocation is all
+  // or nothing (Linux's rule): count objects, each as cache_alloc promises,
+  // or 0 and nothing allocated. A free takes count live objects of the slot
+  // (fewer if it has fewer). A retired cache (destroyed with live objects)
+  // refuses an allocation (one report, nothing allocated) but takes its
+  // objects back, in bulk as one by one.
+  void op_bulk(Decoder& in) {
+    const uint64_t slot = in.u8() % kUserCaches, mode = in.u8(), fb = in.u8();
+    UserCache& u = caches_[slot];
+    const size_t count = 1 + (mode >> 1) % 32;
+    const gfp_t flags = (fb & 8 ? __GFP_ZERO : 0) | (fb & 16 ? __GFP_NOWARN : 0);
+    const bool free = mode & 1;
+    trace("cache_%s_bulk(slot %llu, %zu, flags 0x%x)%s", free ? "free" : "alloc", (unsigned long long)slot, count,
+          flags, u.cache == nullptr ? " (no cache)" : u.retired ? " (retired)" : "");
+    if (u.cache == nullptr) return nothing_to_do();
+    void* objs[32];
+    if (free) {
+      size_t n = 0;
+      for (long i; n < count && (i = pick(fb, [&](const Live& a) { return a.kind == Kind::Object && a.cache == slot; })) >= 0;)
+        objs[n++] = take_live(static_cast<size_t>(i), "cache_free_bulk").ptr;
+      if (n == 0) return nothing_to_do();
+      slab_.cache_free_bulk(u.cache, n, objs);
+      expect_no_report("cache_free_bulk");
+      return;
+    }
+    if (live_.size() + count > kMaxLive) return nothing_to_do();
+    const uint64_t ctor_before = g_ctor_calls;
+    const CacheStats before = slab_.stats(u.cache);
+    const size_t got = slab_.cache_alloc_bulk(u.cache, flags, count, objs);
+    trace("  = %zu", got);
+    if (u.retired) {
+      const bool injected = got == 0 && g_reports.count == 0 && injecting();
+      if (!injected && (got != 0 || g_reports.count != 1 || g_reports.last != ErrorCode::InvalidArgument))
+        fail("cache_alloc_bulk on a destroyed cache: got %zu, %u reports, expected 0 and one invalid-argument",
+             got, g_reports.count);
+      g_reports.count = 0;
+      return;
+    }
+    expect_no_report("cache_alloc_bulk");
+    if (got != 0 && got != count) fail("cache_alloc_bulk(%zu) gave %zu: all or nothing", count, got);
+    // 0: nothing allocated (verify() and the frame accounting after the
+    // step check that what it took was given back). No out-of-memory
+    // check as for cache_alloc: the slabs its rollback empties may go back
+    // to the buddy, so a free block afterwards proves nothing.
+    if (got == 0) return;
+    check_ctor_calls(u, before, ctor_before);
+    for (size_t i = 0; i < got; ++i) accept_object(slot, objs[i], flags);
+  }
+
+  // pf_reclaim: every cache shrunk, every CPU's page cache drained. Frees
+  // what the slab layer reports released (and the drained frames).
+  void op_reclaim() {
+    trace("reclaim");
+    checkpoint_ = true;
+    const uint64_t before = pages_.counters().free_frames;
+    const size_t released = slab_.reclaim();
+    expect_no_report("reclaim");
+    const PageCounters c = pages_.counters();
+    if (c.cached_frames != 0) fail("frames left in per-CPU caches after reclaim");
+    if (c.free_frames < before + released)
+      fail("reclaim said %zu frames released; the free count rose by %lld", released,
+           (long long)(c.free_frames - before));
   }
 
   void op_cache_free(Decoder& in) {
@@ -1217,7 +1344,7 @@ class Session {
   }
 
   void run_op(Decoder& in) {
-    switch (in.u8() % 20) {
+    switch (in.u8() % 23) {
       case 0:
       case 1: return op_alloc_pages(in);
       case 2: return op_free_any(in);
@@ -1237,11 +1364,20 @@ class Session {
       case 16: return op_shrink(in);
       case 17: return op_cpu(in);
       case 18: return op_inject(in);
-      default: return op_misuse(in);
+      case 19: return op_misuse(in);
+      case 20: return op_bulk(in);
+      case 21: return op_reclaim();
+      default: return op_pages_bulk(in);
     }
   }
 
   // ---- after every step -------------------------------------------------------------------------
+
+  std::array<const KmemCache*, kUserCaches> known_caches() const {
+    std::array<const KmemCache*, kUserCaches> k{};
+    for (unsigned i = 0; i < kUserCaches; ++i) k[i] = caches_[i].cache;
+    return k;
+  }
 
   void after_step() {
     if (idle_) {
@@ -1279,7 +1415,7 @@ class Session {
     if (slabinfo) {
       slab_frames = 0;
       for (unsigned i = 0; i < kInstances; ++i)
-        slab_frames += i == inst_ ? slabinfo_frames(slab_) : w_.slab_frames[i];
+        slab_frames += i == inst_ ? slabinfo_frames(slab_, known_caches().data(), kUserCaches) : w_.slab_frames[i];
     }
     if (slab_heads != slab_frames)
       fail("slabinfo says slabs hold %llu frames, the descriptors %llu", (unsigned long long)slab_frames,
@@ -1323,7 +1459,8 @@ class Session {
     if (buddyinfo(pages_) != w_.initial_buddyinfo)
       fail("buddyinfo differs from the initial one:\n%s\ninitially:\n%s", buddyinfo(pages_).c_str(),
            w_.initial_buddyinfo.c_str());
-    if (slabinfo_frames(slab_) != w_.slab_frames[inst_]) fail("slab frames differ from the initial count");
+    if (slabinfo_frames(slab_, known_caches().data(), kUserCaches) != w_.slab_frames[inst_])
+      fail("slab frames differ from the initial count");
   }
 
   World& w_;

@@ -75,6 +75,12 @@ MISUSE = {"wrong_order": 0, "tail": 1, "page_double": 2, "outside": 3, "reserved
 def misuse(kind, k=0): return bytes([19, MISUSE[kind]]) + u16(k)
 
 
+def bulk_alloc(slot, n, flags=0): return bytes([20, slot, (n - 1) << 1, flags])   # n 1..32
+def bulk_free(slot, n, k=0): return bytes([20, slot, 1 | (n - 1) << 1, k])
+def reclaim(): return bytes([21])
+def pages_bulk(order, n, flags=0): return bytes([22, 0x80 | order, flags, n - 1])  # n 1..32
+
+
 def pages_every_order():
     s = bytes([PLAIN])
     for o in range(11):
@@ -158,6 +164,28 @@ def injection(inst):
     return s
 
 
+def bulk(inst):
+    s = bytes([inst])
+    s += cache_create(0, 64) + bulk_alloc(0, 20) + bulk_free(0, 10) + reclaim() + bulk_alloc(0, 32, ZERO)
+    s += cache_create(1, 200, ctor=True) + bulk_alloc(1, 30) + bulk_free(1, 31, 3)
+    s += cache_create(2, 3000) + bulk_alloc(2, 12) + cpu(1) + bulk_free(2, 5) + kmalloc(size_any(40))
+    s += cache_destroy(0, keep_live=True) + bulk_alloc(0, 5) + bulk_free(0, 5) + reclaim()
+    s += fail_after(4, objects=True) + bulk_alloc(2, 8) + fail_off() + bulk_alloc(1, 3) + reclaim()
+    s += pages_bulk(0, 32) + pages_bulk(3, 5, ZERO | DMA32) + free_any(2) + pages_bulk(9, 32, NOWARN)
+    s += fail_after(3) + pages_bulk(1, 8) + fail_off() + drain()
+    return s
+
+
+def bulk_zero_rollback():
+    # A constructed cache's batch with __GFP_ZERO that cannot grow a slab:
+    # the objects it took must go back constructed (slab.cpp once zeroed
+    # them first), and the next batches must hand out constructed objects.
+    s = bytes([PLAIN]) + cache_create(0, 100, ctor=True) + cache_alloc(0) + cache_alloc(0)
+    s += fail_after(1) + bulk_alloc(0, 32, ZERO) + bulk_alloc(0, 32, ZERO) + bulk_alloc(0, 32, ZERO)
+    s += fail_off() + bulk_alloc(0, 32) + bulk_alloc(0, 32) + bulk_alloc(0, 32)
+    return s
+
+
 SEEDS = {
     "empty": bytes([PLAIN]),
     "pages_every_order": pages_every_order(),
@@ -172,6 +200,10 @@ SEEDS = {
     "misuse_all": misuse_all(),
     "injection_plain": injection(PLAIN),
     "injection_debug": injection(DEBUG),
+    "bulk_plain": bulk(PLAIN),
+    "bulk_debug": bulk(DEBUG),
+    "bulk_init": bulk(INIT),
+    "bulk_zero_rollback_ctor": bulk_zero_rollback(),
 }
 
 if __name__ == "__main__":

@@ -200,6 +200,64 @@ TEST(AcpiMadt, RefusalsNameTheirReason) {
   EXPECT_EQ(ids(out), (std::vector<uint32_t>{0}));
 }
 
+// Seen in review, shown by tests/fuzz/acpi_fuzz.cpp (seed acpi_many_bad_madts):
+// every root entry's table was checksummed, whatever its signature, so a corrupt RSDT
+// naming one large table with a bad checksum throughout cost entries x 1 MiB
+// of reads (over a minute for 32768 entries). Now a signature is read per
+// entry and at most kMaxMadtCandidates (4) "APIC" tables are checksummed: a
+// good MADT after three bad ones is found, after four it is not reached (the
+// work bound made visible).
+TEST(AcpiMadt, AtMostFourMadtCandidatesAreChecksummed) {
+  auto machine_with_bad_madts = [](int bad) {
+    Mem mem;
+    std::vector<unsigned char> bad_madt = madt({lapic(0, 0, 1)});
+    bad_madt[40] ^= 1;  // a field changed, the checksum not
+    mem.put(kOther, bad_madt);
+    mem.put(kMadt, madt({lapic(0, 3, 1)}));
+    mem.put(0x85000, table("FACP", std::vector<unsigned char>(80, 0)));
+    std::vector<unsigned char> r;
+    for (int i = 0; i < 100; ++i) le(r, 0x85000, 4);  // other tables: not candidates
+    for (int i = 0; i < bad; ++i) le(r, kOther, 4);
+    le(r, kMadt, 4);
+    mem.put(kRsdt, table("RSDT", r));
+    mem.put(kRsdp, rsdp(0, kRsdt, 0));
+    return mem;
+  };
+  Mem three = machine_with_bad_madts(3);
+  AcpiCpus out;
+  ASSERT_TRUE(acpi_find_cpus(0, "", three.pm(), kMemory, out)) << out.error;
+  EXPECT_EQ(out.madt, kMadt);
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{3}));
+
+  Mem four = machine_with_bad_madts(4);
+  AcpiCpus refused;
+  EXPECT_FALSE(acpi_find_cpus(0, "", four.pm(), kMemory, refused));
+  EXPECT_NE(std::string(refused.error ? refused.error : "").find("no valid MADT"), std::string::npos);
+}
+
+// An RSDP's length field is trusted up to 4 KiB (it is 36 bytes in every
+// revision): beyond, valid_rsdp summed whatever it named, up to the whole
+// direct map, MMIO included.
+TEST(AcpiMadt, AnRsdpLongerThanFourKibIsRefused) {
+  for (uint32_t length : {4096u, 4097u}) {
+    Mem mem = machine(madt({lapic(0, 0, 1)}), 2, 0x70000);
+    unsigned char* p = &mem.b[0x70000];
+    for (int i = 0; i < 4; ++i) p[20 + i] = static_cast<unsigned char>(length >> (8 * i));
+    // The v1 checksum (bytes 0-19) first, then the extended one over `length`.
+    auto fix = [p](size_t at, size_t n) {
+      p[at] = 0;
+      uint8_t s = 0;
+      for (size_t i = 0; i < n; ++i) s = static_cast<uint8_t>(s + p[i]);
+      p[at] = static_cast<unsigned char>(-s);
+    };
+    fix(8, 20);
+    fix(32, length);
+    AcpiCpus out;
+    EXPECT_EQ(acpi_find_cpus(0x70000, "tag", mem.pm(), kMemory, out), length == 4096u)
+        << length << ": " << (out.error ? out.error : "");
+  }
+}
+
 // ---- MP tables -------------------------------------------------------------
 
 std::vector<unsigned char> mp_floating(uint32_t table, uint8_t default_config = 0) {
@@ -291,6 +349,28 @@ TEST(MpTables, AnEntryCountOfZeroStillWalksTheWholeTable) {
   AcpiCpus out;
   ASSERT_TRUE(mps_find_cpus(mem.pm(), kMemory, out)) << out.error;
   EXPECT_EQ(ids(out), (std::vector<uint32_t>{0, 1}));
+}
+
+// smp_discover hands mps_find_cpus what a failed acpi_find_cpus left. A
+// MADT with no enabled CPU fails with its online-capable and disabled
+// processors counted; those counts (and its error) used to be carried into
+// the MP result (and logged as if MP's). Shown by tests/fuzz/acpi_fuzz.cpp's oracle (seed
+// acpi_disabled_then_mp).
+TEST(MpTables, AFailedAcpiSearchLeavesNoCountsBehind) {
+  Mem mem = machine(madt({lapic(0, 0, 2), lapic(1, 1, 0), lapic(2, 2, 2)}));
+  mem.put(kMpTable, mp_table({mp_cpu(0, 3), mp_cpu(1, 1), mp_cpu(4, 0)}));
+  mem.put(0xF5B60, mp_floating(kMpTable));
+  AcpiCpus out;
+  ASSERT_FALSE(acpi_find_cpus(0, "", mem.pm(), kMemory, out));
+  EXPECT_EQ(out.online_capable, 2u);
+  EXPECT_EQ(out.disabled, 1u);
+  ASSERT_TRUE(mps_find_cpus(mem.pm(), kMemory, out)) << out.error;
+  EXPECT_EQ(out.error, nullptr) << "a found list carries no error (it carried ACPI's)";
+  EXPECT_EQ(ids(out), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(out.online_capable, 0u);
+  EXPECT_EQ(out.disabled, 1u) << "MP's one disabled entry, not the MADT's";
+  EXPECT_FALSE(out.pcat_compat) << "a MADT flag";
+  EXPECT_EQ(out.madt, kMadt) << "the ACPI findings stay, for the log";
 }
 
 TEST(MpTables, ADefaultConfigurationIsTwoCpus) {

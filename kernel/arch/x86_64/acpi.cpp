@@ -18,6 +18,18 @@ using boot::bytes::u8;
 constexpr size_t kRsdpV1Length = 20, kRsdpV2Length = 36, kHeaderLength = 36;
 constexpr size_t kMadtEntries = 44;  // header, LAPIC address u32 @36, flags u32 @40
 constexpr uint32_t kMaxTableLength = 1u << 20;
+// The RSDP is 36 bytes in every ACPI revision to date; its length field is
+// trusted up to this much. Unbounded, a corrupt length had valid_rsdp sum up
+// to `reach` bytes (the kernel's whole 4 GiB boot direct map, MMIO included),
+// at each of the 8192 places the BIOS-area search tries.
+constexpr uint32_t kMaxRsdpLength = 4096;
+// Root-table entries naming an "APIC" table whose length or checksum is bad
+// that are checked before giving up. Each check sums up to kMaxTableLength
+// bytes, and a root table may have 2^18 entries: checked for every entry
+// (every table was, whatever its signature), a corrupt RSDT naming one large
+// bad table throughout summed up to 2^38 bytes (tests/fuzz/acpi_fuzz.cpp,
+// seed acpi_many_bad_madts: over a minute for 32768 entries).
+constexpr unsigned kMaxMadtCandidates = 4;
 // MP 1.4: the floating pointer (16 bytes per `length` unit; config table
 // address u32 @4, length u8 @8, feature byte 1 @11: 0, or a default
 // configuration's number); the configuration table (base length u16 @4,
@@ -53,7 +65,8 @@ struct Reader {
     if (u8(p, 15) >= 2) {
       const unsigned char* q = at(phys, kRsdpV2Length);
       const uint32_t len = q ? u32(q, 20) : 0;
-      if (q == nullptr || len < kRsdpV2Length || at(phys, len) == nullptr || checksum(q, len) != 0)
+      if (q == nullptr || len < kRsdpV2Length || len > kMaxRsdpLength || at(phys, len) == nullptr ||
+          checksum(q, len) != 0)
         return false;
     }
     return true;
@@ -124,6 +137,13 @@ bool valid_mp_floating(const Reader& r, uint64_t phys) {
 }  // namespace
 
 bool mps_find_cpus(const PhysMap& pm, uint64_t reach, AcpiCpus& out) {
+  // The CPU list, its counts and `error` are this reader's alone: a failed
+  // acpi_find_cpus may have counted a MADT's online-capable and disabled
+  // processors (one with none enabled), which are not MP's, and left its
+  // error, which a found list must not carry.
+  out.cpu_count = out.online_capable = out.disabled = out.dropped = 0;
+  out.pcat_compat = false;
+  out.error = nullptr;
   const Reader r{pm, reach};
   const uint64_t fp = r.search_bios(
       kMpFloatingLength, [&r](uint64_t q) { return valid_mp_floating(r, q); }, true, &out.mp_source);
@@ -204,13 +224,19 @@ bool acpi_find_cpus(uint64_t rsdp_hint, const char* hint_source, const PhysMap& 
                          : "the RSDT is unreadable or fails its checksum";
     return false;
   }
+  // Work bound: a signature read per entry, at most kMaxMadtCandidates
+  // checksums (see there).
   const unsigned char* madt = nullptr;
   uint32_t madt_len = 0;
+  unsigned candidates = 0;
   for (size_t off = kHeaderLength; off + entry_size <= root_len; off += entry_size) {
     const uint64_t phys = use_xsdt ? u64(rt, off) : u32(rt, off);
+    const unsigned char* h = r.at(phys, kHeaderLength);
+    if (h == nullptr || !bytes_equal(h, "APIC", 4)) continue;
+    if (++candidates > kMaxMadtCandidates) break;
     uint32_t len = 0;
     const unsigned char* t = r.table(phys, &len);
-    if (t != nullptr && bytes_equal(t, "APIC", 4) && len >= kMadtEntries) {
+    if (t != nullptr && len >= kMadtEntries) {
       madt = t;
       madt_len = len;
       out.madt = phys;

@@ -56,9 +56,12 @@ bool acpi_find_cpus(uint64_t rsdp_hint, const char* hint_source, const PhysMap& 
 // processor entries (acpi_uid: the entry's index) of the base table, walked
 // to its length (its entry count is not trusted), the local APIC address;
 // a floating pointer naming one of the default configurations (no table)
-// gives the two CPUs 0 and 1 that those define. `out` must be fresh (or
-// left by a failed acpi_find_cpus: its counts are all 0). Returns false
-// with out.error set when no usable table was found.
+// gives the two CPUs 0 and 1 that those define. `out` may be fresh or left
+// by a failed acpi_find_cpus: the CPU list, its counts, pcat_compat and
+// error are reset first (a MADT with no enabled CPU leaves online-capable
+// and disabled counts), the ACPI fields (rsdp, madt, ...) are kept for the
+// log.
+// Returns false with out.error set when no usable table was found.
 bool mps_find_cpus(const PhysMap& pm, uint64_t reach, AcpiCpus& out);
 
 }  // namespace pf::arch
