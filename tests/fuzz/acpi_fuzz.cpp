@@ -274,7 +274,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool hinted = flags & 1;
   uint64_t hint = 0;
   if (hinted) hint = (flags & 2) ? reach_in : nblobs != 0 ? blobs[hint_blob % nblobs].phys : 0;
-  const uint64_t ebda = ebda_segment << 4;
+  // The EBDA the readers see: the BDA's word as it stands once the blobs are
+  // placed (a blob may cover 0x40E), none when it lies beyond reach.
+  const uint64_t ebda = reach >= 0x410 ? (uint64_t{g_mem[0x40E]} | uint64_t{g_mem[0x40F]} << 8) << 4 : 0;
 
   const pf::PhysMap pm{reinterpret_cast<uintptr_t>(g_mem)};
   AcpiCpus acpi, mps;
