@@ -14,18 +14,14 @@ namespace pf {
 
 namespace {
 constexpr gfp_t kZoneFlags = __GFP_DMA | __GFP_DMA32;
-// The largest block the buddy has, and so the largest kmalloc.
-constexpr uint64_t kLargestBlock = kPageSize << kMaxOrder;
 }  // namespace
 
 void* SlabAllocator::kmalloc_large(size_t size, size_t align, gfp_t flags) {
-  if (size > kLargestBlock || align > kLargestBlock) return nullptr;
+  const unsigned large_order = kmalloc_large_order(size, align);
+  if (large_order == kKmallocOrderTooLarge) return nullptr;
   if (__builtin_expect(fail_at_.load(std::memory_order_relaxed) != 0, 0) && fail_injected())
     return nullptr;
-  uint64_t frames = (size + kPageSize - 1) >> kPageShift;
-  const uint64_t align_frames = align >> kPageShift;
-  if (frames < align_frames) frames = align_frames;  // a block is aligned to its size
-  const Order order = order_for_frames(frames);
+  const Order order{large_order};
   const PhysAddr block = pages_->alloc_pages(order, flags);
   if (block.is_null()) return kmalloc_large_retry(size, align, flags);
   descriptor_of(to_pfn(block))->owner = kOwnerKmallocLarge;
@@ -67,13 +63,8 @@ void* SlabAllocator::kmalloc_aligned(size_t size, size_t align, gfp_t flags, con
   if (caller == nullptr) caller = PF_CALLER;
   if (!aligned_args_ok(align, flags, "kmalloc_aligned", caller)) return nullptr;
   if (size == 0) return nullptr;
-  if (size <= kKmallocMaxSize && align <= kPageSize && (flags & kZoneFlags) == 0) {
-    // The smallest class that fits and is aligned enough; power-of-two
-    // classes are aligned to themselves, so the walk stops by the class of `align`.
-    size_t i = slab_detail::kmalloc_class_index(size);
-    while (i < kKmallocClassCount && kmalloc_class_align(kKmallocSizes[i]) < align) ++i;
-    if (i < kKmallocClassCount) return alloc_object(kmalloc_caches_[i], flags, caller, size);
-  }
+  if ((flags & kZoneFlags) == 0)
+    if (KmemCache* c = kmalloc_cache_for_aligned(size, align)) return alloc_object(c, flags, caller, size);
   return kmalloc_large(size, align > kPageSize ? align : kPageSize, flags);
 }
 

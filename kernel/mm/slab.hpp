@@ -855,6 +855,31 @@ class SlabAllocator {
     return size == 0 || size > kKmallocMaxSize ? nullptr
                                                 : kmalloc_caches_[slab_detail::kmalloc_class_index(size)];
   }
+  // The buddy order of kmalloc's block for a request above the slab
+  // classes (kmalloc_large): the frames of `size`, at least `align`'s, rounded
+  // up to a power of two. kKmallocOrderTooLarge past the largest block.
+  static constexpr unsigned kKmallocOrderTooLarge = ~0u;
+  static constexpr unsigned kmalloc_large_order(size_t size, size_t align) {
+    if (size > (kPageSize << kMaxOrder) || align > (kPageSize << kMaxOrder)) return kKmallocOrderTooLarge;
+    uint64_t frames = (size + kPageSize - 1) >> kPageShift;
+    const uint64_t align_frames = align >> kPageShift;
+    if (frames < align_frames) frames = align_frames;  // a block is aligned to its size
+    return order_for_frames(frames).value;
+  }
+  // The class kmalloc_aligned(size, align) takes (flags without a zone
+  // limit): the smallest that fits and is aligned enough; nullptr when it
+  // takes a large block (kmalloc_large_order(size, max(align, a page))).
+  KmemCache* kmalloc_cache_for_aligned(size_t size, size_t align) const {
+    if (size == 0 || size > kKmallocMaxSize || align > kPageSize) return nullptr;
+    // Power-of-two classes are aligned to themselves, so the walk stops by
+    // the class of `align`.
+    size_t i = slab_detail::kmalloc_class_index(size);
+    while (i < kKmallocClassCount && kmalloc_class_align(kKmallocSizes[i]) < align) ++i;
+    return i < kKmallocClassCount ? kmalloc_caches_[i] : nullptr;
+  }
+  // "kmem_slab", whose objects are the off-slab headers: a cache's new slab
+  // takes one (and a page for them when none is free).
+  const KmemCache* header_cache() const { return &slab_cache_; }
   // The cache an object belongs to, or nullptr (large block, not a slab); no report.
   KmemCache* cache_of(const void* p) const;
   CacheStats stats(const KmemCache* cache) const;
