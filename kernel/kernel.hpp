@@ -67,6 +67,12 @@ struct Smp {
   uint64_t trampoline_used = 0;  // where it was
   uint64_t bringup_us = 0;       // INIT of the first AP -> last AP online
   const char* error = nullptr;   // why an AP (or the APIC) could not be started
+  // APs not started because the allocator had no memory for their stacks or
+  // the trampoline (tiny machines with many CPUs: -m 3M -smp 12), each
+  // checked when it happened against the free lists (no block of the order
+  // asked for, smp.cpp). Such a machine runs the cases on the CPUs it has;
+  // the selftest names the rest as skipped. Any other reason is a failure.
+  unsigned not_started_no_memory = 0;
 };
 
 struct Kernel {
@@ -162,6 +168,10 @@ const char* map_kernel_pages(Kernel& k, uint64_t virt, uint64_t phys, uint64_t s
 // Before the allocator: the CPUs from ACPI (the boot tables' direct map must
 // still be live) -> k.smp.found / cpu_count, the boot CPU's APIC id.
 void smp_discover(Kernel& k);
+// Right after PageAllocator::init, before anything else allocates: the
+// trampoline's 4 frames below 1 MiB (k.smp.trampoline; none taken with one
+// CPU, or when none are free). smp_start fills and returns them.
+void smp_reserve_trampoline(Kernel& k);
 // After the kernel's own tables and the slab layer: PICs masked, the LAPIC
 // mapped and its timer calibrated and running on this CPU, interrupts on;
 // then every other CPU started through a trampoline frame from the

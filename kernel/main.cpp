@@ -254,6 +254,7 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
     boot_failure("page allocator", nullptr);
   }
   k.tsc_pages_ready = arch::rdtsc();
+  smp_reserve_trampoline(k);  // before the lowest frames are handed out (smp.cpp says why)
 
   if (const char* why = build_address_space(k)) boot_failure("page tables", why);
   k.tsc_tables_live = arch::rdtsc();

@@ -8,6 +8,15 @@
 // are clean. A pfalloc error a case did not ask for (its own handler not
 // installed) is recorded as a failure of that case, not a crash.
 //
+// Skips, each "[SKIP] name: why" with the figures, never counted as passed:
+// a case whose one big block no free block can hold (machine_too_small,
+// before it runs); a case stopped by a refusal the allocator's rules allow
+// (Context::judge_no_memory = conformance::judge_no_memory_by_the_rules:
+// no room even after every cache is drained and shrunk), provided every
+// check before it passed and the runner rule holds; the cases of a CPU the
+// machine had no memory to start (Smp::not_started_no_memory); the cases
+// that need a local APIC on a CPU without one.
+//
 // Output: "[ OK ] name" or "[FAIL] name: what at file:line" per case; the
 // last line is "N passed, M failed"; the exit code is ExitCode::Success
 // exactly when M == 0 (and N > 0), ExitCode::TestsFailed otherwise.
@@ -63,6 +72,10 @@ void on_unexpected_error(const ErrorReport& r, void*) {
   l->str("[FAIL] ").str(g_run.current).str(": unexpected ").str(r.message ? r.message : error_name(r.code)).nl();
 }
 
+// CPU i runs (a tiny machine may not have started every CPU it found:
+// Smp::not_started_no_memory).
+bool online(unsigned i) { return arch::g_cpus[i].state.load() == arch::CpuState::Online; }
+
 // Empty slabs back to the buddy, per-CPU page caches drained.
 uint64_t settled_free_frames(Kernel& k) {
   k.slab.shrink_all();
@@ -89,6 +102,9 @@ void run_case(Kernel& k, const char* name, conformance::CaseFn fn, uint64_t seed
 
   Context ctx{k.pages, &k.slab, seed, name};
   ctx.on_failure = &on_check_failure;
+  // A refused request may be the machine's size (tiny machines, many CPUs):
+  // judged against the free lists, a skip only when the rules allow it.
+  ctx.judge_no_memory = &conformance::judge_no_memory_by_the_rules;
   const ErrorHandlerSlot old = set_error_handler(&on_unexpected_error, nullptr);
   fn(ctx);
 
@@ -116,10 +132,16 @@ void run_case(Kernel& k, const char* name, conformance::CaseFn fn, uint64_t seed
   set_error_handler(old.handler, old.context);
   arch::set_fault_context(nullptr);
 
-  if (ctx.failures == 0 && g_run.unexpected_errors == 0 && rule_ok) {
+  if (ctx.failures == 0 && g_run.unexpected_errors == 0 && rule_ok && ctx.skip_reason != nullptr) {
+    // Stopped by a refusal the rules allow, and clean otherwise (nothing
+    // leaked, verify() clean, every check before it passed).
+    ++g_run.skipped;
+    LogLine().text().str("[SKIP] ").str(name).str(": ").str(ctx.skip_reason).nl();
+  } else if (ctx.failures == 0 && g_run.unexpected_errors == 0 && rule_ok) {
     ++g_run.passed;
     LogLine().text().str("[ OK ] ").str(name).nl();
   } else {
+    if (ctx.skip_reason != nullptr) failure_line(name, ctx.skip_reason, nullptr, 0, seed);
     ++g_run.failed;
     if (g_run.lines_printed > kMaxFailureLinesPerCase) {
       LogLine().text().str("[FAIL] ").str(name).str(": ")
@@ -509,10 +531,16 @@ void test_c_api(Context& ctx) {
   Kernel& k = kernel();
   const uint64_t before = k.pages.counters().free_frames;
   const pf_phys_t page = alloc_pages(1, GFP_DMA32 | __GFP_ZERO);
-  PF_CHECK(ctx, page != 0 && page % (2 * kPageSize) == 0 && page < 4 * GiB);
+  if (!PF_CHECK_MEMORY(ctx, page != 0, conformance::MemoryNeed::block(1))) return;
+  PF_CHECK(ctx, page % (2 * kPageSize) == 0 && page < 4 * GiB);
   PF_CHECK(ctx, k.pages.counters().free_frames == before - 2);
   auto* object = static_cast<uint64_t*>(kmalloc(64, GFP_KERNEL));
-  PF_CHECK(ctx, object != nullptr && reinterpret_cast<uintptr_t>(object) % 64 == 0);
+  if (!PF_CHECK_MEMORY(ctx, object != nullptr,
+                       conformance::MemoryNeed::block(k.slab.kmalloc_cache_for(64)->min_slab_order(), true))) {
+    free_pages(page, 1);
+    return;
+  }
+  PF_CHECK(ctx, reinterpret_cast<uintptr_t>(object) % 64 == 0);
   PF_CHECK(ctx, k.slab.cache_of(object) == k.slab.kmalloc_cache_for(64));
   PF_CHECK(ctx, ksize(object) >= 64);
   kfree(object);
@@ -531,8 +559,13 @@ void test_page_misuse(Context& ctx) {
   Recorder rec;
   rec.install();
   const PhysAddr a = pages.alloc_pages(Order{0}, 0);
+  if (!PF_CHECK_MEMORY(ctx, !a.is_null(), conformance::MemoryNeed::block(0))) {
+    rec.remove();
+    return;
+  }
   const PhysAddr b = pages.alloc_pages(Order{2}, 0);
-  if (!PF_CHECK(ctx, !a.is_null() && !b.is_null())) {
+  if (!PF_CHECK_MEMORY(ctx, !b.is_null(), conformance::MemoryNeed::block(2))) {
+    pages.free_pages(a, Order{0});
     rec.remove();
     return;
   }
@@ -553,7 +586,7 @@ void test_page_misuse(Context& ctx) {
   PF_CHECK(ctx, rec.take(ErrorCode::PageBadOrder));
   // Contiguous allocations are freed whole, by free_contig, or not at all.
   const PhysAddr c = pages.alloc_contig(3, ContigRequest{});
-  if (PF_CHECK(ctx, !c.is_null())) {
+  if (PF_CHECK_MEMORY(ctx, !c.is_null(), conformance::MemoryNeed::contig(3))) {
     pages.free_contig(c, 2);
     PF_CHECK(ctx, rec.take(ErrorCode::ContigBadFree));
     pages.free_pages(c, Order{0});
@@ -574,12 +607,34 @@ void test_slab_misuse(Context& ctx) {
   SlabAllocator& slab = k.slab;
   Recorder rec;
   rec.install();
+  // Each request judged as it is refused (a tiny machine: a skip only when
+  // the rules allow it, Context::out_of_memory); the misuse runs only with
+  // all of them met, and whatever was met is freed below.
+  using conformance::MemoryNeed;
   KmemCache* c = slab.cache_create("selftest-a", 64, 0, 0, nullptr);
-  KmemCache* d = slab.cache_create("selftest-b", 64, 0, 0, nullptr);
-  const PhysAddr page = k.pages.alloc_pages(Order{0}, 0);
-  void* o = c ? slab.cache_alloc(c, 0) : nullptr;
-  void* keep = c ? slab.cache_alloc(c, 0) : nullptr;
-  if (PF_CHECK(ctx, c && d && o && keep && !page.is_null())) {
+  KmemCache* d = nullptr;
+  PhysAddr page{};
+  void* o = nullptr;
+  void* keep = nullptr;
+  bool ok = PF_CHECK_MEMORY(ctx, c != nullptr, MemoryNeed::cache(64, 0));
+  if (ok) {
+    d = slab.cache_create("selftest-b", 64, 0, 0, nullptr);
+    ok = PF_CHECK_MEMORY(ctx, d != nullptr, MemoryNeed::cache(64, 0));
+  }
+  if (ok) {
+    page = k.pages.alloc_pages(Order{0}, 0);
+    ok = PF_CHECK_MEMORY(ctx, !page.is_null(), MemoryNeed::block(0));
+  }
+  if (ok) {
+    o = slab.cache_alloc(c, 0);
+    ok = PF_CHECK_MEMORY(ctx, o != nullptr, MemoryNeed::block(c->min_slab_order(), true));
+  }
+  if (ok) {
+    keep = slab.cache_alloc(c, 0);
+    ok = PF_CHECK_MEMORY(ctx, keep != nullptr, MemoryNeed::block(c->min_slab_order(), true));
+  }
+  if (!ok && o != nullptr) slab.cache_free(c, o);
+  if (ok) {
     slab.cache_free(c, static_cast<std::byte*>(keep) + 8);
     PF_CHECK(ctx, rec.take(ErrorCode::SlabNotObjectStart));
     slab.cache_free(d, keep);
@@ -611,13 +666,19 @@ void test_slab_debug_misuse(Context& ctx) {
   Recorder rec;
   rec.install();
   KmemCache* c = slab.cache_create("selftest-debug", 24, 0, SLAB_DEBUG, nullptr);
-  if (!PF_CHECK(ctx, c != nullptr)) {
+  if (!PF_CHECK_MEMORY(ctx, c != nullptr, conformance::MemoryNeed::cache(24, 0, SLAB_DEBUG))) {
     rec.remove();
     return;
   }
   for (size_t past : {size_t{0}, size_t{7}}) {
+    // (The first allocation grows the cache's one slab; every object after
+    // it comes from that slab.)
     auto* p = static_cast<unsigned char*>(slab.cache_alloc(c, 0));
-    if (!PF_CHECK(ctx, p != nullptr)) break;
+    if (!PF_CHECK_MEMORY(ctx, p != nullptr, conformance::MemoryNeed::block(c->min_slab_order(), true))) {
+      PF_CHECK(ctx, slab.cache_destroy(c) == 0);
+      rec.remove();
+      return;
+    }
     for (size_t i = 0; i < 24; ++i) p[i] = 0x11;  // the object itself is fine to write
     p[24 + past] = static_cast<unsigned char>(p[24 + past] ^ 0x5a);
     slab.cache_free(c, p);
@@ -717,14 +778,19 @@ void test_fail_demo(Context& ctx) {
 void test_smp_cpus_online(Context& ctx) {
   Kernel& k = kernel();
   const Smp& s = k.smp;
-  PF_CHECK(ctx, s.error == nullptr);
-  PF_CHECK(ctx, s.online == s.cpu_count);
+  // Every CPU is online but those the machine had no memory to start
+  // (Smp::not_started_no_memory, checked against the free lists when it
+  // happened); any other reason is a failure.
+  PF_CHECK(ctx, s.error == nullptr || s.not_started_no_memory > 0);
+  PF_CHECK(ctx, s.online + s.not_started_no_memory == s.cpu_count);
   PF_CHECK(ctx, s.cpu_count == (s.found - s.unreachable > kMaxCpus ? kMaxCpus : s.found - s.unreachable));
   PF_CHECK(ctx, k.pages.cpu_count() == s.cpu_count);
   PF_CHECK(ctx, arch::this_cpu_index() == 0 && &arch::this_cpu() == &arch::g_cpus[0]);
   uint64_t ticks_before[kMaxCpus];
   for (unsigned i = 0; i < s.cpu_count; ++i) {
     const arch::PerCpu& c = arch::g_cpus[i];
+    ticks_before[i] = 0;
+    if (i != 0 && c.state.load() != arch::CpuState::Online && s.not_started_no_memory > 0) continue;
     PF_CHECK(ctx, c.state.load() == arch::CpuState::Online);
     PF_CHECK(ctx, c.self == &c && c.index == i);
     for (unsigned j = 0; j < i; ++j) PF_CHECK(ctx, arch::g_cpus[j].apic_id != c.apic_id);
@@ -741,9 +807,11 @@ void test_smp_cpus_online(Context& ctx) {
   for (bool all = false; !all && arch::rdtsc() < deadline;) {
     idle_wait();
     all = true;
-    for (unsigned i = 0; i < s.cpu_count; ++i) all = all && arch::g_cpus[i].timer_ticks.load() > ticks_before[i] + 1;
+    for (unsigned i = 0; i < s.cpu_count; ++i)
+      all = all && (!online(i) || arch::g_cpus[i].timer_ticks.load() > ticks_before[i] + 1);
   }
   for (unsigned i = 0; i < s.cpu_count; ++i) {
+    if (!online(i)) continue;
     if (!PF_CHECK(ctx, arch::g_cpus[i].timer_ticks.load() > ticks_before[i]))
       LogLine().text().str("    cpu ").dec(i).str(": its timer did not tick").nl();
   }
@@ -764,6 +832,7 @@ void test_smp_cpus_online(Context& ctx) {
   uint64_t stack_pages = 0;
   for (unsigned i = 1; i < s.cpu_count; ++i) {
     const arch::PerCpu& c = arch::g_cpus[i];
+    if (!online(i)) continue;
     stack_pages += (c.stack_top - c.stack_guard + c.ist_top - c.ist_guard) / kPageSize - 2;
   }
   PF_CHECK(ctx, leaves == 1 + stack_pages);
@@ -771,7 +840,7 @@ void test_smp_cpus_online(Context& ctx) {
   PF_CHECK(ctx, t.present && t.phys == s.lapic_phys && t.uncached && t.writable &&
                 exec_as_meant(t.executable, false));
   PF_CHECK(ctx, s.lapic_phys == (arch::rdmsr(arch::kMsrApicBase) & ~uint64_t{0xfff}));
-  if (s.cpu_count > 1) {
+  if (s.cpu_count > 1 && s.online > 1) {
     PF_CHECK(ctx, s.trampoline_used != 0 && s.trampoline_used + 4 * kPageSize <= 1 * MiB);
     PF_CHECK(ctx, s.trampoline == 0);  // returned
     const FrameDescriptor* d = k.pages.descriptor(Pfn{s.trampoline_used >> kPageShift});
@@ -899,6 +968,10 @@ bool wait_until(Done done) {
 void test_smp_sync_cpus(Context& ctx) {
   Kernel& k = kernel();
   const unsigned n = k.smp.cpu_count;
+  // Only online CPUs take part (a tiny machine may not have started all).
+  unsigned last_online = 0;
+  for (unsigned i = 1; i < n; ++i)
+    if (online(i)) last_online = i;
   uint64_t skipped[kMaxCpus];
   for (unsigned i = 0; i < n; ++i) skipped[i] = arch::g_cpus[i].sync_skipped.load();
   const unsigned long irq = platform::irq_save();
@@ -909,11 +982,11 @@ void test_smp_sync_cpus(Context& ctx) {
   const uint64_t gen = smp_sync_generation();
   for (unsigned i = 1; i < n; ++i) {
     const arch::PerCpu& c = arch::g_cpus[i];
-    PF_CHECK(ctx, c.sync_seen.load() == gen || c.sync_skipped.load() > skipped[i]);
+    if (online(i)) PF_CHECK(ctx, c.sync_seen.load() == gen || c.sync_skipped.load() > skipped[i]);
   }
-  if (n > 1) {
+  if (last_online != 0) {
     // The last CPU busy, interrupts on: it must answer by the IPI.
-    const unsigned busy = n - 1;
+    const unsigned busy = last_online;
     g_spin_started.store(false);
     g_spin_release.store(false);
     run_on_cpu(busy, &spin_busy, nullptr);
@@ -936,16 +1009,17 @@ void test_smp_sync_cpus(Context& ctx) {
     }
     PF_CHECK(ctx, skipped_idle);
   }
-  g_sync_rounds = sync_rounds_for(n);
+  const unsigned on = k.smp.online;
+  g_sync_rounds = sync_rounds_for(on);
   const uint64_t gen_before = smp_sync_generation();
   const uint64_t start = arch::rdtsc();
   run_on_all(&sync_rounds, nullptr);
   const uint64_t us = arch::cycles_to_us(arch::rdtsc() - start);
-  // Each of the n CPUs asked g_sync_rounds times.
-  if (n > 1) PF_CHECK(ctx, smp_sync_generation() == gen_before + uint64_t{n} * g_sync_rounds);
+  // Each of the online CPUs asked g_sync_rounds times.
+  if (on > 1) PF_CHECK(ctx, smp_sync_generation() == gen_before + uint64_t{on} * g_sync_rounds);
   uint64_t skipped_total = 0;
   for (unsigned i = 0; i < n; ++i) skipped_total += arch::g_cpus[i].sync_skipped.load() - skipped[i];
-  LogLine().text().str("    ").dec(uint64_t{n} * g_sync_rounds).str(" concurrent masked syncs on ").dec(n)
+  LogLine().text().str("    ").dec(uint64_t{on} * g_sync_rounds).str(" concurrent masked syncs on ").dec(on)
       .str(" CPUs in ").dec(us / 1000).str(" ms; ").dec(skipped_total).str(" idle CPUs skipped in the case").nl();
 }
 
@@ -1048,11 +1122,24 @@ void stress_body(arch::PerCpu& me, void*) {
   conformance::Rng rng(g_stress.seed ^ (uint64_t{me.index} * 0x9E3779B97F4A7C15ull));
   Queue& mine = g_stress.queues[me.index];
   uint64_t seq = 0;
+  {
+    // The tick's back-off after a failure (smp.cpp, kTickBackoff) may be
+    // left over from the case before, which exhausts memory on purpose:
+    // a vCPU the host starves got 3 ticks in the stress, all inside it, and
+    // made no timer allocation (-m 8M -smp 12). Cleared by the owner, its
+    // interrupts masked (the tick's own field).
+    const unsigned long irq = platform::irq_save();
+    me.tick_backoff = 0;
+    platform::irq_restore(irq);
+  }
   // One operation at least, whatever the clock says: with 16 CPUs in 5 MiB
   // every operation meets out of memory and drains every CPU's caches, one
   // such operation took seconds under TCG, and a CPU woken after the
-  // deadline did none (t.ops > 0 failed on a CPU that had no turn).
-  while (t.ops < kStressMaxOps && (t.ops == 0 || arch::rdtsc() < g_stress.deadline)) {
+  // deadline did none (t.ops > 0 failed on a CPU that had no turn). Likewise
+  // until one tick of this CPU has allocated (its next tick does, the
+  // back-off cleared): a CPU woken at the deadline may not have ticked yet.
+  while (t.ops < kStressMaxOps &&
+         (t.ops == 0 || me.timer_allocs.load() == allocs0 || arch::rdtsc() < g_stress.deadline)) {
     ++t.ops;
     if (rng.below(kStressStopEvery) == 0) {
       // Stop every other CPU's fast paths while they run theirs: the
@@ -1118,42 +1205,35 @@ void stress_body(arch::PerCpu& me, void*) {
   barrier(2);
 }
 
-// Cases whose requests a tiny machine with many CPUs cannot meet at all
-// (-smp 16 -m 4M: 15 AP stacks of 80 KiB leave 228 KiB free), judged on the
-// runner's settled state (caches drained, empty slabs back): such a case is
-// skipped and named with the reason, not failed, as a case that needs the
-// local APIC is on a CPU without one. Each need is listed with its
-// arithmetic: a single block that no free block can hold, or less free
-// memory in all than the case's worst case (its sizes are random), so an
-// allocator that fails what the machine could hold still fails the case.
-struct MemoryNeed {
+// Cases whose one big request a tiny machine with many CPUs cannot meet at
+// all (-smp 16 -m 4M: 15 AP stacks of 80 KiB leave 228 KiB free), judged
+// before the case on the runner's settled state (caches drained, empty
+// slabs back): no free block is as large as the request, so no allocator
+// could meet it; the case is skipped and named with the reason, as a case
+// that needs the local APIC is on a CPU without one. Exact, and only a
+// necessary condition: what the case's own earlier requests (and the
+// per-CPU refills they cause) take from the blocks left is judged when a
+// request is refused (judge_no_memory), not guessed here.
+struct BlockNeed {
   const char* name;
   uint64_t block_bytes;  // one contiguous request of this many bytes
-  uint64_t free_bytes;   // up to this much free memory in all (worst case)
   bool block_per_cpu;    // block_bytes is per online CPU
 };
-constexpr MemoryNeed kMemoryNeeds[] = {
+constexpr BlockNeed kBlockNeeds[] = {
     // krealloc to 20000 pointers: one 160000-byte block (order 6).
-    {"slab_pointer_array_grows_to_20000", 20000 * sizeof(void*), 0, false},
-    // 24 objects of up to 3 x 4096 bytes, 4096-aligned: 288 KiB of slabs.
-    {"slab_caches_of_every_alignment", 0, 24 * 3 * kPageSize, false},
+    {"slab_pointer_array_grows_to_20000", 20000 * sizeof(void*), false},
     // One queue per CPU in one kmalloc.
-    {"smp_stress_cross_cpu_frees", sizeof(Queue), 0, true},
+    {"smp_stress_cross_cpu_frees", sizeof(Queue), true},
 };
 
 const char* machine_too_small(Kernel& k, const char* name) {
   static char why[160];
-  for (const MemoryNeed& need : kMemoryNeeds) {
+  for (const BlockNeed& need : kBlockNeeds) {
     const char* a = name;
     const char* b = need.name;
     while (*b != '\0' && *a == *b) ++a, ++b;
     if (*b != '\0' || (*a != '\0' && *a != '@')) continue;  // "name" or "name@cpuN"
     TextBuffer t(why, sizeof why);
-    const uint64_t free_bytes = k.pages.counters().free_frames * kPageSize;
-    if (free_bytes < need.free_bytes) {
-      t.str("may need ").size(need.free_bytes).str(" free; this machine has ").size(free_bytes);
-      return t.c_str();
-    }
     const uint64_t block = need.block_bytes * (need.block_per_cpu ? k.smp.online : 1);
     unsigned order = 0;
     while ((kPageSize << order) < block) ++order;
@@ -1182,9 +1262,13 @@ void test_smp_stress(Context& ctx) {
   st.seed = ctx.seed;
   st.at_barrier.store(0);
   st.cache = k.slab.cache_create("smp-stress-192", 192, 0, 0, nullptr);
-  if (!PF_CHECK(ctx, st.cache != nullptr)) return;
+  if (!PF_CHECK_MEMORY(ctx, st.cache != nullptr, conformance::MemoryNeed::cache(192, 0))) return;
   void* queue_memory = k.slab.kmalloc(sizeof(Queue) * st.cpus, __GFP_ZERO);
-  if (!PF_CHECK(ctx, queue_memory != nullptr)) {
+  const pf::KmemCache* queue_class = k.slab.kmalloc_cache_for(sizeof(Queue) * st.cpus);
+  if (!PF_CHECK_MEMORY(ctx, queue_memory != nullptr,
+                       queue_class != nullptr
+                           ? conformance::MemoryNeed::block(queue_class->min_slab_order(), true)
+                           : conformance::MemoryNeed::block(SlabAllocator::kmalloc_large_order(sizeof(Queue) * st.cpus, 0)))) {
     k.slab.cache_destroy(st.cache);
     return;
   }
@@ -1340,7 +1424,14 @@ void run_selftest(Kernel& k) {
   }
   // The same cases on every other CPU, one CPU at a time.
   for (unsigned i = 1; i < k.smp.cpu_count; ++i) {
-    if (arch::g_cpus[i].state.load() != arch::CpuState::Online) continue;
+    if (!online(i)) {
+      // (smp_cpus_online fails unless the machine had no memory to start it.)
+      if (k.smp.not_started_no_memory > 0) {
+        ++g_run.skipped;
+        LogLine().text().str("[SKIP] the cases on cpu").dec(i).str(": not started (").str(k.smp.error).str(")").nl();
+      }
+      continue;
+    }
     ApRun run{i, seed};
     run_on_cpu(i, &run_ap_cases, &run);
     wait_cpu(i);

@@ -12,7 +12,9 @@
 //      the PIT (without one, the TSC: timing.hpp); this CPU's timer
 //      started; interrupts on.
 //   3. A trampoline of 4 frames below 1 MiB *from the allocator*
-//      (alloc_contig, max_addr 1 MiB): the real-mode code and a PML4/PDPT/PD
+//      (alloc_contig, max_addr 1 MiB, taken by smp_reserve_trampoline right
+//      after PageAllocator::init, before anything else allocates; filled
+//      here): the real-mode code and a PML4/PDPT/PD
 //      that identity-map the first 2 MiB and share the kernel's upper half.
 //      The kernel's map manages usable RAM from 64 KiB up (Kernel::map in
 //      kernel.hpp) so such frames exist; no particular frame is assumed free.
@@ -172,8 +174,15 @@ const char* make_stacks(Kernel& k, arch::PerCpu& cpu) {
   const PhysAddr stack = k.pages.alloc_pages(Order{kStackOrder}, __GFP_ZERO);
   const PhysAddr ist = k.pages.alloc_pages(Order{kIstOrder}, __GFP_ZERO);
   if (stack.is_null() || ist.is_null()) {
+    // Out of memory by the allocator's rules only if no free block of the
+    // refused order is left (alloc_pages drained every CPU's cache before
+    // saying no); a refusal with one free is the allocator's fault.
+    const unsigned refused = stack.is_null() ? kStackOrder : kIstOrder;
+    const bool none_free = k.pages.largest_free_order() < static_cast<int>(refused);
     if (!stack.is_null()) k.pages.free_pages(stack, Order{kStackOrder});
     if (!ist.is_null()) k.pages.free_pages(ist, Order{kIstOrder});
+    if (!none_free) return "the allocator refused an AP stack with a block of that order free";
+    ++k.smp.not_started_no_memory;
     return "out of memory for the AP's stacks";
   }
   cpu.stack_guard = slot;
@@ -187,12 +196,17 @@ const char* make_stacks(Kernel& k, arch::PerCpu& cpu) {
   return nullptr;
 }
 
-// The trampoline block: code at +0, then PML4, PDPT, PD (see the top).
+void release_trampoline(Kernel& k) {
+  if (k.smp.trampoline == 0) return;
+  k.pages.free_contig(PhysAddr{k.smp.trampoline}, kTrampolineFrames);
+  k.smp.trampoline = 0;
+}
+
+// The trampoline block: code at +0, then PML4, PDPT, PD (see the top), in
+// the frames smp_reserve_trampoline took (zeroed, untouched since).
 bool make_trampoline(Kernel& k) {
-  const PhysAddr t = k.pages.alloc_contig(
-      kTrampolineFrames, ContigRequest{.align = kPageSize, .max_addr = 1 * MiB, .flags = __GFP_ZERO});
-  if (t.is_null()) return false;
-  k.smp.trampoline = k.smp.trampoline_used = t.value;
+  if (k.smp.trampoline == 0) return false;
+  const PhysAddr t{k.smp.trampoline};
   const uint64_t v = reinterpret_cast<uint64_t>(k.pages.to_virt(t));
   const auto size = static_cast<size_t>(ap_trampoline_end - ap_trampoline_start);
   for (size_t i = 0; i < size; ++i) reinterpret_cast<char*>(v)[i] = ap_trampoline_start[i];
@@ -314,9 +328,17 @@ void smp_sync_cpus() {
     arch::lapic_send_fixed(c.apic_id, arch::kSyncVector);
   }
   for (unsigned i = 0; i < n; ++i) {
-    const arch::PerCpu& c = arch::g_cpus[i];
+    arch::PerCpu& c = arch::g_cpus[i];
     if (!waiting[i]) continue;
-    while (c.sync_seen.load(std::memory_order_acquire) < gen && c.idle.load(std::memory_order_seq_cst) == 0) {
+    while (c.sync_seen.load(std::memory_order_acquire) < gen) {
+      if (c.idle.load(std::memory_order_seq_cst) != 0) {
+        // It went idle while we waited (its barrier came after the call
+        // began): answered, not waited for any longer; counted with the
+        // CPUs found idle, since its sync_seen may stay behind until the
+        // IPI wakes it (the smp_sync_cpus case reads both right after).
+        c.sync_skipped.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
       smp_service_sync();  // another CPU may be waiting for us, masked as we may be
       arch::pause();
     }
@@ -396,18 +418,32 @@ void smp_discover(Kernel& k) {
   }
 }
 
+// Why this early: the buddy hands out its lowest frames first, and on a
+// machine with nothing but the DMA zone (under 16 MiB) the page tables, the
+// slab layer's caches and arrays and the rest took every frame below 1 MiB
+// before smp_start asked (-m 16M -smp 8: 13.8 MiB free, no AP started).
+// Linux reserves its real-mode trampoline early for the same reason.
+void smp_reserve_trampoline(Kernel& k) {
+  if (k.smp.cpu_count <= 1 || k.smp.trampoline != 0) return;
+  const PhysAddr t = k.pages.alloc_contig(
+      kTrampolineFrames, ContigRequest{.align = kPageSize, .max_addr = 1 * MiB, .flags = __GFP_ZERO});
+  if (!t.is_null()) k.smp.trampoline = k.smp.trampoline_used = t.value;
+}
+
 bool smp_start(Kernel& k) {
   Smp& s = k.smp;
   // The 8259s first, APIC or not: the BIOS leaves the master PIC's lines at
   // vectors 8-15, so an unmasked PIT tick would be taken for a #DF.
   arch::pic_remap_and_mask();
   if (!arch::cpu_has_apic()) {
+    release_trampoline(k);
     s.error = "this CPU has no local APIC: interrupts stay off, one CPU";
     return false;
   }
   s.lapic_phys = arch::lapic_phys_base();
   s.lapic_virt = arch::kMmioBase;
   if (const char* e = map_kernel_pages(k, s.lapic_virt, s.lapic_phys, kPageSize, true)) {
+    release_trampoline(k);
     s.error = e;
     return false;
   }
@@ -427,7 +463,11 @@ bool smp_start(Kernel& k) {
 
   if (s.cpu_count <= 1) return true;
   if (!make_trampoline(k)) {
+    // (alloc_contig's own tests cover its search; here it found no 4
+    // free frames in a row below 1 MiB, where bootmem put the per-CPU
+    // caches of a machine this small.)
     s.error = "no 4 free frames below 1 MiB for the AP trampoline: APs not started";
+    s.not_started_no_memory = s.cpu_count - 1;
     return true;
   }
   // Said before the first SIPI: an AP that triple-faults before its
@@ -455,8 +495,7 @@ bool smp_start(Kernel& k) {
     ++s.online;
   }
   s.bringup_us = arch::cycles_to_us(arch::rdtsc() - start);
-  k.pages.free_contig(PhysAddr{s.trampoline}, kTrampolineFrames);
-  s.trampoline = 0;
+  release_trampoline(k);
   return true;
 }
 

@@ -73,8 +73,9 @@ struct alignas(64) PerCpu {
   // enter it without a full barrier first. smp_sync_cpus counts such a CPU
   // as answered without an IPI (see smp.cpp). Owner writes, anyone reads.
   std::atomic<uint32_t> idle;
-  // smp_sync_cpus calls that found this CPU idle and sent it no IPI (any
-  // CPU adds; for the log and the smp_sync_cpus case).
+  // smp_sync_cpus calls that found this CPU idle and sent it no IPI, or
+  // stopped waiting for its answer when it went idle (any CPU adds; for
+  // the log and the smp_sync_cpus case).
   std::atomic<uint64_t> sync_skipped;
   // Set by code that calls the allocator (the SMP stress), so the timer can
   // count ticks that arrived while this CPU was inside an allocator call.
