@@ -73,6 +73,9 @@ struct Smp {
   // asked for, smp.cpp). Such a machine runs the cases on the CPUs it has;
   // the selftest names the rest as skipped. Any other reason is a failure.
   unsigned not_started_no_memory = 0;
+  // CPUs found but left out of cpu_count because PageAllocator::init had
+  // no room for their caches (main.cpp: it is retried with fewer CPUs).
+  unsigned cpus_without_caches = 0;
 };
 
 struct Kernel {

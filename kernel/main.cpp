@@ -245,10 +245,24 @@ extern "C" [[noreturn]] void kernel_main(uint32_t magic, uint32_t info_phys, uin
   k.tsc_init = arch::rdtsc();
   if (const char* why = map_within_boot_reach(k.map, arch::kBootDirectMapLimit, k.init_map))
     boot_failure("memory map below 4 GiB", why);
-  const int status = k.pages.init(
-      k.init_map, PageAllocatorConfig{.direct_map_offset = arch::kDirectMapBase,
-                                 .cpu_count = k.smp.cpu_count,
-                                 .bootmem_limit = arch::kBootDirectMapLimit});
+  // A machine too small for every CPU's caches (-m 2M -smp 16: the
+  // metadata did not fit) runs the allocator, and starts, as many CPUs as
+  // it has room for; the rest are named (Smp::cpus_without_caches) and
+  // their cases skipped. A failed init leaves nothing behind to undo.
+  int status = PF_ERR_NO_ROOM_FOR_DESCRIPTORS;
+  for (unsigned cpus = k.smp.cpu_count; cpus >= 1; --cpus) {
+    status = k.pages.init(k.init_map, PageAllocatorConfig{.direct_map_offset = arch::kDirectMapBase,
+                                                          .cpu_count = cpus,
+                                                          .bootmem_limit = arch::kBootDirectMapLimit});
+    if (status != PF_ERR_NO_ROOM_FOR_DESCRIPTORS || cpus == 1) break;
+    k.smp.cpus_without_caches = k.smp.cpu_count - (cpus - 1);
+  }
+  if (status == PF_OK && k.smp.cpus_without_caches != 0) {
+    k.smp.cpu_count -= k.smp.cpus_without_caches;
+    LogLine().text().str("*** the allocator's per-CPU caches fit for ").dec(k.smp.cpu_count).str(" of ")
+        .dec(k.smp.cpu_count + k.smp.cpus_without_caches).str(" CPUs: the other ")
+        .dec(k.smp.cpus_without_caches).str(" stay halted").nl();
+  }
   if (status != PF_OK) {
     LogLine().text().str("*** PageAllocator::init returned ").sdec(status).nl();
     boot_failure("page allocator", nullptr);
