@@ -50,8 +50,22 @@
 // wait for it (a CAS on g_state, then a yield loop). init() never calls
 // malloc or stdio: mmap/munmap, getenv, getrlimit, open/read/close of
 // /proc/self/statm, sched_getaffinity, fcntl/fstat, pf_init,
-// pthread_key_create (no allocation in glibc), and pthread_atfork once the
-// heap is ready (in case it allocates).
+// pthread_key_create (no allocation in glibc), sysinfo and a read of
+// /proc/sys/vm/overcommit_memory, and pthread_atfork once the heap is ready
+// (in case it allocates).
+//
+// The kernel's overcommit guess: the window is MAP_NORESERVE and reserved
+// once, so the kernel never judges a request; glibc's malloc(n) above its
+// mmap threshold is an mmap of n bytes, which the kernel's default policy
+// (vm.overcommit_memory = 0, "heuristic") refuses when it is larger than RAM
+// and swap together (mm/util.c, __vm_enough_memory). Programs rely on that
+// NULL: they probe with a large malloc and halve it, or catch Python's
+// MemoryError; granting them a block larger than the machine (the window
+// is 64 GiB by default) let them fault it in until the OOM killer came.
+// So a big block larger than RAM + swap is ENOMEM under policy 0 (the
+// default; also when /proc cannot be read), as glibc's is. Policy 1
+// (always) grants anything, as here; policy 2 (strict) accounts the whole
+// window at reservation already (start() shrinks it until mmap accepts it).
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -61,6 +75,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -105,11 +120,22 @@ ino_t g_stats_ino;
 
 SpinLock g_grow_lock;
 uint64_t g_next_phys = 0;  // grow_lock
+// The memory the window still maps, in bytes from kPhysBase: g_view.mem_bytes
+// until the program lowers its own RLIMIT_AS or RLIMIT_DATA, when
+// fit_window_to_limits unmaps the tail no slice has reached (grow stops
+// there). Written under grow_lock; atomic for pfalloc_preload_get_info.
+std::atomic<uint64_t> g_window_bytes{0};
+uint64_t g_table_bytes = 0;  // the big-block table in front of the memory
 std::atomic<uint64_t> g_managed{0};
 std::atomic<uint64_t> g_generation{0};
 std::atomic<uint64_t> g_grows{0};
 std::atomic<uint64_t> g_big_live{0};
 std::atomic<uint64_t> g_discarded{0};
+
+// RAM + swap in frames as last seen, under overcommit policy 0; ~0 under any
+// other policy (no limit but the window's). Read again when a request is
+// above it (swap may have been added since).
+std::atomic<uint64_t> g_guess_frames{~uint64_t{0}};
 
 constexpr uint64_t kDiscardCeiling = 32 * MiB;
 constexpr uint64_t kDirtyFloor = 64 * MiB;
@@ -139,6 +165,34 @@ void note_big_alloc(uint64_t bytes) {
 }
 
 constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+
+// RAM + swap in frames (sysinfo), or ~0 if the kernel does not say.
+uint64_t ram_and_swap_frames() {
+  struct sysinfo si{};
+  if (sysinfo(&si) != 0) return ~uint64_t{0};
+  const uint64_t unit = si.mem_unit != 0 ? si.mem_unit : 1;
+  return (static_cast<uint64_t>(si.totalram) + si.totalswap) * unit / kPageSize;
+}
+
+// At init: the overcommit policy (see the top), with open/read (no stdio).
+void read_overcommit_policy() {
+  char c = '0';
+  const int fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (read(fd, &c, 1) != 1) c = '0';
+    close(fd);
+  }
+  if (c == '0') g_guess_frames.store(ram_and_swap_frames(), std::memory_order_relaxed);
+}
+
+// True if the kernel's overcommit guess would refuse one mapping of
+// `frames` frames (glibc's malloc of that size then says ENOMEM).
+bool beyond_overcommit_guess(uint64_t frames) {
+  if (frames <= g_guess_frames.load(std::memory_order_relaxed)) return false;
+  const uint64_t now = ram_and_swap_frames();
+  g_guess_frames.store(now, std::memory_order_relaxed);
+  return frames > now;
+}
 
 // "64G", "512M", "1048576", "2GiB": bytes, or 0 if it does not parse.
 uint64_t parse_size(const char* s) {
@@ -197,8 +251,10 @@ void fork_child() {
 // private writable one (the window is both, MAP_NORESERVE or not). What the
 // process holds already comes from /proc/self/statm (its "data" column
 // counts the stack too: an underestimate of the room, which is the safe
-// side). Read with open/read: no malloc, no stdio.
-uint64_t reservation_room() {
+// side). Read with open/read: no malloc, no stdio. `discount`: bytes of
+// the process's own mappings not to count as used (the window itself, when
+// fit_window_to_limits asks).
+uint64_t reservation_room(uint64_t discount = 0) {
   rlimit as{}, data{};
   const bool as_set = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
   const bool data_set = getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY;
@@ -219,8 +275,9 @@ uint64_t reservation_room() {
     }
   }
   uint64_t room = ~uint64_t{0};
-  const auto left = [&room](const rlimit& r, uint64_t used_pages) {
-    const uint64_t used = used_pages * kPageSize;
+  const auto left = [&room, discount](const rlimit& r, uint64_t used_pages) {
+    const uint64_t all = used_pages * kPageSize;
+    const uint64_t used = all > discount ? all - discount : 0;
     const uint64_t l = r.rlim_cur > used ? r.rlim_cur - used : 0;
     if (l < room) room = l;
   };
@@ -307,10 +364,13 @@ bool start() {
   g_view.mem_bytes = mem;
   g_view.offset = g_view.mem_virt - kPhysBase;
   g_view.virt_align = l.virt_align;
+  g_window_bytes.store(mem, std::memory_order_relaxed);
+  g_table_bytes = l.table_bytes;
 
   // CPU slots: threads beyond them share one locked cache. Each slot costs
   // about 1 KiB per kmalloc class once used (its per-CPU object arrays).
   g_cpus = default_cpus(parse_size(getenv("PFALLOC_CPUS")));
+  read_overcommit_policy();
   // Programs close stderr on the way out (coreutils' close_stdout): keep a
   // copy (close-on-exec, well above the low numbers) for the report.
   if (stats_wanted()) {
@@ -444,8 +504,9 @@ uint64_t generation() { return g_generation.load(std::memory_order_acquire); }
 bool grow(uint64_t need, uint64_t align, uint64_t seen) {
   LockGuard guard(g_grow_lock);
   if (g_generation.load(std::memory_order_relaxed) != seen) return true;  // someone grew meanwhile
-  const uint64_t end = kPhysBase + g_view.mem_bytes;
-  if (need > g_view.mem_bytes || align > g_view.mem_bytes) return false;
+  const uint64_t window = g_window_bytes.load(std::memory_order_relaxed);
+  const uint64_t end = kPhysBase + window;
+  if (need > window || align > window) return false;
   // Room for the run itself, its descriptors (1/256 of the slice; 1/128 to
   // be generous), the alignment, and a 4 MiB block's alignment slack.
   const uint64_t want = align_up(need + need / 128 + align + kLargestBlock, kLargestBlock) + kLargestBlock;
@@ -475,13 +536,45 @@ bool grow(uint64_t need, uint64_t align, uint64_t seen) {
   return true;
 }
 
+// The program lowered its own RLIMIT_AS or RLIMIT_DATA (the interposed
+// setrlimit & co. below). Both count every byte of the window, used or not
+// (MAP_NORESERVE changes nothing there), so a limit set after the window was
+// reserved left no room for anything else: no thread stack, no file
+// mapping, no pymalloc arena (Python's resource.setrlimit(RLIMIT_AS, ...),
+// then a thread: "can't start new thread"). The window is cut to what
+// start() would have reserved under the new limit (3/4 of the room it leaves
+// beside everything else the process maps), never below the memory already
+// handed to the allocator: the tail beyond is unmapped (one mapping still,
+// a shorter one), and grow() stops there. A raised limit changes nothing.
+static void fit_window_to_limits() {
+  if (!g_ready.load(std::memory_order_acquire)) return;  // start() reads the limits itself
+  const int saved_errno = errno;
+  {
+    LockGuard guard(g_grow_lock);
+    const uint64_t window = g_window_bytes.load(std::memory_order_relaxed);
+    const uint64_t room = reservation_room(g_table_bytes + window);  // beside the window
+    if (room != ~uint64_t{0}) {
+      uint64_t keep = room / 4 * 3;
+      keep = keep > g_table_bytes ? (keep - g_table_bytes) & ~(kLargestBlock - 1) : 0;
+      const uint64_t managed = g_next_phys - kPhysBase;  // a multiple of 4 MiB, as every slice
+      if (keep < managed) keep = managed;
+      if (keep < window) {
+        munmap(reinterpret_cast<void*>(g_view.mem_virt + keep), window - keep);
+        g_window_bytes.store(keep, std::memory_order_relaxed);
+      }
+    }
+  }
+  errno = saved_errno;
+}
+
 void discard(void* p, size_t bytes) {
   madvise(p, bytes, MADV_DONTNEED);
   g_discarded.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void* big_alloc(size_t size, size_t align, bool zero) {
-  if (size > g_view.mem_bytes || align > g_view.virt_align) {
+  if (size > g_view.mem_bytes || align > g_view.virt_align ||
+      beyond_overcommit_guess((size + kPageSize - 1) >> kPageShift)) {
     errno = ENOMEM;
     return nullptr;
   }
@@ -547,10 +640,41 @@ size_t big_size(const void* p) {
 
 using namespace pf::preload;
 
+// setrlimit, setrlimit64, prlimit and prlimit64 (glibc's are all the
+// prlimit64 system call): the call itself, then, when the calling process
+// has set its own RLIMIT_AS or RLIMIT_DATA, the window made to fit
+// (fit_window_to_limits). A limit set another way (prlimit(1) from outside,
+// a raw syscall) is not seen.
+namespace {
+int own_prlimit(pid_t pid, int resource, const void* new_limit, void* old_limit) {
+  const long r = syscall(SYS_prlimit64, pid, resource, new_limit, old_limit);
+  if (r == 0 && new_limit != nullptr && (resource == RLIMIT_AS || resource == RLIMIT_DATA) &&
+      (pid == 0 || pid == getpid()))
+    fit_window_to_limits();
+  return static_cast<int>(r);
+}
+}  // namespace
+
+#define PF_EXPORT_RLIMIT extern "C" __attribute__((visibility("default")))
+PF_EXPORT_RLIMIT int setrlimit(__rlimit_resource_t resource, const struct rlimit* limit) noexcept {
+  return own_prlimit(0, resource, limit, nullptr);
+}
+PF_EXPORT_RLIMIT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64* limit) noexcept {
+  return own_prlimit(0, resource, limit, nullptr);
+}
+PF_EXPORT_RLIMIT int prlimit(pid_t pid, enum __rlimit_resource resource, const struct rlimit* new_limit,
+                             struct rlimit* old_limit) noexcept {
+  return own_prlimit(pid, resource, new_limit, old_limit);
+}
+PF_EXPORT_RLIMIT int prlimit64(pid_t pid, enum __rlimit_resource resource, const struct rlimit64* new_limit,
+                               struct rlimit64* old_limit) noexcept {
+  return own_prlimit(pid, resource, new_limit, old_limit);
+}
+
 extern "C" void pfalloc_preload_get_info(struct pfalloc_preload_info* out) {
   *out = pfalloc_preload_info{};
   if (!g_ready.load(std::memory_order_acquire)) return;
-  out->window_bytes = g_view.mem_bytes;
+  out->window_bytes = g_window_bytes.load(std::memory_order_relaxed);
   out->managed_bytes = g_managed.load(std::memory_order_relaxed);
   out->grows = g_grows.load(std::memory_order_relaxed);
   out->big_live = g_big_live.load(std::memory_order_relaxed);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <sched.h>
 #include <signal.h>
@@ -292,6 +293,37 @@ TEST(Shim, HugeSizesAreENOMEM) {
   errno = 0;
   EXPECT_EQ(memalign(~size_t{0}, 10), nullptr);
   EXPECT_EQ(errno, EINVAL);
+}
+
+// Under the kernel's default overcommit policy (0, heuristic) one mapping
+// larger than RAM + swap is refused, so glibc's malloc of that much is NULL
+// (programs probe with it, Python raises MemoryError); the shim, whose window
+// the kernel never judges again, granted it (up to the window's 64 GiB) and
+// the program faulted it in until the OOM killer came. The sizes stay unused.
+TEST(Shim, MoreThanRamAndSwapIsENOMEMAsGlibcSaysIt) {
+  char policy = '0';
+  if (const int fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY); fd >= 0) {
+    if (read(fd, &policy, 1) != 1) policy = '0';
+    close(fd);
+  }
+  if (policy != '0') GTEST_SKIP() << "vm.overcommit_memory is " << policy << ", not the heuristic 0";
+  struct sysinfo si{};
+  ASSERT_EQ(sysinfo(&si), 0);
+  const size_t total = (size_t{si.totalram} + si.totalswap) * si.mem_unit;
+  const size_t n = opaque(total + 64 * MiB);
+  errno = 0;
+  EXPECT_EQ(malloc(n), nullptr) << n;
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  EXPECT_EQ(calloc(n / 4096, 4096), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  void* a = nullptr;
+  EXPECT_EQ(posix_memalign(&a, 2 * MiB, n), ENOMEM);
+  void* p = malloc(100);
+  errno = 0;
+  EXPECT_EQ(realloc(p, n), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  free(p);
 }
 
 TEST(Shim, OneGibibyteWorksAndTheHeapGrows) {
@@ -766,6 +798,74 @@ TEST(Shim, WorksUnderUlimitVAndD) {
     int status = 0;
     const std::string out =
         run_helper("ShimHelper.UnderAMemoryLimit", {"PFALLOC_STATS=1"}, &status, {resource, kLimit});
+    ASSERT_TRUE(WIFEXITED(status)) << out;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+    EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+    EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
+  }
+}
+
+// A program that lowers its own RLIMIT_AS or RLIMIT_DATA once the window
+// is reserved (Python's resource.setrlimit, bash's ulimit builtin, a
+// sandbox): both limits count the whole window, so nothing else could be
+// mapped any more (no thread, no file mapping; Python: "can't start new
+// thread"). The shim's setrlimit & co. now cut the window's unused tail to
+// 3/4 of the room the limit leaves, as a window reserved under the limit
+// would be; the memory already handed out stays.
+TEST(ShimHelper, LowersItsOwnLimit) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.AProgramLoweringItsOwnLimitStillMaps";
+  const int resource = atoi(getenv("SHIM_RESOURCE"));
+  // Memory in use before the limit, a big block among it.
+  void* before = malloc(3 * MiB);
+  ASSERT_NE(before, nullptr);
+  fill(before, 3 * MiB, 7);
+  ASSERT_GT(info().window_bytes, kLimit);
+  const size_t maps = mapping_count();
+  rlimit r{};
+  ASSERT_EQ(getrlimit(resource, &r), 0);
+  r.rlim_cur = kLimit;  // the soft limit: it can be raised again
+  // Through each entry point a program may call (setrlimit64 with
+  // _FILE_OFFSET_BITS=64, prlimit on itself); raising is left alone.
+  if (resource == RLIMIT_AS) {
+    ASSERT_EQ(setrlimit(RLIMIT_AS, &r), 0);
+  } else {
+    ASSERT_EQ(prlimit(getpid(), static_cast<__rlimit_resource>(resource), &r, nullptr), 0);
+  }
+  const Info i = info();
+  EXPECT_LE(i.window_bytes, kLimit / 4 * 3);
+  EXPECT_GE(i.window_bytes, kLimit / 4);
+  EXPECT_EQ(mapping_count(), maps);  // one mapping still, a shorter one
+  EXPECT_TRUE(holds(before, 3 * MiB, 7));
+  // Room beside the window: a 64 MiB mapping and 8 threads.
+  void* m = mmap(nullptr, 64 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  EXPECT_NE(m, MAP_FAILED);
+  if (m != MAP_FAILED) munmap(m, 64 * MiB);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([] {
+      for (int k = 0; k < 1000; ++k) free(malloc(static_cast<size_t>(k) * 7 + 1));
+    });
+  for (std::thread& t : threads) t.join();
+  // The heap works inside the smaller window, up to its end, and no further.
+  void* big = malloc(kLimit / 4);
+  ASSERT_NE(big, nullptr);
+  touch_pages(big, kLimit / 4);
+  errno = 0;
+  EXPECT_EQ(malloc(opaque(kLimit)), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  free(big);
+  free(before);
+  r.rlim_cur = 2 * kLimit;
+  EXPECT_EQ(setrlimit(static_cast<__rlimit_resource>(resource), &r), 0);
+  EXPECT_EQ(info().window_bytes, i.window_bytes);
+}
+
+TEST(Shim, AProgramLoweringItsOwnLimitStillMaps) {
+  if (helper()) GTEST_SKIP();
+  for (const int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    int status = 0;
+    const std::string out = run_helper("ShimHelper.LowersItsOwnLimit",
+                                       {"PFALLOC_STATS=1", "SHIM_RESOURCE=" + std::to_string(resource)}, &status);
     ASSERT_TRUE(WIFEXITED(status)) << out;
     EXPECT_EQ(WEXITSTATUS(status), 0) << out;
     EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
