@@ -71,6 +71,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -567,9 +568,21 @@ static void fit_window_to_limits() {
   errno = saved_errno;
 }
 
-void discard(void* p, size_t bytes) {
-  madvise(p, bytes, MADV_DONTNEED);
+bool discard(void* p, size_t bytes) {
+  const int saved_errno = errno;
+  if (madvise(p, bytes, MADV_DONTNEED) != 0) {
+    errno = saved_errno;
+    return false;
+  }
   g_discarded.fetch_add(bytes, std::memory_order_relaxed);
+  return true;
+}
+
+// calloc's zeroing relied on discard alone: for pages the program had locked
+// (mlock of a block it then freed, or mlockall) madvise fails and the old
+// bytes stayed, so calloc handed out dirty memory.
+void zero_pages(void* p, size_t bytes) {
+  if (!discard(p, bytes)) memset(p, 0, bytes);
 }
 
 void* big_alloc(size_t size, size_t align, bool zero) {
@@ -600,7 +613,7 @@ void* big_alloc(size_t size, size_t align, bool zero) {
       g_big_live.fetch_add(1, std::memory_order_relaxed);
       note_big_alloc(frames << kPageShift);
       void* p = reinterpret_cast<void*>(g_view.mem_virt + off);
-      if (zero) discard(p, frames << kPageShift);
+      if (zero) zero_pages(p, frames << kPageShift);
       return p;
     }
     if (attempt < 8 && grow(frames << kPageShift, align, seen)) continue;
