@@ -684,6 +684,73 @@ PF_EXPORT_RLIMIT int prlimit64(pid_t pid, enum __rlimit_resource resource, const
   return own_prlimit(pid, resource, new_limit, old_limit);
 }
 
+// mlockall(MCL_CURRENT) locks every mapping and faults every page of it in:
+// the whole window too, 64 GiB by default, untouched or not (RSS grew to the
+// window's size; a root process met the OOM killer). Here the window is
+// locked on fault instead (MCL_ONFAULT for the current mappings: the pages in
+// use, resident already, are locked now; heap pages touched later are locked
+// as they fault), and every other mapping is faulted in and locked as the
+// program asked, by mlock(2) mapping by mapping (errors ignored, as the
+// kernel's own mlockall ignores them); MCL_FUTURE is passed on as given.
+// The limit check (RLIMIT_MEMLOCK against the whole address space, window
+// included, without CAP_IPC_LOCK) is the kernel's. What differs from glibc:
+// a block allocated but not yet touched is not faulted in by the call.
+namespace {
+// Calls fn(start, end) for each line of /proc/self/maps; no malloc, no stdio.
+template <typename Fn>
+void for_each_mapping(Fn fn) {
+  const int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[4096];
+  size_t have = 0;
+  for (;;) {
+    const ssize_t n = read(fd, buf + have, sizeof buf - have);
+    if (n <= 0) break;
+    have += static_cast<size_t>(n);
+    size_t line = 0;
+    for (size_t i = 0; i < have; ++i) {
+      if (buf[i] != '\n') continue;
+      uintptr_t v[2] = {0, 0};
+      unsigned f = 0;
+      for (size_t k = line; k < i && f < 2; ++k) {
+        const char c = buf[k];
+        if (c >= '0' && c <= '9') v[f] = v[f] * 16 + static_cast<uintptr_t>(c - '0');
+        else if (c >= 'a' && c <= 'f') v[f] = v[f] * 16 + static_cast<uintptr_t>(c - 'a' + 10);
+        else if (c == '-') ++f;
+        else break;
+      }
+      if (f == 1 && v[1] > v[0]) fn(v[0], v[1]);
+      line = i + 1;
+    }
+    // Keep the partial last line (a line is far shorter than the buffer).
+    memmove(buf, buf + line, have - line);
+    have -= line;
+    if (have == sizeof buf) have = 0;  // a line longer than the buffer: skipped
+  }
+  close(fd);
+}
+}  // namespace
+
+PF_EXPORT_RLIMIT int mlockall(int flags) noexcept {
+  if (!(flags & MCL_CURRENT) || !g_ready.load(std::memory_order_acquire))
+    return static_cast<int>(syscall(SYS_mlockall, flags));
+  if (syscall(SYS_mlockall, MCL_CURRENT | MCL_ONFAULT) != 0) return -1;
+  if ((flags & MCL_FUTURE) && syscall(SYS_mlockall, flags & ~MCL_CURRENT) != 0) return -1;
+  if (flags & MCL_ONFAULT) return 0;  // the program asked for exactly that
+  const int saved_errno = errno;
+  const uintptr_t window_start = reinterpret_cast<uintptr_t>(g_big_table);
+  const uintptr_t window_end = g_view.mem_virt + g_window_bytes.load(std::memory_order_relaxed);
+  const auto lock = [](uintptr_t from, uintptr_t to) {
+    if (to > from) mlock(reinterpret_cast<void*>(from), to - from);
+  };
+  for_each_mapping([&](uintptr_t start, uintptr_t end) {
+    lock(start, end < window_start ? end : window_start);
+    lock(start > window_end ? start : window_end, end);
+  });
+  errno = saved_errno;
+  return 0;
+}
+
 extern "C" void pfalloc_preload_get_info(struct pfalloc_preload_info* out) {
   *out = pfalloc_preload_info{};
   if (!g_ready.load(std::memory_order_acquire)) return;
