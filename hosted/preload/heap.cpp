@@ -3,7 +3,9 @@
 // for the size paths and the big-block table.
 //
 // The window (one mapping, MAP_NORESERVE, for the life of the process; once
-// set up never munmapped or mprotected in part, only madvised):
+// set up never mprotected, only madvised: MADV_DONTDUMP over the tail no
+// slice has reached, so it shows as two mappings; munmapped in part only
+// when the program lowers its own limits, fit_window_to_limits):
 //   [table: 8 bytes per 2 MiB of memory][memory ...]
 // "Physical" address kPhysBase sits at a virt_align-aligned address (shim.hpp:
 // HeapView), so the direct-map offset is a multiple of virt_align. The window
@@ -395,6 +397,13 @@ bool start() {
     return false;
   }
   hosted::set_slot_limit(g_cpus);
+  // Core dumps leave out the memory no slice has reached yet (grow() lets
+  // each slice in as it is added): a crash (pfalloc's own abort on misuse
+  // among them) wrote a core of the whole window, 64 GiB, sparse in a file
+  // but streamed as zeros to a core_pattern pipe (systemd-coredump,
+  // apport). The window is then two mappings, the managed part and the
+  // tail, until the tail is all managed.
+  if (mem > first) madvise(reinterpret_cast<void*>(g_view.mem_virt + first), mem - first, MADV_DONTDUMP);
   g_next_phys = kPhysBase + first;
   g_managed.store(first, std::memory_order_relaxed);
   return true;
@@ -530,6 +539,7 @@ bool grow(uint64_t need, uint64_t align, uint64_t seen) {
   if (g_next_phys + slice > end) slice = end - g_next_phys;
   if (slice == 0) return false;
   if (pf_add_memory(g_next_phys, slice) != PF_OK) return false;
+  madvise(reinterpret_cast<void*>(g_next_phys + g_view.offset), slice, MADV_DODUMP);  // see start()
   g_next_phys += slice;
   g_managed.fetch_add(slice, std::memory_order_relaxed);
   g_grows.fetch_add(1, std::memory_order_relaxed);
@@ -545,8 +555,8 @@ bool grow(uint64_t need, uint64_t align, uint64_t seen) {
 // then a thread: "can't start new thread"). The window is cut to what
 // start() would have reserved under the new limit (3/4 of the room it leaves
 // beside everything else the process maps), never below the memory already
-// handed to the allocator: the tail beyond is unmapped (one mapping still,
-// a shorter one), and grow() stops there. A raised limit changes nothing.
+// handed to the allocator: the tail beyond is unmapped (as many mappings
+// still, a shorter window), and grow() stops there. A raised limit changes nothing.
 static void fit_window_to_limits() {
   if (!g_ready.load(std::memory_order_acquire)) return;  // start() reads the limits itself
   const int saved_errno = errno;

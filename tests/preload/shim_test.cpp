@@ -8,7 +8,8 @@
 // across the slab / large / big / contiguous boundaries, huge and zero sizes
 // as glibc answers them, calloc zeroing dirty memory, fork with threads
 // running, CPU slots handed back at thread exit and more threads than slots,
-// one mapping however the program allocates, a window that fits under
+// one mapping however the program allocates (two: the tail no slice has
+// reached is left out of core dumps), a window that fits under
 // ulimit -v and -d, the PFALLOC_STATS report kept out of the program's
 // files, misuse aborting by name, and
 // the sized frees (C23 free_sized / free_aligned_sized from a C program,
@@ -28,6 +29,7 @@
 #include <sys/wait.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -534,6 +536,60 @@ TEST(Shim, OneMappingHoweverItAllocates) {
   EXPECT_EQ(mapping_count(), before);
 }
 
+// The mapping of /proc/self/smaps holding `addr`: its range and whether its
+// VmFlags say dd (left out of core dumps); {0, 0, false} if none.
+struct Vma {
+  uintptr_t start = 0, end = 0;
+  bool dontdump = false;
+};
+Vma vma_of(uintptr_t addr) {
+  std::string text;
+  const int fd = open("/proc/self/smaps", O_RDONLY);
+  char buf[65536];
+  for (ssize_t n; fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  if (fd >= 0) close(fd);
+  Vma found;
+  bool in = false;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t eol = std::min(text.find('\n', pos), text.size());
+    const std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    unsigned long a = 0, b = 0;
+    if (sscanf(line.c_str(), "%lx-%lx ", &a, &b) == 2 && line.find(':') > line.find(' ')) {
+      in = addr >= a && addr < b;
+      if (in) found = {a, b, false};
+    } else if (in && line.rfind("VmFlags:", 0) == 0) {
+      found.dontdump = (line + " ").find(" dd ") != std::string::npos;
+    }
+  }
+  return found;
+}
+
+// A crash wrote the whole window into the core (64 GiB: sparse in a file,
+// streamed as zeros to a core_pattern pipe such as systemd-coredump or
+// apport). The memory no slice has reached is now MADV_DONTDUMP, and each
+// slice is let in as it is added.
+TEST(Shim, CoreDumpsLeaveOutTheUnmanagedWindow) {
+  void* p = malloc(100);
+  const Vma managed = vma_of(reinterpret_cast<uintptr_t>(p));
+  ASSERT_NE(managed.end, 0u);
+  EXPECT_FALSE(managed.dontdump);
+  const Vma tail = vma_of(managed.end);
+  ASSERT_EQ(tail.start, managed.end) << "the unmanaged tail follows the managed part";
+  EXPECT_TRUE(tail.dontdump);
+  EXPECT_LE(tail.end - managed.start, info().window_bytes + 64 * MiB);
+  // A block beyond what is managed: its slice is added, and dumped.
+  const size_t n = static_cast<size_t>(info().managed_bytes) + 64 * MiB;
+  void* big = malloc(n);
+  ASSERT_NE(big, nullptr);
+  const Vma grown = vma_of(reinterpret_cast<uintptr_t>(big) + n - 1);
+  EXPECT_FALSE(grown.dontdump);
+  EXPECT_TRUE(vma_of(grown.end).dontdump);
+  free(big);
+  free(p);
+}
+
 // Runs `argv` (argv[0] a path) with `env` and the shim preloaded; returns
 // its stdout and stderr, interleaved, and its exit status.
 // A resource limit for the program (setrlimit before exec), if any, and
@@ -624,7 +680,9 @@ TEST(ShimHelper, SmallWindow) {
   EXPECT_GE(v.size(), 40u);
   EXPECT_EQ(info().managed_bytes, 64 * MiB);
   for (void* p; (p = malloc(100)) != nullptr;) v.push_back(p);
-  EXPECT_EQ(mapping_count(), maps);
+  // The tail left out of core dumps (MADV_DONTDUMP until a slice reaches
+  // it) is all managed now: the window is one mapping again, not a new one.
+  EXPECT_EQ(mapping_count(), maps - 1);
   for (void* p : v) free(p);
   // Everything back: a 16 MiB block fits again (in the last slice, of 56 MiB:
   // blocks never span two slices).
@@ -834,7 +892,7 @@ TEST(ShimHelper, LowersItsOwnLimit) {
   const Info i = info();
   EXPECT_LE(i.window_bytes, kLimit / 4 * 3);
   EXPECT_GE(i.window_bytes, kLimit / 4);
-  EXPECT_EQ(mapping_count(), maps);  // one mapping still, a shorter one
+  EXPECT_EQ(mapping_count(), maps);  // as many mappings still, a shorter window
   EXPECT_TRUE(holds(before, 3 * MiB, 7));
   // Room beside the window: a 64 MiB mapping and 8 threads.
   void* m = mmap(nullptr, 64 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
