@@ -54,7 +54,9 @@
 // /proc/self/statm, sched_getaffinity, fcntl/fstat, pf_init,
 // pthread_key_create (no allocation in glibc), sysinfo and a read of
 // /proc/sys/vm/overcommit_memory, and pthread_atfork once the heap is ready
-// (in case it allocates).
+// (in case it allocates), outside the growth lock it holds meanwhile, and
+// only if the library's constructor has not registered the fork handlers
+// yet (see fork_prepare).
 //
 // The kernel's overcommit guess: the window is MAP_NORESERVE and reserved
 // once, so the kernel never judges a request; glibc's malloc(n) above its
@@ -235,19 +237,49 @@ unsigned default_cpus(uint64_t env_cpus) {
   return hosted::default_cpu_slots(mask, answer < 0 ? -errno : answer, sizeof mask / sizeof mask[0], env_cpus);
 }
 
+// Fork. glibc runs prepare handlers in the reverse order of registration
+// and child/parent handlers in order, so the allocator's handlers must be
+// registered before every handler that may allocate: then its prepare runs
+// last (after the program's, which may call malloc) and its child handler
+// first (before the program's, which may too). They were registered at the
+// first malloc; a program (or library) that registered its own handlers
+// before that and allocated in them deadlocked in fork: its prepare handler
+// waited for the locks ours had just taken, and a first malloc inside a
+// prepare handler of a multi-threaded program registered ours while glibc
+// held its fork-handler lock. Now the library's constructor registers them
+// (register_fork_handlers; init does if a constructor of another library
+// allocated first), before the program's constructors and main, and they
+// may run before the heap exists: prepare takes the growth lock, which init
+// holds while it builds the heap, and the allocator's locks only if the
+// heap is ready (g_fork_locked says so to the same thread's parent or child
+// handler). So a fork in one thread while another is inside init waits for
+// it (the child once inherited an init that never ended).
+bool g_fork_locked = false;  // written by fork_prepare, read by the forking thread's handlers
 void fork_prepare() {
   g_grow_lock.lock();
-  pf_fork_prepare();
+  g_fork_locked = g_ready.load(std::memory_order_acquire);
+  if (g_fork_locked) pf_fork_prepare();
 }
 void fork_parent() {
-  pf_fork_parent();
+  if (g_fork_locked) pf_fork_parent();
   g_grow_lock.unlock();
 }
 void fork_child() {
-  pf_fork_child();
-  hosted::fork_child_reset_slots();
+  if (g_fork_locked) {
+    pf_fork_child();
+    hosted::fork_child_reset_slots();
+  }
   g_grow_lock.unlock();
 }
+
+std::atomic<bool> g_fork_handlers{false};
+// Once. pthread_atfork may allocate (its list grows): that malloc may run
+// init, which then finds the handlers registered already.
+void register_fork_handlers() {
+  if (!g_fork_handlers.exchange(true, std::memory_order_acq_rel))
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+__attribute__((constructor)) void register_fork_handlers_at_load() { register_fork_handlers(); }
 
 // The address space a reservation may still take without failing, or ~0
 // if no limit is set: RLIMIT_AS counts every mapping, RLIMIT_DATA every
@@ -495,17 +527,18 @@ bool init() {
   // calls (the affinity mask, /proc, rlimits, mmap) may set it even on the
   // way to success.
   const int saved_errno = errno;
-  t_in_init = true;
-  const bool ok = start();
-  t_in_init = false;
-  errno = saved_errno;
-  if (!ok) {
-    g_state.store(3, std::memory_order_release);
-    return false;
+  bool ok = false;
+  {
+    LockGuard guard(g_grow_lock);  // a fork meanwhile waits for the whole heap (fork_prepare)
+    t_in_init = true;
+    ok = start();
+    t_in_init = false;
+    if (ok) g_ready.store(true, std::memory_order_release);
+    g_state.store(ok ? 2 : 3, std::memory_order_release);
   }
-  g_ready.store(true, std::memory_order_release);
-  g_state.store(2, std::memory_order_release);
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  errno = saved_errno;
+  if (!ok) return false;
+  register_fork_handlers();  // normally done by the constructor already
   return true;
 }
 

@@ -1221,6 +1221,19 @@ std::string run_clean(const char* name) {
   return out;
 }
 
+// tests/preload/atfork_first.c: fork handlers that allocate, registered
+// before the program's first malloc (the shim's are now registered by its
+// constructor, so they run last in prepare and first in the child).
+TEST(Shim, ForkHandlersThatAllocateBeforeTheFirstMalloc) {
+  for (const char* mode : {"first-in-prepare", "malloc-first", "single"}) {
+    int status = 0;
+    const std::string out = run_program({beside_me("atfork_first"), mode}, {"PFALLOC_STATS=1"}, &status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << mode << ": " << out;
+    EXPECT_NE(out.find("atfork_first: ok"), std::string::npos) << mode << ": " << out;
+    EXPECT_NE(out.find("verify: clean"), std::string::npos) << mode << ": " << out;
+  }
+}
+
 TEST(Shim, CSizedFreesEveryPath) {
   const std::string out = run_clean("sized_free");
   EXPECT_NE(out.find("big blocks live 0,"), std::string::npos) << out;
