@@ -328,6 +328,34 @@ TEST(Shim, MoreThanRamAndSwapIsENOMEMAsGlibcSaysIt) {
   free(p);
 }
 
+// mallinfo2/mallinfo were glibc's, describing glibc's unused heap: zeros
+// (e2fsck -t printed "Memory used: 0k/0k (0k/0k)"). Now the shim's: big
+// blocks as glibc's mmapped chunks, the rest of the managed memory as its
+// arena, in use and free.
+TEST(Shim, MallinfoDescribesTheShimsHeap) {
+  const struct mallinfo2 before = mallinfo2();
+  EXPECT_GT(before.arena, 0u);
+  EXPECT_EQ(before.arena + before.hblkhd, before.uordblks + before.fordblks + before.hblkhd);
+  void* big = malloc(opaque(8 * MiB));
+  ASSERT_NE(big, nullptr);
+  std::vector<void*> small;
+  for (int i = 0; i < 20000; ++i) small.push_back(malloc(100));
+  const struct mallinfo2 during = mallinfo2();
+  EXPECT_EQ(during.hblks, before.hblks + 1);
+  EXPECT_GE(during.hblkhd, before.hblkhd + 8 * MiB);
+  EXPECT_GE(during.uordblks, before.uordblks + 20000 * 100);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  const struct mallinfo old = mallinfo();  // int fields, the same figures below 2 GiB
+#pragma GCC diagnostic pop
+  EXPECT_EQ(static_cast<size_t>(old.hblks), during.hblks);
+  EXPECT_EQ(static_cast<size_t>(old.hblkhd), during.hblkhd);
+  for (void* p : small) free(p);
+  free(big);
+  EXPECT_EQ(mallinfo2().hblks, before.hblks);
+  EXPECT_EQ(mallinfo2().hblkhd, before.hblkhd);
+}
+
 TEST(Shim, OneGibibyteWorksAndTheHeapGrows) {
   const size_t n = 1 * GiB;
   char* p = static_cast<char*>(malloc(n));
