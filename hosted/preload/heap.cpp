@@ -2,10 +2,12 @@
 // growth by hot-add, big blocks, fork handlers, PFALLOC_STATS. See shim.hpp
 // for the size paths and the big-block table.
 //
-// The window (one mapping, MAP_NORESERVE, for the life of the process; once
-// set up never mprotected, only madvised: MADV_DONTDUMP over the tail no
-// slice has reached, so it shows as two mappings; munmapped in part only
-// when the program lowers its own limits, fit_window_to_limits):
+// The window (one reservation, MAP_NORESERVE, for the life of the process;
+// PROT_NONE but for the table and the slices handed to the allocator, each
+// opened with mprotect as it is added (map_at says why), the tail no slice
+// has reached MADV_DONTDUMP (start() says why): so two mappings, the
+// managed part and the tail, until the tail is all managed; munmapped in
+// part only when the program lowers its own limits, fit_window_to_limits):
 //   [table: 8 bytes per 2 MiB of memory][memory ...]
 // "Physical" address kPhysBase sits at a virt_align-aligned address (shim.hpp:
 // HeapView), so the direct-map offset is a multiple of virt_align. The window
@@ -285,7 +287,8 @@ __attribute__((constructor)) void register_fork_handlers_at_load() { register_fo
 
 // The address space a reservation may still take without failing, or ~0
 // if no limit is set: RLIMIT_AS counts every mapping, RLIMIT_DATA every
-// private writable one (the window is both, MAP_NORESERVE or not). What the
+// private writable one (the window is the first whole, MAP_NORESERVE or
+// not, and the second as far as it is open for use, map_at). What the
 // process holds already comes from /proc/self/statm (its "data" column
 // counts the stack too: an underestimate of the room, which is the safe
 // side). Read with open/read: no malloc, no stdio. `discount`: bytes of
@@ -336,9 +339,25 @@ Layout layout_for(uint64_t mem) {
   return {virt_align, table_bytes, table_bytes + mem};
 }
 
+// Inaccessible (PROT_NONE): start() and grow() open the table and each
+// slice for reading and writing as they are handed to the allocator.
+// Under the kernel's strict overcommit policy (vm.overcommit_memory=2)
+// MAP_NORESERVE is ignored and every private writable byte is charged to
+// the system's commit limit at once: a window mapped writable took all the
+// commit it could get (3/4 of what was left, see start()), and every other
+// process of the machine failed to allocate until this one exited. A
+// PROT_NONE reservation is charged nothing, each slice when it is opened
+// (so the limit is met slice by slice, as glibc meets it mmap by mmap), and
+// RLIMIT_DATA (which counts writable private mappings only) sees only what
+// is managed.
 void* map_at(uintptr_t hint, uint64_t bytes) {
-  return mmap(reinterpret_cast<void*>(hint), bytes, PROT_READ | PROT_WRITE,
-              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return mmap(reinterpret_cast<void*>(hint), bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+// Opens [p, p + bytes) of the window for use; false if the kernel refuses
+// (the commit limit under strict overcommit, RLIMIT_DATA).
+bool open_for_use(uintptr_t p, uint64_t bytes) {
+  return mprotect(reinterpret_cast<void*>(p), bytes, PROT_READ | PROT_WRITE) == 0;
 }
 
 // Maps l.bytes so that the memory (past the table) starts virt_align
@@ -422,6 +441,10 @@ bool start() {
   }
 
   const uint64_t first = mem < kFirstSlice ? mem : kFirstSlice;
+  if (!open_for_use(table, l.table_bytes + first)) {
+    munmap(reinterpret_cast<void*>(table), l.bytes);
+    return false;
+  }
   pf_config config{};
   config.direct_map_offset = g_view.offset;
   config.cpu_count = g_cpus;
@@ -573,8 +596,13 @@ bool grow(uint64_t need, uint64_t align, uint64_t seen) {
   // caller's next attempt finds the window full and says ENOMEM.
   if (g_next_phys + slice > end) slice = end - g_next_phys;
   if (slice == 0) return false;
+  // Opened (map_at) and let into core dumps (start()) before any of its
+  // pages is touched: so the kernel merges it into the managed part (a
+  // faulted page would give it an anon_vma of its own, and the window would
+  // stay one mapping per slice).
+  if (!open_for_use(g_next_phys + g_view.offset, slice)) return false;
+  madvise(reinterpret_cast<void*>(g_next_phys + g_view.offset), slice, MADV_DODUMP);
   if (pf_add_memory(g_next_phys, slice) != PF_OK) return false;
-  madvise(reinterpret_cast<void*>(g_next_phys + g_view.offset), slice, MADV_DODUMP);  // see start()
   g_next_phys += slice;
   g_managed.fetch_add(slice, std::memory_order_relaxed);
   g_grows.fetch_add(1, std::memory_order_relaxed);
