@@ -14,7 +14,11 @@
 // files, misuse aborting by name, and
 // the sized frees (C23 free_sized / free_aligned_sized from a C program,
 // C++ sized delete, a wrong size aborting, a program's own unsized delete
-// or own free still reached).
+// or own free still reached); and where the window meets the kernel: a
+// request above RAM + swap refused as glibc's mmap is, a program lowering
+// its own RLIMIT_AS/DATA, calloc over pages the program locked, mlockall,
+// core dumps leaving the unmanaged tail out, fork handlers of the program
+// that allocate (atfork_first.c), mallinfo2 describing the shim's heap.
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
