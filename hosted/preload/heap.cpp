@@ -852,6 +852,47 @@ PF_EXPORT_RLIMIT struct mallinfo2 mallinfo2() noexcept {
   return m;
 }
 
+// malloc_trim: glibc's trimmed glibc's unused heap (nothing; 0), so a
+// program that calls it to give memory back after a peak (qemu, tmux) kept
+// its whole resident set. Here: the per-CPU caches and empty slabs go back
+// to the buddy (pf_reclaim), then every free block of 64 KiB and more is
+// taken out of it, its pages discarded (MADV_DONTNEED) and given back. Safe
+// because the buddy keeps its free lists out of band (the top of this
+// file); the blocks are chained through their first word while held, and
+// each is discarded after its link is read. Smaller free blocks and free
+// objects in slabs stay resident (as glibc keeps chunks below a page). The
+// growth lock is held meanwhile, and the generation bumped after: an
+// allocation that failed while the blocks were held retries instead of
+// growing the heap. `pad` (glibc: bytes to leave at the top) is ignored.
+// Returns 1 if memory was given back, as glibc's.
+PF_EXPORT_RLIMIT int malloc_trim(size_t pad) noexcept {
+  (void)pad;
+  if (!g_ready.load(std::memory_order_acquire)) return 0;
+  constexpr unsigned kTrimMinOrder = 4;  // 64 KiB
+  uint64_t released = 0;
+  {
+    pf::LockGuard guard(g_grow_lock);
+    pf_reclaim();
+    for (unsigned order = pf::kMaxOrder + 1; order-- > kTrimMinOrder;) {
+      uintptr_t chain = 0;
+      for (pf_phys_t phys; (phys = alloc_pages(order, kGfp)) != 0;) {
+        const uintptr_t block = phys + g_view.offset;
+        *reinterpret_cast<uintptr_t*>(block) = chain;
+        chain = block;
+      }
+      while (chain != 0) {
+        const uintptr_t block = chain;
+        chain = *reinterpret_cast<uintptr_t*>(block);
+        if (discard(reinterpret_cast<void*>(block), pf::kPageSize << order)) released += pf::kPageSize << order;
+        free_pages(block - g_view.offset, order);
+      }
+    }
+    g_dirty_bytes.store(0, std::memory_order_relaxed);
+    g_generation.fetch_add(1, std::memory_order_release);
+  }
+  return released != 0;
+}
+
 PF_EXPORT_RLIMIT struct mallinfo mallinfo() noexcept {
   const struct mallinfo2 m2 = mallinfo2();
   struct mallinfo m{};
