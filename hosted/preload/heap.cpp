@@ -743,18 +743,18 @@ int own_prlimit(pid_t pid, int resource, const void* new_limit, void* old_limit)
 }
 }  // namespace
 
-#define PF_EXPORT_RLIMIT extern "C" __attribute__((visibility("default")))
-PF_EXPORT_RLIMIT int setrlimit(__rlimit_resource_t resource, const struct rlimit* limit) noexcept {
+#define PF_EXPORT extern "C" __attribute__((visibility("default")))
+PF_EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit* limit) noexcept {
   return own_prlimit(0, resource, limit, nullptr);
 }
-PF_EXPORT_RLIMIT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64* limit) noexcept {
+PF_EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64* limit) noexcept {
   return own_prlimit(0, resource, limit, nullptr);
 }
-PF_EXPORT_RLIMIT int prlimit(pid_t pid, enum __rlimit_resource resource, const struct rlimit* new_limit,
+PF_EXPORT int prlimit(pid_t pid, enum __rlimit_resource resource, const struct rlimit* new_limit,
                              struct rlimit* old_limit) noexcept {
   return own_prlimit(pid, resource, new_limit, old_limit);
 }
-PF_EXPORT_RLIMIT int prlimit64(pid_t pid, enum __rlimit_resource resource, const struct rlimit64* new_limit,
+PF_EXPORT int prlimit64(pid_t pid, enum __rlimit_resource resource, const struct rlimit64* new_limit,
                                struct rlimit64* old_limit) noexcept {
   return own_prlimit(pid, resource, new_limit, old_limit);
 }
@@ -806,7 +806,7 @@ void for_each_mapping(Fn fn) {
 }
 }  // namespace
 
-PF_EXPORT_RLIMIT int mlockall(int flags) noexcept {
+PF_EXPORT int mlockall(int flags) noexcept {
   if (!(flags & MCL_CURRENT) || !g_ready.load(std::memory_order_acquire))
     return static_cast<int>(syscall(SYS_mlockall, flags));
   if (syscall(SYS_mlockall, MCL_CURRENT | MCL_ONFAULT) != 0) return -1;
@@ -835,7 +835,7 @@ PF_EXPORT_RLIMIT int mlockall(int flags) noexcept {
 // outside big blocks (slabs whole, objects free in them included),
 // fordblks = the free frames; the rest 0. mallinfo's int fields wrap as
 // glibc's do (the reason it is deprecated).
-PF_EXPORT_RLIMIT struct mallinfo2 mallinfo2() noexcept {
+PF_EXPORT struct mallinfo2 mallinfo2() noexcept {
   struct mallinfo2 m{};
   if (!g_ready.load(std::memory_order_acquire)) return m;
   pf_counters c{};
@@ -865,7 +865,7 @@ PF_EXPORT_RLIMIT struct mallinfo2 mallinfo2() noexcept {
 // allocation that failed while the blocks were held retries instead of
 // growing the heap. `pad` (glibc: bytes to leave at the top) is ignored.
 // Returns 1 if memory was given back, as glibc's.
-PF_EXPORT_RLIMIT int malloc_trim(size_t pad) noexcept {
+PF_EXPORT int malloc_trim(size_t pad) noexcept {
   (void)pad;
   if (!g_ready.load(std::memory_order_acquire)) return 0;
   constexpr unsigned kTrimMinOrder = 4;  // 64 KiB
@@ -893,7 +893,7 @@ PF_EXPORT_RLIMIT int malloc_trim(size_t pad) noexcept {
   return released != 0;
 }
 
-PF_EXPORT_RLIMIT struct mallinfo mallinfo() noexcept {
+PF_EXPORT struct mallinfo mallinfo() noexcept {
   const struct mallinfo2 m2 = mallinfo2();
   struct mallinfo m{};
   m.arena = static_cast<int>(m2.arena);
