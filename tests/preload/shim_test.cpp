@@ -1071,6 +1071,20 @@ TEST(Shim, MallocTrimGivesFreeMemoryBack) {
   EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
 }
 
+// Under a tight address-space limit (a sandbox, a judge) the window could
+// not be smaller than 16 MiB: `ulimit -v 16000; ls /` failed ("memory
+// exhausted") where glibc's runs in 8 MB. The smallest window is now one
+// largest block (4 MiB), and the search for a size that fits always
+// shrinks (rounding 3/4 of 8 MiB up to 4 MiB gave 8 MiB again: a hang).
+TEST(Shim, SmallProgramsRunUnderATightUlimitV) {
+  for (const rlim_t kib : {16000, 12000}) {
+    int status = 0;
+    const std::string out = run_program({"/bin/ls", "/"}, {}, &status, {RLIMIT_AS, kib * 1024});
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "ulimit -v " << kib << ": " << out;
+    EXPECT_NE(out.find("proc"), std::string::npos) << out;
+  }
+}
+
 // PFALLOC_STATS=1 writes its report to a copy of stderr made at init (fd
 // 64 or above: the program may close stderr). A program that closes every
 // descriptor above 2 and opens files got that number back for one of its
