@@ -74,7 +74,7 @@ constexpr size_t kZeroByDiscard = 128 * 1024;
   void* p = kmalloc_growing(n, kGfp);
   if (p == nullptr) return nullptr;
   if (n >= kZeroByDiscard)
-    discard(p, (n + kPageSize - 1) & ~(kPageSize - 1));
+    zero_pages(p, (n + kPageSize - 1) & ~(kPageSize - 1));
   else
     memset(p, 0, n);
   return p;

@@ -51,12 +51,19 @@ PRELOAD_SIZED_FREE := $(PRELOAD_DIR)/sized_free
 PRELOAD_SIZED_REPLACED := $(PRELOAD_DIR)/sized_replaced
 # And C++ defining the malloc family itself (Shim.SizedDeleteReachesAProgramsOwnFree).
 PRELOAD_OWN_MALLOC := $(PRELOAD_DIR)/own_malloc
+# Fork handlers that allocate, registered before the first malloc
+# (Shim.ForkHandlersThatAllocateBeforeTheFirstMalloc).
+PRELOAD_ATFORK_FIRST := $(PRELOAD_DIR)/atfork_first
 $(PRELOAD_SIZED_FREE): tests/preload/sized_free.c tests/preload/check.h
 	@mkdir -p $(@D)
 	gcc -std=gnu11 -O2 -g $(WARN) $< -o $@
 $(PRELOAD_SIZED_REPLACED): tests/preload/sized_replaced.cpp tests/preload/check.h tests/preload/sized_deletes.hpp
 	@mkdir -p $(@D)
 	$(CXX) -std=c++20 -O2 -g $(WARN) $< -ldl -o $@
+
+$(PRELOAD_ATFORK_FIRST): tests/preload/atfork_first.c tests/preload/check.h
+	@mkdir -p $(@D)
+	gcc -std=gnu11 -O2 -g $(WARN) -pthread $< -o $@
 
 $(PRELOAD_OWN_MALLOC): tests/preload/own_malloc.cpp tests/preload/check.h tests/preload/sized_deletes.hpp
 	@mkdir -p $(@D)
@@ -67,7 +74,8 @@ $(PRELOAD_OWN_MALLOC): tests/preload/own_malloc.cpp tests/preload/check.h tests/
 # small PFALLOC_MEMORY made tests fail that are right by default). Helpers
 # that want a setting set it themselves.
 PRELOAD_ENV_VARS := PFALLOC_CPUS PFALLOC_MEMORY PFALLOC_STATS
-test-preload-unit: $(PRELOAD_LIB) $(PRELOAD_TEST) $(PRELOAD_SIZED_FREE) $(PRELOAD_SIZED_REPLACED) $(PRELOAD_OWN_MALLOC)
+test-preload-unit: $(PRELOAD_LIB) $(PRELOAD_TEST) $(PRELOAD_SIZED_FREE) $(PRELOAD_SIZED_REPLACED) $(PRELOAD_OWN_MALLOC) \
+  $(PRELOAD_ATFORK_FIRST)
 	env $(addprefix -u ,$(PRELOAD_ENV_VARS)) LD_PRELOAD=$(abspath $(PRELOAD_LIB)) $(PRELOAD_TEST) --gtest_brief=1
 
 -include $(PRELOAD_OBJS:.o=.d) $(PRELOAD_DIR)/tests/shim_test.d

@@ -148,8 +148,12 @@ bool big_free(void* p);
 // Usable bytes of the big block starting at p, or 0 if p starts none.
 size_t big_size(const void* p);
 // Gives the pages of a page-aligned range back to the OS; they read as zero
-// afterwards (MADV_DONTNEED on a private anonymous mapping).
-void discard(void* p, size_t bytes);
+// afterwards (MADV_DONTNEED on a private anonymous mapping). False if the
+// kernel refused (pages the program locked with mlock or mlockall: madvise
+// says EINVAL for them), the bytes then as they were.
+bool discard(void* p, size_t bytes);
+// Zeroes a page-aligned range: discard, or memset where that was refused.
+void zero_pages(void* p, size_t bytes);
 
 }  // namespace pf::preload
 

@@ -7,7 +7,8 @@
 #                         perl, sort (plain and --parallel=2), awk, git, gcc
 #                         (its output program runs under the shim too),
 #                         xz -T2, sqlite3, tar | gzip, make -j2 of a small
-#                         C project, a bash script and the project's
+#                         C project, a bash script, python3 lowering its
+#                         own RLIMIT_AS (limits.py) and the project's
 #                         8-thread C++ program, each
 #                         run plain and with LD_PRELOAD=$(SHIM); stdout and
 #                         exit statuses must be equal byte for byte. First it

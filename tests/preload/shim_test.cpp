@@ -8,12 +8,17 @@
 // across the slab / large / big / contiguous boundaries, huge and zero sizes
 // as glibc answers them, calloc zeroing dirty memory, fork with threads
 // running, CPU slots handed back at thread exit and more threads than slots,
-// one mapping however the program allocates, a window that fits under
+// one mapping however the program allocates (two: the tail no slice has
+// reached is left out of core dumps), a window that fits under
 // ulimit -v and -d, the PFALLOC_STATS report kept out of the program's
 // files, misuse aborting by name, and
 // the sized frees (C23 free_sized / free_aligned_sized from a C program,
 // C++ sized delete, a wrong size aborting, a program's own unsized delete
-// or own free still reached).
+// or own free still reached); and where the window meets the kernel: a
+// request above RAM + swap refused as glibc's mmap is, a program lowering
+// its own RLIMIT_AS/DATA, calloc over pages the program locked, mlockall,
+// core dumps leaving the unmanaged tail out, fork handlers of the program
+// that allocate (atfork_first.c), mallinfo2 describing the shim's heap.
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +29,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -294,6 +301,65 @@ TEST(Shim, HugeSizesAreENOMEM) {
   EXPECT_EQ(errno, EINVAL);
 }
 
+// Under the kernel's default overcommit policy (0, heuristic) one mapping
+// larger than RAM + swap is refused, so glibc's malloc of that much is NULL
+// (programs probe with it, Python raises MemoryError); the shim, whose window
+// the kernel never judges again, granted it (up to the window's 64 GiB) and
+// the program faulted it in until the OOM killer came. The sizes stay unused.
+TEST(Shim, MoreThanRamAndSwapIsENOMEMAsGlibcSaysIt) {
+  char policy = '0';
+  if (const int fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY); fd >= 0) {
+    if (read(fd, &policy, 1) != 1) policy = '0';
+    close(fd);
+  }
+  if (policy != '0') GTEST_SKIP() << "vm.overcommit_memory is " << policy << ", not the heuristic 0";
+  struct sysinfo si{};
+  ASSERT_EQ(sysinfo(&si), 0);
+  const size_t total = (size_t{si.totalram} + si.totalswap) * si.mem_unit;
+  const size_t n = opaque(total + 64 * MiB);
+  errno = 0;
+  EXPECT_EQ(malloc(n), nullptr) << n;
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  EXPECT_EQ(calloc(n / 4096, 4096), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  void* a = nullptr;
+  EXPECT_EQ(posix_memalign(&a, 2 * MiB, n), ENOMEM);
+  void* p = malloc(100);
+  errno = 0;
+  EXPECT_EQ(realloc(p, n), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  free(p);
+}
+
+// mallinfo2/mallinfo were glibc's, describing glibc's unused heap: zeros
+// (e2fsck -t printed "Memory used: 0k/0k (0k/0k)"). Now the shim's: big
+// blocks as glibc's mmapped chunks, the rest of the managed memory as its
+// arena, in use and free.
+TEST(Shim, MallinfoDescribesTheShimsHeap) {
+  const struct mallinfo2 before = mallinfo2();
+  EXPECT_GT(before.arena, 0u);
+  EXPECT_EQ(before.arena + before.hblkhd, before.uordblks + before.fordblks + before.hblkhd);
+  void* big = malloc(opaque(8 * MiB));
+  ASSERT_NE(big, nullptr);
+  std::vector<void*> small;
+  for (int i = 0; i < 20000; ++i) small.push_back(malloc(100));
+  const struct mallinfo2 during = mallinfo2();
+  EXPECT_EQ(during.hblks, before.hblks + 1);
+  EXPECT_GE(during.hblkhd, before.hblkhd + 8 * MiB);
+  EXPECT_GE(during.uordblks, before.uordblks + 20000 * 100);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  const struct mallinfo old = mallinfo();  // int fields, the same figures below 2 GiB
+#pragma GCC diagnostic pop
+  EXPECT_EQ(static_cast<size_t>(old.hblks), during.hblks);
+  EXPECT_EQ(static_cast<size_t>(old.hblkhd), during.hblkhd);
+  for (void* p : small) free(p);
+  free(big);
+  EXPECT_EQ(mallinfo2().hblks, before.hblks);
+  EXPECT_EQ(mallinfo2().hblkhd, before.hblkhd);
+}
+
 TEST(Shim, OneGibibyteWorksAndTheHeapGrows) {
   const size_t n = 1 * GiB;
   char* p = static_cast<char*>(malloc(n));
@@ -502,6 +568,60 @@ TEST(Shim, OneMappingHoweverItAllocates) {
   EXPECT_EQ(mapping_count(), before);
 }
 
+// The mapping of /proc/self/smaps holding `addr`: its range and whether its
+// VmFlags say dd (left out of core dumps); {0, 0, false} if none.
+struct Vma {
+  uintptr_t start = 0, end = 0;
+  bool dontdump = false;
+};
+Vma vma_of(uintptr_t addr) {
+  std::string text;
+  const int fd = open("/proc/self/smaps", O_RDONLY);
+  char buf[65536];
+  for (ssize_t n; fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  if (fd >= 0) close(fd);
+  Vma found;
+  bool in = false;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t eol = std::min(text.find('\n', pos), text.size());
+    const std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    unsigned long a = 0, b = 0;
+    if (sscanf(line.c_str(), "%lx-%lx ", &a, &b) == 2 && line.find(':') > line.find(' ')) {
+      in = addr >= a && addr < b;
+      if (in) found = {a, b, false};
+    } else if (in && line.rfind("VmFlags:", 0) == 0) {
+      found.dontdump = (line + " ").find(" dd ") != std::string::npos;
+    }
+  }
+  return found;
+}
+
+// A crash wrote the whole window into the core (64 GiB: sparse in a file,
+// streamed as zeros to a core_pattern pipe such as systemd-coredump or
+// apport). The memory no slice has reached is now MADV_DONTDUMP, and each
+// slice is let in as it is added.
+TEST(Shim, CoreDumpsLeaveOutTheUnmanagedWindow) {
+  void* p = malloc(100);
+  const Vma managed = vma_of(reinterpret_cast<uintptr_t>(p));
+  ASSERT_NE(managed.end, 0u);
+  EXPECT_FALSE(managed.dontdump);
+  const Vma tail = vma_of(managed.end);
+  ASSERT_EQ(tail.start, managed.end) << "the unmanaged tail follows the managed part";
+  EXPECT_TRUE(tail.dontdump);
+  EXPECT_LE(tail.end - managed.start, info().window_bytes + 64 * MiB);
+  // A block beyond what is managed: its slice is added, and dumped.
+  const size_t n = static_cast<size_t>(info().managed_bytes) + 64 * MiB;
+  void* big = malloc(n);
+  ASSERT_NE(big, nullptr);
+  const Vma grown = vma_of(reinterpret_cast<uintptr_t>(big) + n - 1);
+  EXPECT_FALSE(grown.dontdump);
+  EXPECT_TRUE(vma_of(grown.end).dontdump);
+  free(big);
+  free(p);
+}
+
 // Runs `argv` (argv[0] a path) with `env` and the shim preloaded; returns
 // its stdout and stderr, interleaved, and its exit status.
 // A resource limit for the program (setrlimit before exec), if any, and
@@ -592,7 +712,9 @@ TEST(ShimHelper, SmallWindow) {
   EXPECT_GE(v.size(), 40u);
   EXPECT_EQ(info().managed_bytes, 64 * MiB);
   for (void* p; (p = malloc(100)) != nullptr;) v.push_back(p);
-  EXPECT_EQ(mapping_count(), maps);
+  // The tail left out of core dumps (MADV_DONTDUMP until a slice reaches
+  // it) is all managed now: the window is one mapping again, not a new one.
+  EXPECT_EQ(mapping_count(), maps - 1);
   for (void* p : v) free(p);
   // Everything back: a 16 MiB block fits again (in the last slice, of 56 MiB:
   // blocks never span two slices).
@@ -770,6 +892,196 @@ TEST(Shim, WorksUnderUlimitVAndD) {
     EXPECT_EQ(WEXITSTATUS(status), 0) << out;
     EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
     EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
+  }
+}
+
+// A program that lowers its own RLIMIT_AS or RLIMIT_DATA once the window
+// is reserved (Python's resource.setrlimit, bash's ulimit builtin, a
+// sandbox): both limits count the whole window, so nothing else could be
+// mapped any more (no thread, no file mapping; Python: "can't start new
+// thread"). The shim's setrlimit & co. now cut the window's unused tail to
+// 3/4 of the room the limit leaves, as a window reserved under the limit
+// would be; the memory already handed out stays.
+TEST(ShimHelper, LowersItsOwnLimit) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.AProgramLoweringItsOwnLimitStillMaps";
+  const int resource = atoi(getenv("SHIM_RESOURCE"));
+  // Memory in use before the limit, a big block among it.
+  void* before = malloc(3 * MiB);
+  ASSERT_NE(before, nullptr);
+  fill(before, 3 * MiB, 7);
+  ASSERT_GT(info().window_bytes, kLimit);
+  const size_t maps = mapping_count();
+  rlimit r{};
+  ASSERT_EQ(getrlimit(resource, &r), 0);
+  r.rlim_cur = kLimit;  // the soft limit: it can be raised again
+  // Through each entry point a program may call (setrlimit64 with
+  // _FILE_OFFSET_BITS=64, prlimit on itself); raising is left alone.
+  if (resource == RLIMIT_AS) {
+    ASSERT_EQ(setrlimit(RLIMIT_AS, &r), 0);
+  } else {
+    ASSERT_EQ(prlimit(getpid(), static_cast<__rlimit_resource>(resource), &r, nullptr), 0);
+  }
+  const Info i = info();
+  EXPECT_LE(i.window_bytes, kLimit / 4 * 3);
+  EXPECT_GE(i.window_bytes, kLimit / 4);
+  EXPECT_EQ(mapping_count(), maps);  // as many mappings still, a shorter window
+  EXPECT_TRUE(holds(before, 3 * MiB, 7));
+  // Room beside the window: a 64 MiB mapping and 8 threads.
+  void* m = mmap(nullptr, 64 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  EXPECT_NE(m, MAP_FAILED);
+  if (m != MAP_FAILED) munmap(m, 64 * MiB);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([] {
+      for (int k = 0; k < 1000; ++k) free(malloc(static_cast<size_t>(k) * 7 + 1));
+    });
+  for (std::thread& t : threads) t.join();
+  // The heap works inside the smaller window, up to its end, and no further.
+  void* big = malloc(kLimit / 4);
+  ASSERT_NE(big, nullptr);
+  touch_pages(big, kLimit / 4);
+  errno = 0;
+  EXPECT_EQ(malloc(opaque(kLimit)), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  free(big);
+  free(before);
+  r.rlim_cur = 2 * kLimit;
+  EXPECT_EQ(setrlimit(static_cast<__rlimit_resource>(resource), &r), 0);
+  EXPECT_EQ(info().window_bytes, i.window_bytes);
+}
+
+TEST(Shim, AProgramLoweringItsOwnLimitStillMaps) {
+  if (helper()) GTEST_SKIP();
+  for (const int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    int status = 0;
+    const std::string out = run_helper("ShimHelper.LowersItsOwnLimit",
+                                       {"PFALLOC_STATS=1", "SHIM_RESOURCE=" + std::to_string(resource)}, &status);
+    ASSERT_TRUE(WIFEXITED(status)) << out;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+    EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+    EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
+  }
+}
+
+// calloc above 128 KiB (and of a big block) zeroes by discarding the pages
+// (MADV_DONTNEED). The kernel refuses that for locked pages (EINVAL): a
+// program that mlock()ed a block and freed it without munlock, or that
+// called mlockall, got the old bytes back from calloc. Now a refused
+// discard is followed by memset. And mlockall(MCL_CURRENT) faulted in every
+// page of the window (64 GiB by default: the OOM killer for root); the
+// shim's mlockall locks the window on fault only, every other mapping as
+// asked. In a helper (the locks end with it), with a 1 GiB window: were it
+// faulted in whole again, the test sees it without taking 64 GiB.
+TEST(ShimHelper, LocksMemory) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.CallocZeroesMemoryTheProgramLocked";
+  const size_t sizes[] = {200 * KiB, 512 * KiB, 3 * MiB, 6 * MiB};
+  const auto dirty_then_calloc = [&sizes](bool lock_each) {
+    for (const size_t n : sizes) {
+      void* p = malloc(n);
+      ASSERT_NE(p, nullptr);
+      memset(p, 0xab, n);
+      if (lock_each && mlock(p, n) != 0) GTEST_SKIP() << "mlock: " << strerror(errno);
+      free(p);  // still locked: no munlock
+      auto* q = static_cast<unsigned char*>(calloc(1, n));
+      ASSERT_NE(q, nullptr);
+      size_t nonzero = 0;
+      for (size_t k = 0; k < n; ++k) nonzero += q[k] != 0;
+      EXPECT_EQ(nonzero, 0u) << n << (lock_each ? " after mlock" : " under mlockall");
+      free(q);
+    }
+  };
+  dirty_then_calloc(true);
+  if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) GTEST_SKIP() << "mlockall: " << strerror(errno);
+  const auto status_kib = [](const char* field) {
+    char buf[4096] = {};
+    const int fd = open("/proc/self/status", O_RDONLY);
+    const ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : 0;
+    if (fd >= 0) close(fd);
+    const char* at = n > 0 ? strstr(buf, field) : nullptr;
+    return at != nullptr ? strtoul(at + strlen(field), nullptr, 10) : 0ul;
+  };
+  EXPECT_LT(status_kib("VmRSS:"), 256 * 1024ul);  // not the window's 1 GiB
+  const unsigned long locked = status_kib("VmLck:");
+  EXPECT_GT(locked, 0ul);
+  // MCL_FUTURE as asked: a new mapping is locked (and faulted in).
+  void* m = mmap(nullptr, 8 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  EXPECT_GE(status_kib("VmLck:"), locked + 8 * 1024);
+  munmap(m, 8 * MiB);
+  dirty_then_calloc(false);
+  EXPECT_EQ(munlockall(), 0);
+}
+
+TEST(Shim, CallocZeroesMemoryTheProgramLocked) {
+  if (helper()) GTEST_SKIP();
+  int status = 0;
+  const std::string out = run_helper("ShimHelper.LocksMemory", {"PFALLOC_MEMORY=1G", "PFALLOC_STATS=1"}, &status);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
+}
+
+// malloc_trim was glibc's, trimming glibc's unused heap: memory freed in
+// blocks below the big-block size (1 MiB) stayed resident. Now the shim's
+// gives every free block of 64 KiB and more back to the OS. In a helper:
+// it empties the caches the other tests measure.
+TEST(ShimHelper, Trims) {
+  if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.MallocTrimGivesFreeMemoryBack";
+  const auto rss_kib = [] {
+    char buf[256] = {};
+    const int fd = open("/proc/self/statm", O_RDONLY);
+    const ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : 0;
+    if (fd >= 0) close(fd);
+    unsigned long size = 0, resident = 0;
+    if (n > 0) sscanf(buf, "%lu %lu", &size, &resident);
+    return resident * 4;
+  };
+  std::vector<void*> v;
+  v.reserve(4000);
+  for (int i = 0; i < 4000; ++i) {
+    const size_t n = i % 3 != 0 ? 20000 : 100000;  // large kmalloc blocks, below the big size
+    v.push_back(malloc(n));
+    memset(v.back(), 0xab, n);
+  }
+  for (void* p : v) free(p);
+  const unsigned long before = rss_kib();
+  EXPECT_EQ(malloc_trim(0), 1);
+  const unsigned long after = rss_kib();
+  EXPECT_LT(after + 100 * 1024, before) << "RSS " << before << " KiB before the trim, " << after << " after";
+  // The heap works on: freed blocks come back zeroed by calloc, dirty by malloc.
+  for (int i = 0; i < 1000; ++i) {
+    auto* p = static_cast<unsigned char*>(calloc(1, 100000));
+    ASSERT_NE(p, nullptr);
+    size_t nonzero = 0;
+    for (size_t k = 0; k < 100000; k += 512) nonzero += p[k] != 0;
+    EXPECT_EQ(nonzero, 0u);
+    free(p);
+  }
+  EXPECT_EQ(malloc_trim(0), 1);
+}
+
+TEST(Shim, MallocTrimGivesFreeMemoryBack) {
+  if (helper()) GTEST_SKIP();
+  int status = 0;
+  const std::string out = run_helper("ShimHelper.Trims", {"PFALLOC_STATS=1"}, &status);
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
+}
+
+// Under a tight address-space limit (a sandbox, a judge) the window could
+// not be smaller than 16 MiB: `ulimit -v 16000; ls /` failed ("memory
+// exhausted") where glibc's runs in 8 MB. The smallest window is now one
+// largest block (4 MiB), and the search for a size that fits always
+// shrinks (rounding 3/4 of 8 MiB up to 4 MiB gave 8 MiB again: a hang).
+TEST(Shim, SmallProgramsRunUnderATightUlimitV) {
+  for (const rlim_t kib : {16000, 12000}) {
+    int status = 0;
+    const std::string out = run_program({"/bin/ls", "/"}, {}, &status, {RLIMIT_AS, kib * 1024});
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "ulimit -v " << kib << ": " << out;
+    EXPECT_NE(out.find("proc"), std::string::npos) << out;
   }
 }
 
@@ -1002,6 +1314,19 @@ std::string run_clean(const char* name) {
   EXPECT_NE(out.find(std::string(name) + ": ok"), std::string::npos) << out;
   EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
   return out;
+}
+
+// tests/preload/atfork_first.c: fork handlers that allocate, registered
+// before the program's first malloc (the shim's are now registered by its
+// constructor, so they run last in prepare and first in the child).
+TEST(Shim, ForkHandlersThatAllocateBeforeTheFirstMalloc) {
+  for (const char* mode : {"first-in-prepare", "malloc-first", "single"}) {
+    int status = 0;
+    const std::string out = run_program({beside_me("atfork_first"), mode}, {"PFALLOC_STATS=1"}, &status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << mode << ": " << out;
+    EXPECT_NE(out.find("atfork_first: ok"), std::string::npos) << mode << ": " << out;
+    EXPECT_NE(out.find("verify: clean"), std::string::npos) << mode << ": " << out;
+  }
 }
 
 TEST(Shim, CSizedFreesEveryPath) {
