@@ -16,7 +16,7 @@
 // Input format (read front to back; missing bytes read as 0, so every input
 // is valid and seeds can be written by hand — tests/fuzz/corpus/ops/):
 //   u8 config: bits 0-1 the slab instance (0 plain, 1 debug, 2 init, 3 plain)
-//   then operations until the input ends (at most kMaxOps), each a u8 op (op % 23) and its
+//   then operations until the input ends (at most kMaxOps), each a u8 op (op % 26) and its
 //   arguments (see run_op; each argument is one u8 or one u16 LE):
 //     0,1 alloc_pages   2 free any live   3 alloc_contig   4 free a contig/page
 //     5 cache_create    6,7 cache_alloc   8 cache_free     9 cache_destroy
@@ -25,6 +25,8 @@
 //     16 shrink         17 switch CPU     18 fault injection (pages or objects) on/off
 //     19 misuse (a refused call: exactly one named report, nothing changed)
 //     20 cache_alloc_bulk / cache_free_bulk   21 reclaim (pf_reclaim)   22 alloc_pages_bulk
+//     23 krealloc_aligned   24 kfree_sized (sizes up to ksize; above: misuse)
+//     25 fork_prepare + fork_release (parent or child)
 //
 // The model (what is checked):
 //   * live allocations never overlap: one interval set over physical
@@ -60,7 +62,8 @@
 //     page and contig double frees, the hole, a reserved frame, contig and
 //     page frees mixed, interior pointers, kfree of a non-slab page, the
 //     wrong cache, an immediate object double free, a delayed one in a
-//     debug cache, bad cache_create and alloc_contig arguments), which
+//     debug cache, bad cache_create and alloc_contig arguments, a
+//     kfree_sized above ksize), which
 //     expects exactly its one named error and the counters, buddyinfo and
 //     the cache's stats unchanged; a destroy with live objects must report
 //     them and retire the cache.
@@ -718,6 +721,7 @@ class Session {
     if (fb & 1) flags |= SLAB_HWCACHE_ALIGN;
     if (fb & 2) flags |= SLAB_NO_COLOUR;
     if ((fb & 0x1c) == 0x1c) flags |= SLAB_DEBUG;
+    if (fb & 0x40) flags |= SLAB_FREELIST_RANDOM;
     const bool ctor = (fb & 0x20) != 0 && size >= 8;
     trace("cache_create(slot %llu, size %zu, align %zu, flags 0x%x, ctor %d)%s", (unsigned long long)slot,
           size, align, flags, ctor, u.cache ? " (slot busy)" : "");
@@ -1007,12 +1011,17 @@ class Session {
     accept_kmalloc(p, size, align, flags, what);
   }
 
-  void op_krealloc(Decoder& in) {
+  // krealloc, or (`aligned`) krealloc_aligned with an alignment of 1 B ..
+  // 8 KiB (as kmalloc_aligned's): the result is as kmalloc_aligned(size,
+  // align) promises, in place when the new size fits and p is aligned.
+  void op_krealloc(Decoder& in, bool aligned) {
     const uint64_t k = in.u16();
     const uint64_t size_mode = in.u8();
+    const uint64_t align = aligned ? uint64_t{1} << (in.u8() % 14) : 0;
+    const char* what = aligned ? "krealloc_aligned" : "krealloc";
     const long i = pick(k, [](const Live& a) { return a.kind == Kind::Kmalloc; });
     if (i < 0) {
-      trace("krealloc (no kmalloc live)");
+      trace("%s (no kmalloc live)", what);
       return nothing_to_do();
     }
     const Live old = live_[static_cast<size_t>(i)];
@@ -1026,25 +1035,41 @@ class Session {
       default: size = 0; break;                                           // krealloc(p, 0) frees
     }
     if (size > 4 * MiB) size = 4 * MiB;
-    trace("krealloc(0x%llx size %llu -> %llu)", (unsigned long long)old.phys, (unsigned long long)old.size,
-          (unsigned long long)size);
+    trace("%s(0x%llx size %llu -> %llu, align %llu)", what, (unsigned long long)old.phys,
+          (unsigned long long)old.size, (unsigned long long)size, (unsigned long long)align);
+    auto call = [&](uint64_t n) {
+      return aligned ? slab_.krealloc_aligned(old.ptr, n, align, __GFP_NOWARN)
+                     : slab_.krealloc(old.ptr, n, __GFP_NOWARN);
+    };
     if (size == 0) {  // frees: the model lets go first (the pattern is checked there)
       take_live(static_cast<size_t>(i), "krealloc to 0");
-      if (slab_.krealloc(old.ptr, 0, __GFP_NOWARN) != nullptr) fail("krealloc(p, 0) returned non-null");
+      if (call(0) != nullptr) fail("%s(p, 0) returned non-null", what);
       expect_no_report("krealloc(p, 0)");
       return;
     }
-    check_stamp(old, "krealloc");
-    void* q = slab_.krealloc(old.ptr, size, __GFP_NOWARN);
-    expect_no_report("krealloc");
+    check_stamp(old, what);
+    const KmemCache* oc = slab_.cache_of(old.ptr);
+    const uint64_t capacity = oc != nullptr && oc->debug() ? oc->object_size() : old.extent;
+    void* q = call(size);
+    expect_no_report(what);
     if (q == nullptr) {  // p untouched
       check_stamp(old, "failed krealloc");
       return;
     }
+    // In place exactly when the new size fits what p has (a debug cache's
+    // object grows to its full size) and p meets the alignment (krealloc:
+    // 8); else moved. (q is the new block: p is freed after the copy.)
+    {
+      const bool fits = size <= capacity && old.phys % (aligned ? align : 8) == 0;
+      if (fits != (q == old.ptr))
+        fail("%s(0x%llx size %llu, ksize %llu -> %llu, align %llu): %s", what, (unsigned long long)old.phys,
+             (unsigned long long)old.size, (unsigned long long)old.extent, (unsigned long long)size,
+             (unsigned long long)align, fits ? "moved, though it fits" : "kept in place, though it does not fit");
+    }
     // The bytes both sizes cover moved (or stayed) intact.
     const uint64_t kept = std::min(old.size, size);
     if (first_mismatch(q, kept, old.seed) != kept)
-      fail("krealloc 0x%llx -> %p: the first %llu bytes changed", (unsigned long long)old.phys, q,
+      fail("%s 0x%llx -> %p: the first %llu bytes changed", what, (unsigned long long)old.phys, q,
            (unsigned long long)kept);
     // Re-enter the model as a new allocation with a new pattern.
     {
@@ -1054,7 +1079,7 @@ class Session {
       live_[static_cast<size_t>(i)] = live_.back();
       live_.pop_back();
     }
-    accept_kmalloc(q, size, 8, 0, "krealloc", false, q == old.ptr ? &old : nullptr);
+    accept_kmalloc(q, size, aligned ? align : 8, 0, what, false, q == old.ptr ? &old : nullptr);
   }
 
   void op_kfree(Decoder& in) {
@@ -1063,6 +1088,65 @@ class Session {
     trace("kfree #%llu%s", (unsigned long long)k, i < 0 ? " (none)" : "");
     if (i < 0) return nothing_to_do();
     free_live(static_cast<size_t>(i), "kfree");
+  }
+
+  // kfree_sized(p, size): any size up to ksize(p) frees p as kfree does
+  // (the size asked for, ksize itself, 0, 1, a size of another class, any
+  // in between), and so does any size of p's own kmalloc class; another one
+  // above ksize is misuse: slab-wrong-size, nothing freed.
+  void op_kfree_sized(Decoder& in) {
+    const uint64_t k = in.u16(), mode = in.u8();
+    const long i = pick(k, [](const Live& a) { return a.kind == Kind::Kmalloc; });
+    trace("kfree_sized #%llu mode %llu%s", (unsigned long long)k, (unsigned long long)mode, i < 0 ? " (none)" : "");
+    if (i < 0) return nothing_to_do();
+    const Live& a = live_[static_cast<size_t>(i)];
+    const uint64_t ks = slab_.ksize(a.ptr);
+    expect_no_report("ksize");
+    if (ks != a.extent) fail("ksize of 0x%llx is %llu, it was %llu", (unsigned long long)a.phys,
+                             (unsigned long long)ks, (unsigned long long)a.extent);
+    // Bits 0-2 pick the size, bits 3-7 (n) vary it.
+    const uint64_t n = mode >> 3;
+    uint64_t size;
+    switch (mode & 7) {
+      case 1: size = ks; break;
+      case 2: size = 0; break;
+      case 3: size = 1; break;
+      case 4: size = 1 + n * 37 % ks; break;
+      case 5: size = ks + 1 + n; break;            // misuse
+      case 6: size = ks + 1 + (n << 12); break;    // misuse, pages beyond
+      default: size = a.size; break;               // 0, 7: the size asked for
+    }
+    trace("  = kfree_sized(%s 0x%llx ksize %llu, %llu)", a.large ? "large" : "object", (unsigned long long)a.phys,
+          (unsigned long long)ks, (unsigned long long)size);
+    // A size of the object's own class is always accepted (the fast path
+    // names the cache by the size): in a debug cache such a size may be
+    // above ksize, which is the size asked for there.
+    const KmemCache* c = slab_.cache_of(a.ptr);
+    const bool own_class = size >= 1 && size <= kKmallocMaxSize && c != nullptr && slab_.kmalloc_cache_for(size) == c;
+    if (size > ks && !own_class) {
+      const void* p = a.ptr;
+      expect_refused({ErrorCode::SlabWrongSize}, c, "kfree_sized above ksize", [&] { slab_.kfree_sized(p, size); });
+      check_stamp(a, "after a refused kfree_sized");
+      return;
+    }
+    const Live b = take_live(static_cast<size_t>(i), "kfree_sized");
+    slab_.kfree_sized(b.ptr, size);
+    expect_no_report("kfree_sized");
+  }
+
+  // fork_prepare then fork_release (as parent, or as child: the pins a
+  // shrink_all walker holds are dropped, none here): every lock of both
+  // layers taken and given back, nothing allocated in between; nothing may
+  // change, and every CPU's caches must serve on afterwards.
+  void op_fork(Decoder& in) {
+    const bool child = in.u8() & 1;
+    trace("fork_prepare; fork_release(%s)", child ? "child" : "parent");
+    const PageCounters before = pages_.counters();
+    const std::string buddy = buddyinfo(pages_);
+    slab_.fork_prepare();
+    slab_.fork_release(child);
+    expect_no_report("fork_prepare/release");
+    if (!(pages_.counters() == before) || buddyinfo(pages_) != buddy) fail("fork_prepare/release changed the page allocator");
   }
 
   void op_drain(Decoder& in) {
@@ -1344,7 +1428,7 @@ class Session {
   }
 
   void run_op(Decoder& in) {
-    switch (in.u8() % 23) {
+    switch (in.u8() % 26) {
       case 0:
       case 1: return op_alloc_pages(in);
       case 2: return op_free_any(in);
@@ -1357,7 +1441,7 @@ class Session {
       case 9: return op_cache_destroy(in);
       case 10:
       case 11: return op_kmalloc(in);
-      case 12: return op_krealloc(in);
+      case 12: return op_krealloc(in, false);
       case 13: return op_kfree(in);
       case 14: return op_free_any(in);
       case 15: return op_drain(in);
@@ -1367,7 +1451,10 @@ class Session {
       case 19: return op_misuse(in);
       case 20: return op_bulk(in);
       case 21: return op_reclaim();
-      default: return op_pages_bulk(in);
+      case 22: return op_pages_bulk(in);
+      case 23: return op_krealloc(in, true);
+      case 24: return op_kfree_sized(in);
+      default: return op_fork(in);
     }
   }
 

@@ -31,11 +31,11 @@ def alloc_contig(frames, align_shift=0, boundary_shift=None, max_mode=0, flags=0
     return bytes([3, fb, align_shift, bb, max_mode, flags])
 
 
-def cache_create(slot, size, align_shift=None, flags=0, ctor=False, debug=False):
+def cache_create(slot, size, align_shift=None, flags=0, ctor=False, debug=False, random=False):
     # size mode 1: 1 + v % 1024; mode 3: 1 + 4 v (v < 16384)
     sb = ((size - 1) << 2) | 1 if size <= 1024 else ((size - 1) // 4) << 2 | 3
     ab = 0 if align_shift is None else 0x80 | align_shift
-    fb = flags | (0x20 if ctor else 0) | (0x1c if debug else 0)
+    fb = flags | (0x20 if ctor else 0) | (0x1c if debug else 0) | (0x40 if random else 0)
     return bytes([5, slot]) + u16(sb) + bytes([ab, fb])
 
 
@@ -79,6 +79,11 @@ def bulk_alloc(slot, n, flags=0): return bytes([20, slot, (n - 1) << 1, flags]) 
 def bulk_free(slot, n, k=0): return bytes([20, slot, 1 | (n - 1) << 1, k])
 def reclaim(): return bytes([21])
 def pages_bulk(order, n, flags=0): return bytes([22, 0x80 | order, flags, n - 1])  # n 1..32
+def krealloc_aligned(k, mode, align_shift): return bytes([23]) + u16(k) + bytes([mode, align_shift])
+# mode 0 (and 7) the size asked for, 1 ksize, 2 zero, 3 one, 4 1 + 37 n % ksize, 5 ksize + 1 + n
+# (misuse), 6 ksize + 1 + 4096 n (misuse); n < 32
+def kfree_sized(k, mode, n=0): return bytes([24]) + u16(k) + bytes([mode | n << 3])
+def fork(child=False): return bytes([25, 1 if child else 0])
 
 
 def pages_every_order():
@@ -186,6 +191,34 @@ def bulk_zero_rollback():
     return s
 
 
+def resize_and_sized_free(inst):
+    # krealloc_aligned in place and moved (alignments 1 B .. 8 KiB), kfree_sized
+    # with every size mode (two refused), fork_prepare/release between, and a
+    # cache with a shuffled freelist.
+    s = bytes([inst])
+    s += kmalloc(size_small(24)) + kmalloc(size_any(700)) + kmalloc(size_large(20)) + kmalloc(size_pow2(12))
+    s += kmalloc_aligned(size_any(100), 7) + kmalloc(size_small(200)) + kmalloc(size_any(3000))
+    s += krealloc_aligned(0, 0, 3) + krealloc_aligned(1, 1, 9) + krealloc_aligned(2, 2, 13)
+    s += krealloc_aligned(3, 3, 12) + fork() + krealloc_aligned(4, 4, 0) + krealloc_aligned(5, 0, 11)
+    s += cache_create(0, 72, random=True) + b"".join(cache_alloc(0) for _ in range(20)) + fork(child=True)
+    for m in range(7):
+        s += kfree_sized(m, m, m + 1)
+    s += kmalloc(size_large(90)) + kfree_sized(0, 5) + kfree_sized(0, 6, 2) + kfree_sized(0, 1)
+    s += b"".join(cache_free(3 * i) for i in range(10)) + shrink(0) + krealloc_aligned(0, 5, 4) + fork()
+    return s
+
+
+def sized_free_debug_class():
+    # Debug: ksize is the size asked for (99), yet any size of the object's
+    # class (97..128) is accepted, as on the fast path; 129 (another class,
+    # above ksize) is refused. The first long ops_fuzz run with kfree_sized
+    # found its own oracle refusing 105.
+    s = bytes([DEBUG]) + kmalloc(size_small(99)) + kmalloc(size_small(99))
+    s += kfree_sized(0, 5, 5) + kfree_sized(0, 5, 29) + kfree_sized(0, 5, 28) + kmalloc(size_small(99))
+    s += kfree_sized(0, 4, 3) + kmalloc(size_small(128)) + kfree_sized(0, 5)
+    return s
+
+
 SEEDS = {
     "empty": bytes([PLAIN]),
     "pages_every_order": pages_every_order(),
@@ -204,6 +237,10 @@ SEEDS = {
     "bulk_debug": bulk(DEBUG),
     "bulk_init": bulk(INIT),
     "bulk_zero_rollback_ctor": bulk_zero_rollback(),
+    "resize_sized_free_plain": resize_and_sized_free(PLAIN),
+    "resize_sized_free_debug": resize_and_sized_free(DEBUG),
+    "resize_sized_free_init": resize_and_sized_free(INIT),
+    "sized_free_debug_class": sized_free_debug_class(),
 }
 
 if __name__ == "__main__":
