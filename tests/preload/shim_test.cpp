@@ -691,6 +691,16 @@ std::string beside_me(const char* name) {
 
 bool helper() { return getenv("SHIM_HELPER") != nullptr; }
 
+// Runs the helper test `filter` in a child (run_helper) and expects it to
+// exit 0 with its one test passed; returns what the child printed.
+std::string helper_passes(const char* filter, std::vector<std::string> env, Limit limit = {}) {
+  int status = 0;
+  std::string out = run_helper(filter, std::move(env), &status, limit);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << filter << ": " << out;
+  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  return out;
+}
+
 TEST(ShimHelper, SmallWindow) {
   if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.SmallWindowIsAllThereIs";
   const Info i = info();
@@ -731,12 +741,8 @@ TEST(ShimHelper, SmallWindow) {
 
 TEST(Shim, SmallWindowIsAllThereIs) {
   if (helper()) GTEST_SKIP();
-  int status = 0;
-  const std::string out = run_helper("ShimHelper.SmallWindow",
-                                     {"PFALLOC_MEMORY=64M", "PFALLOC_CPUS=3", "PFALLOC_STATS=1"}, &status);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
-  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  const std::string out =
+      helper_passes("ShimHelper.SmallWindow", {"PFALLOC_MEMORY=64M", "PFALLOC_CPUS=3", "PFALLOC_STATS=1"});
   // PFALLOC_STATS=1: the report at exit, after stderr was closed.
   EXPECT_NE(out.find("pfalloc stats"), std::string::npos) << out;
   EXPECT_NE(out.find("window 64 MiB"), std::string::npos) << out;
@@ -778,11 +784,7 @@ TEST(ShimHelper, SmallestWindow) {
 
 TEST(Shim, SmallestWindowIsUsedWhole) {
   if (helper()) GTEST_SKIP();
-  int status = 0;
-  const std::string out = run_helper("ShimHelper.SmallestWindow", {"PFALLOC_MEMORY=16M"}, &status);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
-  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  helper_passes("ShimHelper.SmallestWindow", {"PFALLOC_MEMORY=16M"});
 }
 
 // The default slot count follows the CPUs the process may run on (its
@@ -828,11 +830,8 @@ TEST(Shim, DefaultSlotsFollowTheAffinityMask) {
   ASSERT_GE(last, 0);
   Limit one;
   one.only_cpu = last;
-  int status = 0;
-  const std::string out = run_helper("ShimHelper.OnOneCpu", {}, &status, one);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "CPU " << last << ": " << out;
-  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  SCOPED_TRACE("CPU " + std::to_string(last));
+  helper_passes("ShimHelper.OnOneCpu", {}, one);
 }
 
 // Under ulimit -v (RLIMIT_AS) or -d (RLIMIT_DATA) of 512 MiB: the window
@@ -885,12 +884,7 @@ TEST(ShimHelper, UnderAMemoryLimit) {
 TEST(Shim, WorksUnderUlimitVAndD) {
   if (helper()) GTEST_SKIP();
   for (const int resource : {RLIMIT_AS, RLIMIT_DATA}) {
-    int status = 0;
-    const std::string out =
-        run_helper("ShimHelper.UnderAMemoryLimit", {"PFALLOC_STATS=1"}, &status, {resource, kLimit});
-    ASSERT_TRUE(WIFEXITED(status)) << out;
-    EXPECT_EQ(WEXITSTATUS(status), 0) << out;
-    EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+    const std::string out = helper_passes("ShimHelper.UnderAMemoryLimit", {"PFALLOC_STATS=1"}, {resource, kLimit});
     EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
   }
 }
@@ -953,12 +947,8 @@ TEST(ShimHelper, LowersItsOwnLimit) {
 TEST(Shim, AProgramLoweringItsOwnLimitStillMaps) {
   if (helper()) GTEST_SKIP();
   for (const int resource : {RLIMIT_AS, RLIMIT_DATA}) {
-    int status = 0;
-    const std::string out = run_helper("ShimHelper.LowersItsOwnLimit",
-                                       {"PFALLOC_STATS=1", "SHIM_RESOURCE=" + std::to_string(resource)}, &status);
-    ASSERT_TRUE(WIFEXITED(status)) << out;
-    EXPECT_EQ(WEXITSTATUS(status), 0) << out;
-    EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+    const std::string out = helper_passes("ShimHelper.LowersItsOwnLimit",
+                                          {"PFALLOC_STATS=1", "SHIM_RESOURCE=" + std::to_string(resource)});
     EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
   }
 }
@@ -1014,11 +1004,7 @@ TEST(ShimHelper, LocksMemory) {
 
 TEST(Shim, CallocZeroesMemoryTheProgramLocked) {
   if (helper()) GTEST_SKIP();
-  int status = 0;
-  const std::string out = run_helper("ShimHelper.LocksMemory", {"PFALLOC_MEMORY=1G", "PFALLOC_STATS=1"}, &status);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
-  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  const std::string out = helper_passes("ShimHelper.LocksMemory", {"PFALLOC_MEMORY=1G", "PFALLOC_STATS=1"});
   EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
 }
 
@@ -1063,11 +1049,7 @@ TEST(ShimHelper, Trims) {
 
 TEST(Shim, MallocTrimGivesFreeMemoryBack) {
   if (helper()) GTEST_SKIP();
-  int status = 0;
-  const std::string out = run_helper("ShimHelper.Trims", {"PFALLOC_STATS=1"}, &status);
-  ASSERT_TRUE(WIFEXITED(status)) << out;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
-  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  const std::string out = helper_passes("ShimHelper.Trims", {"PFALLOC_STATS=1"});
   EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;
 }
 
@@ -1109,11 +1091,8 @@ TEST(Shim, StatsReportNeverGoesIntoTheProgramsFiles) {
   if (helper()) GTEST_SKIP();
   char dir[] = "/tmp/shim_test.XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
-  int status = 0;
-  const std::string out = run_helper("ShimHelper.ClosesEveryDescriptorAndOpensFiles",
-                                     {"PFALLOC_STATS=1", std::string("SHIM_DIR=") + dir}, &status);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
-  EXPECT_NE(out.find("[  PASSED  ] 1 test"), std::string::npos) << out;
+  const std::string out = helper_passes("ShimHelper.ClosesEveryDescriptorAndOpensFiles",
+                                        {"PFALLOC_STATS=1", std::string("SHIM_DIR=") + dir});
   EXPECT_NE(out.find("verify: clean"), std::string::npos) << out;  // on stderr, which is still the pipe
   for (int i = 0; i < 100; ++i) {
     const std::string name = std::string(dir) + "/f" + std::to_string(i);
