@@ -841,6 +841,20 @@ TEST(Shim, DefaultSlotsFollowTheAffinityMask) {
 // (at most 3/4 of it), keeps no slack, and leaves the rest to the program.
 constexpr size_t kLimit = 512 * MiB;
 
+// Under an address-space limit the window must leave room for the rest of
+// the program: a 64 MiB mapping, and 8 threads (their stacks) allocating.
+void expect_room_beside_window() {
+  void* m = mmap(nullptr, 64 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  EXPECT_NE(m, MAP_FAILED);
+  if (m != MAP_FAILED) munmap(m, 64 * MiB);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([] {
+      for (int k = 0; k < 1000; ++k) free(malloc(static_cast<size_t>(k) * 7 + 1));
+    });
+  for (std::thread& t : threads) t.join();
+}
+
 TEST(ShimHelper, UnderAMemoryLimit) {
   if (!helper()) GTEST_SKIP() << "runs as a helper of Shim.WorksUnderUlimitVAndD";
   const Info i = info();
@@ -867,16 +881,7 @@ TEST(ShimHelper, UnderAMemoryLimit) {
   errno = 0;
   EXPECT_EQ(malloc(opaque(kLimit)), nullptr);
   EXPECT_EQ(errno, ENOMEM);
-  // Room is left beside the window: a 64 MiB mapping and 8 threads' stacks.
-  void* m = mmap(nullptr, 64 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  EXPECT_NE(m, MAP_FAILED);
-  if (m != MAP_FAILED) munmap(m, 64 * MiB);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t)
-    threads.emplace_back([] {
-      for (int k = 0; k < 1000; ++k) free(malloc(static_cast<size_t>(k) * 7 + 1));
-    });
-  for (std::thread& t : threads) t.join();
+  expect_room_beside_window();
   for (void* p : v) free(p);
   free(big);
 }
@@ -920,16 +925,7 @@ TEST(ShimHelper, LowersItsOwnLimit) {
   EXPECT_GE(i.window_bytes, kLimit / 4);
   EXPECT_EQ(mapping_count(), maps);  // as many mappings still, a shorter window
   EXPECT_TRUE(holds(before, 3 * MiB, 7));
-  // Room beside the window: a 64 MiB mapping and 8 threads.
-  void* m = mmap(nullptr, 64 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  EXPECT_NE(m, MAP_FAILED);
-  if (m != MAP_FAILED) munmap(m, 64 * MiB);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t)
-    threads.emplace_back([] {
-      for (int k = 0; k < 1000; ++k) free(malloc(static_cast<size_t>(k) * 7 + 1));
-    });
-  for (std::thread& t : threads) t.join();
+  expect_room_beside_window();
   // The heap works inside the smaller window, up to its end, and no further.
   void* big = malloc(kLimit / 4);
   ASSERT_NE(big, nullptr);
